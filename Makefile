@@ -1,0 +1,67 @@
+# zeroskip — build, test, demo.  `make help` lists the targets.
+CC      ?= cc
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CPPFLAGS += -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread -D_GNU_SOURCE
+WARN    := -std=c11 -Wall -Wextra -Wno-unused-parameter
+ALLCFLAGS = $(OPT) $(WARN) -fPIC -pthread $(CFLAGS)
+LDLIBS  := -lcjson -lopenblas -lsndfile -lsamplerate -lfftw3f -lz -lm -lpthread
+BUILD   ?= build
+PYTHON  ?= /usr/bin/python3
+
+# ISA-specific flags go to the ISA files only (portable default build).
+AVX2_FLAGS   := -mavx2 -mfma -mf16c -mbmi -mbmi2 -mpopcnt
+AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512cd -mavx512vnni
+
+LIB_SRC  := $(sort $(wildcard src/*.c) $(wildcard src/kernels/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_COMMON := $(BUILD)/tests/check.o
+
+.PHONY: all lib cli tests test test-asan demo models help clean bench fuzz
+all: lib cli tests
+
+lib: $(BUILD)/libzeroskip.a $(BUILD)/libzeroskip.so
+cli: $(BUILD)/zeroskip
+tests: $(TEST_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/kernels/*.h cli/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS),$(if $(findstring _avx2,$<),$(AVX2_FLAGS),)) -c $< -o $@
+
+$(BUILD)/libzeroskip.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libzeroskip.so: $(LIB_OBJ)
+	$(CC) -shared $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/zeroskip: $(CLI_OBJ) $(BUILD)/libzeroskip.a
+	$(CC) $(ALLCFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzeroskip.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_COMMON) $(BUILD)/libzeroskip.a $(wildcard include/*.h src/*.h src/kernels/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -Itests -o $@ $< $(TEST_COMMON) $(BUILD)/libzeroskip.a $(LDLIBS)
+
+# The README's test command: every test binary, then one summary line.
+test: all
+	@BUILD=$(BUILD) sh tests/run_tests.sh
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+demo: all
+	@sh scripts/demo.sh
+
+help:
+	@echo "make [all]     build library, CLI (build/zeroskip) and tests"
+	@echo "make test      run the test suite (prints 'N passed, M failed')"
+	@echo "make test-asan the suite under ASan+UBSan"
+	@echo "make demo      hear words with the shipped model, then a speed comparison"
+
+clean:
+	rm -rf build build-asan build-*

@@ -1,0 +1,37 @@
+/*
+ * cli.h — the zeroskip command: one file per subcommand (cli/cmd_<name>.c),
+ * each `int cmd_<name>(int argc, char **argv)` with argv[0] = subcommand.
+ * Exit codes (documented in README): 0 ok, 1 failure of the operation
+ * (input/format/numeric), 2 usage, 3 I/O error.
+ */
+#ifndef ZS_CLI_H
+#define ZS_CLI_H
+#include "zeroskip.h"
+#include <stdint.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+
+int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Strict numeric option parsing: the whole string must be a number in
+ * [lo, hi]. Return 0 on success, -1 (after printing "zeroskip CMD: bad
+ * value for OPT: ...") otherwise. */
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* Print "zeroskip CMD: <zs_last_error()>" and map a status to an exit code. */
+int cli_fail(const char *cmd, zs_status st);
+/* Print "zeroskip CMD: msg\nusage: ..." and return EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Option value helper: if argv[*i] equals `name`, take argv[*i+1] into *val
+ * (advancing *i) and return 1; missing value prints usage and returns -1;
+ * no match returns 0. Also accepts "--name=value". */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+#endif

@@ -1,0 +1,266 @@
+/*
+ * zeroskip.h — the one public header of libzeroskip.
+ *
+ * zeroskip trains and runs sparse-sparse neural networks: sparse weights
+ * (a fixed random mask per output unit) times sparse activations (k-winners-
+ * take-all), with kernels that skip zeros on both sides.
+ *
+ * What this header is: the manual. Every function states what it returns,
+ * who owns what and whether it is thread-safe.
+ * What it is not: a general tensor library. Networks are sequences of the
+ * layers listed in zs_layer_type, batch-first, NCHW, float32.
+ *
+ * Conventions
+ *  - Every fallible call returns zs_status. ZS_OK (0) is success; on any
+ *    other value nothing was half-done (outputs untouched or freed) and
+ *    zs_last_error() holds a message naming the problem.
+ *  - Objects are opaque handles with create/free; every free accepts NULL.
+ *  - Thread safety: distinct handles may be used from distinct threads at the
+ *    same time; one handle must not be used by two threads at once unless the
+ *    function says so. The library keeps no global mutable state except the
+ *    CPU-feature cache (written once, race-free) and the per-thread error text.
+ *  - Dimension letters: N batch, C channels, H height, W width, K classes.
+ */
+#ifndef ZEROSKIP_H
+#define ZEROSKIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZS_VERSION_MAJOR 0
+#define ZS_VERSION_MINOR 1
+#define ZS_VERSION_PATCH 0
+#define ZS_VERSION_STRING "0.1.0"
+/* Returns ZS_VERSION_STRING of the library actually linked. */
+const char *zs_version(void);
+
+/* ---- status ------------------------------------------------------------ */
+typedef enum zs_status {
+    ZS_OK = 0,
+    ZS_EINVAL = 1,       /* bad argument from the caller                    */
+    ZS_ENOMEM = 2,       /* allocation failed                               */
+    ZS_EIO = 3,          /* open/read/write/rename failed                   */
+    ZS_EFORMAT = 4,      /* malformed file or JSON                          */
+    ZS_ESHAPE = 5,       /* tensor shape or size mismatch                   */
+    ZS_EUNSUPPORTED = 6, /* valid request this build cannot do              */
+    ZS_ENUMERIC = 7,     /* NaN or Inf in weights, inputs or outputs        */
+    ZS_ELIMIT = 8        /* declared size beyond a documented limit         */
+} zs_status;
+
+/* Stable name of a status ("ZS_EFORMAT"); never NULL. */
+const char *zs_status_str(zs_status s);
+/* Message of the last failing call on this thread ("" if none). The pointer
+ * stays valid until the next failing call on the same thread. */
+const char *zs_last_error(void);
+
+/* ---- limits (loaders refuse anything larger, with ZS_ELIMIT) ------------ */
+#define ZS_MAX_HEADER_BYTES (16u << 20)  /* safetensors JSON header          */
+#define ZS_MAX_TENSORS 4096              /* tensors in one file              */
+#define ZS_MAX_ELEMENTS (1ull << 32)     /* elements in one tensor           */
+#define ZS_MAX_LAYERS 256
+#define ZS_MAX_CLASSES 1024
+
+/* ---- CPU features and kernel dispatch ---------------------------------- */
+typedef enum zs_isa { ZS_ISA_SCALAR = 0, ZS_ISA_AVX2 = 1, ZS_ISA_AVX512 = 2 } zs_isa;
+/* Best ISA this CPU supports, lowered by the environment variable
+ * ZS_ISA=scalar|avx2|avx512 (a request above what the CPU has is clamped to
+ * the CPU, never obeyed blindly). Thread-safe. */
+zs_isa zs_isa_active(void);
+/* Best ISA the CPU supports, ignoring ZS_ISA. Thread-safe. */
+zs_isa zs_isa_cpu(void);
+/* "scalar", "avx2", "avx512". */
+const char *zs_isa_name(zs_isa isa);
+
+/* ---- networks ---------------------------------------------------------- */
+typedef struct zs_net zs_net;
+
+typedef enum zs_layer_type {
+    ZS_CONV2D = 1,
+    ZS_LINEAR = 2,
+    ZS_MAXPOOL2D = 3,
+    ZS_RELU = 4,
+    ZS_FLATTEN = 5,
+    ZS_BATCHNORM = 6,   /* 1d or 2d: normalises over N (and H, W) per C */
+    ZS_DROPOUT = 7,
+    ZS_KWINNERS = 8,    /* k-WTA over a vector (per sample)            */
+    ZS_KWINNERS2D = 9,  /* k-WTA over a feature map, global or local    */
+    ZS_LOGSOFTMAX = 10
+} zs_layer_type;
+
+/* Build a network from a preset name: "gsc-sparse", "gsc-dense",
+ * "gsc-supersparse", "gsc-sparse-fast", "mnist-mlp", "mnist-sparse-mlp".
+ * Weights are initialised as PyTorch does (kaiming-uniform, a=sqrt(5)) from
+ * a RNG seeded with `seed`; masks come from the same RNG. On success *out
+ * owns a new network (free with zs_net_free). */
+zs_status zs_net_create_preset(zs_net **out, const char *preset, uint64_t seed);
+/* Same, from a JSON architecture description (see docs/ARCHITECTURE.md). */
+zs_status zs_net_create_json(zs_net **out, const char *json, uint64_t seed);
+/* Names of the presets, NULL-terminated; static storage. */
+const char *const *zs_presets(void);
+void zs_net_free(zs_net *net);
+
+/* Write the network (architecture, labels, weights, masks, BN statistics,
+ * duty cycles, boost state) to a safetensors file. Atomic: writes PATH.tmp,
+ * fsyncs, renames; on failure PATH is untouched. */
+zs_status zs_net_save(const zs_net *net, const char *path);
+/* Load a safetensors model written by zs_net_save or by scripts/export_torch.py.
+ * Validates everything (see docs/ARCHITECTURE.md); no partial network on error. */
+zs_status zs_net_load(zs_net **out, const char *path);
+/* Same from memory (used by the fuzzers); `data` is not retained. */
+zs_status zs_net_load_mem(zs_net **out, const void *data, size_t size);
+
+/* Per-sample input shape (C, H, W) and the number of classes (outputs). */
+void zs_net_input_shape(const zs_net *net, int *c, int *h, int *w);
+int zs_net_num_classes(const zs_net *net);
+/* Class label i (0 <= i < num_classes), or NULL. Owned by the network. */
+const char *zs_net_class_name(const zs_net *net, int i);
+/* Replace class labels: n must equal zs_net_num_classes. Copies the strings. */
+zs_status zs_net_set_class_names(zs_net *net, int n, const char *const *names);
+/* Name of the architecture (preset name or "custom"). Owned by the network. */
+const char *zs_net_arch_name(const zs_net *net);
+
+/* Human-readable description (layers, shapes, sparsity, k, parameters,
+ * non-zeros, bytes) written to `f`. */
+zs_status zs_net_describe(const zs_net *net, FILE *f);
+
+typedef struct zs_layer_info {
+    zs_layer_type type;
+    const char *name;        /* owned by the network                          */
+    int in_c, in_h, in_w;    /* per-sample input shape (vectors: C=n, H=W=1)  */
+    int out_c, out_h, out_w; /* per-sample output shape                       */
+    int64_t params;          /* weights + biases (0 for parameter-free)       */
+    int64_t nonzeros;        /* unmasked weights + biases                     */
+    float weight_sparsity;   /* fraction of weights masked to zero            */
+    int k, k_inference;      /* k-WTA only                                    */
+    int local;               /* k-WTA2d only: 1 local, 0 global               */
+    float boost_strength;    /* k-WTA only, current value                     */
+} zs_layer_info;
+int zs_net_num_layers(const zs_net *net);
+/* Fill *info for layer i; ZS_EINVAL if i is out of range. */
+zs_status zs_net_layer_info(const zs_net *net, int i, zs_layer_info *info);
+
+/* Evaluation-mode inference on n samples laid out (n, C, H, W). Writes
+ * log-probabilities (n, K) to `logprob`. Uses the fastest kernels for this
+ * CPU unless `dense` kernels were forced by zs_net_set_dense(). Not
+ * thread-safe per network (it uses the network's activation buffers);
+ * distinct networks may run in parallel. Returns ZS_ENUMERIC if an input or
+ * output is NaN/Inf. */
+zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob);
+/* 1: run inference through the dense (im2col + GEMM) path even where the
+ * network is sparse; 0 (default): sparse-sparse kernels where they apply. */
+void zs_net_set_dense(zs_net *net, int dense);
+
+/* ---- training ---------------------------------------------------------- */
+typedef struct zs_sgd {
+    float lr;            /* learning rate                                     */
+    float momentum;      /* PyTorch SGD momentum (0 disables)                 */
+    float weight_decay;  /* L2, added to the gradient as PyTorch does         */
+} zs_sgd;
+
+/* One optimisation step in training mode: forward, NLL loss (mean over the
+ * batch), backward, SGD update, masks re-applied, duty cycles updated.
+ * `loss` and `correct` (number of argmax hits) may be NULL. */
+zs_status zs_net_train_step(zs_net *net, const float *x, const int32_t *y, int n,
+                            const zs_sgd *opt, float *loss, int *correct);
+/* End of an epoch: multiplies every k-WTA boost strength by its
+ * boost_strength_factor. */
+void zs_net_epoch_end(zs_net *net);
+
+typedef struct zs_train_opts {
+    int epochs;            /* default 1                                        */
+    int batch;             /* default 16                                       */
+    int first_epoch_batch; /* batch for epoch 0 (nupic uses 4..16); 0 = batch  */
+    float lr;              /* default 0.01                                     */
+    float momentum;        /* default 0.0                                      */
+    float weight_decay;    /* default 0.01                                     */
+    float lr_gamma;        /* lr *= gamma every lr_step epochs; default 0.9    */
+    int lr_step;           /* default 1                                        */
+    uint64_t seed;         /* shuffling and dropout; default 42                */
+    int verbose;           /* 1: progress bar and per-epoch line on stderr     */
+    const char *csv_path;  /* optional: epoch,loss,train_acc,val_acc,lr,secs   */
+    const char *checkpoint_path; /* optional: saved atomically after each epoch */
+} zs_train_opts;
+/* Defaults as documented above. */
+zs_train_opts zs_train_defaults(void);
+
+typedef struct zs_dataset zs_dataset;
+typedef struct zs_eval_result {
+    int n, correct;
+    double loss;               /* mean NLL                                    */
+    int num_classes;
+    int64_t *confusion;        /* (K, K): row = true label, col = predicted;
+                                  owned by the result, free with zs_eval_free */
+} zs_eval_result;
+
+/* Train `net` on `train`, reporting accuracy on `val` (may be NULL) after
+ * each epoch. Deterministic: same seed, build and ISA give bit-identical
+ * weights. */
+zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val,
+                   const zs_train_opts *opts);
+/* Evaluate in inference mode. On success *res must be freed with zs_eval_free. */
+zs_status zs_eval(zs_net *net, const zs_dataset *data, zs_eval_result *res);
+void zs_eval_free(zs_eval_result *res);
+
+/* ---- data sets --------------------------------------------------------- */
+/* A data set is N samples of (C, H, W) float32 features plus int32 labels
+ * and optional class names. On disk: a safetensors file with tensors
+ * "features" F32 [N, C, H, W] and "labels" I32 [N]; __metadata__ may hold
+ * "classes" (a JSON array of strings). zs_dataset_load also accepts an IDX
+ * image file (optionally .gz) whose labels file is found by replacing
+ * "images-idx3" with "labels-idx1" in the name (MNIST / Fashion-MNIST);
+ * pixels are scaled to [0, 1]. */
+zs_status zs_dataset_load(zs_dataset **out, const char *path);
+zs_status zs_dataset_load_mem(zs_dataset **out, const void *data, size_t size);
+/* Create an empty data set of n samples of shape (c, h, w) with zeroed
+ * features and labels, to be filled through the accessors below. */
+zs_status zs_dataset_create(zs_dataset **out, int n, int c, int h, int w);
+zs_status zs_dataset_save(const zs_dataset *ds, const char *path); /* atomic */
+void zs_dataset_free(zs_dataset *ds);
+int zs_dataset_size(const zs_dataset *ds);
+void zs_dataset_shape(const zs_dataset *ds, int *c, int *h, int *w);
+float *zs_dataset_features(zs_dataset *ds);      /* (N, C, H, W), owned */
+int32_t *zs_dataset_labels(zs_dataset *ds);      /* (N), owned           */
+const float *zs_dataset_features_const(const zs_dataset *ds);
+const int32_t *zs_dataset_labels_const(const zs_dataset *ds);
+int zs_dataset_num_classes(const zs_dataset *ds); /* names given, else max label + 1 */
+const char *zs_dataset_class_name(const zs_dataset *ds, int i); /* or NULL */
+zs_status zs_dataset_set_class_names(zs_dataset *ds, int n, const char *const *names);
+
+/* ---- audio front end (see docs/ARCHITECTURE.md, "Audio") --------------- */
+#define ZS_SAMPLE_RATE 16000
+#define ZS_CLIP_SAMPLES 16000
+#define ZS_N_MELS 32
+#define ZS_N_FRAMES 32
+/* Read any file libsndfile can (WAV, FLAC, OGG, ...), mix to mono and
+ * resample to `rate` Hz with libsamplerate (best sinc). On success *samples
+ * is malloc'ed (caller frees) and holds *n samples in [-1, 1]. `max_seconds`
+ * > 0 refuses longer files with ZS_ELIMIT. */
+zs_status zs_audio_load(const char *path, int rate, double max_seconds,
+                        float **samples, size_t *n);
+/* Resample mono audio; *out malloc'ed (caller frees). */
+zs_status zs_audio_resample(const float *in, size_t n_in, int rate_in,
+                            int rate_out, float **out, size_t *n_out);
+
+/* Log-mel front end: plans are made once per object; not thread-safe per
+ * object, create one per thread. */
+typedef struct zs_frontend zs_frontend;
+zs_status zs_frontend_create(zs_frontend **out);
+void zs_frontend_free(zs_frontend *fe);
+/* One clip of exactly ZS_CLIP_SAMPLES at 16 kHz (pad/cut beforehand with
+ * zs_clip_fit) to a (ZS_N_MELS, ZS_N_FRAMES) log-mel image, row-major
+ * (mel band, frame), as nupic.torch's GSC example computes it. */
+zs_status zs_frontend_logmel(zs_frontend *fe, const float *clip, float *out);
+/* Copy n samples into a clip of ZS_CLIP_SAMPLES: zero-padded at the end or cut. */
+void zs_clip_fit(const float *in, size_t n, float *clip);
+/* Paper's noise: x' = (1 - alpha) x + alpha u, u ~ U(-1, 1) from `seed`. */
+void zs_add_noise(float *x, size_t n, float alpha, uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZEROSKIP_H */

@@ -1,0 +1,122 @@
+/*
+ * net.h — the network object: a sequence of layers whose parameters,
+ * gradients, optimizer state and activations live in a few large blocks
+ * owned by the network (nothing is allocated in forward or backward).
+ *
+ * Memory model
+ *   params  one float block: every layer's weight, bias (and BN gamma/beta)
+ *   grads   same layout as params
+ *   moment  same layout (SGD momentum buffers)
+ *   state   BN running statistics, k-WTA duty cycles (float block)
+ *   masks   uint8 block, one byte per conv/linear weight (1 = kept)
+ *   acts    per-layer outputs for max_batch samples, plus saved state for
+ *           backward (BN mean/invstd, maxpool argmax, dropout masks,
+ *           k-WTA winners), reallocated only by zs_net_reserve()
+ *   dacts   gradient of each layer output (training only)
+ *
+ * Winners representation (the output of k-WTA layers, consumed by the
+ * sparse kernels): for sample n, count[n] winners, flat indices
+ * idx[n*kmax + j] into the layer's (C*H*W) output, strictly ascending, and
+ * their values val[n*kmax + j]. kmax = k (vector, global 2d) or k*H*W (local).
+ */
+#ifndef ZS_NET_H
+#define ZS_NET_H
+
+#include "zs_internal.h"
+#include <stdint.h>
+
+typedef struct zs_winners {
+    int kmax;          /* capacity per sample                                */
+    int32_t *count;    /* (N)                                                */
+    int32_t *idx;      /* (N, kmax) ascending flat indices into (C*H*W)      */
+    float *val;        /* (N, kmax)                                          */
+} zs_winners;
+
+typedef struct zs_layer {
+    zs_layer_type type;
+    char name[64];
+    int in_c, in_h, in_w;     /* per-sample input shape  */
+    int out_c, out_h, out_w;  /* per-sample output shape */
+    size_t in_size, out_size; /* per-sample element counts */
+
+    /* conv2d / linear (linear: kh = kw = 1, in = in_c*in_h*in_w) */
+    int kh, kw, stride, pad, has_bias;
+    float weight_sparsity;    /* fraction masked to zero (0 = dense)           */
+    int nnz_per_unit;         /* kept weights per output unit                  */
+    size_t fan_in, n_weights; /* n_weights = out_c * fan_in                    */
+    float *w, *b;             /* (Co, Ci, Kh, Kw) or (O, I); (Co)              */
+    float *dw, *db, *mw, *mb; /* gradients and momentum, same shapes           */
+    uint8_t *mask;            /* (n_weights) or NULL when dense                */
+
+    /* batchnorm (1d or 2d) */
+    int affine;
+    float bn_momentum, bn_eps;
+    float *gamma, *beta, *dgamma, *dbeta, *mgamma, *mbeta;
+    float *running_mean, *running_var;   /* (C) in the state block */
+    int64_t num_batches_tracked;
+    float *save_mean, *save_invstd;      /* (C) saved in training forward */
+
+    /* k-WTA */
+    float percent_on, k_inference_factor, boost_strength, boost_strength_factor;
+    int duty_cycle_period, local;
+    int k, k_inference;       /* per sample (global) or per position (local)  */
+    int64_t learning_iterations;
+    float *duty;              /* (C) for 2d, (U) for vectors                  */
+    zs_winners win;
+    float *score_work;        /* (in_size)                                    */
+    int32_t *idx_work;        /* (in_size)                                    */
+
+    /* maxpool */
+    int pool_k, pool_stride;
+    int32_t *argmax;          /* (N, C, Ho, Wo)                               */
+
+    /* dropout */
+    float drop_p;
+    uint8_t *drop_mask;       /* (N, out_size)                                */
+
+    /* activations (max_batch rows) */
+    float *out;               /* (N, out_size)                                */
+    float *dout;              /* (N, out_size), training only                 */
+
+    void *packed;             /* kernel-specific packed weights (kernels/)   */
+} zs_layer;
+
+struct zs_net {
+    char arch_name[64];
+    char *arch_json;          /* canonical JSON of the architecture           */
+    int in_c, in_h, in_w;
+    int num_classes;
+    char **class_names;       /* (num_classes)                                */
+    int n_layers;
+    zs_layer *layers;
+
+    float *params, *grads, *moment;  /* (n_params) each */
+    size_t n_params;
+    float *state;  size_t n_state;
+    uint8_t *masks; size_t n_masks;
+
+    int max_batch;            /* activations sized for this many samples      */
+    void *act_block;          /* one allocation for all activations           */
+    float *col;               /* im2col scratch                               */
+    size_t col_size;
+
+    int training;
+    int dense;                /* force dense inference path                   */
+    uint64_t drop_rng;        /* dropout RNG state                            */
+    int64_t steps;            /* optimizer steps taken                        */
+    void *kernels;            /* packed inference plan (kernels/plan.c)       */
+};
+
+/* Make activations hold `n` samples (no-op if they already do). */
+zs_status zs_net_reserve(zs_net *net, int n);
+/* Forward pass in the current mode (training or eval) through the
+ * reference path; returns the final layer's output (N, K). */
+const float *zs_net_forward_ref(zs_net *net, const float *x, int n);
+/* Backward from d(final output); fills grads (after zeroing them). */
+void zs_net_backward_ref(zs_net *net, const float *x, int n, const float *dlast);
+/* Build a network from a parsed architecture (JSON text), seeded init. */
+zs_status zs_net_build(zs_net **out, const char *json, uint64_t seed, int init);
+/* Re-apply masks (w *= mask), as after every optimizer step. */
+void zs_net_apply_masks(zs_net *net);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * zs_internal.h — helpers shared by every source file of libzeroskip:
+ * error raising, a seeded RNG, checked allocation, small numeric utilities.
+ * Not installed; not part of the public API.
+ */
+#ifndef ZS_INTERNAL_H
+#define ZS_INTERNAL_H
+
+#include "zeroskip.h"
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Record a formatted message for zs_last_error() and return `st`. Debug
+ * builds (ZS_DEBUG defined) prefix the source location. */
+zs_status zs_error_set(zs_status st, const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+#define ZS_ERR(st, ...) zs_error_set((st), __FILE__, __LINE__, __VA_ARGS__)
+/* Return an error from the current function when `cond` holds. */
+#define ZS_RETURN_IF(cond, st, ...) \
+    do { if (cond) return ZS_ERR((st), __VA_ARGS__); } while (0)
+/* Evaluate a zs_status expression; on failure jump to `fail` with `st` set.
+ * The message is whatever the failing call recorded. */
+#define ZS_TRY(expr) do { st = (expr); if (st != ZS_OK) goto fail; } while (0)
+#define ZS_FAIL(code, ...) do { st = ZS_ERR((code), __VA_ARGS__); goto fail; } while (0)
+/* Clear this thread's message (used at public entry points). */
+void zs_error_clear(void);
+
+/* Allocation with overflow-checked sizes. Return NULL on failure (callers
+ * turn that into ZS_ENOMEM). zs_alloc_aligned memory is 64-byte aligned and
+ * zero-filled; free with zs_free_aligned. */
+void *zs_calloc(size_t n, size_t size);
+void *zs_alloc_aligned(size_t n, size_t size);
+void zs_free_aligned(void *p);
+/* a*b without overflow; returns 0 and sets *out on success, -1 on overflow. */
+int zs_mul_overflow(size_t a, size_t b, size_t *out);
+char *zs_strdup(const char *s);
+
+/* xoshiro256** seeded through splitmix64: reproducible across platforms. */
+typedef struct zs_rng { uint64_t s[4]; } zs_rng;
+void zs_rng_seed(zs_rng *r, uint64_t seed);
+uint64_t zs_rng_u64(zs_rng *r);
+/* Uniform in [0, 1) with 24 random bits. */
+float zs_rng_uniform(zs_rng *r);
+/* Uniform integer in [0, n), unbiased. n > 0. */
+uint32_t zs_rng_below(zs_rng *r, uint32_t n);
+/* Fisher-Yates shuffle of idx[0..n). */
+void zs_rng_shuffle(zs_rng *r, int32_t *idx, int n);
+
+/* round(x) with ties to even, as Python's round(). */
+double zs_round_half_even(double x);
+/* 1 if all n values are finite. */
+int zs_all_finite(const float *x, size_t n);
+
+/* Read a whole file into a malloc'ed buffer (caller frees). Refuses files
+ * over max_bytes with ZS_ELIMIT. */
+zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *size);
+/* Write `n` buffers atomically: PATH.tmp.<pid>, fsync, rename over PATH. On
+ * failure the temporary is removed and PATH is untouched. */
+zs_status zs_write_file_atomic(const char *path, const void *const *bufs,
+                               const size_t *sizes, int n);
+
+#endif
