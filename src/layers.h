@@ -13,6 +13,7 @@
 #ifndef ZS_LAYERS_H
 #define ZS_LAYERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* ---- conv2d ----
@@ -32,11 +33,11 @@ void zs_conv2d_forward_naive(float *out, const float *in, const float *w, const 
                              int N, int Ci, int H, int W, int Co, int Kh, int Kw,
                              int stride, int pad);
 
-/* ---- linear ----  in (N, I), w (O, I), b (O) or NULL, out (N, O) */
+/* ---- linear ----  in (N, Din), w (Dout, Din), b (Dout) or NULL, out (N, Dout) */
 void zs_linear_forward(float *out, const float *in, const float *w, const float *b,
-                       int N, int I, int O);
+                       int N, int Din, int Dout);
 void zs_linear_backward(float *din, float *dw, float *db, const float *dout,
-                        const float *in, const float *w, int N, int I, int O);
+                        const float *in, const float *w, int N, int Din, int Dout);
 
 /* ---- maxpool2d ----  in (N, C, H, W) -> out (N, C, Ho, Wo), no padding,
  * Ho = (H - k) / stride + 1. argmax (N, C, Ho, Wo) holds the winning index
@@ -88,6 +89,8 @@ void zs_dropout_backward(float *din, const float *dout, const uint8_t *mask, siz
  * work: scratch of n int32. */
 int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work);
 
+/* Scratch for the k-WTA forwards: score_work of U + C floats and idx_work
+ * of U + C int32, U = units per sample. */
 /* Vector k-WTA: in/out (N, U), duty (U). */
 void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
                          const float *in, const float *duty, float boost_strength,

@@ -105,6 +105,7 @@ struct zs_net {
     uint64_t drop_rng;        /* dropout RNG state                            */
     int64_t steps;            /* optimizer steps taken                        */
     void *kernels;            /* packed inference plan (kernels/plan.c)       */
+    int plan_unsupported;     /* zs_plan_build said ZS_EUNSUPPORTED           */
 };
 
 /* Make activations hold `n` samples (no-op if they already do). */

@@ -1,0 +1,473 @@
+/*
+ * layers.c — reference forward/backward of every layer (see layers.h).
+ * conv2d and linear use OpenBLAS sgemm (im2col for conv); everything else
+ * is plain loops. These are the ground truth for the fast kernels.
+ */
+#include "layers.h"
+#include "zs_internal.h"
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- conv2d */
+
+size_t zs_conv2d_col_size(int Ci, int H, int W, int Kh, int Kw, int stride, int pad) {
+    int Ho = (H + 2 * pad - Kh) / stride + 1, Wo = (W + 2 * pad - Kw) / stride + 1;
+    return (size_t)Ci * Kh * Kw * Ho * Wo;
+}
+
+/* col (Ci*Kh*Kw, Ho*Wo) from one sample's in (Ci, H, W). */
+static void im2col(float *col, const float *in, int Ci, int H, int W, int Kh, int Kw,
+                   int stride, int pad, int Ho, int Wo) {
+    for (int c = 0; c < Ci; c++)
+        for (int ky = 0; ky < Kh; ky++)
+            for (int kx = 0; kx < Kw; kx++) {
+                float *row = col + (((size_t)c * Kh + ky) * Kw + kx) * Ho * Wo;
+                for (int oy = 0; oy < Ho; oy++) {
+                    int iy = oy * stride - pad + ky;
+                    float *r = row + (size_t)oy * Wo;
+                    if (iy < 0 || iy >= H) { memset(r, 0, sizeof(float) * Wo); continue; }
+                    const float *src = in + ((size_t)c * H + iy) * W;
+                    for (int ox = 0; ox < Wo; ox++) {
+                        int ix = ox * stride - pad + kx;
+                        r[ox] = (ix >= 0 && ix < W) ? src[ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* din (Ci, H, W) += col2im(dcol). */
+static void col2im_add(float *din, const float *col, int Ci, int H, int W, int Kh, int Kw,
+                       int stride, int pad, int Ho, int Wo) {
+    for (int c = 0; c < Ci; c++)
+        for (int ky = 0; ky < Kh; ky++)
+            for (int kx = 0; kx < Kw; kx++) {
+                const float *row = col + (((size_t)c * Kh + ky) * Kw + kx) * Ho * Wo;
+                for (int oy = 0; oy < Ho; oy++) {
+                    int iy = oy * stride - pad + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    float *dst = din + ((size_t)c * H + iy) * W;
+                    const float *r = row + (size_t)oy * Wo;
+                    for (int ox = 0; ox < Wo; ox++) {
+                        int ix = ox * stride - pad + kx;
+                        if (ix >= 0 && ix < W) dst[ix] += r[ox];
+                    }
+                }
+            }
+}
+
+void zs_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+                       int N, int Ci, int H, int W, int Co, int Kh, int Kw,
+                       int stride, int pad, float *col) {
+    int Ho = (H + 2 * pad - Kh) / stride + 1, Wo = (W + 2 * pad - Kw) / stride + 1;
+    int P = Ho * Wo, Kd = Ci * Kh * Kw;
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * Ci * H * W;
+        float *y = out + (size_t)n * Co * P;
+        im2col(col, x, Ci, H, W, Kh, Kw, stride, pad, Ho, Wo);
+        for (int o = 0; o < Co; o++) {
+            float bv = b ? b[o] : 0.0f;
+            for (int p = 0; p < P; p++) y[(size_t)o * P + p] = bv;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, P, Kd, 1.0f, w, Kd, col, P,
+                    1.0f, y, P);
+    }
+}
+
+void zs_conv2d_backward(float *din, float *dw, float *db, const float *dout,
+                        const float *in, const float *w,
+                        int N, int Ci, int H, int W, int Co, int Kh, int Kw,
+                        int stride, int pad, float *col) {
+    int Ho = (H + 2 * pad - Kh) / stride + 1, Wo = (W + 2 * pad - Kw) / stride + 1;
+    int P = Ho * Wo, Kd = Ci * Kh * Kw;
+    for (int n = 0; n < N; n++) {
+        const float *dy = dout + (size_t)n * Co * P;
+        if (db)
+            for (int o = 0; o < Co; o++) {
+                float s = 0;
+                for (int p = 0; p < P; p++) s += dy[(size_t)o * P + p];
+                db[o] += s;
+            }
+        if (dw) {
+            im2col(col, in + (size_t)n * Ci * H * W, Ci, H, W, Kh, Kw, stride, pad, Ho, Wo);
+            /* dw (Co, Kd) += dy (Co, P) x col^T (P, Kd) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, Kd, P, 1.0f, dy, P, col, P,
+                        1.0f, dw, Kd);
+        }
+        if (din) {
+            /* dcol (Kd, P) = w^T (Kd, Co) x dy (Co, P) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kd, P, Co, 1.0f, w, Kd, dy, P,
+                        0.0f, col, P);
+            col2im_add(din + (size_t)n * Ci * H * W, col, Ci, H, W, Kh, Kw, stride, pad, Ho, Wo);
+        }
+    }
+}
+
+void zs_conv2d_forward_naive(float *out, const float *in, const float *w, const float *b,
+                             int N, int Ci, int H, int W, int Co, int Kh, int Kw,
+                             int stride, int pad) {
+    int Ho = (H + 2 * pad - Kh) / stride + 1, Wo = (W + 2 * pad - Kw) / stride + 1;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < Co; o++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    double s = b ? b[o] : 0.0;
+                    for (int c = 0; c < Ci; c++)
+                        for (int ky = 0; ky < Kh; ky++)
+                            for (int kx = 0; kx < Kw; kx++) {
+                                int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                s += (double)in[(((size_t)n * Ci + c) * H + iy) * W + ix] *
+                                     w[(((size_t)o * Ci + c) * Kh + ky) * Kw + kx];
+                            }
+                    out[(((size_t)n * Co + o) * Ho + oy) * Wo + ox] = (float)s;
+                }
+}
+
+/* ---------------------------------------------------------------- linear */
+
+void zs_linear_forward(float *out, const float *in, const float *w, const float *b,
+                       int N, int Din, int Dout) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < Dout; o++) out[(size_t)n * Dout + o] = b ? b[o] : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1.0f, in, Din, w, Din, 1.0f, out, Dout);
+}
+
+void zs_linear_backward(float *din, float *dw, float *db, const float *dout,
+                        const float *in, const float *w, int N, int Din, int Dout) {
+    if (db)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < Dout; o++) db[o] += dout[(size_t)n * Dout + o];
+    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, Din, N, 1.0f, dout, Dout, in, Din, 1.0f, dw, Din);
+    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Din, Dout, 1.0f, dout, Dout, w, Din, 1.0f, din, Din);
+}
+
+/* ---------------------------------------------------------------- maxpool */
+
+void zs_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
+                          int N, int C, int H, int W, int k, int stride) {
+    int Ho = (H - k) / stride + 1, Wo = (W - k) / stride + 1;
+    for (int nc = 0; nc < N * C; nc++) {
+        const float *x = in + (size_t)nc * H * W;
+        float *y = out + (size_t)nc * Ho * Wo;
+        int32_t *am = argmax ? argmax + (size_t)nc * Ho * Wo : NULL;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                int best = oy * stride * W + ox * stride;
+                float m = x[best];
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        int i = (oy * stride + ky) * W + ox * stride + kx;
+                        if (x[i] > m || (isnan(x[i]) && !isnan(m))) { m = x[i]; best = i; }
+                    }
+                y[oy * Wo + ox] = m;
+                if (am) am[oy * Wo + ox] = best;
+            }
+    }
+}
+
+void zs_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
+                           int N, int C, int H, int W, int Ho, int Wo) {
+    for (int nc = 0; nc < N * C; nc++) {
+        float *dx = din + (size_t)nc * H * W;
+        const float *dy = dout + (size_t)nc * Ho * Wo;
+        const int32_t *am = argmax + (size_t)nc * Ho * Wo;
+        for (int p = 0; p < Ho * Wo; p++) dx[am[p]] += dy[p];
+    }
+}
+
+/* ---------------------------------------------------------------- relu */
+
+void zs_relu_forward(float *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+void zs_relu_backward(float *din, const float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (out[i] > 0.0f) din[i] += dout[i];
+}
+
+/* ---------------------------------------------------------------- batchnorm */
+
+void zs_batchnorm_forward(float *out, float *save_mean, float *save_invstd,
+                          const float *in, const float *gamma, const float *beta,
+                          float *running_mean, float *running_var,
+                          int N, int C, int S, float momentum, float eps, int training) {
+    for (int c = 0; c < C; c++) {
+        float mean, invstd;
+        if (training) {
+            double s = 0, ss = 0;
+            for (int n = 0; n < N; n++) {
+                const float *x = in + ((size_t)n * C + c) * S;
+                for (int i = 0; i < S; i++) s += x[i];
+            }
+            double m = s / ((double)N * S);
+            for (int n = 0; n < N; n++) {
+                const float *x = in + ((size_t)n * C + c) * S;
+                for (int i = 0; i < S; i++) { double d = x[i] - m; ss += d * d; }
+            }
+            double cnt = (double)N * S;
+            double var = ss / cnt;
+            mean = (float)m;
+            invstd = (float)(1.0 / sqrt(var + eps));
+            if (save_mean) save_mean[c] = mean;
+            if (save_invstd) save_invstd[c] = invstd;
+            if (running_mean) running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+            if (running_var) {
+                float unb = (float)(cnt > 1 ? ss / (cnt - 1) : ss);
+                running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unb;
+            }
+        } else {
+            mean = running_mean[c];
+            invstd = (float)(1.0 / sqrt((double)running_var[c] + eps));
+        }
+        float g = gamma ? gamma[c] : 1.0f, bb = beta ? beta[c] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            const float *x = in + ((size_t)n * C + c) * S;
+            float *y = out + ((size_t)n * C + c) * S;
+            for (int i = 0; i < S; i++) y[i] = (x[i] - mean) * invstd * g + bb;
+        }
+    }
+}
+
+void zs_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *in, const float *save_mean, const float *save_invstd,
+                           const float *gamma, int N, int C, int S) {
+    double M = (double)N * S;
+    for (int c = 0; c < C; c++) {
+        float mean = save_mean[c], invstd = save_invstd[c], g = gamma ? gamma[c] : 1.0f;
+        double sdy = 0, sdyx = 0;
+        for (int n = 0; n < N; n++) {
+            const float *x = in + ((size_t)n * C + c) * S;
+            const float *dy = dout + ((size_t)n * C + c) * S;
+            for (int i = 0; i < S; i++) {
+                sdy += dy[i];
+                sdyx += (double)dy[i] * ((x[i] - mean) * invstd);
+            }
+        }
+        if (dgamma) dgamma[c] += (float)sdyx;
+        if (dbeta) dbeta[c] += (float)sdy;
+        if (!din) continue;
+        float a = (float)(sdy / M), bq = (float)(sdyx / M);
+        for (int n = 0; n < N; n++) {
+            const float *x = in + ((size_t)n * C + c) * S;
+            const float *dy = dout + ((size_t)n * C + c) * S;
+            float *dx = din + ((size_t)n * C + c) * S;
+            for (int i = 0; i < S; i++) {
+                float xh = (x[i] - mean) * invstd;
+                dx[i] += g * invstd * (dy[i] - a - xh * bq);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+static uint64_t sm64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void zs_dropout_forward(float *out, uint8_t *mask, const float *in, size_t n, float p,
+                        uint64_t *rng_state, int training) {
+    if (!training || p <= 0.0f) {
+        if (out != in) memmove(out, in, n * sizeof(float));
+        if (mask) memset(mask, 1, n);
+        return;
+    }
+    float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float u = (float)(sm64(rng_state) >> 40) * (1.0f / 16777216.0f);
+        uint8_t keep = u >= p;
+        mask[i] = keep;
+        out[i] = keep ? in[i] * scale : 0.0f;
+    }
+}
+
+void zs_dropout_backward(float *din, const float *dout, const uint8_t *mask, size_t n, float p) {
+    float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    for (size_t i = 0; i < n; i++)
+        if (mask[i]) din[i] += dout[i] * scale;
+}
+
+/* ---------------------------------------------------------------- k-WTA */
+
+/* a ranks before b: larger score, then lower index. A strict total order
+ * for finite scores, so the selected set is unique. */
+static inline int ranks_before(const float *s, int32_t a, int32_t b) {
+    return s[a] > s[b] || (s[a] == s[b] && a < b);
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Partition idx[0..n) so that its first k entries are the top k (any order). */
+static void quickselect(int32_t *idx, int n, int k, const float *s) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        /* median of three into idx[hi] as pivot */
+        if (ranks_before(s, idx[mid], idx[lo])) { int32_t t = idx[mid]; idx[mid] = idx[lo]; idx[lo] = t; }
+        if (ranks_before(s, idx[hi], idx[lo])) { int32_t t = idx[hi]; idx[hi] = idx[lo]; idx[lo] = t; }
+        if (ranks_before(s, idx[mid], idx[hi])) { int32_t t = idx[mid]; idx[mid] = idx[hi]; idx[hi] = t; }
+        int32_t pv = idx[hi];
+        int st = lo;
+        for (int i = lo; i < hi; i++)
+            if (ranks_before(s, idx[i], pv)) { int32_t t = idx[i]; idx[i] = idx[st]; idx[st] = t; st++; }
+        idx[hi] = idx[st]; idx[st] = pv;
+        if (st == k - 1 || st == k) { if (st == k - 1) return; hi = st - 1; continue; }
+        if (st < k) lo = st + 1; else hi = st - 1;
+    }
+}
+
+int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work) {
+    if (k <= 0 || n <= 0) return 0;
+    if (k > n) k = n;
+    for (int i = 0; i < n; i++) work[i] = i;
+    if (k < n) quickselect(work, n, k, score);
+    memcpy(sel, work, sizeof(int32_t) * k);
+    qsort(sel, (size_t)k, sizeof(int32_t), cmp_i32);
+    return k;
+}
+
+void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
+                         const float *in, const float *duty, float boost_strength,
+                         int N, int U, int k, float *score_work, int32_t *idx_work) {
+    float td = (float)((double)k / U);
+    int kk = k < U ? k : U;
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * U;
+        float *y = out + (size_t)n * U;
+        for (int u = 0; u < U; u++) score_work[u] = x[u] * expf((td - duty[u]) * boost_strength);
+        int32_t *sel = win_idx + (size_t)n * kk;
+        int c = zs_topk_select(sel, score_work, U, kk, idx_work);
+        win_count[n] = c;
+        memset(y, 0, sizeof(float) * U);
+        for (int j = 0; j < c; j++) {
+            y[sel[j]] = x[sel[j]];
+            if (win_val) win_val[(size_t)n * kk + j] = x[sel[j]];
+        }
+    }
+}
+
+void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
+                           const float *in, const float *duty, float boost_strength,
+                           int N, int C, int H, int W, int k, int local,
+                           float *score_work, int32_t *idx_work) {
+    int S = H * W, U = C * S;
+    if (!local) {
+        float td = (float)((double)k / U);
+        int kk = k < U ? k : U;
+        for (int n = 0; n < N; n++) {
+            const float *x = in + (size_t)n * U;
+            float *y = out + (size_t)n * U;
+            for (int c = 0; c < C; c++) {
+                float f = expf((td - duty[c]) * boost_strength);
+                for (int i = 0; i < S; i++) score_work[c * S + i] = x[c * S + i] * f;
+            }
+            int32_t *sel = win_idx + (size_t)n * kk;
+            int cnt = zs_topk_select(sel, score_work, U, kk, idx_work);
+            win_count[n] = cnt;
+            memset(y, 0, sizeof(float) * U);
+            for (int j = 0; j < cnt; j++) {
+                y[sel[j]] = x[sel[j]];
+                if (win_val) win_val[(size_t)n * kk + j] = x[sel[j]];
+            }
+        }
+        return;
+    }
+    /* local: k of C at every position; kmax = k*S */
+    float td = (float)((double)k / C);
+    int kk = k < C ? k : C;
+    size_t kmax = (size_t)kk * S;
+    float *fac = score_work + C; /* C boost factors after the C scores */
+    for (int c = 0; c < C; c++) fac[c] = expf((td - duty[c]) * boost_strength);
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * U;
+        float *y = out + (size_t)n * U;
+        int32_t *sel = win_idx + (size_t)n * kmax;
+        int32_t chosen[1];
+        (void)chosen;
+        memset(y, 0, sizeof(float) * U);
+        int cnt = 0;
+        for (int p = 0; p < S; p++) {
+            for (int c = 0; c < C; c++) score_work[c] = x[c * S + p] * fac[c];
+            int32_t *local_sel = idx_work + C; /* after the C work slots */
+            int m = zs_topk_select(local_sel, score_work, C, kk, idx_work);
+            for (int j = 0; j < m; j++) sel[cnt++] = local_sel[j] * S + p;
+        }
+        qsort(sel, (size_t)cnt, sizeof(int32_t), cmp_i32);
+        win_count[n] = cnt;
+        for (int j = 0; j < cnt; j++) {
+            y[sel[j]] = x[sel[j]];
+            if (win_val) win_val[(size_t)n * kmax + j] = x[sel[j]];
+        }
+    }
+}
+
+void zs_kwinners_backward(float *din, const float *dout, const int32_t *win_count,
+                          const int32_t *win_idx, int N, int units, int kmax) {
+    for (int n = 0; n < N; n++) {
+        const int32_t *sel = win_idx + (size_t)n * kmax;
+        float *dx = din + (size_t)n * units;
+        const float *dy = dout + (size_t)n * units;
+        for (int j = 0; j < win_count[n]; j++) dx[sel[j]] += dy[sel[j]];
+    }
+}
+
+void zs_kwinners_update_duty(float *duty, int64_t *learning_iterations, const float *out,
+                             int N, int C, int S, int duty_cycle_period) {
+    *learning_iterations += N;
+    int64_t period = *learning_iterations < duty_cycle_period ? *learning_iterations : duty_cycle_period;
+    for (int c = 0; c < C; c++) {
+        int64_t cnt = 0;
+        for (int n = 0; n < N; n++) {
+            const float *y = out + ((size_t)n * C + c) * S;
+            for (int i = 0; i < S; i++) cnt += y[i] > 0.0f;
+        }
+        float active = (float)cnt / (float)S;
+        float d = duty[c] * (float)(period - N);
+        d = d + active;
+        duty[c] = d / (float)period;
+    }
+}
+
+/* ---------------------------------------------------------------- softmax / NLL */
+
+void zs_logsoftmax_forward(float *out, const float *in, int N, int K) {
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * K;
+        float *y = out + (size_t)n * K;
+        float m = -FLT_MAX;
+        for (int i = 0; i < K; i++) m = x[i] > m ? x[i] : m;
+        double s = 0;
+        for (int i = 0; i < K; i++) s += exp((double)x[i] - m);
+        float ls = (float)log(s);
+        for (int i = 0; i < K; i++) y[i] = x[i] - m - ls;
+    }
+}
+
+void zs_logsoftmax_backward(float *din, const float *dout, const float *out, int N, int K) {
+    for (int n = 0; n < N; n++) {
+        const float *dy = dout + (size_t)n * K, *y = out + (size_t)n * K;
+        float *dx = din + (size_t)n * K;
+        double s = 0;
+        for (int i = 0; i < K; i++) s += dy[i];
+        for (int i = 0; i < K; i++) dx[i] += dy[i] - expf(y[i]) * (float)s;
+    }
+}
+
+float zs_nll_loss(float *dlogp, const float *logp, const int32_t *y, int N, int K) {
+    double loss = 0;
+    if (dlogp) memset(dlogp, 0, sizeof(float) * (size_t)N * K);
+    for (int n = 0; n < N; n++) {
+        loss -= logp[(size_t)n * K + y[n]];
+        if (dlogp) dlogp[(size_t)n * K + y[n]] = -1.0f / (float)N;
+    }
+    return (float)(loss / N);
+}
