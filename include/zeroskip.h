@@ -135,6 +135,8 @@ typedef struct zs_layer_info {
     int out_c, out_h, out_w; /* per-sample output shape                       */
     int64_t params;          /* weights + biases (0 for parameter-free)       */
     int64_t nonzeros;        /* unmasked weights + biases                     */
+    int64_t weights;         /* weights (no biases)                           */
+    int64_t weight_nonzeros; /* unmasked weights                              */
     float weight_sparsity;   /* fraction of weights masked to zero            */
     int k, k_inference;      /* k-WTA only                                    */
     int local;               /* k-WTA2d only: 1 local, 0 global               */

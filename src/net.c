@@ -393,6 +393,7 @@ zs_status zs_net_create_json(zs_net **out, const char *json, uint64_t seed) {
 
 zs_status zs_net_create_preset(zs_net **out, const char *preset, uint64_t seed) {
     ZS_RETURN_IF(!out || !preset, ZS_EINVAL, "zs_net_create_preset: NULL argument");
+    *out = NULL;
     const char *j = zs_preset_json(preset);
     ZS_RETURN_IF(!j, ZS_EINVAL, "unknown preset '%s' (try gsc-sparse, gsc-dense, gsc-supersparse, gsc-sparse-fast, mnist-mlp, mnist-sparse-mlp)", preset);
     return zs_net_build(out, j, seed, 1);
@@ -713,7 +714,10 @@ zs_status zs_net_layer_info(const zs_net *net, int i, zs_layer_info *info) {
     info->out_c = L->out_c; info->out_h = L->out_h; info->out_w = L->out_w;
     info->params = (int64_t)layer_param_count(L);
     info->nonzeros = info->params;
+    if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) info->weights = info->weight_nonzeros = (int64_t)L->n_weights;
     if (L->mask) {
+        info->weight_nonzeros = 0;
+        for (size_t j = 0; j < L->n_weights; j++) info->weight_nonzeros += L->mask[j];
         int64_t z = 0;
         for (size_t j = 0; j < L->n_weights; j++) z += !L->mask[j];
         info->nonzeros -= z;
@@ -731,8 +735,8 @@ zs_status zs_net_describe(const zs_net *net, FILE *f) {
     int64_t tp = 0, tnz = 0;
     fprintf(f, "architecture: %s   input: %dx%dx%d   classes: %d\n", net->arch_name, net->in_c, net->in_h, net->in_w,
             net->num_classes);
-    fprintf(f, "%-3s %-16s %-11s %-14s %-14s %10s %10s %8s %s\n", "#", "name", "type", "in (CxHxW)", "out (CxHxW)",
-            "params", "nonzeros", "w.sparse", "k (train/infer)");
+    fprintf(f, "%-3s %-16s %-11s %-12s %-12s %9s %9s %9s %8s %s\n", "#", "name", "type", "in (CxHxW)", "out (CxHxW)",
+            "params", "weights", "w.nonzero", "w.sparse", "k (train/infer)");
     for (int i = 0; i < net->n_layers; i++) {
         zs_layer_info in;
         zs_net_layer_info(net, i, &in);
@@ -742,9 +746,9 @@ zs_status zs_net_describe(const zs_net *net, FILE *f) {
         if (in.type == ZS_KWINNERS || in.type == ZS_KWINNERS2D)
             snprintf(k, sizeof k, "k=%d/%d%s boost=%.4g", in.k, in.k_inference,
                      in.type == ZS_KWINNERS2D ? (in.local ? " local" : " global") : "", (double)in.boost_strength);
-        fprintf(f, "%-3d %-16s %-11s %-14s %-14s %10lld %10lld %7.1f%% %s\n", i, in.name,
-                zs_layer_type_name(in.type), a, b, (long long)in.params, (long long)in.nonzeros,
-                100.0 * in.weight_sparsity, k);
+        fprintf(f, "%-3d %-16s %-11s %-12s %-12s %9lld %9lld %9lld %7.1f%% %s\n", i, in.name,
+                zs_layer_type_name(in.type), a, b, (long long)in.params, (long long)in.weights,
+                (long long)in.weight_nonzeros, 100.0 * in.weight_sparsity, k);
         tp += in.params; tnz += in.nonzeros;
     }
     fprintf(f, "total: %lld parameters, %lld non-zero (%.1f%%); dense float32 %lld bytes, "

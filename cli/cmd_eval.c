@@ -1,0 +1,70 @@
+/* cmd_eval.c — `zeroskip eval`: accuracy, per-class accuracy, confusion. */
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char *USAGE = "zeroskip eval --model MODEL --data DATA [--dense] [--json]";
+
+int cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *v;
+    int dense = 0, json = 0;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s\n\nEvaluate a model in inference mode: accuracy, mean NLL, per-class accuracy\n"
+                   "and the confusion matrix (rows: true class, columns: predicted).\n"
+                   "  --dense   run the dense reference path instead of the sparse kernels\n"
+                   "  --json    machine-readable output\n", USAGE);
+            return EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--dense")) { dense = 1; continue; }
+        if (!strcmp(argv[i], "--json")) { json = 1; continue; }
+        if ((r = cli_opt(argc, argv, &i, "--model", &v))) { if (r < 0) return EXIT_USAGE; model = v; }
+        else if ((r = cli_opt(argc, argv, &i, "--data", &v))) { if (r < 0) return EXIT_USAGE; data = v; }
+        else return cli_usage("eval", USAGE, "unknown option '%s'", argv[i]);
+    }
+    if (!model || !data) return cli_usage("eval", USAGE, "--model and --data are required");
+    zs_net *net = NULL;
+    zs_dataset *ds = NULL;
+    zs_status st;
+    if ((st = zs_net_load(&net, model))) return cli_fail("eval", st);
+    if ((st = zs_dataset_load(&ds, data))) { zs_net_free(net); return cli_fail("eval", st); }
+    zs_net_set_dense(net, dense);
+    zs_eval_result r;
+    if ((st = zs_eval(net, ds, &r))) { zs_dataset_free(ds); zs_net_free(net); return cli_fail("eval", st); }
+    int K = r.num_classes;
+    if (json) {
+        printf("{\"model\":\"%s\",\"n\":%d,\"correct\":%d,\"accuracy\":%.6f,\"loss\":%.6f,\"classes\":[", model, r.n,
+               r.correct, r.n ? (double)r.correct / r.n : 0.0, r.loss);
+        for (int k = 0; k < K; k++) printf("%s\"%s\"", k ? "," : "", zs_net_class_name(net, k));
+        printf("],\"confusion\":[");
+        for (int a = 0; a < K; a++) {
+            printf("%s[", a ? "," : "");
+            for (int b = 0; b < K; b++) printf("%s%lld", b ? "," : "", (long long)r.confusion[(size_t)a * K + b]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("model %s on %s (%s path)\n", model, data, dense ? "dense" : "sparse");
+        printf("accuracy: %.2f%% (%d/%d), mean NLL %.4f\n\n", r.n ? 100.0 * r.correct / r.n : 0.0, r.correct, r.n, r.loss);
+        printf("%-12s %8s %8s\n", "class", "n", "acc");
+        for (int k = 0; k < K; k++) {
+            long long tot = 0;
+            for (int b = 0; b < K; b++) tot += r.confusion[(size_t)k * K + b];
+            printf("%-12.12s %8lld %7.1f%%\n", zs_net_class_name(net, k), tot,
+                   tot ? 100.0 * (double)r.confusion[(size_t)k * K + k] / (double)tot : 0.0);
+        }
+        printf("\nconfusion (rows true, columns predicted):\n%-8s", "");
+        for (int b = 0; b < K; b++) printf(" %6.6s", zs_net_class_name(net, b));
+        printf("\n");
+        for (int a = 0; a < K; a++) {
+            printf("%-8.8s", zs_net_class_name(net, a));
+            for (int b = 0; b < K; b++) printf(" %6lld", (long long)r.confusion[(size_t)a * K + b]);
+            printf("\n");
+        }
+    }
+    zs_eval_free(&r);
+    zs_dataset_free(ds);
+    zs_net_free(net);
+    return EXIT_OK;
+}

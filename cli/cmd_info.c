@@ -1,0 +1,45 @@
+/* cmd_info.c — `zeroskip info`: describe a model or preset; list kernels. */
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char *USAGE = "zeroskip info (MODEL | --preset NAME) | zeroskip info --kernels";
+
+/* Defined by src/kernels/ (registry); this weak fallback keeps the CLI
+ * linking in builds without the kernel table. */
+__attribute__((weak)) void zs_kernels_list(FILE *f) { fprintf(f, "no kernel table in this build\n"); }
+
+int cmd_info(int argc, char **argv) {
+    const char *model = NULL, *preset = NULL, *v;
+    int kernels = 0;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s\n\nLayers, shapes, weight sparsity, k of each k-WTA layer, parameters,\n"
+                   "non-zeros and bytes of a model file or a preset; --kernels lists the\n"
+                   "kernels this CPU runs (override with ZS_ISA=scalar|avx2|avx512).\n", USAGE);
+            return EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--kernels")) { kernels = 1; continue; }
+        if ((r = cli_opt(argc, argv, &i, "--preset", &v))) { if (r < 0) return EXIT_USAGE; preset = v; continue; }
+        if (argv[i][0] == '-') return cli_usage("info", USAGE, "unknown option '%s'", argv[i]);
+        if (model) return cli_usage("info", USAGE, "one model at a time");
+        model = argv[i];
+    }
+    if (kernels) {
+        printf("cpu isa: %s, active: %s\n", zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()));
+        zs_kernels_list(stdout);
+        if (!model && !preset) return EXIT_OK;
+    }
+    if (!!model + !!preset != 1) return cli_usage("info", USAGE, "give a model file or --preset");
+    zs_net *net = NULL;
+    zs_status st = model ? zs_net_load(&net, model) : zs_net_create_preset(&net, preset, 42);
+    if (st) return cli_fail("info", st);
+    if (model) printf("model: %s\n", model);
+    zs_net_describe(net, stdout);
+    printf("classes:");
+    for (int i = 0; i < zs_net_num_classes(net); i++) printf(" %s", zs_net_class_name(net, i));
+    printf("\n");
+    zs_net_free(net);
+    return EXIT_OK;
+}
