@@ -2,10 +2,10 @@
 CC      ?= cc
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CPPFLAGS += -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread -D_GNU_SOURCE
+CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE
 WARN    := -std=c11 -Wall -Wextra -Wno-unused-parameter
 ALLCFLAGS = $(OPT) $(WARN) -fPIC -pthread $(CFLAGS)
-LDLIBS  := -lcjson -lopenblas -lsndfile -lsamplerate -lfftw3f -lz -lm -lpthread
+LDLIBS  := -lcjson -ldnnl -lgomp -lsndfile -lsamplerate -lfftw3f -lz -lm -lpthread
 BUILD   ?= build
 PYTHON  ?= /usr/bin/python3
 

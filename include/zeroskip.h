@@ -76,6 +76,12 @@ zs_isa zs_isa_cpu(void);
 /* "scalar", "avx2", "avx512". */
 const char *zs_isa_name(zs_isa isa);
 
+/* Threads the dense GEMM (oneDNN, OpenMP) may use for calls made from the
+ * calling thread (OpenMP semantics: a per-thread setting; the default is
+ * OMP_NUM_THREADS or all cores). Sparse kernels are single-threaded per
+ * call; run networks in parallel from your own threads. */
+void zs_set_threads(int n);
+
 /* ---- networks ---------------------------------------------------------- */
 typedef struct zs_net zs_net;
 

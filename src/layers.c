@@ -1,11 +1,11 @@
 /*
  * layers.c — reference forward/backward of every layer (see layers.h).
- * conv2d and linear use OpenBLAS sgemm (im2col for conv); everything else
+ * conv2d and linear use the dense GEMM of gemm.h (oneDNN) (im2col for conv); everything else
  * is plain loops. These are the ground truth for the fast kernels.
  */
 #include "layers.h"
 #include "zs_internal.h"
-#include <cblas.h>
+#include "gemm.h"
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -70,8 +70,7 @@ void zs_conv2d_forward(float *out, const float *in, const float *w, const float 
             float bv = b ? b[o] : 0.0f;
             for (int p = 0; p < P; p++) y[(size_t)o * P + p] = bv;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, P, Kd, 1.0f, w, Kd, col, P,
-                    1.0f, y, P);
+        zs_sgemm('N', 'N', Co, P, Kd, 1.0f, w, Kd, col, P, 1.0f, y, P);
     }
 }
 
@@ -92,13 +91,11 @@ void zs_conv2d_backward(float *din, float *dw, float *db, const float *dout,
         if (dw) {
             im2col(col, in + (size_t)n * Ci * H * W, Ci, H, W, Kh, Kw, stride, pad, Ho, Wo);
             /* dw (Co, Kd) += dy (Co, P) x col^T (P, Kd) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, Kd, P, 1.0f, dy, P, col, P,
-                        1.0f, dw, Kd);
+            zs_sgemm('N', 'T', Co, Kd, P, 1.0f, dy, P, col, P, 1.0f, dw, Kd);
         }
         if (din) {
             /* dcol (Kd, P) = w^T (Kd, Co) x dy (Co, P) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kd, P, Co, 1.0f, w, Kd, dy, P,
-                        0.0f, col, P);
+            zs_sgemm('T', 'N', Kd, P, Co, 1.0f, w, Kd, dy, P, 0.0f, col, P);
             col2im_add(din + (size_t)n * Ci * H * W, col, Ci, H, W, Kh, Kw, stride, pad, Ho, Wo);
         }
     }
@@ -131,7 +128,7 @@ void zs_linear_forward(float *out, const float *in, const float *w, const float 
                        int N, int Din, int Dout) {
     for (int n = 0; n < N; n++)
         for (int o = 0; o < Dout; o++) out[(size_t)n * Dout + o] = b ? b[o] : 0.0f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1.0f, in, Din, w, Din, 1.0f, out, Dout);
+    zs_sgemm('N', 'T', N, Dout, Din, 1.0f, in, Din, w, Din, 1.0f, out, Dout);
 }
 
 void zs_linear_backward(float *din, float *dw, float *db, const float *dout,
@@ -139,8 +136,8 @@ void zs_linear_backward(float *din, float *dw, float *db, const float *dout,
     if (db)
         for (int n = 0; n < N; n++)
             for (int o = 0; o < Dout; o++) db[o] += dout[(size_t)n * Dout + o];
-    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, Din, N, 1.0f, dout, Dout, in, Din, 1.0f, dw, Din);
-    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Din, Dout, 1.0f, dout, Dout, w, Din, 1.0f, din, Din);
+    if (dw) zs_sgemm('T', 'N', Dout, Din, N, 1.0f, dout, Dout, in, Din, 1.0f, dw, Din);
+    if (din) zs_sgemm('N', 'N', N, Din, Dout, 1.0f, dout, Dout, w, Din, 1.0f, din, Din);
 }
 
 /* ---------------------------------------------------------------- maxpool */
@@ -295,44 +292,50 @@ void zs_dropout_backward(float *din, const float *dout, const uint8_t *mask, siz
 
 /* ---------------------------------------------------------------- k-WTA */
 
-/* a ranks before b: larger score, then lower index. A strict total order
- * for finite scores, so the selected set is unique. */
-static inline int ranks_before(const float *s, int32_t a, int32_t b) {
-    return s[a] > s[b] || (s[a] == s[b] && a < b);
+/* k-th largest of v[0..n) (1 <= k <= n), partially reordering v. NaN-free input. */
+static float kth_largest(float *v, int n, int k) {
+    int lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+        float pv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        int i = lo, j = hi;
+        while (i <= j) {          /* descending: > pivot left, < pivot right */
+            while (v[i] > pv) i++;
+            while (v[j] < pv) j--;
+            if (i <= j) { float t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return v[want];
+    }
+    return v[want];
+}
+
+/* Top k by (larger score, then lower index): find the k-th largest value t,
+ * then one scan in index order takes every score > t and the first scores
+ * == t until k are taken. The scan writes indices already ascending. */
+int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work) {
+    if (k <= 0 || n <= 0) return 0;
+    if (k >= n) {
+        for (int i = 0; i < n; i++) sel[i] = i;
+        return n;
+    }
+    float *v = (float *)(void *)work;
+    memcpy(v, score, sizeof(float) * (size_t)n);
+    float t = kth_largest(v, n, k);
+    int above = 0;
+    for (int i = 0; i < n; i++) above += score[i] > t;
+    int ties = k - above, c = 0;
+    for (int i = 0; i < n; i++) {
+        if (score[i] > t) sel[c++] = i;
+        else if (score[i] == t && ties > 0) { sel[c++] = i; ties--; }
+    }
+    return c;
 }
 
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
-}
-
-/* Partition idx[0..n) so that its first k entries are the top k (any order). */
-static void quickselect(int32_t *idx, int n, int k, const float *s) {
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        /* median of three into idx[hi] as pivot */
-        if (ranks_before(s, idx[mid], idx[lo])) { int32_t t = idx[mid]; idx[mid] = idx[lo]; idx[lo] = t; }
-        if (ranks_before(s, idx[hi], idx[lo])) { int32_t t = idx[hi]; idx[hi] = idx[lo]; idx[lo] = t; }
-        if (ranks_before(s, idx[mid], idx[hi])) { int32_t t = idx[mid]; idx[mid] = idx[hi]; idx[hi] = t; }
-        int32_t pv = idx[hi];
-        int st = lo;
-        for (int i = lo; i < hi; i++)
-            if (ranks_before(s, idx[i], pv)) { int32_t t = idx[i]; idx[i] = idx[st]; idx[st] = t; st++; }
-        idx[hi] = idx[st]; idx[st] = pv;
-        if (st == k - 1 || st == k) { if (st == k - 1) return; hi = st - 1; continue; }
-        if (st < k) lo = st + 1; else hi = st - 1;
-    }
-}
-
-int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work) {
-    if (k <= 0 || n <= 0) return 0;
-    if (k > n) k = n;
-    for (int i = 0; i < n; i++) work[i] = i;
-    if (k < n) quickselect(work, n, k, score);
-    memcpy(sel, work, sizeof(int32_t) * k);
-    qsort(sel, (size_t)k, sizeof(int32_t), cmp_i32);
-    return k;
 }
 
 void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,

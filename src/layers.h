@@ -2,7 +2,7 @@
  * layers.h — plain reference implementations of every layer, forward and
  * backward, on raw arrays (llm.c style). They are the ground truth that the
  * fast kernels in src/kernels/ are tested against, and they are what
- * training runs (conv and linear go through OpenBLAS GEMM).
+ * training runs (conv and linear go through the oneDNN GEMM of gemm.h).
  *
  * Argument order: outputs, then inputs and saved state, then sizes.
  * Backward functions ACCUMULATE into every gradient they write (d<name> +=);
