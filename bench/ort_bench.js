@@ -3,12 +3,15 @@
 // 1.30.0, CPU execution provider, graph optimizations "all").
 //
 //   node bench/ort_bench.js --onnx M.onnx [--batch 1,16,64,256] [--threads 1,2]
-//        [--seconds 2] [--reps 5] [--input X.f32] [--check-in X.f32 --check-ref Y.f32]
+//        [--seconds 2] [--reps 5] [--spin 1|0] [--input X.f32]
+//        [--check-in X.f32 --check-ref Y.f32]
 //
 // The model comes from bench/export_onnx.py (input "x" (N, C, H, W), output
 // "logprob" (N, K), dynamic N). One session per thread count:
 // intraOpNumThreads = T, interOpNumThreads = 1, sequential execution, CPU
-// memory arena on. For each (threads, batch): warm-up (max(0.2 s, 3 runs)),
+// memory arena on; the intra-op pool spins between runs as ONNX Runtime
+// does by default (--spin 0 sets session.intra_op.allow_spinning = 0, kinder
+// to a shared machine). For each (threads, batch): warm-up (max(0.2 s, 3 runs)),
 // then `reps` repetitions of about seconds/reps each; median/min/max words/s.
 // Prints one JSON document on stdout:
 //   {"engine": "onnxruntime", "version": ..., "rows": [{"threads", "batch",
@@ -25,7 +28,7 @@ function die(msg) {
 }
 
 function parseArgs(argv) {
-    const a = { batch: [1, 16, 64, 256], threads: [1, 2], seconds: 2, reps: 5 };
+    const a = { batch: [1, 16, 64, 256], threads: [1, 2], seconds: 2, reps: 5, spin: 1 };
     const list = (s) => {
         const v = s.split(',').filter((t) => t).map(Number);
         if (!v.length || v.some((n) => !Number.isInteger(n) || n < 1)) die(`bad list '${s}'`);
@@ -36,7 +39,7 @@ function parseArgs(argv) {
         const v = argv[i + 1];
         if (k === '--help' || k === '-h') {
             process.stdout.write('usage: node ort_bench.js --onnx M.onnx [--batch 1,16] [--threads 1,2] ' +
-                '[--seconds S] [--reps R] [--input X.f32] [--check-in X.f32 --check-ref Y.f32]\n');
+                '[--seconds S] [--reps R] [--spin 1|0] [--input X.f32] [--check-in X.f32 --check-ref Y.f32]\n');
             process.exit(0);
         }
         if (v === undefined) die(`option ${k} needs a value`);
@@ -47,6 +50,7 @@ function parseArgs(argv) {
         else if (k === '--seconds') a.seconds = Number(v);
         else if (k === '--reps') a.reps = Number(v);
         else if (k === '--input') a.input = v;
+        else if (k === '--spin') a.spin = v === '0' ? 0 : 1;
         else if (k === '--check-in') a.checkIn = v;
         else if (k === '--check-ref') a.checkRef = v;
         else die(`unknown option ${k}`);
@@ -125,6 +129,7 @@ async function main() {
     const opts = (t) => ({
         executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: t,
         interOpNumThreads: 1, executionMode: 'sequential', enableCpuMemArena: true,
+        extra: { session: { intra_op: { allow_spinning: a.spin ? '1' : '0' } } },
     });
     let sess = await ort.InferenceSession.create(a.onnx, opts(1));
     // Input shape: from the model's metadata when the binding exposes it,
@@ -138,7 +143,7 @@ async function main() {
     const per = shape[0] * shape[1] * shape[2];
     const res = {
         engine: 'onnxruntime', version: ort.env.versions.node || '', onnx: a.onnx,
-        input_shape: shape, rows: [],
+        input_shape: shape, allow_spinning: a.spin, rows: [],
     };
 
     if (a.checkIn && a.checkRef) {

@@ -16,6 +16,12 @@ reported. Prints one JSON document on stdout:
    "words_per_s", "words_per_s_min", "words_per_s_max", "us_per_word",
    "reps", "calls"}], "verify": {...}}
 Inputs: --input (raw float32 (n, C, H, W), cycled) or standard normal.
+
+OpenMP waiting: libgomp's default is to spin between parallel regions,
+which collapses when the cores are shared with other work (2 threads,
+batch 1: 7 words/s instead of ~300 on this 2-core machine while others
+compile). Unless OMP_WAIT_POLICY is already set, this script sets it to
+PASSIVE before importing torch; the policy used is in the JSON.
 """
 import argparse
 import json
@@ -23,6 +29,7 @@ import os
 import sys
 import time
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -84,6 +91,7 @@ def main():
     net = zsmodel.build_torch(arch, tensors, a.mode)
     res = {"engine": "pytorch", "version": torch.__version__, "mode": a.mode,
            "model": a.model, "input_shape": list(shape),
+           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
            "dense_macs": zsmodel.dense_macs(arch, tensors), "rows": []}
     if a.check_in and a.check_ref:
         xin = zsmodel.load_raw_f32(a.check_in, shape)
