@@ -43,10 +43,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* OpenBLAS (pthread build): the dense path's GEMM. Each bench worker is one
- * core, so GEMM must not spawn its own threads on top of ours. */
-void openblas_set_num_threads(int num_threads);
-
 #define CMD "bench"
 #define MAX_LIST 16
 #define MAX_ROWS 1024
@@ -413,6 +409,7 @@ static zs_status worker_call(worker *w, long c) {
 static void *worker_main(void *arg) {
     worker *w = arg;
     long c = 0;
+    zs_set_threads(1); /* a per-thread setting (OpenMP): one core per worker */
     zs_status st = ZS_OK;
     double t0 = now_s();
     /* warm-up: every network at least once (plans are built lazily) */
@@ -1000,7 +997,7 @@ int cmd_bench(int argc, char **argv) {
     memset(cost, 0, sizeof cost);
     if (!rows || !unav || !ratios) { rc = cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); goto out; }
 
-    openblas_set_num_threads(1);
+    zs_set_threads(1); /* workers are the parallelism: GEMM stays on its thread */
     /* sources: [0] sparse = the model; [1] dense = --dense-model, the dense
      * preset twin, or the model itself on the dense path */
     if ((st = source_init(&src[0], o.model, 0, o.seed))) { rc = cli_fail(CMD, st); goto out; }
