@@ -87,6 +87,24 @@ expect_rc 0 "$ZS" bench --quick --model mnist-sparse-mlp --batch 4 --networks 1 
 [ "$(grep -cE '^zeroskip +(sparse|dense) +2 +4 +1 ' "$T/out")" -eq 2 ] && ok || no "mnist rows t2 b4 n1"
 head -n 1 "$T/out" | grep -q 'dense rows: mnist-sparse-mlp on the dense path' && ok || no "masked-dense rows named"
 
+# --data: features from a data set file (a hand-made safetensors file of zeros)
+mk_ds() { # FILE H: 2 samples of 1xHxH float32 zeros, labels 0
+    fb=$((2 * $2 * $2 * 4))
+    hdr="{\"features\":{\"dtype\":\"F32\",\"shape\":[2,1,$2,$2],\"data_offsets\":[0,$fb]},\"labels\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[$fb,$((fb + 8))]}}"
+    while [ $((${#hdr} % 8)) -ne 0 ]; do hdr="$hdr "; done
+    len=${#hdr}
+    printf "$(printf '\\%03o\\%03o' $((len % 256)) $((len / 256)))\\000\\000\\000\\000\\000\\000" >"$1"
+    printf '%s' "$hdr" >>"$1"
+    head -c $((fb + 8)) /dev/zero >>"$1"
+}
+mk_ds "$T/d32.safetensors" 32
+mk_ds "$T/d28.safetensors" 28
+expect_rc 0 "$ZS" bench --quick --data "$T/d32.safetensors" --modes sparse --networks 1 --batch 4
+grep -q "inputs: 2 samples from $T/d32.safetensors" "$T/out" && ok || no "--data inputs named"
+expect_rc 1 "$ZS" bench --quick --data "$T/d28.safetensors"
+grep -q 'samples are 1x28x28, the model wants 1x32x32' "$T/err" && ok || no "--data shape mismatch explained"
+expect_rc 3 "$ZS" bench --quick --data "$T/none.safetensors"
+
 # --plot writes a PNG when gnuplot is there
 if command -v gnuplot >/dev/null 2>&1; then
     expect_rc 0 "$ZS" bench --quick --modes sparse --batch 1 --networks 1 --plot "$T/b.png"
