@@ -457,7 +457,7 @@ def init_gsc(model):
             bound = 1.0 / np.sqrt(float(fan))
             v = uni(key, n, -bound, bound).reshape(shape)
             if leaf == "weight" and hasattr(m, "mask"):
-                v = v * new[mod_name + ".mask"].astype(np.float32)
+                v = np.where(new[mod_name + ".mask"] != 0, v, np.float32(0)).astype(np.float32)
             new[k] = v
         elif leaf == "running_mean":
             new[k] = uni(key, n, -0.1, 0.1)
@@ -491,7 +491,7 @@ def run_gsc(x, y, dtype, steps=3, record=None):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=0.01)
     xt = torch.from_numpy(x).to(dtype)
     yt = torch.from_numpy(y.astype(np.int64))
-    gaps = []
+    gaps, labels = [], []
 
     def hook(mod, inp, out):
         # min relative gap between the k-th and (k+1)-th boosted values
@@ -510,6 +510,7 @@ def run_gsc(x, y, dtype, steps=3, record=None):
         s = torch.sort(b, dim=1, descending=True)[0]
         gap = ((s[:, k - 1] - s[:, k]) / s[:, k - 1].abs()).min().item()
         gaps.append(gap)
+        labels.append("%s/%s" % (mod._zs_name, "train" if mod.training else "eval"))
 
     def pre(mod, inp):
         N = inp[0].shape[0]
@@ -519,7 +520,8 @@ def run_gsc(x, y, dtype, steps=3, record=None):
         else:
             mod._duty_before = mod.duty_cycle.double().clone()
 
-    for _, m in kwinner_layers(model):
+    for n, m in kwinner_layers(model):
+        m._zs_name = n
         m.register_forward_pre_hook(pre)
         m.register_forward_hook(hook)
     losses, states, wins = [], [], []
@@ -533,7 +535,7 @@ def run_gsc(x, y, dtype, steps=3, record=None):
         logp = model(xt)
     wins.append({n: m.last_mask.clone() for n, m in kwinner_layers(model)})
     return dict(model=model, losses=losses, states=states, wins=wins,
-                logp=logp.double().numpy(), gaps=gaps,
+                logp=logp.double().numpy(), gaps=gaps, gap_labels=labels,
                 k={n: (m.k, m.k_inference) for n, m in kwinner_layers(model)})
 
 
@@ -541,11 +543,17 @@ def f64sum(a):
     return np.asarray(a, np.float64).sum()
 
 
-def gen_gsc_train(outdir, seed=None, search=40):
-    """Choose a batch whose k-WTA winners are far from ties, then record."""
+# Batch seed chosen by `--search 150` (the largest minimum k-WTA gap found).
+GSC_BATCH_SEED = 103
+
+
+def gen_gsc_train(outdir, seed=GSC_BATCH_SEED, search=0):
+    """Record the gsc-sparse training reference on batch `seed`; with search
+    > 0, first try batch seeds 0..search-1 and keep the one whose k-WTA
+    winners are farthest from ties."""
     y = np.arange(8, dtype=np.int32) % 12
     best = None
-    seeds = [seed] if seed is not None else range(search)
+    seeds = range(search) if search > 0 else [seed]
     for sd in seeds:
         rs = np.random.RandomState(1000 + sd)
         x = rs.randn(8, 1, 32, 32).astype(np.float32)
@@ -613,6 +621,8 @@ def gen_gsc_train(outdir, seed=None, search=40):
         "batch_seed": str(sd),
         "init_tensors": ",".join(init.state_dict().keys()),
         "min_kwta_gap": "%.6g" % gap,
+        "kwta_gaps": json.dumps({lab: float("%.3g" % min(g for g, l in zip(r64["gaps"], r64["gap_labels"]) if l == lab))
+                                 for lab in sorted(set(r64["gap_labels"]))}),
         "torch_f32_vs_f64_max_state_diff": "%.6g" % max(dev.values()),
         "generator": "scripts/torch_ref.py (init: splitmix64 scheme in its gsc_train comment)",
     }
@@ -626,8 +636,10 @@ def main():
     ap.add_argument("--only", help="one of conv2d,linear,maxpool2d,relu,batchnorm,"
                     "kwinners,logsoftmax,gsc_train")
     ap.add_argument("--out", default=OUT)
-    ap.add_argument("--batch-seed", type=int, help="gsc_train: skip the search")
-    ap.add_argument("--search", type=int, default=40, help="gsc_train: batches to try")
+    ap.add_argument("--batch-seed", type=int, default=GSC_BATCH_SEED,
+                    help="gsc_train: the batch seed (default %d)" % GSC_BATCH_SEED)
+    ap.add_argument("--search", type=int, default=0,
+                    help="gsc_train: try this many batch seeds, keep the one farthest from k-WTA ties")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     gens = [("conv2d", gen_conv2d), ("linear", gen_linear), ("maxpool2d", gen_maxpool),
