@@ -114,6 +114,10 @@ void zs_net_free(zs_net *net);
  * duty cycles, boost state) to a safetensors file. Atomic: writes PATH.tmp,
  * fsyncs, renames; on failure PATH is untouched. */
 zs_status zs_net_save(const zs_net *net, const char *path);
+/* Like zs_net_save, plus what resuming training needs (SGD momentum, epochs
+ * done, shuffling RNG): zs_train on a network loaded from a checkpoint
+ * continues exactly where the checkpointed run was. */
+zs_status zs_net_save_checkpoint(const zs_net *net, const char *path);
 /* Load a safetensors model written by zs_net_save or by scripts/export_torch.py.
  * Validates everything (see docs/ARCHITECTURE.md); no partial network on error. */
 zs_status zs_net_load(zs_net **out, const char *path);
@@ -191,7 +195,7 @@ typedef struct zs_train_opts {
     uint64_t seed;         /* shuffling and dropout; default 42                */
     int verbose;           /* 1: progress bar and per-epoch line on stderr     */
     const char *csv_path;  /* optional: epoch,loss,train_acc,val_acc,lr,secs   */
-    const char *checkpoint_path; /* optional: saved atomically after each epoch */
+    const char *checkpoint_path; /* optional: zs_net_save_checkpoint after each epoch */
 } zs_train_opts;
 /* Defaults as documented above. */
 zs_train_opts zs_train_defaults(void);
@@ -206,8 +210,10 @@ typedef struct zs_eval_result {
 } zs_eval_result;
 
 /* Train `net` on `train`, reporting accuracy on `val` (may be NULL) after
- * each epoch. Deterministic: same seed, build and ISA give bit-identical
- * weights. */
+ * each epoch, until it has completed opts->epochs epochs in all: a network
+ * loaded from a checkpoint resumes at the epoch after the checkpoint, with
+ * its saved shuffling RNG, and ends bit-identical to an uninterrupted run.
+ * Deterministic: same seed, build and ISA give bit-identical weights. */
 zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val,
                    const zs_train_opts *opts);
 /* Evaluate in inference mode. On success *res must be freed with zs_eval_free. */

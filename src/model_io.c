@@ -10,6 +10,10 @@
  *   .learning_iterations I64 []
  * __metadata__: format "zeroskip", version, arch (JSON), classes (JSON array),
  * steps (optimizer steps taken).
+ * Checkpoints (zs_net_save_checkpoint) add "<param tensor>.momentum" F32 for
+ * every weight/bias/gamma/beta and metadata "train_state": JSON
+ * {"epochs_done", "rng": [4 hex u64], "drop_rng": hex u64}, so that training
+ * resumed from them continues bit-identically.
  */
 #include "net.h"
 #include "safetensors.h"
@@ -29,7 +33,9 @@ typedef struct tensor_ref {
 
 /* Enumerate the tensors a network is made of (the same list for save and
  * load). Returns the count; fills refs if non-NULL. */
-static int net_tensors(zs_net *net, tensor_ref *refs) {
+static int net_tensors_opt(zs_net *net, tensor_ref *refs, int with_momentum);
+
+static int net_tensors_opt(zs_net *net, tensor_ref *refs, int with_momentum) {
     int n = 0;
 #define ADD(lname, suffix, dt, nd, s0, s1, s2, s3, ptr) do { \
         if (refs) { tensor_ref *r = &refs[n]; \
@@ -43,17 +49,29 @@ static int net_tensors(zs_net *net, tensor_ref *refs) {
         case ZS_CONV2D:
             ADD(L->name, "weight", ZS_ST_F32, 4, L->out_c, L->in_c, L->kh, L->kw, L->w);
             if (L->b) ADD(L->name, "bias", ZS_ST_F32, 1, L->out_c, 0, 0, 0, L->b);
+            if (with_momentum) {
+                ADD(L->name, "weight.momentum", ZS_ST_F32, 4, L->out_c, L->in_c, L->kh, L->kw, L->mw);
+                if (L->b) ADD(L->name, "bias.momentum", ZS_ST_F32, 1, L->out_c, 0, 0, 0, L->mb);
+            }
             if (L->mask) ADD(L->name, "mask", ZS_ST_U8, 4, L->out_c, L->in_c, L->kh, L->kw, L->mask);
             break;
         case ZS_LINEAR:
             ADD(L->name, "weight", ZS_ST_F32, 2, L->out_c, (int64_t)L->fan_in, 0, 0, L->w);
             if (L->b) ADD(L->name, "bias", ZS_ST_F32, 1, L->out_c, 0, 0, 0, L->b);
+            if (with_momentum) {
+                ADD(L->name, "weight.momentum", ZS_ST_F32, 2, L->out_c, (int64_t)L->fan_in, 0, 0, L->mw);
+                if (L->b) ADD(L->name, "bias.momentum", ZS_ST_F32, 1, L->out_c, 0, 0, 0, L->mb);
+            }
             if (L->mask) ADD(L->name, "mask", ZS_ST_U8, 2, L->out_c, (int64_t)L->fan_in, 0, 0, L->mask);
             break;
         case ZS_BATCHNORM:
             if (L->affine) {
                 ADD(L->name, "weight", ZS_ST_F32, 1, L->in_c, 0, 0, 0, L->gamma);
                 ADD(L->name, "bias", ZS_ST_F32, 1, L->in_c, 0, 0, 0, L->beta);
+                if (with_momentum) {
+                    ADD(L->name, "weight.momentum", ZS_ST_F32, 1, L->in_c, 0, 0, 0, L->mgamma);
+                    ADD(L->name, "bias.momentum", ZS_ST_F32, 1, L->in_c, 0, 0, 0, L->mbeta);
+                }
             }
             ADD(L->name, "running_mean", ZS_ST_F32, 1, L->in_c, 0, 0, 0, L->running_mean);
             ADD(L->name, "running_var", ZS_ST_F32, 1, L->in_c, 0, 0, 0, L->running_var);
@@ -81,16 +99,16 @@ static char *classes_json(const zs_net *net) {
     return s;
 }
 
-static zs_status serialise(const zs_net *cnet, zs_st_writer **wout) {
+static zs_status serialise(const zs_net *cnet, zs_st_writer **wout, int ckpt) {
     zs_net *net = (zs_net *)cnet; /* net_tensors takes non-const pointers; nothing is written */
     zs_status st = ZS_OK;
     zs_st_writer *w = NULL;
     tensor_ref *refs = NULL;
     char *cls = NULL;
-    int n = net_tensors(net, NULL);
+    int n = net_tensors_opt(net, NULL, ckpt);
     refs = calloc((size_t)n + 1, sizeof *refs);
     if (!refs) ZS_FAIL(ZS_ENOMEM, "out of memory");
-    net_tensors(net, refs);
+    net_tensors_opt(net, refs, ckpt);
     ZS_TRY(zs_st_writer_create(&w));
     for (int i = 0; i < n; i++) ZS_TRY(zs_st_writer_add(w, refs[i].name, refs[i].dtype, refs[i].ndim, refs[i].shape, refs[i].data));
     char steps[32];
@@ -101,6 +119,15 @@ static zs_status serialise(const zs_net *cnet, zs_st_writer **wout) {
     ZS_TRY(zs_st_writer_meta(w, "arch", net->arch_json));
     ZS_TRY(zs_st_writer_meta(w, "classes", cls));
     ZS_TRY(zs_st_writer_meta(w, "steps", steps));
+    if (ckpt) {
+        char ts[256];
+        snprintf(ts, sizeof ts,
+                 "{\"epochs_done\":%d,\"rng\":[\"%016llx\",\"%016llx\",\"%016llx\",\"%016llx\"],\"drop_rng\":\"%016llx\"}",
+                 net->epochs_done, (unsigned long long)net->train_rng.s[0], (unsigned long long)net->train_rng.s[1],
+                 (unsigned long long)net->train_rng.s[2], (unsigned long long)net->train_rng.s[3],
+                 (unsigned long long)net->drop_rng);
+        ZS_TRY(zs_st_writer_meta(w, "train_state", ts));
+    }
     free(cls);
     free(refs);
     *wout = w;
@@ -112,13 +139,37 @@ fail:
     return st;
 }
 
-zs_status zs_net_save(const zs_net *net, const char *path) {
+static zs_status save(const zs_net *net, const char *path, int ckpt) {
     ZS_RETURN_IF(!net || !path, ZS_EINVAL, "zs_net_save: NULL argument");
     zs_st_writer *w = NULL;
-    zs_status st = serialise(net, &w);
+    zs_status st = serialise(net, &w, ckpt);
     if (st) return st;
     st = zs_st_writer_save(w, path);
     zs_st_writer_free(w);
+    return st;
+}
+
+zs_status zs_net_save(const zs_net *net, const char *path) { return save(net, path, 0); }
+zs_status zs_net_save_checkpoint(const zs_net *net, const char *path) { return save(net, path, 1); }
+
+static zs_status parse_train_state(zs_net *net, const char *json, const char *what) {
+    cJSON *o = cJSON_Parse(json);
+    zs_status st = ZS_OK;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "epochs_done");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rng");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "drop_rng");
+    if (!cJSON_IsObject(o) || !cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e6 ||
+        !cJSON_IsArray(r) || cJSON_GetArraySize(r) != 4 || !cJSON_IsString(d))
+        ZS_FAIL(ZS_EFORMAT, "%s: malformed train_state metadata", what);
+    net->epochs_done = (int)e->valuedouble;
+    for (int i = 0; i < 4; i++) {
+        const cJSON *v = cJSON_GetArrayItem(r, i);
+        if (!cJSON_IsString(v)) ZS_FAIL(ZS_EFORMAT, "%s: malformed train_state rng", what);
+        net->train_rng.s[i] = strtoull(v->valuestring, NULL, 16);
+    }
+    net->drop_rng = strtoull(d->valuestring, NULL, 16);
+fail:
+    cJSON_Delete(o);
     return st;
 }
 
@@ -156,10 +207,13 @@ static zs_status from_file(zs_net **out, const zs_st_file *f, const char *what) 
     if (cls) ZS_TRY(parse_classes(net, cls));
     const char *steps = zs_st_meta(f, "steps");
     if (steps) net->steps = strtoll(steps, NULL, 10);
-    int n = net_tensors(net, NULL);
+    const char *ts = zs_st_meta(f, "train_state");
+    int ckpt = ts != NULL;
+    if (ckpt) ZS_TRY(parse_train_state(net, ts, what));
+    int n = net_tensors_opt(net, NULL, ckpt);
     refs = calloc((size_t)n + 1, sizeof *refs);
     if (!refs) ZS_FAIL(ZS_ENOMEM, "out of memory");
-    net_tensors(net, refs);
+    net_tensors_opt(net, refs, ckpt);
     for (int i = 0; i < n; i++) {
         if (!zs_st_find(f, refs[i].name)) ZS_FAIL(ZS_EFORMAT, "%s: tensor '%s' missing", what, refs[i].name);
         st = zs_st_copy(f, refs[i].name, refs[i].dtype, refs[i].ndim, refs[i].shape, refs[i].data);
@@ -171,6 +225,7 @@ static zs_status from_file(zs_net **out, const zs_st_file *f, const char *what) 
         if (!known) ZS_FAIL(ZS_EFORMAT, "%s: unexpected tensor '%.80s' (not in the architecture)", what, f->tensors[j].name);
     }
     /* validate values */
+    if (ckpt && !zs_all_finite(net->moment, net->n_params)) ZS_FAIL(ZS_ENUMERIC, "%s: momentum buffers contain NaN or Inf", what);
     if (!zs_all_finite(net->params, net->n_params)) ZS_FAIL(ZS_ENUMERIC, "%s: weights contain NaN or Inf", what);
     if (!zs_all_finite(net->state, net->n_state)) ZS_FAIL(ZS_ENUMERIC, "%s: BN statistics or duty cycles contain NaN or Inf", what);
     for (size_t i = 0; i < net->n_masks; i++)

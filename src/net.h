@@ -104,6 +104,8 @@ struct zs_net {
     int dense;                /* force dense inference path                   */
     uint64_t drop_rng;        /* dropout RNG state                            */
     int64_t steps;            /* optimizer steps taken                        */
+    int epochs_done;          /* epochs completed by zs_train (checkpoints)   */
+    zs_rng train_rng;         /* shuffling state after epochs_done epochs     */
     void *kernels;            /* packed inference plan (kernels/plan.c)       */
     int plan_unsupported;     /* zs_plan_build said ZS_EUNSUPPORTED           */
 };

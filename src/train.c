@@ -78,18 +78,18 @@ zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val, 
         if (!csv) ZS_FAIL(ZS_EIO, "%s: cannot write: %s", opts->csv_path, strerror(errno));
         fprintf(csv, "epoch,loss,train_acc,val_acc,val_loss,lr,seconds\n");
     }
-    zs_rng rng;
-    zs_rng_seed(&rng, opts->seed);
+    if (net->epochs_done == 0) zs_rng_seed(&net->train_rng, opts->seed);
     for (int i = 0; i < n; i++) order[i] = i;
     const float *X = zs_dataset_features_const(train);
     const int32_t *Y = zs_dataset_labels_const(train);
     int tty = isatty(2);
-    for (int e = 0; e < opts->epochs; e++) {
+    for (int e = net->epochs_done; e < opts->epochs; e++) {
         double t0 = now_s(), last = 0;
         int B = (e == 0 && opts->first_epoch_batch > 0) ? opts->first_epoch_batch : opts->batch;
         if (B > n) B = n;
         zs_sgd sgd = {(float)(opts->lr * pow(opts->lr_gamma, e / opts->lr_step)), opts->momentum, opts->weight_decay};
-        zs_rng_shuffle(&rng, order, n);
+        for (int i = 0; i < n; i++) order[i] = i;
+        zs_rng_shuffle(&net->train_rng, order, n);
         double loss_sum = 0;
         long correct = 0, seen = 0;
         for (int s = 0; s < n; s += B) {
@@ -112,6 +112,7 @@ zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val, 
             }
         }
         zs_net_epoch_end(net);
+        net->epochs_done = e + 1;
         double secs = now_s() - t0;
         double vacc = NAN, vloss = NAN;
         if (val && zs_dataset_size(val) > 0) {
@@ -130,7 +131,7 @@ zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val, 
                     vloss, (double)sgd.lr, secs);
             fflush(csv);
         }
-        if (opts->checkpoint_path) ZS_TRY(zs_net_save(net, opts->checkpoint_path));
+        if (opts->checkpoint_path) ZS_TRY(zs_net_save_checkpoint(net, opts->checkpoint_path));
     }
 fail:
     if (csv && fclose(csv) != 0 && st == ZS_OK) st = ZS_ERR(ZS_EIO, "%s: write failed", opts->csv_path);
