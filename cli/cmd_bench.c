@@ -935,7 +935,8 @@ static int write_plot(const char *png, const row *rows, int n, const char *title
         const row *r = &rows[i];
         int color = !strcmp(r->engine, "zeroskip") ? (!strcmp(r->mode, "sparse") ? 1 : 2)
                     : !strcmp(r->engine, "onnxruntime") ? 3 : 4;
-        fprintf(f, "\"%s%s t%d b%d n%d\" %.3f %d\n", !strcmp(r->engine, "zeroskip") ? "" : r->engine,
+        fprintf(f, "\"%s%s t%d b%d n%d\" %.3f %d\n",
+                !strcmp(r->engine, "zeroskip") ? "" : !strcmp(r->engine, "onnxruntime") ? "ort" : "torch",
                 !strcmp(r->engine, "zeroskip") ? (color == 1 ? "sp" : "dn") : "", r->threads, r->batch,
                 r->networks, r->wps, color);
     }
@@ -943,11 +944,16 @@ static int write_plot(const char *png, const row *rows, int n, const char *title
     char qpng[4200], qdat[256];
     if (sh_quote(png, qpng, sizeof qpng)) return -1;
     sh_quote(dat, qdat, sizeof qdat);
+    char t[512];
+    size_t j = 0;
+    for (const char *c = title; *c && j + 1 < sizeof t; c++) /* no quotes into gnuplot's string */
+        t[j++] = (*c == '"' || (*c == '\\' && c[1] != 'n')) ? '_' : *c;
+    t[j] = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!(f = fopen(gp, "w"))) return -1;
-        int w = 300 + 22 * n;
+        int w = 160 + 22 * n < 640 ? 640 : 160 + 22 * n;
         fprintf(f, "set terminal %s size %d,640\n", attempt ? "png" : "pngcairo", w > 4000 ? 4000 : w);
-        fprintf(f, "set output %s\nset title \"%s\" noenhanced\n", qpng, title);
+        fprintf(f, "set output %s\nset title \"%s\" noenhanced font ',10'\n", qpng, t);
         fprintf(f, "set style fill solid 0.85 border -1\nset boxwidth 0.8\nset logscale y\n"
                    "set ylabel 'words/s (aggregate, median)'\nset grid ytics\nset key top left\n"
                    "set xtics rotate by -60 font ',8' noenhanced\nset xrange [-1:%d]\n", n);
@@ -1174,7 +1180,8 @@ int cmd_bench(int argc, char **argv) {
             if (!mkdtemp(tmpdir)) tmpdir[0] = 0;
         }
         char title[512];
-        snprintf(title, sizeof title, "zeroskip bench: %s vs %s on %s", o.model, src[1].spec, cpu);
+        snprintf(title, sizeof title, "zeroskip bench: %s vs %s\\n%s, %d CPUs", o.model, src[1].spec, cpu,
+                 online_cpus());
         if (!tmpdir[0] || write_plot(o.plot, rows, n_rows, title, tmpdir)) {
             fprintf(stderr, "zeroskip %s: could not write the plot %s (is gnuplot installed?)\n", CMD, o.plot);
             rc = EXIT_IO;
