@@ -1,0 +1,79 @@
+/*
+ * conv_scalar.c — sparse convolutions in portable C (the readable version
+ * of the SIMD files, and the fallback):
+ *   conv_dense:       dense input x per-output-channel tap lists (gather);
+ *   conv_sparse_vec:  sparse input list, scatter into a channel-last
+ *                     accumulator with dense-over-Cout weight vectors;
+ *   conv_sparse_list: sparse input list, scatter with (co, w) lists: only
+ *                     products of a non-zero input and a non-zero weight.
+ * Summation order everywhere: bias, then taps in packing order.
+ */
+#include "kernels.h"
+
+void zs_conv_dense__scalar(float *out, const float *in, const zs_conv_taps *p) {
+    int Ho = p->Ho, Wo = p->Wo, W = p->W;
+    for (int o = 0; o < p->Co; o++) {
+        float *op = out + (size_t)o * Ho * Wo;
+        for (int i = 0; i < Ho * Wo; i++) op[i] = p->bias[o];
+        for (int t = p->start[o]; t < p->start[o + 1]; t++) {
+            float w = p->w[t];
+            const float *ip = in + p->off[t];
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) op[oy * Wo + ox] += w * ip[oy * W + ox];
+        }
+    }
+}
+
+/* Output rows oy reached from input row iy: oy = iy + pad - ky in [0, Ho). */
+static inline void tap_range(int iy, int pad, int K, int Ho, int *k0, int *k1) {
+    int a = iy + pad - Ho + 1, b = iy + pad;
+    *k0 = a > 0 ? a : 0;
+    *k1 = b < K - 1 ? b : K - 1;
+}
+
+void zs_conv_sparse_vec__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                const zs_conv_scatter *p, float *acc) {
+    int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W;
+    for (int q = 0; q < Ho * Wo; q++)
+        for (int o = 0; o < Cop; o++) acc[(size_t)q * Cop + o] = o < p->Co ? p->bias[o] : 0.0f;
+    int ci = 0;
+    for (int e = 0; e < n; e++) {
+        while (idx[e] >= (ci + 1) * HW) ci++;
+        int pos = idx[e] - ci * HW, iy = p->cy[pos], ix = p->cx[pos];
+        float v = val[e];
+        int ky0, ky1, kx0, kx1;
+        tap_range(iy, p->pad, Kh, Ho, &ky0, &ky1);
+        tap_range(ix, p->pad, Kw, Wo, &kx0, &kx1);
+        for (int ky = ky0; ky <= ky1; ky++)
+            for (int kx = kx0; kx <= kx1; kx++) {
+                float *a = acc + ((size_t)(iy + p->pad - ky) * Wo + (ix + p->pad - kx)) * Cop;
+                const float *w = p->wvec + ((size_t)(ci * Kh + ky) * Kw + kx) * Cop;
+                for (int o = 0; o < Cop; o++) a[o] += v * w[o];
+            }
+    }
+    for (int o = 0; o < p->Co; o++)
+        for (int q = 0; q < Ho * Wo; q++) out[(size_t)o * Ho * Wo + q] = acc[(size_t)q * Cop + o];
+}
+
+void zs_conv_sparse_list__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                 const zs_conv_scatter *p, float *scratch) {
+    (void)scratch;
+    int Ho = p->Ho, Wo = p->Wo, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W;
+    for (int o = 0; o < p->Co; o++)
+        for (int q = 0; q < Ho * Wo; q++) out[(size_t)o * Ho * Wo + q] = p->bias[o];
+    int ci = 0;
+    for (int e = 0; e < n; e++) {
+        while (idx[e] >= (ci + 1) * HW) ci++;
+        int pos = idx[e] - ci * HW, iy = p->cy[pos], ix = p->cx[pos];
+        float v = val[e];
+        int ky0, ky1, kx0, kx1;
+        tap_range(iy, p->pad, Kh, Ho, &ky0, &ky1);
+        tap_range(ix, p->pad, Kw, Wo, &kx0, &kx1);
+        for (int ky = ky0; ky <= ky1; ky++)
+            for (int kx = kx0; kx <= kx1; kx++) {
+                float *o = out + (iy + p->pad - ky) * Wo + (ix + p->pad - kx);
+                int j = (ci * Kh + ky) * Kw + kx;
+                for (int t = p->start[j]; t < p->start[j + 1]; t++) o[p->lco[t]] += v * p->lw[t];
+            }
+    }
+}

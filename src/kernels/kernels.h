@@ -1,0 +1,220 @@
+/*
+ * kernels.h — the sparse-sparse inference kernels: packed weight formats,
+ * the kernel families, and the ONE kernel list (ZS_KERNEL_LIST) that
+ * declares every per-ISA function, fills the dispatch table (registry.c),
+ * lists the kernels (`zeroskip info --kernels`, zs_kernels_list) and forces
+ * tests/test_kernels.c and bench/kern_bench.c to cover each of them (a
+ * kernel without a test_<name>() function does not compile).
+ *
+ * What this is not: a general sparse tensor library. Kernels work on ONE
+ * sample (batch 1: the plan loops over samples), stride-1 convolutions,
+ * NCHW float32, and never allocate (scratch is passed in).
+ *
+ * Dimension letters: C channels (Ci in, Co out), H/W input height/width,
+ * Ho/Wo output height/width, K kernel (Kh, Kw), I/O linear in/out features.
+ *
+ * Sparse activations are lists (idx, val) of n entries, idx strictly
+ * ascending flat indices into the (C, H, W) map (the zs_winners layout of
+ * net.h for one sample).
+ *
+ * ISA files: <family>_scalar.c (portable C), <family>_avx2.c (AVX2+FMA),
+ * <family>_avx512.c (AVX-512 F/BW/DQ/VL only: nothing Zen 4 lacks; no
+ * vcompressps/vpcompressd to memory, which is microcoded and slow on Zen 4:
+ * compress into a register, then store). Functions are zs_<op>__<isa>.
+ */
+#ifndef ZS_KERNELS_H
+#define ZS_KERNELS_H
+
+#include "zs_internal.h"
+#include <stdint.h>
+#include <stdio.h>
+
+/* ------------------------------------------------------------ packed formats */
+
+/* Sparse conv weights in gather form: one list of taps per output channel,
+ * for a dense input (Ci, H, W) that is already zero-padded (stride 1).
+ * Output (Co, Ho, Wo), Ho = H - Kh + 1, Wo = W - Kw + 1. */
+typedef struct zs_conv_taps {
+    int Ci, H, W, Co, Kh, Kw, Ho, Wo;
+    int32_t *start;   /* (Co + 1) taps of channel o: [start[o], start[o+1])   */
+    int32_t *off;     /* (nnz) ci*H*W + ky*W + kx                              */
+    float *w;         /* (nnz)                                                 */
+    float *bias;      /* (Co)                                                  */
+} zs_conv_taps;
+
+/* Sparse conv weights in scatter form, for a sparse input (list into
+ * (Ci, H, W)); stride 1, zero padding `pad`; output (Co, Ho, Wo) with
+ * Ho = H + 2 pad - Kh + 1. Two layouts, either may be NULL:
+ *   list: per (ci, ky, kx) the non-zero (output plane offset co*Ho*Wo, w);
+ *   vec:  per (ci, ky, kx) a dense vector over Cop = Co rounded up to 16
+ *         (zeros where masked), for the channel-vector kernels. */
+typedef struct zs_conv_scatter {
+    int Ci, H, W, Co, Kh, Kw, pad, Ho, Wo, Cop;
+    int32_t *start;   /* (Ci*Kh*Kw + 1) list ranges                             */
+    int32_t *lco;     /* (nnz) co*Ho*Wo                                         */
+    float *lw;        /* (nnz)                                                  */
+    float *wvec;      /* (Ci*Kh*Kw, Cop), 64-byte aligned                       */
+    int32_t *cy, *cx; /* (H*W) row and column of each input position           */
+    float *bias;      /* (Co)                                                   */
+} zs_conv_scatter;
+
+/* Linear weights (O, I) packed per input column, for a sparse input list.
+ *   list:  per column i, the non-zero (o, w): start (I+1), lo, lw;
+ *   block: per column i, the 16-output blocks holding a non-zero:
+ *          bstart (I+1), bo (block index), bw (16 floats per block);
+ *   dense: wt (I, Op), Op = O rounded up to 16 (output layer). */
+typedef struct zs_linear_pack {
+    int I, O, Op;
+    int32_t *start, *lo; float *lw;
+    int32_t *bstart, *bo; float *bw;
+    float *wt;
+    float *bias;      /* (Op), zero past O */
+} zs_linear_pack;
+
+/* k-WTA cut: unit i (score s_i, key = zs_kwta_key(s_i)) wins iff
+ * key > cut.key || (key == cut.key && i <= cut.last). That is exactly the
+ * k largest scores with the tie-break "larger value first, then lower
+ * index". All win: {INT32_MIN, n-1}; none: {INT32_MAX, -1}. */
+typedef struct zs_kwta_cut { int32_t key; int32_t last; } zs_kwta_cut;
+
+/* Monotone int32 key of a float: a < b (floats) <=> key(a) < key(b) for
+ * non-NaN values; -0 and +0 map to the same key (they tie, as in the
+ * reference). */
+static inline int32_t zs_kwta_key(float s) {
+    union { float f; int32_t i; } u;
+    u.f = s + 0.0f;                       /* -0 -> +0 */
+    return u.i ^ (int32_t)((uint32_t)(u.i >> 31) >> 1);
+}
+
+/* ------------------------------------------------------------ kernel types */
+
+/* out (Co, Ho, Wo) = bias + conv(in (Ci, H, W) dense, taps). */
+typedef void zs_conv_dense_fn(float *out, const float *in, const zs_conv_taps *p);
+/* out (Co, Ho, Wo) = bias + conv(sparse input list, scatter weights).
+ * scratch: zs_conv_sparse_scratch(p) floats, 64-byte aligned. */
+typedef void zs_conv_sparse_fn(float *out, const int32_t *idx, const float *val, int n,
+                                  const zs_conv_scatter *p, float *scratch);
+/* k-WTA selection without a full sort. Scores s_i = x_i * f[i / S] for
+ * i < n = G*S (f: positive boost factors per group of S units). Writes the
+ * cut of the k largest. work: zs_kwta_work_size(n) bytes, 8-byte aligned. */
+typedef void zs_kwta_select_fn(zs_kwta_cut *cut, const float *x, const float *f, int G, int S,
+                                  int k, void *work);
+/* Winners of `cut` as a list: idx ascending, val = x (unboosted). Returns
+ * the count. idx/val need room for G*S + 16 entries. */
+typedef int zs_kwta_emit_fn(int32_t *idx, float *val, const float *x, const float *f, int G,
+                               int S, zs_kwta_cut cut);
+/* Fused k-WTA (cut over (C, H, W), f per channel) + 2x2/2 max-pool:
+ * out (C, H/2, W/2) = dense max-pool of the k-WTA output (non-winners 0). */
+typedef void zs_kwta_pool_fn(float *out, const float *x, const float *f, int C, int H, int W,
+                                zs_kwta_cut cut);
+/* Dense 2x2/2 max-pool of (C, H, W) -> (C, H/2, W/2); relu: max with 0 too. */
+typedef void zs_maxpool_fn(float *out, const float *x, int C, int H, int W, int relu);
+/* Non-zeros of x[0..n) as a list (idx ascending); returns the count.
+ * idx/val need room for n + 16 entries. */
+typedef int zs_sparsify_fn(int32_t *idx, float *val, const float *x, int n);
+/* out (Op) = bias + W x for a sparse input list (x_idx < I). */
+typedef void zs_linear_sparse_fn(float *out, const int32_t *idx, const float *val, int n,
+                                    const zs_linear_pack *p);
+/* Max-pool (k x k, stride s, no padding) over a winners list of a (C, H, W)
+ * map whose non-listed entries are 0: out list = the pooled positions where
+ * some listed entry lies (ascending), with the dense max-pool value there.
+ * Returns the count. scratch: 2*Wo floats. */
+typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx,
+                                     const float *val, int n, int C, int H, int W, int k, int s,
+                                     float *scratch);
+
+/* ------------------------------------------------------------ the list */
+
+/* X(name, type, tile/description): kernels with scalar, avx2 and avx512
+ * versions (zs_<name>__scalar, __avx2, __avx512). */
+#define ZS_KERNEL_LIST(X)                                                                       \
+    X(conv_dense, zs_conv_dense_fn, "conv2d dense in x sparse w: taps per out-channel, 4x2 vec tile") \
+    X(conv_sparse_vec, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, dense-over-Cout vectors") \
+    X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
+    X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
+    X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
+    X(maxpool, zs_maxpool_fn, "dense 2x2/2 max-pool (+ReLU)")                                   \
+    X(sparsify, zs_sparsify_fn, "dense -> non-zero list (compress in register)")                \
+    X(linear_ss, zs_linear_sparse_fn, "linear sparse in x sparse w: 16-output blocks per column") \
+    X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns")
+
+/* Y(name, type, description): algorithmically scalar kernels (one version,
+ * zs_<name>__scalar, used under every ISA). */
+#define ZS_KERNEL_LIST_SCALAR(Y)                                                                \
+    Y(conv_sparse_list, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, (co, w) lists") \
+    Y(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists")  \
+    Y(maxpool_winners, zs_maxpool_winners_fn, "k x k max-pool over a winners list")
+
+typedef struct zs_kernels {
+    zs_isa isa;
+#define ZS_FIELD_(name, type, desc) type *name;
+    ZS_KERNEL_LIST(ZS_FIELD_)
+    ZS_KERNEL_LIST_SCALAR(ZS_FIELD_)
+#undef ZS_FIELD_
+} zs_kernels;
+
+/* The kernel set for `isa`, clamped to what the CPU has. Static storage. */
+const zs_kernels *zs_kernels_get(zs_isa isa);
+/* zs_kernels_get(zs_isa_active()). */
+const zs_kernels *zs_kernels_active(void);
+/* Print every kernel family and the version each ISA uses, marking the one
+ * zs_isa_active() picks (for `zeroskip info --kernels`). */
+void zs_kernels_list(FILE *f);
+
+/* Per-ISA prototypes, generated from the list: each ISA file must define
+ * every kernel with exactly the family's type, or it fails to compile. */
+#define ZS_PROTO_ALL_(name, type, desc) type zs_##name##__scalar, zs_##name##__avx2, zs_##name##__avx512;
+ZS_KERNEL_LIST(ZS_PROTO_ALL_)
+#undef ZS_PROTO_ALL_
+#define ZS_PROTO_S_(name, type, desc) type zs_##name##__scalar;
+ZS_KERNEL_LIST_SCALAR(ZS_PROTO_S_)
+#undef ZS_PROTO_S_
+
+/* ------------------------------------------------------------ shared helpers */
+
+/* Bytes of work for kwta_select on n units. */
+size_t zs_kwta_work_size(int n);
+/* Floats of scratch for conv_sparse_* (64-byte aligned). */
+size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
+
+/* The ISA-independent part of kwta_select: `pass` is the ISA's streaming
+ * pass (count keys > hi; collect composite keys of lo <= key <= hi into
+ * cand, at most cap; returns the number collected or -1 past cap). */
+typedef int (*zs_kwta_pass_fn)(const float *x, const float *f, int G, int S, int32_t lo,
+                               int32_t hi, int *above, uint64_t *cand, int cap);
+void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
+                           void *work, zs_kwta_pass_fn pass);
+/* Composite key: larger is better (score key, then lower index). */
+static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
+    return ((uint64_t)((uint32_t)key ^ 0x80000000u) << 32) | (uint32_t)~(uint32_t)i;
+}
+
+/* ------------------------------------------------------------ packing (pack.c) */
+
+/* BatchNorm (eval) folded into the preceding layer: w (Co, fan_in) and
+ * b (Co) become w*g*invstd and (b - mean)*g*invstd + beta, with invstd =
+ * 1/sqrt(var + eps) (in double, as the reference), g = gamma or 1, beta or 0. */
+void zs_bn_fold(float *w, float *b, int Co, size_t fan_in, const float *mean, const float *var,
+                const float *gamma, const float *beta, float eps);
+/* Pack conv weights w (Co, Ci, Kh, Kw) (zeros skipped) for an input of
+ * (Ci, H, W) already padded. bias may be NULL. Free with zs_conv_taps_free. */
+zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, int Co, int Ci,
+                            int Kh, int Kw, int H, int W);
+void zs_conv_taps_free(zs_conv_taps *p);
+/* Pack conv weights for a sparse input of (Ci, H, W), padding pad.
+ * want_list / want_vec choose the layouts. */
+zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *bias, int Co, int Ci,
+                               int Kh, int Kw, int H, int W, int pad, int want_list, int want_vec);
+void zs_conv_scatter_free(zs_conv_scatter *p);
+/* Pack linear weights w (O, I); want: bit 1 list, bit 2 blocks, bit 4 dense. */
+#define ZS_LIN_LIST 1
+#define ZS_LIN_BLOCK 2
+#define ZS_LIN_DENSE 4
+zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
+                              int want);
+void zs_linear_pack_free(zs_linear_pack *p);
+
+/* ------------------------------------------------------------ sparse backward */
+/* (training helpers, kernels_backward.c; see docs/KERNELS.md) */
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * kwta_avx512.c — k-WTA family with AVX-512 F/BW/DQ/VL, 16 lanes. Lists are
+ * built with vcompressps/vpcompressd into a REGISTER followed by a masked
+ * store (compress-to-memory is microcoded and slow on Zen 4).
+ */
+#include "kernels.h"
+#include <immintrin.h>
+
+static inline __mmask16 tail16(int rem) {
+    return rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1u);
+}
+
+/* zs_kwta_key on 16 lanes */
+static inline __m512i key16(__m512 s) {
+    __m512i i = _mm512_castps_si512(_mm512_add_ps(s, _mm512_setzero_ps()));
+    return _mm512_xor_si512(i, _mm512_srli_epi32(_mm512_srai_epi32(i, 31), 1));
+}
+
+static const int32_t iota16[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* Scores x*f for lanes t..t+15; f per group of S (S == 1: per unit). */
+static inline __m512 fac16(const float *f, int S, int g, int t, __mmask16 m) {
+    return S == 1 ? _mm512_maskz_loadu_ps(m, f + t) : _mm512_set1_ps(f[g]);
+}
+
+static int pass_avx512(const float *x, const float *f, int G, int S, int32_t lo, int32_t hi,
+                       int *above, uint64_t *cand, int cap) {
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+    const __m512i sign = _mm512_set1_epi32((int32_t)0x80000000u), iota = _mm512_loadu_si512(iota16);
+    int nc = 0, ab = 0;
+    int groups = S == 1 ? 1 : G, len = S == 1 ? G : S;
+    for (int g = 0; g < groups; g++) {
+        int base = g * len;
+        for (int i = 0; i < len; i += 16) {
+            int t = base + i;
+            __mmask16 m = tail16(len - i);
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + t);
+            __m512i key = key16(_mm512_mul_ps(xv, fac16(f, S, g, t, m)));
+            ab += __builtin_popcount(_mm512_mask_cmpgt_epi32_mask(m, key, vhi));
+            __mmask16 cm = _mm512_mask_cmple_epi32_mask(_mm512_mask_cmpge_epi32_mask(m, key, vlo), key, vhi);
+            if (!cm) continue;
+            int cnt = __builtin_popcount(cm);
+            if (nc + cnt > cap) return -1;
+            __m512i kc = _mm512_maskz_compress_epi32(cm, _mm512_xor_si512(key, sign));
+            __m512i ic = _mm512_maskz_compress_epi32(cm, _mm512_xor_si512(
+                                                             _mm512_add_epi32(iota, _mm512_set1_epi32(t)),
+                                                             _mm512_set1_epi32(-1)));
+            __m512i c0 = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(kc)), 32),
+                                         _mm512_cvtepu32_epi64(_mm512_castsi512_si256(ic)));
+            _mm512_mask_storeu_epi64(cand + nc, (__mmask8)((1u << (cnt > 8 ? 8 : cnt)) - 1u), c0);
+            if (cnt > 8) {
+                __m512i c1 = _mm512_or_si512(
+                    _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(kc, 1)), 32),
+                    _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(ic, 1)));
+                _mm512_mask_storeu_epi64(cand + nc + 8, (__mmask8)((1u << (cnt - 8)) - 1u), c1);
+            }
+            nc += cnt;
+        }
+    }
+    *above = ab;
+    return nc;
+}
+
+void zs_kwta_select__avx512(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
+                            void *work) {
+    zs_kwta_select_common(cut, x, f, G, S, k, work, pass_avx512);
+}
+
+/* Winner mask of 16 lanes with flat indices idxv. */
+static inline __mmask16 win16(__m512 s, __m512i idxv, __m512i ck, __m512i cl, __mmask16 m) {
+    __m512i key = key16(s);
+    __mmask16 gt = _mm512_mask_cmpgt_epi32_mask(m, key, ck);
+    __mmask16 eq = _mm512_mask_cmpeq_epi32_mask(m, key, ck);
+    return gt | _mm512_mask_cmple_epi32_mask(eq, idxv, cl);
+}
+
+int zs_kwta_emit__avx512(int32_t *idx, float *val, const float *x, const float *f, int G, int S,
+                         zs_kwta_cut cut) {
+    const __m512i ck = _mm512_set1_epi32(cut.key), cl = _mm512_set1_epi32(cut.last);
+    const __m512i iota = _mm512_loadu_si512(iota16);
+    int n = 0;
+    int groups = S == 1 ? 1 : G, len = S == 1 ? G : S;
+    for (int g = 0; g < groups; g++) {
+        int base = g * len;
+        for (int i = 0; i < len; i += 16) {
+            int t = base + i;
+            __mmask16 m = tail16(len - i);
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + t);
+            __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(t));
+            __mmask16 w = win16(_mm512_mul_ps(xv, fac16(f, S, g, t, m)), iv, ck, cl, m);
+            if (!w) continue;
+            int cnt = __builtin_popcount(w);
+            __mmask16 sm = tail16(cnt);
+            _mm512_mask_storeu_epi32(idx + n, sm, _mm512_maskz_compress_epi32(w, iv));
+            _mm512_mask_storeu_ps(val + n, sm, _mm512_maskz_compress_ps(w, xv));
+            n += cnt;
+        }
+    }
+    return n;
+}
+
+static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+static const int32_t odd_idx[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+
+void zs_kwta_pool__avx512(float *out, const float *x, const float *f, int C, int H, int W,
+                          zs_kwta_cut cut) {
+    int Ho = H / 2, Wo = W / 2;
+    const __m512i ck = _mm512_set1_epi32(cut.key), cl = _mm512_set1_epi32(cut.last);
+    const __m512i iota = _mm512_loadu_si512(iota16);
+    const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_loadu_si512(odd_idx);
+    for (int c = 0; c < C; c++) {
+        __m512 fv = _mm512_set1_ps(f[c]);
+        for (int py = 0; py < Ho; py++) {
+            int r0 = (c * H + 2 * py) * W;
+            float *o = out + ((size_t)c * Ho + py) * Wo;
+            for (int x0 = 0; x0 < 2 * Wo; x0 += 32) {
+                int rem = 2 * Wo - x0;
+                __mmask16 m0 = tail16(rem), m1 = rem > 16 ? tail16(rem - 16) : 0;
+                __m512 v[4];
+                for (int j = 0; j < 4; j++) {
+                    int at = r0 + (j >> 1) * W + x0 + (j & 1) * 16;
+                    __mmask16 m = (j & 1) ? m1 : m0;
+                    __m512 xv = _mm512_maskz_loadu_ps(m, x + at);
+                    __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(at));
+                    v[j] = _mm512_maskz_mov_ps(win16(_mm512_mul_ps(xv, fv), iv, ck, cl, m), xv);
+                }
+                __m512 a = _mm512_max_ps(v[0], v[2]), b = _mm512_max_ps(v[1], v[3]);
+                __m512 r = _mm512_max_ps(_mm512_permutex2var_ps(a, ev, b), _mm512_permutex2var_ps(a, od, b));
+                _mm512_mask_storeu_ps(o + x0 / 2, tail16(Wo - x0 / 2), r);
+            }
+        }
+    }
+}
+
+void zs_maxpool__avx512(float *out, const float *x, int C, int H, int W, int relu) {
+    int Ho = H / 2, Wo = W / 2;
+    const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_loadu_si512(odd_idx);
+    const __m512 lo = relu ? _mm512_setzero_ps() : _mm512_set1_ps(-__builtin_inff());
+    for (int c = 0; c < C; c++)
+        for (int py = 0; py < Ho; py++) {
+            const float *r0 = x + ((size_t)c * H + 2 * py) * W, *r1 = r0 + W;
+            float *o = out + ((size_t)c * Ho + py) * Wo;
+            for (int x0 = 0; x0 < 2 * Wo; x0 += 32) {
+                int rem = 2 * Wo - x0;
+                __mmask16 m0 = tail16(rem), m1 = rem > 16 ? tail16(rem - 16) : 0;
+                __m512 a = _mm512_max_ps(_mm512_maskz_loadu_ps(m0, r0 + x0), _mm512_maskz_loadu_ps(m0, r1 + x0));
+                __m512 b = _mm512_max_ps(_mm512_maskz_loadu_ps(m1, r0 + x0 + 16),
+                                         _mm512_maskz_loadu_ps(m1, r1 + x0 + 16));
+                __m512 r = _mm512_max_ps(_mm512_permutex2var_ps(a, ev, b), _mm512_permutex2var_ps(a, od, b));
+                _mm512_mask_storeu_ps(o + x0 / 2, tail16(Wo - x0 / 2), _mm512_max_ps(r, lo));
+            }
+        }
+}
+
+int zs_sparsify__avx512(int32_t *idx, float *val, const float *x, int n) {
+    const __m512i iota = _mm512_loadu_si512(iota16);
+    int m = 0;
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 t = tail16(n - i);
+        __m512 xv = _mm512_maskz_loadu_ps(t, x + i);
+        __mmask16 nz = _mm512_mask_cmp_ps_mask(t, xv, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        if (!nz) continue;
+        int cnt = __builtin_popcount(nz);
+        __mmask16 sm = tail16(cnt);
+        _mm512_mask_storeu_epi32(idx + m, sm, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(iota, _mm512_set1_epi32(i))));
+        _mm512_mask_storeu_ps(val + m, sm, _mm512_maskz_compress_ps(nz, xv));
+        m += cnt;
+    }
+    return m;
+}

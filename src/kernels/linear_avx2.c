@@ -1,0 +1,48 @@
+/*
+ * linear_avx2.c — linear layers with a sparse input list, AVX2+FMA (same
+ * algorithms as linear_avx512.c with two 8-lane halves per 16-block).
+ */
+#include "kernels.h"
+#include <immintrin.h>
+
+void zs_linear_ss__avx2(float *out, const int32_t *idx, const float *val, int n,
+                        const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    for (int e = 0; e < n; e++) {
+        int i = idx[e];
+        __m256 v = _mm256_set1_ps(val[e]);
+        for (int b = p->bstart[i]; b < p->bstart[i + 1]; b++) {
+            float *o = out + p->bo[b];
+            const float *w = p->bw + (size_t)b * 16;
+            __m256 r0 = _mm256_fmadd_ps(v, _mm256_load_ps(w), _mm256_loadu_ps(o));
+            __m256 r1 = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8), _mm256_loadu_ps(o + 8));
+            _mm256_storeu_ps(o, r0);
+            _mm256_storeu_ps(o + 8, r1);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void sd_chunk(float *out, const int32_t *idx, const float *val,
+                                                           int n, const float *wt, int Op, const int V) {
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < V; j++) acc[j] = _mm256_loadu_ps(out + 8 * j);
+    for (int e = 0; e < n; e++) {
+        __m256 v = _mm256_set1_ps(val[e]);
+        const float *w = wt + (size_t)idx[e] * Op;
+#pragma GCC unroll 8
+        for (int j = 0; j < V; j++) acc[j] = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + 8 * j), acc[j]);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < V; j++) _mm256_storeu_ps(out + 8 * j, acc[j]);
+}
+
+void zs_linear_sd__avx2(float *out, const int32_t *idx, const float *val, int n,
+                        const zs_linear_pack *p) {
+    int Op = p->Op;
+    memcpy(out, p->bias, sizeof(float) * Op);
+    /* Op is a multiple of 16: chunks of 64 outputs (8 ymm), then 16s */
+    int o = 0;
+    for (; o + 64 <= Op; o += 64) sd_chunk(out + o, idx, val, n, p->wt + o, Op, 8);
+    for (; o < Op; o += 16) sd_chunk(out + o, idx, val, n, p->wt + o, Op, 2);
+}

@@ -1,0 +1,65 @@
+/*
+ * linear_avx512.c — linear layers with a sparse input list, AVX-512F:
+ *   linear_ss: one FMA per (non-zero input, 16-output weight block);
+ *   linear_sd: output chunks of up to 8 vectors (128 outputs) stay in
+ *     registers while the input list streams by.
+ */
+#include "kernels.h"
+#include <immintrin.h>
+
+void zs_linear_ss__avx512(float *out, const int32_t *idx, const float *val, int n,
+                          const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    for (int e = 0; e < n; e++) {
+        int i = idx[e];
+        __m512 v = _mm512_set1_ps(val[e]);
+        int b = p->bstart[i], b1 = p->bstart[i + 1];
+        const int32_t *bo = p->bo;
+        const float *bw = p->bw;
+        for (; b + 1 < b1; b += 2) {
+            float *o0 = out + bo[b], *o1 = out + bo[b + 1];
+            __m512 r0 = _mm512_fmadd_ps(v, _mm512_load_ps(bw + (size_t)b * 16), _mm512_loadu_ps(o0));
+            __m512 r1 = _mm512_fmadd_ps(v, _mm512_load_ps(bw + (size_t)b * 16 + 16), _mm512_loadu_ps(o1));
+            _mm512_storeu_ps(o0, r0);
+            _mm512_storeu_ps(o1, r1);
+        }
+        if (b < b1) {
+            float *o0 = out + bo[b];
+            _mm512_storeu_ps(o0, _mm512_fmadd_ps(v, _mm512_load_ps(bw + (size_t)b * 16), _mm512_loadu_ps(o0)));
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void sd_chunk(float *out, const int32_t *idx, const float *val,
+                                                           int n, const float *wt, int Op, const int V) {
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < V; j++) acc[j] = _mm512_loadu_ps(out + 16 * j);
+    for (int e = 0; e < n; e++) {
+        __m512 v = _mm512_set1_ps(val[e]);
+        const float *w = wt + (size_t)idx[e] * Op;
+#pragma GCC unroll 8
+        for (int j = 0; j < V; j++) acc[j] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + 16 * j), acc[j]);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < V; j++) _mm512_storeu_ps(out + 16 * j, acc[j]);
+}
+
+void zs_linear_sd__avx512(float *out, const int32_t *idx, const float *val, int n,
+                          const zs_linear_pack *p) {
+    int Op = p->Op;
+    memcpy(out, p->bias, sizeof(float) * Op);
+    for (int o = 0; o < Op; o += 128) {
+        int V = (Op - o) / 16 > 8 ? 8 : (Op - o) / 16;
+        switch (V) {
+        case 8: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 8); break;
+        case 7: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 7); break;
+        case 6: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 6); break;
+        case 5: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 5); break;
+        case 4: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 4); break;
+        case 3: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 3); break;
+        case 2: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 2); break;
+        default: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 1); break;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+/*
+ * linear_scalar.c — linear layers with a sparse input list, portable C:
+ *   linear_ss:      sparse weights, per input column the 16-output blocks
+ *                   that hold a non-zero (dense within the block);
+ *   linear_ss_list: sparse weights, per input column the (o, w) non-zeros
+ *                   (only products of non-zero input and non-zero weight);
+ *   linear_sd:      dense weights (the output layer), columns of Op floats.
+ * out has Op entries; those past O stay 0.
+ */
+#include "kernels.h"
+
+void zs_linear_ss__scalar(float *out, const int32_t *idx, const float *val, int n,
+                          const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    for (int e = 0; e < n; e++) {
+        int i = idx[e];
+        float v = val[e];
+        for (int b = p->bstart[i]; b < p->bstart[i + 1]; b++) {
+            float *o = out + p->bo[b];
+            const float *w = p->bw + (size_t)b * 16;
+            for (int j = 0; j < 16; j++) o[j] += v * w[j];
+        }
+    }
+}
+
+void zs_linear_ss_list__scalar(float *out, const int32_t *idx, const float *val, int n,
+                               const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    for (int e = 0; e < n; e++) {
+        int i = idx[e];
+        float v = val[e];
+        for (int t = p->start[i]; t < p->start[i + 1]; t++) out[p->lo[t]] += v * p->lw[t];
+    }
+}
+
+void zs_linear_sd__scalar(float *out, const int32_t *idx, const float *val, int n,
+                          const zs_linear_pack *p) {
+    int Op = p->Op;
+    memcpy(out, p->bias, sizeof(float) * Op);
+    for (int e = 0; e < n; e++) {
+        const float *w = p->wt + (size_t)idx[e] * Op;
+        float v = val[e];
+        for (int o = 0; o < Op; o++) out[o] += v * w[o];
+    }
+}

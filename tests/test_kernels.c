@@ -1,0 +1,466 @@
+/*
+ * test_kernels.c — every kernel of ZS_KERNEL_LIST x every ISA the CPU has
+ * (the others are skipped with a SKIP line) against a plain reference:
+ * src/layers.h functions or a loop in double. Sizes around the vector
+ * widths (below / equal / above 8 and 16, odd), weight sparsity 0, 0.5,
+ * 0.9 and 1, input density 0 (empty lists) to 1. k-WTA winner sets must be
+ * IDENTICAL to zs_topk_select / zs_kwinners*_forward; max-pools exact.
+ * Float tolerance for sums (the kernels add in another order, with FMA):
+ * |got - want| <= 2e-5 * mag + 1e-6, mag = |bias| + sum |w x| (the same
+ * layer on absolute values), so cancellation cannot fake a failure.
+ */
+#include "check.h"
+#include "kernels/kernels.h"
+#include "layers.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static zs_rng rng;
+static const char *isa_tag;
+
+static float urand(float lo, float hi) { return lo + (hi - lo) * zs_rng_uniform(&rng); }
+
+static float *falloc(size_t n) {
+    float *p = zs_alloc_aligned(n + 64, sizeof(float));
+    if (!p) { fprintf(stderr, "out of memory\n"); exit(1); }
+    return p;
+}
+static int32_t *ialloc(size_t n) {
+    int32_t *p = zs_alloc_aligned(n + 64, sizeof(int32_t));
+    if (!p) { fprintf(stderr, "out of memory\n"); exit(1); }
+    return p;
+}
+
+/* w (O, fan) with exactly round((1 - sp) * fan) non-zeros per row. */
+static void sparse_weights(float *w, int O, int fan, double sp) {
+    int keep = (int)zs_round_half_even((1.0 - sp) * fan);
+    int32_t *perm = ialloc((size_t)fan);
+    for (int o = 0; o < O; o++) {
+        for (int i = 0; i < fan; i++) perm[i] = i;
+        zs_rng_shuffle(&rng, perm, fan);
+        for (int i = 0; i < fan; i++) w[(size_t)o * fan + i] = 0.0f;
+        for (int i = 0; i < keep; i++) w[(size_t)o * fan + perm[i]] = urand(-1, 1);
+    }
+    zs_free_aligned(perm);
+}
+
+/* x[n] with the given fraction of non-zeros. */
+static void sparse_input(float *x, int n, double density) {
+    for (int i = 0; i < n; i++) x[i] = zs_rng_uniform(&rng) < density ? urand(-1, 2) : 0.0f;
+}
+
+/* exact equality (as floats: -0 == +0) */
+static void check_exact(const float *got, const float *want, size_t n, const char *what) {
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++) if (!(got[i] == want[i])) bad = i;
+    CHECK(bad == n, "%s: %zu values, first difference at %zu: got %.9g want %.9g", what, n, bad,
+          bad < n ? (double)got[bad] : 0.0, bad < n ? (double)want[bad] : 0.0);
+}
+
+#define SUM_TOL 2e-5
+static void check_mag(const float *got, const float *want, const float *mag, size_t n, const char *what) {
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++)
+        if (!(fabs((double)got[i] - want[i]) <= SUM_TOL * mag[i] + 1e-6)) bad = i;
+    CHECK(bad == n, "%s: %zu values, first beyond tolerance at %zu: got %.9g want %.9g (mag %.3g)", what, n, bad,
+          bad < n ? (double)got[bad] : 0.0, bad < n ? (double)want[bad] : 0.0, bad < n ? (double)mag[bad] : 0.0);
+}
+
+static void absv(float *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = fabsf(src[i]);
+}
+
+static const double sparsities[] = {0.0, 0.5, 0.9, 1.0};
+static const double densities[] = {0.0, 0.1, 0.5, 1.0};
+
+/* ---------------------------------------------------------------- conv */
+
+static void test_conv_dense(const zs_kernels *K) {
+    /* (Ci, H, W, Co, Kh, Kw): output widths 1, 7..9, 15..17, 24, 28, 31..33, 40 */
+    static const int shapes[][6] = {
+        {1, 32, 32, 64, 5, 5}, {1, 5, 5, 3, 5, 5}, {2, 9, 11, 5, 3, 3}, {1, 12, 12, 4, 5, 5},
+        {3, 10, 20, 17, 5, 5}, {1, 13, 21, 2, 5, 5}, {2, 7, 19, 3, 3, 3}, {1, 30, 28, 3, 1, 5},
+        {2, 6, 35, 2, 2, 4}, {1, 9, 36, 2, 5, 5}, {1, 4, 37, 2, 3, 5}, {4, 14, 14, 8, 5, 5},
+        {1, 3, 44, 1, 2, 5}, {3, 20, 9, 16, 3, 1},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int sp = 0; sp < 4; sp++) {
+            int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
+            int Kh = shapes[s][4], Kw = shapes[s][5], Ho = H - Kh + 1, Wo = W - Kw + 1;
+            int fan = Ci * Kh * Kw;
+            float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)Ci * H * W);
+            float *got = falloc((size_t)Co * Ho * Wo), *want = falloc((size_t)Co * Ho * Wo);
+            sparse_weights(w, Co, fan, sparsities[sp]);
+            for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
+            for (int i = 0; i < Ci * H * W; i++) x[i] = urand(-1, 1);
+            zs_conv_taps p;
+            CHECK(zs_conv_taps_pack(&p, w, b, Co, Ci, Kh, Kw, H, W) == ZS_OK, "pack");
+            K->conv_dense(got, x, &p);
+            zs_conv2d_forward_naive(want, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, 0);
+            float *mag = falloc((size_t)Co * Ho * Wo);
+            absv(w, w, (size_t)Co * fan); absv(b, b, (size_t)Co); absv(x, x, (size_t)Ci * H * W);
+            zs_conv2d_forward_naive(mag, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, 0);
+            char what[160];
+            snprintf(what, sizeof what, "[%s] conv_dense Ci=%d %dx%d Co=%d K=%dx%d sparsity %.1f", isa_tag, Ci, H,
+                     W, Co, Kh, Kw, sparsities[sp]);
+            check_mag(got, want, mag, (size_t)Co * Ho * Wo, what);
+            zs_free_aligned(mag);
+            zs_conv_taps_free(&p);
+            zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x);
+            zs_free_aligned(got); zs_free_aligned(want);
+        }
+}
+
+static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, int vec) {
+    /* (Ci, H, W, Co, Kh, Kw, pad) */
+    static const int shapes[][7] = {
+        {64, 14, 14, 64, 5, 5, 0}, {1, 5, 5, 1, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {2, 6, 6, 15, 5, 5, 2},
+        {4, 10, 10, 16, 5, 5, 0}, {2, 9, 17, 17, 3, 5, 1}, {5, 4, 4, 33, 2, 2, 0}, {1, 12, 3, 8, 1, 1, 0},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int sp = 0; sp < 4; sp++)
+            for (int d = 0; d < 4; d++) {
+                int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
+                int Kh = shapes[s][4], Kw = shapes[s][5], pad = shapes[s][6];
+                int Ho = H + 2 * pad - Kh + 1, Wo = W + 2 * pad - Kw + 1, fan = Ci * Kh * Kw, U = Ci * H * W;
+                float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)U);
+                float *got = falloc((size_t)Co * Ho * Wo), *want = falloc((size_t)Co * Ho * Wo);
+                float *val = falloc((size_t)U + 16);
+                int32_t *idx = ialloc((size_t)U + 16);
+                sparse_weights(w, Co, fan, sparsities[sp]);
+                for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
+                sparse_input(x, U, densities[d]);
+                int n = zs_sparsify__scalar(idx, val, x, U);
+                zs_conv_scatter p;
+                CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, list, vec) == ZS_OK, "pack");
+                float *scratch = falloc(zs_conv_sparse_scratch(&p));
+                fn(got, idx, val, n, &p, scratch);
+                zs_conv2d_forward_naive(want, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
+                float *mag = falloc((size_t)Co * Ho * Wo);
+                absv(w, w, (size_t)Co * fan); absv(b, b, (size_t)Co); absv(x, x, (size_t)U);
+                zs_conv2d_forward_naive(mag, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
+                char what[192];
+                snprintf(what, sizeof what, "[%s] %s Ci=%d %dx%d Co=%d K=%dx%d pad %d sparsity %.1f density %.1f (%d inputs)",
+                         isa_tag, name, Ci, H, W, Co, Kh, Kw, pad, sparsities[sp], densities[d], n);
+                check_mag(got, want, mag, (size_t)Co * Ho * Wo, what);
+                zs_free_aligned(mag);
+                zs_conv_scatter_free(&p);
+                zs_free_aligned(scratch);
+                zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x);
+                zs_free_aligned(got); zs_free_aligned(want); zs_free_aligned(val); zs_free_aligned(idx);
+            }
+}
+
+static void test_conv_sparse_vec(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_vec, "conv_sparse_vec", 0, 1); }
+static void test_conv_sparse_list(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_list, "conv_sparse_list", 1, 0); }
+
+/* ---------------------------------------------------------------- k-WTA */
+
+/* Kinds of score data: 0 uniform, 1 heavy ties (few values, +-0), 2 mostly
+ * negative, 3 adversarial for the strided sample (large values off-sample). */
+static void kwta_data(float *x, float *f, int G, int S, int kind) {
+    int n = G * S;
+    for (int g = 0; g < G; g++) f[g] = kind == 1 ? 1.0f : expf(urand(-1, 1));
+    for (int i = 0; i < n; i++) {
+        switch (kind) {
+        case 0: x[i] = urand(-2, 2); break;
+        case 1: { int v = (int)zs_rng_below(&rng, 5) - 2; x[i] = v == 0 ? (zs_rng_below(&rng, 2) ? -0.0f : 0.0f) : (float)v; break; }
+        case 2: x[i] = urand(-5, 0.1f); break;
+        default: x[i] = (i % 7 == 3) ? urand(10, 20) : urand(-1, 1); break;
+        }
+    }
+}
+
+/* The reference winners: zs_topk_select on s = x * f (same float products). */
+static int kwta_ref(int32_t *sel, const float *x, const float *f, int G, int S, int k, float *s, int32_t *work) {
+    int n = G * S;
+    for (int i = 0; i < n; i++) s[i] = x[i] * f[i / S];
+    return zs_topk_select(sel, s, n, k, work);
+}
+
+static int same_list(const int32_t *a, int na, const int32_t *b, int nb) {
+    if (na != nb) return 0;
+    for (int i = 0; i < na; i++) if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static void test_kwta_select(const zs_kernels *K) {
+    /* (G, S) */
+    static const int shapes[][2] = {{1, 1}, {1, 7}, {8, 1}, {9, 1}, {1, 15}, {1, 16}, {17, 1}, {3, 33},
+                                    {1000, 1}, {1500, 1}, {64, 100}, {64, 64}, {4095, 1}, {1, 4096},
+                                    {64, 196}, {64, 784}, {5, 1001}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 4; kind++) {
+            int G = shapes[s][0], S = shapes[s][1], n = G * S;
+            int ks[] = {0, 1, 2, n / 20 + 1, n / 7, n / 2, n - 1, n, n + 5};
+            float *x = falloc((size_t)n), *f = falloc((size_t)G), *sc = falloc((size_t)n), *val = falloc((size_t)n + 16);
+            int32_t *sel = ialloc((size_t)n), *work = ialloc((size_t)n), *idx = ialloc((size_t)n + 16);
+            void *kw = zs_alloc_aligned(zs_kwta_work_size(n), 1);
+            kwta_data(x, f, G, S, kind);
+            for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+                int k = ks[j];
+                if (k < 0) continue;
+                int nr = kwta_ref(sel, x, f, G, S, k, sc, work);
+                zs_kwta_cut cut;
+                K->kwta_select(&cut, x, f, G, S, k, kw);
+                /* the cut, applied by the scalar emitter, gives exactly the reference set */
+                int ng = zs_kwta_emit__scalar(idx, val, x, f, G, S, cut);
+                CHECK(same_list(idx, ng, sel, nr), "[%s] kwta_select G=%d S=%d k=%d kind %d: %d winners vs %d (or set differs)",
+                      isa_tag, G, S, k, kind, ng, nr);
+            }
+            zs_free_aligned(x); zs_free_aligned(f); zs_free_aligned(sc); zs_free_aligned(val);
+            zs_free_aligned(sel); zs_free_aligned(work); zs_free_aligned(idx); zs_free_aligned(kw);
+        }
+}
+
+static void test_kwta_emit(const zs_kernels *K) {
+    static const int shapes[][2] = {{1, 1}, {1, 7}, {8, 1}, {9, 1}, {2, 15}, {1, 16}, {17, 1}, {3, 33},
+                                    {1000, 1}, {64, 100}, {64, 784}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 3; kind++) {
+            int G = shapes[s][0], S = shapes[s][1], n = G * S;
+            int ks[] = {0, 1, n / 9 + 1, n / 2, n};
+            float *x = falloc((size_t)n), *f = falloc((size_t)G), *sc = falloc((size_t)n), *val = falloc((size_t)n + 16);
+            int32_t *sel = ialloc((size_t)n), *work = ialloc((size_t)n), *idx = ialloc((size_t)n + 16);
+            void *kw = zs_alloc_aligned(zs_kwta_work_size(n), 1);
+            kwta_data(x, f, G, S, kind);
+            for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+                int k = ks[j];
+                int nr = kwta_ref(sel, x, f, G, S, k, sc, work);
+                zs_kwta_cut cut;
+                zs_kwta_select__scalar(&cut, x, f, G, S, k, kw);
+                int ng = K->kwta_emit(idx, val, x, f, G, S, cut);
+                int ok = same_list(idx, ng, sel, nr);
+                for (int e = 0; ok && e < ng; e++) ok = val[e] == x[idx[e]];
+                CHECK(ok, "[%s] kwta_emit G=%d S=%d k=%d kind %d: %d vs %d winners, or set/values differ", isa_tag, G,
+                      S, k, kind, ng, nr);
+            }
+            zs_free_aligned(x); zs_free_aligned(f); zs_free_aligned(sc); zs_free_aligned(val);
+            zs_free_aligned(sel); zs_free_aligned(work); zs_free_aligned(idx); zs_free_aligned(kw);
+        }
+    /* against the layer functions themselves, boost factors as the reference computes them */
+    for (int local_vec = 0; local_vec < 2; local_vec++) {
+        int C = 64, H = local_vec ? 1 : 28, W = local_vec ? 1 : 28, U = C * H * W, k = local_vec ? 10 : 7150;
+        if (local_vec) { C = 1000; U = 1000; k = 150; }
+        float *x = falloc((size_t)U), *duty = falloc((size_t)C), *f = falloc((size_t)C), *out = falloc((size_t)U);
+        float *sw = falloc((size_t)U + C), *wv = falloc((size_t)k), *val = falloc((size_t)U + 16);
+        int32_t *iw = ialloc((size_t)U + C), *wi = ialloc((size_t)k), *idx = ialloc((size_t)U + 16);
+        int32_t cnt;
+        void *kw = zs_alloc_aligned(zs_kwta_work_size(U), 1);
+        for (int i = 0; i < U; i++) x[i] = urand(-2, 2);
+        for (int c = 0; c < C; c++) duty[c] = urand(0, 0.3f);
+        float boost = 1.5f, td = (float)((double)k / U);
+        for (int c = 0; c < C; c++) f[c] = expf((td - duty[c]) * boost);
+        if (local_vec) zs_kwinners_forward(out, &cnt, wi, wv, x, duty, boost, 1, U, k, sw, iw);
+        else zs_kwinners2d_forward(out, &cnt, wi, wv, x, duty, boost, 1, C, H, W, k, 0, sw, iw);
+        zs_kwta_cut cut;
+        K->kwta_select(&cut, x, f, local_vec ? U : C, local_vec ? 1 : H * W, k, kw);
+        int ng = K->kwta_emit(idx, val, x, f, local_vec ? U : C, local_vec ? 1 : H * W, cut);
+        int ok = same_list(idx, ng, wi, cnt);
+        for (int e = 0; ok && e < ng; e++) ok = val[e] == wv[e];
+        CHECK(ok, "[%s] kwta select+emit vs %s: %d vs %d winners", isa_tag,
+              local_vec ? "zs_kwinners_forward" : "zs_kwinners2d_forward", ng, (int)cnt);
+        zs_free_aligned(x); zs_free_aligned(duty); zs_free_aligned(f); zs_free_aligned(out);
+        zs_free_aligned(sw); zs_free_aligned(wv); zs_free_aligned(val); zs_free_aligned(iw);
+        zs_free_aligned(wi); zs_free_aligned(idx); zs_free_aligned(kw);
+    }
+}
+
+/* dense k-WTA output of list (idx, val) over n units */
+static void densify(float *y, int n, const int32_t *idx, const float *val, int m) {
+    memset(y, 0, sizeof(float) * (size_t)n);
+    for (int e = 0; e < m; e++) y[idx[e]] = val[e];
+}
+
+static void test_kwta_pool(const zs_kernels *K) {
+    static const int shapes[][3] = {{1, 2, 2}, {3, 4, 6}, {64, 28, 28}, {2, 5, 7}, {64, 10, 10},
+                                    {2, 3, 33}, {1, 2, 64}, {4, 16, 17}, {2, 6, 31}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 3; kind++) {
+            int C = shapes[s][0], H = shapes[s][1], W = shapes[s][2], U = C * H * W, Ho = H / 2, Wo = W / 2;
+            int ks[] = {0, 1, U / 7 + 1, U / 2, U};
+            float *x = falloc((size_t)U), *f = falloc((size_t)C), *sc = falloc((size_t)U), *y = falloc((size_t)U);
+            float *got = falloc((size_t)C * Ho * Wo), *want = falloc((size_t)C * Ho * Wo), *val = falloc((size_t)U + 16);
+            int32_t *sel = ialloc((size_t)U), *work = ialloc((size_t)U);
+            void *kw = zs_alloc_aligned(zs_kwta_work_size(U), 1);
+            kwta_data(x, f, C, H * W, kind);
+            for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+                int k = ks[j];
+                int nr = kwta_ref(sel, x, f, C, H * W, k, sc, work);
+                for (int e = 0; e < nr; e++) val[e] = x[sel[e]];
+                densify(y, U, sel, val, nr);
+                zs_maxpool2d_forward(want, NULL, y, 1, C, H, W, 2, 2);
+                zs_kwta_cut cut;
+                zs_kwta_select__scalar(&cut, x, f, C, H * W, k, kw);
+                K->kwta_pool(got, x, f, C, H, W, cut);
+                char what[128];
+                snprintf(what, sizeof what, "[%s] kwta_pool C=%d %dx%d k=%d kind %d", isa_tag, C, H, W, k, kind);
+                check_exact(got, want, (size_t)C * Ho * Wo, what);
+            }
+            zs_free_aligned(x); zs_free_aligned(f); zs_free_aligned(sc); zs_free_aligned(y);
+            zs_free_aligned(got); zs_free_aligned(want); zs_free_aligned(val);
+            zs_free_aligned(sel); zs_free_aligned(work); zs_free_aligned(kw);
+        }
+}
+
+static void test_maxpool(const zs_kernels *K) {
+    static const int shapes[][3] = {{1, 2, 2}, {3, 4, 6}, {64, 28, 28}, {2, 5, 7}, {64, 10, 10},
+                                    {2, 3, 33}, {1, 2, 64}, {4, 16, 17}, {2, 6, 31}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int relu = 0; relu < 2; relu++) {
+            int C = shapes[s][0], H = shapes[s][1], W = shapes[s][2], U = C * H * W, Ho = H / 2, Wo = W / 2;
+            float *x = falloc((size_t)U), *got = falloc((size_t)C * Ho * Wo), *want = falloc((size_t)C * Ho * Wo);
+            for (int i = 0; i < U; i++) x[i] = urand(-2, 1);
+            zs_maxpool2d_forward(want, NULL, x, 1, C, H, W, 2, 2);
+            if (relu) zs_relu_forward(want, want, (size_t)C * Ho * Wo);
+            K->maxpool(got, x, C, H, W, relu);
+            char what[128];
+            snprintf(what, sizeof what, "[%s] maxpool C=%d %dx%d relu %d", isa_tag, C, H, W, relu);
+            check_exact(got, want, (size_t)C * Ho * Wo, what);
+            zs_free_aligned(x); zs_free_aligned(got); zs_free_aligned(want);
+        }
+}
+
+static void test_sparsify(const zs_kernels *K) {
+    static const int sizes[] = {0, 1, 7, 8, 9, 15, 16, 17, 33, 1000, 1600};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int d = 0; d < 4; d++) {
+            int n = sizes[s];
+            float *x = falloc((size_t)n), *val = falloc((size_t)n + 16), *rv = falloc((size_t)n + 16);
+            int32_t *idx = ialloc((size_t)n + 16), *ri = ialloc((size_t)n + 16);
+            sparse_input(x, n, densities[d]);
+            if (n > 3) x[3] = -0.0f;
+            int m = 0;
+            for (int i = 0; i < n; i++) if (x[i] != 0.0f) { ri[m] = i; rv[m++] = x[i]; }
+            int g = K->sparsify(idx, val, x, n);
+            int ok = same_list(idx, g, ri, m);
+            for (int e = 0; ok && e < g; e++) ok = val[e] == rv[e];
+            CHECK(ok, "[%s] sparsify n=%d density %.1f: %d vs %d", isa_tag, n, densities[d], g, m);
+            zs_free_aligned(x); zs_free_aligned(val); zs_free_aligned(rv); zs_free_aligned(idx); zs_free_aligned(ri);
+        }
+}
+
+static void test_maxpool_winners(const zs_kernels *K) {
+    /* (C, H, W, k, s) */
+    static const int shapes[][5] = {{64, 28, 28, 2, 2}, {3, 5, 7, 2, 2}, {2, 9, 9, 3, 2}, {2, 8, 11, 2, 3},
+                                    {1, 2, 2, 2, 2}, {4, 10, 10, 2, 2}, {2, 7, 6, 3, 3}, {1, 1, 1, 1, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int d = 0; d < 4; d++)
+            for (int neg = 0; neg < 2; neg++) {
+                int C = shapes[s][0], H = shapes[s][1], W = shapes[s][2], k = shapes[s][3], st = shapes[s][4];
+                int U = C * H * W, Ho = (H - k) / st + 1, Wo = (W - k) / st + 1, P = C * Ho * Wo;
+                float *x = falloc((size_t)U), *val = falloc((size_t)U + 16), *want = falloc((size_t)P);
+                float *got = falloc((size_t)P), *ov = falloc((size_t)P + 16), *scr = falloc(2 * (size_t)Wo);
+                int32_t *idx = ialloc((size_t)U + 16), *oi = ialloc((size_t)P + 16);
+                sparse_input(x, U, densities[d]);
+                if (neg) for (int i = 0; i < U; i++) x[i] = x[i] != 0.0f ? -fabsf(x[i]) - 0.1f : 0.0f;
+                int n = zs_sparsify__scalar(idx, val, x, U);
+                zs_maxpool2d_forward(want, NULL, x, 1, C, H, W, k, st);
+                int m = K->maxpool_winners(oi, ov, idx, val, n, C, H, W, k, st, scr);
+                densify(got, P, oi, ov, m);
+                char what[160];
+                snprintf(what, sizeof what, "[%s] maxpool_winners C=%d %dx%d k=%d s=%d density %.1f neg %d", isa_tag, C,
+                         H, W, k, st, densities[d], neg);
+                check_exact(got, want, (size_t)P, what);
+                /* listed = exactly the windows holding a winner, ascending */
+                uint8_t *has = calloc((size_t)P, 1);
+                for (int c = 0; c < C; c++)
+                    for (int py = 0; py < Ho; py++)
+                        for (int px = 0; px < Wo; px++)
+                            for (int a = 0; a < k; a++)
+                                for (int b = 0; b < k; b++)
+                                    if (x[(c * H + py * st + a) * W + px * st + b] != 0.0f) has[(c * Ho + py) * Wo + px] = 1;
+                int ok = 1, cnt = 0;
+                for (int i = 0; i < P; i++) cnt += has[i];
+                ok = cnt == m;
+                for (int e = 0; ok && e < m; e++) ok = has[oi[e]] && (e == 0 || oi[e] > oi[e - 1]);
+                CHECK(ok, "%s: listed positions (%d) != windows with a winner (%d)", what, m, cnt);
+                free(has);
+                zs_free_aligned(x); zs_free_aligned(val); zs_free_aligned(want); zs_free_aligned(got);
+                zs_free_aligned(ov); zs_free_aligned(scr); zs_free_aligned(idx); zs_free_aligned(oi);
+            }
+}
+
+/* ---------------------------------------------------------------- linear */
+
+static void linear_case(zs_linear_sparse_fn *fn, const char *name, int want_fmt, int dense_w) {
+    static const int shapes[][2] = {{1, 1}, {15, 12}, {16, 16}, {17, 17}, {100, 7}, {1600, 1000},
+                                    {1000, 12}, {33, 130}, {8, 9}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int sp = 0; sp < 4; sp++)
+            for (int d = 0; d < 4; d++) {
+                if (dense_w && sp) continue;
+                int I = shapes[s][0], O = shapes[s][1];
+                float *w = falloc((size_t)O * I), *b = falloc((size_t)O), *x = falloc((size_t)I);
+                float *val = falloc((size_t)I + 16), *want = falloc((size_t)O), *got = falloc((size_t)O + 16);
+                float *mag = falloc((size_t)O);
+                int32_t *idx = ialloc((size_t)I + 16);
+                sparse_weights(w, O, I, sparsities[sp]);
+                for (int o = 0; o < O; o++) b[o] = urand(-1, 1);
+                sparse_input(x, I, densities[d]);
+                int n = zs_sparsify__scalar(idx, val, x, I);
+                for (int o = 0; o < O; o++) {
+                    double a = b[o], m = fabs(b[o]);
+                    for (int i = 0; i < I; i++) {
+                        a += (double)w[(size_t)o * I + i] * x[i];
+                        m += fabs((double)w[(size_t)o * I + i] * x[i]);
+                    }
+                    want[o] = (float)a;
+                    mag[o] = (float)m;
+                }
+                zs_linear_pack p;
+                CHECK(zs_linear_pack_make(&p, w, b, O, I, want_fmt) == ZS_OK, "pack");
+                fn(got, idx, val, n, &p);
+                char what[160];
+                snprintf(what, sizeof what, "[%s] %s I=%d O=%d sparsity %.1f density %.1f", isa_tag, name, I, O,
+                         sparsities[sp], densities[d]);
+                check_mag(got, want, mag, (size_t)O, what);
+                int tail0 = 1;
+                for (int o = O; o < p.Op; o++) tail0 &= got[o] == 0.0f;
+                CHECK(tail0, "%s: outputs past O must stay 0", what);
+                zs_linear_pack_free(&p);
+                zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x); zs_free_aligned(val);
+                zs_free_aligned(want); zs_free_aligned(got); zs_free_aligned(idx); zs_free_aligned(mag);
+            }
+}
+
+static void test_linear_ss(const zs_kernels *K) { linear_case(K->linear_ss, "linear_ss", ZS_LIN_BLOCK, 0); }
+static void test_linear_ss_list(const zs_kernels *K) { linear_case(K->linear_ss_list, "linear_ss_list", ZS_LIN_LIST, 0); }
+static void test_linear_sd(const zs_kernels *K) { linear_case(K->linear_sd, "linear_sd", ZS_LIN_DENSE, 1); }
+
+/* ---------------------------------------------------------------- driver */
+
+int main(void) {
+    zs_rng_seed(&rng, 12345);
+    zs_isa cpu = zs_isa_cpu();
+    for (int isa = ZS_ISA_SCALAR; isa <= ZS_ISA_AVX512; isa++) {
+        if (isa > (int)cpu) {
+            SKIP("ISA %s: this CPU lacks it (best: %s); its kernels are not tested here",
+                 zs_isa_name((zs_isa)isa), zs_isa_name(cpu));
+            continue;
+        }
+        const zs_kernels *K = zs_kernels_get((zs_isa)isa);
+        CHECK(K->isa == (zs_isa)isa, "kernel table for %s", zs_isa_name((zs_isa)isa));
+        isa_tag = zs_isa_name((zs_isa)isa);
+        int before = check_failed;
+        /* one test per kernel of the list: a kernel without a test does not compile */
+#define RUN_(name, type, desc) test_##name(K);
+        ZS_KERNEL_LIST(RUN_)
+        if (isa == ZS_ISA_SCALAR) { ZS_KERNEL_LIST_SCALAR(RUN_) }
+#undef RUN_
+        printf("ISA %s: %s\n", isa_tag, check_failed == before ? "all kernels match the reference" : "FAILURES");
+    }
+    /* the table listing names every family */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    zs_kernels_list(m);
+    fclose(m);
+#define HAS_(name, type, desc) CHECK(buf && strstr(buf, "zs_" #name "__"), "zs_kernels_list names " #name);
+    ZS_KERNEL_LIST(HAS_)
+    ZS_KERNEL_LIST_SCALAR(HAS_)
+#undef HAS_
+    free(buf);
+    return check_finish("test_kernels");
+}
