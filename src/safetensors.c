@@ -415,8 +415,9 @@ void zs_st_writer_free(zs_st_writer *w) {
 zs_status zs_st_writer_add(zs_st_writer *w, const char *name, zs_st_dtype dtype,
                            int ndim, const int64_t *shape, const void *data) {
     ZS_RETURN_IF(!w || !name, ZS_EINVAL, "zs_st_writer_add: NULL argument");
-    ZS_RETURN_IF(!name[0] || strcmp(name, "__metadata__") == 0, ZS_EINVAL,
-                 "zs_st_writer_add: invalid tensor name '%s'", name);
+    /* "" is a valid name (the reader accepts it too); "__metadata__" is not. */
+    ZS_RETURN_IF(strcmp(name, "__metadata__") == 0, ZS_EINVAL,
+                 "zs_st_writer_add: \"__metadata__\" is reserved, not a tensor name");
     ZS_RETURN_IF((int)dtype < 0 || (int)dtype >= N_DTYPES, ZS_EINVAL,
                  "tensor '%s': unknown dtype %d", name, (int)dtype);
     ZS_RETURN_IF(ndim < 0 || ndim > ZS_ST_MAX_DIMS || (ndim > 0 && !shape), ZS_EINVAL,
