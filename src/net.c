@@ -454,7 +454,6 @@ zs_status zs_net_reserve(zs_net *net, int n) {
                 int kk = L->k > L->k_inference ? L->k : L->k_inference;
                 size_t kmax = L->local ? (size_t)kk * L->in_h * L->in_w : (size_t)kk;
                 if (kmax > L->in_size) kmax = L->in_size;
-                if (pass) L->win.kmax = (int)kmax;
                 CARVE(L->win.count, int32_t, N);
                 CARVE(L->win.idx, int32_t, N * kmax);
                 CARVE(L->win.val, float, N * kmax);
@@ -482,6 +481,18 @@ zs_status zs_net_reserve(zs_net *net, int n) {
 
 /* ------------------------------------------------------------ forward/backward */
 
+/* Winners stride per sample used by the last forward: the reference
+ * k-WTA functions pack sample n's winners at n * min(k, pool) (times H*W
+ * for local), with k = k in training and k_inference in eval. */
+static int win_stride(const zs_layer *L, int training) {
+    int k = training ? L->k : L->k_inference;
+    if (L->local) {
+        if (k > L->in_c) k = L->in_c;
+        return k * L->in_h * L->in_w;
+    }
+    return (size_t)k < L->in_size ? k : (int)L->in_size;
+}
+
 static void layer_forward(zs_net *net, zs_layer *L, const float *x, int N) {
     int tr = net->training;
     switch (L->type) {
@@ -504,11 +515,13 @@ static void layer_forward(zs_net *net, zs_layer *L, const float *x, int N) {
         zs_dropout_forward(L->out, L->drop_mask, x, (size_t)N * L->out_size, L->drop_p, &net->drop_rng, tr);
         break;
     case ZS_KWINNERS:
+        L->win.kmax = win_stride(L, tr);
         zs_kwinners_forward(L->out, L->win.count, L->win.idx, L->win.val, x, L->duty, L->boost_strength, N,
                             (int)L->in_size, tr ? L->k : L->k_inference, L->score_work, L->idx_work);
         if (tr) zs_kwinners_update_duty(L->duty, &L->learning_iterations, L->out, N, (int)L->in_size, 1, L->duty_cycle_period);
         break;
     case ZS_KWINNERS2D:
+        L->win.kmax = win_stride(L, tr);
         zs_kwinners2d_forward(L->out, L->win.count, L->win.idx, L->win.val, x, L->duty, L->boost_strength, N,
                               L->in_c, L->in_h, L->in_w, tr ? L->k : L->k_inference, L->local, L->score_work,
                               L->idx_work);
@@ -526,9 +539,6 @@ const float *zs_net_forward_ref(zs_net *net, const float *x, int n) {
     }
     return cur;
 }
-
-/* Winners capacity per sample used by the last forward (train: k, eval: k_inference). */
-static int win_kmax(const zs_layer *L) { return L->win.kmax; }
 
 void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast) {
     memset(net->grads, 0, sizeof(float) * net->n_params);
@@ -563,7 +573,7 @@ void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast)
         case ZS_DROPOUT: if (din) zs_dropout_backward(din, L->dout, L->drop_mask, (size_t)N * L->out_size, L->drop_p); break;
         case ZS_KWINNERS:
         case ZS_KWINNERS2D:
-            if (din) zs_kwinners_backward(din, L->dout, L->win.count, L->win.idx, N, (int)L->in_size, win_kmax(L));
+            if (din) zs_kwinners_backward(din, L->dout, L->win.count, L->win.idx, N, (int)L->in_size, L->win.kmax);
             break;
         case ZS_LOGSOFTMAX: if (din) zs_logsoftmax_backward(din, L->dout, L->out, N, L->out_c); break;
         }

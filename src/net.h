@@ -17,7 +17,9 @@
  * Winners representation (the output of k-WTA layers, consumed by the
  * sparse kernels): for sample n, count[n] winners, flat indices
  * idx[n*kmax + j] into the layer's (C*H*W) output, strictly ascending, and
- * their values val[n*kmax + j]. kmax = k (vector, global 2d) or k*H*W (local).
+ * their values val[n*kmax + j]. kmax is set by each forward to the k it used
+ * (k in training, k_inference in eval; times H*W for local); the buffers hold
+ * max(k, k_inference) per sample.
  */
 #ifndef ZS_NET_H
 #define ZS_NET_H
@@ -26,7 +28,7 @@
 #include <stdint.h>
 
 typedef struct zs_winners {
-    int kmax;          /* capacity per sample                                */
+    int kmax;          /* stride per sample (k of the last forward)          */
     int32_t *count;    /* (N)                                                */
     int32_t *idx;      /* (N, kmax) ascending flat indices into (C*H*W)      */
     float *val;        /* (N, kmax)                                          */
