@@ -54,7 +54,7 @@ test: all
 test-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-demo: all
+demo:
 	@sh scripts/demo.sh
 
 help:
