@@ -385,16 +385,17 @@ fail:
 zs_status zs_dataset_load(zs_dataset **out, const char *path) {
     ZS_RETURN_IF(!out || !path, ZS_EINVAL, "zs_dataset_load: NULL argument");
     *out = NULL;
-    /* Sniff: an IDX image magic (after gunzip if compressed) selects IDX;
-     * anything else is read as safetensors. No safetensors header length
-     * can start with 00 00 08 03 (it would exceed ZS_MAX_HEADER_BYTES). */
+    /* Sniff: an IDX magic 00 00 08 nn, nn != 0 (after gunzip if
+     * compressed), or a name holding "images-idx3" selects IDX; anything
+     * else is read as safetensors. Those four bytes as a safetensors header
+     * length would be over 16 MiB, beyond ZS_MAX_HEADER_BYTES. */
     gzFile g;
     zs_status st = gz_open(&g, path);
     if (st) return st;
     uint8_t magic[4];
     int got = gzread(g, magic, 4);
-    int idx_magic = got == 4 && magic[0] == 0 && magic[1] == 0 && magic[2] == 8;
-    if (idx_magic || strstr(path, "-idx")) {
+    int idx_magic = got == 4 && magic[0] == 0 && magic[1] == 0 && magic[2] == 8 && magic[3] != 0;
+    if (idx_magic || strstr(path, "images-idx3")) {
         if (got != 4 || be32(magic) != 0x00000803)
             st = ZS_ERR(ZS_EFORMAT, "%s: not an IDX image file (magic %s0x%08" PRIx32
                         ", expected 0x00000803)", path, got == 4 ? "" : "missing, ",

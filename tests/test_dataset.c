@@ -217,6 +217,29 @@ static void test_layouts(void) {
           "bad file named: %s", zs_last_error());
     unlink(p);
     CHECK(zs_dataset_load(&ds, tmp_path("missing.safetensors")) == ZS_EIO, "missing file -> ZS_EIO");
+
+    /* A safetensors header of exactly 0x80000 bytes starts 00 00 08 00, like
+     * an IDX magic minus its type byte: still read as safetensors. */
+    const char *js = "{\"features\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]},"
+                     "\"labels\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[8,12]}}";
+    size_t hl = 0x80000, total = 8 + hl + 12;
+    uint8_t *fb = malloc(total);
+    memset(fb, 0, total);
+    for (int i = 0; i < 8; i++) fb[i] = (uint8_t)(hl >> (8 * i));
+    memset(fb + 8, ' ', hl);
+    memcpy(fb + 8, js, strlen(js));
+    const float two[2] = {0.5f, -1.0f};
+    const int32_t one = 3;
+    memcpy(fb + 8 + hl, two, 8);
+    memcpy(fb + 8 + hl + 8, &one, 4);
+    p = tmp_path("has-idx-in-name.safetensors");
+    const void *fbs[1] = {fb};
+    CHECK(zs_write_file_atomic(p, fbs, &total, 1) == ZS_OK, "write 512 KiB header file");
+    CHECK(zs_dataset_load(&ds, p) == ZS_OK && zs_dataset_labels(ds)[0] == 3 && zs_dataset_features(ds)[1] == -1.0f,
+          "header length 0x80000 is safetensors: %s", zs_last_error());
+    zs_dataset_free(ds);
+    unlink(p);
+    free(fb);
 }
 
 /* ---- IDX ----------------------------------------------------------------- */
