@@ -16,7 +16,9 @@ Usage
   export_torch.py new --arch gsc-sparse|gsc-dense|ARCH.json --out M.safetensors [--seed S]
         a freshly initialised PyTorch model (nupic init) saved for zeroskip
   export_torch.py export --torch STATE.pt --arch ... --out M.safetensors
-        a PyTorch state_dict (same names) saved for zeroskip
+        a PyTorch state_dict saved for zeroskip: this module's names, or a
+        nupic.torch GSCSparseCNN-style state_dict (SparseWeights ".module.",
+        "zero_mask", duty (1,C,1,1)), renamed by from_nupic()
   export_torch.py eval --model M.safetensors --data D.safetensors [--n 64] [--ref OUT.npy]
         load a zeroskip model into PyTorch, print eval-mode log-probs/accuracy;
         --compare LOGP.npy compares with outputs computed elsewhere
@@ -44,8 +46,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 
-GSC_CLASSES = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left",
-               "right", "on", "off", "stop", "go"]
+GSC_CLASSES = ["unknown", "silence", "zero", "one", "two", "three", "four",
+               "five", "six", "seven", "eight", "nine"]  # as src/presets.c
 
 
 def _kw(name, percent_on, twod=True):
@@ -87,11 +89,42 @@ def _gsc(sparse, units=1000, lin_sparsity=0.9, lin_on=0.1, name=None):
                 {"type": "logsoftmax", "name": "softmax"}]}
 
 
+def _gsc_fast():
+    """Max-pool before k-WTA (the 2019 paper's order), explicit k."""
+    a = _gsc(True, name="gsc-sparse-fast")
+    L = a["layers"]
+    for conv in ("cnn1", "cnn2"):
+        i = next(j for j, l in enumerate(L) if l["name"] == conv + "_kwinner")
+        kw = L.pop(i)
+        kw.pop("percent_on")
+        kw["k"] = 1200 if conv == "cnn1" else 200
+        L.insert(i + 1, kw)  # after the max-pool
+    return a
+
+
+def _mlp(sparse):
+    lin = {"type": "linear", "name": "fc1", "out_features": 1000 if sparse else 512, "bias": True}
+    layers = [{"type": "flatten", "name": "flatten"}, lin]
+    if sparse:
+        lin["weight_sparsity"] = 0.5
+        layers += [_bn("fc1_bn"), _kw("fc1_kwinner", 0.1, False)]
+    else:
+        layers += [{"type": "relu", "name": "fc1_relu"}]
+    layers += [{"type": "linear", "name": "output", "out_features": 10, "bias": True},
+               {"type": "logsoftmax", "name": "softmax"}]
+    return {"name": "mnist-sparse-mlp" if sparse else "mnist-mlp", "input": [1, 28, 28],
+            "layers": layers}
+
+
+# The same architectures as src/presets.c.
 PRESETS = {
     "gsc-sparse": _gsc(True),
     "gsc-dense": _gsc(False),
     "gsc-supersparse": _gsc(True, units=1500, lin_sparsity=0.95,
                             lin_on=0.1, name="gsc-supersparse"),
+    "gsc-sparse-fast": _gsc_fast(),
+    "mnist-mlp": _mlp(False),
+    "mnist-sparse-mlp": _mlp(True),
 }
 
 
@@ -394,6 +427,31 @@ def save_zeroskip(model, path, classes=None, arch=None):
     st_io.save(path, state_to_numpy(model), meta)
 
 
+def from_nupic(tensors, model, learning_iterations=1000):
+    """Rename a nupic.torch state_dict to zeroskip's names: SparseWeights
+    wrappers' "<l>.module.weight" -> "<l>.weight", "<l>.zero_mask" (1 =
+    zeroed) -> "<l>.mask" (1 = kept), duty cycles (1, C, 1, 1) -> (C), and a
+    missing "<kwinner>.learning_iterations" (a plain attribute in nupic) set
+    to `learning_iterations`."""
+    out = {}
+    for k, v in tensors.items():
+        v = np.asarray(v)
+        k2 = k.replace(".module.", ".")
+        if k2.endswith(".zero_mask"):
+            out[k2[:-len("zero_mask")] + "mask"] = (v == 0).astype(np.uint8)
+        elif k2.endswith(".duty_cycle"):
+            out[k2] = v.reshape(-1)
+        else:
+            out[k2] = v
+    for name, m in model.named_modules():
+        if isinstance(m, KWinnersBase) and name + ".learning_iterations" not in out:
+            out[name + ".learning_iterations"] = np.array(learning_iterations, np.int64)
+        if isinstance(m, (SparseConv2d, SparseLinear)) and name + ".mask" not in out \
+                and name + ".weight" in out:
+            out[name + ".mask"] = (out[name + ".weight"] != 0).astype(np.uint8)
+    return out
+
+
 def load_state(model, tensors):
     sd = model.state_dict()
     missing = [k for k in sd if k not in tensors]
@@ -440,6 +498,8 @@ def main():
     a.add_argument("--arch", required=True)
     a.add_argument("--out", required=True)
     a.add_argument("--seed", type=int, default=42)
+    a.add_argument("--train-steps", type=int, default=0,
+                   help="take this many SGD steps on random data first (non-trivial BN and duty state)")
     a = sub.add_parser("export", help="PyTorch state_dict (.pt) -> zeroskip file")
     a.add_argument("--torch", required=True)
     a.add_argument("--arch", required=True)
@@ -461,12 +521,30 @@ def main():
 
     if args.cmd == "new":
         model = new_model(get_arch(args.arch), args.seed)
+        if args.train_steps:
+            c, h, w = model.arch["input"]
+            n_out = [L for L in model.arch["layers"] if L["type"] == "linear"][-1]["out_features"]
+            g = torch.Generator().manual_seed(args.seed)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=0.01)
+            for _ in range(args.train_steps):
+                x = torch.randn(16, c, h, w, generator=g)
+                y = torch.randint(0, n_out, (16,), generator=g)
+                sgd_step(model, opt, x, y)
+            for m in model.modules():
+                if isinstance(m, KWinnersBase):
+                    m.update_boost_strength()
         save_zeroskip(model, args.out)
         print("wrote", args.out)
     elif args.cmd == "export":
         model = build_model(get_arch(args.arch))
         sd = torch.load(args.torch, map_location="cpu")
-        load_state(model, {k: v.numpy() for k, v in sd.items()})
+        if isinstance(sd, nn.Module):
+            sd = sd.state_dict()
+        t = {k: v.detach().cpu().numpy() for k, v in sd.items()}
+        if any(".module." in k or k.endswith("zero_mask") for k in t) or \
+                not any(k.endswith("learning_iterations") for k in t):
+            t = from_nupic(t, model)  # a nupic.torch state_dict
+        load_state(model, t)
         save_zeroskip(model, args.out)
         print("wrote", args.out)
     else:
