@@ -498,13 +498,8 @@ def run_gsc(x, y, dtype, steps=3, record=None):
         xin = inp[0].detach().double()
         N = xin.shape[0]
         k = mod.k if mod.training else mod.k_inference
-        if isinstance(mod, ET.KWinners2d):
-            H, Wd = xin.shape[2], xin.shape[3]
-            d = mod.duty_cycle.double().repeat_interleave(H * Wd)
-            units = xin[0].numel()
-        else:
-            d, units = mod.duty_cycle.double(), xin.shape[1]
-        # the duty used was the one BEFORE this forward's update: undo it
+        units = xin[0].numel()  # global k-WTA only (gsc-sparse has no local layer)
+        # the duty used was the one BEFORE this forward's update (pre hook)
         b = xin.reshape(N, -1) * torch.exp((k / units - mod._duty_before) *
                                            float(mod.boost_strength))
         s = torch.sort(b, dim=1, descending=True)[0]
@@ -513,7 +508,6 @@ def run_gsc(x, y, dtype, steps=3, record=None):
         labels.append("%s/%s" % (mod._zs_name, "train" if mod.training else "eval"))
 
     def pre(mod, inp):
-        N = inp[0].shape[0]
         if isinstance(mod, ET.KWinners2d):
             H, Wd = inp[0].shape[2], inp[0].shape[3]
             mod._duty_before = mod.duty_cycle.double().repeat_interleave(H * Wd).clone()
