@@ -54,6 +54,14 @@ test: all
 test-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
+# libFuzzer targets (clang), each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) -f fuzz/Makefile.fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# the replay test #includes fuzz/*.c; rebuild it when they change
+$(BUILD)/tests/test_fuzz_replay: $(wildcard fuzz/*.c)
+
 demo:
 	@sh scripts/demo.sh
 
@@ -62,6 +70,7 @@ help:
 	@echo "make test      run the test suite (prints 'N passed, M failed')"
 	@echo "make test-asan the suite under ASan+UBSan"
 	@echo "make demo      hear words with the shipped model, then a speed comparison"
+	@echo "make fuzz      run each libFuzzer target FUZZ_SECONDS (clang)"
 
 clean:
 	rm -rf build build-asan build-*

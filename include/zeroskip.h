@@ -221,10 +221,12 @@ zs_status zs_eval(zs_net *net, const zs_dataset *data, zs_eval_result *res);
 void zs_eval_free(zs_eval_result *res);
 
 /* ---- data sets --------------------------------------------------------- */
-/* A data set is N samples of (C, H, W) float32 features plus int32 labels
- * and optional class names. On disk: a safetensors file with tensors
- * "features" F32 [N, C, H, W] and "labels" I32 [N]; __metadata__ may hold
- * "classes" (a JSON array of strings). zs_dataset_load also accepts an IDX
+/* A data set is N >= 1 samples of (C, H, W) float32 features plus int32
+ * labels and optional class names. On disk: a safetensors file with tensors
+ * "features" F32 [N, C, H, W] (or [N, H, W], or [N, D]) and "labels" I32
+ * [N] (I64 and U8 are converted); __metadata__ may hold "classes" (a JSON
+ * array of strings). Labels must lie in [0, K); NaN/Inf features are refused
+ * with ZS_ENUMERIC. zs_dataset_load also accepts an IDX
  * image file (optionally .gz) whose labels file is found by replacing
  * "images-idx3" with "labels-idx1" in the name (MNIST / Fashion-MNIST);
  * pixels are scaled to [0, 1]. */
@@ -243,6 +245,7 @@ const float *zs_dataset_features_const(const zs_dataset *ds);
 const int32_t *zs_dataset_labels_const(const zs_dataset *ds);
 int zs_dataset_num_classes(const zs_dataset *ds); /* names given, else max label + 1 */
 const char *zs_dataset_class_name(const zs_dataset *ds, int i); /* or NULL */
+/* n = 0 clears the names; names must cover every label present. */
 zs_status zs_dataset_set_class_names(zs_dataset *ds, int n, const char *const *names);
 
 /* ---- audio front end (see docs/ARCHITECTURE.md, "Audio") --------------- */

@@ -60,7 +60,9 @@ zs_status zs_st_copy(const zs_st_file *f, const char *name, zs_st_dtype dtype,
                      int ndim, const int64_t *shape, void *dst);
 
 /* Writer: collects tensors (pointers, not copies) and metadata, then writes
- * atomically. Tensors are written in the order added, 8-byte aligned data. */
+ * atomically. Tensors are written in the order added; the data section
+ * starts 8-byte aligned and tensors lie back to back with no holes (as the
+ * reference Python reader requires). */
 typedef struct zs_st_writer zs_st_writer;
 zs_status zs_st_writer_create(zs_st_writer **out);
 void zs_st_writer_free(zs_st_writer *w);
