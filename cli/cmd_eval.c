@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *USAGE = "zeroskip eval --model MODEL --data DATA [--dense] [--json]";
+static const char *USAGE = "zeroskip eval --model MODEL --data DATA [--dense] [--json] [--predictions FILE.csv]";
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *v;
+    const char *model = NULL, *data = NULL, *preds = NULL, *v;
     int dense = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -14,13 +14,15 @@ int cmd_eval(int argc, char **argv) {
             printf("usage: %s\n\nEvaluate a model in inference mode: accuracy, mean NLL, per-class accuracy\n"
                    "and the confusion matrix (rows: true class, columns: predicted).\n"
                    "  --dense   run the dense reference path instead of the sparse kernels\n"
-                   "  --json    machine-readable output\n", USAGE);
+                   "  --json    machine-readable output\n"
+                   "  --predictions FILE.csv   one line per sample: index,label,predicted,confidence\n", USAGE);
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--dense")) { dense = 1; continue; }
         if (!strcmp(argv[i], "--json")) { json = 1; continue; }
         if ((r = cli_opt(argc, argv, &i, "--model", &v))) { if (r < 0) return EXIT_USAGE; model = v; }
         else if ((r = cli_opt(argc, argv, &i, "--data", &v))) { if (r < 0) return EXIT_USAGE; data = v; }
+        else if ((r = cli_opt(argc, argv, &i, "--predictions", &v))) { if (r < 0) return EXIT_USAGE; preds = v; }
         else return cli_usage("eval", USAGE, "unknown option '%s'", argv[i]);
     }
     if (!model || !data) return cli_usage("eval", USAGE, "--model and --data are required");
@@ -33,6 +35,22 @@ int cmd_eval(int argc, char **argv) {
     zs_eval_result r;
     if ((st = zs_eval(net, ds, &r))) { zs_dataset_free(ds); zs_net_free(net); return cli_fail("eval", st); }
     int K = r.num_classes;
+    if (preds) {
+        FILE *f = fopen(preds, "w");
+        if (!f) {
+            fprintf(stderr, "zeroskip eval: %s: cannot write\n", preds);
+            zs_eval_free(&r); zs_dataset_free(ds); zs_net_free(net);
+            return EXIT_IO;
+        }
+        const int32_t *y = zs_dataset_labels_const(ds);
+        fprintf(f, "index,label,predicted,confidence\n");
+        for (int i = 0; i < r.n; i++) fprintf(f, "%d,%d,%d,%.6f\n", i, (int)y[i], (int)r.pred[i], (double)r.confidence[i]);
+        if (fclose(f) != 0) {
+            fprintf(stderr, "zeroskip eval: %s: write failed\n", preds);
+            zs_eval_free(&r); zs_dataset_free(ds); zs_net_free(net);
+            return EXIT_IO;
+        }
+    }
     if (json) {
         printf("{\"model\":\"%s\",\"n\":%d,\"correct\":%d,\"accuracy\":%.6f,\"loss\":%.6f,\"classes\":[", model, r.n,
                r.correct, r.n ? (double)r.correct / r.n : 0.0, r.loss);

@@ -207,6 +207,8 @@ typedef struct zs_eval_result {
     int num_classes;
     int64_t *confusion;        /* (K, K): row = true label, col = predicted;
                                   owned by the result, free with zs_eval_free */
+    int32_t *pred;             /* (n) predicted class per sample (owned)      */
+    float *confidence;         /* (n) probability of the prediction (owned)   */
 } zs_eval_result;
 
 /* Train `net` on `train`, reporting accuracy on `val` (may be NULL) after

@@ -153,7 +153,9 @@ zs_status zs_eval(zs_net *net, const zs_dataset *data, zs_eval_result *res) {
     int B = 256;
     float *lp = malloc(sizeof(float) * (size_t)B * K);
     res->confusion = calloc((size_t)K * K, sizeof(int64_t));
-    if (!lp || !res->confusion) {
+    res->pred = malloc(sizeof(int32_t) * (size_t)n);
+    res->confidence = malloc(sizeof(float) * (size_t)n);
+    if (!lp || !res->confusion || !res->pred || !res->confidence) {
         free(lp);
         zs_eval_free(res);
         return ZS_ERR(ZS_ENOMEM, "out of memory");
@@ -170,6 +172,8 @@ zs_status zs_eval(zs_net *net, const zs_dataset *data, zs_eval_result *res) {
             int y = Y[s + j];
             loss -= p[y];
             res->correct += best == y;
+            res->pred[s + j] = best;
+            res->confidence[s + j] = expf(p[best]);
             res->confusion[(size_t)y * K + best]++;
         }
     }
@@ -183,5 +187,9 @@ zs_status zs_eval(zs_net *net, const zs_dataset *data, zs_eval_result *res) {
 void zs_eval_free(zs_eval_result *res) {
     if (!res) return;
     free(res->confusion);
+    free(res->pred);
+    free(res->confidence);
     res->confusion = NULL;
+    res->pred = NULL;
+    res->confidence = NULL;
 }

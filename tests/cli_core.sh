@@ -46,6 +46,9 @@ if [ -f $FM/train-images-idx3-ubyte.gz ]; then
     expect_rc 0 "$ZS" eval --model "$T/fm.safetensors" --data $FM/t10k-images-idx3-ubyte.gz --json
     grep -q '"accuracy":0\.[89]' "$T/out" && ok || no "eval --json accuracy"
     expect_rc 0 "$ZS" info "$T/fm.safetensors"
+    expect_rc 0 "$ZS" eval --model "$T/fm.safetensors" --data $FM/t10k-images-idx3-ubyte.gz --predictions "$T/p.csv"
+    [ "$(wc -l < "$T/p.csv")" -eq 10001 ] && head -2 "$T/p.csv" | tail -1 | grep -Eq '^0,9,[0-9],0\.[0-9]+$' && ok || no "--predictions: one line per sample"
+    expect_rc 3 "$ZS" eval --model "$T/fm.safetensors" --data $FM/t10k-images-idx3-ubyte.gz --predictions /nonexistent/p.csv
     # a failed training run leaves an existing model untouched
     cp "$T/fm.safetensors" "$T/keep.safetensors"
     expect_rc 1 "$ZS" train --preset gsc-sparse --data $FM/t10k-images-idx3-ubyte.gz --out "$T/keep.safetensors" --quiet
