@@ -762,6 +762,16 @@ static void cpu_name(char *buf, size_t n) {
     if (f) fclose(f);
 }
 
+/* 1-minute load average from /proc/loadavg, or -1: on a shared machine it
+ * says how much the cores were ours. */
+static double loadavg(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1) l = -1;
+    if (f) fclose(f);
+    return l;
+}
+
 static const char *si(double v, char *buf, size_t n) {
     if (v >= 1e9) snprintf(buf, n, "%.2fG", v / 1e9);
     else if (v >= 1e6) snprintf(buf, n, "%.2fM", v / 1e6);
@@ -1051,6 +1061,7 @@ int cmd_bench(int argc, char **argv) {
 
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
+    double load0 = loadavg();
     if (!o.json) {
         printf("zeroskip bench %s: model %s (%s%s), dense rows: %s%s\n", zs_version(), o.model, src[0].arch_name,
                src[0].is_preset ? ", preset" : "", src[1].spec, src[1].spec == o.model ? " on the dense path" : "");
@@ -1148,6 +1159,8 @@ int cmd_bench(int argc, char **argv) {
         cJSON_AddStringToObject(root, "dense_model", src[1].spec);
         cJSON_AddStringToObject(root, "cpu", cpu);
         cJSON_AddNumberToObject(root, "online_cpus", online_cpus());
+        cJSON_AddNumberToObject(root, "loadavg_start", load0);
+        cJSON_AddNumberToObject(root, "loadavg_end", loadavg());
         cJSON_AddStringToObject(root, "isa", zs_isa_name(zs_isa_active()));
         cJSON_AddBoolToObject(root, "sparse_fast_plan", sparse_plan == 1);
         cJSON_AddStringToObject(root, "inputs", input_desc);
@@ -1172,6 +1185,7 @@ int cmd_bench(int argc, char **argv) {
         if (o.do_dense || o.peers) print_cost("dense ", &cost[1]);
         printf("\n");
         print_table(rows, n_rows);
+        printf("load average (1 min): %.2f at start, %.2f at end, on %d CPUs\n", load0, loadavg(), online_cpus());
         print_ratios(&o, rows, n_rows, src[0].arch_name, ratios);
     }
     if (o.plot) {
