@@ -497,7 +497,8 @@ def main():
 
     errors = []
     done = 0
-    step = max(1, len(todo) // 50)
+    tty = sys.stderr.isatty()
+    step = max(1, len(todo) // (50 if tty else 10))
     with Pool(args.jobs) as pool:
         for out, err in pool.imap_unordered(run_job, todo, chunksize=16):
             done += 1
@@ -505,10 +506,13 @@ def main():
                 errors.append(f"{out}: {err}")
             if done % step == 0 or done == len(todo):
                 el = time.time() - t0
-                bar = "#" * (30 * done // max(1, len(todo)))
-                sys.stderr.write(f"\r[{bar:<30}] {done}/{len(todo)} files  {el:6.1f} s")
-                sys.stderr.flush()
-    if todo:
+                if tty:
+                    bar = "#" * (30 * done // max(1, len(todo)))
+                    sys.stderr.write(f"\r[{bar:<30}] {done}/{len(todo)} files  {el:6.1f} s")
+                    sys.stderr.flush()
+                else:
+                    log(f"make_corpus: {done}/{len(todo)} files ({100 * done // len(todo)}%), {el:.1f} s")
+    if todo and tty:
         sys.stderr.write("\n")
     if errors:
         for e in errors[:20]:
