@@ -51,7 +51,8 @@
 static const char *USAGE =
     "zeroskip bench [--model M] [--dense-model D] [--batch 1,16,64,256] [--networks 1,2,4,8,20]\n"
     "                      [--threads 1,2] [--seconds S] [--reps R] [--warmup S] [--modes sparse,dense]\n"
-    "                      [--data F] [--seed N] [--json] [--plot FILE.png] [--peers] [--quick]";
+    "                      [--data F] [--seed N] [--json] [--json-out F] [--plot FILE.png]\n"
+    "                      [--peers] [--quick]";
 
 static void help(void) {
     printf("usage: %s\n\n", USAGE);
@@ -73,6 +74,7 @@ static void help(void) {
         "  --data F          inputs from a data set file (default: standard-normal)\n"
         "  --seed N          seed of preset networks (default 1)\n"
         "  --json            one JSON document on stdout instead of the table\n"
+        "  --json-out F      the table on stdout and the JSON document into F\n"
         "  --plot FILE.png   bar chart of words/s per configuration (gnuplot)\n"
         "  --peers           also run bench/ort_bench.js (ONNX Runtime) and\n"
         "                    bench/torch_bench.py (PyTorch) on the dense network,\n"
@@ -87,7 +89,7 @@ static void help(void) {
 /* ---- options --------------------------------------------------------------- */
 
 typedef struct bench_opts {
-    const char *model, *dense_model, *data, *plot;
+    const char *model, *dense_model, *data, *plot, *json_out;
     int batch[MAX_LIST], n_batch;
     int nets[MAX_LIST], n_nets;
     int threads[MAX_LIST], n_threads;
@@ -149,6 +151,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         if (OPT("--dense-model")) { if (r < 0) return -1; o->dense_model = v; continue; }
         if (OPT("--data")) { if (r < 0) return -1; o->data = v; continue; }
         if (OPT("--plot")) { if (r < 0) return -1; o->plot = v; continue; }
+        if (OPT("--json-out")) { if (r < 0) return -1; o->json_out = v; continue; }
         if (OPT("--batch")) {
             if (r < 0 || parse_list("--batch", v, 1, 4096, o->batch, &o->n_batch)) return -1;
             continue;
@@ -1151,7 +1154,17 @@ int cmd_bench(int argc, char **argv) {
         n_nets_made = 0;
     }
 
-    if (o.json) {
+    double load1 = loadavg();
+    if (!o.json) {
+        if (sparse_plan == 0) printf("note: no fast sparse plan in this build: sparse rows ran the reference path\n");
+        if (o.do_sparse) print_cost("sparse", &cost[0]);
+        if (o.do_dense || o.peers) print_cost("dense ", &cost[1]);
+        printf("\n");
+        print_table(rows, n_rows);
+        printf("load average (1 min): %.2f at start, %.2f at end, on %d CPUs\n", load0, load1, online_cpus());
+    }
+    print_ratios(&o, rows, n_rows, src[0].arch_name, ratios); /* prints unless --json */
+    if (o.json || o.json_out) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "zeroskip_version", zs_version());
         cJSON_AddStringToObject(root, "model", o.model);
@@ -1160,7 +1173,7 @@ int cmd_bench(int argc, char **argv) {
         cJSON_AddStringToObject(root, "cpu", cpu);
         cJSON_AddNumberToObject(root, "online_cpus", online_cpus());
         cJSON_AddNumberToObject(root, "loadavg_start", load0);
-        cJSON_AddNumberToObject(root, "loadavg_end", loadavg());
+        cJSON_AddNumberToObject(root, "loadavg_end", load1);
         cJSON_AddStringToObject(root, "isa", zs_isa_name(zs_isa_active()));
         cJSON_AddBoolToObject(root, "sparse_fast_plan", sparse_plan == 1);
         cJSON_AddStringToObject(root, "inputs", input_desc);
@@ -1170,23 +1183,24 @@ int cmd_bench(int argc, char **argv) {
         if (o.do_sparse) cJSON_AddItemToObject(root, "cost_sparse", cost_json(&cost[0]));
         if (o.do_dense || o.peers) cJSON_AddItemToObject(root, "cost_dense", cost_json(&cost[1]));
         cJSON_AddItemToObject(root, "rows", rows_json(rows, n_rows));
-        print_ratios(&o, rows, n_rows, src[0].arch_name, ratios);
         cJSON_AddItemToObject(root, "ratios", ratios);
         ratios = NULL;
         cJSON_AddItemToObject(root, "peers_unavailable", unav);
         unav = NULL;
         char *s = cJSON_Print(root);
-        if (s) printf("%s\n", s);
-        free(s);
         cJSON_Delete(root);
-    } else {
-        if (sparse_plan == 0) printf("note: no fast sparse plan in this build: sparse rows ran the reference path\n");
-        if (o.do_sparse) print_cost("sparse", &cost[0]);
-        if (o.do_dense || o.peers) print_cost("dense ", &cost[1]);
-        printf("\n");
-        print_table(rows, n_rows);
-        printf("load average (1 min): %.2f at start, %.2f at end, on %d CPUs\n", load0, loadavg(), online_cpus());
-        print_ratios(&o, rows, n_rows, src[0].arch_name, ratios);
+        if (!s) { rc = cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); goto out; }
+        if (o.json) printf("%s\n", s);
+        if (o.json_out) {
+            FILE *f = fopen(o.json_out, "w");
+            int bad = !f || fputs(s, f) < 0 || fputc('\n', f) < 0;
+            if (f && fclose(f)) bad = 1;
+            if (bad) {
+                fprintf(stderr, "zeroskip %s: cannot write %s: %s\n", CMD, o.json_out, strerror(errno));
+                rc = EXIT_IO;
+            }
+        }
+        free(s);
     }
     if (o.plot) {
         if (!tmpdir[0]) {

@@ -82,6 +82,17 @@ else
     grep -q '"rows"' "$T/out" && grep -q '"words_per_s"' "$T/out" && ok || no "--json has rows"
 fi
 
+# --json-out: the table on stdout and the JSON document in a file
+expect_rc 0 "$ZS" bench --quick --modes sparse --networks 1 --batch 1 --json-out "$T/b.json"
+grep -qE '^zeroskip +sparse +1 +1 +1 ' "$T/out" && ok || no "--json-out keeps the table"
+if have_py; then
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["rows"]) == 1 and "ratios" in d' "$T/b.json" \
+        && ok || no "--json-out file is the JSON document"
+else
+    head -c 1 "$T/b.json" | grep -q '{' && ok || no "--json-out file starts with {"
+fi
+expect_rc 3 "$ZS" bench --quick --modes sparse --networks 1 --batch 1 --json-out "$T/no/such/dir/b.json"
+
 # a model run dense on its own (no preset twin): the MLP, explicit options win over --quick
 expect_rc 0 "$ZS" bench --quick --model mnist-sparse-mlp --batch 4 --networks 1 --threads 2
 [ "$(grep -cE '^zeroskip +(sparse|dense) +2 +4 +1 ' "$T/out")" -eq 2 ] && ok || no "mnist rows t2 b4 n1"
