@@ -8,7 +8,8 @@ static const char *USAGE =
     "zeroskip train (--preset NAME | --arch FILE.json | --init MODEL) --data TRAIN\n"
     "                [--val VAL] [--epochs N] [--batch B] [--first-batch B] [--lr LR]\n"
     "                [--momentum M] [--weight-decay WD] [--lr-gamma G] [--lr-step S]\n"
-    "                [--seed S] [--out MODEL] [--csv FILE] [--checkpoint FILE] [--quiet]";
+    "                [--seed S] [--out MODEL] [--csv FILE] [--checkpoint FILE] [--max-samples N]\n"
+    "                [--quiet]";
 
 static const char *HELP =
     "Train a network with SGD (PyTorch semantics) and save it as safetensors.\n"
@@ -27,6 +28,7 @@ static const char *HELP =
     "  --out MODEL         where to save (atomically) the trained model\n"
     "  --csv FILE          learning curve: epoch,loss,train_acc,val_acc,val_loss,lr,seconds\n"
     "  --checkpoint FILE   saved after every epoch\n"
+    "  --max-samples N     use only N (shuffled) samples per epoch\n"
     "  --quiet             no progress bar\n";
 
 int cmd_train(int argc, char **argv) {
@@ -54,6 +56,7 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--epochs")) { if (r < 0 || cli_int("train", "--epochs", v, 1, 100000, &iv)) return EXIT_USAGE; o.epochs = (int)iv; }
         else if (OPT("--batch")) { if (r < 0 || cli_int("train", "--batch", v, 1, 65536, &iv)) return EXIT_USAGE; o.batch = (int)iv; }
         else if (OPT("--first-batch")) { if (r < 0 || cli_int("train", "--first-batch", v, 1, 65536, &iv)) return EXIT_USAGE; o.first_epoch_batch = (int)iv; }
+        else if (OPT("--max-samples")) { if (r < 0 || cli_int("train", "--max-samples", v, 1, 1 << 30, &iv)) return EXIT_USAGE; o.max_samples = (int)iv; }
         else if (OPT("--lr-step")) { if (r < 0 || cli_int("train", "--lr-step", v, 1, 100000, &iv)) return EXIT_USAGE; o.lr_step = (int)iv; }
         else if (OPT("--lr-gamma")) { if (r < 0 || cli_float("train", "--lr-gamma", v, 1e-6, 10, &dv)) return EXIT_USAGE; o.lr_gamma = (float)dv; }
         else if (OPT("--lr")) { if (r < 0 || cli_float("train", "--lr", v, 1e-9, 100, &dv)) return EXIT_USAGE; o.lr = (float)dv; }

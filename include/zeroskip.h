@@ -196,6 +196,7 @@ typedef struct zs_train_opts {
     int verbose;           /* 1: progress bar and per-epoch line on stderr     */
     const char *csv_path;  /* optional: epoch,loss,train_acc,val_acc,lr,secs   */
     const char *checkpoint_path; /* optional: zs_net_save_checkpoint after each epoch */
+    int max_samples;       /* > 0: each epoch uses only this many (shuffled)   */
 } zs_train_opts;
 /* Defaults as documented above. */
 zs_train_opts zs_train_defaults(void);

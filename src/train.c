@@ -57,7 +57,7 @@ static void progress(int epoch, int epochs, size_t done, size_t total, double lo
 zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val, const zs_train_opts *opts) {
     zs_status st = ZS_OK;
     ZS_RETURN_IF(!net || !train || !opts, ZS_EINVAL, "zs_train: NULL argument");
-    ZS_RETURN_IF(opts->epochs < 1 || opts->batch < 1 || opts->first_epoch_batch < 0 || opts->lr_step < 1 ||
+    ZS_RETURN_IF(opts->epochs < 1 || opts->batch < 1 || opts->first_epoch_batch < 0 || opts->lr_step < 1 || opts->max_samples < 0 ||
                  !(opts->lr > 0) || !(opts->lr_gamma > 0), ZS_EINVAL,
                  "zs_train: epochs, batch, lr_step, lr and lr_gamma must be positive");
     if ((st = check_data(net, train, "training"))) return st;
@@ -92,8 +92,9 @@ zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val, 
         zs_rng_shuffle(&net->train_rng, order, n);
         double loss_sum = 0;
         long correct = 0, seen = 0;
-        for (int s = 0; s < n; s += B) {
-            int b = n - s < B ? n - s : B;
+        int ne = opts->max_samples > 0 && opts->max_samples < n ? opts->max_samples : n;
+        for (int s = 0; s < ne; s += B) {
+            int b = ne - s < B ? ne - s : B;
             for (int j = 0; j < b; j++) {
                 memcpy(xb + (size_t)j * insz, X + (size_t)order[s + j] * insz, sizeof(float) * insz);
                 yb[j] = Y[order[s + j]];
@@ -105,8 +106,8 @@ zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val, 
             correct += c;
             seen += b;
             double t = now_s();
-            if (opts->verbose && (t - last > (tty ? 0.2 : 15.0) || s + b >= n)) {
-                progress(e + 1, opts->epochs, (size_t)seen, (size_t)n, loss_sum / seen, (double)correct / seen,
+            if (opts->verbose && (t - last > (tty ? 0.2 : 15.0) || s + b >= ne)) {
+                progress(e + 1, opts->epochs, (size_t)seen, (size_t)ne, loss_sum / seen, (double)correct / seen,
                          seen / (t - t0 + 1e-9));
                 last = t;
             }
