@@ -384,7 +384,8 @@ static void test_maxpool_winners(const zs_kernels *K) {
 
 /* ---------------------------------------------------------------- linear */
 
-static void linear_case(zs_linear_sparse_fn *fn, const char *name, int want_fmt, int dense_w) {
+static void linear_case(zs_linear_sparse_fn *fn, zs_linear_gather_fn *gfn, const char *name, int want_fmt,
+                        int dense_w) {
     static const int shapes[][2] = {{1, 1}, {15, 12}, {16, 16}, {17, 17}, {100, 7}, {1600, 1000},
                                     {1000, 12}, {33, 130}, {8, 9}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -411,7 +412,8 @@ static void linear_case(zs_linear_sparse_fn *fn, const char *name, int want_fmt,
                 }
                 zs_linear_pack p;
                 CHECK(zs_linear_pack_make(&p, w, b, O, I, want_fmt) == ZS_OK, "pack");
-                fn(got, idx, val, n, &p);
+                if (gfn) gfn(got, x, &p);
+                else fn(got, idx, val, n, &p);
                 char what[160];
                 snprintf(what, sizeof what, "[%s] %s I=%d O=%d sparsity %.1f density %.1f", isa_tag, name, I, O,
                          sparsities[sp], densities[d]);
@@ -425,9 +427,10 @@ static void linear_case(zs_linear_sparse_fn *fn, const char *name, int want_fmt,
             }
 }
 
-static void test_linear_ss(const zs_kernels *K) { linear_case(K->linear_ss, "linear_ss", ZS_LIN_BLOCK, 0); }
-static void test_linear_ss_list(const zs_kernels *K) { linear_case(K->linear_ss_list, "linear_ss_list", ZS_LIN_LIST, 0); }
-static void test_linear_sd(const zs_kernels *K) { linear_case(K->linear_sd, "linear_sd", ZS_LIN_DENSE, 1); }
+static void test_linear_ss(const zs_kernels *K) { linear_case(K->linear_ss, NULL, "linear_ss", ZS_LIN_BLOCK, 0); }
+static void test_linear_ss_list(const zs_kernels *K) { linear_case(K->linear_ss_list, NULL, "linear_ss_list", ZS_LIN_LIST, 0); }
+static void test_linear_sd(const zs_kernels *K) { linear_case(K->linear_sd, NULL, "linear_sd", ZS_LIN_DENSE, 1); }
+static void test_linear_sg(const zs_kernels *K) { linear_case(NULL, K->linear_sg, "linear_sg", ZS_LIN_GATHER, 0); }
 
 /* ---------------------------------------------------------------- driver */
 

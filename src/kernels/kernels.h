@@ -58,15 +58,20 @@ typedef struct zs_conv_scatter {
     float *bias;      /* (Co)                                                   */
 } zs_conv_scatter;
 
-/* Linear weights (O, I) packed per input column, for a sparse input list.
- *   list:  per column i, the non-zero (o, w): start (I+1), lo, lw;
- *   block: per column i, the 16-output blocks holding a non-zero:
- *          bstart (I+1), bo (block index), bw (16 floats per block);
- *   dense: wt (I, Op), Op = O rounded up to 16 (output layer). */
+/* Linear weights (O, I), packed (any subset of):
+ *   list:   per input column i, the non-zero (o, w): start (I+1), lo, lw
+ *           (scatter from a sparse input list);
+ *   block:  per column i, the 16-output blocks holding a non-zero:
+ *           bstart (I+1), bo (first output of the block), bw (16 floats);
+ *   gather: per block of 16 outputs, gnz steps of 16 (input index, w)
+ *           pairs, lane j = output 16b + j; rows shorter than gnz padded
+ *           with (0, 0): gi, gw (Op/16, gnz, 16) (for a dense input);
+ *   dense:  wt (I, Op), Op = O rounded up to 16 (the output layer). */
 typedef struct zs_linear_pack {
     int I, O, Op;
     int32_t *start, *lo; float *lw;
     int32_t *bstart, *bo; float *bw;
+    int gnz; int32_t *gi; float *gw;
     float *wt;
     float *bias;      /* (Op), zero past O */
 } zs_linear_pack;
@@ -106,7 +111,7 @@ typedef int zs_kwta_emit_fn(int32_t *idx, float *val, const float *x, const floa
 /* Fused k-WTA (cut over (C, H, W), f per channel) + 2x2/2 max-pool:
  * out (C, H/2, W/2) = dense max-pool of the k-WTA output (non-winners 0). */
 typedef void zs_kwta_pool_fn(float *out, const float *x, const float *f, int C, int H, int W,
-                                zs_kwta_cut cut);
+                             zs_kwta_cut cut);
 /* Dense 2x2/2 max-pool of (C, H, W) -> (C, H/2, W/2); relu: max with 0 too. */
 typedef void zs_maxpool_fn(float *out, const float *x, int C, int H, int W, int relu);
 /* Non-zeros of x[0..n) as a list (idx ascending); returns the count.
@@ -114,7 +119,9 @@ typedef void zs_maxpool_fn(float *out, const float *x, int C, int H, int W, int 
 typedef int zs_sparsify_fn(int32_t *idx, float *val, const float *x, int n);
 /* out (Op) = bias + W x for a sparse input list (x_idx < I). */
 typedef void zs_linear_sparse_fn(float *out, const int32_t *idx, const float *val, int n,
-                                    const zs_linear_pack *p);
+                                 const zs_linear_pack *p);
+/* out (Op) = bias + W x for a dense input x (I), gather layout. */
+typedef void zs_linear_gather_fn(float *out, const float *x, const zs_linear_pack *p);
 /* Max-pool (k x k, stride s, no padding) over a winners list of a (C, H, W)
  * map whose non-listed entries are 0: out list = the pooled positions where
  * some listed entry lies (ascending), with the dense max-pool value there.
@@ -136,6 +143,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(maxpool, zs_maxpool_fn, "dense 2x2/2 max-pool (+ReLU)")                                   \
     X(sparsify, zs_sparsify_fn, "dense -> non-zero list (compress in register)")                \
     X(linear_ss, zs_linear_sparse_fn, "linear sparse in x sparse w: 16-output blocks per column") \
+    X(linear_sg, zs_linear_gather_fn, "linear dense in x sparse w: 16 outputs per step, gathered inputs") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns")
 
 /* Y(name, type, description): algorithmically scalar kernels (one version,
@@ -177,11 +185,12 @@ size_t zs_kwta_work_size(int n);
 /* Floats of scratch for conv_sparse_* (64-byte aligned). */
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
 
-/* The ISA-independent part of kwta_select: `pass` is the ISA's streaming
- * pass (count keys > hi; collect composite keys of lo <= key <= hi into
- * cand, at most cap; returns the number collected or -1 past cap). */
+/* The ISA-independent part of kwta_select (pack.c): `pass` is the ISA's
+ * streaming pass: count keys > hi into *above; collect the keys and indices
+ * of lo <= key <= hi into ck/ci in index order (at most cap; it may write 16
+ * entries past its count); return the number collected or -1 past cap. */
 typedef int (*zs_kwta_pass_fn)(const float *x, const float *f, int G, int S, int32_t lo,
-                               int32_t hi, int *above, uint64_t *cand, int cap);
+                               int32_t hi, int *above, int32_t *ck, int32_t *ci, int cap);
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                            void *work, zs_kwta_pass_fn pass);
 /* Composite key: larger is better (score key, then lower index). */
@@ -206,10 +215,11 @@ void zs_conv_taps_free(zs_conv_taps *p);
 zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *bias, int Co, int Ci,
                                int Kh, int Kw, int H, int W, int pad, int want_list, int want_vec);
 void zs_conv_scatter_free(zs_conv_scatter *p);
-/* Pack linear weights w (O, I); want: bit 1 list, bit 2 blocks, bit 4 dense. */
+/* Pack linear weights w (O, I); want: ZS_LIN_* bits (list, blocks, dense, gather). */
 #define ZS_LIN_LIST 1
 #define ZS_LIN_BLOCK 2
 #define ZS_LIN_DENSE 4
+#define ZS_LIN_GATHER 8
 zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
                               int want);
 void zs_linear_pack_free(zs_linear_pack *p);

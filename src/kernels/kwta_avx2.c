@@ -35,9 +35,8 @@ static inline __m256 fac8(const float *f, int S, int g, int t, __m256i m) {
 }
 
 static int pass_avx2(const float *x, const float *f, int G, int S, int32_t lo, int32_t hi,
-                     int *above, uint64_t *cand, int cap) {
+                     int *above, int32_t *ck, int32_t *ci, int cap) {
     const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
-    const __m256i sign = _mm256_set1_epi32((int32_t)0x80000000u), all = _mm256_set1_epi32(-1);
     const __m256i iota = _mm256_loadu_si256((const __m256i *)iota8);
     int nc = 0, ab = 0;
     int groups = S == 1 ? 1 : G, len = S == 1 ? G : S;
@@ -57,16 +56,8 @@ static int pass_avx2(const float *x, const float *f, int G, int S, int32_t lo, i
             int cnt = __builtin_popcount(cm);
             if (nc + cnt > cap) return -1;
             __m256i perm = compress_perm8(cm);
-            __m256i kc = _mm256_permutevar8x32_epi32(_mm256_xor_si256(key, sign), perm);
-            __m256i ic = _mm256_permutevar8x32_epi32(
-                _mm256_xor_si256(_mm256_add_epi32(iota, _mm256_set1_epi32(t)), all), perm);
-            __m256i c0 = _mm256_or_si256(_mm256_slli_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(kc)), 32),
-                                         _mm256_cvtepu32_epi64(_mm256_castsi256_si128(ic)));
-            __m256i c1 = _mm256_or_si256(
-                _mm256_slli_epi64(_mm256_cvtepu32_epi64(_mm256_extracti128_si256(kc, 1)), 32),
-                _mm256_cvtepu32_epi64(_mm256_extracti128_si256(ic, 1)));
-            _mm256_storeu_si256((__m256i *)(cand + nc), c0);
-            _mm256_storeu_si256((__m256i *)(cand + nc + 4), c1);
+            _mm256_storeu_si256((__m256i *)(ck + nc), _mm256_permutevar8x32_epi32(key, perm));
+            _mm256_storeu_si256((__m256i *)(ci + nc), _mm256_permutevar8x32_epi32(_mm256_add_epi32(iota, _mm256_set1_epi32(t)), perm));
             nc += cnt;
         }
     }

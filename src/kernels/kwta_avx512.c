@@ -24,9 +24,8 @@ static inline __m512 fac16(const float *f, int S, int g, int t, __mmask16 m) {
 }
 
 static int pass_avx512(const float *x, const float *f, int G, int S, int32_t lo, int32_t hi,
-                       int *above, uint64_t *cand, int cap) {
-    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
-    const __m512i sign = _mm512_set1_epi32((int32_t)0x80000000u), iota = _mm512_loadu_si512(iota16);
+                       int *above, int32_t *ck, int32_t *ci, int cap) {
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi), iota = _mm512_loadu_si512(iota16);
     int nc = 0, ab = 0;
     int groups = S == 1 ? 1 : G, len = S == 1 ? G : S;
     for (int g = 0; g < groups; g++) {
@@ -38,22 +37,12 @@ static int pass_avx512(const float *x, const float *f, int G, int S, int32_t lo,
             __m512i key = key16(_mm512_mul_ps(xv, fac16(f, S, g, t, m)));
             ab += __builtin_popcount(_mm512_mask_cmpgt_epi32_mask(m, key, vhi));
             __mmask16 cm = _mm512_mask_cmple_epi32_mask(_mm512_mask_cmpge_epi32_mask(m, key, vlo), key, vhi);
-            if (!cm) continue;
             int cnt = __builtin_popcount(cm);
             if (nc + cnt > cap) return -1;
-            __m512i kc = _mm512_maskz_compress_epi32(cm, _mm512_xor_si512(key, sign));
-            __m512i ic = _mm512_maskz_compress_epi32(cm, _mm512_xor_si512(
-                                                             _mm512_add_epi32(iota, _mm512_set1_epi32(t)),
-                                                             _mm512_set1_epi32(-1)));
-            __m512i c0 = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(kc)), 32),
-                                         _mm512_cvtepu32_epi64(_mm512_castsi512_si256(ic)));
-            _mm512_mask_storeu_epi64(cand + nc, (__mmask8)((1u << (cnt > 8 ? 8 : cnt)) - 1u), c0);
-            if (cnt > 8) {
-                __m512i c1 = _mm512_or_si512(
-                    _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(kc, 1)), 32),
-                    _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(ic, 1)));
-                _mm512_mask_storeu_epi64(cand + nc + 8, (__mmask8)((1u << (cnt - 8)) - 1u), c1);
-            }
+            /* compress into registers, then masked stores (branch-free) */
+            __mmask16 sm = tail16(cnt);
+            _mm512_mask_storeu_epi32(ck + nc, sm, _mm512_maskz_compress_epi32(cm, key));
+            _mm512_mask_storeu_epi32(ci + nc, sm, _mm512_maskz_compress_epi32(cm, _mm512_add_epi32(iota, _mm512_set1_epi32(t))));
             nc += cnt;
         }
     }

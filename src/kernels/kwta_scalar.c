@@ -7,7 +7,7 @@
 #include "kernels.h"
 
 static int pass_scalar(const float *x, const float *f, int G, int S, int32_t lo, int32_t hi,
-                       int *above, uint64_t *cand, int cap) {
+                       int *above, int32_t *ck, int32_t *ci, int cap) {
     int nc = 0, ab = 0, t = 0;
     for (int g = 0; g < G; g++) {
         float fg = f[g];
@@ -16,7 +16,8 @@ static int pass_scalar(const float *x, const float *f, int G, int S, int32_t lo,
             ab += key > hi;
             if (key >= lo && key <= hi) {
                 if (nc >= cap) return -1;
-                cand[nc++] = zs_kwta_comp(key, t);
+                ck[nc] = key;
+                ci[nc++] = t;
             }
         }
     }

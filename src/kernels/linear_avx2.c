@@ -46,3 +46,30 @@ void zs_linear_sd__avx2(float *out, const int32_t *idx, const float *val, int n,
     for (; o + 64 <= Op; o += 64) sd_chunk(out + o, idx, val, n, p->wt + o, Op, 8);
     for (; o < Op; o += 16) sd_chunk(out + o, idx, val, n, p->wt + o, Op, 2);
 }
+
+void zs_linear_sg__avx2(float *out, const float *x, const zs_linear_pack *p) {
+    int nz = p->gnz;
+    for (int b = 0; b < p->Op / 16; b++) {
+        const int32_t *gi = p->gi + (size_t)b * nz * 16;
+        const float *gw = p->gw + (size_t)b * nz * 16;
+        __m256 a0 = _mm256_loadu_ps(p->bias + 16 * b), a1 = _mm256_loadu_ps(p->bias + 16 * b + 8);
+        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+        int j = 0;
+        for (; j + 1 < nz; j += 2) {
+            const int32_t *g = gi + j * 16;
+            const float *w = gw + j * 16;
+            a0 = _mm256_fmadd_ps(_mm256_load_ps(w), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)g), 4), a0);
+            a1 = _mm256_fmadd_ps(_mm256_load_ps(w + 8), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)(g + 8)), 4), a1);
+            c0 = _mm256_fmadd_ps(_mm256_load_ps(w + 16), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)(g + 16)), 4), c0);
+            c1 = _mm256_fmadd_ps(_mm256_load_ps(w + 24), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)(g + 24)), 4), c1);
+        }
+        if (j < nz) {
+            const int32_t *g = gi + j * 16;
+            const float *w = gw + j * 16;
+            a0 = _mm256_fmadd_ps(_mm256_load_ps(w), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)g), 4), a0);
+            a1 = _mm256_fmadd_ps(_mm256_load_ps(w + 8), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)(g + 8)), 4), a1);
+        }
+        _mm256_storeu_ps(out + 16 * b, _mm256_add_ps(a0, c0));
+        _mm256_storeu_ps(out + 16 * b + 8, _mm256_add_ps(a1, c1));
+    }
+}

@@ -2,7 +2,9 @@
  * linear_avx512.c — linear layers with a sparse input list, AVX-512F:
  *   linear_ss: one FMA per (non-zero input, 16-output weight block);
  *   linear_sd: output chunks of up to 8 vectors (128 outputs) stay in
- *     registers while the input list streams by.
+ *     registers while the input list streams by;
+ *   linear_sg: 16 outputs per vector, vgatherdps of their inputs (from a
+ *     dense, L1-resident x), two accumulators.
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -61,5 +63,23 @@ void zs_linear_sd__avx512(float *out, const int32_t *idx, const float *val, int 
         case 2: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 2); break;
         default: sd_chunk(out + o, idx, val, n, p->wt + o, Op, 1); break;
         }
+    }
+}
+
+void zs_linear_sg__avx512(float *out, const float *x, const zs_linear_pack *p) {
+    int nz = p->gnz;
+    for (int b = 0; b < p->Op / 16; b++) {
+        const int32_t *gi = p->gi + (size_t)b * nz * 16;
+        const float *gw = p->gw + (size_t)b * nz * 16;
+        __m512 a0 = _mm512_load_ps(p->bias + 16 * b), a1 = _mm512_setzero_ps();
+        int j = 0;
+        for (; j + 1 < nz; j += 2) {
+            a0 = _mm512_fmadd_ps(_mm512_load_ps(gw + j * 16), _mm512_i32gather_ps(_mm512_load_si512(gi + j * 16), x, 4), a0);
+            a1 = _mm512_fmadd_ps(_mm512_load_ps(gw + j * 16 + 16),
+                                 _mm512_i32gather_ps(_mm512_load_si512(gi + j * 16 + 16), x, 4), a1);
+        }
+        if (j < nz)
+            a0 = _mm512_fmadd_ps(_mm512_load_ps(gw + j * 16), _mm512_i32gather_ps(_mm512_load_si512(gi + j * 16), x, 4), a0);
+        _mm512_storeu_ps(out + 16 * b, _mm512_add_ps(a0, a1));
     }
 }

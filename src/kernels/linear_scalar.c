@@ -4,7 +4,9 @@
  *                   that hold a non-zero (dense within the block);
  *   linear_ss_list: sparse weights, per input column the (o, w) non-zeros
  *                   (only products of non-zero input and non-zero weight);
- *   linear_sd:      dense weights (the output layer), columns of Op floats.
+ *   linear_sd:      dense weights (the output layer), columns of Op floats;
+ *   linear_sg:      dense input, sparse weights gathered 16 outputs at a
+ *                   time (SIMD gathers in the ISA files).
  * out has Op entries; those past O stay 0.
  */
 #include "kernels.h"
@@ -41,5 +43,17 @@ void zs_linear_sd__scalar(float *out, const int32_t *idx, const float *val, int 
         const float *w = p->wt + (size_t)idx[e] * Op;
         float v = val[e];
         for (int o = 0; o < Op; o++) out[o] += v * w[o];
+    }
+}
+
+void zs_linear_sg__scalar(float *out, const float *x, const zs_linear_pack *p) {
+    for (int b = 0; b < p->Op / 16; b++) {
+        const int32_t *gi = p->gi + (size_t)b * p->gnz * 16;
+        const float *gw = p->gw + (size_t)b * p->gnz * 16;
+        for (int l = 0; l < 16; l++) {
+            float a = p->bias[b * 16 + l];
+            for (int j = 0; j < p->gnz; j++) a += gw[j * 16 + l] * x[gi[j * 16 + l]];
+            out[b * 16 + l] = a;
+        }
     }
 }

@@ -121,6 +121,7 @@ void zs_linear_pack_free(zs_linear_pack *p) {
     if (!p) return;
     free(p->start); free(p->lo); free(p->lw);
     free(p->bstart); free(p->bo); zs_free_aligned(p->bw);
+    zs_free_aligned(p->gi); zs_free_aligned(p->gw);
     zs_free_aligned(p->wt); zs_free_aligned(p->bias);
     memset(p, 0, sizeof *p);
 }
@@ -182,6 +183,29 @@ zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bi
         }
         p->bstart[I] = (int32_t)t;
     }
+    if (want & ZS_LIN_GATHER) {
+        int gnz = 1;
+        for (int o = 0; o < O; o++) {
+            int c = 0;
+            for (int i = 0; i < I; i++) c += w[(size_t)o * I + i] != 0.0f;
+            if (c > gnz) gnz = c;
+        }
+        p->gnz = gnz;
+        p->gi = zs_alloc_aligned((size_t)nb * gnz * 16, sizeof(int32_t)); /* zero-filled */
+        p->gw = zs_alloc_aligned((size_t)nb * gnz * 16, sizeof(float));
+        if (!p->gi || !p->gw) goto oom;
+        for (int o = 0; o < O; o++) {
+            size_t base = (size_t)(o / 16) * gnz * 16 + (size_t)(o % 16);
+            int j = 0;
+            for (int i = 0; i < I; i++) {
+                float v = w[(size_t)o * I + i];
+                if (v == 0.0f) continue;
+                p->gi[base + (size_t)j * 16] = i;
+                p->gw[base + (size_t)j * 16] = v;
+                j++;
+            }
+        }
+    }
     if (want & ZS_LIN_DENSE) {
         p->wt = zs_alloc_aligned((size_t)I * p->Op, sizeof(float));
         if (!p->wt) goto oom;
@@ -196,37 +220,46 @@ oom:
 
 /* ---------------------------------------------------------------- k-WTA select */
 
-/* Sample size and minimum n for the bracketed path. */
-#define KWTA_SAMPLE 1024
+/* Strategy (exact, no full sort):
+ *  1. n >= KWTA_MIN_N: a strided sample of m keys gives a bracket [lo, hi]
+ *     that holds the k-th largest key with a 3.5-sigma margin;
+ *     smaller n: the bracket is everything.
+ *  2. The ISA's streaming pass counts keys > hi and collects the keys and
+ *     indices inside the bracket (in index order).
+ *  3. Radix steps on the candidates (1024 buckets of the key range per
+ *     step) narrow them to the bucket holding the k-th; the last few are
+ *     ranked by (key, lower index first).
+ *  If the bracket missed (the sample lied), everything is a candidate. */
 #define KWTA_MIN_N 4096
+#define KWTA_NB 1024
+
+static int sample_size(int n) { return n >= 16384 ? 1024 : 512; }
 
 size_t zs_kwta_work_size(int n) {
-    return ((size_t)(n > 0 ? n : 0) + KWTA_SAMPLE + 32) * sizeof(uint64_t);
+    size_t nn = (size_t)(n > 0 ? n : 0);
+    return (2 * (nn + 32) + 1024 + KWTA_NB + 16) * sizeof(int32_t);
 }
 
-/* The r-th largest (r = 0 is the largest) of a[0..n), distinct values;
- * reorders a. Hoare-style quickselect with median-of-three pivots. */
-static uint64_t select_desc(uint64_t *a, int n, int r) {
+/* The r-th largest (r = 0 is the largest) of a[0..n) (ties allowed);
+ * reorders a. Hoare quickselect with median-of-three pivots. */
+static int32_t select_desc_i32(int32_t *a, int n, int r) {
     int lo = 0, hi = n - 1;
     while (hi - lo > 8) {
         int mid = lo + (hi - lo) / 2;
-        uint64_t x = a[lo], y = a[mid], z = a[hi], t;
-        /* median of three */
-        uint64_t pv = x > y ? (y > z ? y : (x > z ? z : x)) : (x > z ? x : (y > z ? z : y));
+        int32_t x = a[lo], y = a[mid], z = a[hi], t;
+        int32_t pv = x > y ? (y > z ? y : (x > z ? z : x)) : (x > z ? x : (y > z ? z : y));
         int i = lo, j = hi;
         while (i <= j) {
             while (a[i] > pv) i++;
             while (a[j] < pv) j--;
             if (i <= j) { t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
         }
-        /* a[lo..j] >= pv >= a[i..hi], a[j+1..i-1] == pv */
         if (r <= j) hi = j;
         else if (r >= i) lo = i;
         else return pv;
     }
-    /* insertion sort descending of the small range */
     for (int i = lo + 1; i <= hi; i++) {
-        uint64_t v = a[i];
+        int32_t v = a[i];
         int j = i - 1;
         while (j >= lo && a[j] < v) { a[j + 1] = a[j]; j--; }
         a[j + 1] = v;
@@ -234,49 +267,103 @@ static uint64_t select_desc(uint64_t *a, int n, int r) {
     return a[r];
 }
 
-static zs_kwta_cut cut_of(uint64_t c) {
+/* Among nc candidates (keys ck, indices ci ascending), the cut of the
+ * need-th (1-based) in the order (larger key, then lower index). */
+static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist) {
     zs_kwta_cut cut;
-    cut.key = (int32_t)((uint32_t)(c >> 32) ^ 0x80000000u);
-    cut.last = (int32_t)~(uint32_t)c;
+    int32_t kmin = INT32_MAX, kmax = INT32_MIN;
+    for (int i = 0; i < nc; i++) {
+        kmin = ck[i] < kmin ? ck[i] : kmin;
+        kmax = ck[i] > kmax ? ck[i] : kmax;
+    }
+    for (;;) {
+        uint32_t range = (uint32_t)kmax - (uint32_t)kmin;
+        if (range == 0) { /* all tie: the need-th lowest index */
+            cut.key = kmin;
+            cut.last = ci[need - 1];
+            return cut;
+        }
+        if (nc <= 24) break;
+        int shift = 0;
+        while ((range >> shift) >= KWTA_NB) shift++;
+        memset(hist, 0, sizeof(uint32_t) * KWTA_NB);
+        for (int i = 0; i < nc; i++) hist[((uint32_t)ck[i] - (uint32_t)kmin) >> shift]++;
+        int b = (int)(range >> shift);
+        uint32_t acc = 0;
+        while (acc + hist[b] < (uint32_t)need) acc += hist[b--];
+        need -= (int)acc;
+        int m = 0;
+        for (int i = 0; i < nc; i++)
+            if ((((uint32_t)ck[i] - (uint32_t)kmin) >> shift) == (uint32_t)b) { ck[m] = ck[i]; ci[m] = ci[i]; m++; }
+        nc = m;
+        /* exact bounds of what is left */
+        kmin = INT32_MAX; kmax = INT32_MIN;
+        for (int i = 0; i < nc; i++) {
+            kmin = ck[i] < kmin ? ck[i] : kmin;
+            kmax = ck[i] > kmax ? ck[i] : kmax;
+        }
+    }
+    /* few left: rank by composite key, insertion sort descending */
+    uint64_t c[24];
+    for (int i = 0; i < nc; i++) {
+        uint64_t v = zs_kwta_comp(ck[i], ci[i]);
+        int j = i - 1;
+        while (j >= 0 && c[j] < v) { c[j + 1] = c[j]; j--; }
+        c[j + 1] = v;
+    }
+    cut.key = (int32_t)((uint32_t)(c[need - 1] >> 32) ^ 0x80000000u);
+    cut.last = (int32_t)~(uint32_t)c[need - 1];
     return cut;
 }
 
-static void select_full(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
-                        uint64_t *a) {
-    int n = G * S, t = 0;
-    for (int g = 0; g < G; g++)
-        for (int i = 0; i < S; i++, t++) a[t] = zs_kwta_comp(zs_kwta_key(x[t] * f[g]), t);
-    *cut = cut_of(select_desc(a, n, k - 1));
-}
+#ifdef KWTA_PROF
+#include <time.h>
+double kwta_prof[4]; long kwta_cands;
+static double pnow(void) { struct timespec ts; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return ts.tv_sec * 1e9 + ts.tv_nsec; }
+#define PROF(i) do { double t_ = pnow(); kwta_prof[i] += t_ - tp_; tp_ = t_; } while (0)
+#define PROF0 double tp_ = pnow()
+#else
+#define PROF(i) do { } while (0)
+#define PROF0 do { } while (0)
+#endif
 
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                            void *work, zs_kwta_pass_fn pass) {
     int n = G * S;
-    uint64_t *a = work;
     if (k >= n) { cut->key = INT32_MIN; cut->last = n - 1; return; }
     if (k <= 0) { cut->key = INT32_MAX; cut->last = -1; return; }
-    if (n < KWTA_MIN_N) { select_full(cut, x, f, G, S, k, a); return; }
-    /* 1. a strided sample brackets the k-th largest with a safety margin */
-    int m = KWTA_SAMPLE;
-    uint64_t *smp = a + n + 16; /* the pass may store 16 past its count */
-    for (int j = 0; j < m; j++) {
-        int i = (int)(((int64_t)j * n + n / (2 * m)) / m);
-        smp[j] = zs_kwta_comp(zs_kwta_key(x[i] * f[i / S]), i);
+    int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
+    uint32_t *hist = (uint32_t *)(smp + 1024);
+    int32_t lo = INT32_MIN, hi = INT32_MAX;
+    PROF0;
+    if (n >= KWTA_MIN_N) {
+        /* 1. strided sample -> bracket */
+        int m = sample_size(n), step = n / m, g = 0;
+        for (int j = 0, i = step / 2; j < m; j++, i += step) {
+            while (i >= (g + 1) * S) g++;
+            smp[j] = zs_kwta_key(x[i] * f[g]);
+        }
+        double q = (double)k / n, r = q * m;
+        double margin = 3.5 * sqrt(m * q * (1 - q)) + 4;
+        int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
+        if (rlo < m) lo = select_desc_i32(smp, m, rlo);
+        if (rhi >= 0) hi = select_desc_i32(smp, rlo < m ? rlo : m, rhi);
     }
-    double q = (double)k / n, r = q * m;
-    double margin = 3.5 * sqrt(m * q * (1 - q)) + 4;
-    int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
-    int32_t hi = INT32_MAX, lo = INT32_MIN;
-    if (rhi >= 0) hi = (int32_t)((uint32_t)(select_desc(smp, m, rhi) >> 32) ^ 0x80000000u);
-    if (rlo < m) lo = (int32_t)((uint32_t)(select_desc(smp, m, rlo) >> 32) ^ 0x80000000u);
-    /* 2. one streaming pass: count above the bracket, collect inside it */
+    PROF(0);
+    /* 2. one streaming pass */
     int above = 0;
-    int nc = pass(x, f, G, S, lo, hi, &above, a, n);
+    int nc = pass(x, f, G, S, lo, hi, &above, ck, ci, n);
     int need = k - above;
-    if (nc >= 0 && need >= 1 && need <= nc) {
-        *cut = cut_of(select_desc(a, nc, need - 1));
-        return;
+    if (nc < 0 || need < 1 || need > nc) {
+        /* 3'. the bracket missed: everything is a candidate */
+        nc = pass(x, f, G, S, INT32_MIN, INT32_MAX, &above, ck, ci, n);
+        need = k;
     }
-    /* 3. the bracket missed (rare): exact selection over everything */
-    select_full(cut, x, f, G, S, k, a);
+    PROF(1);
+    /* 3. narrow down the candidates */
+    *cut = select_candidates(ck, ci, nc, need, hist);
+    PROF(2);
+#ifdef KWTA_PROF
+    kwta_cands += nc;
+#endif
 }

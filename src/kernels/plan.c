@@ -1,12 +1,429 @@
-/* plan.c — placeholder until the kernels land: no fast plan, so
- * zs_net_infer uses the reference path. */
+/*
+ * plan.c — the inference plan (see plan.h): the network's eval-mode layer
+ * sequence compiled into stages that run the sparse kernels of kernels.h.
+ *
+ * At build: BatchNorm (running statistics) is folded into the preceding
+ * conv/linear; k-WTA boost factors are precomputed per unit/channel exactly
+ * as the reference computes them (expf((k/U - duty) * boost)), with
+ * k = k_inference; a k-WTA2d followed by a 2x2/2 max-pool becomes one fused
+ * stage; ReLU followed by a 2x2/2 max-pool too; every buffer a sample needs
+ * is allocated here. zs_plan_infer allocates nothing and runs the samples
+ * one by one (batch 1 is the streaming case; larger batches just loop).
+ *
+ * What it is not: a general graph compiler. Supported: conv2d (stride 1,
+ * any padding), linear, batchnorm after conv/linear, relu, maxpool2d,
+ * flatten, dropout (identity), global kwinners2d, kwinners, logsoftmax
+ * (last). Anything else returns ZS_EUNSUPPORTED and the caller uses the
+ * reference path.
+ *
+ * The kernel set is zs_kernels_active() read at build (so ZS_ISA set before
+ * building selects it); nothing is cached globally. Environment knobs read
+ * at build, for measurements: ZS_PLAN_CONV=taps|vec|list (conv on a sparse
+ * input), ZS_PLAN_LINEAR=gather|block|list (linear with sparse weights;
+ * default gather with AVX2/AVX-512, list with scalar).
+ */
 #include "plan.h"
-zs_status zs_plan_build(zs_net *net) {
-    (void)net;
-    return ZS_ERR(ZS_EUNSUPPORTED, "no fast inference plan in this build");
+#include "kernels.h"
+#include "layers.h"
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+typedef enum {
+    ST_PAD, ST_CONV_DENSE, ST_CONV_SPARSE, ST_LINEAR, ST_KWTA, ST_KWTA_POOL, ST_MAXPOOL,
+    ST_MAXPOOL_ANY, ST_RELU, ST_SPARSIFY, ST_DENSIFY, ST_LOGSOFTMAX
+} stage_kind;
+
+static const char *const stage_names[] = {"pad", "conv_dense", "conv_sparse", "linear", "kwta",
+                                          "kwta_pool", "maxpool", "maxpool_any", "relu", "sparsify",
+                                          "densify", "logsoftmax"};
+
+typedef struct stage {
+    stage_kind kind;
+    const char *layer;        /* name of the (first) layer it implements   */
+    int C, H, W;              /* input shape                               */
+    int oC, oH, oW;           /* output shape                              */
+    int pad, relu, pk, ps;
+    int G, S, k;              /* k-WTA: G groups of S units, k winners     */
+    float *f;                 /* (G) boost factors                          */
+    zs_conv_taps taps;
+    zs_conv_scatter sc;
+    zs_linear_pack lin;
+    zs_conv_sparse_fn *conv_fn;
+    zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
+    zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
+    const char *kernel;       /* for zs_plan_describe                      */
+} stage;
+
+typedef struct zs_plan {
+    const zs_kernels *K;
+    int n, cap;
+    stage *st;
+    size_t in_size;
+    int classes;
+    float *buf[2];            /* ping-pong dense activations (buf_len)     */
+    size_t buf_len;
+    int32_t *lidx;            /* winners / non-zero list (list_len)        */
+    float *lval;
+    size_t list_len;
+    void *kwork;              /* kwta_select work                          */
+    float *cscratch;          /* conv_sparse scratch                       */
+} zs_plan;
+
+enum { REP_DENSE, REP_LIST };
+
+static void stage_free(stage *s) {
+    free(s->f);
+    zs_conv_taps_free(&s->taps);
+    zs_conv_scatter_free(&s->sc);
+    zs_linear_pack_free(&s->lin);
 }
-void zs_plan_free(zs_net *net) { if (net) net->kernels = NULL; }
+
+static void plan_destroy(zs_plan *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) stage_free(&p->st[i]);
+    free(p->st);
+    zs_free_aligned(p->buf[0]); zs_free_aligned(p->buf[1]);
+    zs_free_aligned(p->lidx); zs_free_aligned(p->lval);
+    zs_free_aligned(p->kwork); zs_free_aligned(p->cscratch);
+    free(p);
+}
+
+void zs_plan_free(zs_net *net) {
+    if (!net) return;
+    plan_destroy(net->kernels);
+    net->kernels = NULL;
+}
+
+/* Append a stage of `kind` with input shape (C, H, W); returns it or NULL. */
+static stage *add(zs_plan *p, stage_kind kind, const char *layer, int C, int H, int W) {
+    if (p->n == p->cap) {
+        int nc = p->cap ? 2 * p->cap : 16;
+        stage *ns = realloc(p->st, sizeof(stage) * (size_t)nc);
+        if (!ns) return NULL;
+        p->st = ns;
+        p->cap = nc;
+    }
+    stage *s = &p->st[p->n++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind; s->layer = layer;
+    s->C = s->oC = C; s->H = s->oH = H; s->W = s->oW = W;
+    s->kernel = "";
+    return s;
+}
+
+static int is_pool22(const zs_layer *L) {
+    return L && L->type == ZS_MAXPOOL2D && L->pool_k == 2 && L->pool_stride == 2;
+}
+
+/* Copy of the layer's weights and bias with a following eval BatchNorm
+ * folded in (bn may be NULL). *w (Co*fan) and *b (Co) are malloc'ed. */
+static zs_status fold_weights(const zs_layer *L, const zs_layer *bn, float **w, float **b) {
+    size_t nw = (size_t)L->out_c * L->fan_in;
+    *w = malloc(sizeof(float) * nw);
+    *b = calloc((size_t)L->out_c, sizeof(float));
+    if (!*w || !*b) { free(*w); free(*b); *w = *b = NULL; return ZS_ERR(ZS_ENOMEM, "plan: out of memory"); }
+    memcpy(*w, L->w, sizeof(float) * nw);
+    if (L->has_bias && L->b) memcpy(*b, L->b, sizeof(float) * (size_t)L->out_c);
+    if (bn)
+        zs_bn_fold(*w, *b, L->out_c, L->fan_in, bn->running_mean, bn->running_var,
+                   bn->affine ? bn->gamma : NULL, bn->affine ? bn->beta : NULL, bn->bn_eps);
+    return ZS_OK;
+}
+
+static int env_is(const char *name, const char *val) {
+    const char *e = getenv(name);
+    return e && !strcmp(e, val);
+}
+
+zs_status zs_plan_build(zs_net *net) {
+    zs_status st = ZS_OK;
+    ZS_RETURN_IF(!net, ZS_EINVAL, "zs_plan_build: NULL network");
+    zs_plan_free(net);
+    zs_plan *p = calloc(1, sizeof *p);
+    ZS_RETURN_IF(!p, ZS_ENOMEM, "plan: out of memory");
+    p->K = zs_kernels_active();
+    p->in_size = (size_t)net->in_c * net->in_h * net->in_w;
+    p->classes = net->num_classes;
+    int conv_mode = env_is("ZS_PLAN_CONV", "taps") ? 0 : env_is("ZS_PLAN_CONV", "list") ? 2 : 1;
+    /* sparse linear: 0 gather, 1 block, 2 list */
+    int lin_mode = p->K->isa == ZS_ISA_SCALAR ? 2 : 0;
+    if (env_is("ZS_PLAN_LINEAR", "gather")) lin_mode = 0;
+    if (env_is("ZS_PLAN_LINEAR", "block")) lin_mode = 1;
+    if (env_is("ZS_PLAN_LINEAR", "list")) lin_mode = 2;
+
+    int rep = REP_DENSE, sparse_hint = 0;     /* current activation */
+    int C = net->in_c, H = net->in_h, W = net->in_w;
+    size_t maxd = (size_t)C * H * W, maxl = 16, maxk = 16, maxc = 16;
+    float *fw = NULL, *fb = NULL;
+    stage *s;
+#define ADD(kind, name) do { if (!(s = add(p, (kind), (name), C, H, W))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory"); } while (0)
+#define NEED_DENSE(name) do { if (rep == REP_LIST) { ADD(ST_DENSIFY, name); rep = REP_DENSE; } } while (0)
+#define NEED_LIST(name) do { if (rep == REP_DENSE) { ADD(ST_SPARSIFY, name); s->kernel = "sparsify"; rep = REP_LIST; } } while (0)
+
+    for (int i = 0; i < net->n_layers; i++) {
+        const zs_layer *L = &net->layers[i], *next = i + 1 < net->n_layers ? &net->layers[i + 1] : NULL;
+        size_t units = (size_t)C * H * W;
+        if (units > maxl) maxl = units;
+        if (units > maxd) maxd = units;
+        switch (L->type) {
+        case ZS_CONV2D: {
+            if (L->stride != 1) ZS_FAIL(ZS_EUNSUPPORTED, "plan: conv '%s' has stride %d (only 1)", L->name, L->stride);
+            const zs_layer *bn = next && next->type == ZS_BATCHNORM ? next : NULL;
+            ZS_TRY(fold_weights(L, bn, &fw, &fb));
+            int useful_sparse = rep == REP_LIST || (sparse_hint && conv_mode != 0);
+            if (useful_sparse) {
+                NEED_LIST(L->name);
+                ADD(ST_CONV_SPARSE, L->name);
+                ZS_TRY(zs_conv_scatter_pack(&s->sc, fw, fb, L->out_c, C, L->kh, L->kw, H, W, L->pad,
+                                            conv_mode == 2, conv_mode != 2));
+                s->conv_fn = conv_mode == 2 ? p->K->conv_sparse_list : p->K->conv_sparse_vec;
+                s->kernel = conv_mode == 2 ? "conv_sparse_list" : "conv_sparse_vec";
+                size_t cs = zs_conv_sparse_scratch(&s->sc);
+                if (cs > maxc) maxc = cs;
+            } else {
+                NEED_DENSE(L->name);
+                if (L->pad > 0) {
+                    ADD(ST_PAD, L->name);
+                    s->pad = L->pad;
+                    H += 2 * L->pad; W += 2 * L->pad;
+                    s->oH = H; s->oW = W;
+                    if ((size_t)C * H * W > maxd) maxd = (size_t)C * H * W;
+                }
+                ADD(ST_CONV_DENSE, L->name);
+                ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W));
+                s->kernel = "conv_dense";
+            }
+            free(fw); free(fb); fw = fb = NULL;
+            C = L->out_c; H = L->out_h; W = L->out_w;
+            s->oC = C; s->oH = H; s->oW = W;
+            rep = REP_DENSE; sparse_hint = 0;
+            if (bn) i++;
+            break;
+        }
+        case ZS_LINEAR: {
+            const zs_layer *bn = next && next->type == ZS_BATCHNORM ? next : NULL;
+            ZS_TRY(fold_weights(L, bn, &fw, &fb));
+            size_t nnz = 0, nw = (size_t)L->out_c * L->fan_in;
+            for (size_t j = 0; j < nw; j++) nnz += fw[j] != 0.0f;
+            int sparse_w = nnz * 2 < nw;
+            int fmt = !sparse_w ? ZS_LIN_DENSE : lin_mode == 0 ? ZS_LIN_GATHER : lin_mode == 1 ? ZS_LIN_BLOCK : ZS_LIN_LIST;
+            if (fmt == ZS_LIN_GATHER) NEED_DENSE(L->name);
+            else NEED_LIST(L->name);
+            ADD(ST_LINEAR, L->name);
+            ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in, fmt));
+            s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : fmt == ZS_LIN_LIST ? p->K->linear_ss_list : p->K->linear_ss;
+            if (fmt == ZS_LIN_GATHER) s->lin_g = p->K->linear_sg;
+            s->kernel = fmt == ZS_LIN_DENSE ? "linear_sd" : fmt == ZS_LIN_LIST ? "linear_ss_list"
+                      : fmt == ZS_LIN_GATHER ? "linear_sg" : "linear_ss";
+            free(fw); free(fb); fw = fb = NULL;
+            C = L->out_c; H = W = 1;
+            s->oC = C; s->oH = s->oW = 1;
+            if ((size_t)s->lin.Op > maxd) maxd = (size_t)s->lin.Op;
+            rep = REP_DENSE; sparse_hint = 0;
+            if (bn) i++;
+            break;
+        }
+        case ZS_BATCHNORM:
+            ZS_FAIL(ZS_EUNSUPPORTED, "plan: batchnorm '%s' does not follow a conv/linear", L->name);
+        case ZS_KWINNERS2D:
+        case ZS_KWINNERS: {
+            if (L->type == ZS_KWINNERS2D && L->local)
+                ZS_FAIL(ZS_EUNSUPPORTED, "plan: local k-WTA '%s'", L->name);
+            NEED_DENSE(L->name);
+            int vec = L->type == ZS_KWINNERS;
+            int G = vec ? (int)units : C, S = vec ? 1 : H * W;
+            int kk = L->k_inference < (int)units ? L->k_inference : (int)units;
+            float td = (float)((double)L->k_inference / (double)units);
+            int fuse = !vec && is_pool22(next);
+            ADD(fuse ? ST_KWTA_POOL : ST_KWTA, L->name);
+            s->G = G; s->S = S; s->k = kk;
+            if (!(s->f = malloc(sizeof(float) * (size_t)G))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
+            for (int g = 0; g < G; g++) s->f[g] = expf((td - L->duty[g]) * L->boost_strength);
+            if (zs_kwta_work_size((int)units) > maxk) maxk = zs_kwta_work_size((int)units);
+            if (fuse) {
+                s->kernel = "kwta_select+kwta_pool";
+                H /= 2; W /= 2;
+                s->oH = H; s->oW = W;
+                rep = REP_DENSE; sparse_hint = 1;
+                i++;
+            } else {
+                s->kernel = "kwta_select+kwta_emit";
+                rep = REP_LIST;
+            }
+            break;
+        }
+        case ZS_MAXPOOL2D:
+            NEED_DENSE(L->name);
+            ADD(is_pool22(L) ? ST_MAXPOOL : ST_MAXPOOL_ANY, L->name);
+            s->pk = L->pool_k; s->ps = L->pool_stride;
+            s->kernel = is_pool22(L) ? "maxpool" : "zs_maxpool2d_forward (reference)";
+            H = L->out_h; W = L->out_w;
+            s->oH = H; s->oW = W;
+            break;
+        case ZS_RELU:
+            NEED_DENSE(L->name);
+            if (is_pool22(next)) {
+                ADD(ST_MAXPOOL, L->name);
+                s->relu = 1; s->pk = s->ps = 2;
+                s->kernel = "maxpool (+relu)";
+                H = next->out_h; W = next->out_w;
+                s->oH = H; s->oW = W;
+                i++;
+            } else {
+                ADD(ST_RELU, L->name);
+                s->kernel = "zs_relu_forward (reference)";
+            }
+            break;
+        case ZS_FLATTEN:
+            if (rep == REP_DENSE || rep == REP_LIST) { C = C * H * W; H = W = 1; }
+            break;
+        case ZS_DROPOUT: break; /* identity in eval mode */
+        case ZS_LOGSOFTMAX:
+            if (i != net->n_layers - 1) ZS_FAIL(ZS_EUNSUPPORTED, "plan: logsoftmax '%s' is not the last layer", L->name);
+            break;
+        default:
+            ZS_FAIL(ZS_EUNSUPPORTED, "plan: layer '%s' of an unsupported type", L->name);
+        }
+        (void)sparse_hint;
+    }
+    if ((size_t)C * H * W > maxd) maxd = (size_t)C * H * W;
+    NEED_DENSE("output");
+    if ((size_t)C * H * W != (size_t)net->num_classes)
+        ZS_FAIL(ZS_EUNSUPPORTED, "plan: output has %d values for %d classes", C * H * W, net->num_classes);
+    ADD(ST_LOGSOFTMAX, "output");
+    s->kernel = "zs_logsoftmax_forward (reference)";
+
+    p->buf_len = maxd + 64;
+    p->list_len = maxl + 64;
+    p->buf[0] = zs_alloc_aligned(p->buf_len, sizeof(float));
+    p->buf[1] = zs_alloc_aligned(p->buf_len, sizeof(float));
+    p->lidx = zs_alloc_aligned(p->list_len, sizeof(int32_t));
+    p->lval = zs_alloc_aligned(p->list_len, sizeof(float));
+    p->kwork = zs_alloc_aligned(maxk, 1);
+    p->cscratch = zs_alloc_aligned(maxc, sizeof(float));
+    if (!p->buf[0] || !p->buf[1] || !p->lidx || !p->lval || !p->kwork || !p->cscratch)
+        ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
+    net->kernels = p;
+    return ZS_OK;
+fail:
+    free(fw); free(fb);
+    plan_destroy(p);
+    return st;
+#undef ADD
+#undef NEED_DENSE
+#undef NEED_LIST
+}
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: immune to preemption */
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* One sample x (in_size) -> logprob (classes). prof (n stages) or NULL:
+ * nanoseconds spent in each stage are added to it. */
+static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) {
+    const zs_kernels *K = p->K;
+    const float *cur = x;
+    int nl = 0;
+    double t0 = prof ? now_ns() : 0;
+    for (int i = 0; i < p->n; i++) {
+        stage *s = &p->st[i];
+        float *dst = cur == p->buf[0] ? p->buf[1] : p->buf[0];
+        size_t units = (size_t)s->C * s->H * s->W;
+        switch (s->kind) {
+        case ST_PAD: {
+            int Hp = s->oH, Wp = s->oW, pd = s->pad;
+            memset(dst, 0, sizeof(float) * (size_t)s->C * Hp * Wp);
+            for (int c = 0; c < s->C; c++)
+                for (int y = 0; y < s->H; y++)
+                    memcpy(dst + ((size_t)c * Hp + y + pd) * Wp + pd, cur + ((size_t)c * s->H + y) * s->W,
+                           sizeof(float) * (size_t)s->W);
+            cur = dst;
+            break;
+        }
+        case ST_CONV_DENSE: K->conv_dense(dst, cur, &s->taps); cur = dst; break;
+        case ST_CONV_SPARSE: s->conv_fn(dst, p->lidx, p->lval, nl, &s->sc, p->cscratch); cur = dst; break;
+        case ST_LINEAR:
+            if (s->lin_g) s->lin_g(dst, cur, &s->lin);
+            else s->lin_fn(dst, p->lidx, p->lval, nl, &s->lin);
+            cur = dst;
+            break;
+        case ST_KWTA: {
+            zs_kwta_cut cut;
+            K->kwta_select(&cut, cur, s->f, s->G, s->S, s->k, p->kwork);
+            nl = K->kwta_emit(p->lidx, p->lval, cur, s->f, s->G, s->S, cut);
+            break;
+        }
+        case ST_KWTA_POOL: {
+            zs_kwta_cut cut;
+            K->kwta_select(&cut, cur, s->f, s->G, s->S, s->k, p->kwork);
+            K->kwta_pool(dst, cur, s->f, s->C, s->H, s->W, cut);
+            cur = dst;
+            break;
+        }
+        case ST_MAXPOOL: K->maxpool(dst, cur, s->C, s->H, s->W, s->relu); cur = dst; break;
+        case ST_MAXPOOL_ANY: zs_maxpool2d_forward(dst, NULL, cur, 1, s->C, s->H, s->W, s->pk, s->ps); cur = dst; break;
+        case ST_RELU: zs_relu_forward(dst, cur, units); cur = dst; break;
+        case ST_SPARSIFY: nl = K->sparsify(p->lidx, p->lval, cur, (int)units); break;
+        case ST_DENSIFY:
+            memset(dst, 0, sizeof(float) * units);
+            for (int e = 0; e < nl; e++) dst[p->lidx[e]] = p->lval[e];
+            cur = dst;
+            break;
+        case ST_LOGSOFTMAX: zs_logsoftmax_forward(logprob, cur, 1, p->classes); break;
+        }
+        if (prof) {
+            double t1 = now_ns();
+            prof[i] += t1 - t0;
+            t0 = t1;
+        }
+    }
+}
+
 zs_status zs_plan_infer(zs_net *net, const float *x, int n, float *logprob) {
-    (void)net; (void)x; (void)n; (void)logprob;
-    return ZS_ERR(ZS_EUNSUPPORTED, "no fast inference plan in this build");
+    ZS_RETURN_IF(!net || !net->kernels, ZS_EINVAL, "zs_plan_infer: no plan built");
+    ZS_RETURN_IF(n < 0 || (n > 0 && (!x || !logprob)), ZS_EINVAL, "zs_plan_infer: bad argument");
+    zs_plan *p = net->kernels;
+    for (int i = 0; i < n; i++) infer_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes, NULL);
+    return ZS_OK;
+}
+
+void zs_plan_describe(const zs_net *net, FILE *f) {
+    const zs_plan *p = net ? net->kernels : NULL;
+    if (!p) { fprintf(f, "no inference plan (reference path)\n"); return; }
+    fprintf(f, "inference plan, ISA %s, %d stages:\n", zs_isa_name(p->K->isa), p->n);
+    for (int i = 0; i < p->n; i++) {
+        const stage *s = &p->st[i];
+        fprintf(f, "  %-12s %-16s %dx%dx%d -> %dx%dx%d  %s", stage_names[s->kind], s->layer, s->C, s->H, s->W,
+                s->oC, s->oH, s->oW, s->kernel);
+        if (s->kind == ST_KWTA || s->kind == ST_KWTA_POOL) fprintf(f, " k=%d", s->k);
+        fputc('\n', f);
+    }
+}
+
+zs_status zs_plan_profile(zs_net *net, const float *x, int n, int reps, FILE *f) {
+    ZS_RETURN_IF(!net || !net->kernels || !x || n < 1 || reps < 1, ZS_EINVAL, "zs_plan_profile: bad argument");
+    zs_plan *p = net->kernels;
+    double *prof = calloc((size_t)p->n, sizeof(double));
+    float *lp = malloc(sizeof(float) * (size_t)p->classes);
+    if (!prof || !lp) { free(prof); free(lp); return ZS_ERR(ZS_ENOMEM, "out of memory"); }
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < n; i++) infer_one(p, x + (size_t)i * p->in_size, lp, prof);
+    double tot = 0;
+    for (int i = 0; i < p->n; i++) tot += prof[i];
+    fprintf(f, "per-sample thread CPU time by stage (ISA %s, %d samples x %d):\n", zs_isa_name(p->K->isa), n, reps);
+    for (int i = 0; i < p->n; i++)
+        fprintf(f, "  %-12s %-16s %8.2f us  %5.1f%%\n", stage_names[p->st[i].kind], p->st[i].layer,
+                prof[i] / 1e3 / ((double)n * reps), 100.0 * prof[i] / tot);
+    fprintf(f, "  total %.2f us/sample\n", tot / 1e3 / ((double)n * reps));
+    free(prof);
+    free(lp);
+    return ZS_OK;
+}
+
+int zs_plan_isa(const zs_net *net) {
+    const zs_plan *p = net ? net->kernels : NULL;
+    return p ? (int)p->K->isa : -1;
 }

@@ -1,0 +1,220 @@
+/*
+ * test_plan.c — whole networks through the inference plan (sparse kernels)
+ * against the reference path (zs_net_set_dense(net, 1) + zs_net_infer),
+ * for every ISA the CPU has (ZS_ISA set before the plan is built), on the
+ * gsc-sparse, gsc-dense, gsc-supersparse and gsc-sparse-fast presets (and
+ * the MLP presets). Networks get a few SGD steps first so that BatchNorm
+ * statistics and k-WTA duty cycles (boosting) are not trivial.
+ *
+ * Tolerance on log-probabilities: |plan - ref| <= 2e-3 + 2e-3 |ref|, and
+ * identical argmax on every sample. (The plan folds BatchNorm into the
+ * weights and sums in another order, so a unit at the k-WTA boundary may
+ * occasionally swap with its neighbour; the tolerance covers that.)
+ * Also: batch n equals n batches of 1 bit for bit, unsupported
+ * architectures say ZS_EUNSUPPORTED (and zs_net_infer still answers),
+ * and networks run concurrently in threads give the sequential results.
+ */
+#include "check.h"
+#include "kernels/kernels.h"
+#include "kernels/plan.h"
+#include "net.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS 24 /* samples per comparison */
+
+static zs_rng rng;
+
+static void fill_inputs(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        /* roughly N(0, 1): sum of uniforms */
+        float s = 0;
+        for (int j = 0; j < 4; j++) s += zs_rng_uniform(&rng);
+        x[i] = (s - 2.0f) * 1.7f;
+    }
+}
+
+static int argmax(const float *v, int K) {
+    int b = 0;
+    for (int i = 1; i < K; i++) if (v[i] > v[b]) b = i;
+    return b;
+}
+
+/* A few SGD steps on random data (BN statistics, duty cycles, weights move). */
+static void warm_up(zs_net *net, size_t insz, int K) {
+    int B = 8;
+    float *x = malloc(sizeof(float) * insz * B);
+    int32_t y[8];
+    zs_sgd opt = {0.01f, 0.0f, 0.0f};
+    for (int step = 0; step < 4; step++) {
+        fill_inputs(x, insz * B);
+        for (int i = 0; i < B; i++) y[i] = (int32_t)zs_rng_below(&rng, (uint32_t)K);
+        CHECK(zs_net_train_step(net, x, y, B, &opt, NULL, NULL) == ZS_OK, "train step: %s", zs_last_error());
+    }
+    zs_net_epoch_end(net);
+    free(x);
+}
+
+static int build_with_isa(zs_net *net, zs_isa isa) {
+    setenv("ZS_ISA", zs_isa_name(isa), 1);
+    zs_plan_free(net);
+    net->plan_unsupported = 0;
+    zs_status st = zs_plan_build(net);
+    unsetenv("ZS_ISA");
+    return st == ZS_OK;
+}
+
+static void compare_preset(const char *preset) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, preset, 7) != ZS_OK) {
+        CHECK(0, "create %s: %s", preset, zs_last_error());
+        return;
+    }
+    int c, h, w;
+    zs_net_input_shape(net, &c, &h, &w);
+    size_t insz = (size_t)c * h * w;
+    int K = zs_net_num_classes(net);
+    warm_up(net, insz, K);
+    float *x = malloc(sizeof(float) * insz * NS), *ref = malloc(sizeof(float) * K * NS);
+    float *got = malloc(sizeof(float) * K * NS), *one = malloc(sizeof(float) * K * NS);
+    fill_inputs(x, insz * NS);
+    zs_net_set_dense(net, 1);
+    CHECK(zs_net_infer(net, x, NS, ref) == ZS_OK, "%s reference infer: %s", preset, zs_last_error());
+    zs_net_set_dense(net, 0);
+    for (int isa = ZS_ISA_SCALAR; isa <= ZS_ISA_AVX512; isa++) {
+        if (isa > (int)zs_isa_cpu()) {
+            SKIP("%s plan with ISA %s: this CPU lacks it", preset, zs_isa_name((zs_isa)isa));
+            continue;
+        }
+        if (!build_with_isa(net, (zs_isa)isa)) {
+            CHECK(0, "%s: plan build (%s): %s", preset, zs_isa_name((zs_isa)isa), zs_last_error());
+            continue;
+        }
+        CHECK(zs_plan_isa(net) == isa, "%s: plan uses the ISA set in ZS_ISA (%s)",
+              preset, zs_isa_name((zs_isa)isa));
+        /* through the public entry point: it must use the built plan */
+        CHECK(zs_net_infer(net, x, NS, got) == ZS_OK, "%s plan infer: %s", preset, zs_last_error());
+        double worst = 0, maxabs = 0;
+        int wi = 0, am = 0;
+        for (int i = 0; i < K * NS; i++) {
+            if (fabs((double)got[i] - ref[i]) > maxabs) maxabs = fabs((double)got[i] - ref[i]);
+            double d = fabs((double)got[i] - ref[i]) / (2e-3 + 2e-3 * fabs(ref[i]));
+            if (!(d <= worst)) { worst = d; wi = i; }
+        }
+        for (int n = 0; n < NS; n++) am += argmax(got + n * K, K) == argmax(ref + n * K, K);
+        CHECK(worst <= 1.0, "%s [%s]: log-probs differ from the reference: worst at %d got %.6g want %.6g",
+              preset, zs_isa_name((zs_isa)isa), wi, (double)got[wi], (double)ref[wi]);
+        CHECK(am == NS, "%s [%s]: argmax identical on %d of %d samples", preset, zs_isa_name((zs_isa)isa), am, NS);
+        printf("%s [%s]: max |plan - ref| = %.2g (%.3f of the tolerance), argmax %d/%d\n", preset,
+               zs_isa_name((zs_isa)isa), maxabs, worst, am, NS);
+        /* batch n == n batches of 1, bit for bit */
+        for (int n = 0; n < NS; n++)
+            CHECK(zs_plan_infer(net, x + n * insz, 1, one + n * K) == ZS_OK, "plan infer 1");
+        CHECK(!memcmp(one, got, sizeof(float) * K * NS), "%s [%s]: batch of %d == %d batches of 1", preset,
+              zs_isa_name((zs_isa)isa), NS, NS);
+    }
+    zs_plan_free(net);
+    free(x); free(ref); free(got); free(one);
+    zs_net_free(net);
+}
+
+static void unsupported(void) {
+    static const char *archs[] = {
+        /* local k-WTA */
+        "{\"name\":\"t1\",\"input\":[1,8,8],\"layers\":[{\"type\":\"conv2d\",\"name\":\"c\",\"out_channels\":4,"
+        "\"kernel\":3},{\"type\":\"kwinners2d\",\"name\":\"k\",\"percent_on\":0.5,\"local\":true},"
+        "{\"type\":\"flatten\",\"name\":\"f\"},{\"type\":\"linear\",\"name\":\"o\",\"out_features\":3},"
+        "{\"type\":\"logsoftmax\",\"name\":\"s\"}]}",
+        /* strided conv */
+        "{\"name\":\"t2\",\"input\":[1,8,8],\"layers\":[{\"type\":\"conv2d\",\"name\":\"c\",\"out_channels\":4,"
+        "\"kernel\":3,\"stride\":2},{\"type\":\"flatten\",\"name\":\"f\"},{\"type\":\"linear\",\"name\":\"o\","
+        "\"out_features\":3},{\"type\":\"logsoftmax\",\"name\":\"s\"}]}",
+    };
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+        zs_net *net = NULL;
+        if (zs_net_create_json(&net, archs[a], 1) != ZS_OK) { CHECK(0, "create: %s", zs_last_error()); continue; }
+        CHECK(zs_plan_build(net) == ZS_EUNSUPPORTED, "arch %zu: plan says unsupported", a);
+        CHECK(net->kernels == NULL, "arch %zu: no half-built plan", a);
+        float x[64], lp[3], lr[3];
+        fill_inputs(x, 64);
+        CHECK(zs_net_infer(net, x, 1, lp) == ZS_OK, "arch %zu: zs_net_infer falls back: %s", a, zs_last_error());
+        zs_net_set_dense(net, 1);
+        CHECK(zs_net_infer(net, x, 1, lr) == ZS_OK && !memcmp(lp, lr, sizeof lp), "arch %zu: fallback == reference", a);
+        zs_net_free(net);
+    }
+}
+
+/* A padded, dropout, relu-without-pool, non-2x2-pool architecture through the plan. */
+static void odd_arch(void) {
+    const char *arch =
+        "{\"name\":\"t3\",\"input\":[2,11,13],\"layers\":["
+        "{\"type\":\"conv2d\",\"name\":\"c1\",\"out_channels\":5,\"kernel\":[3,4],\"padding\":1,\"weight_sparsity\":0.5},"
+        "{\"type\":\"batchnorm\",\"name\":\"b1\",\"affine\":true},{\"type\":\"relu\",\"name\":\"r1\"},"
+        "{\"type\":\"maxpool2d\",\"name\":\"p1\",\"kernel\":3,\"stride\":2},"
+        "{\"type\":\"conv2d\",\"name\":\"c2\",\"out_channels\":17,\"kernel\":3,\"padding\":2,\"weight_sparsity\":0.7},"
+        "{\"type\":\"kwinners2d\",\"name\":\"k2\",\"percent_on\":0.2,\"boost_strength\":1.0},"
+        "{\"type\":\"dropout\",\"name\":\"d\",\"p\":0.3},{\"type\":\"flatten\",\"name\":\"f\"},"
+        "{\"type\":\"linear\",\"name\":\"l\",\"out_features\":33,\"weight_sparsity\":0.8},"
+        "{\"type\":\"batchnorm\",\"name\":\"b3\",\"affine\":true},{\"type\":\"kwinners\",\"name\":\"k3\",\"percent_on\":0.25},"
+        "{\"type\":\"linear\",\"name\":\"o\",\"out_features\":5},{\"type\":\"logsoftmax\",\"name\":\"s\"}]}";
+    zs_net *net = NULL;
+    if (zs_net_create_json(&net, arch, 3) != ZS_OK) { CHECK(0, "create odd arch: %s", zs_last_error()); return; }
+    warm_up(net, 2 * 11 * 13, 5);
+    float x[2 * 11 * 13 * 8], ref[5 * 8], got[5 * 8];
+    fill_inputs(x, sizeof x / sizeof x[0]);
+    zs_net_set_dense(net, 1);
+    CHECK(zs_net_infer(net, x, 8, ref) == ZS_OK, "odd arch reference");
+    zs_net_set_dense(net, 0);
+    for (int isa = ZS_ISA_SCALAR; isa <= (int)zs_isa_cpu(); isa++) {
+        CHECK(build_with_isa(net, (zs_isa)isa), "odd arch plan (%s): %s", zs_isa_name((zs_isa)isa), zs_last_error());
+        CHECK(zs_plan_infer(net, x, 8, got) == ZS_OK, "odd arch infer");
+        CHECK_CLOSE(got, ref, 5 * 8, 2e-3, 2e-3, "odd arch (pad, affine BN, relu, 3x3/2 pool, dropout) vs reference");
+    }
+    zs_net_free(net);
+}
+
+typedef struct { zs_net *net; const float *x; float *out; int n; zs_status st; } job;
+static void *run_job(void *a) {
+    job *j = a;
+    for (int r = 0; r < 3; r++) j->st = zs_net_infer(j->net, j->x, j->n, j->out);
+    return NULL;
+}
+
+static void concurrent(void) {
+    enum { NN = 4, N = 6 };
+    zs_net *nets[NN] = {0};
+    float *x = malloc(sizeof(float) * 1024 * N), seq[NN][12 * N], par[NN][12 * N];
+    fill_inputs(x, 1024 * N);
+    for (int i = 0; i < NN; i++) {
+        if (zs_net_create_preset(&nets[i], i % 2 ? "gsc-sparse-fast" : "gsc-sparse", 100 + i) != ZS_OK) {
+            CHECK(0, "create: %s", zs_last_error());
+            goto out;
+        }
+        CHECK(zs_net_infer(nets[i], x, N, seq[i]) == ZS_OK, "sequential infer");
+    }
+    pthread_t th[NN];
+    job jobs[NN];
+    for (int i = 0; i < NN; i++) {
+        jobs[i] = (job){nets[i], x, par[i], N, ZS_OK};
+        pthread_create(&th[i], NULL, run_job, &jobs[i]);
+    }
+    for (int i = 0; i < NN; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < NN; i++)
+        CHECK(jobs[i].st == ZS_OK && !memcmp(seq[i], par[i], sizeof seq[i]), "network %d in a thread == sequential", i);
+out:
+    for (int i = 0; i < NN; i++) zs_net_free(nets[i]);
+    free(x);
+}
+
+int main(void) {
+    zs_rng_seed(&rng, 2024);
+    static const char *presets[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
+                                    "mnist-mlp", "mnist-sparse-mlp"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) compare_preset(presets[i]);
+    odd_arch();
+    unsupported();
+    concurrent();
+    return check_finish("test_plan");
+}
