@@ -1,0 +1,361 @@
+#!/bin/sh
+# cli_faults.sh — faults injected into the zeroskip command:
+#  (a) kill -9 during `train --out M --checkpoint C` (exactly inside a write,
+#      before fsync, before rename with strace fault injection, and at random
+#      times): M and C are the old files or complete new ones, never partial;
+#  (b) disk full (a small tmpfs when mount works, RLIMIT_FSIZE, and injected
+#      ENOSPC/EIO/EACCES): exit 3, message names the file, old model intact,
+#      no temporary file left behind;
+#  (c) resume: 1 epoch with --checkpoint, then --init CKPT --epochs 3 gives
+#      a model byte-identical to an uninterrupted 3-epoch run;
+#  (d) absurd sizes (header length, elements, tensors, layers, units) are
+#      refused quickly, under `ulimit -v 2000000` (no large allocation);
+#  (e) NaN/Inf weights, momentum, features and audio samples are refused
+#      with a numeric error naming the file;
+#  (f) representative CLI errors of every subcommand: documented exit code
+#      (usage 2, input/format 1, I/O 3) and a message naming the file or
+#      option.
+# Data are generated here (tiny IDX files), so nothing outside the
+# repository is needed. strace (fault injection) and mount (tmpfs) are
+# optional: what needs them is skipped loudly when they are missing.
+# Ends with "RESULT <passed> <failed>".
+export LC_ALL=C
+ZS=${BUILD:-build}/zeroskip
+case "$ZS" in /*) ;; *) ZS="$(pwd)/$ZS" ;; esac
+T=$(mktemp -d)
+MNT="$T/mnt"
+cleanup() { if [ -n "${MOUNTED:-}" ]; then umount "$MNT" 2>/dev/null; fi; rm -rf "$T"; }
+trap cleanup EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+no() { fail=$((fail + 1)); echo "FAIL: $*"; }
+skip() { echo "SKIP: $*"; }
+check() { if eval "$1"; then ok; else no "$2"; fi; }
+# run CMD... with stdout/stderr to $T/out, $T/err; rc in $rc
+run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# expect_rc RC PATTERN CMD...: exit code RC and stderr matching PATTERN (grep -E)
+expect_rc() {
+    want=$1; pat=$2; shift 2
+    run "$@"
+    if [ "$rc" -ne "$want" ]; then no "'$*' exited $rc, want $want: $(head -c 300 "$T/err")"
+    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" "$T/err"; then no "'$*': stderr lacks /$pat/: $(head -c 300 "$T/err")"
+    else ok; fi
+}
+if [ ! -x "$ZS" ]; then no "$ZS not built"; echo "RESULT $pass $fail"; exit 1; fi
+HAVE_STRACE=0
+if command -v strace >/dev/null 2>&1 && strace -f -o /dev/null -e trace=none -e inject=getppid:error=EPERM true 2>/dev/null; then
+    HAVE_STRACE=1
+else
+    skip "strace with fault injection not available: exact-moment kills and injected I/O errors not tested"
+fi
+
+# ---------------------------------------------------------------- helpers
+byte() { printf "\\$(printf '%03o' $(($1 & 255)))"; }
+le32() { byte "$1"; byte $(($1 >> 8)); byte $(($1 >> 16)); byte $(($1 >> 24)); }
+be32() { byte $(($1 >> 24)); byte $(($1 >> 16)); byte $(($1 >> 8)); byte "$1"; }
+le64() { n=$1; i=0; while [ $i -lt 8 ]; do byte "$n"; n=$((n >> 8)); i=$((i + 1)); done; }
+# mkidx PREFIX N SIDE CLASSES: IDX images PREFIX-images-idx3-ubyte and labels;
+# class c lights every pixel p with p % CLASSES == c (learnable, deterministic)
+mkidx() {
+    { be32 2051; be32 "$2"; be32 "$3"; be32 "$3"
+      awk -v n="$2" -v s="$3" -v k="$4" 'BEGIN { srand(1); for (i = 0; i < n; i++) { c = i % k;
+          for (p = 0; p < s * s; p++) printf "%c", (p % k == c) ? 200 + int(rand() * 55) : int(rand() * 60) } }'
+    } >"$1-images-idx3-ubyte"
+    { be32 2049; be32 "$2"; awk -v n="$2" -v k="$4" 'BEGIN { for (i = 0; i < n; i++) printf "%c", i % k }'; } >"$1-labels-idx1-ubyte"
+}
+# safetensors pieces (little-endian host, as od -tu8 reads it)
+st_hlen() { od -An -tu8 -N8 "$1" | tr -d ' '; }
+st_header() { tail -c +9 "$1" | head -c "$(st_hlen "$1")"; }
+st_data() { tail -c +$((9 + $(st_hlen "$1"))) "$1"; }
+# st_make OUT HEADER [DATAFILE]
+st_make() { { le64 ${#2}; printf '%s' "$2"; [ -n "${3:-}" ] && cat "$3"; } >"$1"; }
+# st_offset FILE TENSOR: start of the tensor's data, from the file's first byte
+st_offset() {
+    o=$(st_header "$1" | sed -n "s/.*\"$2\":{[^}]*\"data_offsets\":\[\([0-9]*\),.*/\1/p")
+    [ -n "$o" ] && echo $((8 + $(st_hlen "$1") + o))
+}
+# poke FILE OFFSET OCTAL-BYTES: overwrite bytes in place
+poke() { printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null; }
+NAN='\000\000\300\177'; INF='\000\000\200\177'
+# no_tmp DIR: no temporary file left in DIR
+no_tmp() { [ -z "$(ls "$1" | grep '\.tmp\.')" ]; }
+# only_tmp_extra DIR NAMES...: every file in DIR is one of NAMES or NAME.tmp.*
+only_tmp_extra() {
+    d=$1; shift
+    for f in $(ls "$d"); do
+        okf=0
+        for n in "$@"; do case "$f" in "$n" | "$n".tmp.*) okf=1 ;; esac; done
+        [ $okf -eq 1 ] || { echo "   unexpected file $d/$f"; return 1; }
+    done
+}
+
+D="$T/data"; mkdir -p "$D" "$T/w"
+mkidx "$D/mn" 256 28 10
+mkidx "$D/sq" 24 32 12
+TRAIN="train --preset mnist-mlp --data $D/mn-images-idx3-ubyte --batch 32 --lr 0.05 --momentum 0.9 --quiet"
+# the model every fault must leave alone
+expect_rc 0 "" "$ZS" $TRAIN --epochs 1 --seed 5 --out "$T/old.st"
+cp "$T/old.st" "$T/old.copy"
+
+# ------------------------------------------------ (c) resume is bit-identical
+echo "== (c) resume"
+expect_rc 0 "" "$ZS" $TRAIN --epochs 3 --out "$T/full.st" --checkpoint "$T/full.ckpt"
+expect_rc 0 "" "$ZS" $TRAIN --epochs 1 --checkpoint "$T/c1.ckpt"
+cp "$T/c1.ckpt" "$T/c1.copy"
+expect_rc 0 "" "$ZS" train --init "$T/c1.ckpt" --data "$D/mn-images-idx3-ubyte" --batch 32 --lr 0.05 --momentum 0.9 --quiet \
+    --epochs 2 --checkpoint "$T/c2.ckpt"
+expect_rc 0 "" "$ZS" train --init "$T/c2.ckpt" --data "$D/mn-images-idx3-ubyte" --batch 32 --lr 0.05 --momentum 0.9 --quiet \
+    --epochs 3 --out "$T/resumed.st" --checkpoint "$T/c3.ckpt"
+check 'cmp -s "$T/full.st" "$T/resumed.st"' "1+1+1 resumed epochs != 3 uninterrupted epochs (model)"
+check 'cmp -s "$T/full.ckpt" "$T/c3.ckpt"' "resumed checkpoint != uninterrupted checkpoint"
+check '! cmp -s "$T/full.st" "$T/old.st"' "different seeds, epochs give different models"
+expect_rc 0 "" "$ZS" train --init "$T/c1.copy" --data "$D/mn-images-idx3-ubyte" --batch 32 --lr 0.05 --momentum 0.9 --quiet \
+    --epochs 3 --out "$T/resumed13.st"
+check 'cmp -s "$T/full.st" "$T/resumed13.st"' "1 + 2 resumed epochs != 3 uninterrupted epochs"
+# a checkpoint that already holds all the epochs: nothing more to do, same model
+expect_rc 0 "" "$ZS" train --init "$T/full.ckpt" --data "$D/mn-images-idx3-ubyte" --batch 32 --lr 0.05 --momentum 0.9 --quiet \
+    --epochs 3 --out "$T/again.st"
+check 'cmp -s "$T/full.st" "$T/again.st"' "resuming a finished checkpoint changed the model"
+
+# ------------------------------------------------ (a) kill -9
+echo "== (a) kill -9 during train --out/--checkpoint"
+W="$T/w"
+if [ $HAVE_STRACE -eq 1 ]; then
+    # writes of one checkpoint of this network (header + tensors), counted
+    rm -f "$W"/*
+    strace -f -qq -o "$T/trace" -e trace=write "$ZS" $TRAIN --epochs 1 --checkpoint "$W/count.ckpt" >/dev/null 2>&1
+    NW=$(grep -c 'write(' "$T/trace")
+    [ "$NW" -ge 3 ] && ok || no "could not count the writes of a checkpoint ($NW)"
+    for how in "write:signal=KILL:when=3" "fsync:signal=KILL" "rename:signal=KILL"; do
+        rm -f "$W"/*; cp "$T/old.st" "$W/M"
+        strace -f -qq -o /dev/null -e trace=write,fsync,rename -e inject="$how" "$ZS" $TRAIN --epochs 1 --out "$W/M" \
+            >/dev/null 2>&1; rc=$?
+        check '[ $rc -ne 0 ]' "killed at $how: exit status 0"
+        check 'cmp -s "$W/M" "$T/old.st"' "killed at $how (saving --out): the old model changed"
+        check 'only_tmp_extra "$W" M' "killed at $how: stray files besides M and M.tmp.*"
+        check '[ -n "$(ls "$W" | grep "^M\.tmp\.")" ]' "killed at $how: expected the temporary file M.tmp.<pid> to remain"
+        expect_rc 0 "" "$ZS" info "$W/M"
+    done
+    # inside the 2nd checkpoint (3rd write of it), then at its fsync: the
+    # 1st checkpoint stays, identical to c1.ckpt, and resuming from it
+    # reproduces the uninterrupted run
+    for how in "write:signal=KILL:when=$((NW + 3))" "fsync:signal=KILL:when=2"; do
+        rm -f "$W"/*
+        strace -f -qq -o /dev/null -e trace=write,fsync -e inject="$how" "$ZS" $TRAIN --epochs 3 --checkpoint "$W/C" \
+            --out "$W/M" >/dev/null 2>&1; rc=$?
+        check '[ $rc -ne 0 ]' "killed at $how: exit status 0"
+        check 'cmp -s "$W/C" "$T/c1.copy"' "killed in checkpoint 2 at $how: C is not checkpoint 1"
+        check '[ ! -e "$W/M" ]' "killed at $how: M exists"
+        check 'only_tmp_extra "$W" C' "killed at $how: stray files"
+        expect_rc 0 "" "$ZS" train --init "$W/C" --data "$D/mn-images-idx3-ubyte" --batch 32 --lr 0.05 --momentum 0.9 \
+            --quiet --epochs 3 --out "$W/M"
+        check 'cmp -s "$W/M" "$T/full.st"' "resumed after kill at $how != uninterrupted run"
+    done
+fi
+# real kill -9 at pseudo-random moments of a long run writing a checkpoint
+# every epoch (~0.3 s) and then --out
+seed=7
+for k in 1 2 3 4 5 6; do
+    rm -f "$W"/*; cp "$T/old.st" "$W/M"
+    seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
+    delay=$(awk -v s=$seed 'BEGIN { printf "%.2f", 0.2 + (s % 1000) / 400 }')
+    "$ZS" $TRAIN --epochs 1000 --checkpoint "$W/C" --out "$W/M" >/dev/null 2>&1 &
+    pid=$!
+    sleep "$delay"
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    check 'cmp -s "$W/M" "$T/old.st"' "kill -9 after ${delay}s: the old model changed"
+    check 'only_tmp_extra "$W" M C' "kill -9 after ${delay}s: stray files"
+    if [ -e "$W/C" ]; then
+        expect_rc 0 "" "$ZS" info "$W/C"
+    fi
+    echo "   kill -9 after ${delay}s: checkpoint $([ -e "$W/C" ] && echo present, loads || echo 'not yet written'), $(ls "$W" | grep -c '\.tmp\.') temporary file(s)"
+done
+
+# ------------------------------------------------ (b) disk full
+echo "== (b) disk full"
+mkdir -p "$MNT"
+if mount -t tmpfs -o size=2400k tmpfs "$MNT" 2>/dev/null; then
+    MOUNTED=1
+    cp "$T/old.st" "$MNT/M"     # 1.6 MB of 2.4 MB: a second copy cannot fit
+    expect_rc 3 "$MNT/M.*(No space|space left)" "$ZS" $TRAIN --epochs 1 --out "$MNT/M"
+    check 'cmp -s "$MNT/M" "$T/old.st"' "tmpfs full: the old model changed"
+    check 'no_tmp "$MNT"' "tmpfs full: temporary file left behind: $(ls "$MNT")"
+    expect_rc 3 "$MNT/C.*(No space|space left)" "$ZS" $TRAIN --epochs 2 --checkpoint "$MNT/C"
+    check '[ ! -e "$MNT/C" ] && no_tmp "$MNT"' "tmpfs full: checkpoint or temporary left: $(ls "$MNT")"
+    umount "$MNT" && MOUNTED=
+else
+    skip "cannot mount a tmpfs (not root?): disk-full tested with RLIMIT_FSIZE and injected ENOSPC only"
+fi
+# RLIMIT_FSIZE: the write fails with EFBIG once SIGXFSZ is ignored
+rm -f "$W"/*; cp "$T/old.st" "$W/M"
+( trap '' XFSZ; ulimit -f 1000; "$ZS" $TRAIN --epochs 1 --out "$W/M" >"$T/out" 2>"$T/err" ); rc=$?
+check '[ $rc -eq 3 ]' "RLIMIT_FSIZE: exit $rc, want 3: $(head -c 200 "$T/err")"
+check 'grep -q "$W/M.*too large" "$T/err"' "RLIMIT_FSIZE: message should name $W/M and say 'too large': $(head -c 200 "$T/err")"
+check 'cmp -s "$W/M" "$T/old.st" && no_tmp "$W"' "RLIMIT_FSIZE: old model changed or temporary left"
+( trap '' XFSZ; ulimit -f 1; "$ZS" features tests/data/audio/yes_1000ms.wav --out "$W/f.f32" >"$T/out" 2>"$T/err" ); rc=$?
+check '[ $rc -eq 3 ] && grep -q "f.f32" "$T/err" && [ ! -e "$W/f.f32" ] && no_tmp "$W"' \
+    "features --out over RLIMIT_FSIZE: exit $rc, $(head -c 200 "$T/err")"
+if [ $HAVE_STRACE -eq 1 ]; then
+    for how in "write:error=ENOSPC:when=3" "fsync:error=EIO" "rename:error=EACCES"; do
+        rm -f "$W"/*; cp "$T/old.st" "$W/M"
+        run strace -f -qq -o /dev/null -e trace=write,fsync,rename -e inject="$how" "$ZS" $TRAIN --epochs 1 --out "$W/M"
+        check '[ $rc -eq 3 ] && grep -q "$W/M" "$T/err"' "injected $how: exit $rc (want 3), message: $(head -c 200 "$T/err")"
+        check 'cmp -s "$W/M" "$T/old.st" && no_tmp "$W"' "injected $how: old model changed or temporary left: $(ls "$W")"
+    done
+    rm -f "$W"/*
+    run strace -f -qq -o /dev/null -e trace=write -e inject="write:error=ENOSPC:when=$((NW + 2))" "$ZS" $TRAIN --epochs 3 \
+        --checkpoint "$W/C"
+    check '[ $rc -eq 3 ] && cmp -s "$W/C" "$T/c1.copy" && no_tmp "$W"' \
+        "ENOSPC in checkpoint 2: exit $rc (want 3), checkpoint 1 kept, no temporary: $(head -c 200 "$T/err")"
+fi
+
+# ------------------------------------------------ (d) absurd sizes
+echo "== (d) resource limits (under ulimit -v 2000000, 20 s each)"
+# a tiny model to edit: 2x2 inputs, 2 classes
+printf '{"name":"tiny","input":[1,2,2],"layers":[{"type":"flatten","name":"f"},{"type":"linear","name":"fc","out_features":2},{"type":"logsoftmax","name":"s"}]}' >"$T/tiny.json"
+mkidx "$D/tiny" 8 2 2
+expect_rc 0 "" "$ZS" train --arch "$T/tiny.json" --data "$D/tiny-images-idx3-ubyte" --quiet --out "$T/tiny.st"
+H=$(st_header "$T/tiny.st"); st_data "$T/tiny.st" >"$T/tiny.data"
+# bounded: limited virtual memory and time
+lim() { ( ulimit -v 2000000; exec timeout 20 "$@" ); }
+refused() { # NAME FILE [PATTERN]: `info FILE` exits 1 quickly with a message naming FILE
+    run lim "$ZS" info "$2"
+    if [ "$rc" -ne 1 ]; then no "$1: info exited $rc, want 1: $(head -c 300 "$T/err")"
+    elif ! grep -q "$2" "$T/err"; then no "$1: message does not name the file: $(head -c 300 "$T/err")"
+    elif [ -n "${3:-}" ] && ! grep -Eiq "$3" "$T/err"; then no "$1: message lacks /$3/: $(head -c 300 "$T/err")"
+    else ok; echo "   $1: $(head -c 160 "$T/err")"; fi
+}
+{ le64 4611686018427387904; printf '{}'; } >"$T/hdr_huge.st"
+refused "header length 2^62" "$T/hdr_huge.st" "limit|header"
+{ le64 $((16 * 1024 * 1024 + 1)); printf '{"a":1}'; } >"$T/hdr_16m.st"
+refused "header length 16 MiB + 1" "$T/hdr_16m.st" "limit|header"
+{ le64 -1; } >"$T/hdr_max.st"
+refused "header length 2^64-1" "$T/hdr_max.st"
+st_make "$T/elems.st" "$(printf '%s' "$H" | sed 's/"fc.bias":{"dtype":"F32","shape":\[2\]/"fc.bias":{"dtype":"F32","shape":[1000000,1000000]/')" "$T/tiny.data"
+check 'st_header "$T/elems.st" | grep -q 1000000,1000000' "could not craft the 10^12-element file"
+refused "tensor of 10^12 elements" "$T/elems.st" "limit|elements"
+cp "$T/tiny.data" "$T/extra.data"; printf 'abcd' >>"$T/extra.data"
+st_make "$T/extra.st" "$(printf '%s' "$H" | sed 's/^{/{"zz_extra":{"dtype":"F32","shape":[1],"data_offsets":[40,44]},/')" "$T/extra.data"
+refused "tensor not in the architecture" "$T/extra.st" "zz_extra.*not in the architecture"
+many=$(awk 'BEGIN { printf "{"; for (i = 0; i < 5000; i++) printf "%s\"t%d\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}", i ? "," : "", i; printf "}" }')
+st_make "$T/many.st" "$many"
+refused "5000 tensors" "$T/many.st" "limit|tensors"
+# architecture JSON inside the model: 10^9 units, 2^30 weights, 300 layers
+arch_model() { # OUT ARCH-JSON (no tensors: they must not be needed to refuse)
+    a=$(printf '%s' "$2" | sed 's/"/\\"/g')
+    st_make "$1" "{\"__metadata__\":{\"format\":\"zeroskip\",\"arch\":\"$a\"}}"
+}
+arch_model "$T/units.st" '{"input":[1,8,8],"layers":[{"type":"flatten"},{"type":"linear","out_features":1000000000},{"type":"logsoftmax"}]}'
+refused "architecture with 10^9 units" "$T/units.st" "out_features"
+layers=$(awk 'BEGIN { for (i = 0; i < 300; i++) printf "{\"type\":\"relu\"},"; }')
+arch_model "$T/layers.st" "{\"input\":[1,1,1],\"layers\":[$layers{\"type\":\"logsoftmax\"}]}"
+refused "architecture with 301 layers" "$T/layers.st" "limit|layers"
+# within every per-layer limit, but 2^30 weights (12 GiB with gradients and
+# momentum) declared by a 300-byte file: must be refused before allocating
+arch_model "$T/weights.st" '{"input":[1,8,8],"layers":[{"type":"flatten"},{"type":"linear","out_features":16777216},{"type":"linear","out_features":2},{"type":"logsoftmax"}]}'
+refused "2^30 weights declared, no data" "$T/weights.st"
+check '! grep -qi "out of memory" "$T/err"' "2^30 weights: refused only because allocation failed under ulimit -v (no size check before allocating): $(head -c 200 "$T/err")"
+printf '{"input":[1,8,8],"layers":[{"type":"flatten"},{"type":"linear","out_features":16777216},{"type":"linear","out_features":2},{"type":"logsoftmax"}]}' >"$T/big.json"
+run lim "$ZS" train --arch "$T/big.json" --data "$D/tiny-images-idx3-ubyte" --quiet
+check '[ $rc -eq 1 ] && ! grep -qi "out of memory" "$T/err"' "train --arch with 2^30 weights: exit $rc, want a limit error: $(head -c 200 "$T/err")"
+# data files: 10^12 features, an IDX file claiming 2^31 images
+st_make "$T/data_huge.st" '{"features":{"dtype":"F32","shape":[1000000,1,1000,1000],"data_offsets":[0,16]},"labels":{"dtype":"I32","shape":[1000000],"data_offsets":[16,20]}}'
+printf '0123456789abcdef0123' >>"$T/data_huge.st"
+run lim "$ZS" eval --model "$T/tiny.st" --data "$T/data_huge.st"
+check '[ $rc -eq 1 ] && grep -q data_huge.st "$T/err"' "eval with 10^12 features: exit $rc: $(head -c 200 "$T/err")"
+{ be32 2051; be32 2147483647; be32 28; be32 28; printf 'xxxx'; } >"$T/big-images-idx3-ubyte"
+{ be32 2049; be32 2147483647; printf 'x'; } >"$T/big-labels-idx1-ubyte"
+run lim "$ZS" eval --model "$T/old.st" --data "$T/big-images-idx3-ubyte"
+check '[ $rc -eq 1 ] && grep -q big-images "$T/err"' "IDX claiming 2^31 images: exit $rc: $(head -c 200 "$T/err")"
+
+# ------------------------------------------------ (e) NaN / Inf
+echo "== (e) NaN and Inf"
+for what in NAN INF; do
+    eval "bytes=\$$what"
+    cp "$T/old.st" "$T/bad_$what.st"
+    off=$(st_offset "$T/bad_$what.st" fc1.weight)
+    check '[ -n "$off" ]' "no fc1.weight in the header"
+    poke "$T/bad_$what.st" $((off + 4 * 1000)) "$bytes"
+    expect_rc 1 "bad_$what.st.*(NaN|Inf)" "$ZS" info "$T/bad_$what.st"
+    expect_rc 1 "bad_$what.st.*(NaN|Inf)" "$ZS" eval --model "$T/bad_$what.st" --data "$D/mn-images-idx3-ubyte"
+done
+cp "$T/c1.copy" "$T/bad_mom.ckpt"
+off=$(st_offset "$T/bad_mom.ckpt" output.weight.momentum)
+check '[ -n "$off" ]' "no output.weight.momentum in the checkpoint header"
+poke "$T/bad_mom.ckpt" $((off + 8)) "$NAN"
+expect_rc 1 "bad_mom.ckpt.*(NaN|Inf)" "$ZS" train --init "$T/bad_mom.ckpt" --data "$D/mn-images-idx3-ubyte" --quiet --epochs 2
+cp "$T/old.st" "$T/bad_bias.st"
+off=$(st_offset "$T/bad_bias.st" output.bias)
+poke "$T/bad_bias.st" "$off" '\000\000\200\377'   # -Inf
+expect_rc 1 "bad_bias.st.*(NaN|Inf)" "$ZS" info "$T/bad_bias.st"
+# eval data with a NaN feature: reported (file named), never predicted
+printf '\000\000\200\077' >"$T/one"
+for i in 1 2 3 4 5 6 7; do cat "$T/one"; done >"$T/feat"; printf "$NAN" >>"$T/feat"
+printf '\000\000\000\000\001\000\000\000' >>"$T/feat"
+st_make "$T/nan_data.st" '{"features":{"dtype":"F32","shape":[2,1,2,2],"data_offsets":[0,32]},"labels":{"dtype":"I32","shape":[2],"data_offsets":[32,40]}}' "$T/feat"
+expect_rc 1 "nan_data.st.*(NaN|Inf)" "$ZS" eval --model "$T/tiny.st" --data "$T/nan_data.st"
+check '! grep -q "accuracy" "$T/out"' "NaN data: eval printed an accuracy"
+expect_rc 1 "nan_data.st.*(NaN|Inf)" "$ZS" train --init "$T/tiny.st" --data "$T/nan_data.st" --quiet
+# a float WAV with a NaN sample
+{ printf 'RIFF'; le32 $((36 + 400)); printf 'WAVEfmt '; le32 16; byte 3; byte 0; byte 1; byte 0; le32 16000; le32 64000
+  byte 4; byte 0; byte 32; byte 0; printf 'data'; le32 400
+  i=0; while [ $i -lt 100 ]; do if [ $i -eq 50 ]; then printf "$NAN"; else printf '\000\000\000\077'; fi; i=$((i + 1)); done
+} >"$T/nan.wav"
+expect_rc 1 "nan.wav.*(NaN|nan|infinite)" "$ZS" features "$T/nan.wav"
+
+# ------------------------------------------------ (f) CLI errors: exit code and the culprit named
+echo "== (f) CLI errors"
+expect_rc 0 "" "$ZS" train --preset gsc-sparse-fast --data "$D/sq-images-idx3-ubyte" --epochs 1 --batch 8 --quiet --out "$T/gsc.st"
+WAV=tests/data/audio/yes_1000ms.wav
+printf 'garbage' >"$T/junk.bin"
+printf '{"input":[1,28,28],' >"$T/bad.json"
+# usage: 2, the option named
+expect_rc 2 "--epochs" "$ZS" train --preset mnist-mlp --data x --epochs 0
+expect_rc 2 "--lr" "$ZS" train --preset mnist-mlp --data x --lr nan
+expect_rc 2 "--seed" "$ZS" train --preset mnist-mlp --data x --seed -3
+expect_rc 2 "--batch" "$ZS" train --preset mnist-mlp --data x --batch 99999999999999999999
+expect_rc 2 "--frob" "$ZS" train --preset mnist-mlp --data x --frob
+expect_rc 2 "--data" "$ZS" train --preset mnist-mlp
+expect_rc 2 "--preset" "$ZS" info --preset
+expect_rc 2 "--model" "$ZS" eval --data x
+expect_rc 2 "--noise" "$ZS" features "$WAV" --noise 1.5
+expect_rc 2 "--max-seconds" "$ZS" features "$WAV" --max-seconds -1
+expect_rc 2 "--top" "$ZS" listen --model "$T/gsc.st" --top 0 "$WAV"
+expect_rc 2 "--hop" "$ZS" listen --model "$T/gsc.st" --stream "$WAV" --hop 7
+expect_rc 2 "frob" "$ZS" dataset frob
+expect_rc 2 "--batch" "$ZS" bench --batch abc
+expect_rc 2 "--networks" "$ZS" bench --networks 0
+expect_rc 2 "frobnicate" "$ZS" frobnicate
+# I/O: 3, the file named
+expect_rc 3 "nonexist.st" "$ZS" info "$T/nonexist.st"
+expect_rc 3 "$T" "$ZS" info "$T"
+expect_rc 3 "nonexist-images" "$ZS" train --preset mnist-mlp --data "$T/nonexist-images-idx3-ubyte"
+expect_rc 3 "nonexist.st" "$ZS" train --preset mnist-mlp --data "$D/mn-images-idx3-ubyte" --val "$T/nonexist.st" --quiet
+expect_rc 3 "nonexist.json" "$ZS" train --arch "$T/nonexist.json" --data "$D/mn-images-idx3-ubyte"
+expect_rc 3 "/nonexistent/m.st" "$ZS" train --preset mnist-mlp --data "$D/mn-images-idx3-ubyte" --quiet --out /nonexistent/m.st
+expect_rc 3 "/nonexistent/c.csv" "$ZS" train --preset mnist-mlp --data "$D/mn-images-idx3-ubyte" --quiet --csv /nonexistent/c.csv
+expect_rc 3 "nonexist.st" "$ZS" eval --model "$T/nonexist.st" --data "$D/mn-images-idx3-ubyte"
+expect_rc 3 "nonexist.wav" "$ZS" features "$T/nonexist.wav"
+expect_rc 3 "/nonexistent/f.f32" "$ZS" features "$WAV" --out /nonexistent/f.f32
+expect_rc 3 "nonexist.st" "$ZS" listen --model "$T/nonexist.st" "$WAV"
+expect_rc 3 "nonexist.st" "$ZS" dataset stats "$T/nonexist.st"
+expect_rc 3 "nonexist.csv" "$ZS" dataset build --manifest "$T/nonexist.csv" --out "$T/ds"
+expect_rc 3 "nonexist.st" "$ZS" bench --model "$T/nonexist.st" --quick
+# input/format: 1, the file named
+expect_rc 1 "junk.bin" "$ZS" info "$T/junk.bin"
+expect_rc 1 "junk.bin" "$ZS" eval --model "$T/junk.bin" --data "$D/mn-images-idx3-ubyte"
+expect_rc 1 "junk.bin" "$ZS" eval --model "$T/old.st" --data "$T/junk.bin"
+expect_rc 1 "junk.bin" "$ZS" train --init "$T/junk.bin" --data "$D/mn-images-idx3-ubyte"
+expect_rc 1 "bad.json" "$ZS" train --arch "$T/bad.json" --data "$D/mn-images-idx3-ubyte"
+expect_rc 1 "sq-images" "$ZS" train --preset mnist-mlp --data "$D/sq-images-idx3-ubyte" --quiet
+expect_rc 1 "sq-images" "$ZS" eval --model "$T/old.st" --data "$D/sq-images-idx3-ubyte"
+expect_rc 1 "junk.bin" "$ZS" features "$T/junk.bin"
+expect_rc 1 "junk.bin" "$ZS" listen --model "$T/gsc.st" "$T/junk.bin"
+expect_rc 1 "old.st" "$ZS" listen --model "$T/old.st" "$WAV"
+expect_rc 1 "junk.bin" "$ZS" dataset stats "$T/junk.bin"
+expect_rc 1 "junk.bin" "$ZS" bench --model "$T/junk.bin" --quick
+expect_rc 1 "nosuch" "$ZS" info --preset nosuch
+
+echo "cli_faults: $pass passed, $fail failed"
+echo "RESULT $pass $fail"
