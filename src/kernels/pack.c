@@ -237,7 +237,7 @@ static int sample_size(int n) { return n >= 16384 ? 1024 : 512; }
 
 size_t zs_kwta_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0);
-    return (2 * (nn + 32) + 1024 + KWTA_NB + 16) * sizeof(int32_t);
+    return (2 * (nn + 32) + 1024 + 4 * KWTA_NB + 16) * sizeof(int32_t);
 }
 
 /* The r-th largest (r = 0 is the largest) of a[0..n) (ties allowed);
@@ -269,12 +269,15 @@ static int32_t select_desc_i32(int32_t *a, int n, int r) {
 
 /* Among nc candidates (keys ck, indices ci ascending), the cut of the
  * need-th (1-based) in the order (larger key, then lower index). */
-static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist) {
+static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist,
+                                     int32_t kmin, int32_t kmax) {
     zs_kwta_cut cut;
-    int32_t kmin = INT32_MAX, kmax = INT32_MIN;
-    for (int i = 0; i < nc; i++) {
-        kmin = ck[i] < kmin ? ck[i] : kmin;
-        kmax = ck[i] > kmax ? ck[i] : kmax;
+    if (kmin == INT32_MIN || kmax == INT32_MAX) { /* open bracket: measure it */
+        kmin = INT32_MAX; kmax = INT32_MIN;
+        for (int i = 0; i < nc; i++) {
+            kmin = ck[i] < kmin ? ck[i] : kmin;
+            kmax = ck[i] > kmax ? ck[i] : kmax;
+        }
     }
     for (;;) {
         uint32_t range = (uint32_t)kmax - (uint32_t)kmin;
@@ -286,11 +289,22 @@ static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need,
         if (nc <= 24) break;
         int shift = 0;
         while ((range >> shift) >= KWTA_NB) shift++;
-        memset(hist, 0, sizeof(uint32_t) * KWTA_NB);
-        for (int i = 0; i < nc; i++) hist[((uint32_t)ck[i] - (uint32_t)kmin) >> shift]++;
+        /* four interleaved histograms: runs of equal keys do not serialise */
+        memset(hist, 0, sizeof(uint32_t) * 4 * KWTA_NB);
+        int i4 = 0;
+        for (; i4 + 3 < nc; i4 += 4) {
+            hist[((uint32_t)ck[i4] - (uint32_t)kmin) >> shift]++;
+            hist[KWTA_NB + (((uint32_t)ck[i4 + 1] - (uint32_t)kmin) >> shift)]++;
+            hist[2 * KWTA_NB + (((uint32_t)ck[i4 + 2] - (uint32_t)kmin) >> shift)]++;
+            hist[3 * KWTA_NB + (((uint32_t)ck[i4 + 3] - (uint32_t)kmin) >> shift)]++;
+        }
+        for (; i4 < nc; i4++) hist[((uint32_t)ck[i4] - (uint32_t)kmin) >> shift]++;
         int b = (int)(range >> shift);
-        uint32_t acc = 0;
-        while (acc + hist[b] < (uint32_t)need) acc += hist[b--];
+        uint32_t acc = 0, hb;
+        while (acc + (hb = hist[b] + hist[KWTA_NB + b] + hist[2 * KWTA_NB + b] + hist[3 * KWTA_NB + b]) < (uint32_t)need) {
+            acc += hb;
+            b--;
+        }
         need -= (int)acc;
         int m = 0;
         for (int i = 0; i < nc; i++)
@@ -356,12 +370,13 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     int need = k - above;
     if (nc < 0 || need < 1 || need > nc) {
         /* 3'. the bracket missed: everything is a candidate */
-        nc = pass(x, f, G, S, INT32_MIN, INT32_MAX, &above, ck, ci, n);
+        lo = INT32_MIN; hi = INT32_MAX;
+        nc = pass(x, f, G, S, lo, hi, &above, ck, ci, n);
         need = k;
     }
     PROF(1);
     /* 3. narrow down the candidates */
-    *cut = select_candidates(ck, ci, nc, need, hist);
+    *cut = select_candidates(ck, ci, nc, need, hist, lo, hi);
     PROF(2);
 #ifdef KWTA_PROF
     kwta_cands += nc;
