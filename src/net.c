@@ -6,6 +6,7 @@
 #include "net.h"
 #include "layers.h"
 #include "kernels/plan.h"
+#include "train_sparse.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -402,6 +403,7 @@ zs_status zs_net_create_preset(zs_net **out, const char *preset, uint64_t seed) 
 void zs_net_free(zs_net *net) {
     if (!net) return;
     zs_plan_free(net);
+    zs_ts_free(net);
     if (net->class_names)
         for (int i = 0; i < net->num_classes; i++) free(net->class_names[i]);
     free(net->class_names);
@@ -533,14 +535,16 @@ static void layer_forward(zs_net *net, zs_layer *L, const float *x, int N) {
 
 const float *zs_net_forward_ref(zs_net *net, const float *x, int n) {
     const float *cur = x;
+    int fast = zs_ts_enabled(net); /* sparse-aware training path (train_sparse.h) */
     for (int i = 0; i < net->n_layers; i++) {
-        layer_forward(net, &net->layers[i], cur, n);
+        if (!fast || !zs_ts_forward(net, i, cur, n)) layer_forward(net, &net->layers[i], cur, n);
         cur = net->layers[i].out;
     }
     return cur;
 }
 
 void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast) {
+    int fast = zs_ts_enabled(net);
     memset(net->grads, 0, sizeof(float) * net->n_params);
     int nl = net->n_layers;
     memcpy(net->layers[nl - 1].dout, dlast, sizeof(float) * N * net->layers[nl - 1].out_size);
@@ -553,6 +557,10 @@ void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast)
         for (int j = 0; j < i; j++) if (layer_param_count(&net->layers[j])) need_din = 1;
         if (!need_din) din = NULL;
         if (din) memset(din, 0, sizeof(float) * N * L->in_size);
+        if (fast && zs_ts_backward(net, i, in, din, N)) {
+            if (!din) break;
+            continue;
+        }
         switch (L->type) {
         case ZS_CONV2D:
             zs_conv2d_backward(din, L->dw, L->db, L->dout, in, L->w, N, L->in_c, L->in_h, L->in_w, L->out_c,
