@@ -432,6 +432,212 @@ static void test_linear_ss_list(const zs_kernels *K) { linear_case(K->linear_ss_
 static void test_linear_sd(const zs_kernels *K) { linear_case(K->linear_sd, NULL, "linear_sd", ZS_LIN_DENSE, 1); }
 static void test_linear_sg(const zs_kernels *K) { linear_case(NULL, K->linear_sg, "linear_sg", ZS_LIN_GATHER, 0); }
 
+/* ---------------------------------------------------------------- backward */
+
+/* mask (n) from the non-zero pattern of w */
+static uint8_t *mask_of(const float *w, size_t n) {
+    uint8_t *m = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++) m[i] = w[i] != 0.0f;
+    return m;
+}
+
+/* reference conv backward on one sample; dw masked; |.| version for mag */
+static void conv_bwd_ref(float *din, float *dw, const float *dout, const float *x, const float *w, const uint8_t *mask,
+                         int Ci, int H, int W, int Co, int Kh, int Kw, int pad) {
+    float *col = falloc(zs_conv2d_col_size(Ci, H, W, Kh, Kw, 1, pad));
+    size_t nw = (size_t)Co * Ci * Kh * Kw;
+    if (dw) memset(dw, 0, sizeof(float) * nw);
+    if (din) memset(din, 0, sizeof(float) * (size_t)Ci * H * W);
+    zs_conv2d_backward(din, dw, NULL, dout, x, w, 1, Ci, H, W, Co, Kh, Kw, 1, pad, col);
+    if (dw) for (size_t i = 0; i < nw; i++) if (!mask[i]) dw[i] = 0.0f;
+    zs_free_aligned(col);
+}
+
+static void test_conv_wgrad_taps(const zs_kernels *K) {
+    static const int shapes[][6] = {{1, 32, 32, 64, 5, 5}, {2, 9, 11, 5, 3, 3}, {3, 10, 20, 17, 5, 5},
+                                    {1, 7, 40, 3, 2, 5}, {2, 6, 6, 1, 1, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int sp = 0; sp < 4; sp++) {
+            int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
+            int Kh = shapes[s][4], Kw = shapes[s][5], Ho = H - Kh + 1, Wo = W - Kw + 1, fan = Ci * Kh * Kw;
+            size_t nw = (size_t)Co * fan, no = (size_t)Co * Ho * Wo, ni = (size_t)Ci * H * W;
+            float *w = falloc(nw), *x = falloc(ni), *dy = falloc(no), *got = falloc(nw), *want = falloc(nw), *mag = falloc(nw);
+            sparse_weights(w, Co, fan, sparsities[sp]);
+            uint8_t *mask = mask_of(w, nw);
+            for (size_t i = 0; i < ni; i++) x[i] = urand(-1, 1);
+            for (size_t i = 0; i < no; i++) dy[i] = urand(-1, 1);
+            zs_conv_taps p;
+            CHECK(zs_conv_taps_pack_mask(&p, w, mask, NULL, Co, Ci, Kh, Kw, H, W) == ZS_OK, "pack");
+            float *dwt = falloc((size_t)p.start[Co] + 1);
+            memset(dwt, 0, sizeof(float) * ((size_t)p.start[Co] + 1));
+            K->conv_wgrad_taps(dwt, x, dy, &p);
+            memset(got, 0, sizeof(float) * nw);
+            zs_conv_wgrad_fold_taps(got, dwt, &p);
+            conv_bwd_ref(NULL, want, dy, x, w, mask, Ci, H, W, Co, Kh, Kw, 0);
+            absv(x, x, ni); absv(dy, dy, no);
+            conv_bwd_ref(NULL, mag, dy, x, w, mask, Ci, H, W, Co, Kh, Kw, 0);
+            char what[160];
+            snprintf(what, sizeof what, "[%s] conv_wgrad_taps Ci=%d %dx%d Co=%d K=%dx%d sparsity %.1f", isa_tag, Ci, H, W,
+                     Co, Kh, Kw, sparsities[sp]);
+            check_mag(got, want, mag, nw, what);
+            zs_conv_taps_free(&p);
+            free(mask);
+            zs_free_aligned(w); zs_free_aligned(x); zs_free_aligned(dy); zs_free_aligned(got);
+            zs_free_aligned(want); zs_free_aligned(mag); zs_free_aligned(dwt);
+        }
+}
+
+static void conv_sparse_bwd_case(const zs_kernels *K, int dgrad) {
+    static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {2, 6, 6, 15, 5, 5, 2},
+                                    {4, 10, 10, 16, 5, 5, 0}, {5, 4, 4, 33, 2, 2, 0}, {1, 5, 5, 1, 5, 5, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int sp = 0; sp < 4; sp++)
+            for (int d = 0; d < 4; d++) {
+                int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
+                int Kh = shapes[s][4], Kw = shapes[s][5], pad = shapes[s][6];
+                int Ho = H + 2 * pad - Kh + 1, Wo = W + 2 * pad - Kw + 1, fan = Ci * Kh * Kw, U = Ci * H * W;
+                size_t nw = (size_t)Co * fan, no = (size_t)Co * Ho * Wo;
+                float *w = falloc(nw), *x = falloc((size_t)U), *dy = falloc(no), *val = falloc((size_t)U + 16);
+                float *want = falloc(dgrad ? (size_t)U : nw), *mag = falloc(dgrad ? (size_t)U : nw);
+                float *got = falloc(dgrad ? (size_t)U : nw);
+                int32_t *idx = ialloc((size_t)U + 16);
+                sparse_weights(w, Co, fan, sparsities[sp]);
+                uint8_t *mask = mask_of(w, nw);
+                sparse_input(x, U, densities[d]);
+                for (size_t i = 0; i < no; i++) dy[i] = urand(-1, 1);
+                int n = zs_sparsify__scalar(idx, val, x, U);
+                zs_conv_scatter p;
+                CHECK(zs_conv_scatter_pack_mask(&p, w, mask, NULL, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK, "pack");
+                float *scratch = falloc(zs_conv_sparse_scratch(&p));
+                char what[192];
+                snprintf(what, sizeof what, "[%s] %s Ci=%d %dx%d Co=%d K=%dx%d pad %d sparsity %.1f density %.1f", isa_tag,
+                         dgrad ? "conv_dgrad_vec" : "conv_wgrad_vec", Ci, H, W, Co, Kh, Kw, pad, sparsities[sp], densities[d]);
+                if (!dgrad) {
+                    size_t T = (size_t)fan * p.Cop;
+                    float *dwv = falloc(T);
+                    memset(dwv, 0, sizeof(float) * T);
+                    K->conv_wgrad_vec(dwv, idx, val, n, dy, &p, scratch);
+                    memset(got, 0, sizeof(float) * nw);
+                    zs_conv_wgrad_fold_vec(got, dwv, mask, &p);
+                    conv_bwd_ref(NULL, want, dy, x, w, mask, Ci, H, W, Co, Kh, Kw, pad);
+                    absv(x, x, (size_t)U); absv(dy, dy, no);
+                    conv_bwd_ref(NULL, mag, dy, x, w, mask, Ci, H, W, Co, Kh, Kw, pad);
+                    check_mag(got, want, mag, nw, what);
+                    zs_free_aligned(dwv);
+                } else {
+                    /* gradient at the non-zero input positions */
+                    K->conv_dgrad_vec(got, idx, n, dy, &p, scratch);
+                    float *full = falloc((size_t)U);
+                    conv_bwd_ref(full, NULL, dy, x, w, mask, Ci, H, W, Co, Kh, Kw, pad);
+                    for (int e = 0; e < n; e++) want[e] = full[idx[e]];
+                    float *aw = falloc(nw);
+                    absv(aw, w, nw); absv(dy, dy, no);
+                    conv_bwd_ref(full, NULL, dy, x, aw, mask, Ci, H, W, Co, Kh, Kw, pad);
+                    for (int e = 0; e < n; e++) mag[e] = full[idx[e]];
+                    check_mag(got, want, mag, (size_t)n, what);
+                    zs_free_aligned(full); zs_free_aligned(aw);
+                }
+                zs_conv_scatter_free(&p);
+                free(mask);
+                zs_free_aligned(scratch); zs_free_aligned(w); zs_free_aligned(x); zs_free_aligned(dy);
+                zs_free_aligned(val); zs_free_aligned(want); zs_free_aligned(mag); zs_free_aligned(got); zs_free_aligned(idx);
+            }
+}
+
+static void test_conv_wgrad_vec(const zs_kernels *K) { conv_sparse_bwd_case(K, 0); }
+static void test_conv_dgrad_vec(const zs_kernels *K) { conv_sparse_bwd_case(K, 1); }
+
+static void linear_bwd_case(const zs_kernels *K, int dgrad) {
+    static const int shapes[][2] = {{1, 1}, {15, 12}, {16, 16}, {17, 17}, {100, 7}, {1600, 1000}, {33, 130}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int sp = 0; sp < 4; sp++)
+            for (int d = 0; d < 4; d++) {
+                int I = shapes[s][0], O = shapes[s][1];
+                size_t nw = (size_t)O * I;
+                float *w = falloc(nw), *x = falloc((size_t)I), *dy = falloc((size_t)O), *val = falloc((size_t)I + 16);
+                float *want = falloc(nw), *mag = falloc(nw), *got = falloc(nw), *full = falloc((size_t)I);
+                int32_t *idx = ialloc((size_t)I + 16);
+                sparse_weights(w, O, I, sparsities[sp]);
+                uint8_t *mask = mask_of(w, nw);
+                sparse_input(x, I, densities[d]);
+                for (int o = 0; o < O; o++) dy[o] = urand(-1, 1);
+                int n = zs_sparsify__scalar(idx, val, x, I);
+                zs_linear_pack p;
+                CHECK(zs_linear_pack_mask(&p, w, mask, NULL, O, I, ZS_LIN_LIST) == ZS_OK, "pack");
+                char what[160];
+                snprintf(what, sizeof what, "[%s] %s I=%d O=%d sparsity %.1f density %.1f", isa_tag,
+                         dgrad ? "linear_dgrad" : "linear_wgrad", I, O, sparsities[sp], densities[d]);
+                if (!dgrad) {
+                    float *dwl = falloc((size_t)p.start[I] + 1);
+                    memset(dwl, 0, sizeof(float) * ((size_t)p.start[I] + 1));
+                    K->linear_wgrad(dwl, idx, val, n, dy, &p);
+                    memset(got, 0, sizeof(float) * nw);
+                    zs_linear_wgrad_fold(got, dwl, &p);
+                    for (int o = 0; o < O; o++)
+                        for (int i = 0; i < I; i++) {
+                            size_t j = (size_t)o * I + i;
+                            want[j] = mask[j] ? dy[o] * x[i] : 0.0f;
+                            mag[j] = fabsf(want[j]);
+                        }
+                    check_mag(got, want, mag, nw, what);
+                    zs_free_aligned(dwl);
+                } else {
+                    K->linear_dgrad(got, idx, n, dy, &p);
+                    for (int e = 0; e < n; e++) {
+                        double a = 0, m = 0;
+                        for (int o = 0; o < O; o++) {
+                            a += (double)w[(size_t)o * I + idx[e]] * dy[o];
+                            m += fabs((double)w[(size_t)o * I + idx[e]] * dy[o]);
+                        }
+                        want[e] = (float)a;
+                        mag[e] = (float)m;
+                    }
+                    check_mag(got, want, mag, (size_t)n, what);
+                }
+                zs_linear_pack_free(&p);
+                free(mask);
+                zs_free_aligned(w); zs_free_aligned(x); zs_free_aligned(dy); zs_free_aligned(val); zs_free_aligned(want);
+                zs_free_aligned(mag); zs_free_aligned(got); zs_free_aligned(full); zs_free_aligned(idx);
+            }
+}
+
+static void test_linear_wgrad(const zs_kernels *K) { linear_bwd_case(K, 0); }
+static void test_linear_dgrad(const zs_kernels *K) { linear_bwd_case(K, 1); }
+
+/* refresh: packed values follow the weights after an update */
+static void test_refresh(void) {
+    int Co = 7, Ci = 3, K = 3, H = 6, W = 7, fan = Ci * K * K;
+    float *w = falloc((size_t)Co * fan), *w2 = falloc((size_t)Co * fan);
+    sparse_weights(w, Co, fan, 0.5);
+    uint8_t *mask = mask_of(w, (size_t)Co * fan);
+    for (int i = 0; i < Co * fan; i++) w2[i] = mask[i] ? urand(-1, 1) : 0.0f;
+    zs_conv_taps a, b;
+    zs_conv_scatter c, d;
+    zs_linear_pack e, g;
+    CHECK(zs_conv_taps_pack_mask(&a, w, mask, NULL, Co, Ci, K, K, H, W) == ZS_OK &&
+          zs_conv_taps_pack_mask(&b, w2, mask, NULL, Co, Ci, K, K, H, W) == ZS_OK, "pack");
+    zs_conv_taps_refresh(&a, w2);
+    CHECK(!memcmp(a.w, b.w, sizeof(float) * (size_t)a.start[Co]), "conv taps refresh");
+    CHECK(zs_conv_scatter_pack_mask(&c, w, mask, NULL, Co, Ci, K, K, H, W, 1, 1, 1) == ZS_OK &&
+          zs_conv_scatter_pack_mask(&d, w2, mask, NULL, Co, Ci, K, K, H, W, 1, 1, 1) == ZS_OK, "pack");
+    zs_conv_scatter_refresh(&c, w2);
+    CHECK(!memcmp(c.wvec, d.wvec, sizeof(float) * (size_t)fan * c.Cop) &&
+          !memcmp(c.lw, d.lw, sizeof(float) * (size_t)c.start[fan]), "conv scatter refresh");
+    CHECK(zs_linear_pack_mask(&e, w, mask, NULL, Co, fan, ZS_LIN_LIST) == ZS_OK &&
+          zs_linear_pack_mask(&g, w2, mask, NULL, Co, fan, ZS_LIN_LIST) == ZS_OK, "pack");
+    zs_linear_pack_refresh(&e, w2);
+    CHECK(!memcmp(e.lw, g.lw, sizeof(float) * (size_t)e.start[fan]), "linear list refresh");
+    /* a dense layer (NULL mask) keeps weights that are exactly 0 */
+    zs_conv_taps h;
+    CHECK(zs_conv_taps_pack_mask(&h, w, NULL, NULL, Co, Ci, K, K, H, W) == ZS_OK && h.start[Co] == Co * fan,
+          "NULL mask keeps every weight");
+    zs_conv_taps_free(&a); zs_conv_taps_free(&b); zs_conv_taps_free(&h);
+    zs_conv_scatter_free(&c); zs_conv_scatter_free(&d);
+    zs_linear_pack_free(&e); zs_linear_pack_free(&g);
+    free(mask);
+    zs_free_aligned(w); zs_free_aligned(w2);
+}
+
 /* ---------------------------------------------------------------- driver */
 
 int main(void) {
@@ -450,6 +656,7 @@ int main(void) {
         /* one test per kernel of the list: a kernel without a test does not compile */
 #define RUN_(name, type, desc) test_##name(K);
         ZS_KERNEL_LIST(RUN_)
+        ZS_KERNEL_LIST_BWD(RUN_)
         if (isa == ZS_ISA_SCALAR) { ZS_KERNEL_LIST_SCALAR(RUN_) }
 #undef RUN_
         printf("ISA %s: %s\n", isa_tag, check_failed == before ? "all kernels match the reference" : "FAILURES");
@@ -463,7 +670,9 @@ int main(void) {
 #define HAS_(name, type, desc) CHECK(buf && strstr(buf, "zs_" #name "__"), "zs_kernels_list names " #name);
     ZS_KERNEL_LIST(HAS_)
     ZS_KERNEL_LIST_SCALAR(HAS_)
+    ZS_KERNEL_LIST_BWD(HAS_)
 #undef HAS_
+    test_refresh();
     free(buf);
     return check_finish("test_kernels");
 }
