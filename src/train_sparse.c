@@ -4,6 +4,7 @@
 #include "train_sparse.h"
 #include "layers.h"
 #include "kernels/kernels.h"
+#include "train_sparse_kern.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,14 @@ typedef struct ts_layer {
     int32_t *eidx;     /* (U + 16) emitted winners                          */
     float *eval;
     size_t units;
+    /* conv2d / linear: kept-weight lists built from the mask */
+    uint8_t *mask_copy;  /* the mask the lists were built from (NULL: dense) */
+    int built, use;      /* lists valid; last forward took the fast path      */
+    int32_t nk;          /* kept weights                                      */
+    int32_t *tstart, *toff, *twi, *cstart, *coff, *cwi;
+    float *tw, *cw, *dwl;
+    float *xp, *dyp, *dyq; /* conv scratch (one sample)                       */
+    ts_conv_geom g;
 } ts_layer;
 
 int zs_ts_enabled(const zs_net *net) {
@@ -30,6 +39,10 @@ static void ts_layer_free(ts_layer *t) {
     free(t->work);
     free(t->eidx);
     free(t->eval);
+    free(t->mask_copy);
+    free(t->tstart); free(t->toff); free(t->twi); free(t->cstart); free(t->coff); free(t->cwi);
+    free(t->tw); free(t->cw); free(t->dwl);
+    free(t->xp); free(t->dyp); free(t->dyq);
     free(t);
 }
 
@@ -116,6 +129,236 @@ static int kwta_forward(zs_layer *L, const float *x, int N) {
     return 1;
 }
 
+/* ------------------------------------------------------------------ conv2d / linear */
+
+static const ts_kern *kern_active(void) {
+    switch (zs_isa_active()) {
+    case ZS_ISA_AVX512: return &zs_ts_kern_avx512;
+    case ZS_ISA_AVX2: return &zs_ts_kern_avx2;
+    default: return &zs_ts_kern_scalar;
+    }
+}
+
+static void lists_free(ts_layer *t) {
+    free(t->mask_copy); free(t->tstart); free(t->toff); free(t->twi); free(t->cstart); free(t->coff);
+    free(t->cwi); free(t->tw); free(t->cw); free(t->dwl); free(t->xp); free(t->dyp); free(t->dyq);
+    t->mask_copy = NULL; t->tstart = t->toff = t->twi = t->cstart = t->coff = t->cwi = NULL;
+    t->tw = t->cw = t->dwl = t->xp = t->dyp = t->dyq = NULL;
+    t->built = 0;
+}
+
+static inline int kept(const zs_layer *L, size_t i) { return !L->mask || L->mask[i]; }
+
+/* (Re)build the kept-weight lists when the mask changed (or never built).
+ * conv2d: taps per output channel and per input channel (train_sparse_kern.h).
+ * linear: per input column i the kept outputs o (tstart/toff = o, twi). */
+static int lists_build(ts_layer *t, const zs_layer *L) {
+    if (t->built && (!L->mask || !memcmp(t->mask_copy, L->mask, L->n_weights))) return 1;
+    lists_free(t);
+    size_t nk = 0;
+    for (size_t i = 0; i < L->n_weights; i++) nk += kept(L, i);
+    if (nk > (size_t)INT32_MAX / 2) return 0;
+    t->nk = (int32_t)nk;
+    size_t ns = nk ? nk : 1;
+    if (L->mask && !(t->mask_copy = malloc(L->n_weights))) goto fail;
+    if (L->mask) memcpy(t->mask_copy, L->mask, L->n_weights);
+    t->toff = malloc(sizeof(int32_t) * ns); t->twi = malloc(sizeof(int32_t) * ns);
+    t->tw = malloc(sizeof(float) * ns); t->dwl = malloc(sizeof(float) * ns);
+    if (!t->toff || !t->twi || !t->tw || !t->dwl) goto fail;
+    if (L->type == ZS_LINEAR) {
+        int I = (int)L->fan_in, O = L->out_c;
+        if (!(t->tstart = calloc((size_t)I + 1, sizeof(int32_t)))) goto fail;
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < I; i++) t->tstart[i + 1] += kept(L, (size_t)o * I + i);
+        for (int i = 0; i < I; i++) t->tstart[i + 1] += t->tstart[i];
+        int32_t *pos = malloc(sizeof(int32_t) * ((size_t)I + 1));
+        if (!pos) goto fail;
+        memcpy(pos, t->tstart, sizeof(int32_t) * ((size_t)I + 1));
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < I; i++) {
+                size_t wi = (size_t)o * I + i;
+                if (!kept(L, wi)) continue;
+                int32_t j = pos[i]++;
+                t->toff[j] = o;
+                t->twi[j] = (int32_t)wi;
+            }
+        free(pos);
+        t->built = 1;
+        return 1;
+    }
+    /* conv2d */
+    ts_conv_geom *g = &t->g;
+    g->Ci = L->in_c; g->H = L->in_h; g->W = L->in_w; g->Co = L->out_c; g->Kh = L->kh; g->Kw = L->kw;
+    g->pad = L->pad; g->Ho = L->out_h; g->Wo = L->out_w;
+    g->Hp = g->H + 2 * g->pad; g->Wp = g->W + 2 * g->pad; g->Wop = (g->Wo + 15) / 16 * 16;
+    g->Hq = g->Ho + 2 * (g->Kh - 1); g->Wq = g->Wo + 2 * (g->Kw - 1);
+    if ((int64_t)g->Ci * g->Hp * g->Wp > INT32_MAX / 2 || (int64_t)g->Co * g->Hq * g->Wq > INT32_MAX / 2) goto fail;
+    t->tstart = malloc(sizeof(int32_t) * ((size_t)g->Co + 1));
+    t->cstart = calloc((size_t)g->Ci + 1, sizeof(int32_t));
+    t->coff = malloc(sizeof(int32_t) * ns); t->cwi = malloc(sizeof(int32_t) * ns);
+    t->cw = malloc(sizeof(float) * ns);
+    t->xp = calloc((size_t)g->Ci * g->Hp * g->Wp + TS_SLACK, sizeof(float));
+    t->dyp = calloc((size_t)g->Co * g->Ho * g->Wop + TS_SLACK, sizeof(float));
+    t->dyq = calloc((size_t)g->Co * g->Hq * g->Wq + TS_SLACK, sizeof(float));
+    if (!t->tstart || !t->cstart || !t->coff || !t->cwi || !t->cw || !t->xp || !t->dyp || !t->dyq) goto fail;
+    int KK = g->Kh * g->Kw;
+    size_t j = 0;
+    for (int o = 0; o < g->Co; o++) {
+        t->tstart[o] = (int32_t)j;
+        for (int c = 0; c < g->Ci; c++)
+            for (int ky = 0; ky < g->Kh; ky++)
+                for (int kx = 0; kx < g->Kw; kx++) {
+                    size_t wi = (size_t)o * L->fan_in + (size_t)c * KK + ky * g->Kw + kx;
+                    if (!kept(L, wi)) continue;
+                    t->toff[j] = (c * g->Hp + ky) * g->Wp + kx;
+                    t->twi[j++] = (int32_t)wi;
+                    t->cstart[c + 1]++;
+                }
+    }
+    t->tstart[g->Co] = (int32_t)j;
+    for (int c = 0; c < g->Ci; c++) t->cstart[c + 1] += t->cstart[c];
+    int32_t *pos = malloc(sizeof(int32_t) * ((size_t)g->Ci + 1));
+    if (!pos) goto fail;
+    memcpy(pos, t->cstart, sizeof(int32_t) * ((size_t)g->Ci + 1));
+    for (int o = 0; o < g->Co; o++)
+        for (int c = 0; c < g->Ci; c++)
+            for (int ky = 0; ky < g->Kh; ky++)
+                for (int kx = 0; kx < g->Kw; kx++) {
+                    size_t wi = (size_t)o * L->fan_in + (size_t)c * KK + ky * g->Kw + kx;
+                    if (!kept(L, wi)) continue;
+                    int32_t q = pos[c]++;
+                    t->coff[q] = (o * g->Hq + g->pad + g->Kh - 1 - ky) * g->Wq + g->pad + g->Kw - 1 - kx;
+                    t->cwi[q] = (int32_t)wi;
+                }
+    free(pos);
+    g->tstart = t->tstart; g->toff = t->toff; g->tw = t->tw;
+    g->cstart = t->cstart; g->coff = t->coff; g->cw = t->cw;
+    t->built = 1;
+    return 1;
+fail:
+    lists_free(t);
+    return 0;
+}
+
+static void refresh_weights(ts_layer *t, const zs_layer *L) {
+    for (int32_t j = 0; j < t->nk; j++) t->tw[j] = L->w[t->twi[j]];
+    if (L->type == ZS_CONV2D)
+        for (int32_t j = 0; j < t->nk; j++) t->cw[j] = L->w[t->cwi[j]];
+}
+
+static void pad_input(float *xp, const float *x, const ts_conv_geom *g) {
+    for (int c = 0; c < g->Ci; c++)
+        for (int y = 0; y < g->H; y++)
+            memcpy(xp + ((size_t)c * g->Hp + y + g->pad) * g->Wp + g->pad, x + ((size_t)c * g->H + y) * g->W,
+                   sizeof(float) * (size_t)g->W);
+}
+
+/* conv2d with masked weights, stride 1: kept taps only (dense input). */
+static int conv_forward(zs_layer *L, const float *x, int N) {
+    if (!L->mask || L->stride != 1) return 0;
+    ts_layer *t = ts_get(L);
+    if (!t) return 0;
+    t->use = 0;
+    if (!lists_build(t, L)) return 0;
+    refresh_weights(t, L);
+    const ts_kern *K = kern_active();
+    for (int n = 0; n < N; n++) {
+        pad_input(t->xp, x + (size_t)n * L->in_size, &t->g);
+        K->conv_fwd(L->out + (size_t)n * L->out_size, t->xp, L->b, &t->g);
+    }
+    t->use = 1;
+    return 1;
+}
+
+static int conv_backward(zs_layer *L, const float *x, float *din, int N) {
+    ts_layer *t = L->packed;
+    if (!t || !t->use || !lists_build(t, L)) return 0;
+    refresh_weights(t, L);
+    const ts_kern *K = kern_active();
+    const ts_conv_geom *g = &t->g;
+    int P = g->Ho * g->Wo;
+    memset(t->dwl, 0, sizeof(float) * (size_t)(t->nk ? t->nk : 1));
+    for (int n = 0; n < N; n++) {
+        const float *dy = L->dout + (size_t)n * L->out_size;
+        if (L->db)
+            for (int o = 0; o < g->Co; o++) {
+                float s = 0;
+                for (int p = 0; p < P; p++) s += dy[(size_t)o * P + p];
+                L->db[o] += s;
+            }
+        pad_input(t->xp, x + (size_t)n * L->in_size, g);
+        for (int o = 0; o < g->Co; o++)
+            for (int y = 0; y < g->Ho; y++)
+                memcpy(t->dyp + ((size_t)o * g->Ho + y) * g->Wop, dy + ((size_t)o * g->Ho + y) * g->Wo,
+                       sizeof(float) * (size_t)g->Wo);
+        K->conv_dw(t->dwl, t->dyp, t->xp, g);
+        if (din) {
+            for (int o = 0; o < g->Co; o++)
+                for (int y = 0; y < g->Ho; y++)
+                    memcpy(t->dyq + ((size_t)o * g->Hq + y + g->Kh - 1) * g->Wq + g->Kw - 1,
+                           dy + ((size_t)o * g->Ho + y) * g->Wo, sizeof(float) * (size_t)g->Wo);
+            K->conv_dx(din + (size_t)n * L->in_size, t->dyq, g);
+        }
+    }
+    for (int32_t j = 0; j < t->nk; j++) L->dw[t->twi[j]] += t->dwl[j];
+    return 1;
+}
+
+/* linear with a sparse input (at most half non-zero) and masked (or small)
+ * weights: per-column lists of kept weights, non-zero inputs only. */
+static int linear_forward(zs_layer *L, const float *x, int N) {
+    if (!L->mask && L->n_weights > 65536) return 0;
+    size_t tot = (size_t)N * L->fan_in, nz = 0;
+    for (size_t i = 0; i < tot; i++) nz += x[i] != 0.0f;
+    ts_layer *t = ts_get(L);
+    if (!t) return 0;
+    t->use = 0;
+    if (2 * nz > tot || !lists_build(t, L)) return 0;
+    refresh_weights(t, L);
+    int I = (int)L->fan_in, O = L->out_c;
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * I;
+        float *y = L->out + (size_t)n * O;
+        for (int o = 0; o < O; o++) y[o] = L->b ? L->b[o] : 0.0f;
+        for (int i = 0; i < I; i++) {
+            float v = xn[i];
+            if (v == 0.0f) continue;
+            for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) y[t->toff[j]] += v * t->tw[j];
+        }
+    }
+    t->use = 1;
+    return 1;
+}
+
+static int linear_backward(zs_layer *L, const float *x, float *din, int N) {
+    ts_layer *t = L->packed;
+    if (!t || !t->use || !lists_build(t, L)) return 0;
+    refresh_weights(t, L);
+    int I = (int)L->fan_in, O = L->out_c;
+    if (L->db)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < O; o++) L->db[o] += L->dout[(size_t)n * O + o];
+    memset(t->dwl, 0, sizeof(float) * (size_t)(t->nk ? t->nk : 1));
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * I, *dy = L->dout + (size_t)n * O;
+        for (int i = 0; i < I; i++) {
+            float v = xn[i];
+            if (v == 0.0f) continue;
+            for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) t->dwl[j] += v * dy[t->toff[j]];
+        }
+        if (din) {
+            float *dx = din + (size_t)n * I;
+            for (int i = 0; i < I; i++) {
+                float s = 0;
+                for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) s += t->tw[j] * dy[t->toff[j]];
+                dx[i] += s;
+            }
+        }
+    }
+    for (int32_t j = 0; j < t->nk; j++) L->dw[t->twi[j]] += t->dwl[j];
+    return 1;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 int zs_ts_forward(zs_net *net, int li, const float *x, int N) {
@@ -123,11 +366,17 @@ int zs_ts_forward(zs_net *net, int li, const float *x, int N) {
     switch (L->type) {
     case ZS_KWINNERS:
     case ZS_KWINNERS2D: return kwta_forward(L, x, N);
+    case ZS_CONV2D: return conv_forward(L, x, N);
+    case ZS_LINEAR: return linear_forward(L, x, N);
     default: return 0;
     }
 }
 
 int zs_ts_backward(zs_net *net, int li, const float *x, float *din, int N) {
-    (void)net; (void)li; (void)x; (void)din; (void)N;
-    return 0;
+    zs_layer *L = &net->layers[li];
+    switch (L->type) {
+    case ZS_CONV2D: return conv_backward(L, x, din, N);
+    case ZS_LINEAR: return linear_backward(L, x, din, N);
+    default: return 0;
+    }
 }

@@ -1,0 +1,177 @@
+/*
+ * train_sparse_kern.h — the per-ISA kernels of the sparse training path.
+ * Included by train_sparse_scalar.c, train_sparse_avx2.c and
+ * train_sparse_avx512.c with TS_ISA set; the Makefile gives the last two
+ * their -m flags. The code uses GCC/clang vector extensions (16 floats), so
+ * the same source becomes SSE2, AVX2+FMA or AVX-512 code.
+ *
+ * All kernels work on one sample, stride-1 convolutions, NCHW float32.
+ */
+#ifndef ZS_TRAIN_SPARSE_KERN_H
+#define ZS_TRAIN_SPARSE_KERN_H
+#include <stdint.h>
+#include <stddef.h>
+
+/* Geometry and kept-weight lists of one conv2d layer (built from its mask).
+ *   xp   padded input (Ci, Hp, Wp), Hp = H + 2 pad, Wp = W + 2 pad, then
+ *        TS_SLACK zero floats;
+ *   dyp  output gradient rows padded to Wop = Wo rounded up to 16 (zeros);
+ *   dyq  output gradient in a zero border of Kh-1 / Kw-1: (Co, Hq, Wq),
+ *        Hq = Ho + 2 (Kh-1), Wq = Wo + 2 (Kw-1), then TS_SLACK floats.
+ * Forward/dW taps, per output channel o: j in [tstart[o], tstart[o+1]),
+ *   toff[j] = c*Hp*Wp + ky*Wp + kx, tw[j] = weight, twi[j] = weight index.
+ * dX taps, per input channel c: j in [cstart[c], cstart[c+1]),
+ *   coff[j] = o*Hq*Wq + (pad + Kh-1 - ky)*Wq + (pad + Kw-1 - kx), cw[j]. */
+typedef struct ts_conv_geom {
+    int Ci, H, W, Co, Kh, Kw, pad, Ho, Wo, Hp, Wp, Wop, Hq, Wq;
+    const int32_t *tstart, *toff; const float *tw;
+    const int32_t *cstart, *coff; const float *cw;
+} ts_conv_geom;
+
+#define TS_SLACK 64
+
+typedef struct ts_kern {
+    /* out (Co, Ho, Wo) = bias + conv(xp) over the kept taps */
+    void (*conv_fwd)(float *out, const float *xp, const float *bias, const ts_conv_geom *g);
+    /* dwl[j] += sum over positions of dyp[o] * xp[toff[j] + ...] (list order) */
+    void (*conv_dw)(float *dwl, const float *dyp, const float *xp, const ts_conv_geom *g);
+    /* dx (Ci, H, W) = transposed conv of dyq through the kept taps (written) */
+    void (*conv_dx)(float *dx, const float *dyq, const ts_conv_geom *g);
+} ts_kern;
+
+extern const ts_kern zs_ts_kern_scalar, zs_ts_kern_avx2, zs_ts_kern_avx512;
+
+#ifdef TS_ISA
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+#define TS_CAT2(a, b) a##_##b
+#define TS_CAT(a, b) TS_CAT2(a, b)
+#define TS(name) TS_CAT(name, TS_ISA)
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+static inline v16 ld(const float *p) { return *(const v16u *)(const void *)p; }
+static inline v16 splat(float a) { return (v16){a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a}; }
+static inline float hsum(v16 v) {
+    float s = 0;
+    for (int i = 0; i < 16; i++) s += v[i];
+    return s;
+}
+/* store the first n (<= 16) lanes */
+static inline void stn(float *p, v16 v, int n) {
+    if (n >= 16) { *(v16u *)(void *)p = v; return; }
+    for (int i = 0; i < n; i++) p[i] = v[i];
+}
+
+static void TS(conv_fwd)(float *out, const float *xp, const float *bias, const ts_conv_geom *g) {
+    int Ho = g->Ho, Wo = g->Wo, Wp = g->Wp;
+    for (int o = 0; o < g->Co; o++) {
+        const int32_t *off = g->toff + g->tstart[o];
+        const float *w = g->tw + g->tstart[o];
+        int nt = g->tstart[o + 1] - g->tstart[o];
+        float *y = out + (size_t)o * Ho * Wo;
+        v16 b = splat(bias ? bias[o] : 0.0f);
+        for (int cx = 0; cx < Wo; cx += 16) {
+            int wn = Wo - cx < 16 ? Wo - cx : 16;
+            int oy = 0;
+            for (; oy + 4 <= Ho; oy += 4) {
+                v16 a0 = b, a1 = b, a2 = b, a3 = b;
+                const float *base = xp + (size_t)oy * Wp + cx;
+                for (int j = 0; j < nt; j++) {
+                    const float *p = base + off[j];
+                    v16 wv = splat(w[j]);
+                    a0 += wv * ld(p);
+                    a1 += wv * ld(p + Wp);
+                    a2 += wv * ld(p + 2 * Wp);
+                    a3 += wv * ld(p + 3 * Wp);
+                }
+                stn(y + (size_t)oy * Wo + cx, a0, wn);
+                stn(y + (size_t)(oy + 1) * Wo + cx, a1, wn);
+                stn(y + (size_t)(oy + 2) * Wo + cx, a2, wn);
+                stn(y + (size_t)(oy + 3) * Wo + cx, a3, wn);
+            }
+            for (; oy < Ho; oy++) {
+                v16 a0 = b;
+                const float *base = xp + (size_t)oy * Wp + cx;
+                for (int j = 0; j < nt; j++) a0 += splat(w[j]) * ld(base + off[j]);
+                stn(y + (size_t)oy * Wo + cx, a0, wn);
+            }
+        }
+    }
+}
+
+static void TS(conv_dw)(float *dwl, const float *dyp, const float *xp, const ts_conv_geom *g) {
+    int Ho = g->Ho, Wop = g->Wop, Wp = g->Wp;
+    for (int o = 0; o < g->Co; o++) {
+        const float *dy = dyp + (size_t)o * Ho * Wop;
+        int j0 = g->tstart[o], j1 = g->tstart[o + 1], j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            v16 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
+            const float *p0 = xp + g->toff[j], *p1 = xp + g->toff[j + 1];
+            const float *p2 = xp + g->toff[j + 2], *p3 = xp + g->toff[j + 3];
+            for (int oy = 0; oy < Ho; oy++) {
+                const float *d = dy + (size_t)oy * Wop;
+                size_t r = (size_t)oy * Wp;
+                for (int cx = 0; cx < Wop; cx += 16) {
+                    v16 dv = ld(d + cx);
+                    a0 += dv * ld(p0 + r + cx);
+                    a1 += dv * ld(p1 + r + cx);
+                    a2 += dv * ld(p2 + r + cx);
+                    a3 += dv * ld(p3 + r + cx);
+                }
+            }
+            dwl[j] += hsum(a0); dwl[j + 1] += hsum(a1); dwl[j + 2] += hsum(a2); dwl[j + 3] += hsum(a3);
+        }
+        for (; j < j1; j++) {
+            v16 a0 = splat(0);
+            const float *p0 = xp + g->toff[j];
+            for (int oy = 0; oy < Ho; oy++)
+                for (int cx = 0; cx < Wop; cx += 16)
+                    a0 += ld(dy + (size_t)oy * Wop + cx) * ld(p0 + (size_t)oy * Wp + cx);
+            dwl[j] += hsum(a0);
+        }
+    }
+}
+
+static void TS(conv_dx)(float *dx, const float *dyq, const ts_conv_geom *g) {
+    int H = g->H, W = g->W, Wq = g->Wq;
+    for (int c = 0; c < g->Ci; c++) {
+        const int32_t *off = g->coff + g->cstart[c];
+        const float *w = g->cw + g->cstart[c];
+        int nt = g->cstart[c + 1] - g->cstart[c];
+        float *d = dx + (size_t)c * H * W;
+        for (int cx = 0; cx < W; cx += 16) {
+            int wn = W - cx < 16 ? W - cx : 16;
+            int iy = 0;
+            for (; iy + 4 <= H; iy += 4) {
+                v16 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
+                const float *base = dyq + (size_t)iy * Wq + cx;
+                for (int j = 0; j < nt; j++) {
+                    const float *p = base + off[j];
+                    v16 wv = splat(w[j]);
+                    a0 += wv * ld(p);
+                    a1 += wv * ld(p + Wq);
+                    a2 += wv * ld(p + 2 * Wq);
+                    a3 += wv * ld(p + 3 * Wq);
+                }
+                stn(d + (size_t)iy * W + cx, a0, wn);
+                stn(d + (size_t)(iy + 1) * W + cx, a1, wn);
+                stn(d + (size_t)(iy + 2) * W + cx, a2, wn);
+                stn(d + (size_t)(iy + 3) * W + cx, a3, wn);
+            }
+            for (; iy < H; iy++) {
+                v16 a0 = splat(0);
+                const float *base = dyq + (size_t)iy * Wq + cx;
+                for (int j = 0; j < nt; j++) a0 += splat(w[j]) * ld(base + off[j]);
+                stn(d + (size_t)iy * W + cx, a0, wn);
+            }
+        }
+    }
+}
+
+const ts_kern TS(zs_ts_kern) = {TS(conv_fwd), TS(conv_dw), TS(conv_dx)};
+
+#endif /* TS_ISA */
+#endif
