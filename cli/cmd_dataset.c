@@ -46,7 +46,8 @@ static const char *const split_names[N_SPLITS] = {"train", "val", "test"};
 
 static const char *const build_usage =
     "zeroskip dataset build --manifest CSV --out DIR [--augment N] [--seed S]\n"
-    "                              [--noise-dir DIR] [--shift-ms MS] [--threads T] [--quiet]";
+    "                              [--noise-dir DIR] [--shift-ms MS] [--threads T] [--quiet]\n"
+    "                              [--splits train,val,test] [--noise ALPHA [--noise-seed S]]";
 static const char *const stats_usage = "zeroskip dataset stats [--labels] FILE...";
 
 /* ---- manifest ----------------------------------------------------------- */
@@ -413,6 +414,8 @@ typedef struct job {
     pthread_mutex_t lock; /* guards err_*                                    */
     zs_status err_st;
     char err_msg[1024];
+    float noise_alpha;    /* --noise: applied to the waveform of every clip  */
+    uint64_t noise_seed;
 } job;
 
 static void job_fail(job *J, const row *r, zs_status st) {
@@ -442,6 +445,7 @@ static void *worker(void *arg) {
         int i = atomic_fetch_add(&J->next, 1);
         if (i >= J->m->n) break;
         const row *r = &J->m->rows[i];
+        if (r->out < 0) { atomic_fetch_add(&J->done, 1); continue; } /* split not selected */
         zs_dataset *ds = J->ds[r->split];
         float *feat = zs_dataset_features(ds);
         int32_t *lab = zs_dataset_labels(ds);
@@ -451,6 +455,8 @@ static void *worker(void *arg) {
         if (!st && n == 0) st = ZS_ERR(ZS_EFORMAT, "%s: no samples", r->open_path);
         if (!st) {
             fit_centred(x, n, clip);
+            if (J->noise_alpha > 0) /* on the 1 s clip, as the paper's test */
+                zs_add_noise(clip, ZS_CLIP_SAMPLES, J->noise_alpha, J->noise_seed * 0x9e3779b97f4a7c15ull + (uint64_t)i);
             st = zs_frontend_logmel(fe, clip, feat + (size_t)r->out * FEAT);
             lab[r->out] = r->label;
         }
@@ -588,8 +594,9 @@ static int cmd_build(int argc, char **argv) {
     const char *cmd = "dataset build", *man_path = NULL, *out_dir = NULL, *noise_dir = NULL, *v;
     long augment = 0, threads = 2;
     double shift_ms = 100.0;
-    uint64_t seed = 1;
-    int quiet = 0;
+    uint64_t seed = 1, noise_seed = 1;
+    double noise_alpha = 0;
+    int quiet = 0, split_mask = (1 << N_SPLITS) - 1;
     for (int i = 1; i < argc; i++) {
         int g;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -606,6 +613,10 @@ static int cmd_build(int argc, char **argv) {
                    "  --noise-dir D  background noise .wav files for augmentation (default: white noise)\n"
                    "  --shift-ms MS  maximum time shift (default 100)\n"
                    "  --threads T    worker threads (default 2)\n"
+                   "  --splits LIST  only these splits (comma-separated; default all)\n"
+                   "  --noise ALPHA  the paper's robustness test: every clip (all copies) becomes\n"
+                   "                 (1 - ALPHA) x + ALPHA u, u ~ U(-1, 1), seeded per clip\n"
+                   "  --noise-seed S seed of that noise (default 1)\n"
                    "  --quiet        no progress on stderr\n", build_usage, MAX_AUGMENT);
             return EXIT_OK;
         }
@@ -623,6 +634,28 @@ static int cmd_build(int argc, char **argv) {
         }
         if ((g = cli_opt(argc, argv, &i, "--seed", &v))) {
             if (g < 0 || cli_u64(cmd, "--seed", v, &seed)) return EXIT_USAGE;
+            continue;
+        }
+        if ((g = cli_opt(argc, argv, &i, "--noise", &v))) {
+            if (g < 0 || cli_float(cmd, "--noise", v, 0, 1, &noise_alpha)) return EXIT_USAGE;
+            continue;
+        }
+        if ((g = cli_opt(argc, argv, &i, "--noise-seed", &v))) {
+            if (g < 0 || cli_u64(cmd, "--noise-seed", v, &noise_seed)) return EXIT_USAGE;
+            continue;
+        }
+        if ((g = cli_opt(argc, argv, &i, "--splits", &v))) {
+            if (g < 0) return EXIT_USAGE;
+            split_mask = 0;
+            char buf[64];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                int k = -1;
+                for (int s = 0; s < N_SPLITS; s++) if (!strcmp(tok, split_names[s])) k = s;
+                if (k < 0) return cli_usage(cmd, build_usage, "--splits: unknown split '%s' (train, val, test)", tok);
+                split_mask |= 1 << k;
+            }
+            if (!split_mask) return cli_usage(cmd, build_usage, "--splits: empty list");
             continue;
         }
         if ((g = cli_opt(argc, argv, &i, "--shift-ms", &v))) {
@@ -656,6 +689,7 @@ static int cmd_build(int argc, char **argv) {
     }
     for (int i = 0; i < m.n; i++) {
         row *r = &m.rows[i];
+        if (!(split_mask & (1 << r->split))) { r->out = -1; continue; }
         int copies = r->split == SPLIT_TRAIN ? (int)augment : 0;
         r->out = count[r->split];
         count[r->split] += 1 + copies;
@@ -670,6 +704,8 @@ static int cmd_build(int argc, char **argv) {
     if (st) { rc = cli_fail(cmd, st); goto done; }
 
     J.m = &m;
+    J.noise_alpha = (float)noise_alpha;
+    J.noise_seed = noise_seed;
     J.aug = (aug_opts){(int)augment, seed, shift_ms / 1000.0, beds, n_beds};
     pthread_mutex_init(&J.lock, NULL);
     if (!quiet)
@@ -700,9 +736,13 @@ static int cmd_build(int argc, char **argv) {
 
     for (int s = 0; s < N_SPLITS; s++) {
         char path[4096];
-        if (!J.ds[s]) {
+        if (!J.ds[s]) { /* and no stale file from an earlier build either */
             fprintf(stderr, "zeroskip dataset: no %s clips; %s/%s.safetensors not written\n",
                     split_names[s], out_dir, split_names[s]);
+            snprintf(path, sizeof path, "%s/%s.safetensors", out_dir, split_names[s]);
+            unlink(path);
+            snprintf(path, sizeof path, "%s/manifest_%s.csv", out_dir, split_names[s]);
+            unlink(path);
             continue;
         }
         snprintf(path, sizeof path, "%s/%s.safetensors", out_dir, split_names[s]);
