@@ -7,15 +7,21 @@
 #   3. training speed: zeroskip sparse/dense and PyTorch dense, same data/batch;
 #   4. scripts/make_results.py -> docs/RESULTS.md, docs/img/*.png;
 #   5. the seed-1 models copied to models/.
-# Environment (defaults): SEEDS ["1 2 3"] EPOCHS [4] BATCH [16] LR [0.01]
-#   MOMENTUM [0.9] WD [0.01] GAMMA [0.9] JOBS [2] NETS [gsc-dense gsc-sparse gsc-supersparse]
+# Environment (defaults): SEEDS ["1 2 3"] EPOCHS [4] MAX_SAMPLES [21000] BATCH [16]
+#   LR [0.01] MOMENTUM [0] WD [0.01] GAMMA [0.9] JOBS [2]
+#   NETS [gsc-dense gsc-sparse gsc-supersparse]
+# The recipe is nupic.torch's GSC one (SGD lr 0.01, no momentum, weight decay
+# 0.01, lr x0.9 and boost x0.9 per epoch, batch 16), shortened to what 2 cores
+# can do: EPOCHS epochs of MAX_SAMPLES shuffled examples each. A 1-epoch probe
+# with momentum 0.9 reached 77.4 % validation accuracy vs 89.4 % without.
 set -eu
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"1 2 3"}
 EPOCHS=${EPOCHS:-4}
+MAX_SAMPLES=${MAX_SAMPLES:-21000}
 BATCH=${BATCH:-16}
 LR=${LR:-0.01}
-MOMENTUM=${MOMENTUM:-0.9}
+MOMENTUM=${MOMENTUM:-0}
 WD=${WD:-0.01}
 GAMMA=${GAMMA:-0.9}
 JOBS=${JOBS:-2}
@@ -45,7 +51,7 @@ for net in $NETS; do
         echo "$net $s"
     done
 done | xargs -P "$JOBS" -L 1 sh -c 'OMP_NUM_THREADS=1 '"$ZS"' train --preset "$0" --seed "$1" \
-    --data '"$DATA"'/train.safetensors --val '"$DATA"'/val.safetensors --epochs '"$EPOCHS"' \
+    --data '"$DATA"'/train.safetensors --val '"$DATA"'/val.safetensors --epochs '"$EPOCHS"' --max-samples '"$MAX_SAMPLES"' \
     --batch '"$BATCH"' --lr '"$LR"' --momentum '"$MOMENTUM"' --weight-decay '"$WD"' --lr-gamma '"$GAMMA"' \
     --out '"$RUNS"'/models/"$0"-s"$1".safetensors --csv '"$RUNS"'/curves/"$0"-s"$1".csv \
     --checkpoint '"$RUNS"'/models/"$0"-s"$1".ckpt > '"$RUNS"'/logs/"$0"-s"$1".log 2>&1 \
