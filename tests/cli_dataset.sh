@@ -190,6 +190,16 @@ check "--augment 0: train has 15 examples" [ "$(stat_n "$T/e/train.safetensors")
 # val/test do not depend on --augment
 check "--augment 0: val identical to the augmented build's" cmp -s "$T/a/val.safetensors" "$T/e/val.safetensors"
 
+# a manifest without val/test clips: those files are not written, and stale
+# ones from an earlier build in the same directory are removed
+head -n 11 "$M" >"$T/trainonly.csv"
+run "$ZS" dataset build --manifest "$T/trainonly.csv" --out "$T/e" --quiet
+check "train-only manifest builds (rc $rc)" [ "$rc" -eq 0 ]
+check "train-only: 10 train examples" [ "$(stat_n "$T/e/train.safetensors")" = 10 ]
+check "train-only: stale test file removed" [ ! -e "$T/e/test.safetensors" ]
+check "train-only: stale test manifest removed" [ ! -e "$T/e/manifest_test.csv" ]
+check "train-only: says so" grep -q "no test clips" "$T/err"
+
 # a speaker in two splits is reported (and still built)
 sed 's/fsdd:george,test/fsdd:jackson,test/' "$M" >"$T/shared.csv"
 run "$ZS" dataset build --manifest "$T/shared.csv" --out "$T/f" --quiet
