@@ -330,6 +330,8 @@ zs_status zs_net_build(zs_net **out, const char *json, uint64_t seed, int init) 
         ns += layer_state_count(L);
         if ((L->type == ZS_CONV2D || L->type == ZS_LINEAR) && L->weight_sparsity > 0) nm_ += L->n_weights;
     }
+    if (np > ZS_MAX_PARAMS)
+        ZS_FAIL(ZS_ELIMIT, "architecture: %zu parameters (limit %llu)", np, (unsigned long long)ZS_MAX_PARAMS);
     net->n_params = np; net->n_state = ns; net->n_masks = nm_;
     net->params = zs_alloc_aligned(np, sizeof(float));
     net->grads = zs_alloc_aligned(np, sizeof(float));
@@ -545,6 +547,7 @@ const float *zs_net_forward_ref(zs_net *net, const float *x, int n) {
 
 void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast) {
     int fast = zs_ts_enabled(net);
+    unsigned char done[ZS_MAX_LAYERS] = {0};
     memset(net->grads, 0, sizeof(float) * net->n_params);
     int nl = net->n_layers;
     memcpy(net->layers[nl - 1].dout, dlast, sizeof(float) * N * net->layers[nl - 1].out_size);
@@ -558,6 +561,7 @@ void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast)
         if (!need_din) din = NULL;
         if (din) memset(din, 0, sizeof(float) * N * L->in_size);
         if (fast && zs_ts_backward(net, i, in, din, N)) {
+            done[i] = 1; /* masked weights got no gradient */
             if (!din) break;
             continue;
         }
@@ -590,7 +594,7 @@ void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast)
     /* masked weights receive no gradient */
     for (int i = 0; i < nl; i++) {
         zs_layer *L = &net->layers[i];
-        if (!L->mask) continue;
+        if (!L->mask || done[i]) continue;
         for (size_t j = 0; j < L->n_weights; j++)
             if (!L->mask[j]) L->dw[j] = 0.0f;
     }
@@ -626,15 +630,17 @@ zs_status zs_net_train_step(zs_net *net, const float *x, const int32_t *y, int n
     zs_net_backward_ref(net, x, n, dl);
     /* PyTorch SGD: d = g + wd*p; buf = d (first step) or m*buf + d; p -= lr*buf */
     float lr = opt->lr, wd = opt->weight_decay, m = opt->momentum;
-    for (size_t i = 0; i < net->n_params; i++) {
-        float d = net->grads[i] + wd * net->params[i];
-        if (m > 0) {
-            d = net->steps ? m * net->moment[i] + d : d;
-            net->moment[i] = d;
+    if (!zs_ts_enabled(net) || !zs_ts_sgd(net, lr, wd, m)) { /* vectorised, same float operations */
+        for (size_t i = 0; i < net->n_params; i++) {
+            float d = net->grads[i] + wd * net->params[i];
+            if (m > 0) {
+                d = net->steps ? m * net->moment[i] + d : d;
+                net->moment[i] = d;
+            }
+            net->params[i] -= lr * d;
         }
-        net->params[i] -= lr * d;
+        zs_net_apply_masks(net);
     }
-    zs_net_apply_masks(net);
     net->steps++;
     net->training = 0;
     if (loss) *loss = l;

@@ -24,6 +24,8 @@ typedef struct ts_layer {
     int32_t *tstart, *toff, *twi, *cstart, *coff, *cwi;
     float *tw, *cw, *dwl;
     float *xp, *dyp, *dyq; /* conv scratch (one sample)                       */
+    uint8_t *need, *need2; /* need maps (see need_map)                        */
+    size_t need_size;
     ts_conv_geom g;
 } ts_layer;
 
@@ -43,6 +45,7 @@ static void ts_layer_free(ts_layer *t) {
     free(t->tstart); free(t->toff); free(t->twi); free(t->cstart); free(t->coff); free(t->cwi);
     free(t->tw); free(t->cw); free(t->dwl);
     free(t->xp); free(t->dyp); free(t->dyq);
+    free(t->need); free(t->need2);
     free(t);
 }
 
@@ -304,6 +307,40 @@ static int conv_backward(zs_layer *L, const float *x, float *din, int N) {
     return 1;
 }
 
+/* Which input positions of layer li (sample n) have a gradient that is used:
+ * when the layers below are max-pools / flattens over a k-WTA, only the
+ * positions whose max-pool argmax (chain) lands on a winner; the others are
+ * routed to non-winners and dropped by the k-WTA backward. Returns a byte
+ * map over layers[li].in_size, or NULL when every position is needed. */
+static const uint8_t *need_map(zs_net *net, int li, ts_layer *t, int n) {
+    int j = li - 1;
+    while (j >= 0 && (net->layers[j].type == ZS_FLATTEN || net->layers[j].type == ZS_MAXPOOL2D)) j--;
+    if (j < 0 || (net->layers[j].type != ZS_KWINNERS && net->layers[j].type != ZS_KWINNERS2D)) return NULL;
+    size_t mx = 0;
+    for (int q = j; q < li; q++) mx = net->layers[q].out_size > mx ? net->layers[q].out_size : mx;
+    if (t->need_size < mx) {
+        free(t->need); free(t->need2);
+        t->need = malloc(mx); t->need2 = malloc(mx);
+        t->need_size = t->need && t->need2 ? mx : 0;
+        if (!t->need_size) return NULL;
+    }
+    const zs_layer *K = &net->layers[j];
+    uint8_t *cur = t->need, *nxt = t->need2;
+    memset(cur, 0, K->out_size);
+    const int32_t *wi = K->win.idx + (size_t)n * K->win.kmax;
+    for (int q = 0; q < K->win.count[n]; q++) cur[wi[q]] = 1;
+    for (int q = j + 1; q < li; q++) {
+        const zs_layer *P = &net->layers[q];
+        if (P->type != ZS_MAXPOOL2D) continue;
+        int S = P->in_h * P->in_w, So = P->out_h * P->out_w;
+        const int32_t *am = P->argmax + (size_t)n * P->out_size;
+        for (int c = 0; c < P->in_c; c++)
+            for (int p = 0; p < So; p++) nxt[c * So + p] = cur[c * S + am[c * So + p]];
+        uint8_t *tmp = cur; cur = nxt; nxt = tmp;
+    }
+    return cur;
+}
+
 /* linear with a sparse input (at most half non-zero) and masked (or small)
  * weights: per-column lists of kept weights, non-zero inputs only. */
 static int linear_forward(zs_layer *L, const float *x, int N) {
@@ -330,7 +367,8 @@ static int linear_forward(zs_layer *L, const float *x, int N) {
     return 1;
 }
 
-static int linear_backward(zs_layer *L, const float *x, float *din, int N) {
+static int linear_backward(zs_net *net, int li, const float *x, float *din, int N) {
+    zs_layer *L = &net->layers[li];
     ts_layer *t = L->packed;
     if (!t || !t->use || !lists_build(t, L)) return 0;
     refresh_weights(t, L);
@@ -348,7 +386,9 @@ static int linear_backward(zs_layer *L, const float *x, float *din, int N) {
         }
         if (din) {
             float *dx = din + (size_t)n * I;
+            const uint8_t *need = need_map(net, li, t, n);
             for (int i = 0; i < I; i++) {
+                if (need && !need[i]) continue;
                 float s = 0;
                 for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) s += t->tw[j] * dy[t->toff[j]];
                 dx[i] += s;
@@ -376,7 +416,34 @@ int zs_ts_backward(zs_net *net, int li, const float *x, float *din, int N) {
     zs_layer *L = &net->layers[li];
     switch (L->type) {
     case ZS_CONV2D: return conv_backward(L, x, din, N);
-    case ZS_LINEAR: return linear_backward(L, x, din, N);
+    case ZS_LINEAR: return linear_backward(net, li, x, din, N);
     default: return 0;
     }
+}
+
+/* ------------------------------------------------------------------ SGD */
+
+int zs_ts_sgd(zs_net *net, float lr, float wd, float m) {
+    const ts_kern *K = kern_active();
+    int first = net->steps == 0;
+    size_t done = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) done += L->n_weights + (L->b ? (size_t)L->out_c : 0);
+        else if (L->type == ZS_BATCHNORM && L->gamma) done += 2 * (size_t)L->in_c;
+    }
+    if (done != net->n_params) return 0;
+#define SGD_(p, g, b, mask, n) K->sgd(p, g, b, mask, n, lr, wd, m, first)
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
+            SGD_(L->w, L->dw, L->mw, L->mask, L->n_weights);
+            if (L->b) SGD_(L->b, L->db, L->mb, NULL, (size_t)L->out_c);
+        } else if (L->type == ZS_BATCHNORM && L->gamma) {
+            SGD_(L->gamma, L->dgamma, L->mgamma, NULL, (size_t)L->in_c);
+            SGD_(L->beta, L->dbeta, L->mbeta, NULL, (size_t)L->in_c);
+        }
+    }
+#undef SGD_
+    return 1;
 }

@@ -39,6 +39,10 @@ int zs_ts_forward(zs_net *net, int li, const float *x, int N);
  * the caller. Returns 1 if done (then masked dW are already 0), 0 if the
  * caller must run the reference layer. */
 int zs_ts_backward(zs_net *net, int li, const float *x, float *din, int N);
+/* The SGD update of zs_net_train_step (PyTorch semantics, masks re-applied)
+ * with the same float operations, vectorised; returns 0 if it could not
+ * (then the caller runs its own loop). */
+int zs_ts_sgd(zs_net *net, float lr, float wd, float m);
 /* Free the per-layer state of every layer. */
 void zs_ts_free(zs_net *net);
 

@@ -37,6 +37,11 @@ typedef struct ts_kern {
     void (*conv_dw)(float *dwl, const float *dyp, const float *xp, const ts_conv_geom *g);
     /* dx (Ci, H, W) = transposed conv of dyq through the kept taps (written) */
     void (*conv_dx)(float *dx, const float *dyq, const ts_conv_geom *g);
+    /* PyTorch SGD on n parameters, the exact float operations of
+     * zs_net_train_step: d = g + wd*p; if m > 0: buf = first ? d : m*buf + d,
+     * d = buf; p -= lr*d; then p = 0 where mask (may be NULL) is 0. */
+    void (*sgd)(float *p, const float *g, float *buf, const uint8_t *mask, size_t n, float lr, float wd,
+                float m, int first);
 } ts_kern;
 
 extern const ts_kern zs_ts_kern_scalar, zs_ts_kern_avx2, zs_ts_kern_avx512;
@@ -171,7 +176,38 @@ static void TS(conv_dx)(float *dx, const float *dyq, const ts_conv_geom *g) {
     }
 }
 
-const ts_kern TS(zs_ts_kern) = {TS(conv_fwd), TS(conv_dw), TS(conv_dx)};
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef uint8_t u8x16 __attribute__((vector_size(16), aligned(1)));
+
+static void TS(sgd)(float *p, const float *g, float *buf, const uint8_t *mask, size_t n, float lr, float wd,
+                    float m, int first) {
+    size_t i = 0;
+    v16 vwd = splat(wd), vlr = splat(lr), vm = splat(m);
+    for (; i + 16 <= n; i += 16) {
+        v16 pv = ld(p + i), d = ld(g + i) + vwd * pv;
+        if (m > 0) {
+            d = first ? d : vm * ld(buf + i) + d;
+            *(v16u *)(void *)(buf + i) = d;
+        }
+        pv = pv - vlr * d;
+        if (mask) {
+            v16i mi = __builtin_convertvector(*(const u8x16 *)(const void *)(mask + i), v16i);
+            pv = (v16)((v16i)pv & (mi != 0));
+        }
+        *(v16u *)(void *)(p + i) = pv;
+    }
+    for (; i < n; i++) {
+        float d = g[i] + wd * p[i];
+        if (m > 0) {
+            d = first ? d : m * buf[i] + d;
+            buf[i] = d;
+        }
+        p[i] -= lr * d;
+        if (mask && !mask[i]) p[i] = 0.0f;
+    }
+}
+
+const ts_kern TS(zs_ts_kern) = {TS(conv_fwd), TS(conv_dw), TS(conv_dx), TS(sgd)};
 
 #endif /* TS_ISA */
 #endif
