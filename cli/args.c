@@ -51,6 +51,14 @@ int cli_fail(const char *cmd, zs_status st) {
     return st == ZS_EIO ? EXIT_IO : EXIT_FAIL;
 }
 
+int cli_fail_file(const char *cmd, const char *file, zs_status st) {
+    const char *m = zs_last_error()[0] ? zs_last_error() : zs_status_str(st);
+    size_t n = strlen(file);
+    if (!strncmp(m, file, n)) fprintf(stderr, "zeroskip %s: %s\n", cmd, m); /* already named */
+    else fprintf(stderr, "zeroskip %s: %s: %s\n", cmd, file, m);
+    return st == ZS_EIO ? EXIT_IO : EXIT_FAIL;
+}
+
 int cli_usage(const char *cmd, const char *usage, const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "zeroskip %s: ", cmd);

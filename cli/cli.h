@@ -27,6 +27,8 @@ int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 /* Print "zeroskip CMD: <zs_last_error()>" and map a status to an exit code. */
 int cli_fail(const char *cmd, zs_status st);
+/* Same, naming FILE first unless the message already starts with it. */
+int cli_fail_file(const char *cmd, const char *file, zs_status st);
 /* Print "zeroskip CMD: msg\nusage: ..." and return EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -29,11 +29,11 @@ int cmd_eval(int argc, char **argv) {
     zs_net *net = NULL;
     zs_dataset *ds = NULL;
     zs_status st;
-    if ((st = zs_net_load(&net, model))) return cli_fail("eval", st);
-    if ((st = zs_dataset_load(&ds, data))) { zs_net_free(net); return cli_fail("eval", st); }
+    if ((st = zs_net_load(&net, model))) return cli_fail_file("eval", model, st);
+    if ((st = zs_dataset_load(&ds, data))) { zs_net_free(net); return cli_fail_file("eval", data, st); }
     zs_net_set_dense(net, dense);
     zs_eval_result r;
-    if ((st = zs_eval(net, ds, &r))) { zs_dataset_free(ds); zs_net_free(net); return cli_fail("eval", st); }
+    if ((st = zs_eval(net, ds, &r))) { zs_dataset_free(ds); zs_net_free(net); return cli_fail_file("eval", data, st); }
     int K = r.num_classes;
     if (preds) {
         FILE *f = fopen(preds, "w");

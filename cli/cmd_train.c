@@ -87,9 +87,9 @@ int cmd_train(int argc, char **argv) {
         st = zs_net_create_json(&net, json, o.seed);
         free(json);
     }
-    if (st) return cli_fail("train", st);
-    if ((st = zs_dataset_load(&tr, data))) { rc = cli_fail("train", st); goto done; }
-    if (val && (st = zs_dataset_load(&va, val))) { rc = cli_fail("train", st); goto done; }
+    if (st) return cli_fail_file("train", preset ? "--preset" : init ? init : arch, st);
+    if ((st = zs_dataset_load(&tr, data))) { rc = cli_fail_file("train", data, st); goto done; }
+    if (val && (st = zs_dataset_load(&va, val))) { rc = cli_fail_file("train", val, st); goto done; }
     /* class names from the data when it has them and they fit */
     if (!init && zs_dataset_class_name(tr, 0) && zs_dataset_num_classes(tr) == zs_net_num_classes(net)) {
         int k = zs_dataset_num_classes(tr);
@@ -107,14 +107,19 @@ int cmd_train(int argc, char **argv) {
                 zs_net_arch_name(net), data, zs_dataset_size(tr), c, h, w, va ? ", validation " : "", va ? val : "",
                 o.epochs, o.batch, (double)o.lr, (unsigned long long)o.seed);
     }
-    if ((st = zs_train(net, tr, va, &o))) { rc = cli_fail("train", st); goto done; }
+    if ((st = zs_train(net, tr, va, &o))) {
+        /* shape/label problems belong to a data file; the rest to training */
+        rc = st == ZS_ESHAPE ? cli_fail_file("train", strstr(zs_last_error(), "validation") ? val : data, st)
+                             : cli_fail("train", st);
+        goto done;
+    }
     if (out) {
-        if ((st = zs_net_save(net, out))) { rc = cli_fail("train", st); goto done; }
+        if ((st = zs_net_save(net, out))) { rc = cli_fail_file("train", out, st); goto done; }
         if (o.verbose) fprintf(stderr, "saved %s\n", out);
     }
     if (va) {
         zs_eval_result r;
-        if ((st = zs_eval(net, va, &r))) { rc = cli_fail("train", st); goto done; }
+        if ((st = zs_eval(net, va, &r))) { rc = cli_fail_file("train", val, st); goto done; }
         printf("validation accuracy: %.2f%% (%d/%d)\n", 100.0 * r.correct / r.n, r.correct, r.n);
         zs_eval_free(&r);
     }
