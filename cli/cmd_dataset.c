@@ -463,6 +463,9 @@ static void *worker(void *arg) {
         int copies = r->split == SPLIT_TRAIN ? J->aug.copies : 0;
         for (int k = 1; !st && k <= copies; k++) {
             st = augment(&J->aug, (uint64_t)i, k, r->label, x, n, clip, tmp);
+            if (!st && J->noise_alpha > 0) /* copies get their own noise */
+                zs_add_noise(clip, ZS_CLIP_SAMPLES, J->noise_alpha,
+                             J->noise_seed * 0x9e3779b97f4a7c15ull + (uint64_t)i + ((uint64_t)k << 40));
             if (!st) st = zs_frontend_logmel(fe, clip, feat + (size_t)(r->out + k) * FEAT);
             lab[r->out + k] = r->label;
         }
@@ -736,6 +739,7 @@ static int cmd_build(int argc, char **argv) {
 
     for (int s = 0; s < N_SPLITS; s++) {
         char path[4096];
+        if (!(split_mask & (1 << s))) continue; /* not asked for: left alone */
         if (!J.ds[s]) { /* and no stale file from an earlier build either */
             fprintf(stderr, "zeroskip dataset: no %s clips; %s/%s.safetensors not written\n",
                     split_names[s], out_dir, split_names[s]);

@@ -200,6 +200,26 @@ check "train-only: stale test file removed" [ ! -e "$T/e/test.safetensors" ]
 check "train-only: stale test manifest removed" [ ! -e "$T/e/manifest_test.csv" ]
 check "train-only: says so" grep -q "no test clips" "$T/err"
 
+# --splits: only the named splits are built; the others are left alone
+cp "$T/e/train.safetensors" "$T/e/train.before"
+run "$ZS" dataset build --manifest "$M" --out "$T/e" --splits test --quiet
+check "--splits test builds (rc $rc)" [ "$rc" -eq 0 ]
+check "--splits test: test as in the full build" cmp -s "$T/a/test.safetensors" "$T/e/test.safetensors"
+check "--splits test: train left alone" cmp -s "$T/e/train.before" "$T/e/train.safetensors"
+run "$ZS" dataset build --manifest "$M" --out "$T/e" --splits dev
+check "--splits dev exits 2 (got $rc)" [ "$rc" -eq 2 ]
+
+# --noise: the paper's (1 - a) x + a u on every example, seeded
+run "$ZS" dataset build --manifest "$M" --out "$T/n1" --splits test --noise 0.1 --quiet
+run "$ZS" dataset build --manifest "$M" --out "$T/n2" --splits test --noise 0.1 --threads 1 --quiet
+check "--noise: same bytes again" cmp -s "$T/n1/test.safetensors" "$T/n2/test.safetensors"
+check "--noise: differs from the clean test set" differ "$T/a/test.safetensors" "$T/n1/test.safetensors"
+run "$ZS" dataset build --manifest "$M" --out "$T/n3" --augment 2 --noise 0.1 --quiet
+check "--noise with --augment builds (rc $rc)" [ "$rc" -eq 0 ]
+check "--noise with --augment: 45 train examples" [ "$(stat_n "$T/n3/train.safetensors")" = 45 ]
+run "$ZS" dataset build --manifest "$M" --out "$T/n4" --noise 1.5
+check "--noise 1.5 exits 2 (got $rc)" [ "$rc" -eq 2 ]
+
 # a speaker in two splits is reported (and still built)
 sed 's/fsdd:george,test/fsdd:jackson,test/' "$M" >"$T/shared.csv"
 run "$ZS" dataset build --manifest "$T/shared.csv" --out "$T/f" --quiet
