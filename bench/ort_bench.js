@@ -124,7 +124,8 @@ async function main() {
     try {
         ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
     } catch (e) {
-        die(`onnxruntime-node not installed (run sh bench/setup.sh): ${e.message}`);
+        die(`onnxruntime-node not loadable from ${__dirname}/node_modules (run sh bench/setup.sh): ` +
+            String(e.message).split('\n')[0]);
     }
     const opts = (t) => ({
         executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: t,
@@ -192,4 +193,8 @@ async function main() {
     process.stdout.write(JSON.stringify(res) + '\n');
 }
 
-main().catch((e) => die(e && e.stack ? e.stack : String(e)));
+// The stack for people, then one last line for `zeroskip bench` to quote.
+main().catch((e) => {
+    if (e && e.stack) process.stderr.write(`${e.stack}\n`);
+    die(String(e && e.message ? e.message : e).split('\n')[0]);
+});
