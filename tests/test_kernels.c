@@ -72,6 +72,17 @@ static void absv(float *dst, const float *src, size_t n) {
 }
 
 static const double sparsities[] = {0.0, 0.5, 0.9, 1.0};
+
+/* Block-structured sparse conv weights (Co, T): every input row j (ci, ky,
+ * kx) keeps one random block of 16 output channels (what cmask skips). */
+static void block_weights(float *w, int Co, int T) {
+    memset(w, 0, sizeof(float) * (size_t)Co * T);
+    int nb = (Co + 15) / 16;
+    for (int j = 0; j < T; j++) {
+        int b = (int)zs_rng_below(&rng, (uint32_t)nb);
+        for (int o = 16 * b; o < 16 * b + 16 && o < Co; o++) w[(size_t)o * T + j] = urand(-1, 1);
+    }
+}
 static const double densities[] = {0.0, 0.1, 0.5, 1.0};
 
 /* ---------------------------------------------------------------- conv */
@@ -119,7 +130,7 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
         {4, 10, 10, 16, 5, 5, 0}, {2, 9, 17, 17, 3, 5, 1}, {5, 4, 4, 33, 2, 2, 0}, {1, 12, 3, 8, 1, 1, 0},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int sp = 0; sp < 4; sp++)
+        for (int sp = 0; sp < 5; sp++) /* 4: block-structured */
             for (int d = 0; d < 4; d++) {
                 int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
                 int Kh = shapes[s][4], Kw = shapes[s][5], pad = shapes[s][6];
@@ -128,7 +139,8 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
                 float *got = falloc((size_t)Co * Ho * Wo), *want = falloc((size_t)Co * Ho * Wo);
                 float *val = falloc((size_t)U + 16);
                 int32_t *idx = ialloc((size_t)U + 16);
-                sparse_weights(w, Co, fan, sparsities[sp]);
+                if (sp < 4) sparse_weights(w, Co, fan, sparsities[sp]);
+                else block_weights(w, Co, fan);
                 for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
                 sparse_input(x, U, densities[d]);
                 int n = zs_sparsify__scalar(idx, val, x, U);
@@ -141,8 +153,9 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
                 absv(w, w, (size_t)Co * fan); absv(b, b, (size_t)Co); absv(x, x, (size_t)U);
                 zs_conv2d_forward_naive(mag, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
                 char what[192];
-                snprintf(what, sizeof what, "[%s] %s Ci=%d %dx%d Co=%d K=%dx%d pad %d sparsity %.1f density %.1f (%d inputs)",
-                         isa_tag, name, Ci, H, W, Co, Kh, Kw, pad, sparsities[sp], densities[d], n);
+                snprintf(what, sizeof what, "[%s] %s Ci=%d %dx%d Co=%d K=%dx%d pad %d sparsity %s density %.1f (%d inputs)",
+                         isa_tag, name, Ci, H, W, Co, Kh, Kw, pad,
+                         sp < 4 ? (const char *[]){"0", "0.5", "0.9", "1"}[sp] : "16-blocks", densities[d], n);
                 check_mag(got, want, mag, (size_t)Co * Ho * Wo, what);
                 zs_free_aligned(mag);
                 zs_conv_scatter_free(&p);

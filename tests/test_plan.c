@@ -11,7 +11,8 @@
  * weights and sums in another order, so a unit at the k-WTA boundary may
  * occasionally swap with its neighbour; the tolerance covers that.)
  * Also: batch n equals n batches of 1 bit for bit, unsupported
- * architectures say ZS_EUNSUPPORTED (and zs_net_infer still answers),
+ * architectures say ZS_EUNSUPPORTED (and zs_net_infer still answers; dense
+ * networks too unless ZS_PLAN_DENSE=1, which these comparisons set),
  * and networks run concurrently in threads give the sequential results.
  */
 #include "check.h"
@@ -59,19 +60,25 @@ static void warm_up(zs_net *net, size_t insz, int K) {
 
 static int build_with_isa(zs_net *net, zs_isa isa) {
     setenv("ZS_ISA", zs_isa_name(isa), 1);
+    setenv("ZS_PLAN_DENSE", "1", 1); /* dense nets too (default: reference path) */
     zs_plan_free(net);
     net->plan_unsupported = 0;
     zs_status st = zs_plan_build(net);
     unsetenv("ZS_ISA");
+    unsetenv("ZS_PLAN_DENSE");
     return st == ZS_OK;
 }
 
-static void compare_preset(const char *preset) {
+static void compare_preset(const char *preset, int dense) {
     zs_net *net = NULL;
     if (zs_net_create_preset(&net, preset, 7) != ZS_OK) {
         CHECK(0, "create %s: %s", preset, zs_last_error());
         return;
     }
+    /* by default, dense networks are left to the reference (GEMM) path */
+    zs_status dst = zs_plan_build(net);
+    CHECK(dense ? dst == ZS_EUNSUPPORTED : dst == ZS_OK, "%s: default plan build says %s", preset, zs_status_str(dst));
+    zs_plan_free(net);
     int c, h, w;
     zs_net_input_shape(net, &c, &h, &w);
     size_t insz = (size_t)c * h * w;
@@ -224,7 +231,8 @@ int main(void) {
     zs_rng_seed(&rng, 2024);
     static const char *presets[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
                                     "mnist-mlp", "mnist-sparse-mlp"};
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) compare_preset(presets[i]);
+    static const int dense[] = {0, 1, 0, 0, 1, 0};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) compare_preset(presets[i], dense[i]);
     odd_arch();
     unsupported();
     concurrent();

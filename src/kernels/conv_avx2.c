@@ -97,6 +97,7 @@ static inline void tap_range(int iy, int pad, int K, int Ho, int *k0, int *k1) {
 void zs_conv_sparse_vec__avx2(float *out, const int32_t *idx, const float *val, int n,
                               const zs_conv_scatter *p, float *acc) {
     int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W, nv = Cop / 8;
+    const uint32_t full = nv >= 64 ? 0xFFFFFFFFu : (1u << (nv / 2)) - 1u;
     for (int j = 0; j < nv; j++) {
         __m256 b = _mm256_maskload_ps(p->bias + 8 * j, tail8(p->Co - 8 * j));
         for (int q = 0; q < Ho * Wo; q++) _mm256_store_ps(acc + (size_t)q * Cop + 8 * j, b);
@@ -115,6 +116,17 @@ void zs_conv_sparse_vec__avx2(float *out, const int32_t *idx, const float *val, 
             for (int kx = kx0; kx <= kx1; kx++) {
                 float *a = arow + (size_t)(ix + p->pad - kx) * Cop;
                 const float *w = wrow + (size_t)kx * Cop;
+                uint32_t m = p->cmask[(ci * Kh + ky) * Kw + kx];
+                if (nv <= 64 && m != full) {
+                    /* block-structured weights: only the 16-channel blocks with a kept weight */
+                    while (m) {
+                        int j = 2 * __builtin_ctz(m);
+                        m &= m - 1;
+                        _mm256_store_ps(a + 8 * j, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j)));
+                        _mm256_store_ps(a + 8 * j + 8, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j + 8), _mm256_load_ps(a + 8 * j + 8)));
+                    }
+                    continue;
+                }
                 for (int j = 0; j < nv; j += 2) {
                     __m256 a0 = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j));
                     __m256 a1 = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j + 8), _mm256_load_ps(a + 8 * j + 8));
@@ -128,3 +140,4 @@ void zs_conv_sparse_vec__avx2(float *out, const int32_t *idx, const float *val, 
     for (int o = 0; o < p->Co; o++)
         for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
 }
+

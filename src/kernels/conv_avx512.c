@@ -5,8 +5,9 @@
  *     channel's tap list: broadcast weight, unaligned row loads, FMA. Tails
  *     use masked (fault-suppressing) loads and stores.
  *   conv_sparse_vec: each non-zero input adds v * w[ci,ky,kx][0..Cop) into
- *     the channel-last accumulator of every output it reaches, then one
- *     transpose to (Co, Ho, Wo).
+ *     the channel-last accumulator of every output it reaches (16-channel
+ *     blocks without a kept weight skipped: cmask), then one transpose to
+ *     (Co, Ho, Wo).
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -89,6 +90,7 @@ static inline void tap_range(int iy, int pad, int K, int Ho, int *k0, int *k1) {
 void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val, int n,
                                 const zs_conv_scatter *p, float *acc) {
     int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W, nv = Cop / 16;
+    const uint32_t full = nv >= 32 ? 0xFFFFFFFFu : (1u << nv) - 1u;
     for (int j = 0; j < nv; j++) {
         __m512 b = _mm512_maskz_loadu_ps(tail16(p->Co - 16 * j), p->bias + 16 * j);
         for (int q = 0; q < Ho * Wo; q++) _mm512_store_ps(acc + (size_t)q * Cop + 16 * j, b);
@@ -107,7 +109,15 @@ void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val
             for (int kx = kx0; kx <= kx1; kx++) {
                 float *a = arow + (size_t)(ix + p->pad - kx) * Cop;
                 const float *w = wrow + (size_t)kx * Cop;
-                if (nv == 4) {
+                uint32_t m = p->cmask[(ci * Kh + ky) * Kw + kx];
+                if (nv <= 32 && m != full) {
+                    /* block-structured weights: only the 16-channel blocks with a kept weight */
+                    while (m) {
+                        int j = __builtin_ctz(m);
+                        m &= m - 1;
+                        _mm512_store_ps(a + 16 * j, _mm512_fmadd_ps(v, _mm512_load_ps(w + 16 * j), _mm512_load_ps(a + 16 * j)));
+                    }
+                } else if (nv == 4) {
                     __m512 a0 = _mm512_fmadd_ps(v, _mm512_load_ps(w), _mm512_load_ps(a));
                     __m512 a1 = _mm512_fmadd_ps(v, _mm512_load_ps(w + 16), _mm512_load_ps(a + 16));
                     __m512 a2 = _mm512_fmadd_ps(v, _mm512_load_ps(w + 32), _mm512_load_ps(a + 32));
@@ -126,3 +136,4 @@ void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val
     for (int o = 0; o < p->Co; o++)
         for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
 }
+

@@ -55,6 +55,8 @@ typedef struct zs_conv_scatter {
     int32_t *lco;     /* (nnz) co*Ho*Wo                                         */
     float *lw;        /* (nnz)                                                  */
     float *wvec;      /* (Ci*Kh*Kw, Cop), 64-byte aligned                       */
+    uint32_t *cmask;  /* (Ci*Kh*Kw) bit j: the 16 outputs 16j.. have a non-zero
+                         weight (block-structured masks skip empty blocks)   */
     int32_t *cy, *cx; /* (H*W) row and column of each input position           */
     float *bias;      /* (Co)                                                   */
 } zs_conv_scatter;

@@ -93,7 +93,7 @@ size_t zs_conv_sparse_scratch(const zs_conv_scatter *p) {
 
 void zs_conv_scatter_free(zs_conv_scatter *p) {
     if (!p) return;
-    free(p->start); free(p->lco); free(p->lw); zs_free_aligned(p->wvec);
+    free(p->start); free(p->lco); free(p->lw); zs_free_aligned(p->wvec); free(p->cmask);
     free(p->cy); free(p->cx); free(p->bias);
     memset(p, 0, sizeof *p);
 }
@@ -149,9 +149,14 @@ static zs_status scatter_pack(zs_conv_scatter *p, const float *w, const uint8_t 
     }
     if (want_vec) {
         p->wvec = zs_alloc_aligned(T * p->Cop, sizeof(float));
-        if (!p->wvec) goto oom;
+        p->cmask = calloc(T, sizeof(uint32_t));
+        if (!p->wvec || !p->cmask) goto oom;
         for (size_t j = 0; j < T; j++)
-            for (int o = 0; o < Co; o++) p->wvec[j * p->Cop + o] = w[(size_t)o * fan + j];
+            for (int o = 0; o < Co; o++) {
+                p->wvec[j * p->Cop + o] = w[(size_t)o * fan + j];
+                /* blocks past 32 (Cout > 512) are always visited */
+                if (keep(w, mask, all, (size_t)o * fan + j) || o >= 512) p->cmask[j] |= 1u << ((o / 16) & 31);
+            }
     }
     return ZS_OK;
 oom:

@@ -152,10 +152,20 @@ zs_status zs_plan_build(zs_net *net) {
     if (env_is("ZS_PLAN_LINEAR", "block")) lin_mode = 1;
     if (env_is("ZS_PLAN_LINEAR", "list")) lin_mode = 2;
 
+    float *fw = NULL, *fb = NULL;
+    int any_sparse = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const zs_layer *L = &net->layers[i];
+        if (L->type == ZS_KWINNERS || L->type == ZS_KWINNERS2D) any_sparse = 1;
+        if ((L->type == ZS_CONV2D || L->type == ZS_LINEAR) && L->weight_sparsity > 0) any_sparse = 1;
+    }
+    if (!any_sparse && !env_is("ZS_PLAN_DENSE", "1"))
+        ZS_FAIL(ZS_EUNSUPPORTED, "plan: '%s' has no sparse weights or k-WTA; the dense path is faster",
+                net->arch_name);
+
     int rep = REP_DENSE, sparse_hint = 0;     /* current activation */
     int C = net->in_c, H = net->in_h, W = net->in_w;
     size_t maxd = (size_t)C * H * W, maxl = 16, maxk = 16, maxc = 16;
-    float *fw = NULL, *fb = NULL;
     stage *s;
 #define ADD(kind, name) do { if (!(s = add(p, (kind), (name), C, H, W))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory"); } while (0)
 #define NEED_DENSE(name) do { if (rep == REP_LIST) { ADD(ST_DENSIFY, name); rep = REP_DENSE; } } while (0)
