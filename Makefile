@@ -65,12 +65,23 @@ $(BUILD)/tests/test_fuzz_replay: $(wildcard fuzz/*.c)
 demo:
 	@sh scripts/demo.sh
 
+# Retrain the shipped models from scratch and regenerate docs/RESULTS.md
+# (data set, 3 networks x 3 seeds, noise robustness, training speed).
+models: cli
+	sh scripts/train_models.sh
+
+# The benchmark tables of docs/BENCHMARKS.md (with ONNX Runtime and PyTorch peers).
+bench: cli
+	BUILD=$(BUILD) sh bench/run_bench.sh
+
 help:
 	@echo "make [all]     build library, CLI (build/zeroskip) and tests"
 	@echo "make test      run the test suite (prints 'N passed, M failed')"
 	@echo "make test-asan the suite under ASan+UBSan"
 	@echo "make demo      hear words with the shipped model, then a speed comparison"
 	@echo "make fuzz      run each libFuzzer target FUZZ_SECONDS (clang)"
+	@echo "make models    retrain the shipped models, regenerate docs/RESULTS.md (hours)"
+	@echo "make bench     regenerate docs/BENCHMARKS.md (peers need bench/setup.sh)"
 
 clean:
 	rm -rf build build-asan build-*
