@@ -22,6 +22,7 @@ typedef struct ts_layer {
     int built, use;      /* lists valid; last forward took the fast path      */
     int32_t nk;          /* kept weights                                      */
     int32_t *tstart, *toff, *twi, *cstart, *coff, *cwi;
+    int32_t *rm_wi, *rm_pos; /* linear: kept weights in row-major order, list position */
     float *tw, *cw, *dwl;
     float *xp, *dyp, *dyq; /* conv scratch (one sample)                       */
     uint8_t *need, *need2; /* need maps (see need_map)                        */
@@ -46,6 +47,7 @@ static void ts_layer_free(ts_layer *t) {
     free(t->tw); free(t->cw); free(t->dwl);
     free(t->xp); free(t->dyp); free(t->dyq);
     free(t->need); free(t->need2);
+    free(t->rm_wi); free(t->rm_pos);
     free(t);
 }
 
@@ -145,6 +147,8 @@ static const ts_kern *kern_active(void) {
 static void lists_free(ts_layer *t) {
     free(t->mask_copy); free(t->tstart); free(t->toff); free(t->twi); free(t->cstart); free(t->coff);
     free(t->cwi); free(t->tw); free(t->cw); free(t->dwl); free(t->xp); free(t->dyp); free(t->dyq);
+    free(t->rm_wi); free(t->rm_pos);
+    t->rm_wi = t->rm_pos = NULL;
     t->mask_copy = NULL; t->tstart = t->toff = t->twi = t->cstart = t->coff = t->cwi = NULL;
     t->tw = t->cw = t->dwl = t->xp = t->dyp = t->dyq = NULL;
     t->built = 0;
@@ -175,8 +179,11 @@ static int lists_build(ts_layer *t, const zs_layer *L) {
             for (int i = 0; i < I; i++) t->tstart[i + 1] += kept(L, (size_t)o * I + i);
         for (int i = 0; i < I; i++) t->tstart[i + 1] += t->tstart[i];
         int32_t *pos = malloc(sizeof(int32_t) * ((size_t)I + 1));
-        if (!pos) goto fail;
+        t->rm_wi = malloc(sizeof(int32_t) * ns);
+        t->rm_pos = malloc(sizeof(int32_t) * ns);
+        if (!pos || !t->rm_wi || !t->rm_pos) { free(pos); goto fail; }
         memcpy(pos, t->tstart, sizeof(int32_t) * ((size_t)I + 1));
+        size_t k = 0;
         for (int o = 0; o < O; o++)
             for (int i = 0; i < I; i++) {
                 size_t wi = (size_t)o * I + i;
@@ -184,6 +191,8 @@ static int lists_build(ts_layer *t, const zs_layer *L) {
                 int32_t j = pos[i]++;
                 t->toff[j] = o;
                 t->twi[j] = (int32_t)wi;
+                t->rm_wi[k] = (int32_t)wi;
+                t->rm_pos[k++] = j;
             }
         free(pos);
         t->built = 1;
@@ -243,10 +252,24 @@ fail:
     return 0;
 }
 
-static void refresh_weights(ts_layer *t, const zs_layer *L) {
-    for (int32_t j = 0; j < t->nk; j++) t->tw[j] = L->w[t->twi[j]];
-    if (L->type == ZS_CONV2D)
+/* The kept weights' current values into the lists: tw (forward), or cw
+ * (conv dX). Linear gathers in row-major order (sequential reads of w). */
+static void refresh_weights(ts_layer *t, const zs_layer *L, int which_cw) {
+    if (which_cw) {
         for (int32_t j = 0; j < t->nk; j++) t->cw[j] = L->w[t->cwi[j]];
+    } else if (t->rm_wi) {
+        for (int32_t k = 0; k < t->nk; k++) t->tw[t->rm_pos[k]] = L->w[t->rm_wi[k]];
+    } else {
+        for (int32_t j = 0; j < t->nk; j++) t->tw[j] = L->w[t->twi[j]];
+    }
+}
+
+/* dw += dwl (list order) */
+static void scatter_dw(const ts_layer *t, zs_layer *L) {
+    if (t->rm_wi)
+        for (int32_t k = 0; k < t->nk; k++) L->dw[t->rm_wi[k]] += t->dwl[t->rm_pos[k]];
+    else
+        for (int32_t j = 0; j < t->nk; j++) L->dw[t->twi[j]] += t->dwl[j];
 }
 
 static void pad_input(float *xp, const float *x, const ts_conv_geom *g) {
@@ -263,7 +286,7 @@ static int conv_forward(zs_layer *L, const float *x, int N) {
     if (!t) return 0;
     t->use = 0;
     if (!lists_build(t, L)) return 0;
-    refresh_weights(t, L);
+    refresh_weights(t, L, 0);
     const ts_kern *K = kern_active();
     for (int n = 0; n < N; n++) {
         pad_input(t->xp, x + (size_t)n * L->in_size, &t->g);
@@ -275,8 +298,9 @@ static int conv_forward(zs_layer *L, const float *x, int N) {
 
 static int conv_backward(zs_layer *L, const float *x, float *din, int N) {
     ts_layer *t = L->packed;
-    if (!t || !t->use || !lists_build(t, L)) return 0;
-    refresh_weights(t, L);
+    /* the lists were built by the forward (the mask cannot change in between) */
+    if (!t || !t->use || !t->built) return 0;
+    if (din) refresh_weights(t, L, 1);
     const ts_kern *K = kern_active();
     const ts_conv_geom *g = &t->g;
     int P = g->Ho * g->Wo;
@@ -284,11 +308,7 @@ static int conv_backward(zs_layer *L, const float *x, float *din, int N) {
     for (int n = 0; n < N; n++) {
         const float *dy = L->dout + (size_t)n * L->out_size;
         if (L->db)
-            for (int o = 0; o < g->Co; o++) {
-                float s = 0;
-                for (int p = 0; p < P; p++) s += dy[(size_t)o * P + p];
-                L->db[o] += s;
-            }
+            for (int o = 0; o < g->Co; o++) L->db[o] += (float)K->sum(dy + (size_t)o * P, P);
         pad_input(t->xp, x + (size_t)n * L->in_size, g);
         for (int o = 0; o < g->Co; o++)
             for (int y = 0; y < g->Ho; y++)
@@ -303,7 +323,7 @@ static int conv_backward(zs_layer *L, const float *x, float *din, int N) {
             K->conv_dx(din + (size_t)n * L->in_size, t->dyq, g);
         }
     }
-    for (int32_t j = 0; j < t->nk; j++) L->dw[t->twi[j]] += t->dwl[j];
+    scatter_dw(t, L);
     return 1;
 }
 
@@ -351,7 +371,7 @@ static int linear_forward(zs_layer *L, const float *x, int N) {
     if (!t) return 0;
     t->use = 0;
     if (2 * nz > tot || !lists_build(t, L)) return 0;
-    refresh_weights(t, L);
+    refresh_weights(t, L, 0);
     int I = (int)L->fan_in, O = L->out_c;
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * I;
@@ -370,8 +390,8 @@ static int linear_forward(zs_layer *L, const float *x, int N) {
 static int linear_backward(zs_net *net, int li, const float *x, float *din, int N) {
     zs_layer *L = &net->layers[li];
     ts_layer *t = L->packed;
-    if (!t || !t->use || !lists_build(t, L)) return 0;
-    refresh_weights(t, L);
+    /* lists and tw (the weights) are those of the forward */
+    if (!t || !t->use || !t->built) return 0;
     int I = (int)L->fan_in, O = L->out_c;
     if (L->db)
         for (int n = 0; n < N; n++)
@@ -395,7 +415,91 @@ static int linear_backward(zs_net *net, int li, const float *x, float *din, int 
             }
         }
     }
-    for (int32_t j = 0; j < t->nk; j++) L->dw[t->twi[j]] += t->dwl[j];
+    scatter_dw(t, L);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ batchnorm, maxpool */
+
+/* BatchNorm2d in training mode (zs_batchnorm_forward with training = 1):
+ * the same statistics (double accumulation of per-row vector sums) and the
+ * same output formula. Vector rows only (S >= 8). */
+static int bn_forward(zs_layer *L, const float *x, int N) {
+    int C = L->in_c, S = L->in_h * L->in_w;
+    if (S < 8) return 0;
+    const ts_kern *K = kern_active();
+    double cnt = (double)N * S;
+    for (int c = 0; c < C; c++) {
+        double s = 0, ss = 0;
+        for (int n = 0; n < N; n++) s += K->sum(x + ((size_t)n * C + c) * S, S);
+        double m = s / cnt;
+        float mf = (float)m;
+        for (int n = 0; n < N; n++) ss += K->sumsq_dev(x + ((size_t)n * C + c) * S, S, mf);
+        /* sum (x - m)^2 = sum (x - mf)^2 - cnt (m - mf)^2 */
+        ss -= cnt * (m - mf) * (m - mf);
+        if (ss < 0) ss = 0;
+        double var = ss / cnt;
+        float mean = mf, invstd = (float)(1.0 / sqrt(var + L->bn_eps));
+        L->save_mean[c] = mean;
+        L->save_invstd[c] = invstd;
+        L->running_mean[c] = (1.0f - L->bn_momentum) * L->running_mean[c] + L->bn_momentum * mean;
+        float unb = (float)(cnt > 1 ? ss / (cnt - 1) : ss);
+        L->running_var[c] = (1.0f - L->bn_momentum) * L->running_var[c] + L->bn_momentum * unb;
+        float g = L->gamma ? L->gamma[c] : 1.0f, bb = L->beta ? L->beta[c] : 0.0f;
+        for (int n = 0; n < N; n++)
+            K->bn_apply(L->out + ((size_t)n * C + c) * S, x + ((size_t)n * C + c) * S, S, mean, invstd, g, bb);
+    }
+    L->num_batches_tracked++;
+    return 1;
+}
+
+static int bn_backward(zs_layer *L, const float *x, float *din, int N) {
+    int C = L->in_c, S = L->in_h * L->in_w;
+    if (S < 8) return 0;
+    const ts_kern *K = kern_active();
+    double M = (double)N * S;
+    for (int c = 0; c < C; c++) {
+        float mean = L->save_mean[c], invstd = L->save_invstd[c], g = L->gamma ? L->gamma[c] : 1.0f;
+        double sdy = 0, sdyx = 0;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * S;
+            K->bn_bwd_sums(x + o, L->dout + o, S, mean, invstd, &sdy, &sdyx);
+        }
+        if (L->dgamma) L->dgamma[c] += (float)sdyx;
+        if (L->dbeta) L->dbeta[c] += (float)sdy;
+        if (!din) continue;
+        float a = (float)(sdy / M), bq = (float)(sdyx / M);
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * S;
+            K->bn_bwd_apply(din + o, x + o, L->dout + o, S, mean, invstd, g * invstd, a, bq);
+        }
+    }
+    return 1;
+}
+
+/* 2x2 stride-2 max-pool with argmax, as zs_maxpool2d_forward (first maximum
+ * in row-major window order wins; NaN wins over numbers). */
+static int maxpool_forward(zs_layer *L, const float *x, int N) {
+    if (L->pool_k != 2 || L->pool_stride != 2) return 0;
+    int H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
+    for (size_t nc = 0; nc < (size_t)N * L->in_c; nc++) {
+        const float *xi = x + nc * H * W;
+        float *y = L->out + nc * Ho * Wo;
+        int32_t *am = L->argmax + nc * Ho * Wo;
+        for (int oy = 0; oy < Ho; oy++) {
+            const float *r0 = xi + (size_t)2 * oy * W, *r1 = r0 + W;
+            for (int ox = 0; ox < Wo; ox++) {
+                int b = 2 * oy * W + 2 * ox;
+                float m = r0[2 * ox], v;
+                int32_t best = b;
+                v = r0[2 * ox + 1]; if (v > m || (v != v && m == m)) { m = v; best = b + 1; }
+                v = r1[2 * ox];     if (v > m || (v != v && m == m)) { m = v; best = b + W; }
+                v = r1[2 * ox + 1]; if (v > m || (v != v && m == m)) { m = v; best = b + W + 1; }
+                y[oy * Wo + ox] = m;
+                am[oy * Wo + ox] = best;
+            }
+        }
+    }
     return 1;
 }
 
@@ -408,6 +512,8 @@ int zs_ts_forward(zs_net *net, int li, const float *x, int N) {
     case ZS_KWINNERS2D: return kwta_forward(L, x, N);
     case ZS_CONV2D: return conv_forward(L, x, N);
     case ZS_LINEAR: return linear_forward(L, x, N);
+    case ZS_BATCHNORM: return bn_forward(L, x, N);
+    case ZS_MAXPOOL2D: return maxpool_forward(L, x, N);
     default: return 0;
     }
 }
@@ -417,6 +523,7 @@ int zs_ts_backward(zs_net *net, int li, const float *x, float *din, int N) {
     switch (L->type) {
     case ZS_CONV2D: return conv_backward(L, x, din, N);
     case ZS_LINEAR: return linear_backward(net, li, x, din, N);
+    case ZS_BATCHNORM: return bn_backward(L, x, din, N);
     default: return 0;
     }
 }

@@ -2,7 +2,8 @@
  * train_sparse_kern.h — the per-ISA kernels of the sparse training path.
  * Included by train_sparse_scalar.c, train_sparse_avx2.c and
  * train_sparse_avx512.c with TS_ISA set; the Makefile gives the last two
- * their -m flags. The code uses GCC/clang vector extensions (16 floats), so
+ * their -m flags. The code uses GCC/clang vector extensions (VL = 4, 8 or 16
+ * floats: the native width), so
  * the same source becomes SSE2, AVX2+FMA or AVX-512 code.
  *
  * All kernels work on one sample, stride-1 convolutions, NCHW float32.
@@ -42,6 +43,18 @@ typedef struct ts_kern {
      * d = buf; p -= lr*d; then p = 0 where mask (may be NULL) is 0. */
     void (*sgd)(float *p, const float *g, float *buf, const uint8_t *mask, size_t n, float lr, float wd,
                 float m, int first);
+    /* sum of x[0..n) (vector partial sums) */
+    double (*sum)(const float *x, int n);
+    /* sum of (x - m)^2 */
+    double (*sumsq_dev)(const float *x, int n, float m);
+    /* y = (x - mean) * invstd * g + b, the reference's float operations */
+    void (*bn_apply)(float *y, const float *x, int n, float mean, float invstd, float g, float b);
+    /* sdy += sum dy; sdyx += sum dy * ((x - mean) * invstd) */
+    void (*bn_bwd_sums)(const float *x, const float *dy, int n, float mean, float invstd, double *sdy,
+                        double *sdyx);
+    /* dx += gi * (dy - a - ((x - mean) * invstd) * bq), gi = g * invstd */
+    void (*bn_bwd_apply)(float *dx, const float *x, const float *dy, int n, float mean, float invstd, float gi,
+                         float a, float bq);
 } ts_kern;
 
 extern const ts_kern zs_ts_kern_scalar, zs_ts_kern_avx2, zs_ts_kern_avx512;
@@ -54,19 +67,29 @@ extern const ts_kern zs_ts_kern_scalar, zs_ts_kern_avx2, zs_ts_kern_avx512;
 #define TS_CAT(a, b) TS_CAT2(a, b)
 #define TS(name) TS_CAT(name, TS_ISA)
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
+/* native vector width in floats */
+#if defined(__AVX512F__)
+#define VL 16
+#elif defined(__AVX2__)
+#define VL 8
+#else
+#define VL 4
+#endif
+typedef float v16 __attribute__((vector_size(VL * 4)));
+typedef float v16u __attribute__((vector_size(VL * 4), aligned(4)));
+typedef int32_t v16i __attribute__((vector_size(VL * 4)));
+typedef uint8_t u8x16 __attribute__((vector_size(VL), aligned(1)));
 
 static inline v16 ld(const float *p) { return *(const v16u *)(const void *)p; }
-static inline v16 splat(float a) { return (v16){a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a}; }
+static inline v16 splat(float a) { return (v16){0} + a; }
 static inline float hsum(v16 v) {
     float s = 0;
-    for (int i = 0; i < 16; i++) s += v[i];
+    for (int i = 0; i < VL; i++) s += v[i];
     return s;
 }
-/* store the first n (<= 16) lanes */
+/* store the first n (<= VL) lanes */
 static inline void stn(float *p, v16 v, int n) {
-    if (n >= 16) { *(v16u *)(void *)p = v; return; }
+    if (n >= VL) { *(v16u *)(void *)p = v; return; }
     for (int i = 0; i < n; i++) p[i] = v[i];
 }
 
@@ -78,8 +101,8 @@ static void TS(conv_fwd)(float *out, const float *xp, const float *bias, const t
         int nt = g->tstart[o + 1] - g->tstart[o];
         float *y = out + (size_t)o * Ho * Wo;
         v16 b = splat(bias ? bias[o] : 0.0f);
-        for (int cx = 0; cx < Wo; cx += 16) {
-            int wn = Wo - cx < 16 ? Wo - cx : 16;
+        for (int cx = 0; cx < Wo; cx += VL) {
+            int wn = Wo - cx < VL ? Wo - cx : VL;
             int oy = 0;
             for (; oy + 4 <= Ho; oy += 4) {
                 v16 a0 = b, a1 = b, a2 = b, a3 = b;
@@ -119,7 +142,7 @@ static void TS(conv_dw)(float *dwl, const float *dyp, const float *xp, const ts_
             for (int oy = 0; oy < Ho; oy++) {
                 const float *d = dy + (size_t)oy * Wop;
                 size_t r = (size_t)oy * Wp;
-                for (int cx = 0; cx < Wop; cx += 16) {
+                for (int cx = 0; cx < Wop; cx += VL) {
                     v16 dv = ld(d + cx);
                     a0 += dv * ld(p0 + r + cx);
                     a1 += dv * ld(p1 + r + cx);
@@ -133,7 +156,7 @@ static void TS(conv_dw)(float *dwl, const float *dyp, const float *xp, const ts_
             v16 a0 = splat(0);
             const float *p0 = xp + g->toff[j];
             for (int oy = 0; oy < Ho; oy++)
-                for (int cx = 0; cx < Wop; cx += 16)
+                for (int cx = 0; cx < Wop; cx += VL)
                     a0 += ld(dy + (size_t)oy * Wop + cx) * ld(p0 + (size_t)oy * Wp + cx);
             dwl[j] += hsum(a0);
         }
@@ -147,8 +170,8 @@ static void TS(conv_dx)(float *dx, const float *dyq, const ts_conv_geom *g) {
         const float *w = g->cw + g->cstart[c];
         int nt = g->cstart[c + 1] - g->cstart[c];
         float *d = dx + (size_t)c * H * W;
-        for (int cx = 0; cx < W; cx += 16) {
-            int wn = W - cx < 16 ? W - cx : 16;
+        for (int cx = 0; cx < W; cx += VL) {
+            int wn = W - cx < VL ? W - cx : VL;
             int iy = 0;
             for (; iy + 4 <= H; iy += 4) {
                 v16 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
@@ -176,14 +199,12 @@ static void TS(conv_dx)(float *dx, const float *dyq, const ts_conv_geom *g) {
     }
 }
 
-typedef int32_t v16i __attribute__((vector_size(64)));
-typedef uint8_t u8x16 __attribute__((vector_size(16), aligned(1)));
 
 static void TS(sgd)(float *p, const float *g, float *buf, const uint8_t *mask, size_t n, float lr, float wd,
                     float m, int first) {
     size_t i = 0;
     v16 vwd = splat(wd), vlr = splat(lr), vm = splat(m);
-    for (; i + 16 <= n; i += 16) {
+    for (; i + VL <= n; i += VL) {
         v16 pv = ld(p + i), d = ld(g + i) + vwd * pv;
         if (m > 0) {
             d = first ? d : vm * ld(buf + i) + d;
@@ -207,7 +228,68 @@ static void TS(sgd)(float *p, const float *g, float *buf, const uint8_t *mask, s
     }
 }
 
-const ts_kern TS(zs_ts_kern) = {TS(conv_fwd), TS(conv_dw), TS(conv_dx), TS(sgd)};
+static double TS(sum)(const float *x, int n) {
+    v16 a0 = splat(0), a1 = a0;
+    int i = 0;
+    for (; i + 2 * VL <= n; i += 2 * VL) { a0 += ld(x + i); a1 += ld(x + i + VL); }
+    for (; i + VL <= n; i += VL) a0 += ld(x + i);
+    double s = (double)hsum(a0 + a1);
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+static double TS(sumsq_dev)(const float *x, int n, float m) {
+    v16 a0 = splat(0), a1 = a0, vm = splat(m);
+    int i = 0;
+    for (; i + 2 * VL <= n; i += 2 * VL) {
+        v16 d0 = ld(x + i) - vm, d1 = ld(x + i + VL) - vm;
+        a0 += d0 * d0;
+        a1 += d1 * d1;
+    }
+    for (; i + VL <= n; i += VL) { v16 d0 = ld(x + i) - vm; a0 += d0 * d0; }
+    double s = (double)hsum(a0 + a1);
+    for (; i < n; i++) { double d = (double)x[i] - m; s += d * d; }
+    return s;
+}
+
+static void TS(bn_apply)(float *y, const float *x, int n, float mean, float invstd, float g, float b) {
+    v16 vm = splat(mean), vi = splat(invstd), vg = splat(g), vb = splat(b);
+    int i = 0;
+    for (; i + VL <= n; i += VL) *(v16u *)(void *)(y + i) = (ld(x + i) - vm) * vi * vg + vb;
+    for (; i < n; i++) y[i] = (x[i] - mean) * invstd * g + b;
+}
+
+static void TS(bn_bwd_sums)(const float *x, const float *dy, int n, float mean, float invstd, double *sdy,
+                            double *sdyx) {
+    v16 a = splat(0), b = a, vm = splat(mean), vi = splat(invstd);
+    int i = 0;
+    for (; i + VL <= n; i += VL) {
+        v16 d = ld(dy + i);
+        a += d;
+        b += d * ((ld(x + i) - vm) * vi);
+    }
+    double s1 = (double)hsum(a), s2 = (double)hsum(b);
+    for (; i < n; i++) { s1 += dy[i]; s2 += (double)dy[i] * ((x[i] - mean) * invstd); }
+    *sdy += s1;
+    *sdyx += s2;
+}
+
+static void TS(bn_bwd_apply)(float *dx, const float *x, const float *dy, int n, float mean, float invstd, float gi,
+                             float a, float bq) {
+    v16 vm = splat(mean), vi = splat(invstd), vg = splat(gi), va = splat(a), vb = splat(bq);
+    int i = 0;
+    for (; i + VL <= n; i += VL) {
+        v16 xh = (ld(x + i) - vm) * vi;
+        *(v16u *)(void *)(dx + i) = ld(dx + i) + vg * (ld(dy + i) - va - xh * vb);
+    }
+    for (; i < n; i++) {
+        float xh = (x[i] - mean) * invstd;
+        dx[i] += gi * (dy[i] - a - xh * bq);
+    }
+}
+
+const ts_kern TS(zs_ts_kern) = {TS(conv_fwd), TS(conv_dw), TS(conv_dx), TS(sgd), TS(sum), TS(sumsq_dev),
+                                TS(bn_apply), TS(bn_bwd_sums), TS(bn_bwd_apply)};
 
 #endif /* TS_ISA */
 #endif
