@@ -139,6 +139,39 @@ static void compare_preset(const char *preset, int dense) {
     zs_net_free(net);
 }
 
+/* The other kernel choices of the plan (ZS_PLAN_CONV / ZS_PLAN_LINEAR) on
+ * the best ISA, against the reference. */
+static void variants(const char *preset) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, preset, 11) != ZS_OK) { CHECK(0, "create %s", preset); return; }
+    warm_up(net, 1024, 12);
+    float *x = malloc(sizeof(float) * 1024 * 8), ref[12 * 8], got[12 * 8];
+    fill_inputs(x, 1024 * 8);
+    zs_net_set_dense(net, 1);
+    CHECK(zs_net_infer(net, x, 8, ref) == ZS_OK, "reference");
+    zs_net_set_dense(net, 0);
+    static const char *conv[] = {"taps", "vec", "list", "pos", NULL, NULL};
+    static const char *lin[] = {"gather", "block", "list", NULL, NULL, NULL};
+    for (int v = 0; v < 5; v++) {
+        if (conv[v]) setenv("ZS_PLAN_CONV", conv[v], 1);
+        if (lin[v]) setenv("ZS_PLAN_LINEAR", lin[v], 1);
+        if (v == 4) setenv("ZS_ISA", "avx2", 1); /* default choices under AVX2 */
+        zs_plan_free(net);
+        zs_status st = zs_plan_build(net);
+        unsetenv("ZS_PLAN_CONV"); unsetenv("ZS_PLAN_LINEAR"); unsetenv("ZS_ISA");
+        CHECK(st == ZS_OK, "%s plan variant %d: %s", preset, v, zs_last_error());
+        if (st) continue;
+        CHECK(zs_plan_infer(net, x, 8, got) == ZS_OK, "infer");
+        char what[96];
+        snprintf(what, sizeof what, "%s with ZS_PLAN_CONV=%s ZS_PLAN_LINEAR=%s", preset, conv[v] ? conv[v] : "default",
+                 lin[v] ? lin[v] : "default");
+        CHECK_CLOSE(got, ref, 12 * 8, 2e-3, 2e-3, what);
+    }
+    zs_plan_free(net);
+    zs_net_free(net);
+    free(x);
+}
+
 static void unsupported(void) {
     static const char *archs[] = {
         /* local k-WTA */
@@ -233,6 +266,8 @@ int main(void) {
                                     "mnist-mlp", "mnist-sparse-mlp"};
     static const int dense[] = {0, 1, 0, 0, 1, 0};
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) compare_preset(presets[i], dense[i]);
+    variants("gsc-sparse");
+    variants("gsc-sparse-fast");
     odd_arch();
     unsupported();
     concurrent();

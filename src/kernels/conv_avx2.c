@@ -94,50 +94,134 @@ static inline void tap_range(int iy, int pad, int K, int Ho, int *k0, int *k1) {
     *k1 = b < K - 1 ? b : K - 1;
 }
 
+/* The pairs of one input (see conv_avx512.c). NB: 16-channel blocks. */
+static inline __attribute__((always_inline)) void vec_pairs(float *restrict acc, const float *restrict wvec,
+                                                            const uint32_t *restrict cmask, __m256 v, int ci,
+                                                            int oy0, int ox0, int ky0, int ky1, int kx0, int kx1,
+                                                            int Wo, int Kh, int Kw, int Cop, const int NB,
+                                                            uint32_t full) {
+    for (int ky = ky0; ky <= ky1; ky++) {
+        float *a = acc + ((size_t)(oy0 - ky) * Wo + (ox0 - kx0)) * Cop;
+        size_t row = (size_t)(ci * Kh + ky) * Kw + kx0;
+        const float *w = wvec + row * Cop;
+        const uint32_t *cm = cmask + row;
+        for (int kx = kx0; kx <= kx1; kx++, a -= Cop, w += Cop, cm++) {
+            uint32_t m = *cm;
+            if (m == full) {
+#pragma GCC unroll 8
+                for (int j = 0; j < 2 * NB; j++)
+                    _mm256_store_ps(a + 8 * j, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j)));
+            } else {
+                /* block-structured weights: only the 16-channel blocks with a kept weight */
+                while (m) {
+                    int j = 2 * __builtin_ctz(m);
+                    m &= m - 1;
+                    _mm256_store_ps(a + 8 * j, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j)));
+                    _mm256_store_ps(a + 8 * j + 8, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j + 8), _mm256_load_ps(a + 8 * j + 8)));
+                }
+            }
+        }
+    }
+}
+
 void zs_conv_sparse_vec__avx2(float *out, const int32_t *idx, const float *val, int n,
                               const zs_conv_scatter *p, float *acc) {
-    int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W, nv = Cop / 8;
-    const uint32_t full = nv >= 64 ? 0xFFFFFFFFu : (1u << (nv / 2)) - 1u;
-    for (int j = 0; j < nv; j++) {
+    const int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W, nb = Cop / 16;
+    const int pad = p->pad;
+    const int32_t *cy = p->cy, *cx = p->cx;
+    const float *wvec = p->wvec;
+    const uint32_t *cmask = p->cmask;
+    const uint32_t full = nb >= 32 ? 0xFFFFFFFFu : (1u << nb) - 1u;
+    for (int j = 0; j < Cop / 8; j++) {
         __m256 b = _mm256_maskload_ps(p->bias + 8 * j, tail8(p->Co - 8 * j));
         for (int q = 0; q < Ho * Wo; q++) _mm256_store_ps(acc + (size_t)q * Cop + 8 * j, b);
     }
     int ci = 0;
     for (int e = 0; e < n; e++) {
         while (idx[e] >= (ci + 1) * HW) ci++;
-        int pos = idx[e] - ci * HW, iy = p->cy[pos], ix = p->cx[pos];
+        int pos = idx[e] - ci * HW, iy = cy[pos], ix = cx[pos];
         __m256 v = _mm256_set1_ps(val[e]);
         int ky0, ky1, kx0, kx1;
-        tap_range(iy, p->pad, Kh, Ho, &ky0, &ky1);
-        tap_range(ix, p->pad, Kw, Wo, &kx0, &kx1);
-        for (int ky = ky0; ky <= ky1; ky++) {
-            float *arow = acc + (size_t)(iy + p->pad - ky) * Wo * Cop;
-            const float *wrow = p->wvec + (size_t)(ci * Kh + ky) * Kw * Cop;
-            for (int kx = kx0; kx <= kx1; kx++) {
-                float *a = arow + (size_t)(ix + p->pad - kx) * Cop;
-                const float *w = wrow + (size_t)kx * Cop;
-                uint32_t m = p->cmask[(ci * Kh + ky) * Kw + kx];
-                if (nv <= 64 && m != full) {
-                    /* block-structured weights: only the 16-channel blocks with a kept weight */
-                    while (m) {
-                        int j = 2 * __builtin_ctz(m);
-                        m &= m - 1;
+        tap_range(iy, pad, Kh, Ho, &ky0, &ky1);
+        tap_range(ix, pad, Kw, Wo, &kx0, &kx1);
+        if (nb == 4)
+            vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 4, full);
+        else if (nb > 32) {
+            for (int ky = ky0; ky <= ky1; ky++)
+                for (int kx = kx0; kx <= kx1; kx++) {
+                    float *a = acc + ((size_t)(iy + pad - ky) * Wo + (ix + pad - kx)) * Cop;
+                    const float *w = wvec + ((size_t)(ci * Kh + ky) * Kw + kx) * Cop;
+                    for (int j = 0; j < 2 * nb; j++)
                         _mm256_store_ps(a + 8 * j, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j)));
-                        _mm256_store_ps(a + 8 * j + 8, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j + 8), _mm256_load_ps(a + 8 * j + 8)));
-                    }
-                    continue;
                 }
-                for (int j = 0; j < nv; j += 2) {
-                    __m256 a0 = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j));
-                    __m256 a1 = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j + 8), _mm256_load_ps(a + 8 * j + 8));
-                    _mm256_store_ps(a + 8 * j, a0);
-                    _mm256_store_ps(a + 8 * j + 8, a1);
-                }
+        } else
+            switch (nb) {
+            case 1: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 1, full); break;
+            case 2: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 2, full); break;
+            case 3: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 3, full); break;
+            default: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, nb, full); break;
             }
-        }
     }
     int P = Ho * Wo;
     for (int o = 0; o < p->Co; o++)
         for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
 }
 
+
+/* Output-stationary (conv_sparse_pos): inputs bucketed by position; every
+ * output position keeps up to 64 output channels in 8 registers and adds
+ * v * w[ci, ky, kx] for the inputs of its window: no accumulator stores
+ * per pair (conv_sparse_vec is bound by them), but no block skipping. */
+static inline __attribute__((always_inline)) void pos_chunk(float *restrict acc, const int32_t *restrict ps,
+                                                            const int32_t *restrict pw, const float *restrict pv,
+                                                            const zs_conv_scatter *p, int co0, const int CV) {
+    const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
+    const float *wvec = p->wvec + co0;
+    __m256 b[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 2 * CV; j++) b[j] = _mm256_maskload_ps(p->bias + co0 + 8 * j, tail8(p->Co - co0 - 8 * j));
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            __m256 a[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < 2 * CV; j++) a[j] = b[j];
+            for (int ky = 0; ky < Kh; ky++) {
+                int iy = oy + ky - pad;
+                if (iy < 0 || iy >= H) continue;
+                for (int kx = 0; kx < Kw; kx++) {
+                    int ix = ox + kx - pad;
+                    if (ix < 0 || ix >= W) continue;
+                    int pos = iy * W + ix;
+                    const float *wt = wvec + (size_t)(ky * Kw + kx) * Cop;
+                    for (int s = ps[pos], s1 = ps[pos + 1]; s < s1; s++) {
+                        const float *w = wt + pw[s];
+                        __m256 v = _mm256_set1_ps(pv[s]);
+#pragma GCC unroll 8
+                        for (int j = 0; j < 2 * CV; j++) a[j] = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), a[j]);
+                    }
+                }
+            }
+            float *o = acc + ((size_t)oy * Wo + ox) * Cop + co0;
+#pragma GCC unroll 8
+            for (int j = 0; j < 2 * CV; j++) _mm256_store_ps(o + 8 * j, a[j]);
+        }
+}
+
+void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, int n,
+                                const zs_conv_scatter *p, float *scratch) {
+    int32_t *ps, *pw;
+    float *pv;
+    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
+    int nv = p->Cop / 16;
+    for (int c = 0; c < nv; c += 4) {
+        switch (nv - c >= 4 ? 4 : nv - c) {
+        case 4: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 4); break;
+        case 3: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 3); break;
+        case 2: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 2); break;
+        default: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 1); break;
+        }
+    }
+    int P = p->Ho * p->Wo, Cop = p->Cop;
+    for (int o = 0; o < p->Co; o++)
+        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
+}

@@ -5,9 +5,9 @@
  *   conv_sparse_vec:  sparse input list, scatter into a channel-last
  *                     accumulator with dense-over-Cout weight vectors;
  *   conv_sparse_list: sparse input list, scatter with (co, w) lists: only
- *                     products of a non-zero input and a non-zero weight.
- * (An output-stationary variant, inputs bucketed by position and Cout in
- * registers, measured slower than conv_sparse_vec here and was dropped.)
+ *                     products of a non-zero input and a non-zero weight;
+ *   conv_sparse_pos:  inputs bucketed by position, output-stationary sums
+ *                     with dense-over-Cout weight vectors.
  * Summation order everywhere: bias, then taps in packing order.
  */
 #include "kernels.h"
@@ -80,3 +80,37 @@ void zs_conv_sparse_list__scalar(float *out, const int32_t *idx, const float *va
     }
 }
 
+
+/* Output-stationary: inputs bucketed by position; each output position sums
+ * v * w[ci, ky, kx][0..Cop) over the inputs in its window. */
+void zs_conv_sparse_pos__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                const zs_conv_scatter *p, float *scratch) {
+    int32_t *ps, *pw;
+    float *pv;
+    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
+    int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
+    float *acc = scratch;
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            float *a = acc + ((size_t)oy * Wo + ox) * Cop;
+            for (int o = 0; o < Cop; o++) a[o] = o < p->Co ? p->bias[o] : 0.0f;
+            for (int ky = 0; ky < Kh; ky++) {
+                int iy = oy + ky - pad;
+                if (iy < 0 || iy >= H) continue;
+                for (int kx = 0; kx < Kw; kx++) {
+                    int ix = ox + kx - pad;
+                    if (ix < 0 || ix >= W) continue;
+                    int pos = iy * W + ix;
+                    const float *wt = p->wvec + (size_t)(ky * Kw + kx) * Cop;
+                    for (int s = ps[pos]; s < ps[pos + 1]; s++) {
+                        const float *w = wt + pw[s];
+                        float v = pv[s];
+                        for (int o = 0; o < Cop; o++) a[o] += v * w[o];
+                    }
+                }
+            }
+        }
+    int P = Ho * Wo;
+    for (int o = 0; o < p->Co; o++)
+        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
+}

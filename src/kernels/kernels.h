@@ -175,6 +175,7 @@ typedef void zs_linear_dgrad_fn(float *dval, const int32_t *idx, int n, const fl
 #define ZS_KERNEL_LIST(X)                                                                       \
     X(conv_dense, zs_conv_dense_fn, "conv2d dense in x sparse w: taps per out-channel, 4x2 vec tile") \
     X(conv_sparse_vec, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, dense-over-Cout vectors") \
+    X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
     X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
@@ -233,6 +234,12 @@ ZS_KERNEL_LIST_SCALAR(ZS_PROTO_S_)
 size_t zs_kwta_work_size(int n);
 /* Floats of scratch for conv_sparse_* (64-byte aligned). */
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
+/* conv_sparse_pos helper: bucket the input list by position. In scratch,
+ * after the (Ho*Wo, Cop) accumulator: pstart (H*W + 1), then per entry
+ * (grouped by position) the offset ci*Kh*Kw*Cop of its weight rows in wvec
+ * and its value. */
+void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
+                         float *scratch, int32_t **pstart, int32_t **woff, float **pv);
 
 /* The ISA-independent part of kwta_select (pack.c): `pass` is the ISA's
  * streaming pass: count keys > hi into *above; collect the keys and indices

@@ -88,7 +88,31 @@ void zs_conv_wgrad_fold_taps(float *dw, const float *dwt, const zs_conv_taps *p)
 /* ---------------------------------------------------------------- conv scatter */
 
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p) {
-    return (size_t)p->Ho * p->Wo * p->Cop + 16;
+    size_t HW = (size_t)p->H * p->W, n = (size_t)p->Ci * HW;
+    return (size_t)p->Ho * p->Wo * p->Cop + 16 + 2 * HW + 2 * n + 64;
+}
+
+void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
+                         float *scratch, int32_t **pstart, int32_t **woff, float **pv) {
+    int HW = p->H * p->W, T = p->Kh * p->Kw * p->Cop;
+    int32_t *ps = (int32_t *)(scratch + (size_t)p->Ho * p->Wo * p->Cop + 16);
+    int32_t *fill = ps + HW + 8, *w = fill + HW + 8;
+    float *v = (float *)(w + n + 8);
+    memset(ps, 0, sizeof(int32_t) * ((size_t)HW + 1));
+    int ci = 0;
+    for (int e = 0; e < n; e++) {
+        while (idx[e] >= (ci + 1) * HW) ci++;
+        ps[idx[e] - ci * HW + 1]++;
+    }
+    for (int q = 0; q < HW; q++) { fill[q] = ps[q]; ps[q + 1] += ps[q]; }
+    ci = 0;
+    for (int e = 0; e < n; e++) {
+        while (idx[e] >= (ci + 1) * HW) ci++;
+        int s = fill[idx[e] - ci * HW]++;
+        w[s] = ci * T;
+        v[s] = val[e];
+    }
+    *pstart = ps; *woff = w; *pv = v;
 }
 
 void zs_conv_scatter_free(zs_conv_scatter *p) {

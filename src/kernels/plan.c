@@ -18,9 +18,11 @@
  *
  * The kernel set is zs_kernels_active() read at build (so ZS_ISA set before
  * building selects it); nothing is cached globally. Environment knobs read
- * at build, for measurements: ZS_PLAN_CONV=taps|vec|list (conv on a sparse
- * input), ZS_PLAN_LINEAR=gather|block|list (linear with sparse weights;
- * default gather with AVX2/AVX-512, list with scalar).
+ * at build, for measurements: ZS_PLAN_CONV=taps|vec|list|pos (conv on a
+ * sparse input; default: pos, or vec for block-structured masks, switching
+ * per sample to the dense-input taps kernel above 25 % non-zero inputs when
+ * the input is a dense map), ZS_PLAN_LINEAR=gather|block|list (linear with
+ * sparse weights; default gather with AVX2/AVX-512, list with scalar).
  */
 #include "plan.h"
 #include "kernels.h"
@@ -44,6 +46,8 @@ typedef struct stage {
     int C, H, W;              /* input shape                               */
     int oC, oH, oW;           /* output shape                              */
     int pad, relu, pk, ps;
+    int dense_above;          /* conv_sparse from a dense map: use the taps
+                                 kernel when more non-zeros than this (0: never) */
     int G, S, k;              /* k-WTA: G groups of S units, k winners     */
     float *f;                 /* (G) boost factors                          */
     zs_conv_taps taps;
@@ -145,7 +149,12 @@ zs_status zs_plan_build(zs_net *net) {
     p->K = zs_kernels_active();
     p->in_size = (size_t)net->in_c * net->in_h * net->in_w;
     p->classes = net->num_classes;
-    int conv_mode = env_is("ZS_PLAN_CONV", "taps") ? 0 : env_is("ZS_PLAN_CONV", "list") ? 2 : 1;
+    /* conv on a sparse input: 0 taps (dense input), 1 vec, 2 list, 3 pos, 4 auto */
+    int conv_mode = 4;
+    if (env_is("ZS_PLAN_CONV", "taps")) conv_mode = 0;
+    if (env_is("ZS_PLAN_CONV", "vec")) conv_mode = 1;
+    if (env_is("ZS_PLAN_CONV", "list")) conv_mode = 2;
+    if (env_is("ZS_PLAN_CONV", "pos")) conv_mode = 3;
     /* sparse linear: 0 gather, 1 block, 2 list */
     int lin_mode = p->K->isa == ZS_ISA_SCALAR ? 2 : 0;
     if (env_is("ZS_PLAN_LINEAR", "gather")) lin_mode = 0;
@@ -183,12 +192,30 @@ zs_status zs_plan_build(zs_net *net) {
             ZS_TRY(fold_weights(L, bn, &fw, &fb));
             int useful_sparse = rep == REP_LIST || (sparse_hint && conv_mode != 0);
             if (useful_sparse) {
-                NEED_LIST(L->name);
+                /* auto on a dense map: sparsify in the stage, then per sample the
+                 * sparse kernel or, above ~25 % non-zeros, the dense-input taps */
+                int from_dense = rep == REP_DENSE && conv_mode == 4 && L->pad == 0;
+                if (!from_dense) NEED_LIST(L->name);
                 ADD(ST_CONV_SPARSE, L->name);
                 ZS_TRY(zs_conv_scatter_pack(&s->sc, fw, fb, L->out_c, C, L->kh, L->kw, H, W, L->pad,
                                             conv_mode == 2, conv_mode != 2));
-                s->conv_fn = conv_mode == 2 ? p->K->conv_sparse_list : p->K->conv_sparse_vec;
-                s->kernel = conv_mode == 2 ? "conv_sparse_list" : "conv_sparse_vec";
+                int mode = conv_mode;
+                if (mode == 4) {
+                    /* block-structured masks (most rows miss some 16-channel block):
+                     * the scatter skips empty blocks; otherwise output-stationary */
+                    size_t T = (size_t)C * L->kh * L->kw, partial = 0;
+                    uint32_t full = s->sc.Cop / 16 >= 32 ? 0xFFFFFFFFu : (1u << (s->sc.Cop / 16)) - 1u;
+                    for (size_t j = 0; j < T; j++) partial += s->sc.cmask[j] != full;
+                    mode = partial * 2 > T ? 1 : 3;
+                }
+                s->conv_fn = mode == 2 ? p->K->conv_sparse_list : mode == 1 ? p->K->conv_sparse_vec : p->K->conv_sparse_pos;
+                s->kernel = mode == 2 ? "conv_sparse_list" : mode == 1 ? "conv_sparse_vec" : "conv_sparse_pos";
+                if (from_dense) {
+                    ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W));
+                    s->dense_above = (int)(0.25 * (double)C * H * W);
+                    s->kernel = mode == 1 ? "sparsify+conv_sparse_vec|conv_dense (>25%)"
+                                          : "sparsify+conv_sparse_pos|conv_dense (>25%)";
+                }
                 size_t cs = zs_conv_sparse_scratch(&s->sc);
                 if (cs > maxc) maxc = cs;
             } else {
@@ -354,7 +381,18 @@ static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) 
             break;
         }
         case ST_CONV_DENSE: K->conv_dense(dst, cur, &s->taps); cur = dst; break;
-        case ST_CONV_SPARSE: s->conv_fn(dst, p->lidx, p->lval, nl, &s->sc, p->cscratch); cur = dst; break;
+        case ST_CONV_SPARSE:
+            if (s->dense_above) {
+                nl = K->sparsify(p->lidx, p->lval, cur, (int)units);
+                if (nl > s->dense_above) {
+                    K->conv_dense(dst, cur, &s->taps);
+                    cur = dst;
+                    break;
+                }
+            }
+            s->conv_fn(dst, p->lidx, p->lval, nl, &s->sc, p->cscratch);
+            cur = dst;
+            break;
         case ST_LINEAR:
             if (s->lin_g) s->lin_g(dst, cur, &s->lin);
             else s->lin_fn(dst, p->lidx, p->lval, nl, &s->lin);
