@@ -150,21 +150,23 @@ static void variants(const char *preset) {
     zs_net_set_dense(net, 1);
     CHECK(zs_net_infer(net, x, 8, ref) == ZS_OK, "reference");
     zs_net_set_dense(net, 0);
-    static const char *conv[] = {"taps", "vec", "list", "pos", NULL, NULL};
-    static const char *lin[] = {"gather", "block", "list", NULL, NULL, NULL};
-    for (int v = 0; v < 5; v++) {
+    static const char *conv[] = {"taps", "vec", "list", "pos", NULL, NULL, NULL};
+    static const char *lin[] = {"gather", "block", "list", NULL, NULL, NULL, NULL};
+    static const char *sw[] = {NULL, NULL, NULL, NULL, NULL, "0", "1"}; /* auto linear: always gather / list */
+    for (int v = 0; v < 7; v++) {
         if (conv[v]) setenv("ZS_PLAN_CONV", conv[v], 1);
         if (lin[v]) setenv("ZS_PLAN_LINEAR", lin[v], 1);
+        if (sw[v]) setenv("ZS_PLAN_LINEAR_SWITCH", sw[v], 1);
         if (v == 4) setenv("ZS_ISA", "avx2", 1); /* default choices under AVX2 */
         zs_plan_free(net);
         zs_status st = zs_plan_build(net);
-        unsetenv("ZS_PLAN_CONV"); unsetenv("ZS_PLAN_LINEAR"); unsetenv("ZS_ISA");
+        unsetenv("ZS_PLAN_CONV"); unsetenv("ZS_PLAN_LINEAR"); unsetenv("ZS_ISA"); unsetenv("ZS_PLAN_LINEAR_SWITCH");
         CHECK(st == ZS_OK, "%s plan variant %d: %s", preset, v, zs_last_error());
         if (st) continue;
         CHECK(zs_plan_infer(net, x, 8, got) == ZS_OK, "infer");
-        char what[96];
-        snprintf(what, sizeof what, "%s with ZS_PLAN_CONV=%s ZS_PLAN_LINEAR=%s", preset, conv[v] ? conv[v] : "default",
-                 lin[v] ? lin[v] : "default");
+        char what[128];
+        snprintf(what, sizeof what, "%s with ZS_PLAN_CONV=%s ZS_PLAN_LINEAR=%s switch %s", preset,
+                 conv[v] ? conv[v] : "default", lin[v] ? lin[v] : "default", sw[v] ? sw[v] : "default");
         CHECK_CLOSE(got, ref, 12 * 8, 2e-3, 2e-3, what);
     }
     zs_plan_free(net);

@@ -22,7 +22,9 @@
  * sparse input; default: pos, or vec for block-structured masks, switching
  * per sample to the dense-input taps kernel above 25 % non-zero inputs when
  * the input is a dense map), ZS_PLAN_LINEAR=gather|block|list (linear with
- * sparse weights; default gather with AVX2/AVX-512, list with scalar).
+ * sparse weights; default with AVX2/AVX-512: per sample the list kernel
+ * below ZS_PLAN_LINEAR_SWITCH (0.27) non-zero inputs, else gather; scalar:
+ * list).
  */
 #include "plan.h"
 #include "kernels.h"
@@ -48,6 +50,8 @@ typedef struct stage {
     int pad, relu, pk, ps;
     int dense_above;          /* conv_sparse from a dense map: use the taps
                                  kernel when more non-zeros than this (0: never) */
+    int list_below, in_list;  /* linear auto: list kernel when fewer inputs
+                                 than list_below; input arrives as a list?   */
     int G, S, k;              /* k-WTA: G groups of S units, k winners     */
     float *f;                 /* (G) boost factors                          */
     zs_conv_taps taps;
@@ -155,8 +159,9 @@ zs_status zs_plan_build(zs_net *net) {
     if (env_is("ZS_PLAN_CONV", "vec")) conv_mode = 1;
     if (env_is("ZS_PLAN_CONV", "list")) conv_mode = 2;
     if (env_is("ZS_PLAN_CONV", "pos")) conv_mode = 3;
-    /* sparse linear: 0 gather, 1 block, 2 list */
-    int lin_mode = p->K->isa == ZS_ISA_SCALAR ? 2 : 0;
+    /* sparse linear: 0 gather, 1 block, 2 list, 3 auto (list below ~27 %
+     * non-zero inputs, else gather; scalar: list) */
+    int lin_mode = p->K->isa == ZS_ISA_SCALAR ? 2 : 3;
     if (env_is("ZS_PLAN_LINEAR", "gather")) lin_mode = 0;
     if (env_is("ZS_PLAN_LINEAR", "block")) lin_mode = 1;
     if (env_is("ZS_PLAN_LINEAR", "list")) lin_mode = 2;
@@ -244,15 +249,25 @@ zs_status zs_plan_build(zs_net *net) {
             size_t nnz = 0, nw = (size_t)L->out_c * L->fan_in;
             for (size_t j = 0; j < nw; j++) nnz += fw[j] != 0.0f;
             int sparse_w = nnz * 2 < nw;
-            int fmt = !sparse_w ? ZS_LIN_DENSE : lin_mode == 0 ? ZS_LIN_GATHER : lin_mode == 1 ? ZS_LIN_BLOCK : ZS_LIN_LIST;
-            if (fmt == ZS_LIN_GATHER) NEED_DENSE(L->name);
+            int fmt = !sparse_w ? ZS_LIN_DENSE : lin_mode == 0 ? ZS_LIN_GATHER : lin_mode == 1 ? ZS_LIN_BLOCK
+                    : lin_mode == 2 ? ZS_LIN_LIST : ZS_LIN_GATHER | ZS_LIN_LIST;
+            if (fmt == (ZS_LIN_GATHER | ZS_LIN_LIST)) {
+                /* auto: the stage converts its input (list or dense) as needed */
+            } else if (fmt == ZS_LIN_GATHER) NEED_DENSE(L->name);
             else NEED_LIST(L->name);
             ADD(ST_LINEAR, L->name);
             ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in, fmt));
-            s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : fmt == ZS_LIN_LIST ? p->K->linear_ss_list : p->K->linear_ss;
-            if (fmt == ZS_LIN_GATHER) s->lin_g = p->K->linear_sg;
+            s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : (fmt & ZS_LIN_LIST) ? p->K->linear_ss_list : p->K->linear_ss;
+            if (fmt & ZS_LIN_GATHER) s->lin_g = p->K->linear_sg;
             s->kernel = fmt == ZS_LIN_DENSE ? "linear_sd" : fmt == ZS_LIN_LIST ? "linear_ss_list"
-                      : fmt == ZS_LIN_GATHER ? "linear_sg" : "linear_ss";
+                      : fmt == ZS_LIN_GATHER ? "linear_sg" : fmt == ZS_LIN_BLOCK ? "linear_ss"
+                      : "linear_ss_list (< 27% inputs) | linear_sg";
+            if (fmt == (ZS_LIN_GATHER | ZS_LIN_LIST)) {
+                const char *sw = getenv("ZS_PLAN_LINEAR_SWITCH"); /* tests: fraction, default 0.27 */
+                double frac = sw && *sw ? atof(sw) : 0.27;
+                s->list_below = frac <= 0 ? -1 : (int)(frac * (double)L->fan_in) + (frac >= 1);
+                s->in_list = rep == REP_LIST;
+            }
             free(fw); free(fb); fw = fb = NULL;
             C = L->out_c; H = W = 1;
             s->oC = C; s->oH = s->oW = 1;
@@ -394,7 +409,22 @@ static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) 
             cur = dst;
             break;
         case ST_LINEAR:
-            if (s->lin_g) s->lin_g(dst, cur, &s->lin);
+            if (s->list_below) { /* -1: always gather */
+                if (!s->in_list) nl = K->sparsify(p->lidx, p->lval, cur, (int)units);
+                if (nl < s->list_below) {
+                    s->lin_fn(dst, p->lidx, p->lval, nl, &s->lin);
+                } else {
+                    if (s->in_list) {
+                        /* densify into a buffer that is neither the output nor the caller's x */
+                        float *d = dst == p->buf[0] ? p->buf[1] : p->buf[0];
+                        if (d == dst) d = p->buf[1];
+                        memset(d, 0, sizeof(float) * units);
+                        for (int e = 0; e < nl; e++) d[p->lidx[e]] = p->lval[e];
+                        cur = d;
+                    }
+                    s->lin_g(dst, cur, &s->lin);
+                }
+            } else if (s->lin_g) s->lin_g(dst, cur, &s->lin);
             else s->lin_fn(dst, p->lidx, p->lval, nl, &s->lin);
             cur = dst;
             break;
