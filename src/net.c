@@ -538,6 +538,7 @@ static void layer_forward(zs_net *net, zs_layer *L, const float *x, int N) {
 const float *zs_net_forward_ref(zs_net *net, const float *x, int n) {
     const float *cur = x;
     int fast = zs_ts_enabled(net); /* sparse-aware training path (train_sparse.h) */
+    if (!fast) zs_ts_invalidate(net);
     for (int i = 0; i < net->n_layers; i++) {
         if (!fast || !zs_ts_forward(net, i, cur, n)) layer_forward(net, &net->layers[i], cur, n);
         cur = net->layers[i].out;
@@ -548,7 +549,8 @@ const float *zs_net_forward_ref(zs_net *net, const float *x, int n) {
 void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast) {
     int fast = zs_ts_enabled(net);
     unsigned char done[ZS_MAX_LAYERS] = {0};
-    memset(net->grads, 0, sizeof(float) * net->n_params);
+    if (fast) zs_ts_zero_grads(net);
+    else memset(net->grads, 0, sizeof(float) * net->n_params);
     int nl = net->n_layers;
     memcpy(net->layers[nl - 1].dout, dlast, sizeof(float) * N * net->layers[nl - 1].out_size);
     for (int i = nl - 1; i >= 0; i--) {
@@ -559,12 +561,13 @@ void zs_net_backward_ref(zs_net *net, const float *x, int N, const float *dlast)
         int need_din = 0;
         for (int j = 0; j < i; j++) if (layer_param_count(&net->layers[j])) need_din = 1;
         if (!need_din) din = NULL;
-        if (din) memset(din, 0, sizeof(float) * N * L->in_size);
+        /* the fast path defines din itself (zs_ts_backward) */
         if (fast && zs_ts_backward(net, i, in, din, N)) {
             done[i] = 1; /* masked weights got no gradient */
             if (!din) break;
             continue;
         }
+        if (din) memset(din, 0, sizeof(float) * N * L->in_size);
         switch (L->type) {
         case ZS_CONV2D:
             zs_conv2d_backward(din, L->dw, L->db, L->dout, in, L->w, N, L->in_c, L->in_h, L->in_w, L->out_c,

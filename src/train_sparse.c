@@ -20,12 +20,17 @@ typedef struct ts_layer {
     /* conv2d / linear: kept-weight lists built from the mask */
     uint8_t *mask_copy;  /* the mask the lists were built from (NULL: dense) */
     int built, use;      /* lists valid; last forward took the fast path      */
+    int sgd_clean;       /* masked weights and momenta verified 0 (lists' mask) */
     int32_t nk;          /* kept weights                                      */
     int32_t *tstart, *toff, *twi, *cstart, *coff, *cwi;
     int32_t *rm_wi, *rm_pos; /* linear: kept weights in row-major order, list position */
     float *tw, *cw, *dwl;
     float *xp, *dyp, *dyq; /* conv scratch (one sample)                       */
     uint8_t *need, *need2; /* need maps (see need_map)                        */
+    int32_t *origin;       /* max-pool: window origin of each output (one plane) */
+    int32_t *wmap;         /* max-pool: window of each input position (plane), -1 */
+    double *acc;           /* BN: 2 C accumulators                            */
+    int deferred;          /* k-WTA: backward left to the BatchNorm below      */
     size_t need_size;
     ts_conv_geom g;
 } ts_layer;
@@ -48,6 +53,7 @@ static void ts_layer_free(ts_layer *t) {
     free(t->xp); free(t->dyp); free(t->dyq);
     free(t->need); free(t->need2);
     free(t->rm_wi); free(t->rm_pos);
+    free(t->origin); free(t->wmap); free(t->acc);
     free(t);
 }
 
@@ -122,8 +128,11 @@ static int kwta_forward(zs_layer *L, const float *x, int N) {
     for (int n = 0; n < N; n++) {
         const int32_t *wi = L->win.idx + (size_t)n * kk;
         const float *wv = L->win.val + (size_t)n * kk;
-        for (int j = 0; j < L->win.count[n]; j++)
-            if (wv[j] > 0.0f) icnt[wi[j] / S]++;
+        int g = 0, gb = 0; /* winners ascend: track the group */
+        for (int j = 0; j < L->win.count[n]; j++) {
+            while (wi[j] >= gb + S) { g++; gb += S; }
+            icnt[g] += wv[j] > 0.0f;
+        }
     }
     for (int g = 0; g < G; g++) {
         float active = (float)icnt[g] / (float)S;
@@ -162,6 +171,7 @@ static inline int kept(const zs_layer *L, size_t i) { return !L->mask || L->mask
 static int lists_build(ts_layer *t, const zs_layer *L) {
     if (t->built && (!L->mask || !memcmp(t->mask_copy, L->mask, L->n_weights))) return 1;
     lists_free(t);
+    t->sgd_clean = 0;
     size_t nk = 0;
     for (size_t i = 0; i < L->n_weights; i++) nk += kept(L, i);
     if (nk > (size_t)INT32_MAX / 2) return 0;
@@ -264,12 +274,20 @@ static void refresh_weights(ts_layer *t, const zs_layer *L, int which_cw) {
     }
 }
 
-/* dw += dwl (list order) */
+/* dw = dwl at the kept weights (list order); zs_ts_zero_grads left dw
+ * alone for this layer, and masked entries are always 0 (never written here,
+ * zeroed by the reference backward). */
 static void scatter_dw(const ts_layer *t, zs_layer *L) {
     if (t->rm_wi)
-        for (int32_t k = 0; k < t->nk; k++) L->dw[t->rm_wi[k]] += t->dwl[t->rm_pos[k]];
+        for (int32_t k = 0; k < t->nk; k++) L->dw[t->rm_wi[k]] = t->dwl[t->rm_pos[k]];
     else
-        for (int32_t j = 0; j < t->nk; j++) L->dw[t->twi[j]] += t->dwl[j];
+        for (int32_t j = 0; j < t->nk; j++) L->dw[t->twi[j]] = t->dwl[j];
+}
+
+/* The fast backward of layer L will write every kept dw (and masked dw are 0). */
+static int owns_dw(const zs_layer *L) {
+    const ts_layer *t = L->packed;
+    return (L->type == ZS_CONV2D || L->type == ZS_LINEAR) && t && t->use && t->built;
 }
 
 static void pad_input(float *xp, const float *x, const ts_conv_geom *g) {
@@ -408,10 +426,10 @@ static int linear_backward(zs_net *net, int li, const float *x, float *din, int 
             float *dx = din + (size_t)n * I;
             const uint8_t *need = need_map(net, li, t, n);
             for (int i = 0; i < I; i++) {
-                if (need && !need[i]) continue;
                 float s = 0;
-                for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) s += t->tw[j] * dy[t->toff[j]];
-                dx[i] += s;
+                if (!need || need[i])
+                    for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) s += t->tw[j] * dy[t->toff[j]];
+                dx[i] = s;
             }
         }
     }
@@ -453,11 +471,62 @@ static int bn_forward(zs_layer *L, const float *x, int N) {
     return 1;
 }
 
-static int bn_backward(zs_layer *L, const float *x, float *din, int N) {
+static int bn_backward(zs_net *net, int li, const float *x, float *din, int N) {
+    zs_layer *L = &net->layers[li];
     int C = L->in_c, S = L->in_h * L->in_w;
     if (S < 8) return 0;
     const ts_kern *K = kern_active();
     double M = (double)N * S;
+    zs_layer *KW = li + 1 < net->n_layers ? &net->layers[li + 1] : NULL;
+    ts_layer *kt = KW ? KW->packed : NULL;
+    if (kt && kt->deferred) {
+        /* the output gradient is KW's dout at KW's winners, 0 elsewhere */
+        kt->deferred = 0;
+        ts_layer *t = ts_get(L);
+        if (!t) return 0;
+        if (!t->acc && !(t->acc = malloc(sizeof(double) * 2 * (size_t)C))) return 0;
+        double *sdy = t->acc, *sdyx = t->acc + C;
+        memset(t->acc, 0, sizeof(double) * 2 * (size_t)C);
+        for (int n = 0; n < N; n++) {
+            const int32_t *wi = KW->win.idx + (size_t)n * KW->win.kmax;
+            const float *dy = KW->dout + (size_t)n * L->out_size, *xn = x + (size_t)n * L->in_size;
+            int c = 0, cb = 0;
+            for (int j = 0; j < KW->win.count[n]; j++) {
+                int32_t w = wi[j];
+                while (w >= cb + S) { c++; cb += S; }
+                sdy[c] += dy[w];
+                sdyx[c] += (double)dy[w] * ((xn[w] - L->save_mean[c]) * L->save_invstd[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            if (L->dgamma) L->dgamma[c] += (float)sdyx[c];
+            if (L->dbeta) L->dbeta[c] += (float)sdy[c];
+        }
+        if (!din) return 1;
+        for (int c = 0; c < C; c++) {
+            float mean = L->save_mean[c], invstd = L->save_invstd[c], g = L->gamma ? L->gamma[c] : 1.0f;
+            float a = (float)(sdy[c] / M), bq = (float)(sdyx[c] / M);
+            for (int n = 0; n < N; n++) {
+                size_t o = ((size_t)n * C + c) * S;
+                K->bn_bwd_apply(din + o, x + o, NULL, S, mean, invstd, g * invstd, a, bq);
+            }
+        }
+        for (int n = 0; n < N; n++) {
+            const int32_t *wi = KW->win.idx + (size_t)n * KW->win.kmax;
+            const float *dy = KW->dout + (size_t)n * L->out_size, *xn = x + (size_t)n * L->in_size;
+            float *dx = din + (size_t)n * L->in_size;
+            int c = 0, cb = 0;
+            for (int j = 0; j < KW->win.count[n]; j++) {
+                int32_t w = wi[j];
+                while (w >= cb + S) { c++; cb += S; }
+                float mean = L->save_mean[c], invstd = L->save_invstd[c], g = L->gamma ? L->gamma[c] : 1.0f;
+                float a = (float)(sdy[c] / M), bq = (float)(sdyx[c] / M);
+                float xh = (xn[w] - mean) * invstd;
+                dx[w] = g * invstd * (dy[w] - a - xh * bq);
+            }
+        }
+        return 1;
+    }
     for (int c = 0; c < C; c++) {
         float mean = L->save_mean[c], invstd = L->save_invstd[c], g = L->gamma ? L->gamma[c] : 1.0f;
         double sdy = 0, sdyx = 0;
@@ -477,11 +546,77 @@ static int bn_backward(zs_layer *L, const float *x, float *din, int N) {
     return 1;
 }
 
+/* One 2x2 window at output position p of plane xi: the reference's scan. */
+static inline void pool_window(float *y, int32_t *am, const float *xi, int W, int b) {
+    float m = xi[b], v;
+    int32_t best = b;
+    v = xi[b + 1];     if (v > m || (v != v && m == m)) { m = v; best = b + 1; }
+    v = xi[b + W];     if (v > m || (v != v && m == m)) { m = v; best = b + W; }
+    v = xi[b + W + 1]; if (v > m || (v != v && m == m)) { m = v; best = b + W + 1; }
+    *y = m;
+    *am = best;
+}
+
+/* The k-WTA layer whose winners are exactly the non-zeros of layer li's
+ * input (its output, from this training forward), or NULL. */
+static zs_layer *kwta_below(zs_net *net, int li, const float *x) {
+    if (li < 1) return NULL;
+    zs_layer *K = &net->layers[li - 1];
+    if ((K->type != ZS_KWINNERS && K->type != ZS_KWINNERS2D) || x != K->out) return NULL;
+    return K;
+}
+
+/* Window tables of a max-pool with stride == kernel (no overlap), in
+ * ts_layer: origin[p] of each output p of a plane, wmap[r] the output whose
+ * window holds input r, or -1. NULL if overlapping or out of memory. */
+static ts_layer *pool_maps(zs_layer *L) {
+    if (L->pool_stride != L->pool_k) return NULL;
+    ts_layer *t = ts_get(L);
+    if (!t) return NULL;
+    if (t->origin) return t;
+    int H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w, k = L->pool_k;
+    t->origin = malloc(sizeof(int32_t) * (size_t)Ho * Wo);
+    t->wmap = malloc(sizeof(int32_t) * (size_t)H * W);
+    if (!t->origin || !t->wmap) { free(t->origin); free(t->wmap); t->origin = t->wmap = NULL; return NULL; }
+    for (int r = 0; r < H * W; r++) t->wmap[r] = -1;
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            t->origin[oy * Wo + ox] = oy * k * W + ox * k;
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) t->wmap[(oy * k + ky) * W + ox * k + kx] = oy * Wo + ox;
+        }
+    return t;
+}
+
 /* 2x2 stride-2 max-pool with argmax, as zs_maxpool2d_forward (first maximum
- * in row-major window order wins; NaN wins over numbers). */
-static int maxpool_forward(zs_layer *L, const float *x, int N) {
+ * in row-major window order wins; NaN wins over numbers). Over a k-WTA
+ * output only the windows holding a winner are scanned: the others are all
+ * zeros, so their maximum is 0 at the window origin. */
+static int maxpool_forward(zs_net *net, int li, const float *x, int N) {
+    zs_layer *L = &net->layers[li];
     if (L->pool_k != 2 || L->pool_stride != 2) return 0;
     int H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
+    zs_layer *KW = kwta_below(net, li, x);
+    ts_layer *t = KW ? pool_maps(L) : NULL;
+    if (t) {
+        int S = H * W, So = Ho * Wo;
+        for (int n = 0; n < N; n++) {
+            float *y = L->out + (size_t)n * L->out_size;
+            int32_t *am = L->argmax + (size_t)n * L->out_size;
+            const float *xn = x + (size_t)n * L->in_size;
+            memset(y, 0, sizeof(float) * L->out_size);
+            for (int c = 0; c < L->in_c; c++) memcpy(am + (size_t)c * So, t->origin, sizeof(int32_t) * (size_t)So);
+            const int32_t *wi = KW->win.idx + (size_t)n * KW->win.kmax;
+            int c = 0, cb = 0; /* winners ascend: track the channel */
+            for (int j = 0; j < KW->win.count[n]; j++) {
+                while (wi[j] >= cb + S) { c++; cb += S; }
+                int p = t->wmap[wi[j] - cb];
+                if (p < 0) continue;
+                pool_window(y + c * So + p, am + c * So + p, xn + cb, W, t->origin[p]);
+            }
+        }
+        return 1;
+    }
     for (size_t nc = 0; nc < (size_t)N * L->in_c; nc++) {
         const float *xi = x + nc * H * W;
         float *y = L->out + nc * Ho * Wo;
@@ -503,6 +638,56 @@ static int maxpool_forward(zs_layer *L, const float *x, int N) {
     return 1;
 }
 
+/* Max-pool backward (non-overlapping windows). Over a k-WTA: din only at
+ * the winners (the k-WTA backward reads nothing else): a winner gets the
+ * gradient of its window when it is the window's argmax, else 0. */
+static int maxpool_backward(zs_net *net, int li, float *din, int N) {
+    zs_layer *L = &net->layers[li];
+    if (!din) return 1;
+    if (L->pool_stride < L->pool_k) return 0;
+    int H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w, S = H * W, So = Ho * Wo;
+    zs_layer *KW = li >= 1 ? &net->layers[li - 1] : NULL;
+    ts_layer *t = KW && (KW->type == ZS_KWINNERS || KW->type == ZS_KWINNERS2D) ? pool_maps(L) : NULL;
+    if (t) {
+        for (int n = 0; n < N; n++) {
+            float *dx = din + (size_t)n * L->in_size;
+            const float *dy = L->dout + (size_t)n * L->out_size;
+            const int32_t *am = L->argmax + (size_t)n * L->out_size;
+            const int32_t *wi = KW->win.idx + (size_t)n * KW->win.kmax;
+            int c = 0, cb = 0;
+            for (int j = 0; j < KW->win.count[n]; j++) {
+                int32_t w = wi[j];
+                while (w >= cb + S) { c++; cb += S; }
+                int p = t->wmap[w - cb];
+                dx[w] = p >= 0 && am[c * So + p] == w - cb ? dy[c * So + p] : 0.0f;
+            }
+        }
+        return 1;
+    }
+    memset(din, 0, sizeof(float) * (size_t)N * L->in_size);
+    zs_maxpool2d_backward(din, L->dout, L->argmax, N, L->in_c, H, W, Ho, Wo);
+    return 1;
+}
+
+/* k-WTA backward: gradient only at the winners. Above a BatchNorm2d that the
+ * fast path runs, nothing to do: that backward reads this layer's dout at
+ * the winners (deferred). */
+static int kwta_backward(zs_net *net, int li, float *din, int N) {
+    zs_layer *L = &net->layers[li];
+    ts_layer *t = ts_get(L);
+    if (!t) return 0;
+    t->deferred = 0;
+    if (!din) return 1;
+    zs_layer *B = li >= 1 ? &net->layers[li - 1] : NULL;
+    if (B && B->type == ZS_BATCHNORM && B->in_h * B->in_w >= 8) {
+        t->deferred = 1;
+        return 1;
+    }
+    memset(din, 0, sizeof(float) * (size_t)N * L->in_size);
+    zs_kwinners_backward(din, L->dout, L->win.count, L->win.idx, N, (int)L->in_size, L->win.kmax);
+    return 1;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 int zs_ts_forward(zs_net *net, int li, const float *x, int N) {
@@ -513,7 +698,7 @@ int zs_ts_forward(zs_net *net, int li, const float *x, int N) {
     case ZS_CONV2D: return conv_forward(L, x, N);
     case ZS_LINEAR: return linear_forward(L, x, N);
     case ZS_BATCHNORM: return bn_forward(L, x, N);
-    case ZS_MAXPOOL2D: return maxpool_forward(L, x, N);
+    case ZS_MAXPOOL2D: return maxpool_forward(net, li, x, N);
     default: return 0;
     }
 }
@@ -523,12 +708,69 @@ int zs_ts_backward(zs_net *net, int li, const float *x, float *din, int N) {
     switch (L->type) {
     case ZS_CONV2D: return conv_backward(L, x, din, N);
     case ZS_LINEAR: return linear_backward(net, li, x, din, N);
-    case ZS_BATCHNORM: return bn_backward(L, x, din, N);
+    case ZS_BATCHNORM: return bn_backward(net, li, x, din, N);
+    case ZS_KWINNERS:
+    case ZS_KWINNERS2D: return kwta_backward(net, li, din, N);
+    case ZS_MAXPOOL2D: return maxpool_backward(net, li, din, N);
     default: return 0;
     }
 }
 
+void zs_ts_invalidate(zs_net *net) {
+    for (int i = 0; i < net->n_layers; i++) {
+        ts_layer *t = net->layers[i].packed;
+        if (t) t->use = t->deferred = 0;
+    }
+}
+
 /* ------------------------------------------------------------------ SGD */
+
+void zs_ts_zero_grads(zs_net *net) {
+    size_t cov = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) cov += L->n_weights + (L->b ? (size_t)L->out_c : 0);
+        else if (L->type == ZS_BATCHNORM && L->gamma) cov += 2 * (size_t)L->in_c;
+    }
+    if (cov != net->n_params) {
+        memset(net->grads, 0, sizeof(float) * net->n_params);
+        return;
+    }
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
+            if (!owns_dw(L)) memset(L->dw, 0, sizeof(float) * L->n_weights);
+            if (L->db) memset(L->db, 0, sizeof(float) * (size_t)L->out_c);
+        } else if (L->type == ZS_BATCHNORM && L->gamma) {
+            memset(L->dgamma, 0, sizeof(float) * (size_t)L->in_c);
+            memset(L->dbeta, 0, sizeof(float) * (size_t)L->in_c);
+        }
+    }
+}
+
+/* SGD over the kept weights only (sorted indices ki[0..n)), the same float
+ * operations; masked entries (weight, gradient and momentum all 0) would
+ * stay 0 under the full update: d = 0 + wd*0, buf = m*0 + 0, w = 0. */
+static void sgd_kept(float *p, const float *g, float *buf, const int32_t *ki, int32_t n, float lr, float wd,
+                     float m, int first) {
+    for (int32_t k = 0; k < n; k++) {
+        int32_t i = ki[k];
+        float d = g[i] + wd * p[i];
+        if (m > 0) {
+            d = first ? d : m * buf[i] + d;
+            buf[i] = d;
+        }
+        p[i] -= lr * d;
+    }
+}
+
+/* 1 if every masked weight and momentum entry of L is 0 (checked once per
+ * mask; afterwards the kept-only update keeps it so). */
+static int masked_all_zero(const zs_layer *L) {
+    for (size_t j = 0; j < L->n_weights; j++)
+        if (!L->mask[j] && (L->w[j] != 0.0f || L->mw[j] != 0.0f || L->dw[j] != 0.0f)) return 0;
+    return 1;
+}
 
 int zs_ts_sgd(zs_net *net, float lr, float wd, float m) {
     const ts_kern *K = kern_active();
@@ -544,7 +786,12 @@ int zs_ts_sgd(zs_net *net, float lr, float wd, float m) {
     for (int i = 0; i < net->n_layers; i++) {
         zs_layer *L = &net->layers[i];
         if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
-            SGD_(L->w, L->dw, L->mw, L->mask, L->n_weights);
+            ts_layer *t = L->packed;
+            if (L->mask && t && t->built && !memcmp(t->mask_copy, L->mask, L->n_weights) &&
+                (t->sgd_clean || (t->sgd_clean = masked_all_zero(L))))
+                sgd_kept(L->w, L->dw, L->mw, t->rm_wi ? t->rm_wi : t->twi, t->nk, lr, wd, m, first);
+            else
+                SGD_(L->w, L->dw, L->mw, L->mask, L->n_weights);
             if (L->b) SGD_(L->b, L->db, L->mb, NULL, (size_t)L->out_c);
         } else if (L->type == ZS_BATCHNORM && L->gamma) {
             SGD_(L->gamma, L->dgamma, L->mgamma, NULL, (size_t)L->in_c);

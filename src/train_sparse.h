@@ -35,14 +35,25 @@ int zs_ts_enabled(const zs_net *net);
  * must run the reference layer. */
 int zs_ts_forward(zs_net *net, int li, const float *x, int N);
 /* Backward of layer li: dW/db into the layer's gradients (accumulated, as the
- * reference), din (may be NULL) = gradient of its input, already zeroed by
- * the caller. Returns 1 if done (then masked dW are already 0), 0 if the
- * caller must run the reference layer. */
+ * reference), din (may be NULL) = gradient of its input, NOT zeroed by the
+ * caller: it is written wherever a later (lower) layer reads it — every
+ * position, except that a max-pool over a k-WTA writes only the winners
+ * (all the k-WTA backward reads), and a k-WTA above a BatchNorm2d leaves
+ * its din alone (the BatchNorm backward reads the k-WTA's sparse dout).
+ * Returns 1 if done (then masked dW are already 0), 0 if the caller must
+ * zero din and run the reference layer. */
 int zs_ts_backward(zs_net *net, int li, const float *x, float *din, int N);
 /* The SGD update of zs_net_train_step (PyTorch semantics, masks re-applied)
- * with the same float operations, vectorised; returns 0 if it could not
- * (then the caller runs its own loop). */
+ * with the same float operations, vectorised; for a masked layer whose
+ * masked weights, gradients and momenta are all 0 (verified once per mask),
+ * only the kept weights are visited (the full update would leave the others
+ * 0). Returns 0 if it could not (then the caller runs its own loop). */
 int zs_ts_sgd(zs_net *net, float lr, float wd, float m);
+/* Zero the gradients before a fast backward, except the weight gradients
+ * that it will overwrite at every kept weight (masked ones are always 0). */
+void zs_ts_zero_grads(zs_net *net);
+/* Forget what the last fast forward left (a reference forward ran). */
+void zs_ts_invalidate(zs_net *net);
 /* Free the per-layer state of every layer. */
 void zs_ts_free(zs_net *net);
 

@@ -52,7 +52,8 @@ typedef struct ts_kern {
     /* sdy += sum dy; sdyx += sum dy * ((x - mean) * invstd) */
     void (*bn_bwd_sums)(const float *x, const float *dy, int n, float mean, float invstd, double *sdy,
                         double *sdyx);
-    /* dx += gi * (dy - a - ((x - mean) * invstd) * bq), gi = g * invstd */
+    /* dx = gi * (dy - a - ((x - mean) * invstd) * bq), gi = g * invstd;
+     * dy NULL: dy = 0 */
     void (*bn_bwd_apply)(float *dx, const float *x, const float *dy, int n, float mean, float invstd, float gi,
                          float a, float bq);
 } ts_kern;
@@ -278,13 +279,24 @@ static void TS(bn_bwd_apply)(float *dx, const float *x, const float *dy, int n, 
                              float a, float bq) {
     v16 vm = splat(mean), vi = splat(invstd), vg = splat(gi), va = splat(a), vb = splat(bq);
     int i = 0;
+    if (!dy) {
+        for (; i + VL <= n; i += VL) {
+            v16 xh = (ld(x + i) - vm) * vi;
+            *(v16u *)(void *)(dx + i) = vg * (-va - xh * vb);
+        }
+        for (; i < n; i++) {
+            float xh = (x[i] - mean) * invstd;
+            dx[i] = gi * (-a - xh * bq);
+        }
+        return;
+    }
     for (; i + VL <= n; i += VL) {
         v16 xh = (ld(x + i) - vm) * vi;
-        *(v16u *)(void *)(dx + i) = ld(dx + i) + vg * (ld(dy + i) - va - xh * vb);
+        *(v16u *)(void *)(dx + i) = vg * (ld(dy + i) - va - xh * vb);
     }
     for (; i < n; i++) {
         float xh = (x[i] - mean) * invstd;
-        dx[i] += gi * (dy[i] - a - xh * bq);
+        dx[i] = gi * (dy[i] - a - xh * bq);
     }
 }
 
