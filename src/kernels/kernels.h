@@ -173,7 +173,7 @@ typedef void zs_linear_dgrad_fn(float *dval, const int32_t *idx, int n, const fl
 /* X(name, type, tile/description): kernels with scalar, avx2 and avx512
  * versions (zs_<name>__scalar, __avx2, __avx512). */
 #define ZS_KERNEL_LIST(X)                                                                       \
-    X(conv_dense, zs_conv_dense_fn, "conv2d dense in x sparse w: taps per out-channel, 4x2 vec tile") \
+    X(conv_dense, zs_conv_dense_fn, "conv2d dense in x sparse w: taps per out-channel, R rows x V vectors tile") \
     X(conv_sparse_vec, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, dense-over-Cout vectors") \
     X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
