@@ -26,11 +26,17 @@ typedef struct ts_layer {
     int32_t *rm_wi, *rm_pos; /* linear: kept weights in row-major order, list position */
     float *tw, *cw, *dwl;
     float *xp, *dyp, *dyq; /* conv scratch (one sample)                       */
-    uint8_t *need, *need2; /* need maps (see need_map)                        */
+    float *xt, *yt;        /* linear: (I, TS_NB) and (O, TS_NB) sample blocks  */
     int32_t *origin;       /* max-pool: window origin of each output (one plane) */
     int32_t *wmap;         /* max-pool: window of each input position (plane), -1 */
     double *acc;           /* BN: 2 C accumulators                            */
     int deferred;          /* k-WTA: backward left to the BatchNorm below      */
+    /* conv2d with a sparse input (mode 1): channel-vector forms */
+    int mode;
+    float *Wt, *dWt, *vT;  /* (fan_in, Cop) x2, (P, Cop)                       */
+    int32_t *pstart, *pc, *cst, *ey, *ex, *nidx, *nc, *ny, *nx;
+    float *pv, *ev;
+    uint8_t *need, *need2; /* need maps (see need_map)                         */
     size_t need_size;
     ts_conv_geom g;
 } ts_layer;
@@ -39,6 +45,14 @@ int zs_ts_enabled(const zs_net *net) {
     if (!net->training) return 0;
     const char *e = getenv("ZS_TRAIN_REF");
     return !(e && *e && strcmp(e, "0"));
+}
+
+static void convs_free(ts_layer *t) {
+    zs_free_aligned(t->Wt); zs_free_aligned(t->dWt); zs_free_aligned(t->vT);
+    free(t->pstart); free(t->pc); free(t->pv); free(t->cst); free(t->ey); free(t->ex); free(t->ev);
+    free(t->nidx); free(t->nc); free(t->ny); free(t->nx);
+    t->Wt = t->dWt = t->vT = t->pv = t->ev = NULL;
+    t->pstart = t->pc = t->cst = t->ey = t->ex = t->nidx = t->nc = t->ny = t->nx = NULL;
 }
 
 static void ts_layer_free(ts_layer *t) {
@@ -51,9 +65,11 @@ static void ts_layer_free(ts_layer *t) {
     free(t->tstart); free(t->toff); free(t->twi); free(t->cstart); free(t->coff); free(t->cwi);
     free(t->tw); free(t->cw); free(t->dwl);
     free(t->xp); free(t->dyp); free(t->dyq);
-    free(t->need); free(t->need2);
+    zs_free_aligned(t->xt); zs_free_aligned(t->yt);
     free(t->rm_wi); free(t->rm_pos);
     free(t->origin); free(t->wmap); free(t->acc);
+    convs_free(t);
+    free(t->need); free(t->need2);
     free(t);
 }
 
@@ -157,6 +173,9 @@ static void lists_free(ts_layer *t) {
     free(t->mask_copy); free(t->tstart); free(t->toff); free(t->twi); free(t->cstart); free(t->coff);
     free(t->cwi); free(t->tw); free(t->cw); free(t->dwl); free(t->xp); free(t->dyp); free(t->dyq);
     free(t->rm_wi); free(t->rm_pos);
+    zs_free_aligned(t->xt); zs_free_aligned(t->yt);
+    t->xt = t->yt = NULL;
+    convs_free(t);
     t->rm_wi = t->rm_pos = NULL;
     t->mask_copy = NULL; t->tstart = t->toff = t->twi = t->cstart = t->coff = t->cwi = NULL;
     t->tw = t->cw = t->dwl = t->xp = t->dyp = t->dyq = NULL;
@@ -205,6 +224,9 @@ static int lists_build(ts_layer *t, const zs_layer *L) {
                 t->rm_pos[k++] = j;
             }
         free(pos);
+        t->xt = zs_alloc_aligned((size_t)I * TS_NB, sizeof(float));
+        t->yt = zs_alloc_aligned((size_t)O * TS_NB, sizeof(float));
+        if (!t->xt || !t->yt) goto fail;
         t->built = 1;
         return 1;
     }
@@ -214,6 +236,7 @@ static int lists_build(ts_layer *t, const zs_layer *L) {
     g->pad = L->pad; g->Ho = L->out_h; g->Wo = L->out_w;
     g->Hp = g->H + 2 * g->pad; g->Wp = g->W + 2 * g->pad; g->Wop = (g->Wo + 15) / 16 * 16;
     g->Hq = g->Ho + 2 * (g->Kh - 1); g->Wq = g->Wo + 2 * (g->Kw - 1);
+    g->Cop = (g->Co + TS_COP - 1) / TS_COP * TS_COP;
     if ((int64_t)g->Ci * g->Hp * g->Wp > INT32_MAX / 2 || (int64_t)g->Co * g->Hq * g->Wq > INT32_MAX / 2) goto fail;
     t->tstart = malloc(sizeof(int32_t) * ((size_t)g->Co + 1));
     t->cstart = calloc((size_t)g->Ci + 1, sizeof(int32_t));
@@ -297,51 +320,91 @@ static void pad_input(float *xp, const float *x, const ts_conv_geom *g) {
                    sizeof(float) * (size_t)g->W);
 }
 
-/* conv2d with masked weights, stride 1: kept taps only (dense input). */
+/* Scratch of the sparse-input form (mode 1), allocated on first use. */
+static int convs_alloc(ts_layer *t, const zs_layer *L) {
+    if (t->Wt) return 1;
+    const ts_conv_geom *g = &t->g;
+    size_t U = L->in_size, S = (size_t)g->H * g->W, P = (size_t)g->Ho * g->Wo;
+    t->Wt = zs_alloc_aligned(L->fan_in * (size_t)g->Cop, sizeof(float));
+    t->dWt = zs_alloc_aligned(L->fan_in * (size_t)g->Cop, sizeof(float));
+    t->vT = zs_alloc_aligned(P * (size_t)g->Cop, sizeof(float));
+    t->pstart = malloc(sizeof(int32_t) * (S + 1));
+    t->cst = malloc(sizeof(int32_t) * ((size_t)g->Ci + 1));
+    t->pc = malloc(sizeof(int32_t) * (U + 1)); t->pv = malloc(sizeof(float) * (U + 1));
+    t->ey = malloc(sizeof(int32_t) * U); t->ex = malloc(sizeof(int32_t) * U); t->ev = malloc(sizeof(float) * U);
+    t->nidx = malloc(sizeof(int32_t) * U); t->nc = malloc(sizeof(int32_t) * U);
+    t->ny = malloc(sizeof(int32_t) * U); t->nx = malloc(sizeof(int32_t) * U);
+    if (!t->Wt || !t->dWt || !t->vT || !t->pstart || !t->cst || !t->pc || !t->pv || !t->ey || !t->ex || !t->ev ||
+        !t->nidx || !t->nc || !t->ny || !t->nx) {
+        convs_free(t);
+        return 0;
+    }
+    return 1;
+}
+
+/* Wt (fan_in, Cop) = the kept weights transposed; the other lanes stay 0
+ * (Wt is zeroed when allocated, and reallocated when the mask changes). */
+static void convs_weights(ts_layer *t, const zs_layer *L) {
+    int Cop = t->g.Cop;
+    for (int o = 0; o < L->out_c; o++)
+        for (int32_t j = t->tstart[o]; j < t->tstart[o + 1]; j++) {
+            size_t f = (size_t)t->twi[j] - (size_t)o * L->fan_in;
+            t->Wt[f * Cop + o] = L->w[t->twi[j]];
+        }
+}
+
+/* conv2d with masked weights, stride 1. Dense input: kept taps per output
+ * channel (mode 0). Input at most half non-zero: its non-zeros times the
+ * channel vectors of the weights (mode 1). */
 static int conv_forward(zs_layer *L, const float *x, int N) {
     if (!L->mask || L->stride != 1) return 0;
     ts_layer *t = ts_get(L);
     if (!t) return 0;
     t->use = 0;
     if (!lists_build(t, L)) return 0;
-    refresh_weights(t, L, 0);
-    const ts_kern *K = kern_active();
-    for (int n = 0; n < N; n++) {
-        pad_input(t->xp, x + (size_t)n * L->in_size, &t->g);
-        K->conv_fwd(L->out + (size_t)n * L->out_size, t->xp, L->b, &t->g);
-    }
-    t->use = 1;
-    return 1;
-}
-
-static int conv_backward(zs_layer *L, const float *x, float *din, int N) {
-    ts_layer *t = L->packed;
-    /* the lists were built by the forward (the mask cannot change in between) */
-    if (!t || !t->use || !t->built) return 0;
-    if (din) refresh_weights(t, L, 1);
     const ts_kern *K = kern_active();
     const ts_conv_geom *g = &t->g;
-    int P = g->Ho * g->Wo;
-    memset(t->dwl, 0, sizeof(float) * (size_t)(t->nk ? t->nk : 1));
-    for (int n = 0; n < N; n++) {
-        const float *dy = L->dout + (size_t)n * L->out_size;
-        if (L->db)
-            for (int o = 0; o < g->Co; o++) L->db[o] += (float)K->sum(dy + (size_t)o * P, P);
-        pad_input(t->xp, x + (size_t)n * L->in_size, g);
-        for (int o = 0; o < g->Co; o++)
-            for (int y = 0; y < g->Ho; y++)
-                memcpy(t->dyp + ((size_t)o * g->Ho + y) * g->Wop, dy + ((size_t)o * g->Ho + y) * g->Wo,
-                       sizeof(float) * (size_t)g->Wo);
-        K->conv_dw(t->dwl, t->dyp, t->xp, g);
-        if (din) {
-            for (int o = 0; o < g->Co; o++)
-                for (int y = 0; y < g->Ho; y++)
-                    memcpy(t->dyq + ((size_t)o * g->Hq + y + g->Kh - 1) * g->Wq + g->Kw - 1,
-                           dy + ((size_t)o * g->Ho + y) * g->Wo, sizeof(float) * (size_t)g->Wo);
-            K->conv_dx(din + (size_t)n * L->in_size, t->dyq, g);
+    size_t tot = (size_t)N * L->in_size, nz = 0;
+    for (size_t i = 0; i < tot; i++) nz += x[i] != 0.0f;
+    t->mode = 2 * nz <= tot && convs_alloc(t, L);
+    if (t->mode) {
+        convs_weights(t, L);
+        int S = g->H * g->W, P = g->Ho * g->Wo, Cop = g->Cop;
+        for (int n = 0; n < N; n++) {
+            const float *xn = x + (size_t)n * L->in_size;
+            /* non-zeros per position (channels ascending) */
+            memset(t->pstart, 0, sizeof(int32_t) * ((size_t)S + 1));
+            for (int c = 0; c < g->Ci; c++)
+                for (int r = 0; r < S; r++) t->pstart[r + 1] += xn[(size_t)c * S + r] != 0.0f;
+            for (int r = 0; r < S; r++) t->pstart[r + 1] += t->pstart[r];
+            int32_t *pos = t->nidx; /* scratch */
+            memcpy(pos, t->pstart, sizeof(int32_t) * (size_t)S);
+            for (int c = 0; c < g->Ci; c++)
+                for (int r = 0; r < S; r++) {
+                    /* branch-free: write, advance only past a non-zero (the
+                     * last slot of a position may be overwritten later) */
+                    float v = xn[(size_t)c * S + r];
+                    int32_t e = pos[r], ew = e < t->pstart[r + 1] ? e : (int32_t)L->in_size; /* spare slot */
+                    t->pc[ew] = c;
+                    t->pv[ew] = v;
+                    pos[r] = e + (v != 0.0f);
+                }
+            K->convs_fwd(t->vT, t->pstart, t->pc, t->pv, t->Wt, g);
+            float *y = L->out + (size_t)n * L->out_size;
+            for (int o = 0; o < g->Co; o++) {
+                float b = L->b ? L->b[o] : 0.0f;
+                for (int q = 0; q < P; q++) y[(size_t)o * P + q] = b + t->vT[(size_t)q * Cop + o];
+            }
         }
+        t->use = 1;
+        return 1;
     }
-    scatter_dw(t, L);
+    refresh_weights(t, L, 0);
+    for (int n = 0; n < N; n++) {
+        pad_input(t->xp, x + (size_t)n * L->in_size, g);
+        K->conv_fwd(L->out + (size_t)n * L->out_size, t->xp, L->b, g);
+    }
+    t->use = 1;
     return 1;
 }
 
@@ -379,6 +442,103 @@ static const uint8_t *need_map(zs_net *net, int li, ts_layer *t, int n) {
     return cur;
 }
 
+
+/* Backward of the sparse-input form: dW from the non-zero inputs, dX only at
+ * the input positions whose gradient is used (need_map), 0 elsewhere. */
+static void convs_backward(zs_net *net, int li, ts_layer *t, const float *x, float *din, int N) {
+    zs_layer *L = &net->layers[li];
+    const ts_kern *K = kern_active();
+    const ts_conv_geom *g = &t->g;
+    int S = g->H * g->W, P = g->Ho * g->Wo, Cop = g->Cop;
+    memset(t->dWt, 0, sizeof(float) * L->fan_in * (size_t)Cop);
+    memset(t->vT, 0, sizeof(float) * (size_t)P * Cop);
+    for (int n = 0; n < N; n++) {
+        const float *dy = L->dout + (size_t)n * L->out_size, *xn = x + (size_t)n * L->in_size;
+        if (L->db)
+            for (int o = 0; o < g->Co; o++) L->db[o] += (float)K->sum(dy + (size_t)o * P, P);
+        for (int o = 0; o < g->Co; o++)
+            for (int q = 0; q < P; q++) t->vT[(size_t)q * Cop + o] = dy[(size_t)o * P + q];
+        int32_t m = 0;
+        for (int c = 0; c < g->Ci; c++) {
+            t->cst[c] = m;
+            for (int iy = 0; iy < g->H; iy++)
+                for (int ix = 0; ix < g->W; ix++) {
+                    float v = xn[(size_t)c * S + iy * g->W + ix];
+                    t->ey[m] = iy; t->ex[m] = ix; t->ev[m] = v; /* branch-free compaction */
+                    m += v != 0.0f;
+                }
+        }
+        t->cst[g->Ci] = m;
+        K->convs_dw(t->dWt, t->cst, t->ey, t->ex, t->ev, t->vT, g);
+        if (din) {
+            float *dx = din + (size_t)n * L->in_size;
+            const uint8_t *need = need_map(net, li, t, n);
+            int nn = 0;
+            for (int c = 0; c < g->Ci; c++)
+                for (int iy = 0; iy < g->H; iy++)
+                    for (int ix = 0; ix < g->W; ix++) {
+                        int32_t i = c * S + iy * g->W + ix;
+                        dx[i] = 0.0f;
+                        t->nidx[nn] = i; t->nc[nn] = c; t->ny[nn] = iy; t->nx[nn] = ix; /* branch-free */
+                        nn += !need || need[i];
+                    }
+            K->convs_dx(dx, t->nidx, t->nc, t->ny, t->nx, nn, t->Wt, t->vT, g);
+        }
+    }
+    /* dW = dWt at the kept weights (twi is grouped by output channel) */
+    for (int o = 0; o < g->Co; o++)
+        for (int32_t j = t->tstart[o]; j < t->tstart[o + 1]; j++) {
+            size_t f = (size_t)t->twi[j] - (size_t)o * L->fan_in;
+            L->dw[t->twi[j]] = t->dWt[f * Cop + o];
+        }
+}
+
+static int conv_backward(zs_net *net, int li, const float *x, float *din, int N) {
+    zs_layer *L = &net->layers[li];
+    ts_layer *t = L->packed;
+    /* the lists were built by the forward (the mask cannot change in between) */
+    if (!t || !t->use || !t->built) return 0;
+    if (t->mode) {
+        convs_backward(net, li, t, x, din, N);
+        return 1;
+    }
+    if (din) refresh_weights(t, L, 1);
+    const ts_kern *K = kern_active();
+    const ts_conv_geom *g = &t->g;
+    int P = g->Ho * g->Wo;
+    memset(t->dwl, 0, sizeof(float) * (size_t)(t->nk ? t->nk : 1));
+    for (int n = 0; n < N; n++) {
+        const float *dy = L->dout + (size_t)n * L->out_size;
+        if (L->db)
+            for (int o = 0; o < g->Co; o++) L->db[o] += (float)K->sum(dy + (size_t)o * P, P);
+        pad_input(t->xp, x + (size_t)n * L->in_size, g);
+        for (int o = 0; o < g->Co; o++)
+            for (int y = 0; y < g->Ho; y++)
+                memcpy(t->dyp + ((size_t)o * g->Ho + y) * g->Wop, dy + ((size_t)o * g->Ho + y) * g->Wo,
+                       sizeof(float) * (size_t)g->Wo);
+        K->conv_dw(t->dwl, t->dyp, t->xp, g);
+        if (din) {
+            for (int o = 0; o < g->Co; o++)
+                for (int y = 0; y < g->Ho; y++)
+                    memcpy(t->dyq + ((size_t)o * g->Hq + y + g->Kh - 1) * g->Wq + g->Kw - 1,
+                           dy + ((size_t)o * g->Ho + y) * g->Wo, sizeof(float) * (size_t)g->Wo);
+            K->conv_dx(din + (size_t)n * L->in_size, t->dyq, g);
+        }
+    }
+    scatter_dw(t, L);
+    return 1;
+}
+
+/* Block of nb <= TS_NB rows of x (nb, D) transposed into xt (D, TS_NB),
+ * zero past nb. */
+static void lin_block_in(float *xt, const float *x, int D, int nb) {
+    if (nb < TS_NB) memset(xt, 0, sizeof(float) * (size_t)D * TS_NB);
+    for (int n = 0; n < nb; n++) {
+        const float *r = x + (size_t)n * D;
+        for (int i = 0; i < D; i++) xt[(size_t)i * TS_NB + n] = r[i];
+    }
+}
+
 /* linear with a sparse input (at most half non-zero) and masked (or small)
  * weights: per-column lists of kept weights, non-zero inputs only. */
 static int linear_forward(zs_layer *L, const float *x, int N) {
@@ -391,14 +551,15 @@ static int linear_forward(zs_layer *L, const float *x, int N) {
     if (2 * nz > tot || !lists_build(t, L)) return 0;
     refresh_weights(t, L, 0);
     int I = (int)L->fan_in, O = L->out_c;
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * I;
-        float *y = L->out + (size_t)n * O;
-        for (int o = 0; o < O; o++) y[o] = L->b ? L->b[o] : 0.0f;
-        for (int i = 0; i < I; i++) {
-            float v = xn[i];
-            if (v == 0.0f) continue;
-            for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) y[t->toff[j]] += v * t->tw[j];
+    const ts_kern *K = kern_active();
+    for (int b0 = 0; b0 < N; b0 += TS_NB) {
+        int nb = N - b0 < TS_NB ? N - b0 : TS_NB;
+        lin_block_in(t->xt, x + (size_t)b0 * I, I, nb);
+        memset(t->yt, 0, sizeof(float) * (size_t)O * TS_NB);
+        K->lin_fwd_t(t->yt, t->xt, t->tstart, t->toff, t->tw, I);
+        for (int n = 0; n < nb; n++) {
+            float *y = L->out + (size_t)(b0 + n) * O;
+            for (int o = 0; o < O; o++) y[o] = (L->b ? L->b[o] : 0.0f) + t->yt[(size_t)o * TS_NB + n];
         }
     }
     t->use = 1;
@@ -415,21 +576,30 @@ static int linear_backward(zs_net *net, int li, const float *x, float *din, int 
         for (int n = 0; n < N; n++)
             for (int o = 0; o < O; o++) L->db[o] += L->dout[(size_t)n * O + o];
     memset(t->dwl, 0, sizeof(float) * (size_t)(t->nk ? t->nk : 1));
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * I, *dy = L->dout + (size_t)n * O;
+    const ts_kern *K = kern_active();
+    for (int b0 = 0; b0 < N; b0 += TS_NB) {
+        int nb = N - b0 < TS_NB ? N - b0 : TS_NB;
+        lin_block_in(t->xt, x + (size_t)b0 * I, I, nb);
+        lin_block_in(t->yt, L->dout + (size_t)b0 * O, O, nb);
+        /* dW at kept weights from the non-zero inputs of each column */
         for (int i = 0; i < I; i++) {
-            float v = xn[i];
-            if (v == 0.0f) continue;
-            for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) t->dwl[j] += v * dy[t->toff[j]];
+            const float *xc = t->xt + (size_t)i * TS_NB;
+            int nzn[TS_NB], m = 0;
+            for (int n = 0; n < nb; n++) if (xc[n] != 0.0f) nzn[m++] = n;
+            if (!m) continue;
+            for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) {
+                const float *d = t->yt + (size_t)t->toff[j] * TS_NB;
+                float s = 0;
+                for (int q = 0; q < m; q++) s += xc[nzn[q]] * d[nzn[q]];
+                t->dwl[j] += s;
+            }
         }
         if (din) {
-            float *dx = din + (size_t)n * I;
-            const uint8_t *need = need_map(net, li, t, n);
-            for (int i = 0; i < I; i++) {
-                float s = 0;
-                if (!need || need[i])
-                    for (int32_t j = t->tstart[i]; j < t->tstart[i + 1]; j++) s += t->tw[j] * dy[t->toff[j]];
-                dx[i] = s;
+            /* dX for the whole block (xt is free again) */
+            K->lin_dx_t(t->xt, t->yt, t->tstart, t->toff, t->tw, I);
+            for (int n = 0; n < nb; n++) {
+                float *dx = din + (size_t)(b0 + n) * I;
+                for (int i = 0; i < I; i++) dx[i] = t->xt[(size_t)i * TS_NB + n];
             }
         }
     }
@@ -548,11 +718,15 @@ static int bn_backward(zs_net *net, int li, const float *x, float *din, int N) {
 
 /* One 2x2 window at output position p of plane xi: the reference's scan. */
 static inline void pool_window(float *y, int32_t *am, const float *xi, int W, int b) {
-    float m = xi[b], v;
+    float m = xi[b];
     int32_t best = b;
-    v = xi[b + 1];     if (v > m || (v != v && m == m)) { m = v; best = b + 1; }
-    v = xi[b + W];     if (v > m || (v != v && m == m)) { m = v; best = b + W; }
-    v = xi[b + W + 1]; if (v > m || (v != v && m == m)) { m = v; best = b + W + 1; }
+    const int32_t off[3] = {1, W, W + 1};
+    for (int k = 0; k < 3; k++) { /* branch-free selects */
+        float v = xi[b + off[k]];
+        int take = (v > m) | ((v != v) & (m == m));
+        m = take ? v : m;
+        best = take ? b + off[k] : best;
+    }
     *y = m;
     *am = best;
 }
@@ -706,7 +880,7 @@ int zs_ts_forward(zs_net *net, int li, const float *x, int N) {
 int zs_ts_backward(zs_net *net, int li, const float *x, float *din, int N) {
     zs_layer *L = &net->layers[li];
     switch (L->type) {
-    case ZS_CONV2D: return conv_backward(L, x, din, N);
+    case ZS_CONV2D: return conv_backward(net, li, x, din, N);
     case ZS_LINEAR: return linear_backward(net, li, x, din, N);
     case ZS_BATCHNORM: return bn_backward(net, li, x, din, N);
     case ZS_KWINNERS:

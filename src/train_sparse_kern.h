@@ -25,6 +25,7 @@
  *   coff[j] = o*Hq*Wq + (pad + Kh-1 - ky)*Wq + (pad + Kw-1 - kx), cw[j]. */
 typedef struct ts_conv_geom {
     int Ci, H, W, Co, Kh, Kw, pad, Ho, Wo, Hp, Wp, Wop, Hq, Wq;
+    int Cop;          /* Co rounded up to 64: rows of the channel-vector forms */
     const int32_t *tstart, *toff; const float *tw;
     const int32_t *cstart, *coff; const float *cw;
 } ts_conv_geom;
@@ -56,7 +57,34 @@ typedef struct ts_kern {
      * dy NULL: dy = 0 */
     void (*bn_bwd_apply)(float *dx, const float *x, const float *dy, int n, float mean, float invstd, float gi,
                          float a, float bq);
+    /* linear over a block of TS_NB samples, transposed layouts (lanes are
+     * samples): outT (O, TS_NB) += sum over kept (o, i) of w * xt (I, TS_NB);
+     * columns i are lists [tstart[i], tstart[i+1]) of (toff = o, tw = w). */
+    void (*lin_fwd_t)(float *outT, const float *xt, const int32_t *tstart, const int32_t *toff, const float *tw,
+                      int I);
+    /* dxT (I, TS_NB) = sum over kept (o, i) of w * dyT (O, TS_NB) (written) */
+    void (*lin_dx_t)(float *dxT, const float *dyT, const int32_t *tstart, const int32_t *toff, const float *tw,
+                     int I);
+    /* Sparse-input conv2d (stride 1), channel-vector form: Wt (Ci*Kh*Kw, Cop)
+     * holds w[o][c][ky][kx] at row c*Kh*Kw + ky*Kw + kx, lane o (0 where
+     * masked). The input's non-zeros per position r = iy*W + ix: entries
+     * [pstart[r], pstart[r+1]) of (channel pc, value pv).
+     * outT (Ho*Wo, Cop) = conv (no bias), written. */
+    void (*convs_fwd)(float *outT, const int32_t *pstart, const int32_t *pc, const float *pv, const float *Wt,
+                      const ts_conv_geom *g);
+    /* dWt (Ci*Kh*Kw, Cop) += sum over the non-zeros (value ev, position ey,
+     * ex) of channel c, entries [cstart[c], cstart[c+1]), of ev * dyT[q] with
+     * q the output the tap sends them to; dyT (Ho*Wo, Cop). */
+    void (*convs_dw)(float *dWt, const int32_t *cstart, const int32_t *ey, const int32_t *ex, const float *ev,
+                     const float *dyT, const ts_conv_geom *g);
+    /* dx[nidx[e]] = sum over taps and o of Wt * dyT for the n listed input
+     * positions (channel nc, row ny, column nx); other dx untouched. */
+    void (*convs_dx)(float *dx, const int32_t *nidx, const int32_t *nc, const int32_t *ny, const int32_t *nx, int n,
+                     const float *Wt, const float *dyT, const ts_conv_geom *g);
 } ts_kern;
+
+#define TS_NB 16
+#define TS_COP 64
 
 extern const ts_kern zs_ts_kern_scalar, zs_ts_kern_avx2, zs_ts_kern_avx512;
 
@@ -300,8 +328,136 @@ static void TS(bn_bwd_apply)(float *dx, const float *x, const float *dy, int n, 
     }
 }
 
+#define NBV (TS_NB / VL)
+static void TS(lin_fwd_t)(float *outT, const float *xt, const int32_t *tstart, const int32_t *toff, const float *tw,
+                          int I) {
+    for (int i = 0; i < I; i++) {
+        v16 xv[NBV];
+        v16 any = splat(0);
+        for (int c = 0; c < NBV; c++) { xv[c] = ld(xt + (size_t)i * TS_NB + c * VL); any += xv[c] * xv[c]; }
+        if (hsum(any) == 0.0f) continue; /* an all-zero column adds nothing */
+        for (int32_t j = tstart[i]; j < tstart[i + 1]; j++) {
+            v16 w = splat(tw[j]);
+            float *y = outT + (size_t)toff[j] * TS_NB;
+            for (int c = 0; c < NBV; c++) *(v16u *)(void *)(y + c * VL) = ld(y + c * VL) + w * xv[c];
+        }
+    }
+}
+
+static void TS(lin_dx_t)(float *dxT, const float *dyT, const int32_t *tstart, const int32_t *toff, const float *tw,
+                         int I) {
+    for (int i = 0; i < I; i++) {
+        v16 acc[NBV];
+        for (int c = 0; c < NBV; c++) acc[c] = splat(0);
+        for (int32_t j = tstart[i]; j < tstart[i + 1]; j++) {
+            v16 w = splat(tw[j]);
+            const float *d = dyT + (size_t)toff[j] * TS_NB;
+            for (int c = 0; c < NBV; c++) acc[c] += w * ld(d + c * VL);
+        }
+        for (int c = 0; c < NBV; c++) *(v16u *)(void *)(dxT + (size_t)i * TS_NB + c * VL) = acc[c];
+    }
+}
+
+/* tiles of 4 vectors over Cop (a multiple of 64, so of 4*VL) */
+#define TILE (4 * VL)
+
+static void TS(convs_fwd)(float *outT, const int32_t *pstart, const int32_t *pc, const float *pv, const float *Wt,
+                          const ts_conv_geom *g) {
+    int KK = g->Kh * g->Kw, Cop = g->Cop;
+    for (int co0 = 0; co0 < Cop; co0 += TILE)
+        for (int oy = 0; oy < g->Ho; oy++)
+            for (int ox = 0; ox < g->Wo; ox++) {
+                v16 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
+                for (int ky = 0; ky < g->Kh; ky++) {
+                    int iy = oy + ky - g->pad;
+                    if (iy < 0 || iy >= g->H) continue;
+                    for (int kx = 0; kx < g->Kw; kx++) {
+                        int ix = ox + kx - g->pad;
+                        if (ix < 0 || ix >= g->W) continue;
+                        int r = iy * g->W + ix, tap = ky * g->Kw + kx;
+                        for (int32_t e = pstart[r]; e < pstart[r + 1]; e++) {
+                            const float *row = Wt + ((size_t)pc[e] * KK + tap) * Cop + co0;
+                            v16 v = splat(pv[e]);
+                            a0 += v * ld(row);
+                            a1 += v * ld(row + VL);
+                            a2 += v * ld(row + 2 * VL);
+                            a3 += v * ld(row + 3 * VL);
+                        }
+                    }
+                }
+                float *y = outT + ((size_t)oy * g->Wo + ox) * Cop + co0;
+                *(v16u *)(void *)y = a0;
+                *(v16u *)(void *)(y + VL) = a1;
+                *(v16u *)(void *)(y + 2 * VL) = a2;
+                *(v16u *)(void *)(y + 3 * VL) = a3;
+            }
+}
+
+static void TS(convs_dw)(float *dWt, const int32_t *cstart, const int32_t *ey, const int32_t *ex, const float *ev,
+                         const float *dyT, const ts_conv_geom *g) {
+    int KK = g->Kh * g->Kw, Cop = g->Cop;
+    for (int c = 0; c < g->Ci; c++) {
+        int32_t e0c = cstart[c], e1c = cstart[c + 1];
+        if (e0c == e1c) continue;
+        for (int ky = 0; ky < g->Kh; ky++) {
+            /* entries (sorted by row) whose output row oy = iy + pad - ky is valid */
+            int lo = ky - g->pad, hi = ky - g->pad + g->Ho; /* iy in [lo, hi) */
+            int32_t e0 = e0c, e1;
+            while (e0 < e1c && ey[e0] < lo) e0++;
+            e1 = e0;
+            while (e1 < e1c && ey[e1] < hi) e1++;
+            if (e0 == e1) continue;
+            for (int kx = 0; kx < g->Kw; kx++)
+                for (int co0 = 0; co0 < Cop; co0 += TILE) {
+                    v16 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
+                    for (int32_t e = e0; e < e1; e++) {
+                        int oy = ey[e] + g->pad - ky, ox = ex[e] + g->pad - kx;
+                        int ok = (unsigned)ox < (unsigned)g->Wo;
+                        /* branch-free: an invalid column adds 0 * row 0 */
+                        const float *d = dyT + ((size_t)oy * g->Wo + (ok ? ox : 0)) * Cop + co0;
+                        v16 v = splat(ok ? ev[e] : 0.0f);
+                        a0 += v * ld(d);
+                        a1 += v * ld(d + VL);
+                        a2 += v * ld(d + 2 * VL);
+                        a3 += v * ld(d + 3 * VL);
+                    }
+                    float *w = dWt + ((size_t)c * KK + ky * g->Kw + kx) * Cop + co0;
+                    *(v16u *)(void *)w = ld(w) + a0;
+                    *(v16u *)(void *)(w + VL) = ld(w + VL) + a1;
+                    *(v16u *)(void *)(w + 2 * VL) = ld(w + 2 * VL) + a2;
+                    *(v16u *)(void *)(w + 3 * VL) = ld(w + 3 * VL) + a3;
+                }
+        }
+    }
+}
+
+static void TS(convs_dx)(float *dx, const int32_t *nidx, const int32_t *nc, const int32_t *ny, const int32_t *nx, int n,
+                         const float *Wt, const float *dyT, const ts_conv_geom *g) {
+    int KK = g->Kh * g->Kw, Cop = g->Cop;
+    for (int e = 0; e < n; e++) {
+        v16 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
+        /* taps with a valid output: oy = iy + pad - ky in [0, Ho) */
+        int iy = ny[e] + g->pad, ix = nx[e] + g->pad;
+        int ky0 = iy - g->Ho + 1 > 0 ? iy - g->Ho + 1 : 0, ky1 = iy < g->Kh - 1 ? iy : g->Kh - 1;
+        int kx0 = ix - g->Wo + 1 > 0 ? ix - g->Wo + 1 : 0, kx1 = ix < g->Kw - 1 ? ix : g->Kw - 1;
+        const float *wc = Wt + (size_t)nc[e] * KK * Cop;
+        for (int ky = ky0; ky <= ky1; ky++)
+            for (int kx = kx0; kx <= kx1; kx++) {
+                const float *w = wc + (size_t)(ky * g->Kw + kx) * Cop;
+                const float *d = dyT + ((size_t)(iy - ky) * g->Wo + (ix - kx)) * Cop;
+                for (int co0 = 0; co0 < Cop; co0 += TILE) {
+                    a0 += ld(w + co0) * ld(d + co0);
+                    a1 += ld(w + co0 + VL) * ld(d + co0 + VL);
+                    a2 += ld(w + co0 + 2 * VL) * ld(d + co0 + 2 * VL);
+                    a3 += ld(w + co0 + 3 * VL) * ld(d + co0 + 3 * VL);
+                }
+            }
+        dx[nidx[e]] = hsum((a0 + a1) + (a2 + a3));
+    }
+}
+
 const ts_kern TS(zs_ts_kern) = {TS(conv_fwd), TS(conv_dw), TS(conv_dx), TS(sgd), TS(sum), TS(sumsq_dev),
-                                TS(bn_apply), TS(bn_bwd_sums), TS(bn_bwd_apply)};
+                                TS(bn_apply), TS(bn_bwd_sums), TS(bn_bwd_apply), TS(lin_fwd_t), TS(lin_dx_t), TS(convs_fwd), TS(convs_dw), TS(convs_dx)};
 
 #endif /* TS_ISA */
 #endif
