@@ -23,8 +23,9 @@ int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, l
 int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out) {
     char *end = NULL;
     errno = 0;
-    unsigned long long v = (s && *s != '-') ? strtoull(s, &end, 10) : 0;
-    if (!s || !*s || *s == '-' || *end || errno) {
+    /* strtoull accepts " -1" as 2^64 - 1: refuse any minus sign */
+    unsigned long long v = (s && !strchr(s, '-')) ? strtoull(s, &end, 10) : 0;
+    if (!s || !*s || strchr(s, '-') || *end || errno) {
         fprintf(stderr, "zeroskip %s: bad value for %s: '%s' (want a non-negative integer)\n",
                 cmd, opt, s ? s : "");
         return -1;

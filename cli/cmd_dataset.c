@@ -247,54 +247,6 @@ static int check_speakers(const manifest *m) {
 
 /* ---- audio fitting and augmentation ------------------------------------ */
 
-/* One second of `clip` centred on the speech of x[0..n): the active region
- * (10 ms frames within 40 dB of the loudest frame) is centred; if it is
- * longer than a second, the loudest second inside it is taken. Samples
- * outside x are zero. */
-static void fit_centred(const float *x, size_t n, float *clip) {
-    enum { FR = 160 };
-    size_t nf = (n + FR - 1) / FR;
-    double emax = 0;
-    for (size_t f = 0; f < nf; f++) {
-        double e = 0;
-        for (size_t i = f * FR; i < n && i < (f + 1) * FR; i++) e += (double)x[i] * x[i];
-        if (e > emax) emax = e;
-    }
-    long start;
-    if (emax <= 0) {
-        start = ((long)n - ZS_CLIP_SAMPLES) / 2;
-    } else {
-        size_t first = nf, last = 0;
-        for (size_t f = 0; f < nf; f++) {
-            double e = 0;
-            for (size_t i = f * FR; i < n && i < (f + 1) * FR; i++) e += (double)x[i] * x[i];
-            if (e >= emax * 1e-4) {
-                if (first == nf) first = f;
-                last = f;
-            }
-        }
-        size_t a = first * FR, b = (last + 1) * FR < n ? (last + 1) * FR : n;
-        if (b - a <= ZS_CLIP_SAMPLES) {
-            start = (long)((a + b) / 2) - ZS_CLIP_SAMPLES / 2;
-        } else { /* loudest second inside [a, b), in frame steps */
-            double best = -1, e = 0;
-            size_t s0 = a;
-            for (size_t i = a; i < a + ZS_CLIP_SAMPLES; i++) e += (double)x[i] * x[i];
-            for (size_t s = a;; s += FR) {
-                if (e > best) { best = e; s0 = s; }
-                if (s + FR + ZS_CLIP_SAMPLES > b) break;
-                for (size_t i = s; i < s + FR; i++) e -= (double)x[i] * x[i];
-                for (size_t i = s + ZS_CLIP_SAMPLES; i < s + ZS_CLIP_SAMPLES + FR; i++)
-                    e += (double)x[i] * x[i];
-            }
-            start = (long)s0;
-        }
-    }
-    for (long i = 0; i < ZS_CLIP_SAMPLES; i++) {
-        long j = start + i;
-        clip[i] = (j >= 0 && j < (long)n) ? x[j] : 0.0f;
-    }
-}
 
 /* Speed change for augmentation: y has round(n / f) samples, y[j] = x(j f),
  * band-limited to min(1, 1/f) of Nyquist with a Hann-windowed sinc of +-16
@@ -361,7 +313,7 @@ static zs_status augment(const aug_opts *o, uint64_t row_index, int k, int label
     size_t ny = 0;
     float *y = speed_change(x, n, speed, &ny);
     if (!y) return ZS_ERR(ZS_ENOMEM, "out of memory");
-    fit_centred(y, ny, tmp);
+    zs_clip_fit_centred(y, ny, tmp);
     free(y);
     long shift = lround(uniform(&r, (float)-o->shift_s, (float)o->shift_s) * ZS_SAMPLE_RATE);
     float gain = uniform(&r, 0.5f, 1.5f);
@@ -454,7 +406,7 @@ static void *worker(void *arg) {
         st = zs_audio_load(r->open_path, ZS_SAMPLE_RATE, MAX_CLIP_SECONDS, &x, &n);
         if (!st && n == 0) st = ZS_ERR(ZS_EFORMAT, "%s: no samples", r->open_path);
         if (!st) {
-            fit_centred(x, n, clip);
+            zs_clip_fit_centred(x, n, clip);
             if (J->noise_alpha > 0) /* on the 1 s clip, as the paper's test */
                 zs_add_noise(clip, ZS_CLIP_SAMPLES, J->noise_alpha, J->noise_seed * 0x9e3779b97f4a7c15ull + (uint64_t)i);
             st = zs_frontend_logmel(fe, clip, feat + (size_t)r->out * FEAT);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *USAGE =
-    "zeroskip features FILE [--out F.f32 | --csv] [--noise ALPHA [--seed S]] [--max-seconds S]";
+    "zeroskip features FILE [--out F.f32 | --csv] [--centre] [--noise ALPHA [--seed S]] [--max-seconds S]";
 
 static const char *HELP =
     "Print the log-mel features of an audio file: 32 rows (mel bands, low to high)\n"
@@ -17,6 +17,8 @@ static const char *HELP =
     "  --out F.f32         write the 32x32 float32 little-endian values (row-major)\n"
     "                      to F.f32 atomically instead of printing them\n"
     "  --csv               print comma-separated values instead of spaces\n"
+    "  --centre            centre the speech in the second, as the data sets and\n"
+    "                      `zeroskip listen` do (zs_clip_fit_centred)\n"
     "  --noise ALPHA       mix in uniform noise: x' = (1 - ALPHA) x + ALPHA u,\n"
     "                      u ~ U(-1, 1), ALPHA in [0, 1] (the paper's robustness test)\n"
     "  --seed S (42)       seed of the noise\n"
@@ -24,7 +26,7 @@ static const char *HELP =
 
 int cmd_features(int argc, char **argv) {
     const char *file = NULL, *out = NULL, *v;
-    int csv = 0, have_noise = 0;
+    int csv = 0, have_noise = 0, centre = 0;
     double alpha = 0.0, max_s = 600.0;
     uint64_t seed = 42;
     for (int i = 1; i < argc; i++) {
@@ -34,6 +36,7 @@ int cmd_features(int argc, char **argv) {
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--csv")) { csv = 1; continue; }
+        if (!strcmp(argv[i], "--centre") || !strcmp(argv[i], "--center")) { centre = 1; continue; }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
         if (OPT("--out")) { if (r < 0) return EXIT_USAGE; out = v; }
         else if (OPT("--noise")) {
@@ -58,7 +61,8 @@ int cmd_features(int argc, char **argv) {
     zs_frontend *fe = NULL;
     zs_status st = zs_audio_load(file, ZS_SAMPLE_RATE, max_s, &x, &n);
     if (st != ZS_OK) return cli_fail("features", st);
-    zs_clip_fit(x, n, clip);
+    if (centre) zs_clip_fit_centred(x, n, clip);
+    else zs_clip_fit(x, n, clip);
     free(x);
     if (have_noise) zs_add_noise(clip, ZS_CLIP_SAMPLES, (float)alpha, seed);
     st = zs_frontend_create(&fe);

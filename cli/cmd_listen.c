@@ -162,7 +162,7 @@ static int listen_files(model *m, char **files, int nfiles, int topk, int json, 
         size_t n = 0;
         zs_status st = zs_audio_load(files[f], ZS_SAMPLE_RATE, max_s, &x, &n);
         if (st == ZS_OK) {
-            zs_clip_fit(x, n, clip);
+            zs_clip_fit_centred(x, n, clip);
             free(x);
             st = classify(m, clip, p);
         }

@@ -278,6 +278,10 @@ void zs_frontend_free(zs_frontend *fe);
 zs_status zs_frontend_logmel(zs_frontend *fe, const float *clip, float *out);
 /* Copy n samples into a clip of ZS_CLIP_SAMPLES: zero-padded at the end or cut. */
 void zs_clip_fit(const float *in, size_t n, float *clip);
+/* The clip the data sets are built from (and listen uses): the speech
+ * (10 ms frames within 40 dB of the loudest) centred in the second, or the
+ * loudest second of longer speech; zeros elsewhere. */
+void zs_clip_fit_centred(const float *in, size_t n, float *clip);
 /* Paper's noise: x' = (1 - alpha) x + alpha u, u ~ U(-1, 1) from `seed`. */
 void zs_add_noise(float *x, size_t n, float alpha, uint64_t seed);
 

@@ -8,6 +8,11 @@
  * (16-bit PCM is divided by 32768, as librosa/soundfile do).
  */
 #include "audio_internal.h"
+
+/* Keep samples in [-1, 1], as zeroskip.h promises for every loader. */
+static void clamp_unit(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 1.0f ? 1.0f : (x[i] < -1.0f ? -1.0f : x[i]);
+}
 #include "zs_internal.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -203,6 +208,7 @@ zs_status zs_audio_resample(const float *in, size_t n_in, int rate_in, int rate_
                           src_strerror(err));
         }
         size_t gen = (size_t)d.output_frames_gen;
+        clamp_unit(o, gen < want ? gen : want); /* sinc ringing overshoots full-scale steps */
         if (gen < want) memset(o + gen, 0, (want - gen) * sizeof(float));
     }
     *out = o;
@@ -211,6 +217,55 @@ zs_status zs_audio_resample(const float *in, size_t n_in, int rate_in, int rate_
 }
 
 /* ---- clips and noise --------------------------------------------------- */
+
+/* One second of `clip` centred on the speech of x[0..n): the active region
+ * (10 ms frames within 40 dB of the loudest frame) is centred; if it is
+ * longer than a second, the loudest second inside it is taken. Samples
+ * outside x are zero. */
+void zs_clip_fit_centred(const float *x, size_t n, float *clip) {
+    enum { FR = 160 };
+    size_t nf = (n + FR - 1) / FR;
+    double emax = 0;
+    for (size_t f = 0; f < nf; f++) {
+        double e = 0;
+        for (size_t i = f * FR; i < n && i < (f + 1) * FR; i++) e += (double)x[i] * x[i];
+        if (e > emax) emax = e;
+    }
+    long start;
+    if (emax <= 0) {
+        start = ((long)n - ZS_CLIP_SAMPLES) / 2;
+    } else {
+        size_t first = nf, last = 0;
+        for (size_t f = 0; f < nf; f++) {
+            double e = 0;
+            for (size_t i = f * FR; i < n && i < (f + 1) * FR; i++) e += (double)x[i] * x[i];
+            if (e >= emax * 1e-4) {
+                if (first == nf) first = f;
+                last = f;
+            }
+        }
+        size_t a = first * FR, b = (last + 1) * FR < n ? (last + 1) * FR : n;
+        if (b - a <= ZS_CLIP_SAMPLES) {
+            start = (long)((a + b) / 2) - ZS_CLIP_SAMPLES / 2;
+        } else { /* loudest second inside [a, b), in frame steps */
+            double best = -1, e = 0;
+            size_t s0 = a;
+            for (size_t i = a; i < a + ZS_CLIP_SAMPLES; i++) e += (double)x[i] * x[i];
+            for (size_t s = a;; s += FR) {
+                if (e > best) { best = e; s0 = s; }
+                if (s + FR + ZS_CLIP_SAMPLES > b) break;
+                for (size_t i = s; i < s + FR; i++) e -= (double)x[i] * x[i];
+                for (size_t i = s + ZS_CLIP_SAMPLES; i < s + ZS_CLIP_SAMPLES + FR; i++)
+                    e += (double)x[i] * x[i];
+            }
+            start = (long)s0;
+        }
+    }
+    for (long i = 0; i < ZS_CLIP_SAMPLES; i++) {
+        long j = start + i;
+        clip[i] = (j >= 0 && j < (long)n) ? x[j] : 0.0f;
+    }
+}
 
 void zs_clip_fit(const float *in, size_t n, float *clip) {
     size_t k = n < ZS_CLIP_SAMPLES ? n : ZS_CLIP_SAMPLES;
@@ -320,6 +375,7 @@ zs_status zs_audio_stream_read(zs_audio_stream *s, float *buf, size_t max, size_
         s->in_len -= (size_t)d.input_frames_used;
         if (d.output_frames_gen > 0) {
             *got = (size_t)d.output_frames_gen;
+            clamp_unit(d.data_out, *got);
             return ZS_OK;
         }
         if (s->eof && s->in_len == 0) s->done = 1;

@@ -128,9 +128,12 @@ err_has "m.st" "listen: missing model is named"
 n=0
 : >"$T/labels"
 : >"$T/feats"
+# Whole clips are centred as `listen FILE` centres them; stream windows are
+# taken as they are, as `listen --stream` sees them ($CENTRE).
+CENTRE=--centre
 add() {   # add WAV LABEL [NOISE SEED]
-    if [ -n "$3" ]; then "$Z" features "$1" --noise "$3" --seed "$4" --out "$T/f.f32"
-    else "$Z" features "$1" --out "$T/f.f32"; fi || return
+    if [ -n "$3" ]; then "$Z" features "$1" $CENTRE --noise "$3" --seed "$4" --out "$T/f.f32"
+    else "$Z" features "$1" $CENTRE --out "$T/f.f32"; fi || return
     cat "$T/f.f32" >>"$T/feats"
     le32 "$2" >>"$T/labels"
     n=$((n + 1))
@@ -143,6 +146,7 @@ for spec in silence_1000ms:0 noise_1000ms:0 0_george_0:1 7_jackson_32:1 yes_1000
     add "$D/$clip.wav" "$lab" 0.02 3
 done
 k=0
+CENTRE=
 while [ $k -le 32 ]; do   # window start k * 0.125 s
     lab=
     case $k in

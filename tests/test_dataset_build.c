@@ -85,35 +85,35 @@ static void test_fit(void) {
     /* 0.2 s burst at the start of a 0.5 s clip -> centred in the second */
     memset(x, 0, sizeof x);
     for (int i = 0; i < 3200; i++) x[i] = sinf(0.3f * (float)i);
-    fit_centred(x, 8000, clip);
+    zs_clip_fit_centred(x, 8000, clip);
     double c = energy_centre(clip, ZS_CLIP_SAMPLES);
     CHECK(fabs(c - 8000) < 200, "short clip centred on its speech: centre %.0f", c);
     /* 0.3 s burst at 2.0-2.3 s of 3 s -> inside the window, centred */
     memset(x, 0, sizeof x);
     for (int i = 32000; i < 36800; i++) x[i] = 0.5f * sinf(0.1f * (float)i);
     x[100] = 1e-6f; /* a far, quiet sample must not stretch the active region */
-    fit_centred(x, 48000, clip);
+    zs_clip_fit_centred(x, 48000, clip);
     c = energy_centre(clip, ZS_CLIP_SAMPLES);
     CHECK(fabs(c - 8000) < 200, "long clip: burst centred, centre %.0f", c);
     /* speech longer than a second: the loudest second is taken */
     for (int i = 0; i < 48000; i++) x[i] = (i >= 20000 && i < 36000 ? 0.8f : 0.05f) * sinf(0.2f * (float)i);
-    fit_centred(x, 48000, clip);
+    zs_clip_fit_centred(x, 48000, clip);
     double e = 0;
     for (int i = 0; i < ZS_CLIP_SAMPLES; i++) e += (double)clip[i] * clip[i];
     CHECK(e > 0.3 * 0.64 * ZS_CLIP_SAMPLES * 0.9, "loudest second chosen (energy %.0f)", e);
     CHECK(clip[0] == x[20000], "loudest second starts at its onset");
     /* exactly one second, all active: unchanged */
     for (int i = 0; i < ZS_CLIP_SAMPLES; i++) x[i] = sinf(0.05f * (float)i);
-    fit_centred(x, ZS_CLIP_SAMPLES, clip);
+    zs_clip_fit_centred(x, ZS_CLIP_SAMPLES, clip);
     CHECK(!memcmp(x, clip, sizeof clip), "a full one-second clip is left as is");
     /* silence: zeros, any length */
     memset(x, 0, sizeof x);
     clip[5] = 1;
-    fit_centred(x, 3000, clip);
+    zs_clip_fit_centred(x, 3000, clip);
     int nz = 0;
     for (int i = 0; i < ZS_CLIP_SAMPLES; i++) nz += clip[i] != 0;
     CHECK(nz == 0, "all-zero input gives zeros");
-    fit_centred(x, 0, clip);
+    zs_clip_fit_centred(x, 0, clip);
     CHECK(clip[0] == 0 && clip[ZS_CLIP_SAMPLES - 1] == 0, "empty input gives zeros");
 }
 
