@@ -157,6 +157,12 @@ zs_status zs_audio_load(const char *path, int rate, double max_seconds, float **
             snprintf(msg, sizeof msg, "%s", zs_last_error());
             ZS_FAIL(st, "%s: %s", path, msg);
         }
+        if (n_out == 0) {
+            free(out);
+            out = NULL;
+            ZS_FAIL(ZS_EFORMAT, "%s: %zu samples at %d Hz are less than one sample at %d Hz", path, len,
+                    info.samplerate, rate);
+        }
     }
     free(buf);
     free(tmp);

@@ -164,8 +164,15 @@ zs_status zs_write_file_atomic(const char *path, const void *const *bufs, const 
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
     ZS_RETURN_IF(!tmp, ZS_ENOMEM, "out of memory");
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* a unique temporary per call (threads of one process may save to the
+     * same path at once); the last rename wins, each file is whole */
+    snprintf(tmp, plen + 32, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd >= 0 && fchmod(fd, 0644) != 0) {
+        zs_status st = ZS_ERR(ZS_EIO, "%s: cannot set permissions of %s: %s", path, tmp, strerror(errno));
+        close(fd); unlink(tmp); free(tmp);
+        return st;
+    }
     if (fd < 0) {
         zs_status st = ZS_ERR(ZS_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
         free(tmp);
