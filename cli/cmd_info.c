@@ -5,9 +5,8 @@
 
 static const char *USAGE = "zeroskip info (MODEL | --preset NAME) | zeroskip info --kernels";
 
-/* Defined by src/kernels/ (registry); this weak fallback keeps the CLI
- * linking in builds without the kernel table. */
-__attribute__((weak)) void zs_kernels_list(FILE *f) { fprintf(f, "no kernel table in this build\n"); }
+#include "kernels/kernels.h"
+#include "kernels/plan.h"
 
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *preset = NULL, *v;
@@ -40,6 +39,12 @@ int cmd_info(int argc, char **argv) {
     printf("classes:");
     for (int i = 0; i < zs_net_num_classes(net); i++) printf(" %s", zs_net_class_name(net, i));
     printf("\n");
+    if (kernels) {
+        printf("inference plan (built now, as zs_net_infer would):\n");
+        zs_status ps = zs_plan_build(net);
+        if (ps == ZS_OK) zs_plan_describe(net, stdout);
+        else printf("no fast plan: %s -> reference path (im2col + GEMM)\n", zs_last_error());
+    }
     zs_net_free(net);
     return EXIT_OK;
 }
