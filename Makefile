@@ -21,7 +21,7 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/check.o
 
-.PHONY: all lib cli tests test test-asan demo models help clean bench fuzz
+.PHONY: all lib cli tests test test-asan demo models help clean bench fuzz tsan valgrind
 all: lib cli tests
 
 lib: $(BUILD)/libzeroskip.a $(BUILD)/libzeroskip.so
@@ -59,6 +59,13 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	$(MAKE) -f fuzz/Makefile.fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# ThreadSanitizer over the multi-network/multi-thread tests; Valgrind over
+# the CLI's main paths (docs/RELIABILITY.md).
+tsan:
+	sh scripts/tsan.sh
+valgrind: cli
+	BUILD=$(BUILD) sh scripts/valgrind.sh
+
 # the replay test #includes fuzz/*.c; rebuild it when they change
 $(BUILD)/tests/test_fuzz_replay: $(wildcard fuzz/*.c)
 
@@ -80,6 +87,8 @@ help:
 	@echo "make test-asan the suite under ASan+UBSan"
 	@echo "make demo      hear words with the shipped model, then a speed comparison"
 	@echo "make fuzz      run each libFuzzer target FUZZ_SECONDS (clang)"
+	@echo "make tsan      ThreadSanitizer run of the concurrency tests"
+	@echo "make valgrind  Valgrind over the CLI's main paths"
 	@echo "make models    retrain the shipped models, regenerate docs/RESULTS.md (hours)"
 	@echo "make bench     regenerate docs/BENCHMARKS.md (peers need bench/setup.sh)"
 

@@ -201,7 +201,9 @@ static zs_status from_file(zs_net **out, const zs_st_file *f, const char *what) 
     if (fmt && strcmp(fmt, "zeroskip") != 0) ZS_FAIL(ZS_EFORMAT, "%s: metadata format is '%.40s', not 'zeroskip'", what, fmt);
     const char *arch = zs_st_meta(f, "arch");
     if (!arch) ZS_FAIL(ZS_EFORMAT, "%s: no 'arch' in __metadata__ (not a zeroskip model?)", what);
-    st = zs_net_build(&net, arch, 0, 0);
+    size_t held = 0;
+    for (int j = 0; j < f->n_tensors; j++) held += f->tensors[j].nbytes;
+    st = zs_net_build_limited(&net, arch, 0, 0, held);
     if (st) { char m[512]; snprintf(m, sizeof m, "%s", zs_last_error()); ZS_FAIL(st, "%s: %s", what, m); }
     const char *cls = zs_st_meta(f, "classes");
     if (cls) ZS_TRY(parse_classes(net, cls));

@@ -254,6 +254,10 @@ void zs_net_apply_masks(zs_net *net) {
 }
 
 zs_status zs_net_build(zs_net **out, const char *json, uint64_t seed, int init) {
+    return zs_net_build_limited(out, json, seed, init, SIZE_MAX);
+}
+
+zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, int init, size_t max_bytes) {
     zs_status st = ZS_OK;
     zs_net *net = NULL;
     *out = NULL;
@@ -332,6 +336,9 @@ zs_status zs_net_build(zs_net **out, const char *json, uint64_t seed, int init) 
     }
     if (np > ZS_MAX_PARAMS)
         ZS_FAIL(ZS_ELIMIT, "architecture: %zu parameters (limit %llu)", np, (unsigned long long)ZS_MAX_PARAMS);
+    if ((np + ns) * sizeof(float) + nm_ > max_bytes)
+        ZS_FAIL(ZS_EFORMAT, "architecture declares %zu parameters, %zu state values and %zu mask bytes, "
+                "more than the file's %zu bytes of tensors", np, ns, nm_, max_bytes);
     net->n_params = np; net->n_state = ns; net->n_masks = nm_;
     net->params = zs_alloc_aligned(np, sizeof(float));
     net->grads = zs_alloc_aligned(np, sizeof(float));

@@ -121,6 +121,10 @@ const float *zs_net_forward_ref(zs_net *net, const float *x, int n);
 void zs_net_backward_ref(zs_net *net, const float *x, int n, const float *dlast);
 /* Build a network from a parsed architecture (JSON text), seeded init. */
 zs_status zs_net_build(zs_net **out, const char *json, uint64_t seed, int init);
+/* Same, refusing (before allocating) an architecture whose parameters,
+ * state and masks need more than max_bytes (a loader passes the bytes of
+ * tensors its file really holds). */
+zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, int init, size_t max_bytes);
 /* Re-apply masks (w *= mask), as after every optimizer step. */
 void zs_net_apply_masks(zs_net *net);
 
