@@ -961,7 +961,8 @@ int zs_ts_sgd(zs_net *net, float lr, float wd, float m) {
         zs_layer *L = &net->layers[i];
         if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
             ts_layer *t = L->packed;
-            if (L->mask && t && t->built && !memcmp(t->mask_copy, L->mask, L->n_weights) &&
+            /* t->use: this step's forward validated the lists against the mask */
+            if (L->mask && t && t->use && t->built &&
                 (t->sgd_clean || (t->sgd_clean = masked_all_zero(L))))
                 sgd_kept(L->w, L->dw, L->mw, t->rm_wi ? t->rm_wi : t->twi, t->nk, lr, wd, m, first);
             else
