@@ -80,7 +80,7 @@ typedef struct zs_layer {
     float *out;               /* (N, out_size)                                */
     float *dout;              /* (N, out_size), training only                 */
 
-    void *packed;             /* kernel-specific packed weights (kernels/)   */
+    void *train;              /* fast training path state (train_sparse.c)   */
 } zs_layer;
 
 struct zs_net {

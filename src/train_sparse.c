@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Per-layer training state, in zs_layer.packed. */
+/* Per-layer training state, in zs_layer.train. */
 typedef struct ts_layer {
     /* k-WTA */
     float *f;          /* (G) boost factors                                 */
@@ -76,14 +76,14 @@ static void ts_layer_free(ts_layer *t) {
 void zs_ts_free(zs_net *net) {
     if (!net || !net->layers) return;
     for (int i = 0; i < net->n_layers; i++) {
-        ts_layer_free(net->layers[i].packed);
-        net->layers[i].packed = NULL;
+        ts_layer_free(net->layers[i].train);
+        net->layers[i].train = NULL;
     }
 }
 
 static ts_layer *ts_get(zs_layer *L) {
-    if (!L->packed) L->packed = calloc(1, sizeof(ts_layer));
-    return L->packed;
+    if (!L->train) L->train = calloc(1, sizeof(ts_layer));
+    return L->train;
 }
 
 /* ------------------------------------------------------------------ k-WTA */
@@ -309,7 +309,7 @@ static void scatter_dw(const ts_layer *t, zs_layer *L) {
 
 /* The fast backward of layer L will write every kept dw (and masked dw are 0). */
 static int owns_dw(const zs_layer *L) {
-    const ts_layer *t = L->packed;
+    const ts_layer *t = L->train;
     return (L->type == ZS_CONV2D || L->type == ZS_LINEAR) && t && t->use && t->built;
 }
 
@@ -495,7 +495,7 @@ static void convs_backward(zs_net *net, int li, ts_layer *t, const float *x, flo
 
 static int conv_backward(zs_net *net, int li, const float *x, float *din, int N) {
     zs_layer *L = &net->layers[li];
-    ts_layer *t = L->packed;
+    ts_layer *t = L->train;
     /* the lists were built by the forward (the mask cannot change in between) */
     if (!t || !t->use || !t->built) return 0;
     if (t->mode) {
@@ -568,7 +568,7 @@ static int linear_forward(zs_layer *L, const float *x, int N) {
 
 static int linear_backward(zs_net *net, int li, const float *x, float *din, int N) {
     zs_layer *L = &net->layers[li];
-    ts_layer *t = L->packed;
+    ts_layer *t = L->train;
     /* lists and tw (the weights) are those of the forward */
     if (!t || !t->use || !t->built) return 0;
     int I = (int)L->fan_in, O = L->out_c;
@@ -648,7 +648,7 @@ static int bn_backward(zs_net *net, int li, const float *x, float *din, int N) {
     const ts_kern *K = kern_active();
     double M = (double)N * S;
     zs_layer *KW = li + 1 < net->n_layers ? &net->layers[li + 1] : NULL;
-    ts_layer *kt = KW ? KW->packed : NULL;
+    ts_layer *kt = KW ? KW->train : NULL;
     if (kt && kt->deferred) {
         /* the output gradient is KW's dout at KW's winners, 0 elsewhere */
         kt->deferred = 0;
@@ -892,7 +892,7 @@ int zs_ts_backward(zs_net *net, int li, const float *x, float *din, int N) {
 
 void zs_ts_invalidate(zs_net *net) {
     for (int i = 0; i < net->n_layers; i++) {
-        ts_layer *t = net->layers[i].packed;
+        ts_layer *t = net->layers[i].train;
         if (t) t->use = t->deferred = 0;
     }
 }
@@ -960,7 +960,7 @@ int zs_ts_sgd(zs_net *net, float lr, float wd, float m) {
     for (int i = 0; i < net->n_layers; i++) {
         zs_layer *L = &net->layers[i];
         if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
-            ts_layer *t = L->packed;
+            ts_layer *t = L->train;
             /* t->use: this step's forward validated the lists against the mask */
             if (L->mask && t && t->use && t->built &&
                 (t->sgd_clean || (t->sgd_clean = masked_all_zero(L))))

@@ -20,7 +20,7 @@
  * Results equal the reference path up to float summation order (the tests
  * in tests/test_train_sparse.c state the tolerances).
  *
- * Per-layer state (packed index lists, scratch) lives in zs_layer.packed,
+ * Per-layer state (packed index lists, scratch) lives in zs_layer.train,
  * allocated on first use and freed by zs_ts_free().
  */
 #ifndef ZS_TRAIN_SPARSE_H
