@@ -691,8 +691,9 @@ zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob) {
             return ZS_OK;
         }
     }
-    int chunk = net->max_batch > 0 ? net->max_batch : (n < 64 ? n : 64);
-    if (chunk < (n < 64 ? n : 64)) chunk = n < 64 ? n : 64;
+    /* whole batches of what the activations already hold, at least min(n, 64) */
+    int chunk = n < 64 ? n : 64;
+    if (net->max_batch > chunk) chunk = net->max_batch;
     if ((st = zs_net_reserve(net, chunk))) return st;
     net->training = 0;
     zs_layer *last = &net->layers[net->n_layers - 1];
