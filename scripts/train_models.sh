@@ -58,7 +58,7 @@ done | xargs -P "$JOBS" -L 1 sh -c 'OMP_NUM_THREADS=1 '"$ZS"' train --preset "$0
     && echo "trained $0 seed $1" || { echo "FAILED $0 seed $1 (see '"$RUNS"'/logs)"; exit 255; }'
 echo "training took $(( $(date +%s) - t0 )) s"
 rm -f "$RUNS"/models/*.ckpt
-sh scripts/train_speed.sh > "$RUNS/speed.json"
+TRAIN_FILE="$DATA/train.safetensors" sh scripts/train_speed.sh > "$RUNS/speed.json"
 /usr/bin/python3 scripts/make_results.py --runs "$RUNS" --data "$DATA" --out docs/RESULTS.md
 mkdir -p models
 for net in $NETS; do cp "$RUNS/models/$net-s1.safetensors" "models/$net.safetensors"; done

@@ -1,10 +1,10 @@
 #!/bin/sh
 # train_speed.sh — training throughput of zeroskip (sparse, dense) and PyTorch
 # (dense) on the same data file and batch size, in one run; JSON lines out.
-#   DATA [data/gsc/train.safetensors] BATCH [16] SAMPLES [3000] THREADS [1]
+#   TRAIN_FILE [data/gsc/train.safetensors] BATCH [16] SAMPLES [3000] THREADS [1]
 set -eu
 cd "$(dirname "$0")/.."
-DATA=${DATA:-data/gsc/train.safetensors}
+DATA=${TRAIN_FILE:-data/gsc/train.safetensors}
 BATCH=${BATCH:-16}
 SAMPLES=${SAMPLES:-3000}
 THREADS=${THREADS:-1}
