@@ -63,7 +63,9 @@ const char *zs_last_error(void);
 #define ZS_MAX_TENSORS 4096              /* tensors in one file              */
 #define ZS_MAX_ELEMENTS (1ull << 32)     /* elements in one tensor           */
 #define ZS_MAX_LAYERS 256
+#ifndef ZS_MAX_PARAMS                    /* (the fuzz build lowers it)      */
 #define ZS_MAX_PARAMS (1ull << 28)       /* parameters of one network       */
+#endif
 #define ZS_MAX_CLASSES 1024
 
 /* ---- CPU features and kernel dispatch ---------------------------------- */
