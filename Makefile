@@ -8,6 +8,9 @@ ALLCFLAGS = $(OPT) $(WARN) -fPIC -pthread $(CFLAGS)
 LDLIBS  := -lcjson -ldnnl -lgomp -lsndfile -lsamplerate -lfftw3f -lz -lm -lpthread
 BUILD   ?= build
 PYTHON  ?= /usr/bin/python3
+# shared library version = the header's; soname libzeroskip.so.$(SOMAJOR)
+VERSION := $(shell sed -n 's/^\#define ZS_VERSION_STRING "\(.*\)"/\1/p' include/zeroskip.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 # ISA-specific flags go to the ISA files only (portable default build).
 AVX2_FLAGS   := -mavx2 -mfma -mf16c -mbmi -mbmi2 -mpopcnt
@@ -21,8 +24,8 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/check.o
 
-.PHONY: all lib cli tests test test-asan demo models help clean bench fuzz tsan valgrind
-all: lib cli tests
+.PHONY: all lib cli tests test test-asan demo models help clean bench fuzz tsan valgrind python man install uninstall
+all: lib cli tests python
 
 lib: $(BUILD)/libzeroskip.a $(BUILD)/libzeroskip.so
 cli: $(BUILD)/zeroskip
@@ -36,8 +39,12 @@ $(BUILD)/libzeroskip.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libzeroskip.so: $(LIB_OBJ)
-	$(CC) -shared $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/libzeroskip.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libzeroskip.so.$(SOMAJOR) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libzeroskip.so: $(BUILD)/libzeroskip.so.$(VERSION)
+	ln -sf libzeroskip.so.$(VERSION) $(BUILD)/libzeroskip.so.$(SOMAJOR)
+	ln -sf libzeroskip.so.$(SOMAJOR) $@
 
 $(BUILD)/zeroskip: $(CLI_OBJ) $(BUILD)/libzeroskip.a
 	$(CC) $(ALLCFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzeroskip.a $(LDLIBS)

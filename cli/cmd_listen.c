@@ -5,19 +5,14 @@
  * A file that fails gets a message naming it on stderr and the others are
  * still processed; the exit status is then 1.
  *
- * Stream mode: one long recording (or stdin) is scanned with a 1 s window
- * every --hop seconds; posteriors are smoothed by a centred moving average
- * over --smooth windows; a window is a detection when its best word class
- * (any class but silence/unknown) has smoothed probability > --threshold;
- * consecutive detections of the same word merge into one line
- * `START_S END_S LABEL CONFIDENCE` (confidence: the highest smoothed
- * probability in the run). The last window may run past the end of the
- * audio and is zero-padded, as training clips are. */
+ * Stream mode: one long recording (or stdin) is read chunk by chunk
+ * (zs_audio_stream) into the library's keyword scanner (zs_scanner, the
+ * same one the Python module uses): a 1 s window every --hop seconds,
+ * posteriors smoothed over --smooth windows, a word detected when its
+ * smoothed probability > --threshold; one line `START_S END_S LABEL
+ * CONFIDENCE` per run of detections, printed as soon as the run ends. */
 #include "cli.h"
-#include "audio_internal.h"
-#include "zs_internal.h"
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,24 +53,12 @@ typedef struct {
     int k;               /* classes */
     float *logp;         /* (K) */
     char **names;        /* (K) labels, never NULL */
-    int *is_word;        /* (K) 0 for silence/unknown */
 } model;
-
-static int word_class(const char *name) {
-    char low[64];
-    size_t n = 0;
-    while (*name == '_') name++;
-    for (; *name && n + 1 < sizeof low; name++) low[n++] = (char)tolower((unsigned char)*name);
-    while (n && low[n - 1] == '_') n--;
-    low[n] = '\0';
-    return strcmp(low, "silence") && strcmp(low, "unknown") && strcmp(low, "background_noise");
-}
 
 static void model_free(model *m) {
     if (m->names)
         for (int i = 0; i < m->k; i++) free(m->names[i]);
     free(m->names);
-    free(m->is_word);
     free(m->logp);
     zs_frontend_free(m->fe);
     zs_net_free(m->net);
@@ -101,15 +84,14 @@ static int model_open(model *m, const char *path) {
     }
     m->logp = calloc((size_t)m->k, sizeof(float));
     m->names = calloc((size_t)m->k, sizeof(char *));
-    m->is_word = calloc((size_t)m->k, sizeof(int));
-    st = m->logp && m->names && m->is_word ? zs_frontend_create(&m->fe) : ZS_ENOMEM;
+    st = m->logp && m->names ? zs_frontend_create(&m->fe) : ZS_ENOMEM;
     for (int i = 0; st == ZS_OK && i < m->k; i++) {
         const char *nm = zs_net_class_name(m->net, i);
         char tmp[32];
         if (!nm) { snprintf(tmp, sizeof tmp, "class%d", i); nm = tmp; }
-        m->names[i] = zs_strdup(nm);
+        m->names[i] = malloc(strlen(nm) + 1);
         if (!m->names[i]) st = ZS_ENOMEM;
-        else m->is_word[i] = word_class(nm);
+        else strcpy(m->names[i], nm);
     }
     if (st != ZS_OK) {
         if (st == ZS_ENOMEM) fprintf(stderr, "zeroskip listen: out of memory\n");
@@ -213,135 +195,51 @@ static int listen_files(model *m, char **files, int nfiles, int topk, int json, 
     return failed ? EXIT_FAIL : EXIT_OK;
 }
 
-/* ---- stream mode ------------------------------------------------------- */
+/* ---- stream mode: the library's zs_scanner over zs_audio_stream ------- */
 
-typedef struct {
-    model *m;
-    int smooth, hop;                 /* windows; samples                       */
-    double hop_s, threshold, total_s;
-    float *hist;                     /* (smooth, K) ring of window posteriors  */
-    float *avg;                      /* (K)                                    */
-    long n_windows;                  /* windows classified so far              */
-    long next_decide;                /* next window index to decide            */
-    int seg_open, seg_label;         /* current run of detections              */
-    long seg_first, seg_last;
-    float seg_conf;
-    long n_detections;
-} scanner;
-
-static void seg_close(scanner *s) {
-    if (!s->seg_open) return;
-    double start = s->seg_first * s->hop_s;
-    double end = s->seg_last * s->hop_s + 1.0;
-    if (end > s->total_s) end = s->total_s;
-    if (end < start) end = start;
-    printf("%.3f %.3f %s %.4f\n", start, end, s->m->names[s->seg_label], (double)s->seg_conf);
+/* Print the detections ready so far as START_S END_S LABEL CONFIDENCE. */
+static long print_detections(zs_scanner *sc, const model *m) {
+    zs_detection d;
+    long n = 0;
+    for (; zs_scanner_next(sc, &d); n++)
+        printf("%.3f %.3f %s %.4f\n", d.start_s, d.end_s, m->names[d.label], (double)d.confidence);
     fflush(stdout);
-    s->seg_open = 0;
-    s->n_detections++;
+    return n;
 }
 
-/* Decide window k with the windows [k - (N-1)/2, last] that are available. */
-static void decide(scanner *s, long k, long last) {
-    int K = s->m->k;
-    long from = k - (s->smooth - 1) / 2;
-    if (from < 0) from = 0;
-    memset(s->avg, 0, sizeof(float) * (size_t)K);
-    for (long j = from; j <= last; j++) {
-        const float *p = s->hist + (size_t)(j % s->smooth) * (size_t)K;
-        for (int i = 0; i < K; i++) s->avg[i] += p[i];
-    }
-    float inv = 1.0f / (float)(last - from + 1);
-    int best = -1;
-    for (int i = 0; i < K; i++) {
-        s->avg[i] *= inv;
-        if (s->m->is_word[i] && (best < 0 || s->avg[i] > s->avg[best])) best = i;
-    }
-    int hit = best >= 0 && s->avg[best] > s->threshold;
-    if (s->seg_open && (!hit || best != s->seg_label || k != s->seg_last + 1)) seg_close(s);
-    if (!hit) return;
-    if (!s->seg_open) {
-        s->seg_open = 1;
-        s->seg_label = best;
-        s->seg_first = k;
-        s->seg_conf = 0;
-    }
-    s->seg_last = k;
-    if (s->avg[best] > s->seg_conf) s->seg_conf = s->avg[best];
-}
-
-static zs_status scan_window(scanner *s, const float *clip) {
-    float *p = s->hist + (size_t)(s->n_windows % s->smooth) * (size_t)s->m->k;
-    zs_status st = classify(s->m, clip, p);
-    if (st != ZS_OK) return st;
-    long j = s->n_windows++;
-    long k = j - s->smooth / 2;   /* lookahead of smooth/2 windows */
-    if (k >= 0) { decide(s, k, j); s->next_decide = k + 1; }
-    return ZS_OK;
-}
-
-static int listen_stream(model *m, const char *src, int raw_rate, double hop_s, int smooth, double threshold) {
-    scanner s;
-    memset(&s, 0, sizeof s);
-    s.m = m;
-    s.smooth = smooth;
-    s.hop = (int)lround(hop_s * ZS_SAMPLE_RATE);
-    s.hop_s = (double)s.hop / ZS_SAMPLE_RATE;
-    s.threshold = threshold;
-    s.total_s = INFINITY;
-    s.hist = calloc((size_t)smooth * (size_t)m->k, sizeof(float));
-    s.avg = calloc((size_t)m->k, sizeof(float));
-    float *win = malloc(sizeof(float) * ZS_CLIP_SAMPLES);
+static int listen_stream(model *m, const char *src, int raw_rate, const zs_scan_opts *opts) {
+    enum { CHUNK_SAMPLES = 4000 };   /* 0.25 s at 16 kHz per read */
+    static float buf[CHUNK_SAMPLES];
+    zs_scanner *sc = NULL;
     zs_audio_stream *as = NULL;
-    zs_status st = (s.hist && s.avg && win) ? ZS_OK : ZS_ERR(ZS_ENOMEM, "out of memory");
-    double t_proc = 0, t0;
-    size_t filled = 0, total = 0;
-    if (st == ZS_OK) {
-        t0 = now_s();
-        st = zs_audio_stream_open(&as, src, raw_rate, ZS_SAMPLE_RATE);
-        t_proc += now_s() - t0;
-    }
-    int eof = 0;
-    while (st == ZS_OK && !eof) {
-        /* fill the window; classify whenever it is full, then slide by hop */
+    double t_proc = 0, t0 = now_s();
+    long n_det = 0;
+    zs_status st = zs_scanner_create(&sc, m->net, opts);
+    if (st == ZS_OK) st = zs_audio_stream_open(&as, src, raw_rate, ZS_SAMPLE_RATE);
+    t_proc += now_s() - t0;
+    while (st == ZS_OK) {
         size_t got = 0;
         t0 = now_s();
-        st = zs_audio_stream_read(as, win + filled, ZS_CLIP_SAMPLES - filled, &got);
+        st = zs_audio_stream_read(as, buf, CHUNK_SAMPLES, &got);
+        if (st == ZS_OK && got) st = zs_scanner_push(sc, buf, got);
         t_proc += now_s() - t0;
-        if (st != ZS_OK) break;
-        if (got == 0) { eof = 1; break; }
-        filled += got;
-        total += got;
-        if (filled == ZS_CLIP_SAMPLES) {
-            t0 = now_s();
-            st = scan_window(&s, win);
-            memmove(win, win + s.hop, sizeof(float) * (size_t)(ZS_CLIP_SAMPLES - s.hop));
-            filled -= (size_t)s.hop;
-            t_proc += now_s() - t0;
-        }
+        if (st != ZS_OK || got == 0) break;
+        n_det += print_detections(sc, m);
     }
-    if (st == ZS_OK && total == 0)
-        st = ZS_ERR(ZS_EFORMAT, "%s: no audio samples", strcmp(src, "-") ? src : "<stdin>");
     if (st == ZS_OK) {
-        s.total_s = (double)total / ZS_SAMPLE_RATE;
         t0 = now_s();
-        /* the last, zero-padded window if it holds audio no window has seen */
-        if (filled > (size_t)(ZS_CLIP_SAMPLES - s.hop) || (s.n_windows == 0 && filled > 0)) {
-            memset(win + filled, 0, sizeof(float) * (ZS_CLIP_SAMPLES - filled));
-            st = scan_window(&s, win);
-        }
-        for (long k = s.next_decide; st == ZS_OK && k < s.n_windows; k++) decide(&s, k, s.n_windows - 1);
-        seg_close(&s);
+        st = zs_scanner_finish(sc);
         t_proc += now_s() - t0;
     }
+    double total_s = zs_scanner_seconds(sc);
+    long n_windows = zs_scanner_windows(sc);
+    if (st == ZS_OK) n_det += print_detections(sc, m);
     zs_audio_stream_close(as);
-    free(win);
-    free(s.hist);
-    free(s.avg);
-    if (st != ZS_OK) return cli_fail("listen", st);
+    zs_scanner_free(sc);
+    if (st != ZS_OK) return cli_fail_file("listen", strcmp(src, "-") ? src : "<stdin>", st);
     fprintf(stderr, "zeroskip listen: %.2f s of audio, %ld windows, %ld detections; "
             "real-time factor %.4f (%.3f s processing)\n",
-            s.total_s, s.n_windows, s.n_detections, t_proc / s.total_s, t_proc);
+            total_s, n_windows, n_det, t_proc / total_s, t_proc);
     if (ferror(stdout)) { fprintf(stderr, "zeroskip listen: cannot write to stdout\n"); return EXIT_IO; }
     return EXIT_OK;
 }
@@ -389,7 +287,8 @@ int cmd_listen(int argc, char **argv) {
     model m;
     rc = model_open(&m, model_path);
     if (rc == EXIT_OK) {
-        rc = stream ? listen_stream(&m, stream, (int)raw_rate, hop, (int)smooth, threshold)
+        zs_scan_opts so = {hop, (int)smooth, threshold};
+        rc = stream ? listen_stream(&m, stream, (int)raw_rate, &so)
                     : listen_files(&m, files, nfiles, (int)topk, json, max_s);
         model_free(&m);
     }

@@ -287,6 +287,64 @@ void zs_clip_fit_centred(const float *in, size_t n, float *clip);
 /* Paper's noise: x' = (1 - alpha) x + alpha u, u ~ U(-1, 1) from `seed`. */
 void zs_add_noise(float *x, size_t n, float alpha, uint64_t seed);
 
+/* Incremental reader: any file libsndfile reads ("-" for stdin, where
+ * libsndfile reads WAV/AU/raw from a pipe; "/dev/fd/N" for another open
+ * descriptor), mixed to mono and resampled to `rate` with libsamplerate
+ * (best sinc) chunk by chunk, so arbitrarily long recordings and live input
+ * use constant memory. raw_rate > 0 reads headerless signed 16-bit
+ * little-endian mono PCM at raw_rate Hz instead. Not thread-safe per
+ * stream. */
+typedef struct zs_audio_stream zs_audio_stream;
+zs_status zs_audio_stream_open(zs_audio_stream **out, const char *path, int raw_rate, int rate);
+/* Read up to `max` samples into buf. *got == 0 means the end. */
+zs_status zs_audio_stream_read(zs_audio_stream *s, float *buf, size_t max, size_t *got);
+/* Sample rate and channel count of the source. */
+int zs_audio_stream_source_rate(const zs_audio_stream *s);
+int zs_audio_stream_source_channels(const zs_audio_stream *s);
+void zs_audio_stream_close(zs_audio_stream *s);
+
+/* ---- keyword spotting in a stream (`zeroskip listen --stream`) --------- */
+/* A 1 s window slides over 16 kHz audio by hop_s; each window is classified
+ * (zs_frontend_logmel + zs_net_infer); posteriors are smoothed by a centred
+ * moving average over `smooth` windows; a window is a detection when its
+ * best word class (any label but silence/unknown/background_noise) has
+ * smoothed probability > threshold; consecutive detections of one word
+ * merge into one zs_detection. The last window may run past the end of the
+ * audio and is zero-padded, as training clips are. */
+typedef struct zs_scan_opts {
+    double hop_s;        /* seconds between windows, [0.01, 1]; default 0.25 */
+    int smooth;          /* windows averaged (centred), [1, 100]; default 3  */
+    double threshold;    /* smoothed probability to exceed; default 0.5      */
+} zs_scan_opts;
+zs_scan_opts zs_scan_defaults(void);
+typedef struct zs_detection {
+    double start_s, end_s; /* end is clamped to the audio's end once known   */
+    int label;             /* class index (zs_net_class_name)                */
+    float confidence;      /* highest smoothed probability of the run        */
+} zs_detection;
+/* 1 unless the label is silence/unknown/background_noise (any case,
+ * surrounding '_' ignored) or NULL. */
+int zs_label_is_word(const char *label);
+typedef struct zs_scanner zs_scanner;
+/* `net` (input (1, ZS_N_MELS, ZS_N_FRAMES), else ZS_ESHAPE) is borrowed: it
+ * must outlive the scanner and not be used elsewhere while the scanner
+ * runs. opts NULL = defaults. */
+zs_status zs_scanner_create(zs_scanner **out, zs_net *net, const zs_scan_opts *opts);
+void zs_scanner_free(zs_scanner *s);
+/* Feed n samples of 16 kHz mono audio (chunks of any size; the result does
+ * not depend on how the audio is cut). Classifies every full window. */
+zs_status zs_scanner_push(zs_scanner *s, const float *x, size_t n);
+/* End of the audio: the last window, the remaining decisions, the open run.
+ * ZS_EFORMAT if no sample was pushed. Afterwards only next/free are valid. */
+zs_status zs_scanner_finish(zs_scanner *s);
+/* Take the next detection, oldest first: 1 and *d filled, or 0 if none is
+ * ready (a run is reported once it has ended, i.e. up to smooth/2 windows
+ * after its last window). */
+int zs_scanner_next(zs_scanner *s, zs_detection *d);
+/* Windows classified and seconds of audio pushed so far. */
+long zs_scanner_windows(const zs_scanner *s);
+double zs_scanner_seconds(const zs_scanner *s);
+
 #ifdef __cplusplus
 }
 #endif

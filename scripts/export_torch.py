@@ -44,7 +44,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import st_io  # noqa: E402
+from zeroskip import nupic as zs_nupic  # noqa: E402
 
 GSC_CLASSES = ["unknown", "silence", "zero", "one", "two", "three", "four",
                "five", "six", "seven", "eight", "nine"]  # as src/presets.c
@@ -428,28 +430,9 @@ def save_zeroskip(model, path, classes=None, arch=None):
 
 
 def from_nupic(tensors, model, learning_iterations=1000):
-    """Rename a nupic.torch state_dict to zeroskip's names: SparseWeights
-    wrappers' "<l>.module.weight" -> "<l>.weight", "<l>.zero_mask" (1 =
-    zeroed) -> "<l>.mask" (1 = kept), duty cycles (1, C, 1, 1) -> (C), and a
-    missing "<kwinner>.learning_iterations" (a plain attribute in nupic) set
-    to `learning_iterations`."""
-    out = {}
-    for k, v in tensors.items():
-        v = np.asarray(v)
-        k2 = k.replace(".module.", ".")
-        if k2.endswith(".zero_mask"):
-            out[k2[:-len("zero_mask")] + "mask"] = (v == 0).astype(np.uint8)
-        elif k2.endswith(".duty_cycle"):
-            out[k2] = v.reshape(-1)
-        else:
-            out[k2] = v
-    for name, m in model.named_modules():
-        if isinstance(m, KWinnersBase) and name + ".learning_iterations" not in out:
-            out[name + ".learning_iterations"] = np.array(learning_iterations, np.int64)
-        if isinstance(m, (SparseConv2d, SparseLinear)) and name + ".mask" not in out \
-                and name + ".weight" in out:
-            out[name + ".mask"] = (out[name + ".weight"] != 0).astype(np.uint8)
-    return out
+    """Rename a nupic.torch state_dict to zeroskip's names (the mapping is
+    zeroskip.nupic.from_nupic, shared with the Python module)."""
+    return zs_nupic.from_nupic(tensors, model.arch, learning_iterations)
 
 
 def load_state(model, tensors):

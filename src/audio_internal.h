@@ -1,8 +1,8 @@
 /*
  * audio_internal.h — the parts of the audio front end that are not public:
- * an incremental reader for long recordings and pipes (used by
- * `zeroskip listen --stream`) and read access to the log-mel front end's
- * constants and filterbank (used by the tests).
+ * read access to the log-mel front end's constants and filterbank (used by
+ * the tests). (The incremental reader zs_audio_stream is public, in
+ * zeroskip.h.)
  *
  * What it is not: a general audio I/O layer. Output is always mono float
  * at one fixed rate.
@@ -34,20 +34,5 @@ const float *zs_frontend_melfb(const zs_frontend *fe);
 /* The mel power spectrogram before power_to_db, (ZS_N_MELS, ZS_N_FRAMES),
  * of the last zs_frontend_logmel call. Owned by `fe`. */
 const double *zs_frontend_melpower(const zs_frontend *fe);
-
-/* Incremental reader: any file libsndfile reads (or "-" for stdin, where
- * libsndfile reads WAV/AU/raw from a pipe), mixed to mono and resampled to
- * `rate` with libsamplerate (best sinc) chunk by chunk, so arbitrarily long
- * recordings use constant memory. raw_rate > 0 reads headerless signed
- * 16-bit little-endian mono PCM at raw_rate Hz instead. Not thread-safe per
- * stream. */
-typedef struct zs_audio_stream zs_audio_stream;
-zs_status zs_audio_stream_open(zs_audio_stream **out, const char *path, int raw_rate, int rate);
-/* Read up to `max` samples into buf. *got == 0 means the end. */
-zs_status zs_audio_stream_read(zs_audio_stream *s, float *buf, size_t max, size_t *got);
-/* Sample rate and channel count of the source. */
-int zs_audio_stream_source_rate(const zs_audio_stream *s);
-int zs_audio_stream_source_channels(const zs_audio_stream *s);
-void zs_audio_stream_close(zs_audio_stream *s);
 
 #endif
