@@ -76,6 +76,55 @@ valgrind: cli
 # the replay test #includes fuzz/*.c; rebuild it when they change
 $(BUILD)/tests/test_fuzz_replay: $(wildcard fuzz/*.c)
 
+# The Python module (python/zeroskip) loads $(BUILD)/libzeroskip.so in place:
+# PYTHONPATH=$(CURDIR)/python python3 -c 'import zeroskip'
+python: $(BUILD)/libzeroskip.so
+
+# Man pages, generated from the --help text of the CLI.
+man: $(BUILD)/man/zeroskip.1
+$(BUILD)/man/zeroskip.1: $(BUILD)/zeroskip scripts/make_man.py
+	@mkdir -p $(BUILD)/man
+	$(PYTHON) scripts/make_man.py $(BUILD)/zeroskip $(VERSION) $(BUILD)/man
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]; make uninstall (same vars).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MODELDIR   ?= $(DATADIR)/zeroskip/models
+# on python3's default path for /usr (Debian) and /usr/local
+PYVER      := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHONDIR  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(PYVER)/dist-packages)
+MODELS     := $(wildcard models/*.safetensors) models/README.md
+PYFILES    := $(wildcard python/zeroskip/*.py)
+
+install: lib cli man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MODELDIR) \
+	    $(DESTDIR)$(PYTHONDIR)/zeroskip
+	install -m 755 $(BUILD)/zeroskip $(DESTDIR)$(BINDIR)/zeroskip
+	install -m 755 $(BUILD)/libzeroskip.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libzeroskip.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libzeroskip.so.$(SOMAJOR)
+	ln -sf libzeroskip.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libzeroskip.so
+	install -m 644 $(BUILD)/libzeroskip.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/zeroskip.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LDLIBS@|$(LDLIBS)|' zeroskip.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/zeroskip.pc
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MODELS) $(DESTDIR)$(MODELDIR)/
+	install -m 644 $(PYFILES) $(DESTDIR)$(PYTHONDIR)/zeroskip/
+	printf '"""Written by make install."""\nLIBRARY = "%s"\nMODELS = "%s"\n' \
+	    "$(LIBDIR)/libzeroskip.so.$(SOMAJOR)" "$(MODELDIR)" >$(DESTDIR)$(PYTHONDIR)/zeroskip/_install.py
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/zeroskip $(DESTDIR)$(LIBDIR)/libzeroskip.so* $(DESTDIR)$(LIBDIR)/libzeroskip.a \
+	    $(DESTDIR)$(INCLUDEDIR)/zeroskip.h $(DESTDIR)$(PKGCONFIGDIR)/zeroskip.pc \
+	    $(DESTDIR)$(MANDIR)/man1/zeroskip.1 $(DESTDIR)$(MANDIR)/man1/zeroskip-*.1
+	rm -rf $(DESTDIR)$(DATADIR)/zeroskip $(DESTDIR)$(PYTHONDIR)/zeroskip
+
 demo:
 	@sh scripts/demo.sh
 
@@ -92,6 +141,9 @@ help:
 	@echo "make [all]     build library, CLI (build/zeroskip) and tests"
 	@echo "make test      run the test suite (prints 'N passed, M failed')"
 	@echo "make test-asan the suite under ASan+UBSan"
+	@echo "make python    the Python module (PYTHONPATH=python, see README)"
+	@echo "make install   PREFIX=/usr/local [DESTDIR=]: library, header, pkg-config,"
+	@echo "               CLI, man pages, Python module, models; make uninstall"
 	@echo "make demo      hear words with the shipped model, then a speed comparison"
 	@echo "make fuzz      run each libFuzzer target FUZZ_SECONDS (clang)"
 	@echo "make tsan      ThreadSanitizer run of the concurrency tests"

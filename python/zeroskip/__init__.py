@@ -56,9 +56,9 @@ def _check(st):
         raise ZeroskipError(st, msg)
 
 
-def _f32(a, name):
+def _f32(a, name, finite=False):
     a = np.ascontiguousarray(a, dtype=np.float32)
-    if a.size and not np.all(np.isfinite(a)):
+    if finite and a.size and not np.all(np.isfinite(a)):
         raise ZeroskipError(7, "%s: NaN or Inf in the input" % name)
     return a
 
@@ -371,7 +371,7 @@ class Model:
 
     # -- training ---------------------------------------------------------
     def _dataset(self, x, y):
-        x = _f32(x, "features")
+        x = _f32(x, "features", finite=True)
         y = np.ascontiguousarray(y, dtype=np.int32).reshape(-1)
         shape = self.input_shape
         if x.ndim == 3 and shape[0] == 1:
