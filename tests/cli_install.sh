@@ -130,5 +130,6 @@ check "DESTDIR install" test -f "$S/usr/lib/libzeroskip.so.$V" -a -f "$S/usr/lib
 check "DESTDIR: paths inside are the final ones" sh -c "grep -q '^prefix=/usr$' '$S/usr/lib/pkgconfig/zeroskip.pc' && grep -q '\"/usr/lib/libzeroskip.so.$MAJOR\"' '$S/usr/lib/python3/dist-packages/zeroskip/_install.py'"
 $MAKE -s --no-print-directory BUILD="$BUILD" PREFIX=/usr DESTDIR="$S" uninstall >"$T/log" 2>&1
 check "DESTDIR uninstall" test -z "$(find "$S" ! -type d)"
+echo "cli_install: $pass passed, $fail failed"
 echo "RESULT $pass $fail"
 [ "$fail" -eq 0 ]

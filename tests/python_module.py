@@ -275,5 +275,6 @@ if torch is not None:
     zm2 = zs.Model.from_state_dict(back)
     check(np.array_equal(zm2.infer(X), got), "second round trip: identical predictions")
 
+print("python_module: %d passed, %d failed" % (passed, failed))
 print("RESULT %d %d" % (passed, failed))
 sys.exit(1 if failed else 0)
