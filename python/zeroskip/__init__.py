@@ -2,8 +2,8 @@
 
     import zeroskip
     m = zeroskip.Model.load("models/gsc-sparse.safetensors")
-    r = m.recognise("demo/clips/3_george_3.wav")      # same front end as the CLI
-    print(r.label, r.confidence)                       # three 0.97...
+    r = m.recognise("demo/clips/7_george_3.wav")      # same front end as the CLI
+    print(r.label, r.confidence)                       # seven 0.916...
     for d in m.stream("demo/george_31415926.wav"):     # = zeroskip listen --stream
         print(d.start, d.end, d.label, d.confidence)
 
