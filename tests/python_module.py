@@ -76,6 +76,15 @@ def fmt(dets):
 ver = cli("version").split()
 check(len(ver) > 1 and zs.version() == ver[1], "zs.version() %s vs `zeroskip version` %s" % (zs.version(), ver))
 check("gsc-sparse" in zs.presets(), "presets")
+env = dict(os.environ)
+if os.path.realpath(env.pop("ZEROSKIP_LIBRARY", "")) == os.path.realpath("build/libzeroskip.so"):
+    # as the README says: PYTHONPATH=python finds build/libzeroskip.so by itself
+    env["PYTHONPATH"] = os.path.abspath("python")
+    r = subprocess.run([sys.executable, "-c", "import zeroskip, zeroskip._ffi as f; print(zeroskip.version(), f.loaded_from)"],
+                       env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = r.stdout.decode().split()
+    check(len(out) == 2 and out[0] == zs.version() and os.path.samefile(out[1], "build/libzeroskip.so"),
+          "PYTHONPATH=python alone finds build/libzeroskip.so: %s" % r.stdout.decode())
 m = zs.Model.load(MODEL)
 check(m.input_shape == (1, 32, 32) and m.num_classes == 12, "model shape %s %d" % (m.input_shape, m.num_classes))
 check(m.labels[:3] == ["unknown", "silence", "zero"], "labels %s" % m.labels)

@@ -97,6 +97,7 @@ ffi.cdef(CDEF)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _lib = None
+loaded_from = None   # the path the library was loaded from
 
 
 def candidates():
@@ -117,7 +118,7 @@ def candidates():
 
 def lib():
     """The loaded library (loaded on first use)."""
-    global _lib
+    global _lib, loaded_from
     if _lib is None:
         tried = []
         for path in candidates():
@@ -126,6 +127,7 @@ def lib():
                 continue
             try:
                 _lib = ffi.dlopen(path)
+                loaded_from = path
                 break
             except OSError as e:
                 tried.append("%s (%s)" % (path, e))
