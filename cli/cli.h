@@ -8,6 +8,7 @@
 #define ZS_CLI_H
 #include "zeroskip.h"
 #include <stdint.h>
+#include <stdio.h>
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
 
@@ -33,7 +34,22 @@ int cli_fail_file(const char *cmd, const char *file, zs_status st);
 int cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Option value helper: if argv[*i] equals `name`, take argv[*i+1] into *val
- * (advancing *i) and return 1; missing value prints usage and returns -1;
- * no match returns 0. Also accepts "--name=value". */
+ * (advancing *i) and return 1; a missing value, or the option already given
+ * earlier on the line, prints a message and returns -1; no match returns 0.
+ * Also accepts "--name=value". */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+/* Check an output file before any work: NULL is fine; "" is a usage error
+ * (EXIT_USAGE); a directory, a missing or unwritable directory, or (atomic
+ * = 1, the file is replaced by rename) a non-regular PATH is EXIT_IO with a
+ * message naming `opt`, PATH and the reason. atomic = 0: an existing PATH
+ * must open for writing (it is not truncated here). Returns EXIT_OK. */
+int cli_check_output(const char *cmd, const char *usage, const char *opt, const char *path, int atomic);
+/* Flush stdout; EXIT_IO with a message if anything written to it failed. */
+int cli_stdout_done(const char *cmd);
+/* Write s as a JSON string literal (quotes, escapes) to f. */
+void cli_json_string(FILE *f, const char *s);
+/* Read a small regular text file (never blocking on a FIFO) into a
+ * NUL-terminated malloc'ed *out; prints the reason and returns an exit code
+ * on failure. */
+int cli_read_text(const char *cmd, const char *path, size_t max, char **out);
 #endif

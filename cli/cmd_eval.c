@@ -1,6 +1,9 @@
 /* cmd_eval.c — `zeroskip eval`: accuracy, per-class accuracy, confusion. */
 #include "cli.h"
+#include "zs_internal.h"   /* zs_write_file_atomic, as cmd_features uses */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *USAGE = "zeroskip eval --model MODEL --data DATA [--dense] [--json] [--predictions FILE.csv]";
@@ -26,6 +29,8 @@ int cmd_eval(int argc, char **argv) {
         else return cli_usage("eval", USAGE, "unknown option '%s'", argv[i]);
     }
     if (!model || !data) return cli_usage("eval", USAGE, "--model and --data are required");
+    int orc = cli_check_output("eval", USAGE, "--predictions", preds, 1);
+    if (orc) return orc;
     zs_net *net = NULL;
     zs_dataset *ds = NULL;
     zs_status st;
@@ -36,25 +41,41 @@ int cmd_eval(int argc, char **argv) {
     if ((st = zs_eval(net, ds, &r))) { zs_dataset_free(ds); zs_net_free(net); return cli_fail_file("eval", data, st); }
     int K = r.num_classes;
     if (preds) {
-        FILE *f = fopen(preds, "w");
-        if (!f) {
-            fprintf(stderr, "zeroskip eval: %s: cannot write\n", preds);
-            zs_eval_free(&r); zs_dataset_free(ds); zs_net_free(net);
-            return EXIT_IO;
+        /* built in memory, then written atomically (a full disk leaves the
+         * old file, never an empty or partial one) */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        int ok = f != NULL;
+        if (ok) {
+            const int32_t *y = zs_dataset_labels_const(ds);
+            fprintf(f, "index,label,predicted,confidence\n");
+            for (int i = 0; i < r.n; i++) fprintf(f, "%d,%d,%d,%.6f\n", i, (int)y[i], (int)r.pred[i], (double)r.confidence[i]);
+            ok = fclose(f) == 0;
         }
-        const int32_t *y = zs_dataset_labels_const(ds);
-        fprintf(f, "index,label,predicted,confidence\n");
-        for (int i = 0; i < r.n; i++) fprintf(f, "%d,%d,%d,%.6f\n", i, (int)y[i], (int)r.pred[i], (double)r.confidence[i]);
-        if (fclose(f) != 0) {
-            fprintf(stderr, "zeroskip eval: %s: write failed\n", preds);
+        zs_status ws = ZS_ENOMEM;
+        if (ok) {
+            const void *bufs[1] = {buf};
+            size_t sizes[1] = {len};
+            ws = zs_write_file_atomic(preds, bufs, sizes, 1);
+        }
+        free(buf);
+        if (ws != ZS_OK) {
+            int rc = ok ? cli_fail_file("eval", preds, ws) : (fprintf(stderr, "zeroskip eval: out of memory\n"), EXIT_FAIL);
             zs_eval_free(&r); zs_dataset_free(ds); zs_net_free(net);
-            return EXIT_IO;
+            return rc;
         }
     }
     if (json) {
-        printf("{\"model\":\"%s\",\"n\":%d,\"correct\":%d,\"accuracy\":%.6f,\"loss\":%.6f,\"classes\":[", model, r.n,
+        /* the path and the class names (from the file) are escaped */
+        printf("{\"model\":");
+        cli_json_string(stdout, model);
+        printf(",\"n\":%d,\"correct\":%d,\"accuracy\":%.6f,\"loss\":%.6f,\"classes\":[", r.n,
                r.correct, r.n ? (double)r.correct / r.n : 0.0, r.loss);
-        for (int k = 0; k < K; k++) printf("%s\"%s\"", k ? "," : "", zs_net_class_name(net, k));
+        for (int k = 0; k < K; k++) {
+            if (k) putchar(',');
+            cli_json_string(stdout, zs_net_class_name(net, k));
+        }
         printf("],\"confusion\":[");
         for (int a = 0; a < K; a++) {
             printf("%s[", a ? "," : "");
@@ -84,5 +105,5 @@ int cmd_eval(int argc, char **argv) {
     zs_eval_free(&r);
     zs_dataset_free(ds);
     zs_net_free(net);
-    return EXIT_OK;
+    return cli_stdout_done("eval");
 }

@@ -28,12 +28,12 @@ int cmd_info(int argc, char **argv) {
     if (kernels) {
         printf("cpu isa: %s, active: %s\n", zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()));
         zs_kernels_list(stdout);
-        if (!model && !preset) return EXIT_OK;
+        if (!model && !preset) return cli_stdout_done("info");
     }
     if (!!model + !!preset != 1) return cli_usage("info", USAGE, "give a model file or --preset");
     zs_net *net = NULL;
     zs_status st = model ? zs_net_load(&net, model) : zs_net_create_preset(&net, preset, 42);
-    if (st) return cli_fail("info", st);
+    if (st) return model ? cli_fail_file("info", model, st) : cli_fail("info", st);
     if (model) printf("model: %s\n", model);
     zs_net_describe(net, stdout);
     printf("classes:");
@@ -46,5 +46,5 @@ int cmd_info(int argc, char **argv) {
         else printf("no fast plan: %s -> reference path (im2col + GEMM)\n", zs_last_error());
     }
     zs_net_free(net);
-    return EXIT_OK;
+    return cli_stdout_done("info");
 }

@@ -1,9 +1,11 @@
 /* cmd_listen.c — `zeroskip listen`: words out.
  *
- * File mode: each FILE is read, resampled to 16 kHz, padded/cut to its first
- * second, turned into log-mel features and classified; one line per file.
+ * File mode: each FILE is read, resampled to 16 kHz, cut to one second with
+ * the speech centred in it (zs_clip_fit_centred, as the data sets are built),
+ * turned into log-mel features and classified; one line per file.
  * A file that fails gets a message naming it on stderr and the others are
- * still processed; the exit status is then 1.
+ * still processed; the exit status is then 3 if any file could not be read
+ * (I/O: missing, unreadable, not a regular file), else 1.
  *
  * Stream mode: one long recording (or stdin) is read chunk by chunk
  * (zs_audio_stream) into the library's keyword scanner (zs_scanner, the
@@ -27,7 +29,8 @@ static const char *USAGE =
 static const char *HELP =
     "Recognise words with a trained model (see `zeroskip train`).\n"
     "File mode, one line per FILE: FILE<TAB>LABEL<TAB>CONFIDENCE (softmax\n"
-    "probability). Any file libsndfile reads, any rate; the first second counts.\n"
+    "probability). Any file libsndfile reads, any rate; one second with the speech\n"
+    "centred in it counts (the loudest second of longer speech).\n"
     "  --model M           the model (safetensors written by zeroskip train)\n"
     "  --top K (1)         K best labels per file: ...<TAB>LABEL2<TAB>CONF2...\n"
     "  --json              one JSON object per line per file instead\n"
@@ -39,7 +42,9 @@ static const char *HELP =
     "  --raw-rate R        stdin/FILE is headerless 16-bit LE mono PCM at R Hz\n"
     "  --hop S (0.25)      seconds between windows, in [0.01, 1]\n"
     "  --smooth N (3)      moving average over N windows (centred)\n"
-    "  --threshold P (0.5) smoothed probability a word must exceed\n";
+    "  --threshold P (0.5) smoothed probability a word must exceed\n"
+    "Exit status: 0 all files recognised; 3 a file (or the model) could not be\n"
+    "read; 1 any other failure (the other files are still processed).\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -67,7 +72,7 @@ static void model_free(model *m) {
 static int model_open(model *m, const char *path) {
     memset(m, 0, sizeof *m);
     zs_status st = zs_net_load(&m->net, path);
-    if (st != ZS_OK) return cli_fail("listen", st);
+    if (st != ZS_OK) return cli_fail_file("listen", path, st);
     int c, h, w;
     zs_net_input_shape(m->net, &c, &h, &w);
     if (c != 1 || h != ZS_N_MELS || w != ZS_N_FRAMES) {
@@ -134,7 +139,7 @@ static void json_line(cJSON *o) {
 }
 
 static int listen_files(model *m, char **files, int nfiles, int topk, int json, double max_s) {
-    int failed = 0;
+    int failed = 0, io_failed = 0;
     float *p = calloc((size_t)m->k, sizeof(float));
     int *idx = calloc((size_t)m->k, sizeof(int));
     if (!p || !idx) { free(p); free(idx); fprintf(stderr, "zeroskip listen: out of memory\n"); return EXIT_FAIL; }
@@ -150,6 +155,7 @@ static int listen_files(model *m, char **files, int nfiles, int topk, int json, 
         }
         if (st != ZS_OK) {
             failed++;
+            io_failed += st == ZS_EIO;
             /* a message from deeper down may not name the file: make sure it does */
             const char *err = zs_last_error();
             int named = strstr(err, files[f]) != NULL;
@@ -192,7 +198,7 @@ static int listen_files(model *m, char **files, int nfiles, int topk, int json, 
     free(idx);
     if (ferror(stdout)) { fprintf(stderr, "zeroskip listen: cannot write to stdout\n"); return EXIT_IO; }
     if (failed) fprintf(stderr, "zeroskip listen: %d of %d files failed\n", failed, nfiles);
-    return failed ? EXIT_FAIL : EXIT_OK;
+    return io_failed ? EXIT_IO : failed ? EXIT_FAIL : EXIT_OK;
 }
 
 /* ---- stream mode: the library's zs_scanner over zs_audio_stream ------- */

@@ -29,7 +29,9 @@ static const char *HELP =
     "  --csv FILE          learning curve: epoch,loss,train_acc,val_acc,val_loss,lr,seconds\n"
     "  --checkpoint FILE   saved after every epoch\n"
     "  --max-samples N     use only N (shuffled) samples per epoch\n"
-    "  --quiet             no progress bar\n";
+    "  --quiet             no progress bar\n"
+    "Every output (--out, --checkpoint, --csv) is checked before training starts.\n"
+    "An option given twice is refused.\n";
 
 int cmd_train(int argc, char **argv) {
     const char *preset = NULL, *arch = NULL, *init = NULL, *data = NULL, *val = NULL, *out = NULL, *v;
@@ -69,6 +71,12 @@ int cmd_train(int argc, char **argv) {
     if ((preset != NULL) + (arch != NULL) + (init != NULL) != 1)
         return cli_usage("train", USAGE, "give exactly one of --preset, --arch, --init");
     if (!data) return cli_usage("train", USAGE, "--data is required");
+    /* every output must be writable before hours of training, not after */
+    int orc;
+    if ((orc = cli_check_output("train", USAGE, "--out", out, 1)) ||
+        (orc = cli_check_output("train", USAGE, "--checkpoint", o.checkpoint_path, 1)) ||
+        (orc = cli_check_output("train", USAGE, "--csv", o.csv_path, 0)))
+        return orc;
 
     zs_net *net = NULL;
     zs_dataset *tr = NULL, *va = NULL;
@@ -78,16 +86,22 @@ int cmd_train(int argc, char **argv) {
     else if (init) st = zs_net_load(&net, init);
     else {
         char *json = NULL;
-        FILE *f = fopen(arch, "rb");
-        if (!f) { fprintf(stderr, "zeroskip train: %s: cannot open\n", arch); return EXIT_IO; }
-        json = calloc(1, 1 << 20);
-        size_t got = json ? fread(json, 1, (1 << 20) - 1, f) : 0;
-        fclose(f);
-        if (!json || got == (1 << 20) - 1) { free(json); fprintf(stderr, "zeroskip train: %s: unreadable or over 1 MiB\n", arch); return EXIT_IO; }
+        int trc = cli_read_text("train", arch, (size_t)1 << 20, &json);
+        if (trc) return trc;
         st = zs_net_create_json(&net, json, o.seed);
         free(json);
     }
     if (st) return cli_fail_file("train", preset ? "--preset" : init ? init : arch, st);
+    const char *src = preset ? preset : init ? init : arch;
+    {
+        zs_layer_info li;
+        if (zs_net_layer_info(net, zs_net_num_layers(net) - 1, &li) == ZS_OK && li.type != ZS_LOGSOFTMAX) {
+            fprintf(stderr, "zeroskip train: %s: training needs a logsoftmax last layer (the last layer is '%s')\n",
+                    src, li.name);
+            zs_net_free(net);
+            return EXIT_FAIL;
+        }
+    }
     if ((st = zs_dataset_load(&tr, data))) { rc = cli_fail_file("train", data, st); goto done; }
     if (val && (st = zs_dataset_load(&va, val))) { rc = cli_fail_file("train", val, st); goto done; }
     /* class names from the data when it has them and they fit */
@@ -100,14 +114,18 @@ int cmd_train(int argc, char **argv) {
             free(names);
         }
     }
-    if (o.verbose) {
+    int done_already = init && zs_net_epochs_done(net) >= o.epochs;
+    if (done_already) {
+        fprintf(stderr, "zeroskip train: nothing to do: %s already has %d epoch%s (--epochs %d counts all epochs)\n",
+                init, zs_net_epochs_done(net), zs_net_epochs_done(net) == 1 ? "" : "s", o.epochs);
+    } else if (o.verbose) {
         int c, h, w;
         zs_dataset_shape(tr, &c, &h, &w);
         fprintf(stderr, "training %s on %s: %d samples of %dx%dx%d%s%s, %d epochs, batch %d, lr %g, seed %llu\n",
                 zs_net_arch_name(net), data, zs_dataset_size(tr), c, h, w, va ? ", validation " : "", va ? val : "",
                 o.epochs, o.batch, (double)o.lr, (unsigned long long)o.seed);
     }
-    if ((st = zs_train(net, tr, va, &o))) {
+    if (!done_already && (st = zs_train(net, tr, va, &o))) {
         /* shape/label problems belong to a data file; the rest to training */
         rc = st == ZS_ESHAPE ? cli_fail_file("train", strstr(zs_last_error(), "validation") ? val : data, st)
                              : cli_fail("train", st);
@@ -122,6 +140,7 @@ int cmd_train(int argc, char **argv) {
         if ((st = zs_eval(net, va, &r))) { rc = cli_fail_file("train", val, st); goto done; }
         printf("validation accuracy: %.2f%% (%d/%d)\n", 100.0 * r.correct / r.n, r.correct, r.n);
         zs_eval_free(&r);
+        rc = cli_stdout_done("train");
     }
 done:
     zs_dataset_free(tr);

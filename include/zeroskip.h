@@ -114,8 +114,11 @@ const char *const *zs_presets(void);
 void zs_net_free(zs_net *net);
 
 /* Write the network (architecture, labels, weights, masks, BN statistics,
- * duty cycles, boost state) to a safetensors file. Atomic: writes PATH.tmp,
- * fsyncs, renames; on failure PATH is untouched. */
+ * duty cycles, boost state) to a safetensors file. Atomic: writes a new
+ * PATH.tmp.<pid>.<n>, fsyncs, renames it over PATH; on failure PATH is
+ * untouched. The file keeps the mode of the regular file it replaces, else
+ * gets 0666 minus the umask. A PATH that is a directory, device or FIFO is
+ * refused (ZS_EIO). */
 zs_status zs_net_save(const zs_net *net, const char *path);
 /* Like zs_net_save, plus what resuming training needs (SGD momentum, epochs
  * done, shuffling RNG): zs_train on a network loaded from a checkpoint
@@ -132,7 +135,9 @@ void zs_net_input_shape(const zs_net *net, int *c, int *h, int *w);
 int zs_net_num_classes(const zs_net *net);
 /* Class label i (0 <= i < num_classes), or NULL. Owned by the network. */
 const char *zs_net_class_name(const zs_net *net, int i);
-/* Replace class labels: n must equal zs_net_num_classes. Copies the strings. */
+/* Replace class labels: n must equal zs_net_num_classes. Copies the strings.
+ * ZS_EINVAL for a name over 255 bytes or holding a control character
+ * (byte < 0x20 or 0x7f); model files with such names are refused too. */
 zs_status zs_net_set_class_names(zs_net *net, int n, const char *const *names);
 /* Name of the architecture (preset name or "custom"). Owned by the network. */
 const char *zs_net_arch_name(const zs_net *net);
@@ -185,6 +190,9 @@ zs_status zs_net_train_step(zs_net *net, const float *x, const int32_t *y, int n
 /* End of an epoch: multiplies every k-WTA boost strength by its
  * boost_strength_factor. */
 void zs_net_epoch_end(zs_net *net);
+/* Epochs zs_train has completed on this network (restored from a
+ * checkpoint; 0 for a new network or a model saved by zs_net_save). */
+int zs_net_epochs_done(const zs_net *net);
 
 typedef struct zs_train_opts {
     int epochs;            /* default 1                                        */

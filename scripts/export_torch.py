@@ -72,11 +72,11 @@ def _gsc(sparse, units=1000, lin_sparsity=0.9, lin_on=0.1, name=None):
         d = {"type": "conv2d", "name": n, "out_channels": 64, "kernel": [5, 5],
              "stride": 1, "padding": 0, "bias": True}
         if sparse:
-            d["weight_sparsity"] = sp
+            d["sparsity"] = sp
         return d
     lin = {"type": "linear", "name": "linear", "out_features": units, "bias": True}
     if sparse:
-        lin["weight_sparsity"] = lin_sparsity
+        lin["sparsity"] = lin_sparsity
     act = (lambda n, p, t: _kw(n + "_kwinner", p, t)) if sparse else \
         (lambda n, p, t: {"type": "relu", "name": n + "_relu"})
     return {"name": name or ("gsc-sparse" if sparse else "gsc-dense"),
@@ -108,7 +108,7 @@ def _mlp(sparse):
     lin = {"type": "linear", "name": "fc1", "out_features": 1000 if sparse else 512, "bias": True}
     layers = [{"type": "flatten", "name": "flatten"}, lin]
     if sparse:
-        lin["weight_sparsity"] = 0.5
+        lin["sparsity"] = 0.5
         layers += [_bn("fc1_bn"), _kw("fc1_kwinner", 0.1, False)]
     else:
         layers += [{"type": "relu", "name": "fc1_relu"}]
@@ -331,7 +331,7 @@ def build_model(arch):
             kern = L.get("kernel", 3)
             kh, kw = kern if isinstance(kern, list) else (kern, kern)
             s, p = L.get("stride", 1), L.get("padding", 0)
-            sp = L.get("weight_sparsity", 0.0)
+            sp = L.get("sparsity", L.get("weight_sparsity", 0.0))  # old name, same meaning
             cls = SparseConv2d if sp > 0 else nn.Conv2d
             extra = {"weight_sparsity": sp} if sp > 0 else {}
             layers[name] = cls(c, L["out_channels"], (kh, kw), stride=s, padding=p,
@@ -339,7 +339,7 @@ def build_model(arch):
             c, h, w = L["out_channels"], (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
         elif t == "linear":
             n_in = flat if flat is not None else c * h * w
-            sp = L.get("weight_sparsity", 0.0)
+            sp = L.get("sparsity", L.get("weight_sparsity", 0.0))  # old name, same meaning
             cls = SparseLinear if sp > 0 else Linear
             extra = {"weight_sparsity": sp} if sp > 0 else {}
             layers[name] = cls(n_in, L["out_features"], bias=bool(L.get("bias", True)), **extra)

@@ -9,6 +9,10 @@ Writes tests/data/ref/*.safetensors (committed; CI has no PyTorch):
       integer configuration in "<case>.cfg" (I32) and real parameters in
       "<case>.fcfg" (F32); __metadata__ "cases" (comma-separated) and
       "cfg" (the meaning of the cfg fields).
+  kwinners_nupic
+      k-WTA with nupic.torch's tie rule (break_ties=False: every unit whose
+      boosted value is >= the k-th wins), computed as nupic does in float32
+      with torch.kthvalue, on inputs full of ties ("ties": "nupic" layers).
   gsc_train
       three SGD steps of gsc-sparse on a fixed batch (see gsc_train()).
 
@@ -345,6 +349,88 @@ def gen_kwinners(rs):
 
 # ---------------------------------------------------------- logsoftmax ----
 
+# ------------------------------------------------- kwinners, nupic ties ----
+
+def nupic_kwinners(x, duty, k, boost, local, is2d):
+    """nupic.torch's k-WTA with break_ties=False, as its functions/k_winners.py
+    computes it, in float32: boosted = x * exp((k/units - duty) * boost)
+    (boost > 0), threshold = kthvalue(units - k + 1) of the boosted values,
+    off = boosted < threshold; out = x.masked_fill(off, 0)."""
+    if is2d:
+        N, C, H, Wd = x.shape
+        units = C if local else C * H * Wd
+        if boost > 0.0:
+            td = float(k) / units
+            boosted = x.detach() * torch.exp((td - duty.view(1, C, 1, 1)) * boost)
+        else:
+            boosted = x.detach()
+        if local:
+            thr = boosted.kthvalue(C - k + 1, dim=1, keepdim=True)[0]
+            off = boosted < thr
+        else:
+            flat = boosted.reshape(N, -1)
+            thr = flat.kthvalue(flat.shape[1] - k + 1, dim=1, keepdim=True)[0]
+            off = (flat < thr).reshape(x.shape)
+    else:
+        if boost > 0.0:
+            td = float(k) / x.shape[1]
+            boosted = x.detach() * torch.exp((td - duty) * boost)
+        else:
+            boosted = x.detach()
+        thr = boosted.kthvalue(x.shape[1] - k + 1, dim=1, keepdim=True)[0]
+        off = boosted < thr
+    return x.masked_fill(off, 0), off
+
+
+def gen_kwinners_nupic(rs):
+    """Inputs with many ties (small integers, zeros, shared duty values) for
+    the "ties": "nupic" rule; reference = nupic's own float32 computation
+    (torch.kthvalue). Each case is kept only if nudging every boost factor
+    by a few ulps leaves the winner set unchanged, so that exp() rounding
+    differences between torch and libm cannot decide a winner; exact ties
+    (same channel / same duty, or zeros) are unaffected by such a nudge."""
+    W = Writer("kwinners_nupic", "N,C,H,W,k,local,is2d (vectors: C=units,H=W=1,is2d=0) "
+               "(fcfg: boost_strength); count = winners per sample")
+
+    def one(name, shape, k, local, is2d, boost, levels, duty_levels):
+        N, C = shape[0], shape[1]
+        for _ in range(2000):
+            x = rs.randint(-2, levels, size=shape).astype(np.float32)
+            x[x < 0] = 0.0                       # many exact zeros, as post-floor maps
+            if duty_levels:
+                duty = rs.choice(np.linspace(0, 0.3, duty_levels), size=C).astype(np.float32)
+            else:
+                duty = np.zeros(C, np.float32)
+            xt, dt = torch.tensor(x, requires_grad=True), torch.tensor(duty)
+            out, off = nupic_kwinners(xt, dt, k, boost, local, is2d)
+            stable = True
+            for sgn in (-1.0, 1.0):
+                # same rule with every boost factor moved by ~4 ulps
+                d2 = torch.tensor(duty - sgn * 4 * 1.2e-7 * (1 + np.abs(duty)) / max(boost, 1e-9)
+                                  if boost > 0 else duty)
+                _, off2 = nupic_kwinners(xt, d2.float(), k, boost, local, is2d)
+                stable &= bool(torch.equal(off, off2))
+            on = (~off).reshape(N, -1).sum(dim=1)
+            kk = k * (shape[2] * shape[3] if (is2d and local) else 1)
+            if stable and int(on.max()) > kk:    # ties that matter, robustly
+                break
+        else:
+            raise RuntimeError("no stable tie case for " + name)
+        g = rnd(rs, *shape)
+        (out * torch.tensor(g)).sum().backward()
+        H, Wd = (shape[2], shape[3]) if is2d else (1, 1)
+        W.case(name, [N, C, H, Wd, k, local, is2d], [boost], x=x, duty=duty, out=out, g=g,
+               dx=xt.grad, count=on.to(torch.int32).numpy())
+
+    one("g_boost", (3, 4, 5, 5), 17, 0, 1, 1.5, 4, 3)
+    one("g_noboost", (2, 3, 4, 4), 9, 0, 1, 0.0, 3, 0)
+    one("g_zero_duty", (2, 6, 3, 3), 11, 0, 1, 1.5, 3, 0)
+    one("l_boost", (2, 8, 3, 3), 3, 1, 1, 1.5, 3, 2)
+    one("v_boost", (3, 40), 7, 0, 0, 1.5, 4, 2)
+    one("v_noboost", (2, 30), 5, 0, 0, 0.0, 3, 0)
+    return W
+
+
 def gen_logsoftmax(rs):
     W = Writer("logsoftmax", "N,K (y: labels I32; loss = mean NLL; dlogp = dloss/dlogp; "
                "dx = dloss/dx; dx_g = logsoftmax backward of g)")
@@ -628,7 +714,7 @@ def gen_gsc_train(outdir, seed=GSC_BATCH_SEED, search=0):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", help="one of conv2d,linear,maxpool2d,relu,batchnorm,"
-                    "kwinners,logsoftmax,gsc_train")
+                    "kwinners,logsoftmax,kwinners_nupic,gsc_train")
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--batch-seed", type=int, default=GSC_BATCH_SEED,
                     help="gsc_train: the batch seed (default %d)" % GSC_BATCH_SEED)
@@ -638,7 +724,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     gens = [("conv2d", gen_conv2d), ("linear", gen_linear), ("maxpool2d", gen_maxpool),
             ("relu", gen_relu), ("batchnorm", gen_batchnorm), ("kwinners", gen_kwinners),
-            ("logsoftmax", gen_logsoftmax)]
+            ("logsoftmax", gen_logsoftmax), ("kwinners_nupic", gen_kwinners_nupic)]
     for i, (name, fn) in enumerate(gens):
         if args.only and args.only != name:
             continue

@@ -33,13 +33,18 @@ static void clamp_unit(float *x, size_t n) {
  * headerless 16-bit LE mono PCM. On success *sf, *fd and *info are set; the
  * caller closes *sf and then *fd when *fd > STDERR_FILENO. Validates the
  * channel count and rate. */
-static zs_status open_audio(const char *path, int raw_rate, SNDFILE **sf, int *fd, SF_INFO *info) {
+static zs_status open_audio(const char *path, int raw_rate, int stream, SNDFILE **sf, int *fd, SF_INFO *info) {
     int is_stdin = strcmp(path, "-") == 0;
     int f = STDIN_FILENO;
     *sf = NULL;
     *fd = -1;
     memset(info, 0, sizeof *info);
-    if (!is_stdin) {
+    if (!is_stdin && !stream) {
+        /* a whole file: never block in open() on a FIFO or device */
+        f = zs_open_regular(path);
+        if (f < 0) return ZS_EIO;
+    } else if (!is_stdin) {
+        /* a stream may be a FIFO (waits for its writer, as stdin would) */
         f = open(path, O_RDONLY | O_CLOEXEC);
         ZS_RETURN_IF(f < 0, ZS_EIO, "%s: cannot open: %s", path, strerror(errno));
         struct stat stt;
@@ -114,7 +119,7 @@ zs_status zs_audio_load(const char *path, int rate, double max_seconds, float **
     SNDFILE *sf;
     SF_INFO info;
     int fd;
-    zs_status st = open_audio(path, 0, &sf, &fd, &info);
+    zs_status st = open_audio(path, 0, 0, &sf, &fd, &info);
     if (st != ZS_OK) return st;
 
     float *buf = NULL, *tmp = NULL, *out = NULL;
@@ -312,7 +317,7 @@ zs_status zs_audio_stream_open(zs_audio_stream **out, const char *path, int raw_
     zs_audio_stream *s = calloc(1, sizeof *s);
     ZS_RETURN_IF(!s, ZS_ENOMEM, "zs_audio_stream_open: out of memory");
     SF_INFO info;
-    zs_status st = open_audio(path, raw_rate, &s->sf, &s->fd, &info);
+    zs_status st = open_audio(path, raw_rate, 1, &s->sf, &s->fd, &info);
     if (st != ZS_OK) { free(s); return st; }
     snprintf(s->name, sizeof s->name, "%s", strcmp(path, "-") ? path : "<stdin>");
     s->channels = info.channels;

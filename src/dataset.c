@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* Largest file zs_dataset_load reads whole (safetensors). */
@@ -320,8 +321,11 @@ static zs_status gz_read_grow(gzFile g, const char *path, size_t n, uint8_t **ou
 }
 
 static zs_status gz_open(gzFile *g, const char *path) {
+    int fd = zs_open_regular(path);  /* never blocks on a FIFO */
+    if (fd < 0) { *g = NULL; return ZS_EIO; }
     errno = 0;
-    *g = gzopen(path, "rb");
+    *g = gzdopen(fd, "rb");
+    if (!*g) close(fd);
     ZS_RETURN_IF(!*g, ZS_EIO, "%s: cannot open: %s", path, errno ? strerror(errno) : "zlib error");
     return ZS_OK;
 }

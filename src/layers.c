@@ -333,6 +333,24 @@ int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work
     return c;
 }
 
+/* nupic.torch's rule (KWinners break_ties=False): t = the k-th largest
+ * score (torch.kthvalue(n - k + 1)); every score >= t wins, so ties at t
+ * can give more than k winners. Indices ascending; returns the count. */
+int zs_topk_select_ties(int32_t *sel, const float *score, int n, int k, int32_t *work) {
+    if (k <= 0 || n <= 0) return 0;
+    if (k >= n) {
+        for (int i = 0; i < n; i++) sel[i] = i;
+        return n;
+    }
+    float *v = (float *)(void *)work;
+    memcpy(v, score, sizeof(float) * (size_t)n);
+    float t = kth_largest(v, n, k);
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        if (score[i] >= t) sel[c++] = i;
+    return c;
+}
+
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
@@ -340,20 +358,22 @@ static int cmp_i32(const void *a, const void *b) {
 
 void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
                          const float *in, const float *duty, float boost_strength,
-                         int N, int U, int k, float *score_work, int32_t *idx_work) {
+                         int N, int U, int k, float *score_work, int32_t *idx_work, int ties_nupic) {
     float td = (float)((double)k / U);
     int kk = k < U ? k : U;
+    size_t stride = ties_nupic ? (size_t)U : (size_t)kk;
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * U;
         float *y = out + (size_t)n * U;
         for (int u = 0; u < U; u++) score_work[u] = x[u] * expf((td - duty[u]) * boost_strength);
-        int32_t *sel = win_idx + (size_t)n * kk;
-        int c = zs_topk_select(sel, score_work, U, kk, idx_work);
+        int32_t *sel = win_idx + (size_t)n * stride;
+        int c = ties_nupic ? zs_topk_select_ties(sel, score_work, U, kk, idx_work)
+                           : zs_topk_select(sel, score_work, U, kk, idx_work);
         win_count[n] = c;
         memset(y, 0, sizeof(float) * U);
         for (int j = 0; j < c; j++) {
             y[sel[j]] = x[sel[j]];
-            if (win_val) win_val[(size_t)n * kk + j] = x[sel[j]];
+            if (win_val) win_val[(size_t)n * stride + j] = x[sel[j]];
         }
     }
 }
@@ -361,11 +381,12 @@ void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float
 void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
                            const float *in, const float *duty, float boost_strength,
                            int N, int C, int H, int W, int k, int local,
-                           float *score_work, int32_t *idx_work) {
+                           float *score_work, int32_t *idx_work, int ties_nupic) {
     int S = H * W, U = C * S;
     if (!local) {
         float td = (float)((double)k / U);
         int kk = k < U ? k : U;
+        size_t stride = ties_nupic ? (size_t)U : (size_t)kk;
         for (int n = 0; n < N; n++) {
             const float *x = in + (size_t)n * U;
             float *y = out + (size_t)n * U;
@@ -373,13 +394,14 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
                 float f = expf((td - duty[c]) * boost_strength);
                 for (int i = 0; i < S; i++) score_work[c * S + i] = x[c * S + i] * f;
             }
-            int32_t *sel = win_idx + (size_t)n * kk;
-            int cnt = zs_topk_select(sel, score_work, U, kk, idx_work);
+            int32_t *sel = win_idx + (size_t)n * stride;
+            int cnt = ties_nupic ? zs_topk_select_ties(sel, score_work, U, kk, idx_work)
+                                 : zs_topk_select(sel, score_work, U, kk, idx_work);
             win_count[n] = cnt;
             memset(y, 0, sizeof(float) * U);
             for (int j = 0; j < cnt; j++) {
                 y[sel[j]] = x[sel[j]];
-                if (win_val) win_val[(size_t)n * kk + j] = x[sel[j]];
+                if (win_val) win_val[(size_t)n * stride + j] = x[sel[j]];
             }
         }
         return;
@@ -387,7 +409,7 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
     /* local: k of C at every position; kmax = k*S */
     float td = (float)((double)k / C);
     int kk = k < C ? k : C;
-    size_t kmax = (size_t)kk * S;
+    size_t kmax = ties_nupic ? (size_t)U : (size_t)kk * S;
     float *fac = score_work + C; /* C boost factors after the C scores */
     for (int c = 0; c < C; c++) fac[c] = expf((td - duty[c]) * boost_strength);
     for (int n = 0; n < N; n++) {
@@ -401,7 +423,8 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
         for (int p = 0; p < S; p++) {
             for (int c = 0; c < C; c++) score_work[c] = x[c * S + p] * fac[c];
             int32_t *local_sel = idx_work + C; /* after the C work slots */
-            int m = zs_topk_select(local_sel, score_work, C, kk, idx_work);
+            int m = ties_nupic ? zs_topk_select_ties(local_sel, score_work, C, kk, idx_work)
+                               : zs_topk_select(local_sel, score_work, C, kk, idx_work);
             for (int j = 0; j < m; j++) sel[cnt++] = local_sel[j] * S + p;
         }
         qsort(sel, (size_t)cnt, sizeof(int32_t), cmp_i32);

@@ -77,30 +77,36 @@ void zs_dropout_backward(float *din, const float *dout, const uint8_t *mask, siz
  * Winners are chosen on boosted values x * exp((td - duty) * boost) with
  * td = k / units (a positive per-unit factor, the same ranking as
  * x * exp(-boost * duty)); outputs carry the unboosted x; everything else is
- * 0. Tie-break: larger boosted value first, then lower index. Exactly k
- * winners per sample (per position for local), or all units if k >= units.
+ * 0. Ties (ties_nupic = 0, the default "lower_index"): larger boosted value
+ * first, then lower index; exactly k winners per sample (per position for
+ * local), or all units if k >= units. ties_nupic = 1 ("nupic", nupic.torch's
+ * break_ties=False): every unit whose boosted value is >= the k-th largest
+ * wins, so ties at the k-th value give more than k winners.
  *
  * The winners list (see zs_winners in net.h) is written as, per sample,
  * count[n] and the flat indices idx[n*kmax + j] into (C*H*W), ascending,
- * with val[n*kmax + j] = x at that index.
+ * with val[n*kmax + j] = x at that index; kmax = min(k, units) (k*H*W for
+ * local) with ties_nupic = 0 and the layer's C*H*W with ties_nupic = 1.
  */
 /* Select the k largest of score[0..n) (tie: lower index first) into sel[],
  * sorted by index ascending; returns the number written (min(k, n)).
  * work: scratch of n int32. */
 int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work);
+/* nupic's rule: every score >= the k-th largest (count may exceed k). */
+int zs_topk_select_ties(int32_t *sel, const float *score, int n, int k, int32_t *work);
 
 /* Scratch for the k-WTA forwards: score_work of U + C floats and idx_work
  * of U + C int32, U = units per sample. */
 /* Vector k-WTA: in/out (N, U), duty (U). */
 void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
                          const float *in, const float *duty, float boost_strength,
-                         int N, int U, int k, float *score_work, int32_t *idx_work);
+                         int N, int U, int k, float *score_work, int32_t *idx_work, int ties_nupic);
 /* Feature-map k-WTA: in/out (N, C, H, W), duty (C). local = 0: k over all
  * C*H*W units; local = 1: k over C at every (h, w) (kmax = k*H*W). */
 void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
                            const float *in, const float *duty, float boost_strength,
                            int N, int C, int H, int W, int k, int local,
-                           float *score_work, int32_t *idx_work);
+                           float *score_work, int32_t *idx_work, int ties_nupic);
 /* Gradient flows only through winners: din[idx] += dout[idx]. units = C*H*W. */
 void zs_kwinners_backward(float *din, const float *dout, const int32_t *win_count,
                           const int32_t *win_idx, int N, int units, int kmax);

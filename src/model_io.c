@@ -173,17 +173,20 @@ fail:
     return st;
 }
 
-static zs_status parse_classes(zs_net *net, const char *json) {
+static zs_status parse_classes(zs_net *net, const char *json, const char *what) {
     cJSON *a = cJSON_Parse(json);
     zs_status st = ZS_OK;
     const char **names = NULL;
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != net->num_classes)
-        ZS_FAIL(ZS_EFORMAT, "metadata 'classes' must be a JSON array of %d strings", net->num_classes);
+        ZS_FAIL(ZS_EFORMAT, "%s: metadata 'classes' must be a JSON array of %d strings", what, net->num_classes);
     names = calloc((size_t)net->num_classes, sizeof *names);
     if (!names) ZS_FAIL(ZS_ENOMEM, "out of memory");
     for (int i = 0; i < net->num_classes; i++) {
         const cJSON *v = cJSON_GetArrayItem(a, i);
-        if (!cJSON_IsString(v) || strlen(v->valuestring) > 255) ZS_FAIL(ZS_EFORMAT, "metadata 'classes': entry %d is not a string (<= 255 bytes)", i);
+        if (!cJSON_IsString(v) || strlen(v->valuestring) > 255)
+            ZS_FAIL(ZS_EFORMAT, "%s: metadata 'classes': entry %d is not a string (<= 255 bytes)", what, i);
+        if (zs_has_control_chars(v->valuestring))
+            ZS_FAIL(ZS_EFORMAT, "%s: metadata 'classes': entry %d holds a control character", what, i);
         names[i] = v->valuestring;
     }
     st = zs_net_set_class_names(net, net->num_classes, names);
@@ -206,7 +209,7 @@ static zs_status from_file(zs_net **out, const zs_st_file *f, const char *what) 
     st = zs_net_build_limited(&net, arch, 0, 0, held);
     if (st) { char m[512]; snprintf(m, sizeof m, "%s", zs_last_error()); ZS_FAIL(st, "%s: %s", what, m); }
     const char *cls = zs_st_meta(f, "classes");
-    if (cls) ZS_TRY(parse_classes(net, cls));
+    if (cls) ZS_TRY(parse_classes(net, cls, what));
     const char *steps = zs_st_meta(f, "steps");
     if (steps) net->steps = strtoll(steps, NULL, 10);
     const char *ts = zs_st_meta(f, "train_state");
@@ -237,6 +240,9 @@ static zs_status from_file(zs_net **out, const zs_st_file *f, const char *what) 
         if (L->type == ZS_BATCHNORM)
             for (int c = 0; c < L->in_c; c++)
                 if (L->running_var[c] < 0) ZS_FAIL(ZS_EFORMAT, "%s: %s.running_var is negative", what, L->name);
+        if (L->type == ZS_BATCHNORM && L->num_batches_tracked < 0)
+            ZS_FAIL(ZS_EFORMAT, "%s: %s.num_batches_tracked is negative (%lld)", what, L->name,
+                    (long long)L->num_batches_tracked);
         if ((L->type == ZS_KWINNERS || L->type == ZS_KWINNERS2D) && (!isfinite(L->boost_strength) || L->boost_strength < 0 || L->learning_iterations < 0))
             ZS_FAIL(ZS_EFORMAT, "%s: %s has a bad boost_strength or learning_iterations", what, L->name);
     }

@@ -79,6 +79,52 @@ static void jset(cJSON *o, const char *key, double v) {
 
 static int64_t prod3(int a, int b, int c) { return (int64_t)a * b * c; }
 
+/* Refuse any key of object o not in the NULL-terminated list `ok` (a
+ * misspelt "weight_sparsty" must not silently give a dense layer). */
+static zs_status check_keys(const cJSON *o, const char *const *ok, const char *what, const char *lname) {
+    for (const cJSON *c = o->child; c; c = c->next) {
+        int known = 0;
+        for (int i = 0; ok[i] && !known; i++) known = c->string && !strcmp(c->string, ok[i]);
+        if (!known) {
+            if (lname)
+                return ZS_ERR(ZS_EFORMAT, "architecture: layer '%s' (%s): unknown key '%.60s'", lname, what,
+                              c->string ? c->string : "");
+            return ZS_ERR(ZS_EFORMAT, "architecture: unknown top-level key '%.60s' (known: name, input, classes, layers)",
+                          c->string ? c->string : "");
+        }
+    }
+    return ZS_OK;
+}
+
+/* "sparsity" (fraction of weights that are zero, as nupic.torch's current
+ * `sparsity`), or the older zeroskip key "weight_sparsity" with the same
+ * meaning (NOT nupic's deprecated weight_sparsity, the fraction kept). The
+ * canonical JSON keeps "sparsity". */
+static zs_status jsparsity(cJSON *o, const char *lname, double *out) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "sparsity");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "weight_sparsity");
+    ZS_RETURN_IF(a && b, ZS_EFORMAT, "architecture: layer '%s': give 'sparsity' or its old name 'weight_sparsity' "
+                 "(both the fraction of zero weights), not both", lname);
+    zs_status st = jnum(o, b ? "weight_sparsity" : "sparsity", 0, 0, 1, lname, out);
+    if (st) return st;
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "weight_sparsity");
+    jset(o, "sparsity", *out);
+    return ZS_OK;
+}
+
+static const char *const keys_conv[] = {"type", "name", "out_channels", "kernel", "stride", "padding", "bias",
+                                        "sparsity", "weight_sparsity", NULL};
+static const char *const keys_linear[] = {"type", "name", "out_features", "bias", "sparsity", "weight_sparsity", NULL};
+static const char *const keys_pool[] = {"type", "name", "kernel", "stride", NULL};
+static const char *const keys_plain[] = {"type", "name", NULL};
+static const char *const keys_bn[] = {"type", "name", "affine", "momentum", "eps", NULL};
+static const char *const keys_drop[] = {"type", "name", "p", NULL};
+static const char *const keys_kw[] = {"type", "name", "percent_on", "k", "k_inference_factor", "boost_strength",
+                                      "boost_strength_factor", "duty_cycle_period", "ties", NULL};
+static const char *const keys_kw2d[] = {"type", "name", "percent_on", "k", "k_inference_factor", "boost_strength",
+                                        "boost_strength_factor", "duty_cycle_period", "ties", "local", NULL};
+static const char *const keys_top[] = {"name", "input", "classes", "layers", NULL};
+
 /* Parse one layer object into L (shapes from the previous layer). */
 static zs_status parse_layer(zs_layer *L, cJSON *o, int idx, int c, int h, int w) {
     zs_status st = ZS_OK;
@@ -101,6 +147,20 @@ static zs_status parse_layer(zs_layer *L, cJSON *o, int idx, int c, int h, int w
         cJSON_AddStringToObject(o, "name", L->name);
     }
     const char *n = L->name;
+    {
+        const char *const *ok = keys_plain;
+        switch (L->type) {
+        case ZS_CONV2D: ok = keys_conv; break;
+        case ZS_LINEAR: ok = keys_linear; break;
+        case ZS_MAXPOOL2D: ok = keys_pool; break;
+        case ZS_BATCHNORM: ok = keys_bn; break;
+        case ZS_DROPOUT: ok = keys_drop; break;
+        case ZS_KWINNERS: ok = keys_kw; break;
+        case ZS_KWINNERS2D: ok = keys_kw2d; break;
+        default: break;
+        }
+        if ((st = check_keys(o, ok, t->valuestring, n))) return st;
+    }
     L->in_c = c; L->in_h = h; L->in_w = w;
     L->out_c = c; L->out_h = h; L->out_w = w;
     double d;
@@ -113,7 +173,7 @@ static zs_status parse_layer(zs_layer *L, cJSON *o, int idx, int c, int h, int w
         if ((st = jint(o, "padding", 0, 0, 1024, n, &L->pad))) return st;
         if ((st = jnum(o, "bias", 1, 0, 1, n, &d))) return st;
         L->has_bias = d != 0;
-        if ((st = jnum(o, "weight_sparsity", 0, 0, 1, n, &d))) return st;
+        if ((st = jsparsity(o, n, &d))) return st;
         L->weight_sparsity = (float)d;
         ZS_RETURN_IF(h + 2 * L->pad < L->kh || w + 2 * L->pad < L->kw, ZS_ESHAPE,
                      "architecture: layer '%s': kernel %dx%d larger than padded input %dx%d", n, L->kh, L->kw, h, w);
@@ -123,7 +183,6 @@ static zs_status parse_layer(zs_layer *L, cJSON *o, int idx, int c, int h, int w
         L->fan_in = (size_t)c * L->kh * L->kw;
         L->n_weights = (size_t)co * L->fan_in;
         L->nnz_per_unit = (int)zs_round_half_even((1.0 - d) * (double)L->fan_in);
-        jset(o, "weight_sparsity", L->weight_sparsity);
         break;
     }
     case ZS_LINEAR: {
@@ -131,7 +190,7 @@ static zs_status parse_layer(zs_layer *L, cJSON *o, int idx, int c, int h, int w
         if ((st = jint(o, "out_features", 0, 1, 1 << 24, n, &o_))) return st;
         if ((st = jnum(o, "bias", 1, 0, 1, n, &d))) return st;
         L->has_bias = d != 0;
-        if ((st = jnum(o, "weight_sparsity", 0, 0, 1, n, &d))) return st;
+        if ((st = jsparsity(o, n, &d))) return st;
         L->weight_sparsity = (float)d;
         L->kh = L->kw = 1; L->stride = 1;
         L->fan_in = (size_t)prod3(c, h, w);
@@ -193,6 +252,13 @@ static zs_status parse_layer(zs_layer *L, cJSON *o, int idx, int c, int h, int w
         if ((st = jnum(o, "boost_strength_factor", 0.9, 0, 1, n, &d))) return st;
         L->boost_strength_factor = (float)d;
         if ((st = jint(o, "duty_cycle_period", 1000, 1, 1 << 30, n, &L->duty_cycle_period))) return st;
+        const cJSON *ties = cJSON_GetObjectItemCaseSensitive(o, "ties");
+        if (ties) {
+            ZS_RETURN_IF(!cJSON_IsString(ties) || (strcmp(ties->valuestring, "lower_index") && strcmp(ties->valuestring, "nupic")),
+                         ZS_EFORMAT, "architecture: layer '%s': 'ties' must be \"lower_index\" (exactly k winners, "
+                         "lower index first) or \"nupic\" (every unit >= the k-th value wins)", n);
+            L->ties_nupic = !strcmp(ties->valuestring, "nupic");
+        }
         break;
     }
     case ZS_LOGSOFTMAX:
@@ -266,6 +332,7 @@ zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, in
     ZS_RETURN_IF(!root, ZS_EFORMAT, "architecture: not valid JSON (near byte %ld)",
                  cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - json) : -1L);
     if (!cJSON_IsObject(root)) ZS_FAIL(ZS_EFORMAT, "architecture: JSON must be an object");
+    ZS_TRY(check_keys(root, keys_top, NULL, NULL));
     net = calloc(1, sizeof *net);
     if (!net) ZS_FAIL(ZS_ENOMEM, "out of memory");
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(root, "name");
@@ -318,6 +385,7 @@ zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, in
         if (cls) {
             const cJSON *v = cJSON_GetArrayItem(cls, i);
             if (!cJSON_IsString(v) || strlen(v->valuestring) > 255) ZS_FAIL(ZS_EFORMAT, "architecture: class %d must be a string (<= 255 bytes)", i);
+            if (zs_has_control_chars(v->valuestring)) ZS_FAIL(ZS_EFORMAT, "architecture: class %d holds a control character", i);
             s = v->valuestring;
         } else snprintf(buf, sizeof buf, "%d", i);
         if (!(net->class_names[i] = zs_strdup(s))) ZS_FAIL(ZS_ENOMEM, "out of memory");
@@ -464,7 +532,7 @@ zs_status zs_net_reserve(zs_net *net, int n) {
             case ZS_KWINNERS2D: {
                 int kk = L->k > L->k_inference ? L->k : L->k_inference;
                 size_t kmax = L->local ? (size_t)kk * L->in_h * L->in_w : (size_t)kk;
-                if (kmax > L->in_size) kmax = L->in_size;
+                if (kmax > L->in_size || L->ties_nupic) kmax = L->in_size; /* nupic ties: up to every unit */
                 CARVE(L->win.count, int32_t, N);
                 CARVE(L->win.idx, int32_t, N * kmax);
                 CARVE(L->win.val, float, N * kmax);
@@ -496,6 +564,7 @@ zs_status zs_net_reserve(zs_net *net, int n) {
  * k-WTA functions pack sample n's winners at n * min(k, pool) (times H*W
  * for local), with k = k in training and k_inference in eval. */
 static int win_stride(const zs_layer *L, int training) {
+    if (L->ties_nupic) return (int)L->in_size;
     int k = training ? L->k : L->k_inference;
     if (L->local) {
         if (k > L->in_c) k = L->in_c;
@@ -528,14 +597,14 @@ static void layer_forward(zs_net *net, zs_layer *L, const float *x, int N) {
     case ZS_KWINNERS:
         L->win.kmax = win_stride(L, tr);
         zs_kwinners_forward(L->out, L->win.count, L->win.idx, L->win.val, x, L->duty, L->boost_strength, N,
-                            (int)L->in_size, tr ? L->k : L->k_inference, L->score_work, L->idx_work);
+                            (int)L->in_size, tr ? L->k : L->k_inference, L->score_work, L->idx_work, L->ties_nupic);
         if (tr) zs_kwinners_update_duty(L->duty, &L->learning_iterations, L->out, N, (int)L->in_size, 1, L->duty_cycle_period);
         break;
     case ZS_KWINNERS2D:
         L->win.kmax = win_stride(L, tr);
         zs_kwinners2d_forward(L->out, L->win.count, L->win.idx, L->win.val, x, L->duty, L->boost_strength, N,
                               L->in_c, L->in_h, L->in_w, tr ? L->k : L->k_inference, L->local, L->score_work,
-                              L->idx_work);
+                              L->idx_work, L->ties_nupic);
         if (tr) zs_kwinners_update_duty(L->duty, &L->learning_iterations, L->out, N, L->in_c, L->in_h * L->in_w, L->duty_cycle_period);
         break;
     case ZS_LOGSOFTMAX: zs_logsoftmax_forward(L->out, x, N, L->out_c); break;
@@ -720,6 +789,7 @@ const char *zs_net_class_name(const zs_net *net, int i) {
 }
 const char *zs_net_arch_name(const zs_net *net) { return net->arch_name; }
 int zs_net_num_layers(const zs_net *net) { return net->n_layers; }
+int zs_net_epochs_done(const zs_net *net) { return net ? net->epochs_done : 0; }
 
 zs_status zs_net_set_class_names(zs_net *net, int n, const char *const *names) {
     ZS_RETURN_IF(!net || !names || n != net->num_classes, ZS_EINVAL,
@@ -727,10 +797,12 @@ zs_status zs_net_set_class_names(zs_net *net, int n, const char *const *names) {
     char **nn = calloc((size_t)n, sizeof(char *));
     ZS_RETURN_IF(!nn, ZS_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
-        if (!names[i] || !(nn[i] = zs_strdup(names[i]))) {
+        int bad = !names[i] || zs_has_control_chars(names[i]) || strlen(names[i]) > 255;
+        if (bad || !(nn[i] = zs_strdup(names[i]))) {
             for (int j = 0; j < i; j++) free(nn[j]);
             free(nn);
-            return ZS_ERR(names[i] ? ZS_ENOMEM : ZS_EINVAL, "class name %d missing or out of memory", i);
+            return ZS_ERR(bad ? ZS_EINVAL : ZS_ENOMEM, "class name %d: %s", i,
+                          !names[i] ? "missing" : bad ? "longer than 255 bytes or holds a control character" : "out of memory");
         }
     }
     for (int i = 0; i < n; i++) free(net->class_names[i]);

@@ -19,7 +19,8 @@
  * idx[n*kmax + j] into the layer's (C*H*W) output, strictly ascending, and
  * their values val[n*kmax + j]. kmax is set by each forward to the k it used
  * (k in training, k_inference in eval; times H*W for local); the buffers hold
- * max(k, k_inference) per sample.
+ * max(k, k_inference) per sample. A layer with nupic ties (ties_nupic) may
+ * keep more than k winners: its kmax and buffers are the layer's C*H*W.
  */
 #ifndef ZS_NET_H
 #define ZS_NET_H
@@ -61,6 +62,9 @@ typedef struct zs_layer {
     /* k-WTA */
     float percent_on, k_inference_factor, boost_strength, boost_strength_factor;
     int duty_cycle_period, local;
+    int ties_nupic;           /* "ties": "nupic": every unit >= the k-th boosted
+                                 value wins (count may exceed k); 0: exactly k,
+                                 lower index first                             */
     int k, k_inference;       /* per sample (global) or per position (local)  */
     int64_t learning_iterations;
     float *duty;              /* (C) for 2d, (U) for vectors                  */

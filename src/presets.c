@@ -10,11 +10,11 @@
     "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000}"
 #define CONV(name, co, sp) \
     "{\"type\":\"conv2d\",\"name\":\"" name "\",\"out_channels\":" co ",\"kernel\":[5,5],\"stride\":1," \
-    "\"padding\":0,\"bias\":true,\"weight_sparsity\":" sp "}"
+    "\"padding\":0,\"bias\":true,\"sparsity\":" sp "}"
 #define BN(name) "{\"type\":\"batchnorm\",\"name\":\"" name "\",\"affine\":false,\"momentum\":0.1,\"eps\":1e-5}"
 #define POOL(name) "{\"type\":\"maxpool2d\",\"name\":\"" name "\",\"kernel\":2,\"stride\":2}"
 #define LIN(name, o, sp) \
-    "{\"type\":\"linear\",\"name\":\"" name "\",\"out_features\":" o ",\"bias\":true,\"weight_sparsity\":" sp "}"
+    "{\"type\":\"linear\",\"name\":\"" name "\",\"out_features\":" o ",\"bias\":true,\"sparsity\":" sp "}"
 #define RELU(name) "{\"type\":\"relu\",\"name\":\"" name "\"}"
 #define GSC_CLASSES \
     "\"classes\":[\"unknown\",\"silence\",\"zero\",\"one\",\"two\",\"three\",\"four\",\"five\",\"six\"," \

@@ -10,7 +10,8 @@
  * a tensor is handed out, and the JSON is pre-scanned so that a 16 MiB
  * header cannot expand into gigabytes of cJSON nodes. What it deliberately
  * does not do: memory-map, convert dtypes, or reject gaps between tensors
- * (other writers may pad; overlaps are rejected).
+ * (other writers may pad; overlaps are rejected). Bytes after the last
+ * tensor's end are refused, as the reference implementation refuses them.
  *
  * The writer lays tensors out back to back in the order added (no holes, so
  * the official safetensors library accepts the files) and pads the header
@@ -309,6 +310,18 @@ zs_status zs_st_parse(zs_st_file *out, const void *data, size_t size) {
         ZS_TRY(parse_tensor(t, c, data_size));
     }
     ZS_TRY(check_names_and_overlaps(&f));
+    {
+        /* the data section ends where the last tensor ends: trailing bytes
+         * are refused, as the reference safetensors implementation does */
+        uint64_t last = 0;
+        for (int i = 0; i < f.n_tensors; i++) {
+            uint64_t e = (uint64_t)(uintptr_t)f.tensors[i].data + f.tensors[i].nbytes;
+            if (e > last) last = e;
+        }
+        if (last != data_size)
+            ZS_FAIL(ZS_EFORMAT, "safetensors: %zu trailing bytes after the data section (tensors end at byte %" PRIu64
+                    " of %zu)", data_size - (size_t)last, last, data_size);
+    }
     for (int i = 0; i < f.n_tensors; i++)
         f.tensors[i].data = base + (uintptr_t)f.tensors[i].data;
     cJSON_Delete(root);

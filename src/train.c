@@ -77,6 +77,8 @@ zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val, 
         csv = fopen(opts->csv_path, "w");
         if (!csv) ZS_FAIL(ZS_EIO, "%s: cannot write: %s", opts->csv_path, strerror(errno));
         fprintf(csv, "epoch,loss,train_acc,val_acc,val_loss,lr,seconds\n");
+        /* a full disk or /dev/full shows here, before any training */
+        if (fflush(csv) != 0 || ferror(csv)) ZS_FAIL(ZS_EIO, "%s: write failed: %s", opts->csv_path, strerror(errno));
     }
     if (net->epochs_done == 0) zs_rng_seed(&net->train_rng, opts->seed);
     for (int i = 0; i < n; i++) order[i] = i;
@@ -127,15 +129,17 @@ zs_status zs_train(zs_net *net, const zs_dataset *train, const zs_dataset *val, 
             fprintf(stderr, "\nepoch %d/%d: loss %.4f, train acc %.2f%%, val acc %.2f%%, val loss %.4f, lr %.5g, %.1f s\n",
                     e + 1, opts->epochs, loss_sum / seen, 100.0 * correct / seen, 100.0 * vacc, vloss,
                     (double)sgd.lr, secs);
+        /* checkpoint first: a curve that cannot be written must not cost the epoch */
+        if (opts->checkpoint_path) ZS_TRY(zs_net_save_checkpoint(net, opts->checkpoint_path));
         if (csv) {
             fprintf(csv, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", e + 1, loss_sum / seen, (double)correct / seen, vacc,
                     vloss, (double)sgd.lr, secs);
-            fflush(csv);
+            if (fflush(csv) != 0 || ferror(csv))
+                ZS_FAIL(ZS_EIO, "%s: write failed: %s", opts->csv_path, strerror(errno));
         }
-        if (opts->checkpoint_path) ZS_TRY(zs_net_save_checkpoint(net, opts->checkpoint_path));
     }
 fail:
-    if (csv && fclose(csv) != 0 && st == ZS_OK) st = ZS_ERR(ZS_EIO, "%s: write failed", opts->csv_path);
+    if (csv && fclose(csv) != 0 && st == ZS_OK) st = ZS_ERR(ZS_EIO, "%s: write failed: %s", opts->csv_path, strerror(errno));
     free(order);
     zs_free_aligned(xb);
     free(yb);

@@ -43,6 +43,9 @@ typedef struct ts_layer {
 
 int zs_ts_enabled(const zs_net *net) {
     if (!net->training) return 0;
+    /* nupic ties (more than k winners) run on the reference layers */
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].ties_nupic) return 0;
     const char *e = getenv("ZS_TRAIN_REF");
     return !(e && *e && strcmp(e, "0"));
 }

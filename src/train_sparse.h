@@ -28,8 +28,8 @@
 
 #include "net.h"
 
-/* 1 when the fast training path should run for this net now (training mode
- * and ZS_TRAIN_REF unset or "0"). */
+/* 1 when the fast training path should run for this net now (training mode,
+ * ZS_TRAIN_REF unset or "0", and no k-WTA layer with "ties": "nupic"). */
 int zs_ts_enabled(const zs_net *net);
 /* Forward of layer li in training mode; returns 1 if done, 0 if the caller
  * must run the reference layer. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -129,19 +130,55 @@ double zs_round_half_even(double x) {
     return fmod(f, 2.0) == 0.0 ? f : f + 1;
 }
 
+int zs_has_control_chars(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f) return 1;
+    return 0;
+}
+
 int zs_all_finite(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return 0;
     return 1;
 }
 
-zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    ZS_RETURN_IF(!f, ZS_EIO, "%s: cannot open: %s", path, strerror(errno));
+int zs_open_regular(const char *path) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { ZS_ERR(ZS_EIO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     struct stat stt;
-    if (fstat(fileno(f), &stt) != 0 || !S_ISREG(stt.st_mode)) {
+    if (fstat(fd, &stt) != 0) {
+        int e = errno;
+        close(fd);
+        ZS_ERR(ZS_EIO, "%s: cannot stat: %s", path, strerror(e));
+        return -1;
+    }
+    if (!S_ISREG(stt.st_mode)) {
+        close(fd);
+        ZS_ERR(ZS_EIO, "%s: not a regular file (%s)", path,
+               S_ISDIR(stt.st_mode) ? "a directory" : S_ISFIFO(stt.st_mode) ? "a FIFO" :
+               S_ISCHR(stt.st_mode) ? "a character device" : S_ISBLK(stt.st_mode) ? "a block device" :
+               S_ISSOCK(stt.st_mode) ? "a socket" : "not a plain file");
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        ZS_ERR(ZS_EIO, "%s: fcntl failed: %s", path, strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
+zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *size) {
+    int fd = zs_open_regular(path);
+    if (fd < 0) return ZS_EIO;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { int e = errno; close(fd); return ZS_ERR(ZS_EIO, "%s: cannot open: %s", path, strerror(e)); }
+    struct stat stt;
+    if (fstat(fileno(f), &stt) != 0) {
         fclose(f);
-        return ZS_ERR(ZS_EIO, "%s: not a regular file", path);
+        return ZS_ERR(ZS_EIO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if ((uint64_t)stt.st_size > max_bytes) {
         fclose(f);
@@ -162,20 +199,36 @@ zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *
 
 zs_status zs_write_file_atomic(const char *path, const void *const *bufs, const size_t *sizes, int n) {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
+    ZS_RETURN_IF(plen == 0, ZS_EINVAL, "empty output path");
+    /* the replaced file's mode, or 0666 minus the umask (open(2) applies it) */
+    mode_t mode = 0666;
+    int keep_mode = 0;
+    struct stat old;
+    if (stat(path, &old) == 0) {
+        ZS_RETURN_IF(S_ISDIR(old.st_mode), ZS_EIO, "%s: is a directory", path);
+        ZS_RETURN_IF(!S_ISREG(old.st_mode), ZS_EIO, "%s: exists and is not a regular file (it would be replaced)", path);
+        mode = old.st_mode & 07777;
+        keep_mode = 1;
+    }
+    char *tmp = malloc(plen + 64);
     ZS_RETURN_IF(!tmp, ZS_ENOMEM, "out of memory");
     /* a unique temporary per call (threads of one process may save to the
      * same path at once); the last rename wins, each file is whole */
-    snprintf(tmp, plen + 32, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd >= 0 && fchmod(fd, 0644) != 0) {
-        zs_status st = ZS_ERR(ZS_EIO, "%s: cannot set permissions of %s: %s", path, tmp, strerror(errno));
-        close(fd); unlink(tmp); free(tmp);
-        return st;
+    static atomic_uint seq;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, plen + 64, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1u));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
         zs_status st = ZS_ERR(ZS_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
         free(tmp);
+        return st;
+    }
+    if (keep_mode && fchmod(fd, mode) != 0) {
+        zs_status st = ZS_ERR(ZS_EIO, "%s: cannot set permissions of %s: %s", path, tmp, strerror(errno));
+        close(fd); unlink(tmp); free(tmp);
         return st;
     }
     for (int i = 0; i < n; i++) {

@@ -53,14 +53,25 @@ void zs_rng_shuffle(zs_rng *r, int32_t *idx, int n);
 
 /* round(x) with ties to even, as Python's round(). */
 double zs_round_half_even(double x);
+/* 1 if s holds a byte below 0x20 or 0x7f (tab, newline, escape...). */
+int zs_has_control_chars(const char *s);
 /* 1 if all n values are finite. */
 int zs_all_finite(const float *x, size_t n);
 
-/* Read a whole file into a malloc'ed buffer (caller frees). Refuses files
- * over max_bytes with ZS_ELIMIT. */
+/* Open `path` for reading without ever blocking in open(): O_NONBLOCK,
+ * then fstat; anything but a regular file (FIFO, device, directory,
+ * socket) is refused with ZS_EIO naming the file, before a read could
+ * block. Returns a blocking descriptor (O_CLOEXEC) or -1 with the error set. */
+int zs_open_regular(const char *path);
+/* Read a whole regular file (zs_open_regular) into a malloc'ed buffer
+ * (caller frees). Refuses files over max_bytes with ZS_ELIMIT. */
 zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *size);
-/* Write `n` buffers atomically: PATH.tmp.<pid>, fsync, rename over PATH. On
- * failure the temporary is removed and PATH is untouched. */
+/* Write `n` buffers atomically: a new PATH.tmp.<pid>.<n> (O_EXCL), fsync,
+ * rename over PATH. The new file gets the mode of the regular file it
+ * replaces, else 0666 minus the umask, as open(2) would give. A PATH that
+ * exists but is not a regular file (directory, device, FIFO) is refused:
+ * the rename would replace it. On failure the temporary is removed and
+ * PATH is untouched. */
 zs_status zs_write_file_atomic(const char *path, const void *const *bufs,
                                const size_t *sizes, int n);
 

@@ -250,9 +250,9 @@ static double kw_loss(void *c_) {
     kw_ctx *c = c_;
     if (c->is2d)
         zs_kwinners2d_forward(c->out, c->cnt, c->idx, c->val, c->x, c->duty, c->bs, c->N, c->C, c->H, c->W, c->k,
-                              c->local, c->score, c->iw);
+                              c->local, c->score, c->iw, 0);
     else
-        zs_kwinners_forward(c->out, c->cnt, c->idx, c->val, c->x, c->duty, c->bs, c->N, c->C, c->k, c->score, c->iw);
+        zs_kwinners_forward(c->out, c->cnt, c->idx, c->val, c->x, c->duty, c->bs, c->N, c->C, c->k, c->score, c->iw, 0);
     return dot(c->out, c->g, (size_t)c->N * c->C * c->H * c->W);
 }
 

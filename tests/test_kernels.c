@@ -266,8 +266,8 @@ static void test_kwta_emit(const zs_kernels *K) {
         for (int c = 0; c < C; c++) duty[c] = urand(0, 0.3f);
         float boost = 1.5f, td = (float)((double)k / U);
         for (int c = 0; c < C; c++) f[c] = expf((td - duty[c]) * boost);
-        if (local_vec) zs_kwinners_forward(out, &cnt, wi, wv, x, duty, boost, 1, U, k, sw, iw);
-        else zs_kwinners2d_forward(out, &cnt, wi, wv, x, duty, boost, 1, C, H, W, k, 0, sw, iw);
+        if (local_vec) zs_kwinners_forward(out, &cnt, wi, wv, x, duty, boost, 1, U, k, sw, iw, 0);
+        else zs_kwinners2d_forward(out, &cnt, wi, wv, x, duty, boost, 1, C, H, W, k, 0, sw, iw, 0);
         zs_kwta_cut cut;
         K->kwta_select(&cut, x, f, local_vec ? U : C, local_vec ? 1 : H * W, k, kw);
         int ng = K->kwta_emit(idx, val, x, f, local_vec ? U : C, local_vec ? 1 : H * W, cut);

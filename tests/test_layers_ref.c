@@ -380,9 +380,9 @@ static void test_kwinners(void) {
         float *score = malloc(4 * (2 * (size_t)U + 64));
         int32_t *iw = malloc(4 * (2 * (size_t)U + 64));
         if (is2d)
-            zs_kwinners2d_forward(out, cnt, idx, val, x, duty, bs, N, C, H, W, k, local, score, iw);
+            zs_kwinners2d_forward(out, cnt, idx, val, x, duty, bs, N, C, H, W, k, local, score, iw, 0);
         else
-            zs_kwinners_forward(out, cnt, idx, val, x, duty, bs, N, U, k, score, iw);
+            zs_kwinners_forward(out, cnt, idx, val, x, duty, bs, N, U, k, score, iw, 0);
         snprintf(what, sizeof what, "kwinners/%s output", c);
         exact_f(out, ref, n, what);
         /* winners list: count, strictly ascending indices, values, = the mask */

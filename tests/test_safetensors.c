@@ -331,6 +331,9 @@ static const bad_case bad_cases[] = {
     {"three offsets", "{" T("w") ":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1,2]}}", 8, AUTO_LEN, ZS_EFORMAT, "'w'"},
     {"offsets not an array", "{" T("w") ":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":{}}}", 8, AUTO_LEN, ZS_EFORMAT, "'w'"},
     {"huge offsets", "{" T("w") ":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1e300,1e300]}}", 8, AUTO_LEN, ZS_EFORMAT, "'w'"},
+    {"trailing data after tensors (the reference implementation refuses it)",
+     "{" T("w") ":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 9, AUTO_LEN, ZS_EFORMAT, "trailing"},
+    {"data but no tensors", "{}", 4, AUTO_LEN, ZS_EFORMAT, "trailing"},
     {"overlapping tensors",
      "{" T("a") ":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
          T("b") ":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, AUTO_LEN, ZS_EFORMAT, "overlaps"},
@@ -437,7 +440,6 @@ static void test_valid_edge_cases(void) {
         {"space padding after JSON", "{}      ", 0, 0},
         {"metadata only", "{\"__metadata__\":{\"a\":\"b\"}}", 0, 0},
         {"empty metadata", "{\"__metadata__\":{}}", 0, 0},
-        {"trailing data after tensors", "{\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 9, 1},
         {"gap between tensors", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
                                 "\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[4,5]}}", 5, 2},
         {"two empty tensors at one offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"

@@ -23,7 +23,8 @@ def _layers(arch):
     """(sparse layer names, k-WTA layer names (name -> is_2d)) of `arch`."""
     sparse, kw = set(), {}
     for L in arch["layers"]:
-        if L["type"] in ("conv2d", "linear") and L.get("weight_sparsity", 0.0) > 0:
+        # "sparsity" (fraction of zero weights); "weight_sparsity" is its old name
+        if L["type"] in ("conv2d", "linear") and L.get("sparsity", L.get("weight_sparsity", 0.0)) > 0:
             sparse.add(L["name"])
         elif L["type"] in ("kwinners", "kwinners2d"):
             kw[L["name"]] = L["type"] == "kwinners2d"

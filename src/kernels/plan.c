@@ -13,8 +13,8 @@
  * What it is not: a general graph compiler. Supported: conv2d (stride 1,
  * any padding), linear, batchnorm after conv/linear, relu, maxpool2d,
  * flatten, dropout (identity), global kwinners2d, kwinners, logsoftmax
- * (last). Anything else returns ZS_EUNSUPPORTED and the caller uses the
- * reference path.
+ * (last), k-WTA with the default tie rule. Anything else (e.g. "ties":
+ * "nupic") returns ZS_EUNSUPPORTED and the caller uses the reference path.
  *
  * The kernel set is zs_kernels_active() read at build (so ZS_ISA set before
  * building selects it); nothing is cached globally. Environment knobs read
@@ -171,6 +171,9 @@ zs_status zs_plan_build(zs_net *net) {
     for (int i = 0; i < net->n_layers; i++) {
         const zs_layer *L = &net->layers[i];
         if (L->type == ZS_KWINNERS || L->type == ZS_KWINNERS2D) any_sparse = 1;
+        if ((L->type == ZS_KWINNERS || L->type == ZS_KWINNERS2D) && L->ties_nupic)
+            ZS_FAIL(ZS_EUNSUPPORTED, "plan: k-WTA '%s' uses nupic ties (more than k winners possible); "
+                    "the reference path implements them", L->name);
         if ((L->type == ZS_CONV2D || L->type == ZS_LINEAR) && L->weight_sparsity > 0) any_sparse = 1;
     }
     if (!any_sparse && !env_is("ZS_PLAN_DENSE", "1"))
