@@ -139,7 +139,7 @@ bench: cli
 
 help:
 	@echo "make [all]     build library, CLI (build/zeroskip) and tests"
-	@echo "make test      run the test suite (prints 'N passed, M failed')"
+	@echo "make test      run the test suite (prints 'N passed, M failed, K skipped')"
 	@echo "make test-asan the suite under ASan+UBSan"
 	@echo "make python    the Python module (PYTHONPATH=python, see README)"
 	@echo "make install   PREFIX=/usr/local [DESTDIR=]: library, header, pkg-config,"

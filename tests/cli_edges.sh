@@ -165,7 +165,10 @@ check '! grep -q openblas README.md' "README does not mention OpenBLAS"
 check '! grep -q "PATH\.tmp," include/zeroskip.h' "zeroskip.h describes the temporary file as it is"
 expect_rc 0 "" "$ZS" listen --help
 check 'grep -q centred "$T/out" && ! grep -q "first second" "$T/out"' "listen --help: the word is centred"
-check '! grep -qi "first second" docs/DATASET.md docs/AUDIO.md' "DATASET.md and AUDIO.md: the word is centred"
+check '! grep -q "and .zeroskip listen. (file mode) use .zs_clip_fit.," docs/DATASET.md && grep -q "zs_clip_fit_centred" docs/DATASET.md' \
+    "DATASET.md: listen centres the word"
+check '! grep -q "^the first second), .--top K" docs/AUDIO.md && grep -q "zs_clip_fit_centred" docs/AUDIO.md' \
+    "AUDIO.md: listen centres the word"
 check '! grep -q "Training always uses the reference" docs/ARCHITECTURE.md' "ARCHITECTURE.md: training has a fast path"
 for f in F1 F2 F6; do
     check '! grep -E "^\| $f \|" docs/RELIABILITY.md | grep -Eq "\| open( \(low\))? \|$"' "RELIABILITY.md still lists $f as open"
