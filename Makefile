@@ -35,6 +35,9 @@ $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/kernels/*.h cli/*.h tests/*
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS),$(if $(findstring _avx2,$<),$(AVX2_FLAGS),)) -c $< -o $@
 
+# the command sees only the public header (tests/cli_headers.sh checks it too)
+$(CLI_OBJ): CPPFLAGS := -Iinclude -D_GNU_SOURCE
+
 $(BUILD)/libzeroskip.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -26,6 +26,13 @@ int cmd_bench(int argc, char **argv);
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* Failures the command raises itself go through zs_last_error() as the
+ * library's do (zs_set_error), so cli_fail prints either the same way.
+ * ZS_FAIL: set `st` and jump to the function's `fail:` label. */
+#ifndef ZS_ERR /* (the fuzz replay test also includes the library's) */
+#define ZS_ERR(code, ...) zs_set_error((code), __VA_ARGS__)
+#define ZS_FAIL(code, ...) do { st = ZS_ERR((code), __VA_ARGS__); goto fail; } while (0)
+#endif
 /* Print "zeroskip CMD: <zs_last_error()>" and map a status to an exit code. */
 int cli_fail(const char *cmd, zs_status st);
 /* Same, naming FILE first unless the message already starts with it. */

@@ -16,7 +16,6 @@
  * on-the-fly augmenter for training.
  */
 #include "cli.h"
-#include "zs_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -136,7 +135,7 @@ static zs_status manifest_read(manifest *m, const char *path) {
 
     size_t lines = 1;
     for (size_t i = 0; i < size; i++) lines += m->text[i] == '\n';
-    m->rows = zs_calloc(lines, sizeof *m->rows);
+    m->rows = calloc(lines, sizeof *m->rows);
     if (!m->rows) ZS_FAIL(ZS_ENOMEM, "%s: out of memory", path);
 
     /* the manifest's directory, for relative paths */
@@ -473,13 +472,13 @@ static zs_status load_noise_dir(const char *dir, noise_bed **out, int *n_out) {
             if (!nn) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); break; }
             names = nn;
         }
-        if (!(names[n] = zs_strdup(e->d_name))) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); break; }
+        if (!(names[n] = strdup(e->d_name))) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); break; }
         n++;
     }
     closedir(d);
     noise_bed *beds = NULL;
     if (!st && !n) st = ZS_ERR(ZS_EINVAL, "--noise-dir %s: no .wav files", dir);
-    if (!st && !(beds = zs_calloc((size_t)n, sizeof *beds))) st = ZS_ERR(ZS_ENOMEM, "out of memory");
+    if (!st && !(beds = calloc((size_t)n, sizeof *beds))) st = ZS_ERR(ZS_ENOMEM, "out of memory");
     /* sorted by name: the augmentation must not depend on readdir order */
     for (int i = 1; !st && i < n; i++)
         for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
@@ -752,7 +751,7 @@ static int cmd_stats(int argc, char **argv) {
         const int32_t *y = zs_dataset_labels_const(ds);
         const float *x = zs_dataset_features_const(ds);
         printf("%s: %d examples of %dx%dx%d, %d classes\n", argv[i], n, c, h, w, k);
-        int64_t *cnt = zs_calloc((size_t)(k > 0 ? k : 1), sizeof *cnt);
+        int64_t *cnt = calloc((size_t)(k > 0 ? k : 1), sizeof *cnt);
         int64_t bad = 0;
         for (int j = 0; j < n; j++) {
             if (cnt && y[j] >= 0 && y[j] < k) cnt[y[j]]++;

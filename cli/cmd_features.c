@@ -2,8 +2,8 @@
  * networks see (read, mix to mono, resample to 16 kHz, pad/cut to 1 s,
  * optional noise, log-mel). */
 #include "cli.h"
-#include "zs_internal.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *USAGE =

@@ -5,9 +5,6 @@
 
 static const char *USAGE = "zeroskip info (MODEL | --preset NAME) | zeroskip info --kernels";
 
-#include "kernels/kernels.h"
-#include "kernels/plan.h"
-
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *preset = NULL, *v;
     int kernels = 0;
@@ -27,7 +24,7 @@ int cmd_info(int argc, char **argv) {
     }
     if (kernels) {
         printf("cpu isa: %s, active: %s\n", zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()));
-        zs_kernels_list(stdout);
+        zs_kernels_describe(stdout);
         if (!model && !preset) return cli_stdout_done("info");
     }
     if (!!model + !!preset != 1) return cli_usage("info", USAGE, "give a model file or --preset");
@@ -41,9 +38,8 @@ int cmd_info(int argc, char **argv) {
     printf("\n");
     if (kernels) {
         printf("inference plan (built now, as zs_net_infer would):\n");
-        zs_status ps = zs_plan_build(net);
-        if (ps == ZS_OK) zs_plan_describe(net, stdout);
-        else printf("no fast plan: %s -> reference path (im2col + GEMM)\n", zs_last_error());
+        zs_status ps = zs_net_plan_describe(net, stdout);
+        if (ps != ZS_OK) printf("no fast plan: %s -> reference path (im2col + GEMM)\n", zs_last_error());
     }
     zs_net_free(net);
     return cli_stdout_done("info");

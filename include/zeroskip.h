@@ -57,6 +57,14 @@ const char *zs_status_str(zs_status s);
 /* Message of the last failing call on this thread ("" if none). The pointer
  * stays valid until the next failing call on the same thread. */
 const char *zs_last_error(void);
+/* Record a printf-style message as this thread's zs_last_error() and return
+ * `st`: lets a program built on the library report its own failures through
+ * the same channel (the zeroskip command does). Thread-safe. */
+zs_status zs_set_error(zs_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* ---- limits (loaders refuse anything larger, with ZS_ELIMIT) ------------ */
 #define ZS_MAX_HEADER_BYTES (16u << 20)  /* safetensors JSON header          */
@@ -84,6 +92,20 @@ const char *zs_isa_name(zs_isa isa);
  * OMP_NUM_THREADS or all cores). Sparse kernels are single-threaded per
  * call; run networks in parallel from your own threads. */
 void zs_set_threads(int n);
+/* The kernel families and the version of each that zs_isa_active() selects
+ * (what `zeroskip info --kernels` prints), written to `f`. Thread-safe. */
+void zs_kernels_describe(FILE *f);
+/* Measured peak of one core with the kernels of `isa` (clamped to the CPU):
+ * fp32 GFLOP/s of a short loop of independent FMAs (2 FLOPs per
+ * multiply-add; about 20 ms, measured on the first call per ISA and cached).
+ * Scalar: mul+add without vectors. Thread-safe. */
+double zs_cpu_peak_gflops(zs_isa isa);
+/* Measured rate of one streaming pass on one core with `isa`: GB/s of a
+ * vector max-reduction over a 256 KiB buffer (L2-resident, as the
+ * activation maps of one sample are); measured once per ISA and cached.
+ * It is the floor used for select/pool/copy stages by `zeroskip bench
+ * --profile`. Thread-safe. */
+double zs_cpu_stream_gbps(zs_isa isa);
 
 /* ---- networks ---------------------------------------------------------- */
 typedef struct zs_net zs_net;
@@ -174,6 +196,62 @@ zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob);
 /* 1: run inference through the dense (im2col + GEMM) path even where the
  * network is sparse; 0 (default): sparse-sparse kernels where they apply. */
 void zs_net_set_dense(zs_net *net, int dense);
+
+/* ---- introspection and measurement (used by `zeroskip info`/`bench`) --- */
+/* The inference plan zs_net_infer runs (stages, shapes, kernels), built now
+ * if it is not yet, written to `f`. ZS_EUNSUPPORTED (message says why)
+ * when there is no fast plan: the reference path (im2col + GEMM) runs,
+ * as it does for a network forced dense. */
+zs_status zs_net_plan_describe(zs_net *net, FILE *f);
+
+/* Multiply-adds of one conv/linear layer per sample. */
+typedef struct zs_layer_cost {
+    const char *name;        /* layer name, owned by the network              */
+    zs_layer_type type;      /* ZS_CONV2D or ZS_LINEAR                        */
+    double macs;             /* useful: products of a non-zero input and a
+                                kept weight landing on a valid output, mean
+                                over the samples (every product when the
+                                network is forced dense)                     */
+    double dense_macs;       /* every product of the dense-shaped layer       */
+    double input_nonzero;    /* fraction of the layer's inputs that are
+                                non-zero (1 when forced dense)               */
+} zs_layer_cost;
+/* Count the multiply-adds of every conv/linear layer (in order) on n >= 1
+ * samples x (n, C, H, W), running the reference path in eval mode (the
+ * same winners as zs_net_infer). Fills out[0 .. min(*count, max)) and sets
+ * *count to the number of conv/linear layers. Uses the network's
+ * activation buffers: not thread-safe per network. */
+zs_status zs_net_cost(zs_net *net, const float *x, int n, zs_layer_cost *out, int max, int *count);
+
+/* One stage of the inference plan, timed. */
+typedef struct zs_stage_profile {
+    const char *name;        /* stage kind ("conv_sparse", "kwta_pool", ...),
+                                static storage                               */
+    const char *layer;       /* the (first) layer it implements, owned by the
+                                network (valid until it is freed)            */
+    const char *kernel;      /* the kernel(s) it runs, static storage         */
+    double us_per_word;      /* mean thread CPU time per sample, microseconds */
+    double macs_per_word;    /* useful multiply-adds per sample (conv/linear
+                                stages, as zs_net_cost counts them), else 0  */
+    double bytes_per_word;   /* bytes of the stage's input map per sample: one
+                                streaming pass over it is its floor when it
+                                does no multiply-adds                        */
+} zs_stage_profile;
+/* Run n >= 1 samples x (n, C, H, W) `reps` >= 1 times stage by stage through
+ * the inference plan (built now if needed) and fill out[0 .. min(*count,
+ * max)); *count = number of stages. ZS_EUNSUPPORTED when there is no fast
+ * plan (forced dense or unsupported architecture). Not thread-safe per
+ * network. */
+zs_status zs_net_profile(zs_net *net, const float *x, int n, int reps, zs_stage_profile *out, int max,
+                         int *count);
+
+/* Bytes the network really holds in memory for inference, measured on its
+ * allocations: *model_bytes = weights, biases, BatchNorm and k-WTA state and
+ * masks as loaded; *plan_bytes = the packed inference plan (kept weights in
+ * the kernels' layouts, folded BatchNorm, per-sample buffers), built now if
+ * needed, 0 when there is none (forced dense or unsupported). Either pointer
+ * may be NULL. */
+zs_status zs_net_memory(zs_net *net, size_t *plan_bytes, size_t *model_bytes);
 
 /* ---- training ---------------------------------------------------------- */
 typedef struct zs_sgd {
@@ -352,6 +430,33 @@ int zs_scanner_next(zs_scanner *s, zs_detection *d);
 /* Windows classified and seconds of audio pushed so far. */
 long zs_scanner_windows(const zs_scanner *s);
 double zs_scanner_seconds(const zs_scanner *s);
+
+/* ---- utilities --------------------------------------------------------- */
+/* xoshiro256** seeded through splitmix64: reproducible across platforms
+ * (data set augmentation and shuffling use it). A value type: one per
+ * thread, or guard it yourself. */
+typedef struct zs_rng { uint64_t s[4]; } zs_rng;
+void zs_rng_seed(zs_rng *r, uint64_t seed);
+uint64_t zs_rng_u64(zs_rng *r);
+/* Uniform in [0, 1) with 24 random bits. */
+float zs_rng_uniform(zs_rng *r);
+/* Uniform integer in [0, n), unbiased. n > 0. */
+uint32_t zs_rng_below(zs_rng *r, uint32_t n);
+/* Fisher-Yates shuffle of idx[0..n). */
+void zs_rng_shuffle(zs_rng *r, int32_t *idx, int n);
+
+/* Read a whole regular file into a malloc'ed buffer (caller frees); FIFOs,
+ * devices and directories are refused with ZS_EIO before a read could
+ * block. Refuses files over max_bytes with ZS_ELIMIT. */
+zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *size);
+/* Write `n` buffers atomically: a new PATH.tmp.<pid>.<n> (O_EXCL), fsync,
+ * rename over PATH. The new file gets the mode of the regular file it
+ * replaces, else 0666 minus the umask, as open(2) would give. A PATH that
+ * exists but is not a regular file (directory, device, FIFO) is refused:
+ * the rename would replace it. On failure the temporary is removed and
+ * PATH is untouched. */
+zs_status zs_write_file_atomic(const char *path, const void *const *bufs,
+                               const size_t *sizes, int n);
 
 #ifdef __cplusplus
 }

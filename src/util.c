@@ -45,6 +45,16 @@ zs_status zs_error_set(zs_status st, const char *file, int line, const char *fmt
     return st;
 }
 
+zs_status zs_set_error(zs_status st, const char *fmt, ...) {
+    char tmp[sizeof err_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    memcpy(err_msg, tmp, sizeof err_msg);
+    return st;
+}
+
 int zs_mul_overflow(size_t a, size_t b, size_t *out) {
     if (a && b > SIZE_MAX / a) return -1;
     *out = a * b;

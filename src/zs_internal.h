@@ -40,16 +40,7 @@ void zs_free_aligned(void *p);
 int zs_mul_overflow(size_t a, size_t b, size_t *out);
 char *zs_strdup(const char *s);
 
-/* xoshiro256** seeded through splitmix64: reproducible across platforms. */
-typedef struct zs_rng { uint64_t s[4]; } zs_rng;
-void zs_rng_seed(zs_rng *r, uint64_t seed);
-uint64_t zs_rng_u64(zs_rng *r);
-/* Uniform in [0, 1) with 24 random bits. */
-float zs_rng_uniform(zs_rng *r);
-/* Uniform integer in [0, n), unbiased. n > 0. */
-uint32_t zs_rng_below(zs_rng *r, uint32_t n);
-/* Fisher-Yates shuffle of idx[0..n). */
-void zs_rng_shuffle(zs_rng *r, int32_t *idx, int n);
+/* The seeded RNG (zs_rng) is public: zeroskip.h. */
 
 /* round(x) with ties to even, as Python's round(). */
 double zs_round_half_even(double x);
@@ -63,16 +54,6 @@ int zs_all_finite(const float *x, size_t n);
  * socket) is refused with ZS_EIO naming the file, before a read could
  * block. Returns a blocking descriptor (O_CLOEXEC) or -1 with the error set. */
 int zs_open_regular(const char *path);
-/* Read a whole regular file (zs_open_regular) into a malloc'ed buffer
- * (caller frees). Refuses files over max_bytes with ZS_ELIMIT. */
-zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *size);
-/* Write `n` buffers atomically: a new PATH.tmp.<pid>.<n> (O_EXCL), fsync,
- * rename over PATH. The new file gets the mode of the regular file it
- * replaces, else 0666 minus the umask, as open(2) would give. A PATH that
- * exists but is not a regular file (directory, device, FIFO) is refused:
- * the rename would replace it. On failure the temporary is removed and
- * PATH is untouched. */
-zs_status zs_write_file_atomic(const char *path, const void *const *bufs,
-                               const size_t *sizes, int n);
+/* zs_read_file and zs_write_file_atomic are public: zeroskip.h. */
 
 #endif

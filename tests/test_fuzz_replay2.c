@@ -27,12 +27,12 @@ static void replay_trap(const char *cond, const char *file, int line) {
 }
 #define ZS_FUZZ_ASSERT(c) do { if (!(c)) replay_trap(#c, __FILE__, __LINE__); } while (0)
 
+#include "zs_internal.h" /* first: cli.h keeps the library's ZS_ERR */
 #include "../fuzz/fuzz_arch.c"
 #include "../fuzz/fuzz_model.c"
 #include "../fuzz/fuzz_audio.c"
 #include "../fuzz/fuzz_cli_num.c"
 #include "../cli/args.c"
-#include "zs_internal.h"
 #include "fuzz_replay.h"
 
 int main(void) {

@@ -76,6 +76,7 @@ typedef struct zs_plan {
     size_t list_len;
     void *kwork;              /* kwta_select work                          */
     float *cscratch;          /* conv_sparse scratch                       */
+    size_t kwork_len, cscratch_len; /* their bytes (zs_plan_bytes)         */
 } zs_plan;
 
 enum { REP_DENSE, REP_LIST };
@@ -357,6 +358,8 @@ zs_status zs_plan_build(zs_net *net) {
     p->lval = zs_alloc_aligned(p->list_len, sizeof(float));
     p->kwork = zs_alloc_aligned(maxk, 1);
     p->cscratch = zs_alloc_aligned(maxc, sizeof(float));
+    p->kwork_len = maxk;
+    p->cscratch_len = sizeof(float) * maxc;
     if (!p->buf[0] || !p->buf[1] || !p->lidx || !p->lval || !p->kwork || !p->cscratch)
         ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
     net->kernels = p;
@@ -502,6 +505,61 @@ zs_status zs_plan_profile(zs_net *net, const float *x, int n, int reps, FILE *f)
     free(prof);
     free(lp);
     return ZS_OK;
+}
+
+int zs_plan_profile_stages(zs_net *net, const float *x, int n, int reps, zs_stage_profile *out, int max) {
+    zs_plan *p = net->kernels;
+    double *prof = calloc((size_t)p->n, sizeof(double));
+    float *lp = malloc(sizeof(float) * (size_t)p->classes);
+    if (!prof || !lp) { free(prof); free(lp); return -1; }
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < n; i++) infer_one(p, x + (size_t)i * p->in_size, lp, prof);
+    for (int i = 0; i < p->n && i < max; i++) {
+        const stage *s = &p->st[i];
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].name = stage_names[s->kind];
+        out[i].layer = s->layer;
+        out[i].kernel = s->kernel;
+        out[i].us_per_word = prof[i] / 1e3 / ((double)n * reps);
+        out[i].bytes_per_word = 4.0 * s->C * s->H * s->W;
+    }
+    free(prof);
+    free(lp);
+    return p->n;
+}
+
+size_t zs_plan_bytes(const zs_net *net) {
+    const zs_plan *p = net ? net->kernels : NULL;
+    if (!p) return 0;
+    size_t b = sizeof *p + sizeof(stage) * (size_t)p->cap + 2 * sizeof(float) * p->buf_len +
+               (sizeof(int32_t) + sizeof(float)) * p->list_len + p->kwork_len + p->cscratch_len;
+    for (int i = 0; i < p->n; i++) {
+        const stage *s = &p->st[i];
+        if (s->f) b += sizeof(float) * (size_t)s->G;
+        const zs_conv_taps *t = &s->taps;
+        if (t->start) {
+            size_t nnz = (size_t)t->start[t->Co];
+            b += 4 * ((size_t)t->Co + 1) + nnz * (4 * (size_t)!!t->off + 4 * (size_t)!!t->w + 4 * (size_t)!!t->widx);
+            if (t->bias) b += 4 * (size_t)t->Co;
+        }
+        const zs_conv_scatter *c = &s->sc;
+        if (c->start) {
+            size_t taps = (size_t)c->Ci * c->Kh * c->Kw, nnz = (size_t)c->start[taps];
+            b += 4 * (taps + 1) + nnz * (4 * (size_t)!!c->lco + 4 * (size_t)!!c->lw);
+        }
+        if (c->wvec) b += 4 * (size_t)c->Ci * c->Kh * c->Kw * (size_t)c->Cop;
+        if (c->cmask) b += 4 * (size_t)c->Ci * c->Kh * c->Kw;
+        if (c->cy) b += 4 * (size_t)c->H * c->W;
+        if (c->cx) b += 4 * (size_t)c->H * c->W;
+        if (c->bias) b += 4 * (size_t)c->Co;
+        const zs_linear_pack *l = &s->lin;
+        if (l->start) b += 4 * ((size_t)l->I + 1) + 8 * (size_t)l->start[l->I];
+        if (l->bstart) b += 4 * ((size_t)l->I + 1) + (4 + 64) * (size_t)l->bstart[l->I];
+        if (l->gi) b += 8 * (size_t)(l->Op / 16) * (size_t)l->gnz * 16;
+        if (l->wt) b += 4 * (size_t)l->I * (size_t)l->Op;
+        if (l->bias) b += 4 * (size_t)l->Op;
+    }
+    return b;
 }
 
 int zs_plan_isa(const zs_net *net) {

@@ -23,6 +23,13 @@ void zs_plan_describe(const zs_net *net, FILE *f);
 /* Measurement helper: run n samples `reps` times stage by stage and print
  * the mean time per sample of each stage to `f`. */
 zs_status zs_plan_profile(zs_net *net, const float *x, int n, int reps, FILE *f);
+/* Public wrappers' helpers (zs_net_profile, zs_net_memory in introspect.c):
+ * run n samples `reps` times stage by stage and fill out[0 .. min(n_stages,
+ * max)) with each stage's name, layer, kernel, input bytes and mean thread
+ * CPU time per sample (macs_per_word left 0); returns the number of stages
+ * or -1 (out of memory). Bytes of the built plan's allocations (0: none). */
+int zs_plan_profile_stages(zs_net *net, const float *x, int n, int reps, zs_stage_profile *out, int max);
+size_t zs_plan_bytes(const zs_net *net);
 /* The ISA whose kernels the built plan uses, or -1 when none is built. */
 int zs_plan_isa(const zs_net *net);
 #endif
