@@ -1,62 +1,61 @@
 #!/usr/bin/env node
-// ort_bench.js — words/s of an ONNX model run by ONNX Runtime (onnxruntime-node
-// 1.30.0, CPU execution provider, graph optimizations "all").
+// ort_bench.js — an ONNX model run by ONNX Runtime (onnxruntime-node 1.30.0,
+// CPU execution provider, graph optimizations "all") as a long-lived peer of
+// `zeroskip bench`, driven by a line protocol on stdin/stdout so that the
+// benchmark can alternate engines round by round without restarting them.
 //
-//   node bench/ort_bench.js --onnx M.onnx [--batch 1,16,64,256] [--threads 1,2]
-//        [--seconds 2] [--reps 5] [--spin 1|0] [--input X.f32]
-//        [--check-in X.f32 --check-ref Y.f32]
+//   node bench/ort_bench.js --onnx M.onnx [--input X.f32] [--spin 1|0]
+//        [--agree-with REF.onnx] [--check-in X.f32 --check-ref Y.f32]
 //
-// The model comes from bench/export_onnx.py (input "x" (N, C, H, W), output
-// "logprob" (N, K), dynamic N). One session per thread count:
-// intraOpNumThreads = T, interOpNumThreads = 1, sequential execution, CPU
-// memory arena on; the intra-op pool spins between runs as ONNX Runtime
-// does by default (--spin 0 sets session.intra_op.allow_spinning = 0, kinder
-// to a shared machine). For each (threads, batch): warm-up (max(0.2 s, 3 runs)),
-// then `reps` repetitions of about seconds/reps each; median/min/max words/s.
-// Prints one JSON document on stdout:
-//   {"engine": "onnxruntime", "version": ..., "rows": [{"threads", "batch",
-//    "words_per_s", "words_per_s_min", "words_per_s_max", "us_per_word",
-//    "reps", "calls"}], "verify": {...}}
-// Inputs: --input (raw float32 (n, C, H, W), cycled) or standard normal.
+// On start it prints one line "ready {json}" (engine, version, input shape,
+// and, when asked, "agree": top-1 agreement of this model with REF.onnx on
+// every --input sample, both run by ONNX Runtime — how the int8 model is
+// checked against fp32 — and "verify": max |diff| and argmax agreement
+// against reference log-probabilities) or "error MESSAGE" and exits 2.
+// Then, per stdin line:
+//   run SECONDS BATCH THREADS -> {"words": W, "wall": S, "cpu": S, "calls": C}
+//       runs batches of BATCH inputs (cycled from --input, or standard
+//       normal) for at least SECONDS of wall time with a session of
+//       intraOpNumThreads = THREADS (made and warmed up, max(0.2 s, 3 runs),
+//       on its first use, untimed); cpu = process user+system CPU seconds
+//       during the run (every ONNX Runtime thread), wall = elapsed seconds.
+//   quit (or end of input) -> exits 0.
+// Sessions: interOpNumThreads = 1, sequential, CPU memory arena on; the
+// intra-op pool spins between runs as ONNX Runtime does by default (--spin 0
+// sets session.intra_op.allow_spinning = 0, kinder to a shared machine).
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const readline = require('readline');
 
-function die(msg) {
+function fail(msg) {
+    process.stdout.write(`error ${msg}\n`);
     process.stderr.write(`ort_bench: ${msg}\n`);
     process.exit(2);
 }
 
 function parseArgs(argv) {
-    const a = { batch: [1, 16, 64, 256], threads: [1, 2], seconds: 2, reps: 5, spin: 1 };
-    const list = (s) => {
-        const v = s.split(',').filter((t) => t).map(Number);
-        if (!v.length || v.some((n) => !Number.isInteger(n) || n < 1)) die(`bad list '${s}'`);
-        return v;
-    };
+    const a = { spin: 1 };
     for (let i = 2; i < argv.length; i++) {
         const k = argv[i];
         const v = argv[i + 1];
         if (k === '--help' || k === '-h') {
-            process.stdout.write('usage: node ort_bench.js --onnx M.onnx [--batch 1,16] [--threads 1,2] ' +
-                '[--seconds S] [--reps R] [--spin 1|0] [--input X.f32] [--check-in X.f32 --check-ref Y.f32]\n');
+            process.stdout.write('usage: node ort_bench.js --onnx M.onnx [--input X.f32] [--spin 1|0] ' +
+                '[--agree-with REF.onnx] [--check-in X.f32 --check-ref Y.f32]\n' +
+                'then on stdin: "run SECONDS BATCH THREADS" lines, "quit"\n');
             process.exit(0);
         }
-        if (v === undefined) die(`option ${k} needs a value`);
+        if (v === undefined) fail(`option ${k} needs a value`);
         i++;
         if (k === '--onnx') a.onnx = v;
-        else if (k === '--batch') a.batch = list(v);
-        else if (k === '--threads') a.threads = list(v);
-        else if (k === '--seconds') a.seconds = Number(v);
-        else if (k === '--reps') a.reps = Number(v);
         else if (k === '--input') a.input = v;
         else if (k === '--spin') a.spin = v === '0' ? 0 : 1;
+        else if (k === '--agree-with') a.agreeWith = v;
         else if (k === '--check-in') a.checkIn = v;
         else if (k === '--check-ref') a.checkRef = v;
-        else die(`unknown option ${k}`);
+        else fail(`unknown option ${k}`);
     }
-    if (!a.onnx) die('--onnx is required');
-    if (!(a.seconds > 0) || !Number.isInteger(a.reps) || a.reps < 1) die('bad --seconds or --reps');
+    if (!a.onnx) fail('--onnx is required');
     return a;
 }
 
@@ -85,37 +84,17 @@ function randomInputs(n) {
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
+const cpuNow = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6; };
 
-async function timeConfig(ort, sess, feeds, batch, seconds, reps) {
-    let calls = 0;
-    const t0 = now();
-    while (calls < 3 || now() - t0 < 0.2) {
-        await sess.run({ x: feeds[calls % feeds.length] });
-        calls++;
+function argmaxRows(out, n) {
+    const k = out.length / n;
+    const r = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+        let b = 0;
+        for (let j = 1; j < k; j++) if (out[i * k + j] > out[i * k + b]) b = j;
+        r[i] = b;
     }
-    const rates = [];
-    let total = 0;
-    const slot = seconds / reps;
-    for (let r = 0; r < reps; r++) {
-        calls = 0;
-        const t1 = now();
-        let dt = 0;
-        for (;;) {
-            await sess.run({ x: feeds[calls % feeds.length] });
-            calls++;
-            dt = now() - t1;
-            if (dt >= slot && calls >= 2) break;
-        }
-        rates.push((calls * batch) / dt);
-        total += calls;
-    }
-    rates.sort((p, q) => p - q);
-    const m = rates.length;
-    const med = m % 2 ? rates[(m - 1) / 2] : 0.5 * (rates[m / 2 - 1] + rates[m / 2]);
-    return {
-        batch, words_per_s: med, words_per_s_min: rates[0], words_per_s_max: rates[m - 1],
-        us_per_word: 1e6 / med, reps, calls: total,
-    };
+    return r;
 }
 
 async function main() {
@@ -124,7 +103,7 @@ async function main() {
     try {
         ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
     } catch (e) {
-        die(`onnxruntime-node not loadable from ${__dirname}/node_modules (run sh bench/setup.sh): ` +
+        fail(`onnxruntime-node not loadable from ${__dirname}/node_modules (run sh bench/setup.sh): ` +
             String(e.message).split('\n')[0]);
     }
     const opts = (t) => ({
@@ -132,47 +111,52 @@ async function main() {
         interOpNumThreads: 1, executionMode: 'sequential', enableCpuMemArena: true,
         extra: { session: { intra_op: { allow_spinning: a.spin ? '1' : '0' } } },
     });
-    let sess = await ort.InferenceSession.create(a.onnx, opts(1));
+    const sessions = new Map(); // threads -> session
+    const session = async (t) => {
+        if (!sessions.has(t)) sessions.set(t, await ort.InferenceSession.create(a.onnx, opts(t)));
+        return sessions.get(t);
+    };
+    const s1 = await session(1);
     // Input shape: from the model's metadata when the binding exposes it,
     // else the zeroskip default (1, 32, 32).
     let shape = [1, 32, 32];
     try {
-        const meta = sess.inputMetadata && sess.inputMetadata[0];
+        const meta = s1.inputMetadata && s1.inputMetadata[0];
         if (meta && Array.isArray(meta.shape) && meta.shape.length === 4 &&
             meta.shape.slice(1).every((d) => Number.isInteger(d) && d > 0)) shape = meta.shape.slice(1);
     } catch (e) { /* keep the default */ }
     const per = shape[0] * shape[1] * shape[2];
-    const res = {
+    const xs = a.input ? readF32(a.input) : randomInputs(256 * per);
+    if (xs.length % per || !xs.length) fail(`${a.input}: not a whole number of (${shape}) samples`);
+    const nIn = xs.length / per;
+    const info = {
         engine: 'onnxruntime', version: ort.env.versions.node || '', onnx: a.onnx,
-        input_shape: shape, allow_spinning: a.spin, rows: [],
+        input_shape: shape, inputs: nIn, allow_spinning: a.spin,
     };
-
+    if (a.agreeWith) {
+        const ref = await ort.InferenceSession.create(a.agreeWith, opts(1));
+        const x = new ort.Tensor('float32', xs, [nIn, ...shape]);
+        const p = argmaxRows((await s1.run({ x })).logprob.data, nIn);
+        const q = argmaxRows((await ref.run({ x })).logprob.data, nIn);
+        let agree = 0;
+        for (let i = 0; i < nIn; i++) if (p[i] === q[i]) agree++;
+        info.agree = { n: nIn, top1: agree / nIn, with: a.agreeWith };
+    }
     if (a.checkIn && a.checkRef) {
         const xin = readF32(a.checkIn);
         const ref = readF32(a.checkRef);
         const n = xin.length / per;
-        const out = (await sess.run({ x: new ort.Tensor('float32', xin, [n, ...shape]) })).logprob.data;
+        const out = (await s1.run({ x: new ort.Tensor('float32', xin, [n, ...shape]) })).logprob.data;
         const k = out.length / n;
+        const po = argmaxRows(out, n), pr = argmaxRows(ref, n);
         let maxd = 0, agree = 0;
-        for (let i = 0; i < n; i++) {
-            let bo = 0, br = 0;
-            for (let j = 0; j < k; j++) {
-                maxd = Math.max(maxd, Math.abs(out[i * k + j] - ref[i * k + j]));
-                if (out[i * k + j] > out[i * k + bo]) bo = j;
-                if (ref[i * k + j] > ref[i * k + br]) br = j;
-            }
-            if (bo === br) agree++;
-        }
-        res.verify = { n, max_abs_diff: maxd, argmax_agree: agree / n };
+        for (let i = 0; i < n * k; i++) maxd = Math.max(maxd, Math.abs(out[i] - ref[i]));
+        for (let i = 0; i < n; i++) if (po[i] === pr[i]) agree++;
+        info.verify = { n, max_abs_diff: maxd, argmax_agree: agree / n };
     }
-
-    const maxb = Math.max(...a.batch);
-    let xs = a.input ? readF32(a.input) : randomInputs(maxb * per);
-    if (xs.length % per || !xs.length) die(`${a.input}: not a whole number of (${shape}) samples`);
-    for (const t of a.threads) {
-        if (t !== 1) sess = await ort.InferenceSession.create(a.onnx, opts(t));
-        else if (!sess) sess = await ort.InferenceSession.create(a.onnx, opts(1));
-        for (const b of a.batch) {
+    const feedCache = new Map(); // batch -> tensors
+    const feeds = (b) => {
+        if (!feedCache.has(b)) {
             let src = xs;
             while (src.length < b * per) { // repeat inputs to fill one batch
                 const r = new Float32Array(src.length * 2);
@@ -180,21 +164,53 @@ async function main() {
                 src = r;
             }
             const nb = Math.floor(src.length / (b * per));
-            const feeds = [];
-            for (let i = 0; i < nb; i++)
-                feeds.push(new ort.Tensor('float32', src.slice(i * b * per, (i + 1) * b * per), [b, ...shape]));
-            const row = await timeConfig(ort, sess, feeds, b, a.seconds, a.reps);
-            row.threads = t;
-            res.rows.push(row);
-            process.stderr.write(`onnxruntime threads ${t} batch ${b}: ${row.words_per_s.toFixed(0)} words/s\n`);
+            const f = [];
+            for (let i = 0; i < nb; i++) f.push(new ort.Tensor('float32', src.slice(i * b * per, (i + 1) * b * per), [b, ...shape]));
+            feedCache.set(b, f);
         }
-        sess = null;
+        return feedCache.get(b);
+    };
+    const warm = new Set();
+    process.stdout.write(`ready ${JSON.stringify(info)}\n`);
+
+    const rl = readline.createInterface({ input: process.stdin, terminal: false });
+    for await (const line of rl) {
+        const w = line.trim().split(/\s+/);
+        if (w[0] === 'quit') break;
+        if (w[0] !== 'run' || w.length !== 4) { process.stdout.write(`error unknown command '${line.trim()}'\n`); continue; }
+        const secs = Number(w[1]), b = Number(w[2]), t = Number(w[3]);
+        if (!(secs > 0) || !Number.isInteger(b) || b < 1 || !Number.isInteger(t) || t < 1) {
+            process.stdout.write(`error bad run arguments '${line.trim()}'\n`);
+            continue;
+        }
+        try {
+            const s = await session(t);
+            const f = feeds(b);
+            let calls = 0;
+            if (!warm.has(`${t}/${b}`)) {
+                const t0 = now();
+                while (calls < 3 || now() - t0 < 0.2) await s.run({ x: f[calls++ % f.length] });
+                warm.add(`${t}/${b}`);
+            }
+            calls = 0;
+            const c0 = cpuNow(), t1 = now();
+            let dt = 0;
+            for (;;) {
+                await s.run({ x: f[calls % f.length] });
+                calls++;
+                dt = now() - t1;
+                if (dt >= secs && calls >= 2) break;
+            }
+            const cpu = cpuNow() - c0;
+            process.stdout.write(JSON.stringify({ words: calls * b, wall: dt, cpu, calls }) + '\n');
+        } catch (e) {
+            process.stdout.write(`error ${String(e && e.message ? e.message : e).split('\n')[0]}\n`);
+        }
     }
-    process.stdout.write(JSON.stringify(res) + '\n');
+    process.exit(0);
 }
 
-// The stack for people, then one last line for `zeroskip bench` to quote.
 main().catch((e) => {
     if (e && e.stack) process.stderr.write(`${e.stack}\n`);
-    die(String(e && e.message ? e.message : e).split('\n')[0]);
+    fail(String(e && e.message ? e.message : e).split('\n')[0]);
 });

@@ -7,9 +7,10 @@
 #
 # Writes bench/out/ (git-ignored): <name>.txt (the table), <name>.json
 # (every number), <name>.png (bar chart), plus machine.txt (lscpu, date,
-# commit, load). Each run puts zeroskip and the peers in the same process
-# run, so their ratio is measured under the same machine load; on a shared
-# machine repeat it and compare the ratios, not the absolute numbers.
+# commit, load). Inside each run the engines alternate round by round
+# (`zeroskip bench --rounds`), so the per-round ratios compare runs made
+# seconds apart under the same load; on a shared machine trust those ratios
+# more than the absolute words/s.
 set -e
 cd "$(dirname "$0")/.."
 ZS=${BUILD:-build}/zeroskip
@@ -28,16 +29,17 @@ mkdir -p "$OUT"
 run() {
     name=$1; shift
     echo "== $name: zeroskip bench $*" >&2
-    "$ZS" bench "$@" --json-out "$OUT/$name.json" --plot "$OUT/$name.png" | tee "$OUT/$name.txt"
+    "$ZS" bench "$@" --json-out "$OUT/$name.json" | tee "$OUT/$name.txt"
 }
 
 if [ "$1" = quick ]; then
-    run quick --model gsc-sparse --peers --batch 1,64 --networks 1,2 --seconds 0.5 --reps 3
+    run quick --peers --batch 1,64 --networks 1,2 --seconds 0.5 --rounds 3
     exit 0
 fi
-# 1. gsc-sparse (nupic.torch GSCSparseCNN) vs its dense twin gsc-dense: the full grid
-run gsc-sparse --model gsc-sparse --peers --reps 3
-# 2. the codesigned preset (max-pool before k-WTA): the target configurations
-run gsc-sparse-fast --model gsc-sparse-fast --peers --networks 1,20 --batch 1,64,256 --reps 3
-# 3. gsc-supersparse, batch 1 and 64, one network
-run gsc-supersparse --model gsc-supersparse --peers --networks 1 --batch 1,64 --reps 3
+# 1. the shipped gsc-sparse against its dense twin gsc-dense and the peers
+#    (defaults: batch 1,64, networks 1,20, threads 1,<CPUs>, 5 rounds of 1 s)
+run gsc-sparse --peers --plot "$OUT/gsc-sparse.png"
+# 2. where its time goes, stage by stage, against this core's peak
+run gsc-sparse-profile --profile
+# 3. gsc-supersparse, one network
+run gsc-supersparse --model models/gsc-supersparse.safetensors --peers --networks 1

@@ -1,39 +1,47 @@
 /*
  * cmd_bench.c — `zeroskip bench`: words/s of a sparse network against its
- * dense twin (and, with --peers, against ONNX Runtime and PyTorch running the
- * same dense network exported from zeroskip's own file).
+ * dense twin and the dense peers (ONNX Runtime fp32 and int8, PyTorch)
+ * running the same dense network, measured so that a skeptic can trust the
+ * ratio on a shared machine.
  *
- * What it measures. One configuration = (mode, threads T, batch B, networks
- * N). N independent networks with DIFFERENT weights: network 0 is the model
- * as given (file or preset with --seed), network i > 0 is the same
- * architecture created with seed + i (so its masks and weights differ, and
- * its BN statistics are fresh). T pthreads serve them; worker w owns the
- * networks i with i % T == w and runs them round-robin, one batch of B
- * inputs per call to zs_net_infer. If N < T, the idle workers get a replica
- * of network w % N (same weights, own buffers): every core serves some
- * network, as a server would. Each repetition all workers start together
- * (barrier) and run for seconds/reps; a worker's rate is its words over its
- * own elapsed time and the configuration's rate is the sum over workers.
- * Reported: median over repetitions, min and max.
+ * Rounds. Every configuration row (engine, mode, threads T, batch B,
+ * networks N) runs once per round for --seconds; rounds repeat --rounds
+ * times and within a round the engines alternate (peer, zeroskip, peer,
+ * zeroskip, ... per (T, B); the order is reversed every other round). So
+ * each round's ratio compares runs made seconds apart under the same load;
+ * the report gives every round's ratio and their median. The peers are
+ * long-lived processes (bench/ort_bench.js, bench/torch_bench.py) driven by
+ * a line protocol ("run SECONDS BATCH THREADS" -> words, wall, cpu), so no
+ * engine is restarted between rounds.
  *
- * Columns. words/s aggregate and per network (aggregate / N); us/word =
- * 1e6 / aggregate (machine time per word); MACs/word: for the sparse mode
- * the products of a non-zero input and a kept weight, counted on the
- * reference activations of network 0 on the bench inputs, for the dense
- * mode every product (what a dense engine executes); dense-equivalent
- * MACs/word: every product of the dense-shaped network. GFLOP/s = 2 x MACs x
- * words/s. bytes/net: sparse = 4-byte value + 2-byte index per kept weight
- * (+ 4 per bias), dense = 4 x parameters (weights, biases, BN).
+ * zeroskip rows: N copies of the model (network i > 0 is loaded from the same
+ * file, or made from the same preset and seed: the same trained weights, its
+ * own buffers); T pthreads serve them, worker w owns the networks i with
+ * i % T == w round-robin, one batch of B inputs per zs_net_infer. If N < T
+ * the idle workers get one more copy each: every core serves some network,
+ * as a server would. A row's rate is the sum over workers of their words
+ * over their own elapsed time; CPU time is each worker's thread CPU clock.
  *
- * What it is not: a test. Nothing here asserts a speed.
+ * Inputs: real log-mel features (bench/data/gsc_test_256.safetensors, 256
+ * Speech Commands test clips) unless --data or --random. MACs/word: useful
+ * products counted on those inputs (zs_net_cost). Model size: the file's
+ * bytes on disk and what zs_net_memory measures in memory.
+ *
+ * --profile: per-stage thread CPU time of the inference plan
+ * (zs_net_profile) beside the measured per-core peaks (zs_cpu_peak_gflops,
+ * zs_cpu_stream_gbps) and each stage's floor.
+ *
+ * What it is not: a test. Nothing here asserts a speed, and the project's
+ * targets are in docs/BENCHMARKS.md, not here.
  */
 #include "cli.h"
-#include "net.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,45 +53,57 @@
 
 #define CMD "bench"
 #define MAX_LIST 16
-#define MAX_ROWS 1024
-#define POOL_MAX 1024 /* input samples kept for the run */
+#define MAX_ROWS 512
+#define MAX_ROUNDS 101
+#define MAX_NETS 256
+#define POOL_MAX 1024      /* input samples kept for the run */
+#define MAX_COST 64
+#define DEFAULT_DATA "bench/data/gsc_test_256.safetensors"
+#define DEFAULT_MODEL "models/gsc-sparse.safetensors"
 
 static const char *USAGE =
-    "zeroskip bench [--model M] [--dense-model D] [--batch 1,16,64,256] [--networks 1,2,4,8,20]\n"
-    "                      [--threads 1,2] [--seconds S] [--reps R] [--warmup S] [--modes sparse,dense]\n"
-    "                      [--data F] [--seed N] [--json] [--json-out F] [--plot FILE.png]\n"
-    "                      [--peers] [--quick]";
+    "zeroskip bench [--model M] [--dense-model D] [--batch 1,64] [--networks 1,20] [--threads 1,N]\n"
+    "                      [--seconds S] [--rounds R] [--warmup S] [--modes sparse,dense]\n"
+    "                      [--data F | --random] [--seed N] [--json] [--json-out F] [--plot FILE.png]\n"
+    "                      [--peers] [--profile] [--quick]";
 
 static void help(void) {
     printf("usage: %s\n\n", USAGE);
     printf(
         "Words/s of a sparse network (sparse-sparse kernels) against its dense twin\n"
-        "(im2col + GEMM path), and optionally against ONNX Runtime and PyTorch.\n\n"
-        "  --model M         model file (safetensors) or preset name; default gsc-sparse\n"
+        "(im2col + GEMM path) and, with --peers, ONNX Runtime (fp32 and int8) and\n"
+        "PyTorch running the dense twin, in interleaved rounds.\n\n"
+        "  --model M         model file (safetensors) or preset name; default\n"
+        "                    " DEFAULT_MODEL " (the preset gsc-sparse if missing)\n"
         "  --dense-model D   dense twin (file or preset) for the dense rows; default:\n"
-        "                    gsc-dense for gsc-* presets, else M itself on the dense path\n"
-        "  --batch LIST      batch sizes (default 1,16,64,256)\n"
-        "  --networks LIST   independent networks served at once (default 1,2,4,8,20);\n"
-        "                    network i > 0 has the same architecture, seed + i\n"
+        "                    gsc-dense for a gsc-* preset, gsc-dense.safetensors beside\n"
+        "                    gsc-sparse.safetensors, else M\n"
+        "                    itself on the dense path\n"
+        "  --batch LIST      batch sizes (default 1,64)\n"
+        "  --networks LIST   copies of the model served at once (default 1,20)\n"
         "  --threads LIST    worker threads (default 1,<online CPUs>)\n"
-        "  --seconds S       measured time per configuration, split over the\n"
-        "                    repetitions (default 1)\n"
-        "  --reps R          repetitions; median, min and max reported (default 5)\n"
-        "  --warmup S        warm-up per configuration (default 0.2)\n"
+        "  --seconds S       measured time of every row in every round (default 1)\n"
+        "  --rounds R        rounds; rows alternate engines within a round; medians,\n"
+        "                    min, max and every round's ratio reported (default 5)\n"
+        "  --warmup S        warm-up of each zeroskip row before round 1 (default 0.2)\n"
         "  --modes LIST      sparse, dense or both (default sparse,dense)\n"
-        "  --data F          inputs from a data set file (default: standard-normal)\n"
-        "  --seed N          seed of preset networks (default 1)\n"
+        "  --data F          inputs from a data set file (default: the real log-mel\n"
+        "                    features " DEFAULT_DATA ")\n"
+        "  --random          standard-normal inputs instead of real features\n"
+        "  --seed N          seed of preset networks and of --random (default 1)\n"
         "  --json            one JSON document on stdout instead of the table\n"
         "  --json-out F      the table on stdout and the JSON document into F\n"
-        "  --plot FILE.png   bar chart of words/s per configuration (gnuplot)\n"
-        "  --peers           also run bench/ort_bench.js (ONNX Runtime) and\n"
-        "                    bench/torch_bench.py (PyTorch) on the dense network,\n"
-        "                    exported by bench/export_onnx.py; ZS_BENCH_DIR sets\n"
+        "  --plot FILE.png   bar chart of words/s per row (gnuplot)\n"
+        "  --peers           also run the dense twin in ONNX Runtime fp32 and int8\n"
+        "                    (bench/export_onnx.py, bench/ort_bench.js under node)\n"
+        "                    and PyTorch (bench/torch_bench.py); ZS_BENCH_DIR sets\n"
         "                    the bench/ folder, PYTHON the interpreter\n"
-        "  --quick           small smoke run: batch 1,16, networks 1,2, threads 1,\n"
-        "                    0.05 s per configuration, 2 repetitions\n\n"
-        "Rows: mode x threads x batch x networks. A missing peer prints\n"
-        "\"peer X unavailable: reason\" and is not an error.\n");
+        "  --profile         instead of the rounds: time per stage of the sparse\n"
+        "                    model's inference plan, GMAC/s per stage, the CPU's\n"
+        "                    measured peak and each stage's floor\n"
+        "  --quick           smoke run: batch 1,16, networks 1,2, threads 1,\n"
+        "                    0.05 s per row, 2 rounds\n\n"
+        "A missing peer prints \"peer X unavailable: reason\" and is not an error.\n");
 }
 
 /* ---- options --------------------------------------------------------------- */
@@ -94,9 +114,9 @@ typedef struct bench_opts {
     int nets[MAX_LIST], n_nets;
     int threads[MAX_LIST], n_threads;
     double seconds, warmup;
-    int reps;
+    int rounds;
     int do_sparse, do_dense;
-    int json, peers, quick;
+    int json, peers, quick, random, profile;
     uint64_t seed;
 } bench_opts;
 
@@ -130,12 +150,31 @@ static int online_cpus(void) {
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
+static int file_exists(const char *p) {
+    struct stat s;
+    return stat(p, &s) == 0;
+}
+
+/* A file of the repository: REL in the working folder, else beside the
+ * executable (<exe dir>/../REL). 0 and the path in buf, or -1. */
+static int repo_file(const char *rel, char *buf, size_t n) {
+    if (file_exists(rel)) { snprintf(buf, n, "%s", rel); return 0; }
+    char p[4096];
+    ssize_t len = readlink("/proc/self/exe", p, sizeof p - 1);
+    if (len <= 0) return -1;
+    p[len] = 0;
+    char *slash = strrchr(p, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    int w = snprintf(buf, n, "%s/../%s", p, rel);
+    return (w > 0 && (size_t)w < n && file_exists(buf)) ? 0 : -1;
+}
+
 /* 0 ok, 1 --help printed, -1 usage error (printed). */
 static int parse_opts(int argc, char **argv, bench_opts *o) {
     memset(o, 0, sizeof *o);
-    o->model = "gsc-sparse";
     o->seconds = o->warmup = -1;
-    o->reps = -1;
+    o->rounds = -1;
     o->do_sparse = o->do_dense = 1;
     o->seed = 1;
     for (int i = 1; i < argc; i++) {
@@ -146,6 +185,8 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         if (!strcmp(a, "--json")) { o->json = 1; continue; }
         if (!strcmp(a, "--peers")) { o->peers = 1; continue; }
         if (!strcmp(a, "--quick")) { o->quick = 1; continue; }
+        if (!strcmp(a, "--random")) { o->random = 1; continue; }
+        if (!strcmp(a, "--profile")) { o->profile = 1; continue; }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
         if (OPT("--model")) { if (r < 0) return -1; o->model = v; continue; }
         if (OPT("--dense-model")) { if (r < 0) return -1; o->dense_model = v; continue; }
@@ -157,11 +198,11 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
             continue;
         }
         if (OPT("--networks")) {
-            if (r < 0 || parse_list("--networks", v, 1, 256, o->nets, &o->n_nets)) return -1;
+            if (r < 0 || parse_list("--networks", v, 1, MAX_NETS - 16, o->nets, &o->n_nets)) return -1;
             continue;
         }
         if (OPT("--threads")) {
-            if (r < 0 || parse_list("--threads", v, 1, 256, o->threads, &o->n_threads)) return -1;
+            if (r < 0 || parse_list("--threads", v, 1, 16, o->threads, &o->n_threads)) return -1;
             continue;
         }
         if (OPT("--seconds")) {
@@ -172,10 +213,10 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
             if (r < 0 || cli_float(CMD, "--warmup", v, 0, 600, &o->warmup)) return -1;
             continue;
         }
-        if (OPT("--reps")) {
+        if (OPT("--rounds")) {
             long n;
-            if (r < 0 || cli_int(CMD, "--reps", v, 1, 1000, &n)) return -1;
-            o->reps = (int)n;
+            if (r < 0 || cli_int(CMD, "--rounds", v, 1, MAX_ROUNDS, &n)) return -1;
+            o->rounds = (int)n;
             continue;
         }
         if (OPT("--seed")) {
@@ -197,46 +238,44 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         fprintf(stderr, "zeroskip %s: unknown argument '%s'\n", CMD, a);
         return -1;
     }
+    if (o->random && o->data) {
+        fprintf(stderr, "zeroskip %s: --random and --data exclude each other\n", CMD);
+        return -1;
+    }
     /* defaults (--quick's first; explicit options win) */
     if (!o->n_batch) {
-        static const int qb[] = {1, 16}, db[] = {1, 16, 64, 256};
-        const int *b = o->quick ? qb : db;
-        o->n_batch = o->quick ? 2 : 4;
-        memcpy(o->batch, b, sizeof(int) * (size_t)o->n_batch);
+        o->n_batch = 2;
+        o->batch[0] = 1;
+        o->batch[1] = o->quick ? 16 : 64;
     }
     if (!o->n_nets) {
-        static const int qn[] = {1, 2}, dn[] = {1, 2, 4, 8, 20};
-        o->n_nets = o->quick ? 2 : 5;
-        memcpy(o->nets, o->quick ? qn : dn, sizeof(int) * (size_t)o->n_nets);
+        o->n_nets = 2;
+        o->nets[0] = 1;
+        o->nets[1] = o->quick ? 2 : 20;
     }
     if (!o->n_threads) {
         int c = online_cpus();
         o->threads[0] = 1;
         o->n_threads = 1;
-        if (!o->quick && c > 1) o->threads[o->n_threads++] = c;
+        if (!o->quick && c > 1) o->threads[o->n_threads++] = c > 16 ? 16 : c;
     }
     if (o->seconds < 0) o->seconds = o->quick ? 0.05 : 1.0;
     if (o->warmup < 0) o->warmup = o->quick ? 0.01 : 0.2;
-    if (o->reps < 0) o->reps = o->quick ? 2 : 5;
+    if (o->rounds < 0) o->rounds = o->quick ? 2 : 5;
     return 0;
 }
 
 /* ---- networks ----------------------------------------------------------------- */
 
-/* Where a configuration's networks come from. */
+/* Where a mode's networks come from: a file or a preset; every copy is the
+ * same trained (or same-seed) network with its own buffers. */
 typedef struct net_source {
-    const char *spec;    /* file path or preset name                      */
+    char spec[4096];
     int is_preset;
-    char *arch_json;     /* architecture, for networks 1..N-1 (file case) */
-    char arch_name[64];
     int force_dense;     /* run through the dense path                    */
     int has_kwta;        /* the network contains k-WTA layers             */
+    char arch_name[64];
 } net_source;
-
-static int file_exists(const char *p) {
-    struct stat s;
-    return stat(p, &s) == 0;
-}
 
 static int is_preset(const char *name) {
     for (const char *const *p = zs_presets(); *p; p++)
@@ -244,137 +283,41 @@ static int is_preset(const char *name) {
     return 0;
 }
 
-/* Network `idx` of a source: 0 = the model as given, i > 0 = seed + i. */
-static zs_status make_net(const net_source *s, int idx, uint64_t seed, zs_net **out) {
-    zs_status st;
-    if (s->is_preset) st = zs_net_create_preset(out, s->spec, seed + (uint64_t)idx);
-    else if (idx == 0) st = zs_net_load(out, s->spec);
-    else st = zs_net_create_json(out, s->arch_json, seed + (uint64_t)idx);
+static zs_status make_net(const net_source *s, uint64_t seed, zs_net **out) {
+    zs_status st = s->is_preset ? zs_net_create_preset(out, s->spec, seed) : zs_net_load(out, s->spec);
     if (st == ZS_OK) zs_net_set_dense(*out, s->force_dense);
     return st;
 }
 
 static zs_status source_init(net_source *s, const char *spec, int force_dense, uint64_t seed) {
     memset(s, 0, sizeof *s);
-    s->spec = spec;
+    snprintf(s->spec, sizeof s->spec, "%s", spec);
     s->force_dense = force_dense;
     s->is_preset = !file_exists(spec) && is_preset(spec);
     zs_net *net = NULL;
-    zs_status st = make_net(s, 0, seed, &net);
+    zs_status st = make_net(s, seed, &net);
     if (st) return st;
     snprintf(s->arch_name, sizeof s->arch_name, "%s", zs_net_arch_name(net));
-    if (!s->is_preset && !(s->arch_json = zs_strdup(net->arch_json))) {
-        zs_net_free(net);
-        return ZS_ERR(ZS_ENOMEM, "out of memory");
+    for (int i = 0; i < zs_net_num_layers(net); i++) {
+        zs_layer_info li;
+        if (zs_net_layer_info(net, i, &li) == ZS_OK && (li.type == ZS_KWINNERS || li.type == ZS_KWINNERS2D))
+            s->has_kwta = 1;
     }
-    for (int i = 0; i < net->n_layers; i++)
-        if (net->layers[i].type == ZS_KWINNERS || net->layers[i].type == ZS_KWINNERS2D) s->has_kwta = 1;
     zs_net_free(net);
     return ZS_OK;
 }
 
-/* ---- MACs and bytes ------------------------------------------------------------- */
-
-typedef struct net_cost {
-    double macs;        /* useful multiply-adds per word (this mode)         */
-    double dense_macs;  /* every product of the dense-shaped network         */
-    double bytes;       /* weights as this mode stores them                  */
-    int n_layers;       /* conv/linear layers, in order                      */
-    char name[16][64];
-    double layer_macs[16], layer_dense[16]; /* per conv/linear layer      */
-    double in_density[16];  /* fraction of the layer's inputs non-zero       */
-    int measured;       /* 1: layer_macs/in_density counted on activations   */
-} net_cost;
-
-static int kept(const zs_layer *L, size_t j) { return L->mask ? L->mask[j] != 0 : L->w[j] != 0.0f; }
-
-/* Useful MACs of one sample through conv/linear layers: for every non-zero
- * input, the kept weights that touch it (and land on a valid output). */
-static double sample_macs(const zs_layer *L, const float *in, const int32_t *cnt) {
-    double m = 0;
-    if (L->type == ZS_LINEAR) {
-        for (size_t i = 0; i < L->in_size; i++)
-            if (in[i] != 0.0f) m += cnt[i];
-        return m;
-    }
-    int H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w, s = L->stride, p = L->pad;
-    for (int c = 0; c < L->in_c; c++)
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                if (in[((size_t)c * H + y) * W + x] == 0.0f) continue;
-                for (int ky = 0; ky < L->kh; ky++) {
-                    int oy = y + p - ky;
-                    if (oy < 0 || oy % s || oy / s >= Ho) continue;
-                    for (int kx = 0; kx < L->kw; kx++) {
-                        int ox = x + p - kx;
-                        if (ox < 0 || ox % s || ox / s >= Wo) continue;
-                        m += cnt[((size_t)c * L->kh + ky) * L->kw + kx];
-                    }
-                }
-            }
-    return m;
-}
-
-/* Cost of network `net` on n inputs (reference path, eval mode). */
-static zs_status net_cost_measure(zs_net *net, int sparse, const float *x, int n, net_cost *out) {
-    memset(out, 0, sizeof *out);
-    double params = 0;
-    for (int i = 0; i < net->n_layers; i++) {
-        const zs_layer *L = &net->layers[i];
-        if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
-            double dm = (double)L->n_weights * (L->type == ZS_CONV2D ? (double)L->out_h * L->out_w : 1.0);
-            out->dense_macs += dm;
-            if (out->n_layers < 16) {
-                snprintf(out->name[out->n_layers], sizeof out->name[0], "%s", L->name);
-                out->layer_dense[out->n_layers] = out->layer_macs[out->n_layers] = dm;
-                out->in_density[out->n_layers] = 1;
-                out->n_layers++;
-            }
-            size_t nnz = 0;
-            for (size_t j = 0; j < L->n_weights; j++) nnz += (size_t)kept(L, j);
-            double bias = L->b ? L->out_c : 0;
-            out->bytes += L->mask ? 6.0 * (double)nnz + 4.0 * bias : 4.0 * ((double)L->n_weights + bias);
-            params += (double)L->n_weights + bias;
-        } else if (L->type == ZS_BATCHNORM) {
-            params += (L->affine ? 4.0 : 2.0) * L->in_c;
-            out->bytes += 4.0 * 2.0 * L->in_c; /* folded scale and shift */
-        }
-    }
-    if (!sparse) {
-        out->macs = out->dense_macs;
-        out->bytes = 4.0 * params;
-        return ZS_OK;
-    }
-    zs_status st = zs_net_reserve(net, n);
-    if (st) return st;
-    out->measured = 1;
-    net->training = 0;
-    zs_net_forward_ref(net, x, n);
-    size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
-    int li = 0;
-    for (int i = 0; i < net->n_layers; i++) {
-        const zs_layer *L = &net->layers[i];
-        if (L->type != ZS_CONV2D && L->type != ZS_LINEAR) continue;
-        /* kept weights touching each input position (conv: per ci, ky, kx) */
-        size_t per = L->type == ZS_CONV2D ? (size_t)L->in_c * L->kh * L->kw : L->in_size;
-        int32_t *cnt = calloc(per, sizeof *cnt);
-        if (!cnt) return ZS_ERR(ZS_ENOMEM, "out of memory");
-        for (int o = 0; o < L->out_c; o++)
-            for (size_t j = 0; j < per; j++) cnt[j] += kept(L, (size_t)o * per + j);
-        const float *in = i == 0 ? x : net->layers[i - 1].out;
-        size_t isz = i == 0 ? insz : L->in_size;
-        double m = 0, nz = 0;
-        for (int s = 0; s < n; s++) m += sample_macs(L, in + (size_t)s * isz, cnt);
-        for (size_t j = 0; j < (size_t)n * isz; j++) nz += in[j] != 0.0f;
-        free(cnt);
-        out->macs += m / n;
-        if (li < 16) {
-            out->layer_macs[li] = m / n;
-            out->in_density[li] = nz / ((double)n * isz);
-            li++;
-        }
-    }
-    return ZS_OK;
+/* The dense twin: --dense-model; the gsc-dense preset for a gsc-* preset;
+ * gsc-dense.safetensors beside gsc-sparse.safetensors; else NULL (the model
+ * itself on the dense path). */
+static const char *dense_twin(const bench_opts *o, const net_source *sp, char *buf, size_t n) {
+    if (o->dense_model) return o->dense_model;
+    if (sp->is_preset) return !strncmp(sp->spec, "gsc-", 4) ? "gsc-dense" : NULL;
+    const char *slash = strrchr(sp->spec, '/');
+    const char *base = slash ? slash + 1 : sp->spec;
+    if (strcmp(base, "gsc-sparse.safetensors")) return NULL; /* other files: run densely themselves */
+    int w = snprintf(buf, n, "%.*sgsc-dense.safetensors", (int)(base - sp->spec), sp->spec);
+    return (w > 0 && (size_t)w < n && file_exists(buf)) ? buf : NULL;
 }
 
 /* ---- timing ------------------------------------------------------------------------ */
@@ -385,93 +328,84 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static double thread_cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 typedef struct worker {
     pthread_t th;
-    zs_net *nets[256 + 1];
+    zs_net *nets[MAX_NETS];
     int n_nets;
     const float *pool;  /* (n_pool, C, H, W) */
     int n_pool, batch;
     size_t insz;
     float *out;         /* (batch, K) */
-    double warmup, slot;
-    int reps;
-    double *rates;      /* (reps) words/s of this worker */
+    double warmup, seconds;
+    long next;          /* call counter, kept across rounds */
+    double words, wall, cpu;
     pthread_barrier_t *bar;
     zs_status st;
     char err[256];
 } worker;
 
 /* One call: next network, next batch of inputs. */
-static zs_status worker_call(worker *w, long c) {
+static zs_status worker_call(worker *w) {
+    long c = w->next++;
     int span = w->n_pool - w->batch + 1;
     size_t off = (size_t)((c * w->batch) % span) * w->insz;
-    zs_net *net = w->nets[c % w->n_nets];
-    return zs_net_infer(net, w->pool + off, w->batch, w->out);
+    return zs_net_infer(w->nets[c % w->n_nets], w->pool + off, w->batch, w->out);
 }
 
 static void *worker_main(void *arg) {
     worker *w = arg;
-    long c = 0;
     zs_set_threads(1); /* a per-thread setting (OpenMP): one core per worker */
     zs_status st = ZS_OK;
     double t0 = now_s();
     /* warm-up: every network at least once (plans are built lazily) */
-    while (st == ZS_OK && (c < w->n_nets || now_s() - t0 < w->warmup)) st = worker_call(w, c++);
-    for (int r = 0; r < w->reps; r++) {
-        pthread_barrier_wait(w->bar);
-        long calls = 0;
-        double t1 = now_s(), dt = 0;
-        while (st == ZS_OK) {
-            st = worker_call(w, c++);
-            calls++;
-            dt = now_s() - t1;
-            if (dt >= w->slot && calls >= w->n_nets) break;
-        }
-        w->rates[r] = st == ZS_OK && dt > 0 ? (double)calls * w->batch / dt : 0;
+    for (long c = 0; st == ZS_OK && w->warmup > 0 && (c < w->n_nets || now_s() - t0 < w->warmup); c++)
+        st = worker_call(w);
+    pthread_barrier_wait(w->bar);
+    long calls = 0;
+    double c1 = thread_cpu_s(), t1 = now_s(), dt = 0;
+    while (st == ZS_OK) {
+        st = worker_call(w);
+        calls++;
+        dt = now_s() - t1;
+        if (dt >= w->seconds && calls >= w->n_nets) break;
     }
+    w->cpu = thread_cpu_s() - c1;
+    w->wall = dt;
+    w->words = (double)calls * w->batch;
     w->st = st;
     if (st) snprintf(w->err, sizeof w->err, "%s", zs_last_error());
     return NULL;
 }
 
-typedef struct row {
-    char engine[16], mode[8];
-    int threads, batch, networks;
-    double wps, wps_min, wps_max;
-    net_cost cost;
-    int reps;
-} row;
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Run one configuration: nets[0..N) served by T workers. */
-static zs_status run_config(const bench_opts *o, const net_source *src, zs_net **nets, int N, int T,
-                            int batch, const float *pool, int n_pool, size_t insz, int K, row *rw) {
+/* One measurement of one zeroskip row: nets[0..N) (plus the spares
+ * nets[N_max..] for idle workers) served by T workers for `seconds`.
+ * *wps = sum of the workers' words/s, *cpu_us = CPU microseconds per word,
+ * *util = CPU time / elapsed time summed over workers. */
+static zs_status run_zs(zs_net **nets, zs_net **spares, int N, int T, int batch, const float *pool, int n_pool,
+                        size_t insz, int K, double seconds, double warmup, double *wps, double *cpu_us,
+                        double *util) {
     zs_status st = ZS_OK;
     worker *ws = calloc((size_t)T, sizeof *ws);
-    double *rates = calloc((size_t)T * o->reps, sizeof *rates);
-    zs_net **replicas = calloc((size_t)T, sizeof *replicas);
     pthread_barrier_t bar;
     int started = 0;
-    if (!ws || !rates || !replicas) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); goto done; }
+    if (!ws) return ZS_ERR(ZS_ENOMEM, "out of memory");
     for (int w = 0; w < T; w++) {
         worker *wk = &ws[w];
         for (int i = w; i < N; i += T) wk->nets[wk->n_nets++] = nets[i];
-        if (wk->n_nets == 0) { /* replica of network w % N */
-            if ((st = make_net(src, w % N, o->seed, &replicas[w]))) goto done;
-            wk->nets[wk->n_nets++] = replicas[w];
-        }
+        if (wk->n_nets == 0) wk->nets[wk->n_nets++] = spares[w];
         wk->pool = pool;
         wk->n_pool = n_pool;
         wk->batch = batch;
         wk->insz = insz;
-        wk->warmup = o->warmup;
-        wk->slot = o->seconds / o->reps;
-        wk->reps = o->reps;
-        wk->rates = rates + (size_t)w * o->reps;
+        wk->warmup = warmup;
+        wk->seconds = seconds;
+        wk->next = w;
         wk->bar = &bar;
         if (!(wk->out = calloc((size_t)batch * K, sizeof(float)))) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); goto done; }
     }
@@ -486,180 +420,70 @@ static zs_status run_config(const bench_opts *o, const net_source *src, zs_net *
     }
     for (int w = 0; w < started; w++) pthread_join(ws[w].th, NULL);
     pthread_barrier_destroy(&bar);
-    for (int w = 0; w < T; w++)
+    double rate = 0, words = 0, cpu = 0, wall = 0;
+    for (int w = 0; w < T; w++) {
         if (ws[w].st) { st = ZS_ERR(ws[w].st, "%s", ws[w].err); goto done; }
-    double agg[1000];
-    for (int r = 0; r < o->reps; r++) {
-        agg[r] = 0;
-        for (int w = 0; w < T; w++) agg[r] += rates[(size_t)w * o->reps + r];
+        rate += ws[w].wall > 0 ? ws[w].words / ws[w].wall : 0;
+        words += ws[w].words;
+        cpu += ws[w].cpu;
+        wall += ws[w].wall;
     }
-    qsort(agg, (size_t)o->reps, sizeof agg[0], cmp_double);
-    int m = o->reps;
-    rw->wps = m % 2 ? agg[m / 2] : 0.5 * (agg[m / 2 - 1] + agg[m / 2]);
-    rw->wps_min = agg[0];
-    rw->wps_max = agg[m - 1];
-    rw->reps = m;
+    *wps = rate;
+    *cpu_us = words > 0 ? 1e6 * cpu / words : 0;
+    *util = wall > 0 ? cpu / wall : 0;
 done:
-    if (ws)
-        for (int w = 0; w < T; w++) free(ws[w].out);
-    if (replicas)
-        for (int w = 0; w < T; w++) zs_net_free(replicas[w]);
-    free(replicas);
-    free(rates);
+    for (int w = 0; w < T; w++) free(ws[w].out);
     free(ws);
     return st;
 }
 
-/* ---- peers (ONNX Runtime, PyTorch) through their bench/ scripts ------------------- */
+/* ---- peers: long-lived processes on a line protocol ----------------------------------- */
 
-/* snprintf that reports truncation: 0, or -1 if the text did not fit. */
-static int fmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static int fmt(char *buf, size_t n, const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int r = vsnprintf(buf, n, f, ap);
-    va_end(ap);
-    return (r < 0 || (size_t)r >= n) ? -1 : 0;
-}
+typedef struct peer {
+    char engine[24];     /* "onnxruntime", "onnxruntime-int8", "pytorch" */
+    pid_t pid;
+    FILE *to, *from;
+    char errfile[128];
+    cJSON *info;         /* its "ready" document */
+    int ok;
+} peer;
 
-/* 'x' quoted for sh into buf; 0, or -1 if it does not fit. */
-static int sh_quote(const char *s, char *buf, size_t n) {
-    size_t j = 0;
-    if (n < 3) return -1;
-    buf[j++] = '\'';
-    for (; *s; s++) {
-        if (*s == '\'') {
-            if (j + 5 >= n) return -1;
-            memcpy(buf + j, "'\\''", 4);
-            j += 4;
-        } else {
-            if (j + 2 >= n) return -1;
-            buf[j++] = *s;
-        }
-    }
-    buf[j++] = '\'';
-    buf[j] = 0;
-    return 0;
-}
-
-/* The bench/ folder: $ZS_BENCH_DIR, ./bench, or <exe dir>/../bench. */
-static int find_bench_dir(char *dir, size_t n) {
-    const char *e = getenv("ZS_BENCH_DIR");
-    char p[4096];
-    if (e && *e) { snprintf(dir, n, "%s", e); return 0; }
-    if (file_exists("bench/ort_bench.js")) { snprintf(dir, n, "bench"); return 0; }
-    ssize_t len = readlink("/proc/self/exe", p, sizeof p - 1);
-    if (len > 0) {
-        p[len] = 0;
-        char *slash = strrchr(p, '/');
-        if (slash) {
-            *slash = 0;
-            char q[4200];
-            if (!fmt(q, sizeof q, "%s/../bench/ort_bench.js", p) && file_exists(q) &&
-                !fmt(dir, n, "%s/../bench", p))
-                return 0;
-        }
-    }
-    return -1;
-}
-
-/* Run `cmd` (stdout captured, stderr to errfile). Returns the output
- * (malloc'ed) on exit status 0; else NULL and *why = the last stderr line. */
-static char *run_capture(const char *cmd, const char *errfile, char *why, size_t nwhy) {
-    char full[8192];
-    char qe[1200];
-    if (sh_quote(errfile, qe, sizeof qe) || fmt(full, sizeof full, "%s 2>%s", cmd, qe)) {
-        snprintf(why, nwhy, "command line too long");
-        return NULL;
-    }
-    FILE *p = popen(full, "r");
-    if (!p) { snprintf(why, nwhy, "popen: %s", strerror(errno)); return NULL; }
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap);
-    size_t got;
-    while (out && (got = fread(out + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            char *t = realloc(out, cap *= 2);
-            if (!t) { free(out); out = NULL; }
-            else out = t;
-        }
-    }
-    int rc = pclose(p);
-    if (out) out[len] = 0;
-    if (out && rc == 0) return out;
-    free(out);
-    /* reason: the last non-empty line of stderr */
-    why[0] = 0;
-    FILE *f = fopen(errfile, "r");
+/* Last non-empty line of a file, or "". */
+static void last_line(const char *path, char *why, size_t n) {
+    FILE *f = fopen(path, "r");
     char line[1024];
+    why[0] = 0;
     while (f && fgets(line, sizeof line, f)) {
         size_t l = strlen(line);
         while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = 0;
-        if (l) snprintf(why, nwhy, "%s", line);
+        if (l) snprintf(why, n, "%s", line);
     }
     if (f) fclose(f);
-    if (!why[0]) snprintf(why, nwhy, "exit status %d", WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
-    return NULL;
 }
 
-static int write_f32(const char *path, const float *x, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(x, sizeof(float), n, f); /* the host is little-endian (x86-64) */
-    return (fclose(f) == 0 && w == n) ? 0 : -1;
-}
-
-static void list_str(const int *v, int n, char *buf, size_t cap) {
-    size_t j = 0;
-    buf[0] = 0;
-    for (int i = 0; i < n && j < cap; i++) j += (size_t)snprintf(buf + j, cap - j, i ? ",%d" : "%d", v[i]);
-}
-
-typedef struct peer_ctx {
-    char dir[4096];     /* bench/ */
-    char tmp[64];       /* scratch folder */
-    const char *python;
-    int verify;         /* check files written */
-} peer_ctx;
-
-/* Parse a peer's JSON into rows; prints its verification. */
-static int peer_rows(const char *engine, const char *text, const net_cost *cost, int quiet,
-                     row *rows, int *n_rows, char *why, size_t nwhy) {
-    cJSON *root = cJSON_Parse(text);
-    const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "rows") : NULL;
-    if (!cJSON_IsArray(arr)) {
-        snprintf(why, nwhy, "no JSON rows in its output");
-        cJSON_Delete(root);
-        return -1;
+/* Start argv[] with pipes on stdin/stdout and stderr into errfile. */
+static int spawn(char *const argv[], const char *errfile, pid_t *pid, FILE **to, FILE **from) {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC)) return -1;
+    if (pipe2(out, O_CLOEXEC)) { close(in[0]); close(in[1]); return -1; }
+    pid_t p = fork();
+    if (p < 0) { close(in[0]); close(in[1]); close(out[0]); close(out[1]); return -1; }
+    if (p == 0) {
+        int e = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        if (e >= 0) dup2(e, 2);
+        execvp(argv[0], argv);
+        /* not printf: stdout's buffer may hold the parent's unwritten lines */
+        dprintf(1, "error cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
     }
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "verify");
-    if (!quiet && cJSON_IsObject(v)) {
-        double d = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "max_abs_diff"));
-        double a = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "argmax_agree"));
-        int n = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "n"));
-        printf("peer %s %s: outputs vs zeroskip dense on %d inputs: max |diff| %.3g, argmax agree %.0f%%%s\n",
-               engine, cJSON_IsString(ver) ? ver->valuestring : "", n, d, 100 * a,
-               (d <= 1e-3 && a == 1.0) ? " (match)" : " (MISMATCH)");
-    }
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr) {
-        if (*n_rows >= MAX_ROWS) break;
-        row *r = &rows[(*n_rows)++];
-        memset(r, 0, sizeof *r);
-        snprintf(r->engine, sizeof r->engine, "%s", engine);
-        snprintf(r->mode, sizeof r->mode, "dense");
-        r->threads = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "threads"));
-        r->batch = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "batch"));
-        r->networks = 1;
-        r->wps = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "words_per_s"));
-        r->wps_min = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "words_per_s_min"));
-        r->wps_max = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "words_per_s_max"));
-        r->reps = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "reps"));
-        r->cost = *cost;
-    }
-    cJSON_Delete(root);
+    close(in[0]);
+    close(out[1]);
+    *pid = p;
+    *to = fdopen(in[1], "w");
+    *from = fdopen(out[0], "r");
+    if (!*to || !*from) return -1;
     return 0;
 }
 
@@ -672,76 +496,237 @@ static void peer_unavailable(const char *engine, const char *why, cJSON *unav, i
     cJSON_AddItemToArray(unav, o);
 }
 
-static void run_peers(const bench_opts *o, peer_ctx *pc, const char *model_path, const net_cost *dcost,
-                      const char *inputs, row *rows, int *n_rows, cJSON *unav) {
-    char q_dir[8200], q_model[8200], q_py[1200], q_in[256], q_ci[256], q_cr[256];
-    char lb[256], lt[256], extra[1024], cmd[8192], errf[128], why[1024];
-    list_str(o->batch, o->n_batch, lb, sizeof lb);
-    list_str(o->threads, o->n_threads, lt, sizeof lt);
+static void peer_stop(peer *p) {
+    if (p->to) { fputs("quit\n", p->to); fclose(p->to); }
+    if (p->from) fclose(p->from);
+    if (p->pid > 0) waitpid(p->pid, NULL, 0);
+    p->to = p->from = NULL;
+    p->pid = 0;
+    p->ok = 0;
+}
+
+/* Start a peer and read its "ready" line; prints why not on failure. */
+static int peer_start(peer *p, const char *engine, char *const argv[], const char *tmp, cJSON *unav, int json) {
+    char line[8192], why[1024];
+    memset(p, 0, sizeof *p);
+    snprintf(p->engine, sizeof p->engine, "%s", engine);
+    snprintf(p->errfile, sizeof p->errfile, "%s/%s.err", tmp, engine);
+    if (spawn(argv, p->errfile, &p->pid, &p->to, &p->from)) {
+        peer_unavailable(engine, "cannot start a process", unav, json);
+        peer_stop(p);
+        return -1;
+    }
+    if (!fgets(line, sizeof line, p->from) || strncmp(line, "ready ", 6)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!strncmp(line, "error ", 6)) snprintf(why, sizeof why, "%.1000s", line + 6);
+        else last_line(p->errfile, why, sizeof why);
+        if (!why[0]) snprintf(why, sizeof why, "exited without a ready line");
+        peer_unavailable(engine, why, unav, json);
+        peer_stop(p);
+        return -1;
+    }
+    p->info = cJSON_Parse(line + 6);
+    p->ok = 1;
+    return 0;
+}
+
+/* One measurement: 0 and words/s, CPU us/word, CPU/wall; -1 (peer dropped). */
+static int peer_run(peer *p, double seconds, int batch, int threads, double *wps, double *cpu_us, double *util,
+                    cJSON *unav, int json) {
+    char line[1024];
+    fprintf(p->to, "run %g %d %d\n", seconds, batch, threads);
+    fflush(p->to);
+    cJSON *r = NULL;
+    if (fgets(line, sizeof line, p->from) && (r = cJSON_Parse(line))) {
+        double words = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "words"));
+        double wall = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "wall"));
+        double cpu = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "cpu"));
+        cJSON_Delete(r);
+        if (words > 0 && wall > 0 && cpu >= 0) {
+            *wps = words / wall;
+            *cpu_us = 1e6 * cpu / words;
+            *util = cpu / wall;
+            return 0;
+        }
+    }
+    char why[1100];
+    line[strcspn(line, "\n")] = 0;
+    if (!strncmp(line, "error ", 6)) snprintf(why, sizeof why, "%s", line + 6);
+    else last_line(p->errfile, why, sizeof why);
+    if (!why[0]) snprintf(why, sizeof why, "no answer to 'run'");
+    peer_unavailable(p->engine, why, unav, json);
+    peer_stop(p);
+    return -1;
+}
+
+/* Run a command to completion; its stdout (malloc'ed) on exit status 0,
+ * else NULL and the reason in why. */
+static char *run_capture(char *const argv[], const char *errfile, char *why, size_t nwhy) {
+    pid_t pid;
+    FILE *to = NULL, *from = NULL;
+    if (spawn(argv, errfile, &pid, &to, &from)) {
+        snprintf(why, nwhy, "cannot start %s", argv[0]);
+        if (to) fclose(to);
+        if (from) fclose(from);
+        return NULL;
+    }
+    fclose(to);
+    size_t cap = 1 << 16, len = 0, got;
+    char *out = malloc(cap);
+    while (out && (got = fread(out + len, 1, cap - len - 1, from)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *t = realloc(out, cap *= 2);
+            if (!t) { free(out); out = NULL; }
+            else out = t;
+        }
+    }
+    fclose(from);
+    int rc = 0;
+    waitpid(pid, &rc, 0);
+    if (out) out[len] = 0;
+    if (out && WIFEXITED(rc) && WEXITSTATUS(rc) == 0) return out;
+    if (out && !strncmp(out, "error ", 6)) snprintf(why, nwhy, "%s", out + 6), why[strcspn(why, "\n")] = 0;
+    else last_line(errfile, why, nwhy);
+    if (!why[0]) snprintf(why, nwhy, "exit status %d", WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+    free(out);
+    return NULL;
+}
+
+static int write_f32(const char *path, const float *x, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(x, sizeof(float), n, f); /* the host is little-endian (x86-64) */
+    return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+/* The bench/ folder: $ZS_BENCH_DIR, ./bench, or <exe dir>/../bench. */
+static int find_bench_dir(char *dir, size_t n) {
+    const char *e = getenv("ZS_BENCH_DIR");
+    if (e && *e) { snprintf(dir, n, "%s", e); return 0; }
     char p[4200];
-    fmt(p, sizeof p, "%s/ci.f32", pc->tmp);
-    sh_quote(p, q_ci, sizeof q_ci);
-    fmt(p, sizeof p, "%s/cr.f32", pc->tmp);
-    sh_quote(p, q_cr, sizeof q_cr);
-    sh_quote(inputs, q_in, sizeof q_in);
-    if (sh_quote(pc->python, q_py, sizeof q_py) || sh_quote(model_path, q_model, sizeof q_model)) {
-        peer_unavailable("pytorch", "path too long", unav, o->json);
+    if (repo_file("bench/ort_bench.js", p, sizeof p)) return -1;
+    char *slash = strrchr(p, '/');
+    *slash = 0;
+    snprintf(dir, n, "%.4000s", p);
+    return 0;
+}
+
+enum { PEER_ORT, PEER_ORT8, PEER_TORCH, N_PEERS };
+static const char *const peer_names[N_PEERS] = {"onnxruntime", "onnxruntime-int8", "pytorch"};
+
+/* Export the dense network to ONNX (fp32 + int8) and start the peers. */
+static void start_peers(const bench_opts *o, zs_net *dense, const net_source *dsrc, const float *pool, int n_pool,
+                        size_t insz, int K, const char *tmp, peer *peers, cJSON *unav, cJSON **export_info) {
+    char dir[4096], mpath[128], ipath[128], ci[128], cr[128], onnx[128], onnx8[128], errf[160], why[1024];
+    char script[4200];
+    const char *py = getenv("PYTHON") && *getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+    if (find_bench_dir(dir, sizeof dir)) {
+        for (int i = 0; i < N_PEERS; i++)
+            peer_unavailable(peer_names[i], "bench/ scripts not found (run from the repository root or set "
+                                            "ZS_BENCH_DIR)", unav, o->json);
         return;
     }
-    fmt(extra, sizeof extra, "--batch %s --threads %s --seconds %g --reps %d --input %s%s%s%s%s",
-             lb, lt, o->seconds, o->reps, q_in, pc->verify ? " --check-in " : "", pc->verify ? q_ci : "",
-             pc->verify ? " --check-ref " : "", pc->verify ? q_cr : "");
-
+    snprintf(mpath, sizeof mpath, "%s/dense.safetensors", tmp);
+    snprintf(ipath, sizeof ipath, "%s/inputs.f32", tmp);
+    snprintf(ci, sizeof ci, "%s/ci.f32", tmp);
+    snprintf(cr, sizeof cr, "%s/cr.f32", tmp);
+    snprintf(onnx, sizeof onnx, "%s/dense.onnx", tmp);
+    snprintf(onnx8, sizeof onnx8, "%s/dense_int8.onnx", tmp);
+    zs_status st = zs_net_save(dense, mpath);
+    if (st || write_f32(ipath, pool, insz * (size_t)n_pool)) {
+        for (int i = 0; i < N_PEERS; i++)
+            peer_unavailable(peer_names[i], st ? zs_last_error() : "cannot write the inputs", unav, o->json);
+        return;
+    }
+    /* the dense twin equals zeroskip's dense network only without k-WTA */
+    int verify = 0;
+    if (!dsrc->has_kwta) {
+        int nv = n_pool < 8 ? n_pool : 8;
+        float *ref = malloc(sizeof(float) * (size_t)nv * K);
+        if (ref && zs_net_infer(dense, pool, nv, ref) == ZS_OK && !write_f32(ci, pool, insz * nv) &&
+            !write_f32(cr, ref, (size_t)nv * K))
+            verify = 1;
+        free(ref);
+    } else if (!o->json) {
+        printf("peers run the dense twin (k-WTA -> ReLU) of %s: their outputs are not compared with zeroskip's\n",
+               dsrc->spec);
+    }
     /* PyTorch */
-    fmt(p, sizeof p, "%s/torch_bench.py", pc->dir);
-    sh_quote(p, q_dir, sizeof q_dir);
-    snprintf(errf, sizeof errf, "%s/torch.err", pc->tmp);
-    if (fmt(cmd, sizeof cmd, "%s %s --model %s %s", q_py, q_dir, q_model, extra)) {
-        peer_unavailable("pytorch", "command line too long", unav, o->json);
-        return;
+    snprintf(script, sizeof script, "%s/torch_bench.py", dir);
+    {
+        char *argv[] = {(char *)py, script, "--model", mpath, "--input", ipath,
+                        verify ? "--check-in" : NULL, ci, "--check-ref", cr, NULL};
+        peer_start(&peers[PEER_TORCH], "pytorch", argv, tmp, unav, o->json);
     }
-    if (!o->json) fprintf(stderr, "bench: running PyTorch (%s)\n", pc->python);
-    char *out = run_capture(cmd, errf, why, sizeof why);
-    if (!out || peer_rows("pytorch", out, dcost, o->json, rows, n_rows, why, sizeof why))
-        peer_unavailable("pytorch", why, unav, o->json);
-    free(out);
-
-    /* ONNX Runtime: export, then node */
-    char onnx[128], q_onnx[256], q_js[8200];
-    snprintf(onnx, sizeof onnx, "%s/dense.onnx", pc->tmp);
-    sh_quote(onnx, q_onnx, sizeof q_onnx);
-    snprintf(errf, sizeof errf, "%s/node.err", pc->tmp);
-    out = run_capture("command -v node", errf, why, sizeof why);
-    if (!out) { peer_unavailable("onnxruntime", "node not found (apt install nodejs)", unav, o->json); return; }
-    free(out);
-    fmt(p, sizeof p, "%s/export_onnx.py", pc->dir);
-    sh_quote(p, q_dir, sizeof q_dir);
-    snprintf(errf, sizeof errf, "%s/export.err", pc->tmp);
-    if (fmt(cmd, sizeof cmd, "%s %s --model %s --out %s", q_py, q_dir, q_model, q_onnx)) {
-        peer_unavailable("onnxruntime", "command line too long", unav, o->json);
-        return;
-    }
-    if (!o->json) fprintf(stderr, "bench: exporting the dense network to ONNX\n");
-    out = run_capture(cmd, errf, why, sizeof why);
+    /* ONNX Runtime: export fp32 + int8 (calibrated on the same inputs), then node */
+    snprintf(script, sizeof script, "%s/export_onnx.py", dir);
+    snprintf(errf, sizeof errf, "%s/export.err", tmp);
+    char *eargv[] = {(char *)py, script, "--model", mpath, "--out", onnx, "--int8-out", onnx8, "--calib", ipath, NULL};
+    if (!o->json) fprintf(stderr, "bench: exporting the dense network to ONNX (fp32, int8)\n");
+    char *out = run_capture(eargv, errf, why, sizeof why);
     if (!out) {
         char w2[1100];
-        fmt(w2, sizeof w2, "export to ONNX failed: %s", why);
-        peer_unavailable("onnxruntime", w2, unav, o->json);
+        snprintf(w2, sizeof w2, "export to ONNX failed: %s", why);
+        peer_unavailable(peer_names[PEER_ORT], w2, unav, o->json);
+        peer_unavailable(peer_names[PEER_ORT8], w2, unav, o->json);
         return;
     }
+    *export_info = cJSON_Parse(out);
     free(out);
-    fmt(p, sizeof p, "%s/ort_bench.js", pc->dir);
-    sh_quote(p, q_js, sizeof q_js);
-    snprintf(errf, sizeof errf, "%s/ort.err", pc->tmp);
-    if (fmt(cmd, sizeof cmd, "node %s --onnx %s %s", q_js, q_onnx, extra)) {
-        peer_unavailable("onnxruntime", "command line too long", unav, o->json);
-        return;
+    snprintf(script, sizeof script, "%s/ort_bench.js", dir);
+    {
+        char *argv[] = {"node", script, "--onnx", onnx, "--input", ipath,
+                        verify ? "--check-in" : NULL, ci, "--check-ref", cr, NULL};
+        peer_start(&peers[PEER_ORT], peer_names[PEER_ORT], argv, tmp, unav, o->json);
     }
-    if (!o->json) fprintf(stderr, "bench: running ONNX Runtime\n");
-    out = run_capture(cmd, errf, why, sizeof why);
-    if (!out || peer_rows("onnxruntime", out, dcost, o->json, rows, n_rows, why, sizeof why))
-        peer_unavailable("onnxruntime", why, unav, o->json);
-    free(out);
+    {
+        char *argv[] = {"node", script, "--onnx", onnx8, "--input", ipath, "--agree-with", onnx, NULL};
+        peer_start(&peers[PEER_ORT8], peer_names[PEER_ORT8], argv, tmp, unav, o->json);
+    }
+}
+
+/* ---- rows ------------------------------------------------------------------------ */
+
+typedef struct row {
+    char engine[24], mode[8];
+    int threads, batch, networks;
+    int zs_mode;               /* zeroskip: 0 sparse, 1 dense; peers: -1 */
+    int peer;                  /* peer index, or -1 */
+    double wps[MAX_ROUNDS], cpu_us[MAX_ROUNDS], util[MAX_ROUNDS];
+    int ok[MAX_ROUNDS];
+    double med, lo, hi, cpu_med, util_med;
+    int n_ok;
+    double macs, dense_macs;
+} row;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n) {
+    double t[MAX_ROUNDS];
+    if (n <= 0) return 0;
+    memcpy(t, v, sizeof(double) * (size_t)n);
+    qsort(t, (size_t)n, sizeof t[0], cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static void row_summarise(row *r, int rounds) {
+    double w[MAX_ROUNDS], c[MAX_ROUNDS], u[MAX_ROUNDS];
+    int n = 0;
+    for (int i = 0; i < rounds; i++)
+        if (r->ok[i]) { w[n] = r->wps[i]; c[n] = r->cpu_us[i]; u[n] = r->util[i]; n++; }
+    r->n_ok = n;
+    r->med = median(w, n);
+    r->cpu_med = median(c, n);
+    r->util_med = median(u, n);
+    r->lo = r->hi = n ? w[0] : 0;
+    for (int i = 1; i < n; i++) {
+        if (w[i] < r->lo) r->lo = w[i];
+        if (w[i] > r->hi) r->hi = w[i];
+    }
 }
 
 /* ---- output ------------------------------------------------------------------------ */
@@ -765,8 +750,7 @@ static void cpu_name(char *buf, size_t n) {
     if (f) fclose(f);
 }
 
-/* 1-minute load average from /proc/loadavg, or -1: on a shared machine it
- * says how much the cores were ours. */
+/* 1-minute load average from /proc/loadavg, or -1. */
 static double loadavg(void) {
     double l = -1;
     FILE *f = fopen("/proc/loadavg", "r");
@@ -784,158 +768,325 @@ static const char *si(double v, char *buf, size_t n) {
 }
 
 static void print_table(const row *rows, int n) {
-    printf("%-11s %-6s %3s %5s %4s %11s %23s %11s %9s %9s %9s %9s %9s\n", "engine", "mode", "thr", "batch", "nets",
-           "words/s", "(min..max)", "per-net", "us/word", "MACs/word", "GFLOP/s", "dense-eq", "bytes/net");
+    printf("%-16s %-6s %3s %5s %4s %10s %19s %10s %8s %8s %8s %9s %8s %8s\n", "engine", "mode", "thr", "batch",
+           "nets", "words/s", "(min..max)", "per-net", "us/word", "cpu-us/w", "cpu/wall", "MACs/word", "GFLOP/s",
+           "dense-eq");
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
-        char a[32], b[32], c[64], d[32];
-        snprintf(c, sizeof c, "(%.0f..%.0f)", r->wps_min, r->wps_max);
-        double gu = 2e-9 * r->cost.macs * r->wps, gd = 2e-9 * r->cost.dense_macs * r->wps;
-        printf("%-11s %-6s %3d %5d %4d %11.0f %23s %11.0f %9.2f %9s %9.2f %9.2f %9s\n", r->engine, r->mode, r->threads,
-               r->batch, r->networks, r->wps, c, r->wps / r->networks, 1e6 / r->wps, si(r->cost.macs, a, sizeof a),
-               gu, gd, si(r->cost.bytes, b, sizeof b));
-        (void)d;
+        if (!r->n_ok) continue;
+        char a[32], c[64];
+        snprintf(c, sizeof c, "(%.0f..%.0f)", r->lo, r->hi);
+        printf("%-16s %-6s %3d %5d %4d %10.0f %19s %10.0f %8.2f %8.2f %8.2f %9s %8.2f %8.2f\n", r->engine, r->mode,
+               r->threads, r->batch, r->networks, r->med, c, r->med / r->networks, 1e6 / r->med, r->cpu_med,
+               r->util_med, si(r->macs, a, sizeof a), 2e-9 * r->macs * r->med, 2e-9 * r->dense_macs * r->med);
     }
 }
 
-static void print_cost(const char *mode, const net_cost *c) {
+static void print_cost(const char *mode, const zs_layer_cost *c, int n, double macs, double dense) {
     char a[32], b[32];
-    printf("%s MACs/word %s of %s dense-equivalent:", mode, si(c->macs, a, sizeof a), si(c->dense_macs, b, sizeof b));
-    for (int i = 0; i < c->n_layers; i++)
-        if (c->measured)
-            printf("%s %s %s (%.0f%% inputs non-zero)", i ? "," : "", c->name[i], si(c->layer_macs[i], a, sizeof a),
-                   100 * c->in_density[i]);
-        else printf("%s %s %s", i ? "," : "", c->name[i], si(c->layer_macs[i], a, sizeof a));
+    printf("%s MACs/word %s of %s dense-equivalent:", mode, si(macs, a, sizeof a), si(dense, b, sizeof b));
+    for (int i = 0; i < n; i++)
+        printf("%s %s %s (%.0f%% inputs non-zero)", i ? "," : "", c[i].name, si(c[i].macs, a, sizeof a),
+               100 * c[i].input_nonzero);
     printf("\n");
 }
 
-static cJSON *cost_json(const net_cost *c) {
+static cJSON *cost_json(const zs_layer_cost *c, int n, double macs, double dense) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "macs_per_word", c->macs);
-    cJSON_AddNumberToObject(o, "dense_macs_per_word", c->dense_macs);
-    cJSON_AddNumberToObject(o, "bytes_per_network", c->bytes);
+    cJSON_AddNumberToObject(o, "macs_per_word", macs);
+    cJSON_AddNumberToObject(o, "dense_macs_per_word", dense);
     cJSON *l = cJSON_AddArrayToObject(o, "layers");
-    for (int i = 0; i < c->n_layers; i++) {
+    for (int i = 0; i < n; i++) {
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "name", c->name[i]);
-        cJSON_AddNumberToObject(e, "macs", c->layer_macs[i]);
-        cJSON_AddNumberToObject(e, "dense_macs", c->layer_dense[i]);
-        if (c->measured) cJSON_AddNumberToObject(e, "input_nonzero_fraction", c->in_density[i]);
+        cJSON_AddStringToObject(e, "name", c[i].name);
+        cJSON_AddNumberToObject(e, "macs", c[i].macs);
+        cJSON_AddNumberToObject(e, "dense_macs", c[i].dense_macs);
+        cJSON_AddNumberToObject(e, "input_nonzero_fraction", c[i].input_nonzero);
         cJSON_AddItemToArray(l, e);
     }
     return o;
 }
 
-static cJSON *rows_json(const row *rows, int n) {
+static cJSON *num_array(const double *v, const int *ok, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, ok && !ok[i] ? cJSON_CreateNull() : cJSON_CreateNumber(v[i]));
+    return a;
+}
+
+static cJSON *rows_json(const row *rows, int n, int rounds) {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
+        if (!r->n_ok) continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "engine", r->engine);
         cJSON_AddStringToObject(o, "mode", r->mode);
         cJSON_AddNumberToObject(o, "threads", r->threads);
         cJSON_AddNumberToObject(o, "batch", r->batch);
         cJSON_AddNumberToObject(o, "networks", r->networks);
-        cJSON_AddNumberToObject(o, "words_per_s", r->wps);
-        cJSON_AddNumberToObject(o, "words_per_s_min", r->wps_min);
-        cJSON_AddNumberToObject(o, "words_per_s_max", r->wps_max);
-        cJSON_AddNumberToObject(o, "words_per_s_per_network", r->wps / r->networks);
-        cJSON_AddNumberToObject(o, "us_per_word", 1e6 / r->wps);
-        cJSON_AddNumberToObject(o, "macs_per_word", r->cost.macs);
-        cJSON_AddNumberToObject(o, "dense_macs_per_word", r->cost.dense_macs);
-        cJSON_AddNumberToObject(o, "gflops_useful", 2e-9 * r->cost.macs * r->wps);
-        cJSON_AddNumberToObject(o, "gflops_dense_equivalent", 2e-9 * r->cost.dense_macs * r->wps);
-        cJSON_AddNumberToObject(o, "bytes_per_network", r->cost.bytes);
-        cJSON_AddNumberToObject(o, "reps", r->reps);
+        cJSON_AddNumberToObject(o, "words_per_s", r->med);
+        cJSON_AddNumberToObject(o, "words_per_s_min", r->lo);
+        cJSON_AddNumberToObject(o, "words_per_s_max", r->hi);
+        cJSON_AddItemToObject(o, "words_per_s_rounds", num_array(r->wps, r->ok, rounds));
+        cJSON_AddNumberToObject(o, "words_per_s_per_network", r->med / r->networks);
+        cJSON_AddNumberToObject(o, "us_per_word", 1e6 / r->med);
+        cJSON_AddNumberToObject(o, "cpu_us_per_word", r->cpu_med);
+        cJSON_AddItemToObject(o, "cpu_us_per_word_rounds", num_array(r->cpu_us, r->ok, rounds));
+        cJSON_AddNumberToObject(o, "cpu_per_wall", r->util_med);
+        cJSON_AddNumberToObject(o, "macs_per_word", r->macs);
+        cJSON_AddNumberToObject(o, "dense_macs_per_word", r->dense_macs);
+        cJSON_AddNumberToObject(o, "gflops_useful", 2e-9 * r->macs * r->med);
+        cJSON_AddNumberToObject(o, "gflops_dense_equivalent", 2e-9 * r->dense_macs * r->med);
+        cJSON_AddNumberToObject(o, "rounds", r->n_ok);
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
 }
 
-/* Best words/s among rows matching engine ("zeroskip" or any peer: NULL
- * with peers=1), mode, and batch (0 = any), threads (0 = any), networks
- * (0 = any). Returns the row index or -1. */
-static int best_row(const row *rows, int n, int peers, const char *mode, int batch, int threads, int networks) {
-    int best = -1;
-    for (int i = 0; i < n; i++) {
-        const row *r = &rows[i];
-        int is_zs = !strcmp(r->engine, "zeroskip");
-        if (peers == is_zs) continue;
-        if (mode && strcmp(r->mode, mode)) continue;
-        if ((batch && r->batch != batch) || (threads && r->threads != threads) || (networks && r->networks != networks))
-            continue;
-        if (best < 0 || r->wps > rows[best].wps) best = i;
-    }
+/* ---- ratios: per round, then the median ---------------------------------------------- */
+
+/* Row index of (engine prefix/mode, threads, batch, networks); -1 if none. */
+static int find_row(const row *rows, int n, const char *engine, const char *mode, int t, int b, int nets) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(rows[i].engine, engine) && (!mode || !strcmp(rows[i].mode, mode)) && rows[i].threads == t &&
+            rows[i].batch == b && rows[i].networks == nets)
+            return i;
+    return -1;
+}
+
+/* Best of the given rows in round r (0 if none measured); *who = its index. */
+static double best_in_round(const row *rows, const int *idx, int n, int r, int *who) {
+    double best = 0;
+    for (int i = 0; i < n; i++)
+        if (idx[i] >= 0 && rows[idx[i]].ok[r] && rows[idx[i]].wps[r] > best) {
+            best = rows[idx[i]].wps[r];
+            if (who) *who = idx[i];
+        }
     return best;
 }
 
-static void add_ratio(cJSON *ratios, const char *name, double value, double target, int json, const char *what) {
+/* Add a ratio: per-round values (0 = missing) and their median. */
+static void add_ratio(cJSON *ratios, const char *name, const char *what, const double *v, int rounds, int json,
+                      const char *note) {
+    double ok[MAX_ROUNDS];
+    int n = 0;
+    for (int r = 0; r < rounds; r++)
+        if (v[r] > 0) ok[n++] = v[r];
+    if (!n) return;
+    double med = median(ok, n);
     if (!json) {
-        if (target > 0)
-            printf("  %-44s %8.2f  (target >= %g: %s)\n", what, value, target, value >= target ? "met" : "not met");
-        else printf("  %-44s %8.2f\n", what, value);
+        printf("  %-52s median %7.2f  rounds:", what, med);
+        for (int r = 0; r < rounds; r++) v[r] > 0 ? printf(" %.2f", v[r]) : printf(" -");
+        printf("%s%s\n", note && *note ? "  " : "", note ? note : "");
     }
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "value", value);
-    if (target > 0) {
-        cJSON_AddNumberToObject(o, "target", target);
-        cJSON_AddBoolToObject(o, "met", value >= target);
-    }
     cJSON_AddStringToObject(o, "what", what);
+    cJSON_AddNumberToObject(o, "median", med);
+    cJSON *a = cJSON_AddArrayToObject(o, "rounds");
+    for (int r = 0; r < rounds; r++) cJSON_AddItemToArray(a, v[r] > 0 ? cJSON_CreateNumber(v[r]) : cJSON_CreateNull());
+    if (note && *note) cJSON_AddStringToObject(o, "note", note);
     cJSON_AddItemToObject(ratios, name, o);
 }
 
-static void print_ratios(const bench_opts *o, const row *rows, int n, const char *arch, cJSON *ratios) {
-    char what[160];
-    if (!o->json) printf("\nratios (same run):\n");
-    int bs = best_row(rows, n, 0, "sparse", 0, 0, 0);
-    int bd = best_row(rows, n, 0, "dense", 0, 0, 0);
-    int bp = best_row(rows, n, 1, NULL, 0, 0, 0);
-    int fast = strstr(arch, "fast") != NULL;
-    if (bs >= 0 && bp >= 0) {
-        snprintf(what, sizeof what, "zeroskip sparse best / best peer dense (%s t%d b%d)", rows[bp].engine,
-                 rows[bp].threads, rows[bp].batch);
-        add_ratio(ratios, "sparse_vs_best_peer", rows[bs].wps / rows[bp].wps, fast ? 15 : 5, o->json, what);
-        double useful = 2e-9 * rows[bs].cost.macs * rows[bs].wps, peer = 2e-9 * rows[bp].cost.macs * rows[bp].wps;
-        add_ratio(ratios, "useful_gflops_vs_peer", useful / peer, 0.5, o->json,
-                  "useful GFLOP/s sparse / peer dense GFLOP/s");
-        for (int i = 0; i < o->n_batch; i++) {
-            int s = best_row(rows, n, 0, "sparse", o->batch[i], 0, 0), p = best_row(rows, n, 1, NULL, o->batch[i], 0, 0);
-            if (s < 0 || p < 0) continue;
-            char name[64];
-            snprintf(name, sizeof name, "sparse_vs_peer_batch%d", o->batch[i]);
-            snprintf(what, sizeof what, "  batch %d: sparse best / peer best", o->batch[i]);
-            add_ratio(ratios, name, rows[s].wps / rows[p].wps, 0, o->json, what);
+static void print_ratios(const bench_opts *o, const row *rows, int n, cJSON *ratios) {
+    int R = o->rounds;
+    double v[MAX_ROUNDS];
+    char name[96], what[160], note[160];
+    if (!o->json) printf("\nratios (per round: engines alternated within each round; median of the rounds):\n");
+    int n1 = o->nets[0];
+    for (int i = 1; i < o->n_nets; i++) n1 = o->nets[i] < n1 ? o->nets[i] : n1;
+    /* whole machine: best sparse row vs best dense peer (fp32 or int8), per round */
+    int zs_idx[MAX_ROWS], pe_idx[MAX_ROWS], nz = 0, np = 0;
+    for (int i = 0; i < n; i++) {
+        if (rows[i].peer < 0 && rows[i].zs_mode == 0 && rows[i].networks == n1) zs_idx[nz++] = i;
+        if (rows[i].peer == PEER_ORT || rows[i].peer == PEER_ORT8) pe_idx[np++] = i;
+    }
+    if (nz && np) {
+        int wins[MAX_ROWS] = {0};
+        for (int r = 0; r < R; r++) {
+            int who = -1;
+            double p = best_in_round(rows, pe_idx, np, r, &who), s = best_in_round(rows, zs_idx, nz, r, NULL);
+            v[r] = p > 0 && s > 0 ? s / p : 0;
+            if (who >= 0) wins[who]++;
+        }
+        int top = pe_idx[0];
+        for (int i = 0; i < np; i++) if (wins[pe_idx[i]] > wins[top]) top = pe_idx[i];
+        snprintf(note, sizeof note, "(best peer row most often: %s t%d b%d)", rows[top].engine, rows[top].threads,
+                 rows[top].batch);
+        add_ratio(ratios, "sparse_vs_best_dense_peer", "zeroskip sparse best / best dense peer (whole machine)", v,
+                  R, o->json, note);
+    }
+    /* per (threads, batch) */
+    for (int ti = 0; ti < o->n_threads; ti++)
+        for (int bi = 0; bi < o->n_batch; bi++) {
+            int t = o->threads[ti], b = o->batch[bi];
+            int s = find_row(rows, n, "zeroskip", "sparse", t, b, n1), d = find_row(rows, n, "zeroskip", "dense", t, b, n1);
+            int pp[2] = {find_row(rows, n, peer_names[PEER_ORT], NULL, t, b, 1),
+                         find_row(rows, n, peer_names[PEER_ORT8], NULL, t, b, 1)};
+            if (s >= 0 && (pp[0] >= 0 || pp[1] >= 0)) {
+                int w8 = 0;
+                for (int r = 0; r < R; r++) {
+                    int who = -1;
+                    double p = best_in_round(rows, pp, 2, r, &who);
+                    v[r] = p > 0 && rows[s].ok[r] ? rows[s].wps[r] / p : 0;
+                    if (who >= 0 && who == pp[1]) w8++;
+                }
+                snprintf(name, sizeof name, "sparse_vs_best_dense_peer_t%d_b%d", t, b);
+                snprintf(what, sizeof what, "t%d b%d: sparse / best dense peer", t, b);
+                snprintf(note, sizeof note, "(int8 faster in %d of %d rounds)", w8, R);
+                add_ratio(ratios, name, what, v, R, o->json, pp[1] >= 0 ? note : "");
+            }
+            if (pp[0] >= 0 && pp[1] >= 0) {
+                for (int r = 0; r < R; r++)
+                    v[r] = rows[pp[0]].ok[r] && rows[pp[1]].ok[r] ? rows[pp[1]].wps[r] / rows[pp[0]].wps[r] : 0;
+                snprintf(name, sizeof name, "ort_int8_vs_fp32_t%d_b%d", t, b);
+                snprintf(what, sizeof what, "t%d b%d: onnxruntime int8 / fp32", t, b);
+                add_ratio(ratios, name, what, v, R, o->json, "");
+            }
+            if (s >= 0 && d >= 0) {
+                for (int r = 0; r < R; r++)
+                    v[r] = rows[s].ok[r] && rows[d].ok[r] ? rows[s].wps[r] / rows[d].wps[r] : 0;
+                snprintf(name, sizeof name, "sparse_vs_zs_dense_t%d_b%d", t, b);
+                snprintf(what, sizeof what, "t%d b%d: sparse / zeroskip dense", t, b);
+                add_ratio(ratios, name, what, v, R, o->json, "");
+            }
+        }
+    /* many networks: aggregate at the most networks vs the fewest, per (threads, batch) */
+    int maxn = n1;
+    for (int i = 0; i < o->n_nets; i++) maxn = o->nets[i] > maxn ? o->nets[i] : maxn;
+    if (maxn > n1)
+        for (int ti = 0; ti < o->n_threads; ti++)
+            for (int bi = 0; bi < o->n_batch; bi++) {
+                int t = o->threads[ti], b = o->batch[bi];
+                int a = find_row(rows, n, "zeroskip", "sparse", t, b, maxn), c = find_row(rows, n, "zeroskip", "sparse", t, b, n1);
+                if (a < 0 || c < 0) continue;
+                for (int r = 0; r < R; r++)
+                    v[r] = rows[a].ok[r] && rows[c].ok[r] ? rows[a].wps[r] / rows[c].wps[r] : 0;
+                snprintf(name, sizeof name, "networks%d_vs_%d_t%d_b%d", maxn, n1, t, b);
+                snprintf(what, sizeof what, "t%d b%d: sparse %d networks / %d (aggregate)", t, b, maxn, n1);
+                add_ratio(ratios, name, what, v, R, o->json, "");
+            }
+}
+
+/* ---- model size ---------------------------------------------------------------- */
+
+typedef struct msize {
+    double file, model, plan;  /* bytes; file < 0: none */
+} msize;
+
+static zs_status measure_size(const net_source *s, zs_net *net, const char *tmp, int idx, msize *m) {
+    struct stat sb;
+    m->file = -1;
+    if (!s->is_preset && stat(s->spec, &sb) == 0) m->file = (double)sb.st_size;
+    else if (tmp[0]) { /* a preset: the file zs_net_save would write */
+        char p[160];
+        snprintf(p, sizeof p, "%s/size%d.safetensors", tmp, idx);
+        if (zs_net_save(net, p) == ZS_OK && stat(p, &sb) == 0) m->file = (double)sb.st_size;
+        remove(p);
+    }
+    size_t plan = 0, model = 0;
+    zs_status st = zs_net_memory(net, &plan, &model);
+    m->plan = (double)plan;
+    m->model = (double)model;
+    return st;
+}
+
+static void print_size(const char *what, const char *spec, const msize *m) {
+    char f[32];
+    if (m->file >= 0) snprintf(f, sizeof f, "%.0f", m->file);
+    else snprintf(f, sizeof f, "-");
+    printf("  %-6s %-40s %12s %12.0f %12.0f %12.0f\n", what, spec, f, m->model, m->plan, m->model + m->plan);
+}
+
+static cJSON *size_json(const char *spec, const msize *m) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", spec);
+    if (m->file >= 0) cJSON_AddNumberToObject(o, "file_bytes", m->file);
+    cJSON_AddNumberToObject(o, "model_bytes_in_memory", m->model);
+    cJSON_AddNumberToObject(o, "plan_bytes_in_memory", m->plan);
+    return o;
+}
+
+/* ---- profile ---------------------------------------------------------------------- */
+
+static int run_profile(const bench_opts *o, zs_net *net, const float *pool, int n_pool, cJSON *root) {
+    zs_stage_profile sp[256];
+    int ns = 0, n = n_pool < 64 ? n_pool : 64, reps = o->quick ? 2 : 20;
+    zs_status st = zs_net_profile(net, pool, n, reps, sp, 256, &ns);
+    if (st) return cli_fail(CMD, st);
+    if (ns > 256) ns = 256;
+    zs_isa isa = zs_isa_active();
+    double peak = zs_cpu_peak_gflops(isa), gbps = zs_cpu_stream_gbps(isa);
+    double gmacs = peak / 2, tot = 0, ftot = 0;
+    for (int i = 0; i < ns; i++) tot += sp[i].us_per_word;
+    if (!o->json) {
+        printf("per-stage profile (thread CPU time, %d samples x %d, ISA %s); this core measured: fp32 FMA peak "
+               "%.1f GFLOP/s = %.1f GMAC/s, streaming pass %.1f GB/s\n",
+               n, reps, zs_isa_name(isa), peak, gmacs, gbps);
+        printf("floor: useful MACs at the FMA peak (conv/linear stages), else one streaming pass over the "
+               "stage's input\n");
+        printf("%-12s %-14s %-32s %9s %6s %9s %8s %7s %9s %9s\n", "stage", "layer", "kernel", "us/word", "%",
+               "MACs/word", "GMAC/s", "%peak", "floor us", "x floor");
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < ns; i++) {
+        const zs_stage_profile *s = &sp[i];
+        double floor_us = s->macs_per_word > 0 ? s->macs_per_word / (gmacs * 1e3) : s->bytes_per_word / (gbps * 1e3);
+        double g = s->us_per_word > 0 ? s->macs_per_word / (s->us_per_word * 1e3) : 0;
+        ftot += floor_us;
+        if (!o->json) {
+            char a[32];
+            printf("%-12s %-14s %-32.32s %9.2f %6.1f %9s %8.2f %7.1f %9.2f %9.1f\n", s->name, s->layer, s->kernel,
+                   s->us_per_word, tot > 0 ? 100 * s->us_per_word / tot : 0, si(s->macs_per_word, a, sizeof a), g,
+                   gmacs > 0 ? 100 * g / gmacs : 0, floor_us, floor_us > 0 ? s->us_per_word / floor_us : 0);
+        }
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "stage", s->name);
+        cJSON_AddStringToObject(e, "layer", s->layer);
+        cJSON_AddStringToObject(e, "kernel", s->kernel);
+        cJSON_AddNumberToObject(e, "us_per_word", s->us_per_word);
+        cJSON_AddNumberToObject(e, "macs_per_word", s->macs_per_word);
+        cJSON_AddNumberToObject(e, "bytes_per_word", s->bytes_per_word);
+        cJSON_AddNumberToObject(e, "gmacs_per_s", g);
+        cJSON_AddNumberToObject(e, "floor_us", floor_us);
+        cJSON_AddNumberToObject(e, "achieved_over_floor", floor_us > 0 ? s->us_per_word / floor_us : 0);
+        cJSON_AddItemToArray(arr, e);
+    }
+    if (!o->json)
+        printf("%-12s %-14s %-32s %9.2f %6.1f %9s %8s %7s %9.2f %9.1f\n", "total", "", "", tot, 100.0, "", "", "",
+               ftot, ftot > 0 ? tot / ftot : 0);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "isa", zs_isa_name(isa));
+    cJSON_AddNumberToObject(p, "peak_gflops", peak);
+    cJSON_AddNumberToObject(p, "stream_gbps", gbps);
+    cJSON_AddNumberToObject(p, "samples", n);
+    cJSON_AddNumberToObject(p, "reps", reps);
+    cJSON_AddNumberToObject(p, "total_us_per_word", tot);
+    cJSON_AddNumberToObject(p, "floor_us_per_word", ftot);
+    cJSON_AddItemToObject(p, "stages", arr);
+    cJSON_AddItemToObject(root, "profile", p);
+    return EXIT_OK;
+}
+
+/* ---- plot ------------------------------------------------------------------------ */
+
+static int sh_quote(const char *s, char *buf, size_t n) {
+    size_t j = 0;
+    if (n < 3) return -1;
+    buf[j++] = '\'';
+    for (; *s; s++) {
+        if (*s == '\'') {
+            if (j + 5 >= n) return -1;
+            memcpy(buf + j, "'\\''", 4);
+            j += 4;
+        } else {
+            if (j + 2 >= n) return -1;
+            buf[j++] = *s;
         }
     }
-    if (bd >= 0 && bp >= 0)
-        add_ratio(ratios, "zs_dense_vs_best_peer", rows[bd].wps / rows[bp].wps, 0, o->json,
-                  "zeroskip dense best / best peer dense");
-    if (bs >= 0 && bd >= 0)
-        add_ratio(ratios, "sparse_vs_zs_dense", rows[bs].wps / rows[bd].wps, 0, o->json,
-                  "zeroskip sparse best / zeroskip dense best");
-    int b1 = best_row(rows, n, 0, "sparse", 1, 1, 1);
-    if (b1 >= 0)
-        add_ratio(ratios, "batch1_one_core_words_per_s", rows[b1].wps, 35714, o->json,
-                  "sparse batch 1, 1 thread, 1 network: words/s");
-    if (bs >= 0 && bd >= 0)
-        add_ratio(ratios, "bytes_dense_vs_sparse", rows[bd].cost.bytes / rows[bs].cost.bytes, 5, o->json,
-                  "model bytes dense / sparse");
-    /* many networks: aggregate at the most networks vs one network, at the
-     * highest thread count, per batch */
-    int maxn = 1, maxt = 1;
-    for (int i = 0; i < o->n_nets; i++) maxn = o->nets[i] > maxn ? o->nets[i] : maxn;
-    for (int i = 0; i < o->n_threads; i++) maxt = o->threads[i] > maxt ? o->threads[i] : maxt;
-    if (maxn > 1)
-        for (int i = 0; i < o->n_batch; i++) {
-            int a = best_row(rows, n, 0, "sparse", o->batch[i], maxt, maxn);
-            int b = best_row(rows, n, 0, "sparse", o->batch[i], maxt, 1);
-            if (a < 0 || b < 0) continue;
-            char name[64];
-            snprintf(name, sizeof name, "networks%d_vs_1_batch%d", maxn, o->batch[i]);
-            snprintf(what, sizeof what, "sparse %d nets / 1 net, t%d b%d (aggregate)", maxn, maxt, o->batch[i]);
-            add_ratio(ratios, name, rows[a].wps / rows[b].wps, 0.8, o->json, what);
-        }
+    buf[j++] = '\'';
+    buf[j] = 0;
+    return 0;
 }
 
 static int write_plot(const char *png, const row *rows, int n, const char *title, const char *tmpdir) {
@@ -944,14 +1095,15 @@ static int write_plot(const char *png, const row *rows, int n, const char *title
     snprintf(gp, sizeof gp, "%s/plot.gp", tmpdir);
     FILE *f = fopen(dat, "w");
     if (!f) return -1;
+    int shown = 0;
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
-        int color = !strcmp(r->engine, "zeroskip") ? (!strcmp(r->mode, "sparse") ? 1 : 2)
-                    : !strcmp(r->engine, "onnxruntime") ? 3 : 4;
-        fprintf(f, "\"%s%s t%d b%d n%d\" %.3f %d\n",
-                !strcmp(r->engine, "zeroskip") ? "" : !strcmp(r->engine, "onnxruntime") ? "ort" : "torch",
-                !strcmp(r->engine, "zeroskip") ? (color == 1 ? "sp" : "dn") : "", r->threads, r->batch,
-                r->networks, r->wps, color);
+        if (!r->n_ok) continue;
+        int color = r->peer < 0 ? (r->zs_mode == 0 ? 1 : 2) : r->peer == PEER_TORCH ? 4 : 3;
+        const char *tag = r->peer < 0 ? (r->zs_mode == 0 ? "sp" : "dn")
+                          : r->peer == PEER_ORT ? "ort" : r->peer == PEER_ORT8 ? "ort8" : "torch";
+        fprintf(f, "\"%s t%d b%d n%d\" %.3f %d\n", tag, r->threads, r->batch, r->networks, r->med, color);
+        shown++;
     }
     fclose(f);
     char qpng[4200], qdat[256];
@@ -964,15 +1116,15 @@ static int write_plot(const char *png, const row *rows, int n, const char *title
     t[j] = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!(f = fopen(gp, "w"))) return -1;
-        int w = 160 + 22 * n < 640 ? 640 : 160 + 22 * n;
+        int w = 160 + 22 * shown < 640 ? 640 : 160 + 22 * shown;
         fprintf(f, "set terminal %s size %d,640\n", attempt ? "png" : "pngcairo", w > 4000 ? 4000 : w);
         fprintf(f, "set output %s\nset title \"%s\" noenhanced font ',10'\n", qpng, t);
         fprintf(f, "set style fill solid 0.85 border -1\nset boxwidth 0.8\nset logscale y\n"
-                   "set ylabel 'words/s (aggregate, median)'\nset grid ytics\nset key top left\n"
-                   "set xtics rotate by -60 font ',8' noenhanced\nset xrange [-1:%d]\n", n);
+                   "set ylabel 'words/s (aggregate, median of rounds)'\nset grid ytics\nset key top left\n"
+                   "set xtics rotate by -60 font ',8' noenhanced\nset xrange [-1:%d]\n", shown);
         fprintf(f, "plot %s u 0:($3==1?$2:1/0):xtic(1) w boxes lc rgb '#1b9e77' t 'zeroskip sparse', \\\n"
                    " '' u 0:($3==2?$2:1/0) w boxes lc rgb '#7570b3' t 'zeroskip dense', \\\n"
-                   " '' u 0:($3==3?$2:1/0) w boxes lc rgb '#d95f02' t 'ONNX Runtime', \\\n"
+                   " '' u 0:($3==3?$2:1/0) w boxes lc rgb '#d95f02' t 'ONNX Runtime (fp32, int8)', \\\n"
                    " '' u 0:($3==4?$2:1/0) w boxes lc rgb '#e7298a' t 'PyTorch'\n", qdat);
         fclose(f);
         char cmd[512], q_gp[256];
@@ -992,6 +1144,27 @@ static void rm_tree(const char *dir) {
 
 /* ---- main -------------------------------------------------------------------------- */
 
+static int write_json(const bench_opts *o, cJSON *root) {
+    char *s = cJSON_Print(root);
+    if (!s) return cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory"));
+    int rc = EXIT_OK;
+    if (o->json) printf("%s\n", s);
+    if (o->json_out) {
+        size_t len = strlen(s);
+        char *buf = malloc(len + 2);
+        if (!buf) { free(s); return cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); }
+        memcpy(buf, s, len);
+        buf[len] = '\n';
+        const void *bufs[1] = {buf};
+        size_t sizes[1] = {len + 1};
+        zs_status st = zs_write_file_atomic(o->json_out, bufs, sizes, 1);
+        if (st) rc = cli_fail_file(CMD, o->json_out, st);
+        free(buf);
+    }
+    free(s);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     bench_opts o;
     int pr = parse_opts(argc, argv, &o);
@@ -1003,30 +1176,34 @@ int cmd_bench(int argc, char **argv) {
     int rc = EXIT_OK;
     zs_status st;
     net_source src[2];
-    memset(src, 0, sizeof src);
     zs_dataset *ds = NULL;
     float *pool = NULL;
     row *rows = calloc(MAX_ROWS, sizeof *rows);
-    zs_net *nets[256];
-    int n_nets_made = 0;
-    cJSON *unav = cJSON_CreateArray(), *ratios = cJSON_CreateObject();
-    char tmpdir[64] = "";
+    zs_net *nets[2][MAX_NETS + 16];
+    int n_made[2] = {0, 0};
+    peer peers[N_PEERS];
+    cJSON *unav = cJSON_CreateArray(), *ratios = cJSON_CreateObject(), *root = cJSON_CreateObject();
+    cJSON *export_info = NULL;
+    char tmpdir[64] = "", model_buf[4200], dense_buf[4200], data_buf[4200];
     int n_rows = 0;
-    net_cost cost[2];
-    memset(cost, 0, sizeof cost);
-    if (!rows || !unav || !ratios) { rc = cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); goto out; }
+    zs_layer_cost cost[2][MAX_COST];
+    int n_cost[2] = {0, 0};
+    double macs[2] = {0, 0}, dmacs[2] = {0, 0};
+    memset(src, 0, sizeof src);
+    memset(peers, 0, sizeof peers);
+    if (!rows || !unav || !ratios || !root) { rc = cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); goto out; }
+    signal(SIGPIPE, SIG_IGN); /* a peer that dies must not take the bench with it */
 
     zs_set_threads(1); /* workers are the parallelism: GEMM stays on its thread */
-    /* sources: [0] sparse = the model; [1] dense = --dense-model, the dense
-     * preset twin, or the model itself on the dense path */
-    if ((st = source_init(&src[0], o.model, 0, o.seed))) { rc = cli_fail(CMD, st); goto out; }
-    const char *dspec = o.dense_model;
-    if (!dspec && src[0].is_preset && !strncmp(o.model, "gsc-", 4)) dspec = "gsc-dense";
-    if ((st = source_init(&src[1], dspec ? dspec : o.model, 1, o.seed))) { rc = cli_fail(CMD, st); goto out; }
+    const char *model = o.model;
+    if (!model) model = repo_file(DEFAULT_MODEL, model_buf, sizeof model_buf) ? "gsc-sparse" : model_buf;
+    if ((st = source_init(&src[0], model, 0, o.seed))) { rc = cli_fail_file(CMD, model, st); goto out; }
+    const char *dspec = dense_twin(&o, &src[0], dense_buf, sizeof dense_buf);
+    if ((st = source_init(&src[1], dspec ? dspec : model, 1, o.seed))) { rc = cli_fail_file(CMD, dspec ? dspec : model, st); goto out; }
 
     /* input pool */
     zs_net *probe = NULL;
-    if ((st = make_net(&src[0], 0, o.seed, &probe))) { rc = cli_fail(CMD, st); goto out; }
+    if ((st = make_net(&src[0], o.seed, &probe))) { rc = cli_fail(CMD, st); goto out; }
     int C, H, W;
     zs_net_input_shape(probe, &C, &H, &W);
     int K = zs_net_num_classes(probe);
@@ -1034,182 +1211,261 @@ int cmd_bench(int argc, char **argv) {
     size_t insz = (size_t)C * H * W;
     int maxb = 1;
     for (int i = 0; i < o.n_batch; i++) maxb = o.batch[i] > maxb ? o.batch[i] : maxb;
-    int n_pool = maxb > POOL_MAX ? maxb : (2 * maxb > 64 ? (2 * maxb < POOL_MAX ? 2 * maxb : POOL_MAX) : 64);
-    if (!(pool = malloc(sizeof(float) * insz * (size_t)n_pool))) { rc = cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); goto out; }
-    char input_desc[512];
-    if (o.data) {
-        if ((st = zs_dataset_load(&ds, o.data))) { rc = cli_fail(CMD, st); goto out; }
+    int n_pool;
+    char input_desc[4400];
+    const char *data = o.data;
+    if (!data && !o.random) {
+        if (repo_file(DEFAULT_DATA, data_buf, sizeof data_buf)) {
+            fprintf(stderr, "zeroskip %s: the default inputs %s are not found (run from the repository root), "
+                            "give --data F or --random\n", CMD, DEFAULT_DATA);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+        data = data_buf;
+    }
+    if (data) {
+        if ((st = zs_dataset_load(&ds, data))) { rc = cli_fail_file(CMD, data, st); goto out; }
         int dc, dh, dw, dn = zs_dataset_size(ds);
         zs_dataset_shape(ds, &dc, &dh, &dw);
         if (dc != C || dh != H || dw != W || dn < 1) {
-            fprintf(stderr, "zeroskip %s: %s: samples are %dx%dx%d, the model wants %dx%dx%d\n", CMD, o.data, dc, dh,
-                    dw, C, H, W);
+            fprintf(stderr, "zeroskip %s: %s: samples are %dx%dx%d, the model wants %dx%dx%d%s\n", CMD, data, dc, dh,
+                    dw, C, H, W, o.data ? "" : " (give --data F or --random)");
             rc = EXIT_FAIL;
             goto out;
         }
+        n_pool = dn > POOL_MAX ? POOL_MAX : dn;
+        if (n_pool < maxb) n_pool = maxb;
+        if (!(pool = malloc(sizeof(float) * insz * (size_t)n_pool))) { rc = cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); goto out; }
         const float *f = zs_dataset_features_const(ds);
         for (int i = 0; i < n_pool; i++) memcpy(pool + (size_t)i * insz, f + (size_t)(i % dn) * insz, insz * sizeof(float));
-        snprintf(input_desc, sizeof input_desc, "%d samples from %s (cycled)", dn < n_pool ? dn : n_pool, o.data);
+        snprintf(input_desc, sizeof input_desc, "%d samples from %s%s", dn < n_pool ? dn : n_pool, data,
+                 o.data ? "" : " (real log-mel features of Speech Commands test clips)");
     } else {
+        n_pool = 2 * maxb > 64 ? (2 * maxb < POOL_MAX ? 2 * maxb : (maxb > POOL_MAX ? maxb : POOL_MAX)) : 64;
+        if (!(pool = malloc(sizeof(float) * insz * (size_t)n_pool))) { rc = cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); goto out; }
         zs_rng rng;
-        zs_rng_seed(&rng, 12345);
+        zs_rng_seed(&rng, o.seed);
         for (size_t i = 0; i < insz * (size_t)n_pool; i += 2) { /* Box-Muller */
             double u1 = (zs_rng_uniform(&rng) + 0x1p-25), u2 = zs_rng_uniform(&rng);
             double r = sqrt(-2.0 * log(u1));
             pool[i] = (float)(r * cos(6.283185307179586 * u2));
             if (i + 1 < insz * (size_t)n_pool) pool[i + 1] = (float)(r * sin(6.283185307179586 * u2));
         }
-        snprintf(input_desc, sizeof input_desc, "%d standard-normal samples (%dx%dx%d)", n_pool, C, H, W);
+        snprintf(input_desc, sizeof input_desc, "%d standard-normal samples (%dx%dx%d, --random)", n_pool, C, H, W);
     }
 
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
     double load0 = loadavg();
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/zsbench.XXXXXX");
+    if (!mkdtemp(tmpdir)) tmpdir[0] = 0;
     if (!o.json) {
-        printf("zeroskip bench %s: model %s (%s%s), dense rows: %s%s\n", zs_version(), o.model, src[0].arch_name,
-               src[0].is_preset ? ", preset" : "", src[1].spec, src[1].spec == o.model ? " on the dense path" : "");
-        printf("cpu: %s, %d online CPUs, isa %s (active %s); networks i>0: same architecture, seed %llu+i\n", cpu,
-               online_cpus(), zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()), (unsigned long long)o.seed);
-        printf("inputs: %s; %g s per configuration in %d repetitions after %g s warm-up\n\n", input_desc, o.seconds,
-               o.reps, o.warmup);
+        printf("zeroskip bench %s: model %s (%s%s), dense rows: %s%s\n", zs_version(), src[0].spec, src[0].arch_name,
+               src[0].is_preset ? ", preset: untrained" : "", src[1].spec,
+               !strcmp(src[1].spec, src[0].spec) ? " on the dense path" : "");
+        printf("cpu: %s, %d online CPUs, isa %s (active %s); networks i>0: copies of network 0\n", cpu,
+               online_cpus(), zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()));
+        if (!o.profile)
+            printf("inputs: %s; %d rounds of %g s per row (engines alternate within a round), %g s warm-up\n",
+                   input_desc, o.rounds, o.seconds, o.warmup);
+        else printf("inputs: %s\n", input_desc);
+        printf("load average (1 min) at start: %.2f on %d CPUs\n", load0, online_cpus());
+    }
+    cJSON_AddStringToObject(root, "zeroskip_version", zs_version());
+    cJSON_AddStringToObject(root, "model", src[0].spec);
+    cJSON_AddStringToObject(root, "arch", src[0].arch_name);
+    cJSON_AddStringToObject(root, "dense_model", src[1].spec);
+    cJSON_AddStringToObject(root, "cpu", cpu);
+    cJSON_AddNumberToObject(root, "online_cpus", online_cpus());
+    cJSON_AddStringToObject(root, "isa", zs_isa_name(zs_isa_active()));
+    cJSON_AddStringToObject(root, "inputs", input_desc);
+
+    if (o.profile) {
+        zs_net *net = NULL;
+        if ((st = make_net(&src[0], o.seed, &net))) { rc = cli_fail(CMD, st); goto out; }
+        rc = run_profile(&o, net, pool, n_pool, root);
+        zs_net_free(net);
+        if (rc == EXIT_OK && (o.json || o.json_out)) rc = write_json(&o, root);
+        goto out;
     }
 
+    /* networks: maxn copies per mode + one spare per thread */
     int maxn = 1, maxt = 1;
     for (int i = 0; i < o.n_nets; i++) maxn = o.nets[i] > maxn ? o.nets[i] : maxn;
     for (int i = 0; i < o.n_threads; i++) maxt = o.threads[i] > maxt ? o.threads[i] : maxt;
-    int sparse_plan = -1;
-    int progress = !o.json && isatty(2);
+    int use[2] = {o.do_sparse, o.do_dense || o.peers};
     for (int m = 0; m < 2; m++) {
-        if ((m == 0 && !o.do_sparse) || (m == 1 && !o.do_dense && !o.peers)) continue;
-        for (int i = 0; i < maxn; i++, n_nets_made++)
-            if ((st = make_net(&src[m], i, o.seed, &nets[i]))) { rc = cli_fail(CMD, st); goto out; }
+        if (!use[m]) continue;
+        int want = (m == 1 && !o.do_dense) ? 1 : maxn + maxt;
+        for (int i = 0; i < want; i++, n_made[m]++)
+            if ((st = make_net(&src[m], o.seed, &nets[m][i]))) { rc = cli_fail(CMD, st); goto out; }
         int nc = n_pool < 64 ? n_pool : 64;
-        if ((st = net_cost_measure(nets[0], m == 0, pool, nc, &cost[m]))) { rc = cli_fail(CMD, st); goto out; }
-        if (m == 1 && o.dense_model == NULL && !src[1].is_preset && src[1].spec == o.model)
-            cost[1].dense_macs = cost[1].macs; /* masked dense: same shapes */
-        if (m == 0 || o.do_dense)
-            for (int ti = 0; ti < o.n_threads; ti++)
-                for (int bi = 0; bi < o.n_batch; bi++)
-                    for (int ni = 0; ni < o.n_nets; ni++) {
-                        row *r = &rows[n_rows];
-                        memset(r, 0, sizeof *r);
-                        snprintf(r->engine, sizeof r->engine, "zeroskip");
-                        snprintf(r->mode, sizeof r->mode, "%s", m == 0 ? "sparse" : "dense");
-                        r->threads = o.threads[ti];
-                        r->batch = o.batch[bi];
-                        r->networks = o.nets[ni];
-                        r->cost = cost[m];
-                        if (progress)
-                            fprintf(stderr, "\rbench: %s threads %d batch %d networks %d ...   ", r->mode, r->threads,
-                                    r->batch, r->networks);
-                        if ((st = run_config(&o, &src[m], nets, r->networks, r->threads, r->batch, pool, n_pool, insz,
-                                             K, r))) {
-                            if (progress) fprintf(stderr, "\n");
-                            rc = cli_fail(CMD, st);
-                            goto out;
-                        }
-                        n_rows++;
-                        if (m == 0 && sparse_plan < 0) sparse_plan = nets[0]->kernels != NULL;
-                    }
-        if (progress && (m == 0 || o.do_dense)) fprintf(stderr, "\r%60s\r", "");
-        if (m == 1 && o.peers) {
-            /* the dense network 0 goes to the peers as a model file */
-            peer_ctx pc;
-            memset(&pc, 0, sizeof pc);
-            pc.python = getenv("PYTHON") && *getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
-            snprintf(tmpdir, sizeof tmpdir, "/tmp/zsbench.XXXXXX");
-            if (!mkdtemp(tmpdir)) {
-                tmpdir[0] = 0;
-                peer_unavailable("all", "cannot create a temporary folder", unav, o.json);
-            } else if (find_bench_dir(pc.dir, sizeof pc.dir)) {
-                peer_unavailable("all", "bench/ scripts not found (run from the repository root or set ZS_BENCH_DIR)",
-                                 unav, o.json);
-            } else {
-                snprintf(pc.tmp, sizeof pc.tmp, "%s", tmpdir);
-                char mpath[128], ipath[128], ci[128], cr[128];
-                snprintf(mpath, sizeof mpath, "%s/dense.safetensors", tmpdir);
-                snprintf(ipath, sizeof ipath, "%s/inputs.f32", tmpdir);
-                snprintf(ci, sizeof ci, "%s/ci.f32", tmpdir);
-                snprintf(cr, sizeof cr, "%s/cr.f32", tmpdir);
-                if ((st = zs_net_save(nets[0], mpath)) || write_f32(ipath, pool, insz * (size_t)n_pool)) {
-                    peer_unavailable("all", st ? zs_last_error() : "cannot write the inputs", unav, o.json);
-                } else {
-                    /* the dense twin equals zeroskip's network only without k-WTA */
-                    if (!src[1].has_kwta) {
-                        int nv = n_pool < 8 ? n_pool : 8;
-                        float *ref = malloc(sizeof(float) * (size_t)nv * K);
-                        if (ref && zs_net_infer(nets[0], pool, nv, ref) == ZS_OK && !write_f32(ci, pool, insz * nv) &&
-                            !write_f32(cr, ref, (size_t)nv * K))
-                            pc.verify = 1;
-                        free(ref);
-                    } else if (!o.json) {
-                        printf("peers run the dense twin (k-WTA -> ReLU) of %s: outputs are not compared\n",
-                               src[1].spec);
-                    }
-                    run_peers(&o, &pc, mpath, &cost[1], ipath, rows, &n_rows, unav);
-                }
+        if ((st = zs_net_cost(nets[m][0], pool, nc, cost[m], MAX_COST, &n_cost[m]))) { rc = cli_fail(CMD, st); goto out; }
+        if (n_cost[m] > MAX_COST) n_cost[m] = MAX_COST;
+        for (int i = 0; i < n_cost[m]; i++) macs[m] += cost[m][i].macs, dmacs[m] += cost[m][i].dense_macs;
+    }
+    /* model size: what is stored and what is held */
+    msize size[2];
+    memset(size, 0, sizeof size);
+    for (int m = 0; m < 2; m++)
+        if (use[m] && (st = measure_size(&src[m], nets[m][0], tmpdir, m, &size[m]))) { rc = cli_fail(CMD, st); goto out; }
+
+    if (o.peers && tmpdir[0]) start_peers(&o, nets[1][0], &src[1], pool, n_pool, insz, K, tmpdir, peers, unav, &export_info);
+    else if (o.peers) peer_unavailable("all", "cannot create a temporary folder", unav, o.json);
+    if (!o.json && o.peers) {
+        for (int p = 0; p < N_PEERS; p++) {
+            if (!peers[p].ok) continue;
+            const cJSON *ver = cJSON_GetObjectItemCaseSensitive(peers[p].info, "version");
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(peers[p].info, "verify");
+            const cJSON *ag = cJSON_GetObjectItemCaseSensitive(peers[p].info, "agree");
+            printf("peer %s %s", peer_names[p], cJSON_IsString(ver) ? ver->valuestring : "");
+            if (cJSON_IsObject(v)) {
+                double d = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "max_abs_diff"));
+                double a = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "argmax_agree"));
+                printf(": outputs vs zeroskip dense: max |diff| %.3g, argmax agree %.0f%%%s", d, 100 * a,
+                       (d <= 1e-3 && a == 1.0) ? " (match)" : " (MISMATCH)");
             }
+            if (cJSON_IsObject(ag))
+                printf(": top-1 agreement with the fp32 model on the %d bench inputs: %.2f%%",
+                       (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ag, "n")),
+                       100 * cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ag, "top1")));
+            printf("\n");
         }
-        for (int i = 0; i < maxn; i++) zs_net_free(nets[i]);
-        n_nets_made = 0;
     }
 
+    /* rows, grouped by (threads, batch): peers and zeroskip alternate */
+    typedef struct group { int first, n; } group;
+    group groups[MAX_LIST * MAX_LIST];
+    int n_groups = 0;
+    for (int ti = 0; ti < o.n_threads; ti++)
+        for (int bi = 0; bi < o.n_batch; bi++) {
+            group *g = &groups[n_groups++];
+            g->first = n_rows;
+            int zs[MAX_ROWS], nz = 0, pe[N_PEERS], np = 0;
+            for (int m = 0; m < 2; m++) {
+                if (!(m == 0 ? o.do_sparse : o.do_dense)) continue;
+                for (int ni = 0; ni < o.n_nets && nz < MAX_ROWS; ni++) zs[nz++] = m * 1000 + o.nets[ni];
+            }
+            for (int p = 0; p < N_PEERS; p++)
+                if (peers[p].ok) pe[np++] = p;
+            /* order: peer, zeroskip, peer, zeroskip, ... (ORT fp32 next to sparse n1) */
+            int zi = 0, pi = 0;
+            while ((zi < nz || pi < np) && n_rows < MAX_ROWS) {
+                for (int take = 0; take < 2 && n_rows < MAX_ROWS; take++) {
+                    row *r = &rows[n_rows];
+                    memset(r, 0, sizeof *r);
+                    r->threads = o.threads[ti];
+                    r->batch = o.batch[bi];
+                    if (take == 0 && pi < np) {
+                        int p = pe[pi++];
+                        snprintf(r->engine, sizeof r->engine, "%s", peer_names[p]);
+                        snprintf(r->mode, sizeof r->mode, "dense");
+                        r->networks = 1;
+                        r->peer = p;
+                        r->zs_mode = -1;
+                        r->macs = r->dense_macs = dmacs[1];
+                        n_rows++;
+                    } else if (take == 1 && zi < nz) {
+                        int m = zs[zi] / 1000;
+                        snprintf(r->engine, sizeof r->engine, "zeroskip");
+                        snprintf(r->mode, sizeof r->mode, "%s", m == 0 ? "sparse" : "dense");
+                        r->networks = zs[zi++] % 1000;
+                        r->peer = -1;
+                        r->zs_mode = m;
+                        r->macs = macs[m];
+                        r->dense_macs = dmacs[m];
+                        n_rows++;
+                    }
+                }
+            }
+            g->n = n_rows - g->first;
+        }
+
+    int progress = !o.json && isatty(2);
+    for (int rd = 0; rd < o.rounds; rd++)
+        for (int gi = 0; gi < n_groups; gi++)
+            for (int k = 0; k < groups[gi].n; k++) {
+                /* odd rounds run each group backwards: no engine always goes first */
+                row *r = &rows[groups[gi].first + (rd % 2 ? groups[gi].n - 1 - k : k)];
+                if (progress)
+                    fprintf(stderr, "\rbench: round %d/%d: %s %s t%d b%d n%d ...        ", rd + 1, o.rounds,
+                            r->engine, r->mode, r->threads, r->batch, r->networks);
+                if (r->peer >= 0) {
+                    if (!peers[r->peer].ok) continue;
+                    r->ok[rd] = !peer_run(&peers[r->peer], o.seconds, r->batch, r->threads, &r->wps[rd],
+                                          &r->cpu_us[rd], &r->util[rd], unav, o.json);
+                    continue;
+                }
+                int m = r->zs_mode;
+                st = run_zs(nets[m], nets[m] + maxn, r->networks, r->threads, r->batch, pool, n_pool, insz, K,
+                            o.seconds, rd == 0 ? o.warmup : 0, &r->wps[rd], &r->cpu_us[rd], &r->util[rd]);
+                if (st) {
+                    if (progress) fprintf(stderr, "\n");
+                    rc = cli_fail(CMD, st);
+                    goto out;
+                }
+                r->ok[rd] = 1;
+            }
+    if (progress) fprintf(stderr, "\r%78s\r", "");
+    for (int i = 0; i < n_rows; i++) row_summarise(&rows[i], o.rounds);
+
     double load1 = loadavg();
+    /* busy: others were running when we started, or the load exceeded what
+     * this run adds (its busiest row: maxt threads, or a peer's) */
+    int ncpu = online_cpus();
+    int busy = load0 > 0.5 * ncpu || load1 > maxt + 0.5 * ncpu;
     if (!o.json) {
-        if (sparse_plan == 0) printf("note: no fast sparse plan in this build: sparse rows ran the reference path\n");
-        if (o.do_sparse) print_cost("sparse", &cost[0]);
-        if (o.do_dense || o.peers) print_cost("dense ", &cost[1]);
+        if (o.do_sparse) print_cost("sparse", cost[0], n_cost[0], macs[0], dmacs[0]);
+        if (use[1]) print_cost("dense ", cost[1], n_cost[1], macs[1], dmacs[1]);
         printf("\n");
         print_table(rows, n_rows);
-        printf("load average (1 min): %.2f at start, %.2f at end, on %d CPUs\n", load0, load1, online_cpus());
+        printf("us/word: wall time per word (1e6 / words/s); cpu-us/w: CPU time per word (all threads of the "
+               "engine); cpu/wall: CPU seconds per elapsed second\n");
+        printf("load average (1 min): %.2f at start, %.2f at end, on %d CPUs\n", load0, load1, ncpu);
+        if (busy)
+            printf("WARNING: the machine was busy (load average above what this run adds): absolute words/s are "
+                   "low and noisy; trust the per-round ratios more\n");
+        printf("\nmodel size (bytes, measured):%-25s %12s %12s %12s %12s\n", "", "file on disk", "model in mem",
+               "plan in mem", "in memory");
+        if (use[0]) print_size("sparse", src[0].spec, &size[0]);
+        if (use[1]) print_size("dense", src[1].spec, &size[1]);
+        if (use[0] && use[1] && size[0].file > 0 && size[1].file > 0)
+            printf("  dense / sparse: file %.2fx, in memory %.2fx (sparse plan alone %.2fx)\n",
+                   size[1].file / size[0].file,
+                   (size[1].model + size[1].plan) / (size[0].model + size[0].plan),
+                   size[0].plan > 0 ? (size[1].model + size[1].plan) / size[0].plan : 0);
     }
-    print_ratios(&o, rows, n_rows, src[0].arch_name, ratios); /* prints unless --json */
+    print_ratios(&o, rows, n_rows, ratios); /* prints unless --json */
+    if (!o.json)
+        printf("(targets and their status: docs/BENCHMARKS.md)\n");
+
+    cJSON_AddNumberToObject(root, "loadavg_start", load0);
+    cJSON_AddNumberToObject(root, "loadavg_end", load1);
+    cJSON_AddBoolToObject(root, "busy_warning", busy);
+    cJSON_AddNumberToObject(root, "seconds", o.seconds);
+    cJSON_AddNumberToObject(root, "rounds", o.rounds);
+    cJSON_AddNumberToObject(root, "warmup", o.warmup);
+    if (o.do_sparse) cJSON_AddItemToObject(root, "cost_sparse", cost_json(cost[0], n_cost[0], macs[0], dmacs[0]));
+    if (use[1]) cJSON_AddItemToObject(root, "cost_dense", cost_json(cost[1], n_cost[1], macs[1], dmacs[1]));
+    cJSON *sz = cJSON_AddObjectToObject(root, "size");
+    if (use[0]) cJSON_AddItemToObject(sz, "sparse", size_json(src[0].spec, &size[0]));
+    if (use[1]) cJSON_AddItemToObject(sz, "dense", size_json(src[1].spec, &size[1]));
+    cJSON_AddItemToObject(root, "rows", rows_json(rows, n_rows, o.rounds));
+    cJSON_AddItemToObject(root, "ratios", ratios);
+    ratios = NULL;
+    cJSON *pi = cJSON_AddObjectToObject(root, "peers");
+    for (int p = 0; p < N_PEERS; p++)
+        if (peers[p].info) cJSON_AddItemToObject(pi, peer_names[p], cJSON_Duplicate(peers[p].info, 1));
+    if (export_info) cJSON_AddItemToObject(pi, "export", cJSON_Duplicate(export_info, 1));
+    cJSON_AddItemToObject(root, "peers_unavailable", unav);
+    unav = NULL;
     if (o.json || o.json_out) {
-        cJSON *root = cJSON_CreateObject();
-        cJSON_AddStringToObject(root, "zeroskip_version", zs_version());
-        cJSON_AddStringToObject(root, "model", o.model);
-        cJSON_AddStringToObject(root, "arch", src[0].arch_name);
-        cJSON_AddStringToObject(root, "dense_model", src[1].spec);
-        cJSON_AddStringToObject(root, "cpu", cpu);
-        cJSON_AddNumberToObject(root, "online_cpus", online_cpus());
-        cJSON_AddNumberToObject(root, "loadavg_start", load0);
-        cJSON_AddNumberToObject(root, "loadavg_end", load1);
-        cJSON_AddStringToObject(root, "isa", zs_isa_name(zs_isa_active()));
-        cJSON_AddBoolToObject(root, "sparse_fast_plan", sparse_plan == 1);
-        cJSON_AddStringToObject(root, "inputs", input_desc);
-        cJSON_AddNumberToObject(root, "seconds", o.seconds);
-        cJSON_AddNumberToObject(root, "reps", o.reps);
-        cJSON_AddNumberToObject(root, "warmup", o.warmup);
-        if (o.do_sparse) cJSON_AddItemToObject(root, "cost_sparse", cost_json(&cost[0]));
-        if (o.do_dense || o.peers) cJSON_AddItemToObject(root, "cost_dense", cost_json(&cost[1]));
-        cJSON_AddItemToObject(root, "rows", rows_json(rows, n_rows));
-        cJSON_AddItemToObject(root, "ratios", ratios);
-        ratios = NULL;
-        cJSON_AddItemToObject(root, "peers_unavailable", unav);
-        unav = NULL;
-        char *s = cJSON_Print(root);
-        cJSON_Delete(root);
-        if (!s) { rc = cli_fail(CMD, ZS_ERR(ZS_ENOMEM, "out of memory")); goto out; }
-        if (o.json) printf("%s\n", s);
-        if (o.json_out) {
-            FILE *f = fopen(o.json_out, "w");
-            int bad = !f || fputs(s, f) < 0 || fputc('\n', f) < 0;
-            if (f && fclose(f)) bad = 1;
-            if (bad) {
-                fprintf(stderr, "zeroskip %s: cannot write %s: %s\n", CMD, o.json_out, strerror(errno));
-                rc = EXIT_IO;
-            }
-        }
-        free(s);
+        int jr = write_json(&o, root);
+        if (jr) rc = jr;
     }
     if (o.plot) {
-        if (!tmpdir[0]) {
-            snprintf(tmpdir, sizeof tmpdir, "/tmp/zsbench.XXXXXX");
-            if (!mkdtemp(tmpdir)) tmpdir[0] = 0;
-        }
         char title[512];
-        snprintf(title, sizeof title, "zeroskip bench: %s vs %s\\n%s, %d CPUs", o.model, src[1].spec, cpu,
-                 online_cpus());
+        snprintf(title, sizeof title, "zeroskip bench: %.150s vs %.150s\\n%.150s, %d CPUs", src[0].spec, src[1].spec, cpu, ncpu);
         if (!tmpdir[0] || write_plot(o.plot, rows, n_rows, title, tmpdir)) {
             fprintf(stderr, "zeroskip %s: could not write the plot %s (is gnuplot installed?)\n", CMD, o.plot);
             rc = EXIT_IO;
@@ -1218,14 +1474,19 @@ int cmd_bench(int argc, char **argv) {
         }
     }
 out:
-    for (int i = 0; i < n_nets_made; i++) zs_net_free(nets[i]);
+    for (int p = 0; p < N_PEERS; p++) {
+        peer_stop(&peers[p]);
+        cJSON_Delete(peers[p].info);
+    }
+    for (int m = 0; m < 2; m++)
+        for (int i = 0; i < n_made[m]; i++) zs_net_free(nets[m][i]);
     if (tmpdir[0]) rm_tree(tmpdir);
-    free(src[0].arch_json);
-    free(src[1].arch_json);
     zs_dataset_free(ds);
     free(pool);
     free(rows);
     cJSON_Delete(unav);
     cJSON_Delete(ratios);
+    cJSON_Delete(root);
+    cJSON_Delete(export_info);
     return rc;
 }

@@ -66,6 +66,6 @@ cat <<'TXT'
 TXT
 if [ -f $DENSE ]; then dm=$DENSE; else dm=gsc-dense; fi
 $ZS bench --model $MODEL --dense-model $dm --batch 1,16 --networks 1 --threads 1 \
-    --seconds 1 --reps 3 2>/dev/null | grep -v '^#' | head -20
+    --seconds 1 --rounds 3 2>/dev/null | grep -v '^#' | head -20
 echo
 echo "Next: build/zeroskip --help, docs/RESULTS.md (accuracy, noise robustness), README.md."

@@ -1,7 +1,9 @@
 #!/bin/sh
 # CLI checks for `zeroskip bench`: exit codes, the table's rows and columns,
-# the JSON document, exact MAC counts that do not depend on timing, and the
-# plot. No peers and no timing assertions (speed is a benchmark, not a test).
+# the rounds and their ratios, the JSON document, exact MAC counts that do
+# not depend on timing, the model sizes, --profile, the peers' protocol
+# (skipped with a reason where node/torch are missing) and the plot. No
+# timing assertions (speed is a benchmark, not a test); every run is --quick.
 ZS=${BUILD:-build}/zeroskip
 PY=${PYTHON:-/usr/bin/python3}
 T=$(mktemp -d)
@@ -16,8 +18,8 @@ have_py() { "$PY" -c 'import json' 2>/dev/null; }
 expect_rc 0 "$ZS" bench --help
 grep -q '^usage: zeroskip bench' "$T/out" && ok || no "bench --help shows usage"
 for bad in "--batch 0" "--batch abc" "--batch 1,,2" "--batch 1," "--networks 0" "--networks 300" \
-           "--threads x" "--seconds -1" "--seconds 0" "--reps 0" "--warmup -2" "--modes fast" \
-           "--seed -3" "--frobnicate" "--quick extra"; do
+           "--threads x" "--seconds -1" "--seconds 0" "--rounds 0" "--rounds 200" "--warmup -2" "--modes fast" \
+           "--seed -3" "--frobnicate" "--quick extra" "--random --data x.safetensors"; do
     # shellcheck disable=SC2086
     expect_rc 2 "$ZS" bench $bad
     grep -q 'usage: zeroskip bench' "$T/err" && ok || no "bench $bad prints usage"
@@ -32,58 +34,92 @@ printf 'not a model' > "$T/junk.safetensors"
 expect_rc 1 "$ZS" bench --model "$T/junk.safetensors" --quick
 
 # --quick on the gsc-sparse preset: rows sparse/dense x batch {1,16} x networks {1,2}
-expect_rc 0 "$ZS" bench --quick --model gsc-sparse
+expect_rc 0 "$ZS" bench --quick --model gsc-sparse --random
 head -n 1 "$T/out" | grep -q 'dense rows: gsc-dense' && ok || no "dense twin of a gsc preset is gsc-dense"
+grep -q '^inputs: .* standard-normal samples .*--random.*; 2 rounds of 0.05 s per row' "$T/out" && ok || no "inputs and rounds named"
 hdr=$(grep '^engine ' "$T/out")
-for col in mode thr batch nets words/s '(min..max)' per-net us/word MACs/word GFLOP/s dense-eq bytes/net; do
+for col in mode thr batch nets words/s '(min..max)' per-net us/word cpu-us/w cpu/wall MACs/word GFLOP/s dense-eq; do
     case "$hdr" in *"$col"*) ok;; *) no "table header lacks '$col': $hdr";; esac
 done
 [ "$(grep -cE '^zeroskip +sparse ' "$T/out")" -eq 4 ] && ok || no "4 sparse rows"
 [ "$(grep -cE '^zeroskip +dense ' "$T/out")" -eq 4 ] && ok || no "4 dense rows"
 for b in 1 16; do for n in 1 2; do for m in sparse dense; do
-    grep -qE "^zeroskip +$m +1 +$b +$n +[0-9]+ +\([0-9]+\.\.[0-9]+\)" "$T/out" && ok || no "row $m t1 b$b n$n"
+    grep -qE "^zeroskip +$m +1 +$b +$n +[0-9]+ +\([0-9]+\.\.[0-9]+\) +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ " "$T/out" \
+        && ok || no "row $m t1 b$b n$n"
 done; done; done
 # conv1 sees a dense input: its useful MACs are exactly 64 filters x 12 taps x 28 x 28
 grep -qE '^sparse MACs/word .* cnn1 602\.1k \(100% inputs non-zero\)' "$T/out" && ok || no "sparse cnn1 MACs = 602,112"
 grep -qE '^dense +MACs/word 13\.11M of 13\.11M' "$T/out" && ok || no "dense MACs = 13.1 M"
-grep -qE 'model bytes dense / sparse' "$T/out" && ok || no "bytes ratio printed"
+# every ratio: a median and one value per round
+for tb in "t1 b1" "t1 b16"; do
+    grep -qE "^  $tb: sparse / zeroskip dense +median +[0-9.]+ +rounds: [0-9.]+ [0-9.]+\$" "$T/out" \
+        && ok || no "$tb ratio with 2 rounds"
+done
+grep -qE '^  t1 b1: sparse 2 networks / 1 \(aggregate\) +median' "$T/out" && ok || no "networks ratio"
+grep -qE '^  sparse +gsc-sparse +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$' "$T/out" && ok || no "sparse size row (file, model, plan, total)"
+grep -qE '^  dense +gsc-dense +[0-9]+ +[0-9]+ +0 +[0-9]+$' "$T/out" && ok || no "dense size row: no plan"
+grep -qE '^load average \(1 min\): [0-9.]+ at start, [0-9.]+ at end' "$T/out" && ok || no "load average printed"
 grep -q 'peer' "$T/out" && no "no peers without --peers" || ok
+grep 'target' "$T/out" | grep -qv 'docs/BENCHMARKS.md' && no "no targets in the output" || ok
+grep -qE 'target >=|35714' "$ZS" && no "target numbers compiled into the binary" || ok
 
-# --json: one valid document with the rows and exact costs
-expect_rc 0 "$ZS" bench --quick --json --model gsc-sparse --networks 1,2 --batch 1 --modes sparse
+# real features by default; a model they do not fit asks for --random
+expect_rc 0 "$ZS" bench --quick --modes sparse --networks 1 --batch 1
+grep -q '^inputs: 256 samples from bench/data/gsc_test_256.safetensors (real log-mel' "$T/out" \
+    && ok || no "default inputs are the real features"
+grep -qE '^  sparse +models/gsc-sparse.safetensors +8590500 ' "$T/out" \
+    && ok || no "default model: the shipped file, its bytes on disk"
+expect_rc 1 "$ZS" bench --quick --model mnist-sparse-mlp --networks 1 --batch 1
+grep -q 'the model wants 1x28x28 (give --data F or --random)' "$T/err" && ok || no "shape mismatch of the default inputs explained"
+
+# --json: one valid document with the rows, the rounds and exact costs
+expect_rc 0 "$ZS" bench --quick --json --random --model gsc-sparse --networks 1,2 --batch 1 --rounds 3
 head -c 1 "$T/out" | grep -q '{' && ok || no "--json starts with {"
 if have_py; then
     "$PY" - "$T/out" <<'EOF' && ok || no "--json document"
 import json, sys
 d = json.load(open(sys.argv[1]))
 rows = d["rows"]
-assert len(rows) == 2, len(rows)
+assert len(rows) == 4, len(rows)
+assert d["rounds"] == 3
 for r in rows:
-    assert r["engine"] == "zeroskip" and r["mode"] == "sparse" and r["batch"] == 1, r
+    assert r["engine"] == "zeroskip" and r["mode"] in ("sparse", "dense") and r["batch"] == 1, r
     for k in ("words_per_s", "words_per_s_min", "words_per_s_max", "words_per_s_per_network", "us_per_word",
-              "macs_per_word", "dense_macs_per_word", "gflops_useful", "gflops_dense_equivalent",
-              "bytes_per_network", "threads", "networks", "reps"):
+              "cpu_us_per_word", "cpu_per_wall", "macs_per_word", "dense_macs_per_word", "gflops_useful",
+              "gflops_dense_equivalent", "threads", "networks", "rounds", "words_per_s_rounds",
+              "cpu_us_per_word_rounds"):
         assert k in r, k
+    assert len(r["words_per_s_rounds"]) == 3 and len(r["cpu_us_per_word_rounds"]) == 3, r
     assert r["words_per_s_min"] <= r["words_per_s"] <= r["words_per_s_max"], r
+    assert sorted(r["words_per_s_rounds"])[1] == r["words_per_s"], r  # median of 3
     assert r["dense_macs_per_word"] == 13106400, r["dense_macs_per_word"]
-    assert 0 < r["macs_per_word"] < r["dense_macs_per_word"], r
-assert sorted(r["networks"] for r in rows) == [1, 2]
+    assert r["cpu_us_per_word"] > 0
+    if r["mode"] == "sparse":
+        assert 0 < r["macs_per_word"] < r["dense_macs_per_word"], r
+assert sorted(r["networks"] for r in rows) == [1, 1, 2, 2]
 layers = d["cost_sparse"]["layers"]
 assert [l["name"] for l in layers] == ["cnn1", "cnn2", "linear", "output"], layers
 assert layers[0]["macs"] == 64 * 12 * 28 * 28, layers[0]
 assert layers[0]["input_nonzero_fraction"] == 1.0
 # kWTA at inference keeps round(1.5 * 100) = 150 of 1000 units -> 150 x 12 output MACs
 assert abs(layers[3]["macs"] - 150 * 12) < 1e-6, layers[3]
+q = d["ratios"]["sparse_vs_zs_dense_t1_b1"]
+assert len(q["rounds"]) == 3 and all(v > 0 for v in q["rounds"]), q
+assert q["median"] == sorted(q["rounds"])[1], q
+s = d["size"]
+assert s["sparse"]["plan_bytes_in_memory"] > 0 and s["dense"]["plan_bytes_in_memory"] == 0, s
+assert s["sparse"]["model_bytes_in_memory"] > 0 and s["sparse"]["file_bytes"] > 0, s
 assert d["peers_unavailable"] == []
+assert "busy_warning" in d and "loadavg_start" in d
 print("json ok")
 EOF
 else
     echo "SKIP: $PY has no json module: --json checked by grep only"
-    grep -q '"rows"' "$T/out" && grep -q '"words_per_s"' "$T/out" && ok || no "--json has rows"
+    grep -q '"rows"' "$T/out" && grep -q '"words_per_s_rounds"' "$T/out" && ok || no "--json has rows"
 fi
 
 # --json-out: the table on stdout and the JSON document in a file
-expect_rc 0 "$ZS" bench --quick --modes sparse --networks 1 --batch 1 --json-out "$T/b.json"
+expect_rc 0 "$ZS" bench --quick --random --modes sparse --networks 1 --batch 1 --json-out "$T/b.json"
 grep -qE '^zeroskip +sparse +1 +1 +1 ' "$T/out" && ok || no "--json-out keeps the table"
 if have_py; then
     "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["rows"]) == 1 and "ratios" in d' "$T/b.json" \
@@ -91,10 +127,10 @@ if have_py; then
 else
     head -c 1 "$T/b.json" | grep -q '{' && ok || no "--json-out file starts with {"
 fi
-expect_rc 3 "$ZS" bench --quick --modes sparse --networks 1 --batch 1 --json-out "$T/no/such/dir/b.json"
+expect_rc 3 "$ZS" bench --quick --random --modes sparse --networks 1 --batch 1 --json-out "$T/no/such/dir/b.json"
 
 # a model run dense on its own (no preset twin): the MLP, explicit options win over --quick
-expect_rc 0 "$ZS" bench --quick --model mnist-sparse-mlp --batch 4 --networks 1 --threads 2
+expect_rc 0 "$ZS" bench --quick --random --model mnist-sparse-mlp --batch 4 --networks 1 --threads 2
 [ "$(grep -cE '^zeroskip +(sparse|dense) +2 +4 +1 ' "$T/out")" -eq 2 ] && ok || no "mnist rows t2 b4 n1"
 head -n 1 "$T/out" | grep -q 'dense rows: mnist-sparse-mlp on the dense path' && ok || no "masked-dense rows named"
 
@@ -116,9 +152,72 @@ expect_rc 1 "$ZS" bench --quick --data "$T/d28.safetensors"
 grep -q 'samples are 1x28x28, the model wants 1x32x32' "$T/err" && ok || no "--data shape mismatch explained"
 expect_rc 3 "$ZS" bench --quick --data "$T/none.safetensors"
 
+# --profile: per-stage time, GMAC/s, the measured peak and the floors
+expect_rc 0 "$ZS" bench --profile --quick --random --model gsc-sparse --json-out "$T/p.json"
+grep -qE '^per-stage profile .*fp32 FMA peak [0-9.]+ GFLOP/s = [0-9.]+ GMAC/s, streaming pass [0-9.]+ GB/s' "$T/out" \
+    && ok || no "--profile names the peaks"
+grep -qE '^stage +layer +kernel +us/word +% +MACs/word +GMAC/s +%peak +floor us +x floor' "$T/out" \
+    && ok || no "--profile header"
+grep -qE '^conv_[a-z]+ +cnn1 .* 602\.1k ' "$T/out" && ok || no "--profile: conv1 with its MACs"
+grep -qE '^total +[0-9.]+ +100\.0 +[0-9.]+ +[0-9.]+$' "$T/out" && ok || no "--profile total and floor"
+grep -q '^zeroskip +sparse' "$T/out" && no "--profile runs no rounds" || ok
+if have_py; then
+    "$PY" - "$T/p.json" <<'EOF' && ok || no "--profile JSON"
+import json, sys
+p = json.load(open(sys.argv[1]))["profile"]
+assert p["peak_gflops"] > 0 and p["stream_gbps"] > 0, p
+st = p["stages"]
+assert st and all(s["us_per_word"] >= 0 and s["floor_us"] > 0 for s in st), st
+conv = [s for s in st if s["layer"] == "cnn1" and "conv" in s["stage"]]
+assert conv and conv[0]["macs_per_word"] == 64 * 12 * 28 * 28, conv
+assert abs(sum(s["floor_us"] for s in st) - p["floor_us_per_word"]) < 1e-6 * p["floor_us_per_word"]
+EOF
+fi
+expect_rc 1 "$ZS" bench --profile --quick --random --model gsc-dense
+grep -q 'forced dense\|plan' "$T/err" && ok || no "--profile without a fast plan explains"
+
+# peers: long-lived processes, alternated with zeroskip in every round
+PEERS="--quick --peers --modes sparse --networks 1 --batch 1 --seconds 0.02"
+# shellcheck disable=SC2086
+expect_rc 0 env ZS_BENCH_DIR="$T/nowhere" "$ZS" bench $PEERS
+grep -q '^peer onnxruntime unavailable: ' "$T/out" && ok || no "peer without bench/ scripts: unavailable, reason given"
+# shellcheck disable=SC2086
+expect_rc 0 env PYTHON="$T/no-python" "$ZS" bench $PEERS --json-out "$T/np.json"
+grep -q "^peer pytorch unavailable: cannot run $T/no-python" "$T/out" && ok || no "missing python named"
+grep -qE '^zeroskip +sparse +1 +1 +1 ' "$T/out" && ok || no "zeroskip rows without peers"
+if command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ] && \
+   /usr/bin/python3 -c 'import torch, onnx' 2>/dev/null; then
+    # shellcheck disable=SC2086
+    expect_rc 0 "$ZS" bench $PEERS --json-out "$T/peers.json"
+    for e in onnxruntime onnxruntime-int8 pytorch; do
+        grep -qE "^$e +dense +1 +1 +1 +[0-9]+ " "$T/out" && ok || no "peer row $e"
+    done
+    grep -qE '^peer onnxruntime-int8 .*top-1 agreement with the fp32 model on the 256 bench inputs: [0-9.]+%' "$T/out" \
+        && ok || no "int8 agreement printed"
+    grep -qE '^  t1 b1: sparse / best dense peer +median +[0-9.]+ +rounds: [0-9.]+ [0-9.]+ +\(int8 faster in [0-2] of 2 rounds\)' \
+        "$T/out" && ok || no "per-round ratio against the best dense peer"
+    grep -qE '^  t1 b1: onnxruntime int8 / fp32 +median' "$T/out" && ok || no "int8 / fp32 ratio"
+    if have_py; then
+        "$PY" - "$T/peers.json" <<'EOF' && ok || no "peers JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+eng = sorted(r["engine"] for r in d["rows"])
+assert eng == ["onnxruntime", "onnxruntime-int8", "pytorch", "zeroskip"], eng
+for r in d["rows"]:
+    assert len(r["words_per_s_rounds"]) == 2 and r["cpu_us_per_word"] > 0, r
+ag = d["peers"]["onnxruntime-int8"]["agree"]
+assert ag["n"] == 256 and 0.9 <= ag["top1"] <= 1, ag
+assert d["peers"]["export"]["int8_quantized_nodes"], d["peers"]["export"]
+assert len(d["ratios"]["sparse_vs_best_dense_peer"]["rounds"]) == 2
+EOF
+    fi
+else
+    echo "SKIP: peers not checked: node, bench/node_modules/onnxruntime-node or python3 torch+onnx missing"
+fi
+
 # --plot writes a PNG when gnuplot is there
 if command -v gnuplot >/dev/null 2>&1; then
-    expect_rc 0 "$ZS" bench --quick --modes sparse --batch 1 --networks 1 --plot "$T/b.png"
+    expect_rc 0 "$ZS" bench --quick --random --modes sparse --batch 1 --networks 1 --plot "$T/b.png"
     [ "$(head -c 4 "$T/b.png" | od -An -c | tr -d ' ')" = "211PNG" ] && ok || no "--plot writes a PNG"
 else
     echo "SKIP: gnuplot not installed: --plot not checked"
