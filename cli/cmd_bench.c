@@ -1173,7 +1173,10 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "usage: %s\n", USAGE);
         return EXIT_USAGE;
     }
-    int rc = EXIT_OK;
+    int rc;
+    if ((rc = cli_check_output(CMD, USAGE, "--json-out", o.json_out, 1)) ||
+        (rc = cli_check_output(CMD, USAGE, "--plot", o.plot, 0)))
+        return rc;
     zs_status st;
     net_source src[2];
     zs_dataset *ds = NULL;
@@ -1474,6 +1477,7 @@ int cmd_bench(int argc, char **argv) {
         }
     }
 out:
+    if (rc == EXIT_OK) rc = cli_stdout_done(CMD);
     for (int p = 0; p < N_PEERS; p++) {
         peer_stop(&peers[p]);
         cJSON_Delete(peers[p].info);

@@ -1,6 +1,5 @@
 /* cmd_eval.c — `zeroskip eval`: accuracy, per-class accuracy, confusion. */
 #include "cli.h"
-#include "zs_internal.h"   /* zs_write_file_atomic, as cmd_features uses */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
