@@ -226,6 +226,32 @@ with tempfile.TemporaryDirectory() as d:
     check(np.array_equal(t1b.infer(xv), t1.infer(xv)) and t1b.labels == ["a", "b", "c"], "save/load round trip")
 check(zs.Model.from_bytes(t1.to_bytes()).infer(xv[:5]).tolist() == t1.infer(xv[:5]).tolist(), "to/from bytes")
 
+# ---- enrollment (zs_net_add_class + zs_net_learn, where the library has them)
+try:
+    zs._ffi.lib().zs_net_add_class
+    has_enroll = True
+except AttributeError:
+    has_enroll = False
+    print("SKIP: enrollment (this libzeroskip has no zs_net_add_class)")
+if has_enroll:
+    e = zs.Model.load(MODEL)
+    yes = "tests/data/audio/yes_1000ms.wav"
+    base = {f: e.recognise(f).label for f in CLIPS[:10]}
+    check(e.recognise(yes).label != "yes", "before enrollment there is no 'yes'")
+    x, rate, _ = read_wav(yes)
+    rs = np.random.RandomState(4)
+    clips = [x] + [(np.roll(x, sh) * g + 0.003 * rs.randn(x.size)).astype(np.float32)
+                   for sh, g in ((800, 0.8), (-800, 1.2), (1600, 1.0), (-1600, 0.7))]
+    k = e.enroll("yes", clips, rate=rate, epochs=10)
+    check(k == 12 and e.num_classes == 13 and e.labels[-1] == "yes", "enroll adds class 12 'yes': %s" % e.labels)
+    check(e.recognise(yes).label == "yes", "the enrolled word is recognised: %s" % (e.recognise(yes),))
+    check(all(e.recognise(f).label == base[f] for f in base), "old classes keep their answers after enrollment")
+    raises(lambda: e.add_class("yes"), "ZS_EINVAL", "'yes' exists", "add an existing class")
+    c = e.clone()
+    check(np.array_equal(c.infer(X), e.infer(X)) and c.labels == e.labels, "clone")
+    c.learn(X[:2], [0, 0], lr=0.5)
+    check(not np.array_equal(c.infer(X), e.infer(X)), "learn changes the clone, not the original")
+
 # ---- PyTorch state_dict (nupic.torch names) ---------------------------------
 sd = m.to_state_dict(torch_tensors=False)
 check("cnn1.module.weight" in sd and "cnn1.zero_mask" in sd and "linear.module.weight" in sd

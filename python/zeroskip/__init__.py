@@ -56,6 +56,14 @@ def _check(st):
         raise ZeroskipError(st, msg)
 
 
+def _optional(name):
+    """A library function that older libzeroskip builds lack."""
+    try:
+        return getattr(lib(), name)
+    except AttributeError:
+        raise ZeroskipError(6, "this libzeroskip (%s) has no %s" % (version(), name)) from None
+
+
 def _f32(a, name, finite=False):
     a = np.ascontiguousarray(a, dtype=np.float32)
     if finite and a.size and not np.all(np.isfinite(a)):
@@ -444,6 +452,68 @@ class Model:
                     "confusion": conf, "pred": pred}
         finally:
             lib().zs_eval_free(r)
+
+    # -- learning while serving, enrollment (zs_net_learn, zs_net_add_class)
+    def clone(self):
+        """A deep copy (zs_net_clone): weights, state, momenta, labels."""
+        p = ffi.new("zs_net **")
+        _check(_optional("zs_net_clone")(self._net, p))
+        return Model(p[0])
+
+    def learn(self, x, y, lr=None, layers=None, weight_decay=None, update_duty=None):
+        """Online learning on a few samples (zs_net_learn): an eval-mode
+        forward, sparse SGD on the top `layers` linear layers only
+        (convolutions and BatchNorm frozen). Unset options keep
+        zs_learn_defaults(). Returns the mean NLL before the update."""
+        x = _f32(x, "features")
+        y = np.ascontiguousarray(y, dtype=np.int32).reshape(-1)
+        if x.shape == self.input_shape:
+            x = x[None]
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape or y.size != x.shape[0]:
+            raise ZeroskipError(5, "learn: features %s and %d labels; the model takes (N,) + %s"
+                                % (tuple(x.shape), y.size, self.input_shape))
+        o = ffi.new("zs_learn_opts *", _optional("zs_learn_defaults")())
+        if lr is not None:
+            o.lr = lr
+        if layers is not None:
+            o.layers = int(layers)
+        if weight_decay is not None:
+            o.weight_decay = weight_decay
+        if update_duty is not None:
+            o.update_duty = 1 if update_duty else 0
+        loss = ffi.new("float *")
+        _check(_optional("zs_net_learn")(self._net, ffi.from_buffer("float[]", x),
+                                  ffi.from_buffer("int32_t[]", y), x.shape[0], o, loss))
+        return float(loss[0])
+
+    def add_class(self, name, examples=None):
+        """Grow the output layer by one class `name` (zs_net_add_class),
+        keeping every old class; with example features (N, C, H, W) the new
+        row is imprinted from them. Returns the new class index."""
+        if examples is None:
+            _check(_optional("zs_net_add_class")(self._net, str(name).encode(), ffi.NULL, 0))
+        else:
+            x = _f32(examples, "examples")
+            if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
+                raise ZeroskipError(5, "add_class: examples %s; the model takes (N,) + %s"
+                                    % (tuple(x.shape), self.input_shape))
+            _check(_optional("zs_net_add_class")(self._net, str(name).encode(),
+                                          ffi.from_buffer("float[]", x), x.shape[0]))
+        return self.num_classes - 1
+
+    def enroll(self, word, clips, rate=None, epochs=20, lr=0.01, layers=1):
+        """Teach the model a new word from a few clips (paths, or arrays at
+        `rate`), keeping the old classes: add_class imprints the new output
+        row from the clips' features, then `epochs` zs_net_learn steps on
+        them (top `layers` linear layers). The plain form of `zeroskip
+        enroll` (which also mixes in replayed old examples and negatives,
+        in cli/cmd_enroll.c). Returns the new class index."""
+        feats = np.concatenate([features(c, rate) for c in clips])[:, None]
+        k = self.add_class(word, feats)
+        y = np.full(len(feats), k, np.int32)
+        for _ in range(int(epochs)):
+            self.learn(feats, y, lr=lr, layers=layers)
+        return k
 
     # -- PyTorch ----------------------------------------------------------
     def to_state_dict(self, names="nupic", torch_tensors=True):

@@ -89,6 +89,14 @@ zs_status zs_scanner_push(zs_scanner *s, const float *x, size_t n);
 zs_status zs_scanner_finish(zs_scanner *s);
 int zs_scanner_next(zs_scanner *s, zs_detection *d);
 
+/* learning while serving (src/learn.c) */
+typedef struct zs_learn_opts { float lr; int layers; float weight_decay; int update_duty; } zs_learn_opts;
+zs_learn_opts zs_learn_defaults(void);
+zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, const zs_learn_opts *opts,
+                       float *loss);
+zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n);
+zs_status zs_net_clone(const zs_net *src, zs_net **out);
+
 void free(void *p);
 """
 
