@@ -300,6 +300,7 @@ if torch is not None:
     with torch.no_grad():
         ref = tm(torch.from_numpy(X)).numpy()
     got = zm.infer(X)
+    print("PyTorch vs zeroskip on the 12 demo clips: max abs log-prob difference %.3g" % np.abs(got - ref).max())
     check(np.array_equal(got.argmax(1), ref.argmax(1)) and np.abs(got - ref).max() < 1e-3,
           "nupic state_dict -> zeroskip: same predictions as PyTorch (max |dlogp| %.2g)"
           % np.abs(got - ref).max())
