@@ -386,7 +386,7 @@ static void *worker_main(void *arg) {
 /* One measurement of one zeroskip row: nets[0..N) (plus the spares
  * nets[N_max..] for idle workers) served by T workers for `seconds`.
  * *wps = sum of the workers' words/s, *cpu_us = CPU microseconds per word,
- * *util = CPU time / elapsed time summed over workers. */
+ * *util = CPU seconds of all workers per elapsed second (as for a peer). */
 static zs_status run_zs(zs_net **nets, zs_net **spares, int N, int T, int batch, const float *pool, int n_pool,
                         size_t insz, int K, double seconds, double warmup, double *wps, double *cpu_us,
                         double *util) {
@@ -430,7 +430,7 @@ static zs_status run_zs(zs_net **nets, zs_net **spares, int N, int T, int batch,
     }
     *wps = rate;
     *cpu_us = words > 0 ? 1e6 * cpu / words : 0;
-    *util = wall > 0 ? cpu / wall : 0;
+    *util = wall > 0 ? cpu / (wall / T) : 0; /* CPU seconds per elapsed second, all workers */
 done:
     for (int w = 0; w < T; w++) free(ws[w].out);
     free(ws);
@@ -935,6 +935,18 @@ static void print_ratios(const bench_opts *o, const row *rows, int n, cJSON *rat
                 snprintf(what, sizeof what, "t%d b%d: sparse / best dense peer", t, b);
                 snprintf(note, sizeof note, "(int8 faster in %d of %d rounds)", w8, R);
                 add_ratio(ratios, name, what, v, R, o->json, pp[1] >= 0 ? note : "");
+            }
+            if (s >= 0 && (pp[0] >= 0 || pp[1] >= 0)) {
+                /* the same by CPU time per word: what a busy machine distorts least */
+                for (int r = 0; r < R; r++) {
+                    double p = 0;
+                    for (int j = 0; j < 2; j++)
+                        if (pp[j] >= 0 && rows[pp[j]].ok[r] && (p == 0 || rows[pp[j]].cpu_us[r] < p)) p = rows[pp[j]].cpu_us[r];
+                    v[r] = p > 0 && rows[s].ok[r] && rows[s].cpu_us[r] > 0 ? p / rows[s].cpu_us[r] : 0;
+                }
+                snprintf(name, sizeof name, "sparse_vs_best_dense_peer_cpu_t%d_b%d", t, b);
+                snprintf(what, sizeof what, "t%d b%d: same, by CPU time per word", t, b);
+                add_ratio(ratios, name, what, v, R, o->json, "");
             }
             if (pp[0] >= 0 && pp[1] >= 0) {
                 for (int r = 0; r < R; r++)

@@ -197,6 +197,8 @@ if command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ]
     grep -qE '^  t1 b1: sparse / best dense peer +median +[0-9.]+ +rounds: [0-9.]+ [0-9.]+ +\(int8 faster in [0-2] of 2 rounds\)' \
         "$T/out" && ok || no "per-round ratio against the best dense peer"
     grep -qE '^  t1 b1: onnxruntime int8 / fp32 +median' "$T/out" && ok || no "int8 / fp32 ratio"
+    grep -qE '^  t1 b1: same, by CPU time per word +median +[0-9.]+ +rounds: [0-9.]+ [0-9.]+$' "$T/out" \
+        && ok || no "CPU-time ratio against the best dense peer"
     if have_py; then
         "$PY" - "$T/peers.json" <<'EOF' && ok || no "peers JSON"
 import json, sys
