@@ -41,5 +41,6 @@ fi
 run gsc-sparse --peers --plot "$OUT/gsc-sparse.png"
 # 2. where its time goes, stage by stage, against this core's peak
 run gsc-sparse-profile --profile
+ZS_ISA=avx2 "$ZS" bench --profile | tee "$OUT/gsc-sparse-profile-avx2.txt"
 # 3. gsc-supersparse, one network
 run gsc-supersparse --model models/gsc-supersparse.safetensors --peers --networks 1
