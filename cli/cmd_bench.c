@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -60,6 +61,16 @@
 #define MAX_COST 64
 #define DEFAULT_DATA "bench/data/gsc_test_256.safetensors"
 #define DEFAULT_MODEL "models/gsc-sparse.safetensors"
+/* How long a peer may take (seconds) for its ready line (imports, sessions)
+ * and, beyond a run's own seconds, for a run's answer (first use warms up);
+ * ZS_BENCH_PEER_TIMEOUT overrides both. A peer past it is killed. */
+static double peer_timeout(double dflt) {
+    const char *e = getenv("ZS_BENCH_PEER_TIMEOUT");
+    double v = e && *e ? atof(e) : 0;
+    return v > 0 ? v : dflt;
+}
+#define PEER_START_S peer_timeout(300)
+#define PEER_RUN_S peer_timeout(120)
 
 static const char *USAGE =
     "zeroskip bench [--model M] [--dense-model D] [--batch 1,64] [--networks 1,20] [--threads 1,N]\n"
@@ -97,7 +108,9 @@ static void help(void) {
         "  --peers           also run the dense twin in ONNX Runtime fp32 and int8\n"
         "                    (bench/export_onnx.py, bench/ort_bench.js under node)\n"
         "                    and PyTorch (bench/torch_bench.py); ZS_BENCH_DIR sets\n"
-        "                    the bench/ folder, PYTHON the interpreter\n"
+        "                    the bench/ folder, PYTHON the interpreter; a peer\n"
+        "                    silent for ZS_BENCH_PEER_TIMEOUT s (default 300 to\n"
+        "                    start, 120 beyond a run) is dropped\n"
         "  --profile         instead of the rounds: time per stage of the sparse\n"
         "                    model's inference plan, GMAC/s per stage, the CPU's\n"
         "                    measured peak and each stage's floor\n"
@@ -444,6 +457,8 @@ typedef struct peer {
     pid_t pid;
     FILE *to, *from;
     char errfile[128];
+    char buf[8192];      /* bytes read from `from` past the last line taken */
+    size_t len;
     cJSON *info;         /* its "ready" document */
     int ok;
 } peer;
@@ -499,10 +514,44 @@ static void peer_unavailable(const char *engine, const char *why, cJSON *unav, i
 static void peer_stop(peer *p) {
     if (p->to) { fputs("quit\n", p->to); fclose(p->to); }
     if (p->from) fclose(p->from);
-    if (p->pid > 0) waitpid(p->pid, NULL, 0);
+    if (p->pid > 0 && waitpid(p->pid, NULL, WNOHANG) == 0) { /* a hung peer: give it a moment, then kill it */
+        for (int i = 0; i < 20 && waitpid(p->pid, NULL, WNOHANG) == 0; i++) usleep(50000);
+        if (kill(p->pid, SIGKILL) == 0) waitpid(p->pid, NULL, 0);
+    }
     p->to = p->from = NULL;
     p->pid = 0;
     p->ok = 0;
+}
+
+/* One line from the peer into line (no newline), waiting at most
+ * timeout_s: 0, or -1 on end of output, error or timeout ("timeout" set). */
+static int peer_line(peer *p, double timeout_s, char *line, size_t n, int *timeout) {
+    int fd = fileno(p->from);
+    double end = now_s() + timeout_s;
+    *timeout = 0;
+    for (;;) {
+        char *nl = memchr(p->buf, '\n', p->len);
+        if (nl) {
+            size_t l = (size_t)(nl - p->buf), c = l < n - 1 ? l : n - 1;
+            memcpy(line, p->buf, c);
+            line[c] = 0;
+            memmove(p->buf, nl + 1, p->len - l - 1);
+            p->len -= l + 1;
+            return 0;
+        }
+        if (p->len == sizeof p->buf) p->len = 0; /* an over-long line: drop it */
+        double left = end - now_s();
+        if (left <= 0) { *timeout = 1; return -1; }
+        struct pollfd pf = {fd, POLLIN, 0};
+        int r = poll(&pf, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0) { *timeout = 1; return -1; }
+        if (r < 0) return -1;
+        ssize_t got = read(fd, p->buf + p->len, sizeof p->buf - p->len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return -1;
+        p->len += (size_t)got;
+    }
 }
 
 /* Start a peer and read its "ready" line; prints why not on failure. */
@@ -516,9 +565,11 @@ static int peer_start(peer *p, const char *engine, char *const argv[], const cha
         peer_stop(p);
         return -1;
     }
-    if (!fgets(line, sizeof line, p->from) || strncmp(line, "ready ", 6)) {
-        line[strcspn(line, "\n")] = 0;
-        if (!strncmp(line, "error ", 6)) snprintf(why, sizeof why, "%.1000s", line + 6);
+    int to = 0;
+    line[0] = 0;
+    if (peer_line(p, PEER_START_S, line, sizeof line, &to) || strncmp(line, "ready ", 6)) {
+        if (to) snprintf(why, sizeof why, "no ready line within %g s", PEER_START_S);
+        else if (!strncmp(line, "error ", 6)) snprintf(why, sizeof why, "%.1000s", line + 6);
         else last_line(p->errfile, why, sizeof why);
         if (!why[0]) snprintf(why, sizeof why, "exited without a ready line");
         peer_unavailable(engine, why, unav, json);
@@ -537,7 +588,9 @@ static int peer_run(peer *p, double seconds, int batch, int threads, double *wps
     fprintf(p->to, "run %g %d %d\n", seconds, batch, threads);
     fflush(p->to);
     cJSON *r = NULL;
-    if (fgets(line, sizeof line, p->from) && (r = cJSON_Parse(line))) {
+    int to = 0;
+    line[0] = 0;
+    if (!peer_line(p, seconds + PEER_RUN_S, line, sizeof line, &to) && (r = cJSON_Parse(line))) {
         double words = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "words"));
         double wall = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "wall"));
         double cpu = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "cpu"));
@@ -550,8 +603,8 @@ static int peer_run(peer *p, double seconds, int batch, int threads, double *wps
         }
     }
     char why[1100];
-    line[strcspn(line, "\n")] = 0;
-    if (!strncmp(line, "error ", 6)) snprintf(why, sizeof why, "%s", line + 6);
+    if (to) snprintf(why, sizeof why, "no answer to 'run' within %g s", seconds + PEER_RUN_S);
+    else if (!strncmp(line, "error ", 6)) snprintf(why, sizeof why, "%s", line + 6);
     else last_line(p->errfile, why, sizeof why);
     if (!why[0]) snprintf(why, sizeof why, "no answer to 'run'");
     peer_unavailable(p->engine, why, unav, json);

@@ -185,6 +185,19 @@ grep -q '^peer onnxruntime unavailable: ' "$T/out" && ok || no "peer without ben
 expect_rc 0 env PYTHON="$T/no-python" "$ZS" bench $PEERS --json-out "$T/np.json"
 grep -q "^peer pytorch unavailable: cannot run $T/no-python" "$T/out" && ok || no "missing python named"
 grep -qE '^zeroskip +sparse +1 +1 +1 ' "$T/out" && ok || no "zeroskip rows without peers"
+# a peer that never answers is dropped after ZS_BENCH_PEER_TIMEOUT, and killed
+cat >"$T/slowpy" <<'EOF'
+#!/bin/sh
+case "$1" in *export_onnx.py) echo "no export here" >&2; exit 1;; esac
+exec sleep 60
+EOF
+chmod +x "$T/slowpy"
+t0=$(date +%s)
+# shellcheck disable=SC2086
+expect_rc 0 env PYTHON="$T/slowpy" ZS_BENCH_PEER_TIMEOUT=1 "$ZS" bench $PEERS
+grep -q '^peer pytorch unavailable: no ready line within 1 s' "$T/out" && ok || no "silent peer dropped"
+grep -q '^peer onnxruntime unavailable: export to ONNX failed: no export here' "$T/out" && ok || no "export failure named"
+[ $(($(date +%s) - t0)) -lt 40 ] && ok || no "silent peer killed, not waited for"
 if command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ] && \
    /usr/bin/python3 -c 'import torch, onnx' 2>/dev/null; then
     # shellcheck disable=SC2086
