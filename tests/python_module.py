@@ -246,6 +246,11 @@ if has_enroll:
     check(k == 12 and e.num_classes == 13 and e.labels[-1] == "yes", "enroll adds class 12 'yes': %s" % e.labels)
     check(e.recognise(yes).label == "yes", "the enrolled word is recognised: %s" % (e.recognise(yes),))
     check(all(e.recognise(f).label == base[f] for f in base), "old classes keep their answers after enrollment")
+    old = zs.Model.load(MODEL).infer(X)
+    new = e.infer(X)
+    # old logits unchanged: log-probs shift by the same per-clip constant
+    d = new[:, :12] - old
+    check(np.abs(d - d[:, :1]).max() < 1e-4, "enrollment leaves the old classes' logits as they were")
     raises(lambda: e.add_class("yes"), "ZS_EINVAL", "'yes' exists", "add an existing class")
     c = e.clone()
     check(np.array_equal(c.infer(X), e.infer(X)) and c.labels == e.labels, "clone")

@@ -460,11 +460,13 @@ class Model:
         _check(_optional("zs_net_clone")(self._net, p))
         return Model(p[0])
 
-    def learn(self, x, y, lr=None, layers=None, weight_decay=None, update_duty=None):
+    def learn(self, x, y, lr=None, layers=None, weight_decay=None, update_duty=None,
+              only_class=None):
         """Online learning on a few samples (zs_net_learn): an eval-mode
         forward, sparse SGD on the top `layers` linear layers only
-        (convolutions and BatchNorm frozen). Unset options keep
-        zs_learn_defaults(). Returns the mean NLL before the update."""
+        (convolutions and BatchNorm frozen); only_class=k (with layers=1)
+        changes only output k's row. Unset options keep zs_learn_defaults().
+        Returns the mean NLL before the update."""
         x = _f32(x, "features")
         y = np.ascontiguousarray(y, dtype=np.int32).reshape(-1)
         if x.shape == self.input_shape:
@@ -481,6 +483,8 @@ class Model:
             o.weight_decay = weight_decay
         if update_duty is not None:
             o.update_duty = 1 if update_duty else 0
+        if only_class is not None:
+            o.only_class = int(only_class)
         loss = ffi.new("float *")
         _check(_optional("zs_net_learn")(self._net, ffi.from_buffer("float[]", x),
                                   ffi.from_buffer("int32_t[]", y), x.shape[0], o, loss))
@@ -501,18 +505,19 @@ class Model:
                                           ffi.from_buffer("float[]", x), x.shape[0]))
         return self.num_classes - 1
 
-    def enroll(self, word, clips, rate=None, epochs=20, lr=0.01, layers=1):
+    def enroll(self, word, clips, rate=None, epochs=20, lr=0.01):
         """Teach the model a new word from a few clips (paths, or arrays at
-        `rate`), keeping the old classes: add_class imprints the new output
-        row from the clips' features, then `epochs` zs_net_learn steps on
-        them (top `layers` linear layers). The plain form of `zeroskip
-        enroll` (which also mixes in replayed old examples and negatives,
-        in cli/cmd_enroll.c). Returns the new class index."""
+        `rate`), keeping the old classes exactly: add_class imprints the new
+        output row from the clips' features, then `epochs` zs_net_learn
+        steps on them that change only that row (only_class), so every old
+        class's logits stay as they were. The plain form of `zeroskip
+        enroll` (which can also learn deeper with replayed old examples and
+        negatives, in cli/cmd_enroll.c). Returns the new class index."""
         feats = np.concatenate([features(c, rate) for c in clips])[:, None]
         k = self.add_class(word, feats)
         y = np.full(len(feats), k, np.int32)
         for _ in range(int(epochs)):
-            self.learn(feats, y, lr=lr, layers=layers)
+            self.learn(feats, y, lr=lr, layers=1, only_class=k)
         return k
 
     # -- PyTorch ----------------------------------------------------------

@@ -90,7 +90,7 @@ zs_status zs_scanner_finish(zs_scanner *s);
 int zs_scanner_next(zs_scanner *s, zs_detection *d);
 
 /* learning while serving (src/learn.c) */
-typedef struct zs_learn_opts { float lr; int layers; float weight_decay; int update_duty; } zs_learn_opts;
+typedef struct zs_learn_opts { float lr; int layers; float weight_decay; int update_duty; int only_class; } zs_learn_opts;
 zs_learn_opts zs_learn_defaults(void);
 zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, const zs_learn_opts *opts,
                        float *loss);
