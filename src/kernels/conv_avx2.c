@@ -168,42 +168,61 @@ void zs_conv_sparse_vec__avx2(float *out, const int32_t *idx, const float *val, 
 }
 
 
-/* Output-stationary (conv_sparse_pos): inputs bucketed by position; every
- * output position keeps up to 64 output channels in 8 registers and adds
- * v * w[ci, ky, kx] for the inputs of its window: no accumulator stores
- * per pair (conv_sparse_vec is bound by them), but no block skipping. */
+/* Output-stationary (conv_sparse_pos): inputs bucketed by position; two
+ * horizontally adjacent output positions at a time keep up to 32 output
+ * channels each in 2x4 registers (8 independent FMA chains) and add
+ * v * w[ci, ky, kx] for the inputs of their windows, each input's value
+ * broadcast once for both: no accumulator stores per pair (conv_sparse_vec
+ * is bound by them), but no block skipping. */
+static inline __attribute__((always_inline)) void pos_fma(__m256 *a, const float *w, __m256 v, const int NV) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; j++) a[j] = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), a[j]);
+}
+
 static inline __attribute__((always_inline)) void pos_chunk(float *restrict acc, const int32_t *restrict ps,
                                                             const int32_t *restrict pw, const float *restrict pv,
-                                                            const zs_conv_scatter *p, int co0, const int CV) {
+                                                            const zs_conv_scatter *p, int co0, const int NV) {
     const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
     const float *wvec = p->wvec + co0;
-    __m256 b[8];
-#pragma GCC unroll 8
-    for (int j = 0; j < 2 * CV; j++) b[j] = _mm256_maskload_ps(p->bias + co0 + 8 * j, tail8(p->Co - co0 - 8 * j));
     for (int oy = 0; oy < Ho; oy++)
-        for (int ox = 0; ox < Wo; ox++) {
-            __m256 a[8];
-#pragma GCC unroll 8
-            for (int j = 0; j < 2 * CV; j++) a[j] = b[j];
+        for (int ox = 0; ox < Wo; ox += 2) {
+            const int two = ox + 1 < Wo;
+            __m256 a0[4], a1[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; j++) a0[j] = a1[j] = _mm256_maskload_ps(p->bias + co0 + 8 * j, tail8(p->Co - co0 - 8 * j));
             for (int ky = 0; ky < Kh; ky++) {
                 int iy = oy + ky - pad;
                 if (iy < 0 || iy >= H) continue;
-                for (int kx = 0; kx < Kw; kx++) {
-                    int ix = ox + kx - pad;
+                const float *wt = wvec + (size_t)ky * Kw * Cop;
+                const int32_t *pr = ps + iy * W;
+                /* input column ix = ox + c - pad feeds output ox with kx = c and ox+1 with kx = c-1 */
+                for (int c = 0; c <= Kw; c++) {
+                    int ix = ox + c - pad;
                     if (ix < 0 || ix >= W) continue;
-                    int pos = iy * W + ix;
-                    const float *wt = wvec + (size_t)(ky * Kw + kx) * Cop;
-                    for (int s = ps[pos], s1 = ps[pos + 1]; s < s1; s++) {
-                        const float *w = wt + pw[s];
-                        __m256 v = _mm256_set1_ps(pv[s]);
-#pragma GCC unroll 8
-                        for (int j = 0; j < 2 * CV; j++) a[j] = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), a[j]);
+                    const int s0 = pr[ix], s1 = pr[ix + 1];
+                    if (c == 0) {
+                        for (int s = s0; s < s1; s++) pos_fma(a0, wt + pw[s], _mm256_set1_ps(pv[s]), NV);
+                    } else if (c == Kw) {
+                        if (two)
+                            for (int s = s0; s < s1; s++) pos_fma(a1, wt + pw[s] + (size_t)(Kw - 1) * Cop, _mm256_set1_ps(pv[s]), NV);
+                    } else if (two) {
+                        const float *w1 = wt + (size_t)c * Cop, *w0 = w1 - Cop;
+                        for (int s = s0; s < s1; s++) {
+                            __m256 v = _mm256_set1_ps(pv[s]);
+                            pos_fma(a0, w1 + pw[s], v, NV);
+                            pos_fma(a1, w0 + pw[s], v, NV);
+                        }
+                    } else {
+                        for (int s = s0; s < s1; s++) pos_fma(a0, wt + (size_t)c * Cop + pw[s], _mm256_set1_ps(pv[s]), NV);
                     }
                 }
             }
             float *o = acc + ((size_t)oy * Wo + ox) * Cop + co0;
-#pragma GCC unroll 8
-            for (int j = 0; j < 2 * CV; j++) _mm256_store_ps(o + 8 * j, a[j]);
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; j++) _mm256_store_ps(o + 8 * j, a0[j]);
+            if (two)
+#pragma GCC unroll 4
+                for (int j = 0; j < NV; j++) _mm256_store_ps(o + Cop + 8 * j, a1[j]);
         }
 }
 
@@ -212,14 +231,10 @@ void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, 
     int32_t *ps, *pw;
     float *pv;
     zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
-    int nv = p->Cop / 16;
+    int nv = p->Cop / 8; /* 8-float vectors; Cop is a multiple of 16 */
     for (int c = 0; c < nv; c += 4) {
-        switch (nv - c >= 4 ? 4 : nv - c) {
-        case 4: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 4); break;
-        case 3: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 3); break;
-        case 2: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 2); break;
-        default: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 1); break;
-        }
+        if (nv - c >= 4) pos_chunk(scratch, ps, pw, pv, p, 8 * c, 4);
+        else pos_chunk(scratch, ps, pw, pv, p, 8 * c, 2);
     }
     int P = p->Ho * p->Wo, Cop = p->Cop;
     for (int o = 0; o < p->Co; o++)

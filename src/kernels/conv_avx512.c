@@ -167,6 +167,14 @@ void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val
  * output position keeps up to 64 output channels in 4 registers and adds
  * v * w[ci, ky, kx] for the inputs of its window: no accumulator stores
  * per pair (conv_sparse_vec is bound by them), but no block skipping. */
+static inline __attribute__((always_inline)) void pos_fma(__m512 *a, const float *w, __m512 v, const int CV) {
+#pragma GCC unroll 4
+    for (int j = 0; j < CV; j++) a[j] = _mm512_fmadd_ps(v, _mm512_load_ps(w + 16 * j), a[j]);
+}
+
+/* NO horizontally adjacent outputs per pass: NO*CV independent chains, and
+ * each input entry's value broadcast once for all the outputs it feeds. */
+#define POS_NO 2
 static inline __attribute__((always_inline)) void pos_chunk(float *restrict acc, const int32_t *restrict ps,
                                                             const int32_t *restrict pw, const float *restrict pv,
                                                             const zs_conv_scatter *p, int co0, const int CV) {
@@ -176,29 +184,45 @@ static inline __attribute__((always_inline)) void pos_chunk(float *restrict acc,
 #pragma GCC unroll 4
     for (int j = 0; j < CV; j++) b[j] = _mm512_maskz_loadu_ps(tail16(p->Co - co0 - 16 * j), p->bias + co0 + 16 * j);
     for (int oy = 0; oy < Ho; oy++)
-        for (int ox = 0; ox < Wo; ox++) {
-            __m512 a[4];
+        for (int ox = 0; ox < Wo; ox += POS_NO) {
+            const int no = Wo - ox < POS_NO ? Wo - ox : POS_NO;
+            __m512 a[POS_NO][4];
 #pragma GCC unroll 4
-            for (int j = 0; j < CV; j++) a[j] = b[j];
+            for (int o = 0; o < POS_NO; o++)
+#pragma GCC unroll 4
+                for (int j = 0; j < CV; j++) a[o][j] = b[j];
             for (int ky = 0; ky < Kh; ky++) {
                 int iy = oy + ky - pad;
                 if (iy < 0 || iy >= H) continue;
-                for (int kx = 0; kx < Kw; kx++) {
-                    int ix = ox + kx - pad;
+                const float *wt = wvec + (size_t)ky * Kw * Cop;
+                const int32_t *pr = ps + iy * W;
+                /* input column ix = ox + c - pad feeds output ox + o with kx = c - o */
+                for (int c = 0; c < Kw + no - 1; c++) {
+                    int ix = ox + c - pad;
                     if (ix < 0 || ix >= W) continue;
-                    int pos = iy * W + ix;
-                    const float *wt = wvec + (size_t)(ky * Kw + kx) * Cop;
-                    for (int s = ps[pos], s1 = ps[pos + 1]; s < s1; s++) {
-                        const float *w = wt + pw[s];
+                    const int s0 = pr[ix], s1 = pr[ix + 1];
+                    if (s0 == s1) continue;
+                    unsigned use = 0;
+                    for (int o = 0; o < no; o++) if (c - o >= 0 && c - o < Kw) use |= 1u << o;
+                    const float *wc = wt + (size_t)c * Cop;
+                    for (int s = s0; s < s1; s++) {
                         __m512 v = _mm512_set1_ps(pv[s]);
+                        const float *w = wc + pw[s];
 #pragma GCC unroll 4
-                        for (int j = 0; j < CV; j++) a[j] = _mm512_fmadd_ps(v, _mm512_load_ps(w + 16 * j), a[j]);
+                        for (int o = 0; o < POS_NO; o++)
+                            if (use & (1u << o))
+#pragma GCC unroll 4
+                                for (int j = 0; j < CV; j++)
+                                    a[o][j] = _mm512_fmadd_ps(v, _mm512_load_ps(w - (size_t)o * Cop + 16 * j), a[o][j]);
                     }
                 }
             }
-            float *o = acc + ((size_t)oy * Wo + ox) * Cop + co0;
+            float *out = acc + ((size_t)oy * Wo + ox) * Cop + co0;
 #pragma GCC unroll 4
-            for (int j = 0; j < CV; j++) _mm512_store_ps(o + 16 * j, a[j]);
+            for (int o = 0; o < POS_NO; o++)
+                if (o < no)
+#pragma GCC unroll 4
+                    for (int j = 0; j < CV; j++) _mm512_store_ps(out + (size_t)o * Cop + 16 * j, a[o][j]);
         }
 }
 
