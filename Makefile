@@ -13,8 +13,9 @@ VERSION := $(shell sed -n 's/^\#define ZS_VERSION_STRING "\(.*\)"/\1/p' include/
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 # ISA-specific flags go to the ISA files only (portable default build).
-AVX2_FLAGS   := -mavx2 -mfma -mf16c -mbmi -mbmi2 -mpopcnt
-AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512cd -mavx512vnni
+# src/cpu.c checks every feature named here before it picks an ISA.
+AVX2_FLAGS   := -mavx2 -mfma -mf16c -mpopcnt
+AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl
 
 LIB_SRC  := $(sort $(wildcard src/*.c) $(wildcard src/kernels/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -168,6 +168,7 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
 static void test_conv_sparse_vec(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_vec, "conv_sparse_vec", 0, 1); }
 static void test_conv_sparse_list(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_list, "conv_sparse_list", 1, 0); }
 static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_pos, "conv_sparse_pos", 0, 1); }
+static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1); }
 
 /* ---------------------------------------------------------------- k-WTA */
 

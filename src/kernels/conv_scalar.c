@@ -114,3 +114,33 @@ void zs_conv_sparse_pos__scalar(float *out, const int32_t *idx, const float *val
     for (int o = 0; o < p->Co; o++)
         for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
 }
+
+/* Tap-major (conv_sparse_tap): taps outermost, then output positions, then
+ * the inputs at the tap's position; channel-last accumulator. */
+void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                const zs_conv_scatter *p, float *scratch) {
+    int32_t *ps, *pw;
+    float *pv;
+    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
+    const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
+    const int P = Ho * Wo;
+    for (int q = 0; q < P; q++)
+        for (int o = 0; o < Cop; o++) scratch[(size_t)q * Cop + o] = o < p->Co ? p->bias[o] : 0.0f;
+    for (int ky = 0; ky < Kh; ky++)
+        for (int kx = 0; kx < Kw; kx++) {
+            const float *wt = p->wvec + (size_t)(ky * Kw + kx) * Cop;
+            for (int oy = 0; oy < Ho; oy++) {
+                int iy = oy + ky - pad;
+                if (iy < 0 || iy >= H) continue;
+                for (int ox = 0; ox < Wo; ox++) {
+                    int ix = ox + kx - pad;
+                    if (ix < 0 || ix >= W) continue;
+                    float *a = scratch + ((size_t)oy * Wo + ox) * Cop;
+                    for (int s = ps[iy * W + ix]; s < ps[iy * W + ix + 1]; s++)
+                        for (int o = 0; o < Cop; o++) a[o] += pv[s] * wt[pw[s] + o];
+                }
+            }
+        }
+    for (int o = 0; o < p->Co; o++)
+        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
+}

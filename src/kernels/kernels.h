@@ -176,6 +176,7 @@ typedef void zs_linear_dgrad_fn(float *dval, const int32_t *idx, int n, const fl
     X(conv_dense, zs_conv_dense_fn, "conv2d dense in x sparse w: taps per out-channel, R rows x V vectors tile") \
     X(conv_sparse_vec, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, dense-over-Cout vectors") \
     X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
+    X(conv_sparse_tap, zs_conv_sparse_fn, "conv2d sparse in x sparse w: tap-major, one tap's Cout rows in L1") \
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
     X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
@@ -247,8 +248,28 @@ void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_c
  * entries past its count); return the number collected or -1 past cap. */
 typedef int (*zs_kwta_pass_fn)(const float *x, const float *f, int G, int S, int32_t lo,
                                int32_t hi, int *above, int32_t *ck, int32_t *ci, int cap);
+/* `pass_pc` (may be NULL): the same pass for groups of S >= 16 units with
+ * one boost factor per group, on RAW values with per-group float
+ * thresholds (see zs_kwta_raw_ge): count x >= b[g] into *above; collect the
+ * indices and raw values of a[g] <= x < b[g] into ci/cv in index order. No
+ * multiply or key per unit: keys are made for the candidates only. */
+typedef int (*zs_kwta_pass_pc_fn)(const float *x, const float *a, const float *b, int G, int S,
+                                  int *above, int32_t *ci, float *cv, int cap);
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
-                           void *work, zs_kwta_pass_fn pass);
+                           void *work, zs_kwta_pass_fn pass, zs_kwta_pass_pc_fn pass_pc);
+/* Boost factors are positive, so a boosted test on x * f (rounded to float,
+ * as the reference computes it) is a test on x alone:
+ *   zs_kwta_raw_ge(t, f) = the smallest float x with fl(x * f) >= t,
+ *   zs_kwta_raw_gt(t, f) = the smallest float x with fl(x * f) >  t
+ * (t finite, f > 0 finite; -0 is treated as +0 as zs_kwta_key does). */
+float zs_kwta_raw_ge(float t, float f);
+float zs_kwta_raw_gt(float t, float f);
+/* The float whose zs_kwta_key is `key` (the +0 representative for 0). */
+float zs_kwta_key_float(int32_t key);
+/* A cut over C groups of S units as per-group raw thresholds: unit i of
+ * group c wins iff x_i >= gt[c] || (x_i >= ge[c] && i <= lim[c]). Only the
+ * group holding cut.last gets a lim strictly inside it. */
+void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, float *ge, float *gt, int32_t *lim);
 /* Composite key: larger is better (score key, then lower index). */
 static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
     return ((uint64_t)((uint32_t)key ^ 0x80000000u) << 32) | (uint32_t)~(uint32_t)i;

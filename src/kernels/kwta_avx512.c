@@ -50,9 +50,37 @@ static int pass_avx512(const float *x, const float *f, int G, int S, int32_t lo,
     return nc;
 }
 
+/* Per-group raw thresholds (zs_kwta_pass_pc_fn): two float compares per
+ * 16 units, no multiply or key. */
+static int pass_pc_avx512(const float *x, const float *a, const float *b, int G, int S, int *above,
+                          int32_t *ci, float *cv, int cap) {
+    const __m512i iota = _mm512_loadu_si512(iota16);
+    int nc = 0, ab = 0;
+    for (int g = 0; g < G; g++) {
+        const __m512 va = _mm512_set1_ps(a[g]), vb = _mm512_set1_ps(b[g]);
+        int base = g * S;
+        for (int i = 0; i < S; i += 16) {
+            __mmask16 m = tail16(S - i);
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + base + i);
+            __mmask16 hb = _mm512_mask_cmp_ps_mask(m, xv, vb, _CMP_GE_OQ);
+            __mmask16 cm = _mm512_mask_cmp_ps_mask(m & ~hb, xv, va, _CMP_GE_OQ);
+            ab += __builtin_popcount(hb);
+            if (!cm) continue;
+            int cnt = __builtin_popcount(cm);
+            if (nc + cnt > cap) return -1;
+            __mmask16 sm = tail16(cnt);
+            _mm512_mask_storeu_epi32(ci + nc, sm, _mm512_maskz_compress_epi32(cm, _mm512_add_epi32(iota, _mm512_set1_epi32(base + i))));
+            _mm512_mask_storeu_ps(cv + nc, sm, _mm512_maskz_compress_ps(cm, xv));
+            nc += cnt;
+        }
+    }
+    *above = ab;
+    return nc;
+}
+
 void zs_kwta_select__avx512(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                             void *work) {
-    zs_kwta_select_common(cut, x, f, G, S, k, work, pass_avx512);
+    zs_kwta_select_common(cut, x, f, G, S, k, work, pass_avx512, pass_pc_avx512);
 }
 
 /* Winner mask of 16 lanes with flat indices idxv. */

@@ -25,9 +25,28 @@ static int pass_scalar(const float *x, const float *f, int G, int S, int32_t lo,
     return nc;
 }
 
+/* Per-group raw thresholds (zs_kwta_pass_pc_fn). */
+static int pass_pc_scalar(const float *x, const float *a, const float *b, int G, int S, int *above,
+                          int32_t *ci, float *cv, int cap) {
+    int nc = 0, ab = 0;
+    for (int g = 0; g < G; g++) {
+        float ag = a[g], bg = b[g];
+        for (int i = g * S; i < (g + 1) * S; i++) {
+            float v = x[i];
+            if (v >= bg) ab++;
+            else if (v >= ag) {
+                if (nc == cap) return -1;
+                ci[nc] = i; cv[nc] = v; nc++;
+            }
+        }
+    }
+    *above = ab;
+    return nc;
+}
+
 void zs_kwta_select__scalar(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                             void *work) {
-    zs_kwta_select_common(cut, x, f, G, S, k, work, pass_scalar);
+    zs_kwta_select_common(cut, x, f, G, S, k, work, pass_scalar, pass_pc_scalar);
 }
 
 static inline int wins(int32_t key, int32_t i, zs_kwta_cut cut) {

@@ -5,6 +5,7 @@
  * sample; plain C.
  */
 #include "kernels.h"
+#include <float.h>
 #include <math.h>
 
 void zs_bn_fold(float *w, float *b, int Co, size_t fan_in, const float *mean, const float *var,
@@ -352,34 +353,32 @@ static int sample_size(int n) { return n >= 16384 ? 1024 : 512; }
 
 size_t zs_kwta_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0);
-    return (2 * (nn + 32) + 1024 + 4 * KWTA_NB + 16) * sizeof(int32_t);
+    return (2 * (nn + 32) + 1024 + 4 * KWTA_NB + 2 * (nn / 16 + 16) + 16) * sizeof(int32_t);
 }
 
-/* The r-th largest (r = 0 is the largest) of a[0..n) (ties allowed);
- * reorders a. Hoare quickselect with median-of-three pivots. */
-static int32_t select_desc_i32(int32_t *a, int n, int r) {
-    int lo = 0, hi = n - 1;
-    while (hi - lo > 8) {
-        int mid = lo + (hi - lo) / 2;
-        int32_t x = a[lo], y = a[mid], z = a[hi], t;
-        int32_t pv = x > y ? (y > z ? y : (x > z ? z : x)) : (x > z ? x : (y > z ? z : y));
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] > pv) i++;
-            while (a[j] < pv) j--;
-            if (i <= j) { t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
-        }
-        if (r <= j) hi = j;
-        else if (r >= i) lo = i;
-        else return pv;
+/* Sort a[0..n) descending by an LSD radix sort on the order-preserving
+ * unsigned image of the keys (4 passes of 8 bits; tmp holds n entries).
+ * Branch-free, unlike a quickselect on random keys (mispredicts dominate). */
+static void sort_desc_i32(int32_t *a, int n, uint32_t *tmp) {
+    uint32_t cnt[4][256];
+    memset(cnt, 0, sizeof cnt);
+    uint32_t *u = (uint32_t *)a;
+    for (int i = 0; i < n; i++) {
+        uint32_t v = ~((uint32_t)a[i] ^ 0x80000000u); /* ascending v = descending key */
+        u[i] = v;
+        cnt[0][v & 255]++; cnt[1][(v >> 8) & 255]++; cnt[2][(v >> 16) & 255]++; cnt[3][v >> 24]++;
     }
-    for (int i = lo + 1; i <= hi; i++) {
-        int32_t v = a[i];
-        int j = i - 1;
-        while (j >= lo && a[j] < v) { a[j + 1] = a[j]; j--; }
-        a[j + 1] = v;
+    for (int d = 0; d < 4; d++) {
+        uint32_t s = 0;
+        for (int b = 0; b < 256; b++) { uint32_t c = cnt[d][b]; cnt[d][b] = s; s += c; }
     }
-    return a[r];
+    uint32_t *src = u, *dst = tmp;
+    for (int d = 0; d < 4; d++) {
+        int sh = 8 * d;
+        for (int i = 0; i < n; i++) dst[cnt[d][(src[i] >> sh) & 255]++] = src[i];
+        uint32_t *t = src; src = dst; dst = t;
+    }
+    for (int i = 0; i < n; i++) a[i] = (int32_t)(~u[i] ^ 0x80000000u); /* 4 passes: back in a */
 }
 
 /* Among nc candidates (keys ck, indices ci ascending), the cut of the
@@ -449,20 +448,71 @@ static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need,
 #include <time.h>
 double kwta_prof[4]; long kwta_cands;
 static double pnow(void) { struct timespec ts; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return ts.tv_sec * 1e9 + ts.tv_nsec; }
-#define PROF(i) do { double t_ = pnow(); kwta_prof[i] += t_ - tp_; tp_ = t_; } while (0)
+#define PROF(i) do { double t_ = pnow(); kwta_prof[(i) - 1] += t_ - tp_; tp_ = t_; } while (0)
 #define PROF0 double tp_ = pnow()
 #else
 #define PROF(i) do { } while (0)
 #define PROF0 do { } while (0)
 #endif
 
+float zs_kwta_key_float(int32_t key) {
+    union { float f; int32_t i; } u;
+    u.i = key ^ (int32_t)((uint32_t)(key >> 31) >> 1);
+    return u.f;
+}
+
+float zs_kwta_raw_ge(float t, float f) {
+    t += 0.0f; /* -0 -> +0 */
+    float x = t / f;
+    if (isinf(x)) x = x > 0 ? FLT_MAX : -FLT_MAX;
+    /* t / f is within an ulp or two of the answer: walk to it */
+    while (x * f < t) x = nextafterf(x, INFINITY);
+    for (;;) {
+        float d = nextafterf(x, -INFINITY);
+        if (isinf(d) || !(d * f >= t)) break;
+        x = d;
+    }
+    return x;
+}
+
+float zs_kwta_raw_gt(float t, float f) {
+    t += 0.0f;
+    float x = t / f;
+    if (isinf(x)) x = x > 0 ? FLT_MAX : -FLT_MAX;
+    while (!(x * f > t)) {
+        x = nextafterf(x, INFINITY);
+        if (isinf(x)) return x;
+    }
+    for (;;) {
+        float d = nextafterf(x, -INFINITY);
+        if (isinf(d) || !(d * f > t)) break;
+        x = d;
+    }
+    return x;
+}
+
+void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, float *ge, float *gt, int32_t *lim) {
+    for (int c = 0; c < C; c++) {
+        if (cut.key == INT32_MIN) { ge[c] = gt[c] = -INFINITY; lim[c] = INT32_MAX; continue; }
+        if (cut.key == INT32_MAX) { ge[c] = gt[c] = INFINITY; lim[c] = -1; continue; }
+        float t = zs_kwta_key_float(cut.key);
+        ge[c] = zs_kwta_raw_ge(t, f[c]);
+        gt[c] = zs_kwta_raw_gt(t, f[c]);
+        int32_t first = c * S, last = first + S - 1;
+        lim[c] = cut.last >= last ? INT32_MAX : cut.last < first ? -1 : cut.last;
+        if (lim[c] == INT32_MAX) gt[c] = ge[c];      /* every tie wins   */
+        else if (lim[c] == -1) ge[c] = gt[c];        /* no tie wins      */
+    }
+}
+
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
-                           void *work, zs_kwta_pass_fn pass) {
+                           void *work, zs_kwta_pass_fn pass, zs_kwta_pass_pc_fn pass_pc) {
     int n = G * S;
     if (k >= n) { cut->key = INT32_MIN; cut->last = n - 1; return; }
     if (k <= 0) { cut->key = INT32_MAX; cut->last = -1; return; }
     int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
     uint32_t *hist = (uint32_t *)(smp + 1024);
+    float *ta = (float *)(hist + 4 * KWTA_NB), *tb = ta + (n / 16 + 16);
     int32_t lo = INT32_MIN, hi = INT32_MAX;
     PROF0;
     if (n >= KWTA_MIN_N) {
@@ -475,13 +525,30 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
         double q = (double)k / n, r = q * m;
         double margin = 3.5 * sqrt(m * q * (1 - q)) + 4;
         int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
-        if (rlo < m) lo = select_desc_i32(smp, m, rlo);
-        if (rhi >= 0) hi = select_desc_i32(smp, rlo < m ? rlo : m, rhi);
+        sort_desc_i32(smp, m, (uint32_t *)ci);
+        if (rlo < m) lo = smp[rlo];
+        if (rhi >= 0) hi = smp[rhi];
     }
-    PROF(0);
+    PROF(1);
     /* 2. one streaming pass */
-    int above = 0;
-    int nc = pass(x, f, G, S, lo, hi, &above, ck, ci, n);
+    int above = 0, nc;
+    if (pass_pc && S >= 16 && lo != INT32_MIN && hi != INT32_MAX) {
+        /* per-group raw thresholds: lo <= key(x f) <=> x >= ta; key(x f) > hi <=> x >= tb */
+        float tlo = zs_kwta_key_float(lo), thi = zs_kwta_key_float(hi);
+        for (int gg = 0; gg < G; gg++) { ta[gg] = zs_kwta_raw_ge(tlo, f[gg]); tb[gg] = zs_kwta_raw_gt(thi, f[gg]); }
+        nc = pass_pc(x, ta, tb, G, S, &above, ci, (float *)ck, n);
+        if (nc >= 0) {
+            float *cv = (float *)ck;
+            /* candidates are in index order: walk the groups (no division) */
+            int gg = 0;
+            for (int i = 0; i < nc; i++) {
+                while (ci[i] >= (gg + 1) * S) gg++;
+                ck[i] = zs_kwta_key(cv[i] * f[gg]);
+            }
+        }
+    } else {
+        nc = pass(x, f, G, S, lo, hi, &above, ck, ci, n);
+    }
     int need = k - above;
     if (nc < 0 || need < 1 || need > nc) {
         /* 3'. the bracket missed: everything is a candidate */
@@ -489,10 +556,10 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
         nc = pass(x, f, G, S, lo, hi, &above, ck, ci, n);
         need = k;
     }
-    PROF(1);
+    PROF(2);
     /* 3. narrow down the candidates */
     *cut = select_candidates(ck, ci, nc, need, hist, lo, hi);
-    PROF(2);
+    PROF(3);
 #ifdef KWTA_PROF
     kwta_cands += nc;
 #endif

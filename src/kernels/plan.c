@@ -58,6 +58,12 @@ typedef struct stage {
     zs_conv_scatter sc;
     zs_linear_pack lin;
     zs_conv_sparse_fn *conv_fn;
+    /* kernel alternatives timed on the first samples (plan_calibrate) */
+    int n_alt, alt;
+    zs_conv_sparse_fn *conv_alt[4];
+    int lin_alt[4];           /* linear: list_below per alternative           */
+    const char *alt_name[4];
+    double alt_ns[4];         /* measured: sum over samples of the best run */
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
@@ -77,6 +83,7 @@ typedef struct zs_plan {
     void *kwork;              /* kwta_select work                          */
     float *cscratch;          /* conv_sparse scratch                       */
     size_t kwork_len, cscratch_len; /* their bytes (zs_plan_bytes)         */
+    int calibrated;           /* kernel alternatives chosen by measurement */
 } zs_plan;
 
 enum { REP_DENSE, REP_LIST };
@@ -160,6 +167,7 @@ zs_status zs_plan_build(zs_net *net) {
     if (env_is("ZS_PLAN_CONV", "vec")) conv_mode = 1;
     if (env_is("ZS_PLAN_CONV", "list")) conv_mode = 2;
     if (env_is("ZS_PLAN_CONV", "pos")) conv_mode = 3;
+    if (env_is("ZS_PLAN_CONV", "tap")) conv_mode = 5;
     /* sparse linear: 0 gather, 1 block, 2 list, 3 auto (list below ~27 %
      * non-zero inputs, else gather; scalar: list) */
     int lin_mode = p->K->isa == ZS_ISA_SCALAR ? 2 : 3;
@@ -217,13 +225,22 @@ zs_status zs_plan_build(zs_net *net) {
                     for (size_t j = 0; j < T; j++) partial += s->sc.cmask[j] != full;
                     mode = partial * 2 > T ? 1 : 3;
                 }
-                s->conv_fn = mode == 2 ? p->K->conv_sparse_list : mode == 1 ? p->K->conv_sparse_vec : p->K->conv_sparse_pos;
-                s->kernel = mode == 2 ? "conv_sparse_list" : mode == 1 ? "conv_sparse_vec" : "conv_sparse_pos";
+                s->conv_fn = mode == 2 ? p->K->conv_sparse_list : mode == 1 ? p->K->conv_sparse_vec
+                           : mode == 5 ? p->K->conv_sparse_tap : p->K->conv_sparse_pos;
+                s->kernel = mode == 2 ? "conv_sparse_list" : mode == 1 ? "conv_sparse_vec" : mode == 5 ? "conv_sparse_tap" : "conv_sparse_pos";
+                if (conv_mode == 4) {
+                    /* auto: the three channel-vector kernels are timed on the first
+                     * samples (plan_calibrate) and the fastest kept */
+                    s->n_alt = 3;
+                    s->conv_alt[0] = p->K->conv_sparse_tap; s->alt_name[0] = "conv_sparse_tap";
+                    s->conv_alt[1] = p->K->conv_sparse_pos; s->alt_name[1] = "conv_sparse_pos";
+                    s->conv_alt[2] = p->K->conv_sparse_vec; s->alt_name[2] = "conv_sparse_vec";
+                    s->conv_fn = s->conv_alt[0];
+                    s->kernel = s->alt_name[0];
+                }
                 if (from_dense) {
                     ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W));
                     s->dense_above = (int)(0.25 * (double)C * H * W);
-                    s->kernel = mode == 1 ? "sparsify+conv_sparse_vec|conv_dense (>25%)"
-                                          : "sparsify+conv_sparse_pos|conv_dense (>25%)";
                 }
                 size_t cs = zs_conv_sparse_scratch(&s->sc);
                 if (cs > maxc) maxc = cs;
@@ -271,6 +288,14 @@ zs_status zs_plan_build(zs_net *net) {
                 double frac = sw && *sw ? atof(sw) : 0.27;
                 s->list_below = frac <= 0 ? -1 : (int)(frac * (double)L->fan_in) + (frac >= 1);
                 s->in_list = rep == REP_LIST;
+                if (!sw || !*sw) {
+                    /* measured on the first samples: always list, always gather */
+                    s->n_alt = 2;
+                    s->lin_alt[0] = INT32_MAX; s->alt_name[0] = "linear_ss_list";
+                    s->lin_alt[1] = -1; s->alt_name[1] = "linear_sg";
+                    s->list_below = s->lin_alt[0];
+                    s->kernel = s->alt_name[0];
+                }
             }
             free(fw); free(fb); fw = fb = NULL;
             C = L->out_c; H = W = 1;
@@ -379,17 +404,16 @@ static double now_ns(void) {
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* One sample x (in_size) -> logprob (classes). prof (n stages) or NULL:
- * nanoseconds spent in each stage are added to it. */
-static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) {
+/* Stage i on its input `cur` (and the list lidx/lval of *nl entries);
+ * returns the stage's output map (cur itself for stages that only make a
+ * list). Re-running a stage on the same input gives the same output. */
+static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *logprob) {
     const zs_kernels *K = p->K;
-    const float *cur = x;
-    int nl = 0;
-    double t0 = prof ? now_ns() : 0;
-    for (int i = 0; i < p->n; i++) {
-        stage *s = &p->st[i];
-        float *dst = cur == p->buf[0] ? p->buf[1] : p->buf[0];
-        size_t units = (size_t)s->C * s->H * s->W;
+    stage *s = &p->st[i];
+    int nl = *nlp;
+    float *dst = cur == p->buf[0] ? p->buf[1] : p->buf[0];
+    size_t units = (size_t)s->C * s->H * s->W;
+    {
         switch (s->kind) {
         case ST_PAD: {
             int Hp = s->oH, Wp = s->oW, pd = s->pad;
@@ -458,6 +482,19 @@ static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) 
             break;
         case ST_LOGSOFTMAX: zs_logsoftmax_forward(logprob, cur, 1, p->classes); break;
         }
+    }
+    *nlp = nl;
+    return cur;
+}
+
+/* One sample x (in_size) -> logprob (classes). prof (n stages) or NULL:
+ * nanoseconds spent in each stage are added to it. */
+static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) {
+    const float *cur = x;
+    int nl = 0;
+    double t0 = prof ? now_ns() : 0;
+    for (int i = 0; i < p->n; i++) {
+        cur = step(p, i, cur, &nl, logprob);
         if (prof) {
             double t1 = now_ns();
             prof[i] += t1 - t0;
@@ -466,10 +503,64 @@ static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) 
     }
 }
 
+static double wall_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void set_alt(stage *s, int a) {
+    s->alt = a;
+    s->kernel = s->alt_name[a];
+    if (s->kind == ST_CONV_SPARSE) s->conv_fn = s->conv_alt[a];
+    else s->list_below = s->lin_alt[a];
+}
+
+/* Kernel choice by measurement on this CPU: every stage with alternatives
+ * runs each of them on the first (up to 4) real samples, a few times; the
+ * alternative with the smallest sum over the samples of its fastest run is
+ * kept for the life of the plan. All alternatives compute the same function
+ * (they differ in summation order only). ZS_PLAN_CONV / ZS_PLAN_LINEAR /
+ * ZS_PLAN_LINEAR_SWITCH fix a kernel instead. */
+static void plan_calibrate(zs_plan *p, const float *x, int n) {
+    p->calibrated = 1;
+    int m = n < 4 ? n : 4;
+    double tot[64][4];
+    memset(tot, 0, sizeof tot);
+    float lp[ZS_MAX_CLASSES];
+    for (int smp = 0; smp < m; smp++) {
+        const float *cur = x + (size_t)smp * p->in_size;
+        int nl = 0;
+        for (int i = 0; i < p->n; i++) {
+            stage *s = &p->st[i];
+            if (s->n_alt > 1 && i < 64) {
+                for (int a = 0; a < s->n_alt; a++) {
+                    set_alt(s, a);
+                    double best = 1e30;
+                    for (int r = 0; r < 5; r++) {
+                        int nl2 = nl;
+                        double t0 = wall_ns();
+                        step(p, i, cur, &nl2, lp);
+                        double t = wall_ns() - t0;
+                        best = t < best ? t : best;
+                    }
+                    tot[i][a] += best;
+                }
+                int b = 0;
+                for (int a = 1; a < s->n_alt; a++) if (tot[i][a] < tot[i][b]) b = a;
+                for (int a = 0; a < s->n_alt; a++) s->alt_ns[a] = tot[i][a] / (smp + 1);
+                set_alt(s, b);
+            }
+            cur = step(p, i, cur, &nl, lp);
+        }
+    }
+}
+
 zs_status zs_plan_infer(zs_net *net, const float *x, int n, float *logprob) {
     ZS_RETURN_IF(!net || !net->kernels, ZS_EINVAL, "zs_plan_infer: no plan built");
     ZS_RETURN_IF(n < 0 || (n > 0 && (!x || !logprob)), ZS_EINVAL, "zs_plan_infer: bad argument");
     zs_plan *p = net->kernels;
+    if (!p->calibrated && n > 0) plan_calibrate(p, x, n);
     for (int i = 0; i < n; i++) infer_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes, NULL);
     return ZS_OK;
 }
@@ -483,6 +574,13 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
         fprintf(f, "  %-12s %-16s %dx%dx%d -> %dx%dx%d  %s", stage_names[s->kind], s->layer, s->C, s->H, s->W,
                 s->oC, s->oH, s->oW, s->kernel);
         if (s->kind == ST_KWTA || s->kind == ST_KWTA_POOL) fprintf(f, " k=%d", s->k);
+        if (s->n_alt > 1) {
+            fprintf(f, " (%s:", p->calibrated ? "measured" : "to be measured on the first samples");
+            for (int a = 0; a < s->n_alt; a++)
+                if (p->calibrated) fprintf(f, " %s %.1f us", s->alt_name[a], s->alt_ns[a] / 1e3);
+                else fprintf(f, " %s", s->alt_name[a]);
+            fputc(')', f);
+        }
         fputc('\n', f);
     }
 }
