@@ -442,6 +442,59 @@ static void linear_case(zs_linear_sparse_fn *fn, zs_linear_gather_fn *gfn, const
             }
 }
 
+/* The plan picks between these pairs by timing on the running CPU
+ * (plan_calibrate), so they must agree BIT FOR BIT: conv_sparse_tap and
+ * conv_sparse_pos add each output's products in the same (ky, kx, ci)
+ * order; linear_ss_list and linear_sg in input order, one FMA each. */
+static void same_bits(const zs_kernels *K) {
+    static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {5, 4, 4, 33, 2, 2, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int d = 1; d < 4; d++) {
+            int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
+            int Kh = shapes[s][4], Kw = shapes[s][5], pad = shapes[s][6];
+            int Ho = H + 2 * pad - Kh + 1, Wo = W + 2 * pad - Kw + 1, fan = Ci * Kh * Kw, U = Ci * H * W;
+            float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)U);
+            float *o1 = falloc((size_t)Co * Ho * Wo), *o2 = falloc((size_t)Co * Ho * Wo), *val = falloc((size_t)U + 16);
+            int32_t *idx = ialloc((size_t)U + 16);
+            sparse_weights(w, Co, fan, 0.8);
+            for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
+            sparse_input(x, U, densities[d]);
+            int n = zs_sparsify__scalar(idx, val, x, U);
+            zs_conv_scatter p;
+            CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK, "pack");
+            float *scratch = falloc(zs_conv_sparse_scratch(&p));
+            K->conv_sparse_tap(o1, idx, val, n, &p, scratch);
+            K->conv_sparse_pos(o2, idx, val, n, &p, scratch);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
+                  "[%s] conv_sparse_tap == conv_sparse_pos bit for bit (Ci=%d %dx%d Co=%d density %.1f)", isa_tag, Ci, H,
+                  W, Co, densities[d]);
+            zs_conv_scatter_free(&p);
+            zs_free_aligned(scratch); zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x);
+            zs_free_aligned(o1); zs_free_aligned(o2); zs_free_aligned(val); zs_free_aligned(idx);
+        }
+    static const int lshapes[][2] = {{1600, 1000}, {33, 130}, {17, 17}};
+    for (size_t s = 0; s < sizeof lshapes / sizeof lshapes[0]; s++)
+        for (int d = 0; d < 4; d++) {
+            int I = lshapes[s][0], O = lshapes[s][1];
+            float *w = falloc((size_t)O * I), *b = falloc((size_t)O), *x = falloc((size_t)I);
+            float *val = falloc((size_t)I + 16), *o1 = falloc((size_t)O + 16), *o2 = falloc((size_t)O + 16);
+            int32_t *idx = ialloc((size_t)I + 16);
+            sparse_weights(w, O, I, 0.9);
+            for (int o = 0; o < O; o++) b[o] = urand(-1, 1);
+            sparse_input(x, I, densities[d]);
+            int n = zs_sparsify__scalar(idx, val, x, I);
+            zs_linear_pack p;
+            CHECK(zs_linear_pack_make(&p, w, b, O, I, ZS_LIN_LIST | ZS_LIN_GATHER) == ZS_OK, "pack");
+            K->linear_ss_list(o1, idx, val, n, &p);
+            K->linear_sg(o2, x, &p);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_sg bit for bit (I=%d O=%d density %.1f)",
+                  isa_tag, I, O, densities[d]);
+            zs_linear_pack_free(&p);
+            zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x); zs_free_aligned(val);
+            zs_free_aligned(o1); zs_free_aligned(o2); zs_free_aligned(idx);
+        }
+}
+
 static void test_linear_ss(const zs_kernels *K) { linear_case(K->linear_ss, NULL, "linear_ss", ZS_LIN_BLOCK, 0); }
 static void test_linear_ss_list(const zs_kernels *K) { linear_case(K->linear_ss_list, NULL, "linear_ss_list", ZS_LIN_LIST, 0); }
 static void test_linear_sd(const zs_kernels *K) { linear_case(K->linear_sd, NULL, "linear_sd", ZS_LIN_DENSE, 1); }
@@ -674,6 +727,7 @@ int main(void) {
         ZS_KERNEL_LIST_BWD(RUN_)
         if (isa == ZS_ISA_SCALAR) { ZS_KERNEL_LIST_SCALAR(RUN_) }
 #undef RUN_
+        same_bits(K);
         printf("ISA %s: %s\n", isa_tag, check_failed == before ? "all kernels match the reference" : "FAILURES");
     }
     /* the table listing names every family */

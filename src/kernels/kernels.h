@@ -184,13 +184,13 @@ typedef void zs_linear_dgrad_fn(float *dval, const int32_t *idx, int n, const fl
     X(sparsify, zs_sparsify_fn, "dense -> non-zero list (compress in register)")                \
     X(linear_ss, zs_linear_sparse_fn, "linear sparse in x sparse w: 16-output blocks per column") \
     X(linear_sg, zs_linear_gather_fn, "linear dense in x sparse w: 16 outputs per step, gathered inputs") \
+    X(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists, FMA in input order") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns")
 
 /* Y(name, type, description): algorithmically scalar kernels (one version,
  * zs_<name>__scalar, used under every ISA). */
 #define ZS_KERNEL_LIST_SCALAR(Y)                                                                \
     Y(conv_sparse_list, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, (co, w) lists") \
-    Y(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists")  \
     Y(maxpool_winners, zs_maxpool_winners_fn, "k x k max-pool over a winners list")
 
 /* B(name, type, description): the sparse backward kernels (see below),

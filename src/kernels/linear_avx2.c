@@ -4,6 +4,7 @@
  */
 #include "kernels.h"
 #include <immintrin.h>
+#include <math.h>
 
 void zs_linear_ss__avx2(float *out, const int32_t *idx, const float *val, int n,
                         const zs_linear_pack *p) {
@@ -48,28 +49,34 @@ void zs_linear_sd__avx2(float *out, const int32_t *idx, const float *val, int n,
 }
 
 void zs_linear_sg__avx2(float *out, const float *x, const zs_linear_pack *p) {
-    int nz = p->gnz;
+    /* one FMA chain per output in the row's index order (bit-identical to
+     * linear_ss_list); the two 8-lane halves of a block are two chains */
+    const int nz = p->gnz;
     for (int b = 0; b < p->Op / 16; b++) {
         const int32_t *gi = p->gi + (size_t)b * nz * 16;
         const float *gw = p->gw + (size_t)b * nz * 16;
         __m256 a0 = _mm256_loadu_ps(p->bias + 16 * b), a1 = _mm256_loadu_ps(p->bias + 16 * b + 8);
-        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
-        int j = 0;
-        for (; j + 1 < nz; j += 2) {
-            const int32_t *g = gi + j * 16;
-            const float *w = gw + j * 16;
-            a0 = _mm256_fmadd_ps(_mm256_load_ps(w), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)g), 4), a0);
-            a1 = _mm256_fmadd_ps(_mm256_load_ps(w + 8), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)(g + 8)), 4), a1);
-            c0 = _mm256_fmadd_ps(_mm256_load_ps(w + 16), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)(g + 16)), 4), c0);
-            c1 = _mm256_fmadd_ps(_mm256_load_ps(w + 24), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)(g + 24)), 4), c1);
-        }
-        if (j < nz) {
+        for (int j = 0; j < nz; j++) {
             const int32_t *g = gi + j * 16;
             const float *w = gw + j * 16;
             a0 = _mm256_fmadd_ps(_mm256_load_ps(w), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)g), 4), a0);
             a1 = _mm256_fmadd_ps(_mm256_load_ps(w + 8), _mm256_i32gather_ps(x, _mm256_load_si256((const __m256i *)(g + 8)), 4), a1);
         }
-        _mm256_storeu_ps(out + 16 * b, _mm256_add_ps(a0, c0));
-        _mm256_storeu_ps(out + 16 * b + 8, _mm256_add_ps(a1, c1));
+        _mm256_storeu_ps(out + 16 * b, a0);
+        _mm256_storeu_ps(out + 16 * b + 8, a1);
+    }
+}
+
+/* (o, w) column lists, fused multiply-add in input order: bit-identical to
+ * linear_sg on the same (dense) input. */
+void zs_linear_ss_list__avx2(float *out, const int32_t *idx, const float *val, int n,
+                             const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    for (int e = 0; e < n; e++) {
+        int i = idx[e];
+        float v = val[e];
+        const int32_t *lo = p->lo;
+        const float *lw = p->lw;
+        for (int t = p->start[i]; t < p->start[i + 1]; t++) out[lo[t]] = fmaf(v, lw[t], out[lo[t]]);
     }
 }
