@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *USAGE = "zeroskip eval --model MODEL --data DATA [--dense] [--json] [--predictions FILE.csv]";
 
@@ -17,7 +19,8 @@ int cmd_eval(int argc, char **argv) {
                    "and the confusion matrix (rows: true class, columns: predicted).\n"
                    "  --dense   run the dense reference path instead of the sparse kernels\n"
                    "  --json    machine-readable output\n"
-                   "  --predictions FILE.csv   one line per sample: index,label,predicted,confidence\n", USAGE);
+                   "  --predictions FILE.csv   one line per sample: index,label,predicted,confidence\n"
+                   "            (a file is replaced atomically; a device, pipe or stdout is written in place)\n", USAGE);
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--dense")) { dense = 1; continue; }
@@ -28,7 +31,14 @@ int cmd_eval(int argc, char **argv) {
         else return cli_usage("eval", USAGE, "unknown option '%s'", argv[i]);
     }
     if (!model || !data) return cli_usage("eval", USAGE, "--model and --data are required");
-    int orc = cli_check_output("eval", USAGE, "--predictions", preds, 1);
+    /* a regular file is replaced atomically; a device or FIFO is written in
+     * place; the file that is stdout (/dev/stdout, any redirection) goes
+     * through stdout, before the report */
+    struct stat pst, ost;
+    int exists = preds && stat(preds, &pst) == 0;
+    int to_stdout = exists && fstat(STDOUT_FILENO, &ost) == 0 && pst.st_dev == ost.st_dev && pst.st_ino == ost.st_ino;
+    int in_place = exists && !to_stdout && !S_ISREG(pst.st_mode) && !S_ISDIR(pst.st_mode);
+    int orc = to_stdout ? EXIT_OK : cli_check_output("eval", USAGE, "--predictions", preds, !in_place);
     if (orc) return orc;
     zs_net *net = NULL;
     zs_dataset *ds = NULL;
@@ -53,16 +63,26 @@ int cmd_eval(int argc, char **argv) {
             ok = fclose(f) == 0;
         }
         zs_status ws = ZS_ENOMEM;
-        if (ok) {
+        if (ok && to_stdout) {
+            ws = fwrite(buf, 1, len, stdout) == len ? ZS_OK : ZS_EIO;
+            if (ws) fprintf(stderr, "zeroskip eval: cannot write to stdout: %s\n", strerror(errno));
+        } else if (ok && in_place) {
+            FILE *o = fopen(preds, "w");
+            errno = 0;
+            int good = o && fwrite(buf, 1, len, o) == len;
+            if (o && fclose(o) != 0) good = 0;
+            ws = good ? ZS_OK : ZS_EIO;
+            if (!good) fprintf(stderr, "zeroskip eval: %s: write failed: %s\n", preds, errno ? strerror(errno) : "short write");
+        } else if (ok) {
             const void *bufs[1] = {buf};
             size_t sizes[1] = {len};
             ws = zs_write_file_atomic(preds, bufs, sizes, 1);
-        }
+            if (ws != ZS_OK) cli_fail_file("eval", preds, ws);
+        } else fprintf(stderr, "zeroskip eval: out of memory\n");
         free(buf);
         if (ws != ZS_OK) {
-            int rc = ok ? cli_fail_file("eval", preds, ws) : (fprintf(stderr, "zeroskip eval: out of memory\n"), EXIT_FAIL);
             zs_eval_free(&r); zs_dataset_free(ds); zs_net_free(net);
-            return rc;
+            return ws == ZS_EIO ? EXIT_IO : EXIT_FAIL;
         }
     }
     if (json) {

@@ -139,7 +139,8 @@ void zs_net_free(zs_net *net);
  * duty cycles, boost state) to a safetensors file. Atomic: writes a new
  * PATH.tmp.<pid>.<n>, fsyncs, renames it over PATH; on failure PATH is
  * untouched. The file keeps the mode of the regular file it replaces, else
- * gets 0666 minus the umask. A PATH that is a directory, device or FIFO is
+ * gets 0666 minus the umask; through a symbolic link the file it points to
+ * is replaced, not the link. A PATH that is a directory, device or FIFO is
  * refused (ZS_EIO). */
 zs_status zs_net_save(const zs_net *net, const char *path);
 /* Like zs_net_save, plus what resuming training needs (SGD momentum, epochs
@@ -451,7 +452,8 @@ void zs_rng_shuffle(zs_rng *r, int32_t *idx, int n);
 zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *size);
 /* Write `n` buffers atomically: a new PATH.tmp.<pid>.<n> (O_EXCL), fsync,
  * rename over PATH. The new file gets the mode of the regular file it
- * replaces, else 0666 minus the umask, as open(2) would give. A PATH that
+ * replaces, else 0666 minus the umask, as open(2) would give; a symbolic
+ * link is followed (its target is replaced, not the link). A PATH that
  * exists but is not a regular file (directory, device, FIFO) is refused:
  * the rename would replace it. On failure the temporary is removed and
  * PATH is untouched. */

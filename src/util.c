@@ -208,20 +208,25 @@ zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *
 }
 
 zs_status zs_write_file_atomic(const char *path, const void *const *bufs, const size_t *sizes, int n) {
-    size_t plen = strlen(path);
-    ZS_RETURN_IF(plen == 0, ZS_EINVAL, "empty output path");
+    ZS_RETURN_IF(!*path, ZS_EINVAL, "empty output path");
     /* the replaced file's mode, or 0666 minus the umask (open(2) applies it) */
     mode_t mode = 0666;
     int keep_mode = 0;
     struct stat old;
+    char *real = NULL;
+    const char *user_path = path;
     if (stat(path, &old) == 0) {
         ZS_RETURN_IF(S_ISDIR(old.st_mode), ZS_EIO, "%s: is a directory", path);
         ZS_RETURN_IF(!S_ISREG(old.st_mode), ZS_EIO, "%s: exists and is not a regular file (it would be replaced)", path);
         mode = old.st_mode & 07777;
         keep_mode = 1;
+        /* through a symbolic link: replace the file it points to, never the link */
+        real = realpath(path, NULL);
+        if (real) path = real;
     }
+    size_t plen = strlen(path);
     char *tmp = malloc(plen + 64);
-    ZS_RETURN_IF(!tmp, ZS_ENOMEM, "out of memory");
+    if (!tmp) { free(real); return ZS_ERR(ZS_ENOMEM, "out of memory"); }
     /* a unique temporary per call (threads of one process may save to the
      * same path at once); the last rename wins, each file is whole */
     static atomic_uint seq;
@@ -232,13 +237,13 @@ zs_status zs_write_file_atomic(const char *path, const void *const *bufs, const 
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
-        zs_status st = ZS_ERR(ZS_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
+        zs_status st = ZS_ERR(ZS_EIO, "%s: cannot create %s: %s", user_path, tmp, strerror(errno));
+        free(tmp); free(real);
         return st;
     }
     if (keep_mode && fchmod(fd, mode) != 0) {
-        zs_status st = ZS_ERR(ZS_EIO, "%s: cannot set permissions of %s: %s", path, tmp, strerror(errno));
-        close(fd); unlink(tmp); free(tmp);
+        zs_status st = ZS_ERR(ZS_EIO, "%s: cannot set permissions of %s: %s", user_path, tmp, strerror(errno));
+        close(fd); unlink(tmp); free(tmp); free(real);
         return st;
     }
     for (int i = 0; i < n; i++) {
@@ -248,23 +253,23 @@ zs_status zs_write_file_atomic(const char *path, const void *const *bufs, const 
             ssize_t w = write(fd, p, left);
             if (w < 0 && errno == EINTR) continue;
             if (w <= 0) {
-                zs_status st = ZS_ERR(ZS_EIO, "%s: write failed: %s", path, w < 0 ? strerror(errno) : "no progress");
-                close(fd); unlink(tmp); free(tmp);
+                zs_status st = ZS_ERR(ZS_EIO, "%s: write failed: %s", user_path, w < 0 ? strerror(errno) : "no progress");
+                close(fd); unlink(tmp); free(tmp); free(real);
                 return st;
             }
             p += w; left -= (size_t)w;
         }
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        zs_status st = ZS_ERR(ZS_EIO, "%s: fsync/close failed: %s", path, strerror(errno));
-        unlink(tmp); free(tmp);
+        zs_status st = ZS_ERR(ZS_EIO, "%s: fsync/close failed: %s", user_path, strerror(errno));
+        unlink(tmp); free(tmp); free(real);
         return st;
     }
     if (rename(tmp, path) != 0) {
-        zs_status st = ZS_ERR(ZS_EIO, "%s: rename failed: %s", path, strerror(errno));
-        unlink(tmp); free(tmp);
+        zs_status st = ZS_ERR(ZS_EIO, "%s: rename failed: %s", user_path, strerror(errno));
+        unlink(tmp); free(tmp); free(real);
         return st;
     }
-    free(tmp);
+    free(tmp); free(real);
     return ZS_OK;
 }

@@ -117,6 +117,11 @@ check '[ "$(cat "$T/p.csv")" = old ]' "a failed --predictions leaves the old fil
 check '[ -z "$(ls "$T" | grep "p.csv.tmp")" ]' "no temporary file left"
 expect_rc 0 "" "$ZS" eval --model "$T/m.st" --data "$DATA" --predictions "$T/p.csv"
 check '[ "$(wc -l <"$T/p.csv")" -eq 201 ]' "--predictions: header + 200 lines"
+expect_rc 0 "" "$ZS" eval --model "$T/m.st" --data "$DATA" --predictions /dev/stdout
+check 'grep -q "^index,label,predicted,confidence" "$T/out"' "--predictions /dev/stdout writes in place"
+if [ -w /dev/full ]; then
+    expect_rc 3 "/dev/full: write failed: No space left" "$ZS" eval --model "$T/m.st" --data "$DATA" --predictions /dev/full
+fi
 printf '%s' '{"input":[1,28,28],"layers":[{"type":"flatten"},{"type":"linear","out_features":10}]}' >"$T/nols.json"
 expect_rc 1 "nols.json: training needs a logsoftmax" "$ZS" train --arch "$T/nols.json" --data "$DATA"
 expect_rc 3 "missing.json: cannot open: No such file" "$ZS" train --arch "$T/missing.json" --data "$DATA"

@@ -370,6 +370,15 @@ static void test_modes(void) {
         struct stat s;
         CHECK(stat(fifo, &s) == 0 && S_ISFIFO(s.st_mode), "the FIFO is still there");
     } else SKIP("mkfifo failed: %s", strerror(errno));
+    /* through a symbolic link: the target is replaced, the link stays */
+    char link[512];
+    tpath(link, sizeof link, "link.st");
+    if (symlink(p, link) == 0) {
+        CHECK(zs_net_save(net, link) == ZS_OK, "save through a link: %s", zs_last_error());
+        struct stat ls;
+        CHECK(lstat(link, &ls) == 0 && S_ISLNK(ls.st_mode), "the link is still a link");
+        CHECK(mode_of(p) == 0640, "the target was replaced with its mode (got %o)", mode_of(p));
+    } else SKIP("symlink failed: %s", strerror(errno));
     CHECK(zs_net_save(net, "") == ZS_EINVAL, "empty path");
     zs_net_free(net);
 }
