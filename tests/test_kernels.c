@@ -290,7 +290,7 @@ static void densify(float *y, int n, const int32_t *idx, const float *val, int m
 
 static void test_kwta_pool(const zs_kernels *K) {
     static const int shapes[][3] = {{1, 2, 2}, {3, 4, 6}, {64, 28, 28}, {2, 5, 7}, {64, 10, 10},
-                                    {2, 3, 33}, {1, 2, 64}, {4, 16, 17}, {2, 6, 31}};
+                                    {2, 3, 33}, {1, 2, 64}, {4, 16, 17}, {2, 6, 31}, {300, 2, 4}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int kind = 0; kind < 3; kind++) {
             int C = shapes[s][0], H = shapes[s][1], W = shapes[s][2], U = C * H * W, Ho = H / 2, Wo = W / 2;

@@ -119,31 +119,53 @@ int zs_kwta_emit__avx512(int32_t *idx, float *val, const float *x, const float *
 static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
 static const int32_t odd_idx[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
 
+/* The cut as per-channel raw thresholds (zs_kwta_cut_thresholds): a unit
+ * wins iff x >= gt[c], or x >= ge[c] and its index <= lim[c]; no multiply
+ * or key per unit, and the index test only in the one channel where the
+ * ties at the cut are split. */
 void zs_kwta_pool__avx512(float *out, const float *x, const float *f, int C, int H, int W,
                           zs_kwta_cut cut) {
     int Ho = H / 2, Wo = W / 2;
-    const __m512i ck = _mm512_set1_epi32(cut.key), cl = _mm512_set1_epi32(cut.last);
     const __m512i iota = _mm512_loadu_si512(iota16);
     const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_loadu_si512(odd_idx);
-    for (int c = 0; c < C; c++) {
-        __m512 fv = _mm512_set1_ps(f[c]);
-        for (int py = 0; py < Ho; py++) {
-            int r0 = (c * H + 2 * py) * W;
-            float *o = out + ((size_t)c * Ho + py) * Wo;
-            for (int x0 = 0; x0 < 2 * Wo; x0 += 32) {
-                int rem = 2 * Wo - x0;
-                __mmask16 m0 = tail16(rem), m1 = rem > 16 ? tail16(rem - 16) : 0;
-                __m512 v[4];
-                for (int j = 0; j < 4; j++) {
-                    int at = r0 + (j >> 1) * W + x0 + (j & 1) * 16;
-                    __mmask16 m = (j & 1) ? m1 : m0;
-                    __m512 xv = _mm512_maskz_loadu_ps(m, x + at);
-                    __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(at));
-                    v[j] = _mm512_maskz_mov_ps(win16(_mm512_mul_ps(xv, fv), iv, ck, cl, m), xv);
+    enum { CH = 256 };
+    float ge[CH], gt[CH];
+    int32_t lim[CH];
+    for (int c0 = 0; c0 < C; c0 += CH) {
+        int nc = C - c0 < CH ? C - c0 : CH;
+        /* zs_kwta_cut_thresholds numbers units from channel c0 */
+        zs_kwta_cut cr = cut;
+        if (cut.key != INT32_MIN && cut.key != INT32_MAX) cr.last = cut.last - c0 * H * W;
+        zs_kwta_cut_thresholds(cr, f + c0, nc, H * W, ge, gt, lim);
+        for (int j = 0; j < nc; j++)
+            if (lim[j] != INT32_MAX && lim[j] != -1) lim[j] += c0 * H * W;
+        for (int cc = 0; cc < nc; cc++) {
+            int c = c0 + cc;
+            const __m512 vgt = _mm512_set1_ps(gt[cc]), vge = _mm512_set1_ps(ge[cc]);
+            const int split = ge[cc] != gt[cc];
+            const __m512i vl = _mm512_set1_epi32(lim[cc]);
+            for (int py = 0; py < Ho; py++) {
+                int r0 = (c * H + 2 * py) * W;
+                float *o = out + ((size_t)c * Ho + py) * Wo;
+                for (int x0 = 0; x0 < 2 * Wo; x0 += 32) {
+                    int rem = 2 * Wo - x0;
+                    __mmask16 m0 = tail16(rem), m1 = rem > 16 ? tail16(rem - 16) : 0;
+                    __m512 v[4];
+                    for (int j = 0; j < 4; j++) {
+                        int at = r0 + (j >> 1) * W + x0 + (j & 1) * 16;
+                        __mmask16 m = (j & 1) ? m1 : m0;
+                        __m512 xv = _mm512_maskz_loadu_ps(m, x + at);
+                        __mmask16 w = _mm512_mask_cmp_ps_mask(m, xv, vgt, _CMP_GE_OQ);
+                        if (split) {
+                            __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(at));
+                            w |= _mm512_mask_cmple_epi32_mask(_mm512_mask_cmp_ps_mask(m, xv, vge, _CMP_GE_OQ), iv, vl);
+                        }
+                        v[j] = _mm512_maskz_mov_ps(w, xv);
+                    }
+                    __m512 a = _mm512_max_ps(v[0], v[2]), b = _mm512_max_ps(v[1], v[3]);
+                    __m512 r = _mm512_max_ps(_mm512_permutex2var_ps(a, ev, b), _mm512_permutex2var_ps(a, od, b));
+                    _mm512_mask_storeu_ps(o + x0 / 2, tail16(Wo - x0 / 2), r);
                 }
-                __m512 a = _mm512_max_ps(v[0], v[2]), b = _mm512_max_ps(v[1], v[3]);
-                __m512 r = _mm512_max_ps(_mm512_permutex2var_ps(a, ev, b), _mm512_permutex2var_ps(a, od, b));
-                _mm512_mask_storeu_ps(o + x0 / 2, tail16(Wo - x0 / 2), r);
             }
         }
     }

@@ -461,14 +461,24 @@ float zs_kwta_key_float(int32_t key) {
     return u.f;
 }
 
+/* nextafterf towards +inf / -inf for finite x, inline (libm's call costs
+ * more than the rest of a threshold). */
+static inline float next_up(float x) {
+    union { float f; int32_t i; } u = {x};
+    if (x == 0.0f) { u.i = 1; return u.f; }
+    u.i += u.i > 0 ? 1 : -1;
+    return u.f;
+}
+static inline float next_down(float x) { return -next_up(-x); }
+
 float zs_kwta_raw_ge(float t, float f) {
     t += 0.0f; /* -0 -> +0 */
     float x = t / f;
     if (isinf(x)) x = x > 0 ? FLT_MAX : -FLT_MAX;
     /* t / f is within an ulp or two of the answer: walk to it */
-    while (x * f < t) x = nextafterf(x, INFINITY);
+    while (x * f < t) x = next_up(x);
     for (;;) {
-        float d = nextafterf(x, -INFINITY);
+        float d = next_down(x);
         if (isinf(d) || !(d * f >= t)) break;
         x = d;
     }
@@ -480,11 +490,11 @@ float zs_kwta_raw_gt(float t, float f) {
     float x = t / f;
     if (isinf(x)) x = x > 0 ? FLT_MAX : -FLT_MAX;
     while (!(x * f > t)) {
-        x = nextafterf(x, INFINITY);
+        x = next_up(x);
         if (isinf(x)) return x;
     }
     for (;;) {
-        float d = nextafterf(x, -INFINITY);
+        float d = next_down(x);
         if (isinf(d) || !(d * f > t)) break;
         x = d;
     }
