@@ -11,6 +11,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *wha
     {"listen", cmd_listen, "recognise words in audio files or a stream"},
     {"dataset", cmd_dataset, "build speech feature data sets"},
     {"bench", cmd_bench, "words/s of sparse vs dense (and peers)"},
+    {"convert", cmd_convert, "rewrite a model file in the current format (packed sparse layers)"},
 };
 
 static void usage(FILE *f) {
