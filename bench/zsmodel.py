@@ -19,11 +19,16 @@ Architecture keys are read tolerantly (several spellings) and shapes are
 taken from the weight tensors whenever they carry them.
 """
 import json
+import os
 import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import st_io  # noqa: E402
 
 _DTYPES = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16,
@@ -66,7 +71,8 @@ def read_model(path):
         arch = json.loads(arch)
     if "layers" not in arch:
         raise ValueError(f"{path}: architecture has no 'layers' list")
-    return arch, tensors, meta
+    # sparse layers stored packed (kept values + indices) -> dense weight + mask
+    return arch, st_io.unpack_sparse(tensors, arch), meta
 
 
 def _get(d, *keys, default=None):

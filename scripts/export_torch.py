@@ -7,6 +7,10 @@ built generically from the architecture JSON that zeroskip stores in a model
 file's __metadata__["arch"], with the SAME tensor names as zeroskip:
 
   <conv|linear>.weight, .bias, .mask (U8, 1 = kept; sparse layers only)
+       in PyTorch; in the file a sparse layer's weight + mask are stored
+       packed (.weight_values + .weight_index [+ .weight_rowptr], see
+       st_io.pack_sparse and docs/ARCHITECTURE.md); old dense + mask files
+       load too
   <bn>.running_mean, .running_var, .num_batches_tracked (I64, shape [])
        (+ .weight/.bias when affine)
   <kwinner>.duty_cycle (F32 [C] for 2d, [units] for 1d),
@@ -426,7 +430,7 @@ def save_zeroskip(model, path, classes=None, arch=None):
         classes = GSC_CLASSES if n_out == 12 else [str(i) for i in range(n_out)]
     meta = {"format": "zeroskip", "arch": json.dumps(arch, separators=(",", ":")),
             "classes": json.dumps(list(classes))}
-    st_io.save(path, state_to_numpy(model), meta)
+    st_io.save(path, st_io.pack_sparse(state_to_numpy(model), arch), meta)
 
 
 def from_nupic(tensors, model, learning_iterations=1000):
@@ -455,7 +459,7 @@ def load_zeroskip(path):
         raise ValueError("%s: __metadata__.format is not 'zeroskip'" % path)
     arch = json.loads(meta["arch"])
     model = build_model(arch)
-    load_state(model, tensors)
+    load_state(model, st_io.unpack_sparse(tensors, arch))
     model.eval()
     return model, meta
 

@@ -5,4 +5,5 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from zeroskip.st_io import DTYPES, load, save  # noqa: E402,F401
+from zeroskip.st_io import (DTYPES, load, nnz_per_unit, pack_sparse, save,  # noqa: E402,F401
+                            unpack_sparse, weight_shapes)

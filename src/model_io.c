@@ -403,8 +403,13 @@ static zs_status check_shape(const char *what, const zs_st_tensor *t, int dt_ok,
     char want[64];
     if (ndim == 2) snprintf(want, sizeof want, "%s [%lld, %lld]", dt_want, (long long)s0, (long long)s1);
     else snprintf(want, sizeof want, "%s [%lld]", dt_want, (long long)s0);
-    return ZS_ERR(ZS_ESHAPE, "%s: tensor '%s': file has %s with %d dims (shape[0] = %lld), expected %s", what,
-                  t->name, zs_st_dtype_name(t->dtype), t->ndim, t->ndim ? (long long)t->shape[0] : 0LL, want);
+    char have[160];
+    size_t u = (size_t)snprintf(have, sizeof have, "[");
+    for (int d = 0; d < t->ndim && u < sizeof have; d++)
+        u += (size_t)snprintf(have + u, sizeof have - u, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    if (u < sizeof have) snprintf(have + u, sizeof have - u, "]");
+    return ZS_ERR(ZS_ESHAPE, "%s: tensor '%s': file has %s %s, expected %s", what,
+                  t->name, zs_st_dtype_name(t->dtype), have, want);
 }
 
 /* Load a masked layer's weights and mask from the packed tensors: validate
