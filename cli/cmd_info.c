@@ -2,6 +2,7 @@
 #include "cli.h"
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *USAGE = "zeroskip info (MODEL | --preset NAME) | zeroskip info --kernels";
 
@@ -12,7 +13,8 @@ int cmd_info(int argc, char **argv) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s\n\nLayers, shapes, weight sparsity, k of each k-WTA layer, parameters,\n"
-                   "non-zeros and bytes of a model file or a preset; --kernels lists the\n"
+                   "non-zeros and bytes of a model file or a preset (the file's size and the\n"
+                   "bytes the loaded network holds in memory); --kernels lists the\n"
                    "kernels this CPU runs (override with ZS_ISA=scalar|avx2|avx512).\n", USAGE);
             return EXIT_OK;
         }
@@ -36,6 +38,15 @@ int cmd_info(int argc, char **argv) {
     printf("classes:");
     for (int i = 0; i < zs_net_num_classes(net); i++) printf(" %s", zs_net_class_name(net, i));
     printf("\n");
+    struct stat sb;
+    if (model && stat(model, &sb) == 0) printf("file: %lld bytes\n", (long long)sb.st_size);
+    zs_net_mem mem;
+    if (zs_net_memory(net, &mem) == ZS_OK)
+        printf("in memory: weights %lld bytes (dense fp32, masked entries as 0), masks %lld, "
+               "gradients + momentum %lld, BN/duty state %lld; total %lld bytes "
+               "(+ the inference plan, built at the first inference)\n",
+               (long long)mem.params, (long long)mem.masks, (long long)mem.train, (long long)mem.state,
+               (long long)(mem.params + mem.masks + mem.train + mem.state));
     if (kernels) {
         printf("inference plan (built now, as zs_net_infer would):\n");
         zs_status ps = zs_net_plan_describe(net, stdout);
