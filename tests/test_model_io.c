@@ -354,8 +354,16 @@ static void test_shipped(void) {
             CHECK(same_net(a, b, 0), "%s: round trip bit-identical", models[m]);
             CHECK(same_outputs(a, b, x, nx), "%s: identical log-probabilities on %d real clips", models[m], nx);
         }
+        /* the same model in the old dense + mask form: same bits, same outputs */
+        zs_net *c = NULL;
+        const char *old = tmp("shipped_old.st");
+        CHECK(write_legacy(p, a, old) == ZS_OK && zs_net_load(&c, old) == ZS_OK, "%s: old-form copy loads: %s",
+              models[m], zs_last_error());
+        if (c) CHECK(same_net(a, c, 0) && same_outputs(a, c, x, nx),
+                     "%s: old form and packed form give bit-identical log-probabilities on real clips", models[m]);
         zs_net_free(a);
         zs_net_free(b);
+        zs_net_free(c);
     }
     free(x);
 }
