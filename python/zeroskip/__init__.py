@@ -282,10 +282,13 @@ class Model:
                 return f.read()
 
     def _tensors(self):
+        """(tensors, metadata) of the saved model, sparse layers unpacked to
+        the dense weight + mask PyTorch holds."""
         with tempfile.TemporaryDirectory(prefix="zeroskip-") as d:
             p = os.path.join(d, "m.safetensors")
             self.save(p)
-            return st_io.load(p)
+            t, meta = st_io.load(p)
+            return st_io.unpack_sparse(t, json.loads(meta["arch"])), meta
 
     # -- inference --------------------------------------------------------
     def infer(self, x):
@@ -572,7 +575,7 @@ class Model:
             meta["classes"] = json.dumps([str(x) for x in labels])
         with tempfile.TemporaryDirectory(prefix="zeroskip-") as d:
             p = os.path.join(d, "m.safetensors")
-            st_io.save(p, out, meta)
+            st_io.save(p, st_io.pack_sparse(out, arch_d), meta)
             return cls.load(p)
 
     def __repr__(self):

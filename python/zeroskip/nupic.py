@@ -1,7 +1,8 @@
 """zeroskip.nupic -- tensor names of zeroskip models <-> nupic.torch's.
 
-zeroskip names (those of its safetensors files, and of
-scripts/export_torch.py's PyTorch twin):
+zeroskip names (those of scripts/export_torch.py's PyTorch twin, and of
+its safetensors files once st_io.unpack_sparse has turned packed sparse
+layers back into weight + mask):
   <conv|linear>.weight, .bias, .mask (U8, 1 = kept; sparse layers only)
   <bn>.running_mean, .running_var, .num_batches_tracked (I64, shape [])
   <kwinner>.duty_cycle ([C] for 2d, [units] for 1d), .boost_strength (F32 []),
