@@ -3,12 +3,12 @@
  *
  * Tensor names (PyTorch state_dict style, so nupic.torch-like models map 1:1):
  *   dense <conv|linear>: .weight (Co,Ci,Kh,Kw)|(O,I) F32, .bias (Co) F32
- *   sparse <conv|linear> (weight_sparsity > 0), packed: only the kept weights,
+ *   sparse <conv|linear> (sparsity > 0), packed: only the kept weights,
  *     per output unit o, indices into the unit's fan_in = Ci*Kh*Kw (or I),
  *     strictly ascending; index dtype U16 when fan_in <= 65536, else I32
  *     (the loader takes either):
  *       fixed form, written when every unit keeps the architecture's
- *       nnz_per_unit = round((1 - weight_sparsity) * fan_in) weights:
+ *       nnz_per_unit = round((1 - sparsity) * fan_in) weights:
  *         .weight_values F32 [Co, nnz_per_unit], .weight_index [Co, nnz_per_unit]
  *       CSR form, otherwise: .weight_rowptr I32 [Co + 1] (0, ..., nnz),
  *         .weight_index [nnz], .weight_values F32 [nnz]

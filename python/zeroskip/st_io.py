@@ -107,7 +107,7 @@ def _round_half_even(x):
 
 
 def weight_shapes(arch):
-    """{layer name: (weight shape, weight_sparsity)} for every conv2d and
+    """{layer name: (weight shape, sparsity)} for every conv2d and
     linear layer of a zeroskip architecture dict (the JSON in
     __metadata__["arch"]), walking shapes as zeroskip does."""
     c, h, w = arch["input"]
@@ -115,7 +115,7 @@ def weight_shapes(arch):
     out = {}
     for L in arch["layers"]:
         t, name = L["type"], L["name"]
-        sp = float(L.get("weight_sparsity", 0.0))
+        sp = float(L.get("sparsity", L.get("weight_sparsity", 0.0)))
         if t == "conv2d":
             kern = L.get("kernel", 3)
             kh, kw = kern if isinstance(kern, list) else (kern, kern)
