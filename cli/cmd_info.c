@@ -40,13 +40,12 @@ int cmd_info(int argc, char **argv) {
     printf("\n");
     struct stat sb;
     if (model && stat(model, &sb) == 0) printf("file: %lld bytes\n", (long long)sb.st_size);
-    zs_net_mem mem;
-    if (zs_net_memory(net, &mem) == ZS_OK)
-        printf("in memory: weights %lld bytes (dense fp32, masked entries as 0), masks %lld, "
-               "gradients + momentum %lld, BN/duty state %lld; total %lld bytes "
-               "(+ the inference plan, built at the first inference)\n",
-               (long long)mem.params, (long long)mem.masks, (long long)mem.train, (long long)mem.state,
-               (long long)(mem.params + mem.masks + mem.train + mem.state));
+    size_t model_b = 0, plan_b = 0;
+    if (zs_net_memory(net, &plan_b, &model_b) == ZS_OK)
+        printf("in memory: model %zu bytes (weights as dense fp32 with masked entries 0, masks, BN/duty "
+               "state), inference plan %zu bytes\n", model_b, plan_b);
+    else
+        printf("in memory: %s\n", zs_last_error());
     if (kernels) {
         printf("inference plan (built now, as zs_net_infer would):\n");
         zs_status ps = zs_net_plan_describe(net, stdout);

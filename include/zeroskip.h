@@ -169,18 +169,6 @@ const char *zs_net_arch_name(const zs_net *net);
  * non-zeros, bytes) written to `f`. */
 zs_status zs_net_describe(const zs_net *net, FILE *f);
 
-/* Bytes the network object holds now, by purpose. Its arrays are dense: a
- * sparse layer holds every weight (masked ones as 0) plus a one-byte mask;
- * files store it packed (docs/ARCHITECTURE.md). The inference plan (packed
- * copy of the weights, built at the first zs_net_infer) is not counted. */
-typedef struct zs_net_mem {
-    int64_t params;   /* weights, biases, BN gamma/beta (fp32)              */
-    int64_t masks;    /* one byte per weight of the sparse layers           */
-    int64_t train;    /* gradients + SGD momentum                           */
-    int64_t state;    /* BN running statistics, k-WTA duty cycles           */
-} zs_net_mem;
-zs_status zs_net_memory(const zs_net *net, zs_net_mem *out);
-
 typedef struct zs_layer_info {
     zs_layer_type type;
     const char *name;        /* owned by the network                          */

@@ -837,16 +837,6 @@ zs_status zs_net_layer_info(const zs_net *net, int i, zs_layer_info *info) {
     return ZS_OK;
 }
 
-zs_status zs_net_memory(const zs_net *net, zs_net_mem *out) {
-    ZS_RETURN_IF(!net || !out, ZS_EINVAL, "zs_net_memory: NULL argument");
-    memset(out, 0, sizeof *out);
-    out->params = (int64_t)(net->n_params * sizeof(float));
-    out->masks = (int64_t)net->n_masks;
-    out->train = (int64_t)(2 * net->n_params * sizeof(float)) * (net->grads != NULL);
-    out->state = (int64_t)(net->n_state * sizeof(float));
-    return ZS_OK;
-}
-
 zs_status zs_net_describe(const zs_net *net, FILE *f) {
     ZS_RETURN_IF(!net || !f, ZS_EINVAL, "zs_net_describe: NULL argument");
     int64_t tp = 0, tnz = 0;
