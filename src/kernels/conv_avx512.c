@@ -44,7 +44,77 @@ static inline __attribute__((always_inline)) void tile(float *op, const float *i
 
 #define TILE(R, V) tile(op + oy * Wo + x0, in + oy * W + x0, off, w, nt, b, W, Wo, R, V, ml)
 
+/* Small dense inputs (conv1: 1x32x32): Kw copies of the input, copy kx
+ * shifted left by kx and every row padded to 32 floats, so every load of a
+ * tap is one aligned 64-byte line (unaligned loads of 28-wide rows split
+ * cache lines for 4 taps in 5, halving load throughput). Tile: R <= 7 rows x
+ * 2 vectors (14 accumulators). */
+enum { SH_MAX = 8192, SH_TAPS = 4096 };
+static inline __attribute__((always_inline)) void sh_tile(float *op, const float *sh, const int32_t *soff,
+                                                          const float *w, int nt, float b, int Wo, const int R,
+                                                          __mmask16 ml) {
+    __m512 acc[7][2];
+#pragma GCC unroll 7
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_set1_ps(b);
+    for (int t = 0; t < nt; t++) {
+        __m512 wv = _mm512_set1_ps(w[t]);
+        const float *q = sh + soff[t];
+#pragma GCC unroll 7
+        for (int r = 0; r < R; r++) {
+            acc[r][0] = _mm512_fmadd_ps(wv, _mm512_load_ps(q + 32 * r), acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(wv, _mm512_load_ps(q + 32 * r + 16), acc[r][1]);
+        }
+    }
+#pragma GCC unroll 7
+    for (int r = 0; r < R; r++) {
+        _mm512_storeu_ps(op + r * Wo, acc[r][0]);
+        _mm512_mask_storeu_ps(op + r * Wo + 16, ml, acc[r][1]);
+    }
+}
+
+static int conv_dense_small(float *out, const float *in, const zs_conv_taps *p) {
+    const int Ci = p->Ci, H = p->H, W = p->W, Kw = p->Kw, Ho = p->Ho, Wo = p->Wo;
+    const int nnz = p->start[p->Co];
+    if (Wo <= 16 || Wo > 32 || W > 32 + Kw || (size_t)Kw * Ci * H * 32 > SH_MAX || nnz > SH_TAPS) return 0;
+    float sh[SH_MAX] __attribute__((aligned(64)));
+    int32_t soff[SH_TAPS];
+    for (int kx = 0; kx < Kw; kx++)
+        for (int r = 0; r < Ci * H; r++) {
+            float *d = sh + ((size_t)kx * Ci * H + r) * 32;
+            const float *src = in + (size_t)r * W;
+            for (int x = 0; x < 32; x++) d[x] = x + kx < W ? src[x + kx] : 0.0f;
+        }
+    for (int t = 0; t < nnz; t++) {
+        int off = p->off[t], kx = off % W, r = off / W;
+        soff[t] = (kx * Ci * H + r) * 32;
+    }
+    const __mmask16 ml = (__mmask16)((1u << (Wo - 16)) - 1u);
+    const int nblk = (Ho + 6) / 7, R = (Ho + nblk - 1) / nblk;
+    for (int o = 0; o < p->Co; o++) {
+        float *op = out + (size_t)o * Ho * Wo, b = p->bias[o];
+        const int32_t *so = soff + p->start[o];
+        const float *w = p->w + p->start[o];
+        int nt = p->start[o + 1] - p->start[o];
+        for (int oy = 0; oy < Ho; oy += R) {
+            int r = Ho - oy < R ? Ho - oy : R;
+            const float *shr = sh + (size_t)oy * 32;
+            float *opr = op + (size_t)oy * Wo;
+            switch (r) {
+            case 7: sh_tile(opr, shr, so, w, nt, b, Wo, 7, ml); break;
+            case 6: sh_tile(opr, shr, so, w, nt, b, Wo, 6, ml); break;
+            case 5: sh_tile(opr, shr, so, w, nt, b, Wo, 5, ml); break;
+            case 4: sh_tile(opr, shr, so, w, nt, b, Wo, 4, ml); break;
+            case 3: sh_tile(opr, shr, so, w, nt, b, Wo, 3, ml); break;
+            case 2: sh_tile(opr, shr, so, w, nt, b, Wo, 2, ml); break;
+            default: sh_tile(opr, shr, so, w, nt, b, Wo, 1, ml); break;
+            }
+        }
+    }
+    return 1;
+}
+
 void zs_conv_dense__avx512(float *out, const float *in, const zs_conv_taps *p) {
+    if (conv_dense_small(out, in, p)) return;
     int Ho = p->Ho, Wo = p->Wo, W = p->W;
     for (int o = 0; o < p->Co; o++) {
         float *op = out + (size_t)o * Ho * Wo, b = p->bias[o];
