@@ -58,12 +58,13 @@ typedef struct stage {
     zs_conv_scatter sc;
     zs_linear_pack lin;
     zs_conv_sparse_fn *conv_fn;
-    /* kernel alternatives timed on the first samples (plan_calibrate) */
+    /* kernel alternatives timed on the first samples (calibrate_one) */
     int n_alt, alt;
     zs_conv_sparse_fn *conv_alt[4];
     int lin_alt[4];           /* linear: list_below per alternative           */
     const char *alt_name[4];
-    double alt_ns[4];         /* measured: sum over samples of the best run */
+    double alt_ns[4];         /* measured: median over the calibration samples */
+    double alt_t[4][16];      /* per calibration sample (CALIB_N)            */
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
@@ -84,6 +85,7 @@ typedef struct zs_plan {
     float *cscratch;          /* conv_sparse scratch                       */
     size_t kwork_len, cscratch_len; /* their bytes (zs_plan_bytes)         */
     int calibrated;           /* kernel alternatives chosen by measurement */
+    int calib_seen;           /* samples timed so far (calibrate_one)       */
 } zs_plan;
 
 enum { REP_DENSE, REP_LIST };
@@ -231,7 +233,7 @@ zs_status zs_plan_build(zs_net *net) {
                 if (conv_mode == 4 && mode != 1) {
                     /* auto: two kernels that give the same bits (same summation
                      * order; tests/test_kernels.c same_bits) are timed on the
-                     * first samples (plan_calibrate) and the faster kept. (vec
+                     * first samples (calibrate_one) and the faster kept. (vec
                      * sums in another order and is slower on random masks.) */
                     s->n_alt = 2;
                     s->conv_alt[0] = p->K->conv_sparse_tap; s->alt_name[0] = "conv_sparse_tap";
@@ -518,52 +520,55 @@ static void set_alt(stage *s, int a) {
     else s->list_below = s->lin_alt[a];
 }
 
-/* Kernel choice by measurement on this CPU: every stage with alternatives
- * runs each of them on the first (up to 4) real samples, a few times; the
- * alternative with the smallest sum over the samples of its fastest run is
- * kept for the life of the plan. All alternatives compute the same function
- * (they differ in summation order only). ZS_PLAN_CONV / ZS_PLAN_LINEAR /
- * ZS_PLAN_LINEAR_SWITCH fix a kernel instead. */
-static void plan_calibrate(zs_plan *p, const float *x, int n) {
-    p->calibrated = 1;
-    int m = n < 4 ? n : 4;
-    double tot[64][4];
-    memset(tot, 0, sizeof tot);
-    float lp[ZS_MAX_CLASSES];
-    for (int smp = 0; smp < m; smp++) {
-        const float *cur = x + (size_t)smp * p->in_size;
-        int nl = 0;
-        for (int i = 0; i < p->n; i++) {
-            stage *s = &p->st[i];
-            if (s->n_alt > 1 && i < 64) {
-                for (int a = 0; a < s->n_alt; a++) {
-                    set_alt(s, a);
-                    double best = 1e30;
-                    for (int r = 0; r < 5; r++) {
-                        int nl2 = nl;
-                        double t0 = wall_ns();
-                        step(p, i, cur, &nl2, lp);
-                        double t = wall_ns() - t0;
-                        best = t < best ? t : best;
-                    }
-                    tot[i][a] += best;
-                }
-                int b = 0;
-                for (int a = 1; a < s->n_alt; a++) if (tot[i][a] < tot[i][b]) b = a;
-                for (int a = 0; a < s->n_alt; a++) s->alt_ns[a] = tot[i][a] / (smp + 1);
-                set_alt(s, b);
+/* Kernel choice by measurement on this CPU: for the first CALIB_N samples
+ * the plan sees (over any number of calls), every stage with alternatives
+ * runs each of them once on the sample (in alternating order); then the
+ * alternative with the smallest median time is kept for the life of the
+ * plan. The alternatives give the same bits (tests/test_kernels.c
+ * same_bits), so outputs never depend on which one runs. ZS_PLAN_CONV /
+ * ZS_PLAN_LINEAR / ZS_PLAN_LINEAR_SWITCH fix a kernel instead. */
+#define CALIB_N 16
+static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
+    const float *cur = x;
+    int nl = 0;
+    for (int i = 0; i < p->n; i++) {
+        stage *s = &p->st[i];
+        if (s->n_alt > 1) {
+            /* one run each, in alternating order: a repeated run would find
+             * its weights in cache, which the steady state does not */
+            for (int j = 0; j < s->n_alt; j++) {
+                int a = p->calib_seen % 2 ? s->n_alt - 1 - j : j;
+                set_alt(s, a);
+                int nl2 = nl;
+                double t0 = wall_ns();
+                step(p, i, cur, &nl2, logprob);
+                s->alt_t[a][p->calib_seen] = wall_ns() - t0;
             }
-            cur = step(p, i, cur, &nl, lp);
+            /* median so far (a preempted run is one outlier, not a verdict) */
+            int m = p->calib_seen + 1, b = 0;
+            for (int a = 0; a < s->n_alt; a++) {
+                double t[16];
+                memcpy(t, s->alt_t[a], sizeof(double) * (size_t)m);
+                for (int u = 1; u < m; u++)
+                    for (int v = u; v > 0 && t[v - 1] > t[v]; v--) { double q = t[v]; t[v] = t[v - 1]; t[v - 1] = q; }
+                s->alt_ns[a] = m % 2 ? t[m / 2] : 0.5 * (t[m / 2 - 1] + t[m / 2]);
+                if (s->alt_ns[a] < s->alt_ns[b]) b = a;
+            }
+            set_alt(s, b);
         }
+        cur = step(p, i, cur, &nl, logprob);
     }
+    if (++p->calib_seen == CALIB_N) p->calibrated = 1;
 }
 
 zs_status zs_plan_infer(zs_net *net, const float *x, int n, float *logprob) {
     ZS_RETURN_IF(!net || !net->kernels, ZS_EINVAL, "zs_plan_infer: no plan built");
     ZS_RETURN_IF(n < 0 || (n > 0 && (!x || !logprob)), ZS_EINVAL, "zs_plan_infer: bad argument");
     zs_plan *p = net->kernels;
-    if (!p->calibrated && n > 0) plan_calibrate(p, x, n);
-    for (int i = 0; i < n; i++) infer_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes, NULL);
+    for (int i = 0; i < n; i++) {
+        if (!p->calibrated) calibrate_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes);
+        else infer_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes, NULL);
+    }
     return ZS_OK;
 }
 
@@ -577,9 +582,10 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
                 s->oC, s->oH, s->oW, s->kernel);
         if (s->kind == ST_KWTA || s->kind == ST_KWTA_POOL) fprintf(f, " k=%d", s->k);
         if (s->n_alt > 1) {
-            fprintf(f, " (%s:", p->calibrated ? "measured" : "to be measured on the first samples");
+            fprintf(f, " (%s:", p->calibrated ? "measured on the first samples" : "being measured on the first samples");
             for (int a = 0; a < s->n_alt; a++)
                 if (p->calibrated) fprintf(f, " %s %.1f us", s->alt_name[a], s->alt_ns[a] / 1e3);
+                else if (p->calib_seen) fprintf(f, " %s %.1f us", s->alt_name[a], s->alt_ns[a] / 1e3);
                 else fprintf(f, " %s", s->alt_name[a]);
             fputc(')', f);
         }
