@@ -14,7 +14,7 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 # ISA-specific flags go to the ISA files only (portable default build).
 # src/cpu.c checks every feature named here before it picks an ISA.
-AVX2_FLAGS   := -mavx2 -mfma -mf16c -mpopcnt
+AVX2_FLAGS   := -mavx2 -mfma -mpopcnt
 AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl
 
 LIB_SRC  := $(sort $(wildcard src/*.c) $(wildcard src/kernels/*.c))
