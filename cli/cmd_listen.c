@@ -10,9 +10,12 @@
  * Stream mode: one long recording (or stdin) is read chunk by chunk
  * (zs_audio_stream) into the library's keyword scanner (zs_scanner, the
  * same one the Python module uses): a 1 s window every --hop seconds,
- * posteriors smoothed over --smooth windows, a word detected when its
- * smoothed probability > --threshold; one line `START_S END_S LABEL
- * CONFIDENCE` per run of detections, printed as soon as the run ends. */
+ * gated by a tracked noise floor (--gate-db) and centred on its word as
+ * training clips are, posteriors smoothed over --smooth windows, a word
+ * detected when its smoothed probability > --threshold, detections closer
+ * than --min-gap merged; one line `START_S END_S LABEL CONFIDENCE` per
+ * detection, printed as soon as it is final. --windows FILE.csv writes every
+ * window's state and posteriors (for tuning, scripts/stream_eval.py). */
 #include "cli.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -24,7 +27,8 @@
 static const char *USAGE =
     "zeroskip listen --model M [--top K] [--json] [--max-seconds S] FILE...\n"
     "       zeroskip listen --model M --stream FILE|- [--raw-rate R] [--hop S]\n"
-    "                       [--smooth N] [--threshold P]";
+    "                       [--smooth N] [--threshold P] [--gate-db D] [--min-gap S]\n"
+    "                       [--no-centre] [--windows FILE.csv]";
 
 static const char *HELP =
     "Recognise words with a trained model (see `zeroskip train`).\n"
@@ -40,9 +44,17 @@ static const char *HELP =
     "(silence/unknown are not words) and the real-time factor on stderr.\n"
     "  --stream FILE|-     the recording\n"
     "  --raw-rate R        stdin/FILE is headerless 16-bit LE mono PCM at R Hz\n"
-    "  --hop S (0.25)      seconds between windows, in [0.01, 1]\n"
+    "  --hop S (0.1)       seconds between windows, in [0.01, 1]\n"
     "  --smooth N (3)      moving average over N windows (centred)\n"
     "  --threshold P (0.5) smoothed probability a word must exceed\n"
+    "  --gate-db D (10)    a window is silence unless its loudest 10 ms is D dB above\n"
+    "                      the tracked noise floor (and above -70 dBFS); 0: off\n"
+    "  --min-gap S (0.3)   detections of one word closer than S seconds are one; 0:\n"
+    "                      runs split where the best word changes\n"
+    "  --no-centre         classify windows as they are (default: centred on their\n"
+    "                      word as training clips are; a cut word gets no vote)\n"
+    "  --windows FILE.csv  every window's state (g gated, e cut word, c classified)\n"
+    "                      and posteriors, for tuning\n"
     "Exit status: 0 all files recognised; 3 a file (or the model) could not be\n"
     "read; 1 any other failure (the other files are still processed).\n";
 
@@ -213,29 +225,70 @@ static long print_detections(zs_scanner *sc, const model *m) {
     return n;
 }
 
-static int listen_stream(model *m, const char *src, int raw_rate, const zs_scan_opts *opts) {
+/* --windows: the windows classified since the last call, one line each. */
+static void dump_windows(FILE *f, zs_scanner *sc, const model *m, long *done, double hop_s, float *p) {
+    for (long n = zs_scanner_windows(sc); f && *done < n; (*done)++) {
+        char state = '?';
+        if (!zs_scanner_window(sc, *done, &state, p)) continue; /* cannot happen: chunks <= hop */
+        fprintf(f, "%ld,%.3f,%c", *done, (double)*done * hop_s, state);
+        for (int i = 0; i < m->k; i++) fprintf(f, ",%.5f", (double)p[i]);
+        fputc('\n', f);
+    }
+}
+
+static int listen_stream(model *m, const char *src, int raw_rate, const zs_scan_opts *opts, const char *dump) {
     enum { CHUNK_SAMPLES = 4000 };   /* 0.25 s at 16 kHz per read */
     static float buf[CHUNK_SAMPLES];
     zs_scanner *sc = NULL;
     zs_audio_stream *as = NULL;
+    FILE *df = NULL;
+    float *p = NULL;
     double t_proc = 0, t0 = now_s();
-    long n_det = 0;
+    long n_det = 0, dumped = 0;
+    /* with --windows, read at most one hop at a time so that every window is
+     * still in the scanner's history when it is written */
+    size_t chunk = CHUNK_SAMPLES, hop = (size_t)lround(opts->hop_s * ZS_SAMPLE_RATE);
+    double hop_s = (double)hop / ZS_SAMPLE_RATE;
+    if (dump && hop < chunk) chunk = hop;
     zs_status st = zs_scanner_create(&sc, m->net, opts);
     if (st == ZS_OK) st = zs_audio_stream_open(&as, src, raw_rate, ZS_SAMPLE_RATE);
+    if (st == ZS_OK && dump) {
+        p = calloc((size_t)m->k, sizeof *p);
+        if (!p || !(df = fopen(dump, "w"))) {
+            fprintf(stderr, "zeroskip listen: --windows %s: %s\n", dump, p ? "cannot write" : "out of memory");
+            zs_audio_stream_close(as);
+            zs_scanner_free(sc);
+            free(p);
+            return p ? EXIT_IO : EXIT_FAIL;
+        } else {
+            fprintf(df, "window,start_s,state");
+            for (int i = 0; i < m->k; i++) fprintf(df, ",%s", m->names[i]);
+            fputc('\n', df);
+        }
+    }
     t_proc += now_s() - t0;
     while (st == ZS_OK) {
         size_t got = 0;
         t0 = now_s();
-        st = zs_audio_stream_read(as, buf, CHUNK_SAMPLES, &got);
+        st = zs_audio_stream_read(as, buf, chunk, &got);
         if (st == ZS_OK && got) st = zs_scanner_push(sc, buf, got);
         t_proc += now_s() - t0;
         if (st != ZS_OK || got == 0) break;
+        dump_windows(df, sc, m, &dumped, hop_s, p);
         n_det += print_detections(sc, m);
     }
     if (st == ZS_OK) {
         t0 = now_s();
         st = zs_scanner_finish(sc);
         t_proc += now_s() - t0;
+        dump_windows(df, sc, m, &dumped, hop_s, p);
+    }
+    free(p);
+    if (df && fclose(df) != 0 && st == ZS_OK) {
+        fprintf(stderr, "zeroskip listen: --windows %s: write failed\n", dump);
+        zs_audio_stream_close(as);
+        zs_scanner_free(sc);
+        return EXIT_IO;
     }
     double total_s = zs_scanner_seconds(sc);
     long n_windows = zs_scanner_windows(sc);
@@ -252,9 +305,13 @@ static int listen_stream(model *m, const char *src, int raw_rate, const zs_scan_
 
 int cmd_listen(int argc, char **argv) {
     const char *model_path = NULL, *stream = NULL, *v;
-    long topk = 1, smooth = 3, raw_rate = 0;
-    double hop = 0.25, threshold = 0.5, max_s = 30.0;
-    int json = 0, nfiles = 0;
+    long topk = 1, smooth, raw_rate = 0;
+    zs_scan_opts so = zs_scan_defaults();
+    double hop = so.hop_s, threshold = so.threshold, max_s = 30.0, gate_db = so.gate_db, min_gap = so.min_gap_s;
+    long smooth_def = so.smooth;
+    const char *dump = NULL;
+    int json = 0, nfiles = 0, centre = 1;
+    smooth = smooth_def;
     char **files = calloc((size_t)argc + 1, sizeof(char *));
     if (!files) return EXIT_FAIL;
     int rc = EXIT_OK;
@@ -266,6 +323,7 @@ int cmd_listen(int argc, char **argv) {
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--json")) { json = 1; continue; }
+        if (!strcmp(argv[i], "--no-centre")) { centre = 0; continue; }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
 #define BAD(cond) do { if (cond) { free(files); return EXIT_USAGE; } } while (0)
         if (OPT("--model")) { BAD(r < 0); model_path = v; }
@@ -275,6 +333,9 @@ int cmd_listen(int argc, char **argv) {
         else if (OPT("--raw-rate")) { BAD(r < 0 || cli_int("listen", "--raw-rate", v, 1000, 384000, &raw_rate)); }
         else if (OPT("--hop")) { BAD(r < 0 || cli_float("listen", "--hop", v, 0.01, 1.0, &hop)); }
         else if (OPT("--threshold")) { BAD(r < 0 || cli_float("listen", "--threshold", v, 0.0, 1.0, &threshold)); }
+        else if (OPT("--gate-db")) { BAD(r < 0 || cli_float("listen", "--gate-db", v, 0.0, 60.0, &gate_db)); }
+        else if (OPT("--min-gap")) { BAD(r < 0 || cli_float("listen", "--min-gap", v, 0.0, 10.0, &min_gap)); }
+        else if (OPT("--windows")) { BAD(r < 0); dump = v; }
         else if (OPT("--max-seconds")) { BAD(r < 0 || cli_float("listen", "--max-seconds", v, 0.001, 1e6, &max_s)); }
         else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             free(files);
@@ -293,8 +354,8 @@ int cmd_listen(int argc, char **argv) {
     model m;
     rc = model_open(&m, model_path);
     if (rc == EXIT_OK) {
-        zs_scan_opts so = {hop, (int)smooth, threshold};
-        rc = stream ? listen_stream(&m, stream, (int)raw_rate, &so)
+        so = (zs_scan_opts){hop, (int)smooth, threshold, gate_db, centre, min_gap};
+        rc = stream ? listen_stream(&m, stream, (int)raw_rate, &so, dump)
                     : listen_files(&m, files, nfiles, (int)topk, json, max_s);
         model_free(&m);
     }

@@ -397,11 +397,21 @@ void zs_audio_stream_close(zs_audio_stream *s);
  * best word class (any label but silence/unknown/background_noise) has
  * smoothed probability > threshold; consecutive detections of one word
  * merge into one zs_detection. The last window may run past the end of the
- * audio and is zero-padded, as training clips are. */
+ * audio and is zero-padded, as training clips are.
+ * Word finding (src/scanner.c has the details; 0 turns each off): gate_db
+ * gates windows whose loudest 10 ms is not gate_db above the tracked noise
+ * floor (they are `silence`); centre re-cuts each window centred on its
+ * word, as training clips are, and a window whose word is cut by its edge
+ * gets no vote; min_gap_s makes a run of hits one detection (label: the
+ * word of largest summed probability) and merges detections of one word
+ * closer than min_gap_s. */
 typedef struct zs_scan_opts {
-    double hop_s;        /* seconds between windows, [0.01, 1]; default 0.25 */
+    double hop_s;        /* seconds between windows, [0.01, 1]; default 0.1  */
     int smooth;          /* windows averaged (centred), [1, 100]; default 3  */
     double threshold;    /* smoothed probability to exceed; default 0.5      */
+    double gate_db;      /* [0, 60]; default 10                              */
+    int centre;          /* 0 or 1; default 1                                */
+    double min_gap_s;    /* [0, 10]; default 0.3                             */
 } zs_scan_opts;
 zs_scan_opts zs_scan_defaults(void);
 typedef struct zs_detection {
@@ -430,6 +440,10 @@ zs_status zs_scanner_finish(zs_scanner *s);
 int zs_scanner_next(zs_scanner *s, zs_detection *d);
 /* Windows classified and seconds of audio pushed so far. */
 long zs_scanner_windows(const zs_scanner *s);
+/* Window j, if it is one of the last `smooth` classified: 1, its state ('g'
+ * gated, 'e' word cut by the edge: no vote, 'c' classified) and its K
+ * posteriors into p (either may be NULL); else 0. */
+int zs_scanner_window(const zs_scanner *s, long j, char *state, float *p);
 double zs_scanner_seconds(const zs_scanner *s);
 
 /* ---- utilities --------------------------------------------------------- */

@@ -39,6 +39,9 @@ from multiprocessing import Pool
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import real_eval  # noqa: E402  (the real-speech split)
+
 CLASSES = ["unknown", "silence", "zero", "one", "two", "three", "four", "five",
            "six", "seven", "eight", "nine"]
 DIGITS = CLASSES[2:]
@@ -89,6 +92,14 @@ ASTERISK_UNKNOWN = (
     "letters/j letters/k letters/l letters/m letters/q letters/z"
 ).split()
 
+# festival voices (Debian festvox-*): directory -> (speaker, female, rate).
+# kal is flite's kal speaker (train); ked is a new one.
+FESTIVAL_DIR = "/usr/share/festival/voices"
+# (cmu_us_slt_arctic_hts, festvox-us-slt-hts, would add flite's slt speaker
+# again at ~1.5 s a word; not used.)
+FESTIVAL_VOICES = {"kal_diphone": ("kal", False, 16000), "ked_diphone": ("ked", False, 16000)}
+GSC_NOISE_BEDS = 3
+
 SILENCE_FRACTION = 0.10          # of each split, as nupic.torch's GSC
 NOISE_KINDS = ("white", "pink", "brown", "hum", "band")
 SR = 16000
@@ -138,6 +149,16 @@ def resample_fft(x, rate_in, rate_out=SR):
         spec = np.concatenate([spec, np.zeros(k - len(spec), complex)])
     y = np.fft.irfft(spec[:k], m) * (m / n_pad)
     return y[: int(round(n * p / q))]
+
+
+def read_wav_bytes(data):
+    """16-bit PCM WAV bytes -> (float mono samples, rate)."""
+    with wave.open(io.BytesIO(data), "rb") as w:
+        ch, rate = w.getnchannels(), w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64)
+    if ch > 1:
+        x = x.reshape(-1, ch).mean(axis=1)
+    return x / 32768.0, rate
 
 
 def read_wav(path):
@@ -204,6 +225,10 @@ def silence_clip(seed):
 
 
 # ------------------------------------------------------------------- jobs --
+def job_hash(job):
+    return hashlib.sha256(json.dumps([CORPUS_VERSION, job], sort_keys=True).encode()).hexdigest()[:16]
+
+
 def run_job(job):
     """Make one WAV (in a pool worker). Returns (out, error-or-None)."""
     out = job["out"]
@@ -228,6 +253,26 @@ def run_job(job):
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, timeout=60)
             os.replace(out + ".tmp", out)
+        elif kind == "festival":
+            # diphone voices take a target mean F0; the HTS voice its own
+            cmd = ["text2wave", "-eval", f"(voice_{job['voice']})",
+                   "-eval", f"(Parameter.set 'Duration_Stretch {job['stretch']})",
+                   "-eval", "(set! int_lr_params '((target_f0_mean %s) (target_f0_std 12) "
+                   "(model_f0_mean 170) (model_f0_std 34)))" % job["f0"],
+                   "-o", out + ".tmp"]
+            subprocess.run(cmd, input=job["text"].encode(), check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, timeout=60)
+            x, rate = read_wav(out + ".tmp")
+            write_wav(out, resample_fft(x, rate) if rate > SR else x, SR if rate > SR else rate)
+            os.remove(out + ".tmp")
+        elif kind == "concat":
+            parts = []
+            for src in job["src"]:
+                sf = subprocess.run(["sox", src, "-t", "wav", "-b", "16", "-"], check=True,
+                                    capture_output=True).stdout
+                x, rate = read_wav_bytes(sf)
+                parts.append(x)
+            write_wav(out, np.concatenate(parts), SR)
         elif kind == "reverse":
             x, rate = read_wav(job["src"])
             write_wav(out, x[::-1], rate)
@@ -397,6 +442,44 @@ def plan(args):
     else:
         log("make_corpus: WARNING: flite not found; no flite voices")
 
+    # festival voices (when installed): more synthetic timbres, train only.
+    if shutil.which("text2wave"):
+        frng = random.Random(args.seed * 7 + 3)     # own generator: the plan above is unchanged
+        for v, (spk, female, rate) in FESTIVAL_VOICES.items():
+            if not any(os.path.isdir(os.path.join(FESTIVAL_DIR, lang, v)) for lang in ("english", "us")):
+                log(f"make_corpus: WARNING: festival voice {v} not installed")
+                continue
+            words = [(d, d) for d in DIGITS for _ in range(args.festival_renditions)]
+            words += [("unknown", w) for w in
+                      (frng.choice(UNKNOWN_WORDS) for _ in range(round(args.festival_renditions * 1.5)))]
+            for k, (label, w) in enumerate(words):
+                stretch = round(frng.uniform(0.8, 1.3), 3)
+                f0 = round(frng.uniform(160, 230) if female else frng.uniform(85, 140), 1)
+                dst = os.path.join(out, "wav", "festival", v, f"{w}_{k:03d}.wav")
+                jobs.append(dict(kind="festival", voice=v, stretch=stretch, f0=f0, text=w, out=dst))
+                add(dst, label, "festival", "festival:" + spk, "train", w,
+                    f"voice_{v} Duration_Stretch={stretch} f0={f0}")
+    else:
+        log("make_corpus: WARNING: festival (text2wave) not found; no festival voices")
+
+    # Real Speech Commands speakers of the train and val splits of
+    # data/splits/speech_commands.txt (scripts/real_eval.py): every word they
+    # say is `unknown` (none of them says a digit; the speakers who do are all
+    # held out), their background-noise snippets are `silence`; the train
+    # snippets are also the real noise beds of the augmentation.
+    gsc_train_noise = []
+    if os.path.exists(real_eval.SPLIT_FILE) and os.path.isdir(os.path.join(args.shared, real_eval.GSC)):
+        for r in real_eval.real_rows(args.shared, "digits", ("train", "val")):
+            if r["source"] != "gsc":
+                continue
+            if r["label"] in DIGITS:
+                raise SystemExit(f"make_corpus: BUG: a Speech Commands digit in {r['split']}: {r['path']}")
+            if r["label"] == "silence" and r["split"] == "train":
+                gsc_train_noise.append(r["path"])
+            add(r["path"], r["label"], "gsc", r["speaker"], r["split"], r["word"], r["detail"])
+    else:
+        log("make_corpus: WARNING: no Speech Commands clips or no data/splits/speech_commands.txt")
+
     # silence: ~10 % of each split; asterisk's silence prompts go to test.
     if ast and os.path.isdir(os.path.join(ast, "silence")):
         for i in range(1, 11):
@@ -418,6 +501,12 @@ def plan(args):
     for i, kind in enumerate(NOISE_KINDS):
         jobs.append(dict(kind="noisebed", noise=kind, seconds=10, seed=args.seed * 7919 + i,
                          out=os.path.join(out, "noise", f"{kind}.wav")))
+
+    # real background noise beds: the train snippets of Speech Commands' own
+    # background recordings, concatenated into GSC_NOISE_BEDS files
+    for b in range(GSC_NOISE_BEDS if gsc_train_noise else 0):
+        jobs.append(dict(kind="concat", src=gsc_train_noise[b::GSC_NOISE_BEDS],
+                         out=os.path.join(out, "noise", f"gsc_background_{b}.wav")))
 
     split_of = {"espeak_accents_train": [a for a in accents if a not in ESPEAK_TEST_ACCENTS],
                 "espeak_accents_test": [a for a in accents if a in ESPEAK_TEST_ACCENTS]}
@@ -464,6 +553,8 @@ def main():
                     help="takes of each digit per espeak variant x accent (default 2)")
     ap.add_argument("--espeak-unknown", type=int, default=3,
                     help="unknown words per espeak variant x accent (default 3)")
+    ap.add_argument("--festival-renditions", type=int, default=8,
+                    help="takes of each digit per festival voice (default 8)")
     ap.add_argument("--flite-renditions", type=int, default=20,
                     help="takes of each digit per flite voice (default 20)")
     args = ap.parse_args()
@@ -476,19 +567,23 @@ def main():
     rows, jobs, extra = plan(args)
     plan_hash = hashlib.sha256(json.dumps([CORPUS_VERSION, jobs, rows], sort_keys=True).encode()).hexdigest()
     info_path = os.path.join(args.out, "corpus.json")
-    stamp = os.path.join(args.out, ".plan_hash")   # files made under this plan
-    old_hash = None
+    # Files made by an identical job (same parameters, same CORPUS_VERSION)
+    # are kept; any other file the plan needs is made again.
+    stamp = os.path.join(args.out, ".jobs.json")   # out path -> job hash
+    old = {}
     if os.path.exists(stamp):
         with open(stamp) as f:
-            old_hash = f.read().strip()
-    if old_hash != plan_hash and (os.path.isdir(os.path.join(args.out, "wav"))
-                                  or os.path.isdir(os.path.join(args.out, "noise"))):
-        log("make_corpus: plan changed; regenerating every file")
-        shutil.rmtree(os.path.join(args.out, "wav"), ignore_errors=True)
-        shutil.rmtree(os.path.join(args.out, "noise"), ignore_errors=True)
+            old = json.load(f)
+    new = {j["out"]: job_hash(j) for j in jobs}
+    stale = [p for p, h in new.items() if os.path.exists(p) and old.get(p) != h]
+    for p in stale:
+        os.remove(p)
+    if stale:
+        log(f"make_corpus: {len(stale)} files made under other parameters; remaking them")
     os.makedirs(args.out, exist_ok=True)
-    with open(stamp, "w") as f:
-        f.write(plan_hash + "\n")
+    with open(stamp + ".tmp", "w") as f:
+        json.dump(new, f, sort_keys=True)
+    os.replace(stamp + ".tmp", stamp)
     if os.path.exists(info_path):
         os.remove(info_path)       # written again only when complete
     todo = [j for j in jobs if not os.path.exists(j["out"])]

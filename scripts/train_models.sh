@@ -5,26 +5,35 @@
 #      plus the noisy copies of the test split for the robustness table;
 #   2. gsc-dense, gsc-sparse, gsc-supersparse x SEEDS, one recipe for all;
 #   3. training speed: zeroskip sparse/dense and PyTorch dense, same data/batch;
-#   4. scripts/make_results.py -> docs/RESULTS.md, docs/img/*.png;
-#   5. the seed-1 models copied to models/.
-# Environment (defaults): SEEDS ["1 2 3"] EPOCHS [4] MAX_SAMPLES [21000] BATCH [16]
-#   LR [0.01] MOMENTUM [0] WD [0.01] GAMMA [0.9] JOBS [2]
+#   4. the real-speech test of the seed-1 models (scripts/real_eval.py),
+#      streaming: settings tuned on validation recordings, then measured on
+#      held-out ones (scripts/stream_eval.py), the 12-class command models
+#      over 3 speaker-disjoint folds (scripts/gsc12_folds.py);
+#   5. scripts/make_results.py -> docs/RESULTS.md, docs/img/*.png;
+#   6. the seed-1 models (and fold 0 of the 12-class ones) copied to models/.
+# Environment (defaults): SEEDS ["1"] EPOCHS [2] MAX_SAMPLES [12000] BATCH [16]
+#   LR [0.005] MOMENTUM [0] WD [0.01] GAMMA [0.9] JOBS [3]
 #   NETS [gsc-dense gsc-sparse gsc-supersparse]
-# The recipe is nupic.torch's GSC one (SGD lr 0.01, no momentum, weight decay
-# 0.01, lr x0.9 and boost x0.9 per epoch, batch 16), shortened to what 2 cores
-# can do: EPOCHS epochs of MAX_SAMPLES shuffled examples each. A 1-epoch probe
-# with momentum 0.9 reached 77.4 % validation accuracy vs 89.4 % without.
+#   INIT_REV [bd666cb]: warm start from the models of that commit (empty: from scratch)
+# The recipe is nupic.torch's GSC one (SGD, no momentum, weight decay 0.01, lr
+# x0.9 and boost x0.9 per epoch, batch 16), shortened to what 2 shared cores
+# can do. The previous release (commit bd666cb: 4 epochs of 21,000 samples,
+# lr 0.01, from scratch on the synthetic + FSDD data set) is the starting
+# point; EPOCHS epochs of MAX_SAMPLES shuffled samples of the new data set
+# (real Speech Commands words and noise, room/band/SpecAugment augmentation)
+# continue it at LR. From scratch: INIT_REV= EPOCHS=4 MAX_SAMPLES=21000 LR=0.01.
 set -eu
 cd "$(dirname "$0")/.."
-SEEDS=${SEEDS:-"1 2 3"}
-EPOCHS=${EPOCHS:-4}
-MAX_SAMPLES=${MAX_SAMPLES:-21000}
+SEEDS=${SEEDS:-"1"}
+EPOCHS=${EPOCHS:-2}
+MAX_SAMPLES=${MAX_SAMPLES:-12000}
 BATCH=${BATCH:-16}
-LR=${LR:-0.01}
+LR=${LR:-0.005}
+INIT_REV=${INIT_REV-bd666cb}
 MOMENTUM=${MOMENTUM:-0}
 WD=${WD:-0.01}
 GAMMA=${GAMMA:-0.9}
-JOBS=${JOBS:-2}
+JOBS=${JOBS:-3}
 NETS=${NETS:-"gsc-dense gsc-sparse gsc-supersparse"}
 RUNS=${RUNS:-results}
 DATA=${DATA:-data/gsc}
@@ -50,16 +59,45 @@ for net in $NETS; do
         [ -f "$out" ] && continue
         echo "$net $s"
     done
-done | xargs -P "$JOBS" -L 1 sh -c 'OMP_NUM_THREADS=1 '"$ZS"' train --preset "$0" --seed "$1" \
+done | xargs -P "$JOBS" -L 1 sh -c 'if [ -n "'"$INIT_REV"'" ]; then
+        git show '"$INIT_REV"':models/"$0".safetensors > '"$RUNS"'/models/"$0"-init.safetensors || exit 255
+        start="--init '"$RUNS"'/models/$0-init.safetensors"
+    else start="--preset $0"; fi
+    OMP_NUM_THREADS=1 nice -n 10 '"$ZS"' train $start --seed "$1" \
     --data '"$DATA"'/train.safetensors --val '"$DATA"'/val.safetensors --epochs '"$EPOCHS"' --max-samples '"$MAX_SAMPLES"' \
     --batch '"$BATCH"' --lr '"$LR"' --momentum '"$MOMENTUM"' --weight-decay '"$WD"' --lr-gamma '"$GAMMA"' \
     --out '"$RUNS"'/models/"$0"-s"$1".safetensors --csv '"$RUNS"'/curves/"$0"-s"$1".csv \
     --checkpoint '"$RUNS"'/models/"$0"-s"$1".ckpt > '"$RUNS"'/logs/"$0"-s"$1".log 2>&1 \
     && echo "trained $0 seed $1" || { echo "FAILED $0 seed $1 (see '"$RUNS"'/logs)"; exit 255; }'
 echo "training took $(( $(date +%s) - t0 )) s"
-rm -f "$RUNS"/models/*.ckpt
+if [ -n "$INIT_REV" ]; then
+    recipe="continued from the models of commit $INIT_REV (4 epochs of 21,000 samples from scratch, lr 0.01, on the synthetic + FSDD data set) for $EPOCHS epochs of $MAX_SAMPLES samples of the new data set, lr $LR"
+    start="--init <the model of $INIT_REV>"
+else
+    recipe="from scratch, $EPOCHS epochs of $MAX_SAMPLES samples, lr $LR"
+    start="--preset NET"
+fi
+printf '{"recipe": "%s; SGD, momentum %s, weight decay %s, lr and boost x%s per epoch, batch %s, seed 1.",\n "command": "OMP_NUM_THREADS=1 build/zeroskip train %s --seed 1 --data %s/train.safetensors --val %s/val.safetensors --epochs %s --max-samples %s --batch %s --lr %s --momentum %s --weight-decay %s --lr-gamma %s --out models/NET.safetensors"}\n' \
+    "$recipe" "$MOMENTUM" "$WD" "$GAMMA" "$BATCH" "$start" "$DATA" "$DATA" "$EPOCHS" "$MAX_SAMPLES" "$BATCH" "$LR" \
+    "$MOMENTUM" "$WD" "$GAMMA" > "$RUNS/train.json"
+rm -f "$RUNS"/models/*.ckpt "$RUNS"/models/*-init.safetensors
 TRAIN_FILE="$DATA/train.safetensors" sh scripts/train_speed.sh > "$RUNS/speed.json"
-/usr/bin/python3 scripts/make_results.py --runs "$RUNS" --data "$DATA" --out docs/RESULTS.md
+PY=/usr/bin/python3
+M1=""
+for net in $NETS; do M1="$M1 $RUNS/models/$net-s1.safetensors"; done
+$PY scripts/real_eval.py eval $M1 --json "$RUNS/real_eval.json" --md "$RUNS/real_eval.md"
+[ -f data/stream/recordings.json ] || $PY scripts/stream_eval.py make
+$PY scripts/stream_eval.py tune --model "$RUNS/models/gsc-sparse-s1.safetensors" --out "$RUNS/stream_tune.json"
+$PY scripts/stream_eval.py test --model "$RUNS/models/gsc-sparse-s1.safetensors" --params "$RUNS/stream_tune.json" \
+    --out "$RUNS/stream_test.json"
+nice -n 10 $PY scripts/gsc12_folds.py --runs "$RUNS/gsc12" --out "$RUNS/gsc12.json" --jobs "$JOBS"
+$PY scripts/noise_probe.py $M1 --out "$RUNS/noise_probe.json"
+$PY scripts/make_results.py --runs "$RUNS" --data "$DATA" --out docs/RESULTS.md --real "$RUNS/real_eval.md" \
+    --stream "$RUNS/stream_test.json" --stream-tune "$RUNS/stream_tune.json" --gsc12 "$RUNS/gsc12.json" \
+    --probe "$RUNS/noise_probe.json"
 mkdir -p models
 for net in $NETS; do cp "$RUNS/models/$net-s1.safetensors" "models/$net.safetensors"; done
+cp "$RUNS/gsc12/gsc-sparse-fold0.safetensors" models/gsc12-sparse.safetensors
+cp "$RUNS/gsc12/gsc-dense-fold0.safetensors" models/gsc12-dense.safetensors
+$PY scripts/make_model_card.py --runs "$RUNS" --out models/README.md
 ls -l models/

@@ -228,7 +228,7 @@ out_has '"label":"yes"' "listen --json: the good file after the bad one"
 # 1.45-1.8 s, of "no" at 3.45-3.75 s
 { pcm silence_1000ms; pcm yes_1000ms; pcm noise_1000ms; pcm no_1000ms; } >"$T/cat.raw"
 { wav_header 1 16000 128000; cat "$T/cat.raw"; } >"$T/cat.wav"
-expect 0 "stream: file" "$Z" listen --model "$M" --stream "$T/cat.wav" --smooth 1
+expect 0 "stream: file" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --smooth 1
 cp "$T/out" "$T/stream_file.txt"
 sed 's/^/    /' "$T/out"
 check "stream: every line is START END LABEL CONF" awk '
@@ -243,14 +243,29 @@ check "stream: no words are silence/unknown" awk '$3 == "silence" || $3 == "unkn
 check "stream: detections end by 4 s" awk '$2 > 4.0 { f = 1 } END { exit f + 0 }' "$T/out"
 err_has "4.00 s of audio, 13 windows" "stream: 13 windows of hop 0.25 over 4 s"
 err_has "real-time factor" "stream: real-time factor on stderr"
-expect 0 "stream: raw PCM on stdin" sh -c "'$Z' listen --model '$M' --stream - --raw-rate 16000 --smooth 1 <'$T/cat.raw'"
+expect 0 "stream: raw PCM on stdin" sh -c "'$Z' listen --model '$M' --stream - --raw-rate 16000 --hop 0.25 --smooth 1 <'$T/cat.raw'"
 check "stream: raw stdin == file" cmp -s "$T/out" "$T/stream_file.txt"
-expect 0 "stream: WAV through a pipe" sh -c "cat '$T/cat.wav' | '$Z' listen --model '$M' --stream - --smooth 1"
+expect 0 "stream: WAV through a pipe" sh -c "cat '$T/cat.wav' | '$Z' listen --model '$M' --stream - --hop 0.25 --smooth 1"
 check "stream: WAV pipe == file" cmp -s "$T/out" "$T/stream_file.txt"
-expect 0 "stream: default smoothing" "$Z" listen --model "$M" --stream "$T/cat.wav"
+expect 0 "stream: default smoothing" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25
+cp "$T/out" "$T/stream_smooth3.txt"
 sed 's/^/    /' "$T/out"
 check "stream (smooth 3): 'yes' and 'no' around their cores" awk '
     $3 == "yes" && $1 <= 1.45 && $2 >= 1.8 { y = 1 } $3 == "no" && $1 <= 3.45 && $2 >= 3.75 { n = 1 } END { exit !(y && n) }' "$T/out"
+expect 0 "stream: --windows" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --windows "$T/win.csv"
+check "--windows: header and 13 windows" [ "$(wc -l <"$T/win.csv")" -eq 14 ]
+check "--windows: window,start_s,state then the 4 classes" grep -q '^window,start_s,state,silence,unknown,yes,no$' "$T/win.csv"
+check "--windows: the first window (silence) is gated, a state per window" awk -F, '
+    NR == 2 && $3 != "g" { bad = 1 } NR > 1 && $3 !~ /^[gec]$/ { bad = 1 } END { exit bad + 0 }' "$T/win.csv"
+check "--windows: same detections as without" cmp -s "$T/out" "$T/stream_smooth3.txt"
+expect 0 "stream: --min-gap 3 never merges two words" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --min-gap 3
+check "--min-gap 3: yes and no stay two detections" [ "$(cut -d' ' -f3 "$T/out" | tr '\n' ' ')" = "yes no " ]
+expect 0 "stream: --gate-db 60" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 60 --windows "$T/win60.csv"
+check "--gate-db 60 gates more windows than the default" sh -c "[ \$(grep -c ',g,' '$T/win60.csv') -gt \$(grep -c ',g,' '$T/win.csv') ]"
+expect 0 "stream: --gate-db 0 --no-centre: every window classified" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 0 --no-centre --windows "$T/win0.csv"
+check "--gate-db 0 --no-centre: 13 windows, all 'c'" [ "$(grep -c ',c,' "$T/win0.csv")" -eq 13 ]
+expect 2 "listen: --gate-db 99" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 99
+expect 2 "listen: --min-gap -1" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --min-gap -1
 expect 0 "stream: hop 0.5" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.5 --smooth 1
 err_has "4.00 s of audio, 7 windows" "stream: 7 windows of hop 0.5 over 4 s"
 expect 0 "stream: shorter than a window" "$Z" listen --model "$M" --stream "$D/0_george_0.wav"

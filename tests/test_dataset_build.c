@@ -151,7 +151,7 @@ static void test_speed(void) {
 static void test_augment(void) {
     static float x[12000], a[ZS_CLIP_SAMPLES], b[ZS_CLIP_SAMPLES], tmp[ZS_CLIP_SAMPLES];
     for (int i = 0; i < 12000; i++) x[i] = 0.9f * sinf(0.07f * (float)i) * sinf(3.14159265f * (float)i / 12000.0f);
-    aug_opts o = {2, 42, 0.1, NULL, 0};
+    aug_opts o = {.copies = 2, .seed = 42, .shift_s = 0.1};
     CHECK(augment(&o, 5, 1, 2, x, 12000, a, tmp) == ZS_OK, "augment runs");
     CHECK(augment(&o, 5, 1, 2, x, 12000, b, tmp) == ZS_OK, "augment runs again");
     CHECK(!memcmp(a, b, sizeof a), "same (seed, row, copy): same clip");
@@ -180,11 +180,96 @@ static void test_augment(void) {
     CHECK(quiet_enough, "silence: noise at most -20 dBFS");
 }
 
+static double goertzel(const float *x, int n, double hz) {
+    double w = 2 * 3.14159265358979 * hz / ZS_SAMPLE_RATE, c = 2 * cos(w), s1 = 0, s2 = 0;
+    for (int i = 0; i < n; i++) { double s0 = x[i] + c * s1 - s2; s2 = s1; s1 = s0; }
+    return (s1 * s1 + s2 * s2 - c * s1 * s2) / ((double)n * n);
+}
+
+static void test_room_band_mask(void) {
+    /* reverb: an impulse comes back as the direct tap then a decaying tail */
+    static float imp[100];
+    imp[0] = 1.0f;
+    zs_rng r;
+    zs_rng_seed(&r, 7);
+    size_t ny = 0;
+    float *h = reverb(&r, imp, 100, &ny);
+    CHECK(h && ny > 100 + 0.1 * ZS_SAMPLE_RATE, "reverb: tail at least RT60 0.1 s long (%zu samples)", ny);
+    if (h) {
+        CHECK(h[0] == 1.0f, "reverb: direct sound first, unscaled");
+        double e1 = 0, e2 = 0;
+        size_t q = (ny - 100) / 4;
+        for (size_t i = 1; i < 1 + q; i++) e1 += (double)h[i] * h[i];
+        for (size_t i = ny - q; i < ny; i++) e2 += (double)h[i] * h[i];
+        CHECK(e1 > 0 && e2 < e1 / 10, "reverb: the last quarter of the tail is >10 dB below the first (%g, %g)", e1, e2);
+        float *h2;
+        zs_rng_seed(&r, 7);
+        size_t ny2 = 0;
+        h2 = reverb(&r, imp, 100, &ny2);
+        CHECK(h2 && ny2 == ny && !memcmp(h, h2, ny * sizeof *h), "reverb: same generator state, same response");
+        free(h2);
+    }
+    free(h);
+    /* band-limit: a 6 kHz tone is gone, a 1 kHz tone stays */
+    static float x[16000], a[ZS_CLIP_SAMPLES], tmp[ZS_CLIP_SAMPLES];
+    for (int i = 0; i < 16000; i++)
+        x[i] = 0.3f * sinf(2 * 3.14159265f * 1000.0f * (float)i / 16000) + 0.3f * sinf(2 * 3.14159265f * 6000.0f * (float)i / 16000);
+    aug_opts o = {.copies = 1, .seed = 3, .band_p = 1.0};
+    CHECK(augment(&o, 1, 1, 2, x, 16000, a, tmp) == ZS_OK, "band-limited copy made");
+    double p1 = goertzel(a + 2000, 12000, 1000.0 * 1.0), p6 = 0;
+    /* speed 0.9-1.1 moves the tones: look for the largest bin near each */
+    p1 = 0;
+    for (double f = 880; f <= 1120; f += 0.5) { double g = goertzel(a + 2000, 12000, f); p1 = g > p1 ? g : p1; }
+    for (double f = 5300; f <= 6700; f += 0.5) { double g = goertzel(a + 2000, 12000, f); p6 = g > p6 ? g : p6; }
+    CHECK(p1 > 0 && p6 < p1 * 1e-3, "band-limit: 6 kHz more than 30 dB below 1 kHz (%g vs %g)", p6, p1);
+    o.band_p = 0;
+    augment(&o, 1, 1, 2, x, 16000, a, tmp);
+    p6 = 0;
+    for (double f = 5300; f <= 6700; f += 0.5) { double g = goertzel(a + 2000, 12000, f); p6 = g > p6 ? g : p6; }
+    CHECK(p6 > p1 * 0.1, "without band-limit the 6 kHz tone is there (%g vs %g)", p6, p1);
+    /* SpecAugment: one band of mels and one run of frames set to the mean */
+    static float feat[ZS_N_MELS * ZS_N_FRAMES], orig[ZS_N_MELS * ZS_N_FRAMES];
+    double mean = 0;
+    for (int i = 0; i < ZS_N_MELS * ZS_N_FRAMES; i++) { orig[i] = (float)(i % 37) - 40.0f; mean += orig[i]; }
+    mean /= ZS_N_MELS * ZS_N_FRAMES;
+    memcpy(feat, orig, sizeof feat);
+    aug_opts om = {.copies = 1, .seed = 5, .mask_p = 1.0};
+    spec_mask(&om, 2, 1, feat);
+    int rows = 0, cols = 0, changed_elsewhere = 0;
+    for (int m = 0; m < ZS_N_MELS; m++) {
+        int all = 1;
+        for (int t = 0; t < ZS_N_FRAMES; t++) all &= fabsf(feat[m * ZS_N_FRAMES + t] - (float)mean) < 1e-4f;
+        rows += all;
+    }
+    for (int t = 0; t < ZS_N_FRAMES; t++) {
+        int all = 1;
+        for (int m = 0; m < ZS_N_MELS; m++) all &= fabsf(feat[m * ZS_N_FRAMES + t] - (float)mean) < 1e-4f;
+        cols += all;
+    }
+    for (int i = 0; i < ZS_N_MELS * ZS_N_FRAMES; i++)
+        changed_elsewhere += feat[i] != orig[i] && fabsf(feat[i] - (float)mean) > 1e-4f;
+    CHECK(rows >= 1 && rows <= 4 && cols >= 1 && cols <= 4 && !changed_elsewhere,
+          "spec mask: 1-4 mel rows and 1-4 frames set to the mean, nothing else (%d, %d)", rows, cols);
+    om.mask_p = 0;
+    memcpy(feat, orig, sizeof feat);
+    spec_mask(&om, 2, 1, feat);
+    CHECK(!memcmp(feat, orig, sizeof feat), "spec mask off: image unchanged");
+    /* --classes */
+    CHECK(classes_parse("unknown,silence,yes,no") == 0 && N_CLASSES == 4 && !strcmp(class_names[2], "yes"),
+          "--classes parsed");
+    CHECK(classes_parse("a,a") != 0 && classes_parse("a") != 0 && classes_parse("a,,b") != 0,
+          "--classes: duplicates, one class and empty names refused");
+    classes_default();
+    CHECK(N_CLASSES == 12 && !strcmp(class_names[11], "nine"), "default classes: the digit task's 12");
+}
+
 int main(void) {
+    classes_default();
     test_csv();
     test_manifest();
     test_fit();
     test_speed();
     test_augment();
+    test_room_band_mask();
     return check_finish("test_dataset_build");
 }

@@ -109,7 +109,7 @@ int main(void) {
     const double thresholds[] = {0.5, 0.5, 0.25};
     const size_t chunks[] = {1, 777, 16000, 1 << 30};
     for (int h = 0; h < 3; h++) {
-        zs_scan_opts o = {hops[h], smooths[h], thresholds[h]};
+        zs_scan_opts o = {hops[h], smooths[h], thresholds[h], 0, 0, 0};
         int nw = offline(net, x, n, o.hop_s, o.smooth, o.threshold, want);
         CHECK(nw >= 3, "hop %g smooth %d: %d words in the 10 s of digits", o.hop_s, o.smooth, nw);
         for (int c = 0; c < 4; c++) {
@@ -121,6 +121,9 @@ int main(void) {
     /* very short audio: one zero-padded window; a part of a second */
     zs_scan_opts o = zs_scan_defaults();
     o.threshold = 0.0;
+    o.gate_db = 0;      /* the plain sliding window the offline answer computes */
+    o.centre = 0;
+    o.min_gap_s = 0;
     size_t part = 5000;
     int nw = offline(net, x + 20000, part, o.hop_s, o.smooth, o.threshold, want);
     int ng = scanned(net, x + 20000, part, &o, 1000, got);
@@ -129,11 +132,11 @@ int main(void) {
 
     /* refusals */
     zs_scanner *s = NULL;
-    zs_scan_opts bad = {0.001, 3, 0.5};
+    zs_scan_opts bad = {0.001, 3, 0.5, 0, 0, 0};
     CHECK(zs_scanner_create(&s, net, &bad) == ZS_EINVAL && strstr(zs_last_error(), "hop") && !s, "hop 0.001");
-    bad = (zs_scan_opts){0.25, 0, 0.5};
+    bad = (zs_scan_opts){0.25, 0, 0.5, 0, 0, 0};
     CHECK(zs_scanner_create(&s, net, &bad) == ZS_EINVAL && strstr(zs_last_error(), "smooth"), "smooth 0");
-    bad = (zs_scan_opts){0.25, 3, 1.5};
+    bad = (zs_scan_opts){0.25, 3, 1.5, 0, 0, 0};
     CHECK(zs_scanner_create(&s, net, &bad) == ZS_EINVAL && strstr(zs_last_error(), "threshold"), "threshold 1.5");
     CHECK(zs_scanner_create(NULL, net, NULL) == ZS_EINVAL && zs_scanner_create(&s, NULL, NULL) == ZS_EINVAL,
           "NULL arguments");

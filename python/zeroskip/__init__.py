@@ -333,16 +333,19 @@ class Model:
     recognize = recognise
 
     # -- streams ----------------------------------------------------------
-    def stream(self, source, rate=None, raw_rate=0, hop=0.25, smooth=3, threshold=0.5,
-               chunk=4000):
+    def stream(self, source, rate=None, raw_rate=0, hop=0.1, smooth=3, threshold=0.5,
+               gate_db=10.0, centre=True, min_gap=0.3, chunk=4000):
         """Words in a long recording or a live stream, as `zeroskip listen
         --stream` finds them (the same library scanner). Yields Detection
         as soon as each word ends. `source`: a path, "-" (stdin), an
         object with fileno() (a pipe, e.g. arecord's stdout; read from its
         descriptor, so do not read it from Python as well), or a mono array
         at `rate` Hz. raw_rate > 0: the file/pipe is headerless 16-bit LE
-        mono PCM at raw_rate Hz."""
-        opts = ffi.new("zs_scan_opts *", {"hop_s": hop, "smooth": smooth, "threshold": threshold})
+        mono PCM at raw_rate Hz. gate_db, centre, min_gap: as listen's
+        --gate-db, --no-centre, --min-gap (0/False: off)."""
+        opts = ffi.new("zs_scan_opts *", {"hop_s": hop, "smooth": smooth, "threshold": threshold,
+                                          "gate_db": gate_db, "centre": int(bool(centre)),
+                                          "min_gap_s": min_gap})
         p = ffi.new("zs_scanner **")
         _check(lib().zs_scanner_create(p, self._net, opts))
         sc = ffi.gc(p[0], lib().zs_scanner_free)

@@ -80,7 +80,7 @@ zs_status zs_audio_stream_open(zs_audio_stream **out, const char *path, int raw_
 zs_status zs_audio_stream_read(zs_audio_stream *s, float *buf, size_t max, size_t *got);
 void zs_audio_stream_close(zs_audio_stream *s);
 
-typedef struct zs_scan_opts { double hop_s; int smooth; double threshold; } zs_scan_opts;
+typedef struct zs_scan_opts { double hop_s; int smooth; double threshold; double gate_db; int centre; double min_gap_s; } zs_scan_opts;
 typedef struct zs_detection { double start_s, end_s; int label; float confidence; } zs_detection;
 typedef struct zs_scanner zs_scanner;
 zs_status zs_scanner_create(zs_scanner **out, zs_net *net, const zs_scan_opts *opts);
