@@ -101,6 +101,7 @@ def main():
     ap.add_argument("--stream-tune", default="results/stream_tune.json", help="scripts/stream_eval.py tune output")
     ap.add_argument("--gsc12", default="results/gsc12.json", help="scripts/gsc12_folds.py output")
     ap.add_argument("--probe", default="results/noise_probe.json", help="scripts/noise_probe.py output")
+    ap.add_argument("--no-noise", action="store_true", help="leave out the noise-robustness evaluation")
     a = ap.parse_args()
     os.makedirs(a.plots, exist_ok=True)
     tmp = tempfile.mkdtemp()
@@ -139,8 +140,8 @@ def main():
             if m == ms[0]:
                 conf[net] = r["confusion"]
             # noise robustness
-            levels = []
-            for al in ALPHAS:
+            levels = [] if not a.no_noise else None
+            for al in (ALPHAS if not a.no_noise else []):
                 f = os.path.join(a.data, "noise", "test_a%.2f.safetensors" % al)
                 if not os.path.exists(f):
                     levels = None

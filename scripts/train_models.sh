@@ -96,8 +96,9 @@ $PY scripts/make_results.py --runs "$RUNS" --data "$DATA" --out docs/RESULTS.md 
     --stream "$RUNS/stream_test.json" --stream-tune "$RUNS/stream_tune.json" --gsc12 "$RUNS/gsc12.json" \
     --probe "$RUNS/noise_probe.json"
 mkdir -p models
-for net in $NETS; do cp "$RUNS/models/$net-s1.safetensors" "models/$net.safetensors"; done
-cp "$RUNS/gsc12/gsc-sparse-fold0.safetensors" models/gsc12-sparse.safetensors
-cp "$RUNS/gsc12/gsc-dense-fold0.safetensors" models/gsc12-dense.safetensors
+# shipped in the current format (sparse layers packed; predictions unchanged)
+for net in $NETS; do $ZS convert "$RUNS/models/$net-s1.safetensors" "models/$net.safetensors"; done
+$ZS convert "$RUNS/gsc12/gsc-sparse-fold0.safetensors" models/gsc12-sparse.safetensors
+$ZS convert "$RUNS/gsc12/gsc-dense-fold0.safetensors" models/gsc12-dense.safetensors
 $PY scripts/make_model_card.py --runs "$RUNS" --out models/README.md
 ls -l models/
