@@ -181,6 +181,13 @@ static int mom_zero_off_mask(const zs_layer *L) {
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
+/* The packed_layer of ref i's layer (its R_WEIGHT ref comes first). */
+static packed_layer *pk_of(const tensor_ref *refs, packed_layer *pk, int i) {
+    for (int j = 0; j < i; j++)
+        if (refs[j].role == R_WEIGHT && refs[j].layer == refs[i].layer) return &pk[j];
+    return &pk[i];
+}
+
 static char *classes_json(const zs_net *net) {
     cJSON *a = cJSON_CreateArray();
     if (!a) return NULL;
@@ -220,6 +227,30 @@ static zs_status serialise(const zs_net *cnet, zs_st_writer **wout, int ckpt, vo
         total += align8(nz * 4) + align8(nz * zs_st_dtype_size(p->idx_dt)) +
                  (p->csr ? align8(((size_t)L->out_c + 1) * 4) : 0) + (mom ? align8(nz * 4) : 0);
         p->mom = mom ? (float *)1 : NULL; /* marks "packed momentum"; set below */
+    }
+    /* The loader bounds a file's network by its bytes (plain tensors 1:1,
+     * packed ones PACK_MAX_EXPANSION times, plus PACK_SLACK). A network
+     * too sparse for that bound (under ~0.1 % kept) is written in the
+     * dense + mask form instead, so that every saved file loads again. */
+    if (total) {
+        size_t plain = 0, packed = 0;
+        for (int i = 0; i < n; i++) {
+            size_t b = zs_st_dtype_size(refs[i].dtype);
+            for (int d = 0; d < refs[i].ndim; d++) b *= (size_t)refs[i].shape[d];
+            if (refs[i].role == R_PLAIN || (refs[i].role == R_WMOM && !pk_of(refs, pk, i)->mom)) plain += b;
+            else if (refs[i].role == R_WEIGHT) {
+                const packed_layer *q = &pk[i];
+                packed += (size_t)q->nnz * (4 + zs_st_dtype_size(q->idx_dt)) + (q->mom ? (size_t)q->nnz * 4 : 0) +
+                          (q->csr ? ((size_t)refs[i].layer->out_c + 1) * 4 : 0);
+            }
+        }
+        size_t need = (net->n_params + net->n_state) * sizeof(float) + net->n_masks;
+        size_t room = packed > (SIZE_MAX / 2) / PACK_MAX_EXPANSION ? SIZE_MAX / 2 : packed * PACK_MAX_EXPANSION;
+        if (need > plain + room + PACK_SLACK) {
+            for (int i = 0; i < n; i++)
+                if (refs[i].role != R_PLAIN) refs[i].role = R_PLAIN;
+            total = 0;
+        }
     }
     if (total) {
         arena = malloc(total);

@@ -324,6 +324,27 @@ static void test_malformed(void) {
         free(d);
     }
     zs_net_free(net);
+
+    /* A network too sparse for the loader's expansion bound (1 of 4096
+     * weights kept) is saved in the dense + mask form, and loads again. */
+    zs_net *sp = NULL, *back = NULL;
+    CHECK(zs_net_create_json(&sp, "{\"input\":[1,64,64],\"layers\":[{\"type\":\"flatten\",\"name\":\"f\"},"
+                             "{\"type\":\"linear\",\"name\":\"l\",\"out_features\":100,\"sparsity\":0.9998},"
+                             "{\"type\":\"logsoftmax\",\"name\":\"s\"}]}", 2) == ZS_OK,
+          "very sparse net: %s", zs_last_error());
+    if (sp) {
+        const char *vp = tmp("very_sparse.st");
+        CHECK(zs_net_save(sp, vp) == ZS_OK, "save very sparse: %s", zs_last_error());
+        zs_st_file g;
+        memset(&g, 0, sizeof g);
+        CHECK(file_tensor(&g, vp, "l.mask") && zs_st_find(&g, "l.weight") && !zs_st_find(&g, "l.weight_values"),
+              "very sparse net written as dense weight + mask");
+        zs_st_free(&g);
+        CHECK(zs_net_load(&back, vp) == ZS_OK && same_net(sp, back, 0), "very sparse net loads again: %s",
+              zs_last_error());
+    }
+    zs_net_free(sp);
+    zs_net_free(back);
 }
 
 /* The shipped sparse models: whatever form models/ holds, loading, saving
