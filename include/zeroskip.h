@@ -291,6 +291,44 @@ typedef struct zs_train_opts {
 /* Defaults as documented above. */
 zs_train_opts zs_train_defaults(void);
 
+/* ---- learning while serving (src/learn.c) ------------------------------ */
+typedef struct zs_learn_opts {
+    float lr;            /* SGD step; default 0.01                             */
+    int layers;          /* linear layers that learn, counted from the output;
+                            default 2 (hidden + output of the GSC models)       */
+    float weight_decay;  /* L2 on the rows that learn; default 0               */
+    int update_duty;     /* 1 (default): update the duty cycles of the k-WTA
+                            layers that learn                                  */
+} zs_learn_opts;
+/* Defaults as documented above. */
+zs_learn_opts zs_learn_defaults(void);
+/* Online learning on n (>= 1, <= 4096) samples: a forward in evaluation mode
+ * (the activations serving sees), the gradient of the mean NLL through the
+ * top opts->layers linear layers only — a k-WTA passes it to its winners,
+ * so a sparse layer below one learns at (winner rows) x (non-zero inputs) x
+ * (kept weights) — plain SGD there, and the duty-cycle update of the k-WTA
+ * layers among them. Convolutions and all BatchNorm statistics stay frozen.
+ * ZS_EUNSUPPORTED if a conv/max-pool/affine BatchNorm/local k-WTA lies
+ * within the top opts->layers linear layers. `loss` (may be NULL) gets the
+ * mean NLL before the update. Not thread-safe per network; the next
+ * zs_net_infer repacks the weights. */
+zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, const zs_learn_opts *opts,
+                       float *loss);
+/* Grow the output layer (the last linear) by one class named `name` (new,
+ * 1..255 bytes), keeping every old class's weights, masks, statistics and
+ * duty cycles. With n > 0 examples x (n, C, H, W) the new row is imprinted:
+ * the mean of the examples' unit-normalised inputs to the output layer,
+ * scaled to the old rows' mean norm, bias = the old biases' mean; with
+ * n = 0 (x may be NULL) it gets a fresh kaiming-uniform init. The handle
+ * stays valid; on failure the network is unchanged. */
+zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n);
+/* A deep copy (architecture, labels, weights, masks, BatchNorm statistics,
+ * duty cycles, boost state, momenta, step count) into a new network: what a
+ * server publishes as an immutable snapshot while it learns on the
+ * original. `src` is only read, so several threads may clone it at once
+ * while nobody modifies it. */
+zs_status zs_net_clone(const zs_net *src, zs_net **out);
+
 typedef struct zs_dataset zs_dataset;
 typedef struct zs_eval_result {
     int n, correct;

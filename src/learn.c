@@ -1,0 +1,367 @@
+/*
+ * learn.c — learning on a served model: one sample (or a small batch) at a
+ * time, between inferences (zs_net_learn), growing the output layer by a
+ * class (zs_net_add_class), and deep copies for snapshot swaps
+ * (zs_net_clone).
+ *
+ * What zs_net_learn does, per call on n samples x with labels y:
+ *   1. forward in evaluation mode (BatchNorm running statistics, k_inference
+ *      winners: the very activations serving computes), keeping every
+ *      layer's output;
+ *   2. gradient of the mean NLL through the trainable top of the network —
+ *      the last opts->layers linear layers and everything above them
+ *      (k-WTA, ReLU, dropout, flatten, frozen BatchNorm) — visiting only the
+ *      non-zero gradients: a k-WTA passes gradient to its winners only, so a
+ *      linear layer below it gets dW only at (winner row) x (non-zero
+ *      input) x (kept weight);
+ *   3. plain SGD on exactly those weights and the winners' biases (weight
+ *      decay, if any, on the rows that learn);
+ *   4. k-WTA duty cycles of the trainable top updated with the rule of
+ *      zs_kwinners_update_duty, from the served (k_inference) winners.
+ * Layers below the trainable top (convolutions, their BatchNorm and k-WTA)
+ * and every BatchNorm statistic stay frozen: one sample carries no usable
+ * batch statistics, and frozen features are what keeps the old classes.
+ *
+ * What it is not: a replacement for zs_train (no momentum, no schedule, no
+ * batch statistics).
+ */
+#include "net.h"
+#include "layers.h"
+#include "kernels/plan.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+
+zs_learn_opts zs_learn_defaults(void) {
+    zs_learn_opts o;
+    memset(&o, 0, sizeof o);
+    o.lr = 0.01f;
+    o.layers = 2;
+    o.weight_decay = 0.0f;
+    o.update_duty = 1;
+    return o;
+}
+
+/* Index of the lowest layer that learns: the opts->layers-th linear layer
+ * counted from the top. Returns -1 when the network cannot learn that way
+ * (a conv2d or max-pool in between, or too few linear layers). */
+static int lowest_trainable(const zs_net *net, int layers) {
+    int seen = 0;
+    for (int i = net->n_layers - 1; i >= 0; i--) {
+        const zs_layer *L = &net->layers[i];
+        if (L->type == ZS_CONV2D || L->type == ZS_MAXPOOL2D || (L->type == ZS_BATCHNORM && L->affine)) return -1;
+        if (L->type == ZS_KWINNERS2D && L->local) return -1;
+        if (L->type == ZS_LINEAR && ++seen == layers) return i;
+    }
+    return -1;
+}
+
+/* Non-zero positions of v[0..n) into idx; returns their count. */
+static int nonzeros(int32_t *idx, const float *v, int n) {
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        if (v[i] != 0.0f) idx[c++] = i;
+    return c;
+}
+
+zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, const zs_learn_opts *opts,
+                       float *loss) {
+    zs_status st = ZS_OK;
+    ZS_RETURN_IF(!net || !x || !y || !opts || n < 1, ZS_EINVAL, "zs_net_learn: bad argument");
+    ZS_RETURN_IF(n > 4096, ZS_ELIMIT, "zs_net_learn: %d samples in one call (limit 4096)", n);
+    ZS_RETURN_IF(!(opts->lr >= 0) || !(opts->weight_decay >= 0) || !isfinite(opts->lr) || opts->layers < 1,
+                 ZS_EINVAL, "zs_net_learn: lr and weight_decay must be finite and >= 0, layers >= 1");
+    int nl = net->n_layers, K = net->num_classes;
+    zs_layer *last = &net->layers[nl - 1];
+    ZS_RETURN_IF(last->type != ZS_LOGSOFTMAX, ZS_EUNSUPPORTED, "learning needs a logsoftmax last layer");
+    int lo = lowest_trainable(net, opts->layers);
+    ZS_RETURN_IF(lo < 0, ZS_EUNSUPPORTED,
+                 "zs_net_learn: the top of this network has fewer than %d linear layers above its "
+                 "convolutions (or an affine BatchNorm / local k-WTA among them)", opts->layers);
+    for (int i = 0; i < n; i++)
+        ZS_RETURN_IF(y[i] < 0 || y[i] >= K, ZS_EINVAL, "label %d of sample %d outside [0, %d)", (int)y[i], i, K);
+    size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
+    ZS_RETURN_IF(!zs_all_finite(x, insz * (size_t)n), ZS_ENUMERIC, "input contains NaN or Inf");
+    if ((st = zs_net_reserve(net, n))) return st;
+
+    /* 1. forward, evaluation mode */
+    net->training = 0;
+    const float *logp = zs_net_forward_ref(net, x, n);
+    double l = 0;
+    for (int s = 0; s < n; s++) l -= logp[(size_t)s * K + y[s]];
+    l /= n;
+    ZS_RETURN_IF(!isfinite(l), ZS_ENUMERIC, "learning loss is %g", l);
+
+    size_t maxu = 0;
+    for (int i = lo; i < nl; i++)
+        if (net->layers[i].in_size > maxu) maxu = net->layers[i].in_size;
+    int32_t *gi = malloc(sizeof(int32_t) * (maxu + (size_t)K));
+    int32_t *hi = malloc(sizeof(int32_t) * (maxu + (size_t)K));
+    ZS_RETURN_IF(!gi || !hi, ZS_ENOMEM, "out of memory");
+
+    /* 2. gradients of each layer's output, top down, into the dout buffers
+     * (dense per sample; zeros are skipped below) */
+    for (int s = 0; s < n; s++) {
+        const float *p = logp + (size_t)s * K;
+        float *d = net->layers[nl - 2].dout + (size_t)s * K; /* d(logits) = softmax - onehot, / n */
+        for (int k = 0; k < K; k++) d[k] = (expf(p[k]) - (k == y[s])) / (float)n;
+    }
+    for (int i = nl - 2; i > lo; i--) {
+        zs_layer *L = &net->layers[i];
+        zs_layer *B = &net->layers[i - 1];
+        int U = (int)L->out_size, I = (int)L->in_size;
+        for (int s = 0; s < n; s++) {
+            const float *g = L->dout + (size_t)s * U;
+            float *din = B->dout + (size_t)s * I;
+            switch (L->type) {
+            case ZS_LINEAR: {
+                memset(din, 0, sizeof(float) * (size_t)I);
+                int c = nonzeros(gi, g, U);
+                for (int j = 0; j < c; j++) {
+                    const float *w = L->w + (size_t)gi[j] * I;
+                    float go = g[gi[j]];
+                    for (int t = 0; t < I; t++) din[t] += go * w[t];
+                }
+                break;
+            }
+            case ZS_KWINNERS:
+            case ZS_KWINNERS2D: {
+                memset(din, 0, sizeof(float) * (size_t)I);
+                const int32_t *wi = L->win.idx + (size_t)s * L->win.kmax;
+                for (int j = 0; j < L->win.count[s]; j++) din[wi[j]] = g[wi[j]];
+                break;
+            }
+            case ZS_RELU: {
+                const float *o = L->out + (size_t)s * U;
+                for (int t = 0; t < U; t++) din[t] = o[t] > 0.0f ? g[t] : 0.0f;
+                break;
+            }
+            case ZS_BATCHNORM: { /* eval: y = (x - mean) / sqrt(var + eps) */
+                int S = L->in_h * L->in_w;
+                for (int ch = 0; ch < L->in_c; ch++) {
+                    float a = 1.0f / sqrtf(L->running_var[ch] + L->bn_eps);
+                    for (int t = 0; t < S; t++) din[(size_t)ch * S + t] = g[(size_t)ch * S + t] * a;
+                }
+                break;
+            }
+            default: /* flatten, dropout (identity in eval) */
+                memcpy(din, g, sizeof(float) * (size_t)I);
+                break;
+            }
+        }
+    }
+
+    /* 3. SGD on the linear layers of the trainable top, only where the
+     * gradient is non-zero: (rows with a gradient) x (non-zero inputs) x kept */
+    float lr = opts->lr, decay = 1.0f - opts->lr * opts->weight_decay;
+    for (int i = nl - 2; i >= lo; i--) {
+        zs_layer *L = &net->layers[i];
+        if (L->type != ZS_LINEAR) continue;
+        int U = L->out_c, I = (int)L->fan_in;
+        const float *in = i ? net->layers[i - 1].out : x;
+        for (int s = 0; s < n; s++) {
+            const float *g = L->dout + (size_t)s * U, *h = in + (size_t)s * I;
+            int c = nonzeros(gi, g, U), ch = nonzeros(hi, h, I);
+            for (int j = 0; j < c; j++) {
+                int o = gi[j];
+                float go = lr * g[o];
+                float *w = L->w + (size_t)o * I;
+                if (opts->weight_decay > 0)
+                    for (int t = 0; t < I; t++) w[t] *= decay;
+                if (L->mask) {
+                    const uint8_t *m = L->mask + (size_t)o * I;
+                    for (int q = 0; q < ch; q++) if (m[hi[q]]) w[hi[q]] -= go * h[hi[q]];
+                } else {
+                    for (int q = 0; q < ch; q++) w[hi[q]] -= go * h[hi[q]];
+                }
+                if (L->b) L->b[o] -= go;
+            }
+        }
+    }
+    free(gi);
+    free(hi);
+    int finite = 1;
+    for (int i = lo; i < nl && finite; i++) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_LINEAR) finite = zs_all_finite(L->w, L->n_weights) && (!L->b || zs_all_finite(L->b, (size_t)L->out_c));
+    }
+
+    /* 4. duty cycles of the k-WTA layers that learn */
+    if (opts->update_duty)
+        for (int i = lo; i < nl; i++) {
+            zs_layer *L = &net->layers[i];
+            if (L->type == ZS_KWINNERS)
+                zs_kwinners_update_duty(L->duty, &L->learning_iterations, L->out, n, (int)L->in_size, 1,
+                                        L->duty_cycle_period);
+            else if (L->type == ZS_KWINNERS2D)
+                zs_kwinners_update_duty(L->duty, &L->learning_iterations, L->out, n, L->in_c,
+                                        L->in_h * L->in_w, L->duty_cycle_period);
+        }
+    zs_plan_free(net); /* the packed weights are stale */
+    net->steps++;
+    ZS_RETURN_IF(!finite, ZS_ENUMERIC, "learning diverged (NaN or Inf in the weights); lower lr");
+    if (loss) *loss = (float)l;
+    return ZS_OK;
+}
+
+/* ------------------------------------------------------------ clone */
+
+/* Copy what a model is made of (weights, masks, BatchNorm statistics, k-WTA
+ * duty cycles and boost state, momenta) from layer S to layer D of the same
+ * type; rows [0, rows) of a linear layer's weights (all when rows < 0). */
+static void copy_layer(zs_layer *D, const zs_layer *S, int rows) {
+    switch (S->type) {
+    case ZS_CONV2D:
+    case ZS_LINEAR: {
+        size_t r = rows < 0 ? (size_t)S->out_c : (size_t)rows, nw = r * S->fan_in;
+        memcpy(D->w, S->w, sizeof(float) * nw);
+        memcpy(D->mw, S->mw, sizeof(float) * nw);
+        if (S->b && D->b) {
+            memcpy(D->b, S->b, sizeof(float) * r);
+            memcpy(D->mb, S->mb, sizeof(float) * r);
+        }
+        if (S->mask && D->mask) memcpy(D->mask, S->mask, nw);
+        break;
+    }
+    case ZS_BATCHNORM:
+        if (S->affine) {
+            memcpy(D->gamma, S->gamma, sizeof(float) * (size_t)S->in_c);
+            memcpy(D->beta, S->beta, sizeof(float) * (size_t)S->in_c);
+            memcpy(D->mgamma, S->mgamma, sizeof(float) * (size_t)S->in_c);
+            memcpy(D->mbeta, S->mbeta, sizeof(float) * (size_t)S->in_c);
+        }
+        memcpy(D->running_mean, S->running_mean, sizeof(float) * (size_t)S->in_c);
+        memcpy(D->running_var, S->running_var, sizeof(float) * (size_t)S->in_c);
+        D->num_batches_tracked = S->num_batches_tracked;
+        break;
+    case ZS_KWINNERS:
+    case ZS_KWINNERS2D:
+        memcpy(D->duty, S->duty, sizeof(float) * (S->type == ZS_KWINNERS2D ? (size_t)S->in_c : S->in_size));
+        D->boost_strength = S->boost_strength;
+        D->learning_iterations = S->learning_iterations;
+        break;
+    default: break;
+    }
+}
+
+static void copy_net_state(zs_net *d, const zs_net *s) {
+    d->steps = s->steps;
+    d->epochs_done = s->epochs_done;
+    d->train_rng = s->train_rng;
+    d->drop_rng = s->drop_rng;
+    d->dense = s->dense;
+}
+
+zs_status zs_net_clone(const zs_net *src, zs_net **out) {
+    zs_status st;
+    ZS_RETURN_IF(!src || !out, ZS_EINVAL, "zs_net_clone: NULL argument");
+    *out = NULL;
+    zs_net *c = NULL;
+    if ((st = zs_net_build(&c, src->arch_json, 0, 0))) return st;
+    snprintf(c->arch_name, sizeof c->arch_name, "%s", src->arch_name);
+    for (int i = 0; i < src->n_layers; i++) copy_layer(&c->layers[i], &src->layers[i], -1);
+    copy_net_state(c, src);
+    st = zs_net_set_class_names(c, src->num_classes, (const char *const *)src->class_names);
+    if (st) { zs_net_free(c); return st; }
+    *out = c;
+    return ZS_OK;
+}
+
+/* ------------------------------------------------------------ add a class */
+
+zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n) {
+    zs_status st = ZS_OK;
+    ZS_RETURN_IF(!net || !name || n < 0 || (n > 0 && !x), ZS_EINVAL, "zs_net_add_class: bad argument");
+    ZS_RETURN_IF(!*name || strlen(name) > 255, ZS_EINVAL, "zs_net_add_class: the name must have 1 to 255 bytes");
+    int K = net->num_classes, nl = net->n_layers;
+    ZS_RETURN_IF(K + 1 > ZS_MAX_CLASSES, ZS_ELIMIT, "zs_net_add_class: %d classes is the limit", ZS_MAX_CLASSES);
+    for (int k = 0; k < K; k++)
+        ZS_RETURN_IF(!strcmp(net->class_names[k], name), ZS_EINVAL, "zs_net_add_class: class '%s' exists", name);
+    /* the output layer: the last linear, with only parameter-free layers
+     * that keep the vector size (logsoftmax) above it */
+    int oi = -1;
+    for (int i = nl - 1; i >= 0 && oi < 0; i--) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_LINEAR) oi = i;
+        else ZS_RETURN_IF(L->type != ZS_LOGSOFTMAX && L->type != ZS_DROPOUT && L->type != ZS_RELU, ZS_EUNSUPPORTED,
+                          "zs_net_add_class: layer '%s' (above the output layer) does not keep the class count",
+                          L->name);
+    }
+    ZS_RETURN_IF(oi < 0, ZS_EUNSUPPORTED, "zs_net_add_class: the network has no linear output layer");
+    if (n > 0) {
+        size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
+        ZS_RETURN_IF(!zs_all_finite(x, insz * (size_t)n), ZS_ENUMERIC, "input contains NaN or Inf");
+    }
+
+    zs_net *g = NULL;
+    char **names = NULL;
+    float *emb = NULL;
+    cJSON *root = cJSON_Parse(net->arch_json);
+    cJSON *layers = root ? cJSON_GetObjectItemCaseSensitive(root, "layers") : NULL;
+    cJSON *lo = layers ? cJSON_GetArrayItem(layers, oi) : NULL;
+    if (!lo) ZS_FAIL(ZS_EFORMAT, "zs_net_add_class: cannot read the architecture");
+    cJSON_DeleteItemFromObjectCaseSensitive(lo, "out_features");
+    cJSON_AddNumberToObject(lo, "out_features", K + 1);
+    char *json = cJSON_PrintUnformatted(root);
+    if (!json) ZS_FAIL(ZS_ENOMEM, "out of memory");
+    /* a new network: fresh seeded init for the new row (and its mask) */
+    st = zs_net_build(&g, json, (uint64_t)net->steps * 2654435761u + (uint64_t)K, 1);
+    free(json);
+    if (st) goto fail;
+    snprintf(g->arch_name, sizeof g->arch_name, "%s", net->arch_name);
+    for (int i = 0; i < nl; i++) copy_layer(&g->layers[i], &net->layers[i], i == oi ? K : -1);
+    copy_net_state(g, net);
+    zs_layer *O = &g->layers[oi];
+    const zs_layer *OO = &net->layers[oi];
+    int I = (int)O->fan_in;
+    float *row = O->w + (size_t)K * I;
+    float bsum = 0, nsum = 0;
+    for (int k = 0; k < K; k++) {
+        double r2 = 0;
+        for (int t = 0; t < I; t++) r2 += (double)OO->w[(size_t)k * I + t] * OO->w[(size_t)k * I + t];
+        nsum += (float)sqrt(r2);
+        if (OO->b) bsum += OO->b[k];
+    }
+    if (n > 0) {
+        /* imprinting: the new row points at the mean of the examples'
+         * (unit-normalised) inputs to the output layer, with the mean norm
+         * of the old rows; its bias is the mean old bias */
+        emb = calloc((size_t)I, sizeof(float));
+        if (!emb) ZS_FAIL(ZS_ENOMEM, "out of memory");
+        ZS_TRY(zs_net_reserve(net, n));
+        net->training = 0;
+        zs_net_forward_ref(net, x, n);
+        const float *h = oi ? net->layers[oi - 1].out : x;
+        for (int s = 0; s < n; s++) {
+            double r2 = 0;
+            for (int t = 0; t < I; t++) r2 += (double)h[(size_t)s * I + t] * h[(size_t)s * I + t];
+            float inv = r2 > 0 ? (float)(1.0 / sqrt(r2)) : 0.0f;
+            for (int t = 0; t < I; t++) emb[t] += h[(size_t)s * I + t] * inv;
+        }
+        double r2 = 0;
+        for (int t = 0; t < I; t++) r2 += (double)emb[t] * emb[t];
+        float scale = r2 > 0 ? (float)((nsum / K) / sqrt(r2)) : 0.0f;
+        for (int t = 0; t < I; t++) row[t] = emb[t] * scale;
+        if (O->mask) for (int t = 0; t < I; t++) row[t] *= O->mask[(size_t)K * I + t];
+    }
+    if (O->b) O->b[K] = bsum / K;
+    memset(O->mw + (size_t)K * I, 0, sizeof(float) * (size_t)I);
+    if (O->mb) O->mb[K] = 0;
+    names = calloc((size_t)K + 1, sizeof(char *));
+    if (!names) ZS_FAIL(ZS_ENOMEM, "out of memory");
+    for (int k = 0; k < K; k++) names[k] = net->class_names[k];
+    names[K] = (char *)name;
+    ZS_TRY(zs_net_set_class_names(g, K + 1, (const char *const *)names));
+    /* swap contents: the caller's handle now holds the grown network */
+    {
+        zs_net tmp = *net;
+        *net = *g;
+        *g = tmp;
+    }
+fail:
+    free(names);
+    free(emb);
+    cJSON_Delete(root);
+    zs_net_free(g); /* the old contents on success, the unfinished network on failure */
+    return st;
+}

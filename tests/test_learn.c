@@ -1,0 +1,237 @@
+/* test_learn.c — zs_net_learn (gradient against finite differences, sparse
+ * updates: only winner rows x non-zero inputs x kept weights move, a class
+ * is learned), zs_net_add_class (old logits unchanged, imprinting, errors),
+ * zs_net_clone (same answers, independent copy). */
+#include "check.h"
+#include "net.h"
+#include "zeroskip.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MLP_IN (28 * 28)
+
+static void fill_random(float *x, size_t n, unsigned seed) {
+    zs_rng r;
+    zs_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) x[i] = zs_rng_uniform(&r);
+}
+
+/* A trained-looking network: a few epochs of zs_net_train_step on random
+ * data give BatchNorm statistics and duty cycles that are not the defaults. */
+static zs_net *mlp(const char *preset, unsigned seed) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, preset, seed) != ZS_OK) return NULL;
+    float x[16 * MLP_IN];
+    int32_t y[16];
+    zs_sgd sgd = {0.01f, 0.0f, 0.0f};
+    for (int s = 0; s < 5; s++) {
+        fill_random(x, 16 * MLP_IN, seed * 100 + s);
+        for (int i = 0; i < 16; i++) y[i] = (i + s) % 10;
+        zs_net_train_step(net, x, y, 16, &sgd, NULL, NULL);
+    }
+    return net;
+}
+
+static double nll(zs_net *net, const float *x, const int32_t *y, int n) {
+    int K = zs_net_num_classes(net);
+    float *lp = malloc(sizeof(float) * (size_t)n * K);
+    double l = 0;
+    zs_net_set_dense(net, 1); /* the reference path: exact float semantics */
+    zs_net_infer(net, x, n, lp);
+    for (int s = 0; s < n; s++) l -= lp[(size_t)s * K + y[s]];
+    free(lp);
+    return l / n;
+}
+
+static const zs_layer *find(const zs_net *net, const char *name) {
+    for (int i = 0; i < net->n_layers; i++)
+        if (!strcmp(net->layers[i].name, name)) return &net->layers[i];
+    return NULL;
+}
+
+/* The SGD step equals -lr * (finite-difference gradient) at weights that
+ * learned, and nothing else moved: rows of k-WTA losers, masked weights,
+ * weights from zero inputs, the frozen layers, BatchNorm statistics. */
+static void test_gradient_and_sparsity(void) {
+    zs_net *net = mlp("mnist-sparse-mlp", 3);
+    CHECK(net != NULL, "mlp");
+    if (!net) return;
+    float x[2 * MLP_IN];
+    fill_random(x, 2 * MLP_IN, 77);
+    for (int i = 0; i < 2 * MLP_IN; i += 3) x[i] = 0.0f; /* zero inputs get no update */
+    int32_t y[2] = {3, 7};
+    zs_net *before = NULL;
+    CHECK(zs_net_clone(net, &before) == ZS_OK, "clone: %s", zs_last_error());
+    zs_learn_opts o = zs_learn_defaults();
+    o.lr = 1e-3f;
+    o.update_duty = 0;
+    float loss = -1;
+    CHECK(zs_net_learn(net, x, y, 2, &o, &loss) == ZS_OK, "learn: %s", zs_last_error());
+    CHECK(fabs(loss - nll(before, x, y, 2)) < 1e-4, "loss %g is the NLL before the step %g", loss, nll(before, x, y, 2));
+    const zs_layer *F0 = find(before, "fc1"), *F1 = find(net, "fc1");
+    const zs_layer *O0 = find(before, "output"), *O1 = find(net, "output");
+    const zs_layer *K0 = find(before, "fc1_kwinner");
+    /* winners of the two samples (eval forward of `before`) */
+    float lp[20];
+    zs_net_set_dense(before, 1);
+    zs_net_infer(before, x, 2, lp);
+    uint8_t win[1000] = {0};
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < K0->win.count[s]; j++) win[K0->win.idx[(size_t)s * K0->win.kmax + j]] = 1;
+    long moved_bad = 0, moved = 0, masked_nz = 0;
+    for (int o2 = 0; o2 < 1000; o2++)
+        for (int i = 0; i < MLP_IN; i++) {
+            size_t k = (size_t)o2 * MLP_IN + i;
+            int d = F1->w[k] != F0->w[k];
+            moved += d;
+            if (d && (!win[o2] || !F1->mask[k] || (x[i] == 0.0f && x[MLP_IN + i] == 0.0f))) moved_bad++;
+            if (!F1->mask[k] && F1->w[k] != 0.0f) masked_nz++;
+        }
+    CHECK(moved > 0 && moved_bad == 0, "fc1: %ld weights moved, %ld outside winners x non-zero inputs x kept", moved,
+          moved_bad);
+    CHECK(masked_nz == 0, "masked weights stay 0 (%ld not)", masked_nz);
+    const zs_layer *B0 = find(before, "fc1_bn"), *B1 = find(net, "fc1_bn");
+    CHECK(!memcmp(B0->running_mean, B1->running_mean, sizeof(float) * 1000) &&
+              !memcmp(B0->running_var, B1->running_var, sizeof(float) * 1000),
+          "BatchNorm statistics frozen");
+    /* finite differences at a few weights that moved (output and fc1) */
+    int checked = 0, bad = 0;
+    double eps = 1e-2;
+    for (int pass = 0; pass < 2; pass++) {
+        const zs_layer *A = pass ? F0 : O0, *Bl = pass ? F1 : O1;
+        size_t nw = A->n_weights;
+        for (size_t k = 0, got = 0; k < nw && got < 6; k += 97) {
+            if (A->w[k] == Bl->w[k]) continue;
+            got++;
+            double step = (A->w[k] - Bl->w[k]) / o.lr; /* = dL/dw */
+            zs_net *p = NULL;
+            zs_net_clone(before, &p);
+            zs_layer *P = (zs_layer *)find(p, A->name);
+            P->w[k] = A->w[k] + (float)eps;
+            double lp1 = nll(p, x, y, 2);
+            P->w[k] = A->w[k] - (float)eps;
+            double lm1 = nll(p, x, y, 2);
+            zs_net_free(p);
+            double fd = (lp1 - lm1) / (2 * eps);
+            checked++;
+            if (fabs(fd - step) > 2e-3 + 0.05 * fabs(fd)) {
+                bad++;
+                fprintf(stderr, "  %s w[%zu]: step %g, finite difference %g\n", A->name, k, step, fd);
+            }
+        }
+    }
+    CHECK(checked >= 8 && bad == 0, "SGD step = -lr * finite-difference gradient at %d weights (%d off)", checked, bad);
+    zs_net_free(before);
+    zs_net_free(net);
+}
+
+/* clone: same answers; learning on the clone leaves the original alone */
+static void test_clone(void) {
+    zs_net *a = mlp("mnist-sparse-mlp", 5), *b = NULL;
+    CHECK(a && zs_net_clone(a, &b) == ZS_OK, "clone: %s", zs_last_error());
+    if (!a || !b) { zs_net_free(a); return; }
+    float x[4 * MLP_IN], la[40], lb[40], la2[40];
+    fill_random(x, 4 * MLP_IN, 9);
+    zs_net_infer(a, x, 4, la);
+    zs_net_infer(b, x, 4, lb);
+    CHECK(!memcmp(la, lb, sizeof la), "clone answers bit-identically");
+    CHECK(zs_net_num_classes(b) == 10 && !strcmp(zs_net_arch_name(b), "mnist-sparse-mlp"), "clone keeps the name");
+    int32_t y[4] = {1, 2, 3, 4};
+    zs_learn_opts o = zs_learn_defaults();
+    for (int i = 0; i < 5; i++) CHECK(zs_net_learn(b, x, y, 4, &o, NULL) == ZS_OK, "learn on clone");
+    zs_net_infer(a, x, 4, la2);
+    zs_net_infer(b, x, 4, lb);
+    CHECK(!memcmp(la, la2, sizeof la) && memcmp(la, lb, sizeof la), "original unchanged, clone changed");
+    zs_net_free(a);
+    zs_net_free(b);
+}
+
+/* add a class: old logits keep their differences exactly; the imprinted
+ * class wins on its examples; learning makes it reliable; errors */
+static void test_add_class(void) {
+    zs_net *net = mlp("mnist-sparse-mlp", 11);
+    CHECK(net != NULL, "mlp");
+    if (!net) return;
+    enum { NX = 8 };
+    float xo[NX * MLP_IN], xn[NX * MLP_IN], l0[NX * 10], l1[NX * 11];
+    fill_random(xo, NX * MLP_IN, 21);
+    /* the new class: inputs with a bright band */
+    fill_random(xn, NX * MLP_IN, 22);
+    for (int s = 0; s < NX; s++)
+        for (int i = 300; i < 420; i++) xn[(size_t)s * MLP_IN + i] = 3.0f;
+    zs_net_infer(net, xo, NX, l0);
+    CHECK(zs_net_add_class(net, "band", xn, 4) == ZS_OK, "add_class: %s", zs_last_error());
+    CHECK(zs_net_num_classes(net) == 11 && !strcmp(zs_net_class_name(net, 10), "band") &&
+              !strcmp(zs_net_class_name(net, 3), "3"),
+          "11 classes, names kept");
+    zs_net_infer(net, xo, NX, l1);
+    double worst = 0;
+    for (int s = 0; s < NX; s++)
+        for (int k = 1; k < 10; k++) {
+            double d0 = l0[s * 10 + k] - l0[s * 10], d1 = l1[s * 11 + k] - l1[s * 11];
+            if (fabs(d0 - d1) > worst) worst = fabs(d0 - d1);
+        }
+    CHECK(worst < 1e-4, "old classes' logit differences unchanged (max %g)", worst);
+    zs_learn_opts o = zs_learn_defaults();
+    int32_t y[NX];
+    for (int s = 0; s < NX; s++) y[s] = 10;
+    for (int e = 0; e < 10; e++) CHECK(zs_net_learn(net, xn, y, 4, &o, NULL) == ZS_OK, "learn new class");
+    zs_net_infer(net, xn, NX, l1);
+    int hits = 0;
+    for (int s = 0; s < NX; s++) {
+        int best = 0;
+        for (int k = 1; k < 11; k++) if (l1[s * 11 + k] > l1[s * 11 + best]) best = k;
+        hits += best == 10;
+    }
+    CHECK(hits == NX, "new class recognised on %d of %d examples (4 learned, 4 held out)", hits, NX);
+    /* save/load round trip keeps the grown model */
+    const char *path = "build/test_learn_grown.safetensors";
+    zs_net *back = NULL;
+    float l2[NX * 11];
+    CHECK(zs_net_save(net, path) == ZS_OK && zs_net_load(&back, path) == ZS_OK, "save/load grown: %s", zs_last_error());
+    if (back) {
+        zs_net_infer(back, xn, NX, l2);
+        CHECK(!memcmp(l1, l2, sizeof l2) && zs_net_num_classes(back) == 11, "grown model reloads identically");
+        zs_net_free(back);
+    }
+    remove(path);
+    CHECK(zs_net_add_class(net, "band", NULL, 0) == ZS_EINVAL, "duplicate name refused");
+    CHECK(zs_net_add_class(net, "", NULL, 0) == ZS_EINVAL, "empty name refused");
+    CHECK(zs_net_add_class(net, "x", NULL, 1) == ZS_EINVAL, "n > 0 without x refused");
+    CHECK(zs_net_num_classes(net) == 11, "failed calls change nothing");
+    CHECK(zs_net_add_class(net, "fresh", NULL, 0) == ZS_OK && zs_net_num_classes(net) == 12, "add without examples");
+    zs_net_free(net);
+}
+
+static void test_errors(void) {
+    zs_net *g = NULL;
+    CHECK(zs_net_create_preset(&g, "gsc-sparse", 1) == ZS_OK, "gsc-sparse");
+    float x[32 * 32] = {0};
+    int32_t y = 0;
+    zs_learn_opts o = zs_learn_defaults();
+    o.layers = 3;
+    CHECK(zs_net_learn(g, x, &y, 1, &o, NULL) == ZS_EUNSUPPORTED, "learning through a conv refused");
+    o = zs_learn_defaults();
+    y = 12;
+    CHECK(zs_net_learn(g, x, &y, 1, &o, NULL) == ZS_EINVAL, "label out of range refused");
+    y = 1;
+    o.lr = NAN;
+    CHECK(zs_net_learn(g, x, &y, 1, &o, NULL) == ZS_EINVAL, "NaN lr refused");
+    o = zs_learn_defaults();
+    x[5] = INFINITY;
+    CHECK(zs_net_learn(g, x, &y, 1, &o, NULL) == ZS_ENUMERIC, "Inf input refused");
+    x[5] = 0;
+    CHECK(zs_net_learn(g, x, &y, 1, &o, NULL) == ZS_OK, "gsc-sparse learns at batch 1: %s", zs_last_error());
+    CHECK(zs_net_clone(NULL, &g) == ZS_EINVAL, "clone NULL refused");
+    zs_net_free(g);
+}
+
+int main(void) {
+    test_gradient_and_sparsity();
+    test_clone();
+    test_add_class();
+    test_errors();
+    return check_finish("learn");
+}
