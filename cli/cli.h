@@ -20,6 +20,8 @@ int cmd_listen(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
 
 /* Strict numeric option parsing: the whole string must be a number in
  * [lo, hi]. Return 0 on success, -1 (after printing "zeroskip CMD: bad

@@ -10,6 +10,8 @@ static const struct { const char *name; int (*fn)(int, char **); const char *wha
     {"features", cmd_features, "log-mel features of an audio file"},
     {"listen", cmd_listen, "recognise words in audio files or a stream"},
     {"dataset", cmd_dataset, "build speech feature data sets"},
+    {"serve", cmd_serve, "listen and learn: line requests on stdin or a Unix socket"},
+    {"enroll", cmd_enroll, "add a word to a model from a few clips"},
     {"bench", cmd_bench, "words/s of sparse vs dense (and peers)"},
     {"convert", cmd_convert, "rewrite a model file in the current format (packed sparse layers)"},
 };
