@@ -21,7 +21,10 @@ int cmd_dataset(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* `zeroskip bench --learn` (cli/cmd_bench_learn.c), called from cmd_bench */
+int cmd_bench_learn(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
+int cmd_continual(int argc, char **argv);
 
 /* Strict numeric option parsing: the whole string must be a number in
  * [lo, hi]. Return 0 on success, -1 (after printing "zeroskip CMD: bad

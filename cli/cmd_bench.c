@@ -1231,6 +1231,8 @@ static int write_json(const bench_opts *o, cJSON *root) {
 }
 
 int cmd_bench(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--learn")) return cmd_bench_learn(argc, argv); /* cli/cmd_bench_learn.c */
     bench_opts o;
     int pr = parse_opts(argc, argv, &o);
     if (pr > 0) return EXIT_OK;

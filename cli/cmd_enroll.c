@@ -18,7 +18,8 @@
 
 static const char *USAGE =
     "zeroskip enroll --model IN --word NAME --out OUT [--replay DATA] [--replay-n N]\n"
-    "                [--epochs E] [--lr F] [--layers N] [--seed S] CLIP...";
+    "                [--negatives LIST] [--negative-class C] [--epochs E] [--lr F]\n"
+    "                [--layers N] [--seed S] CLIP...";
 
 static const char *HELP =
     "Add the word NAME to a model from a handful of clips (5-20), keeping\n"
@@ -29,6 +30,9 @@ static const char *HELP =
     "  --replay DATA    a data set of old-class examples (labels named as the\n"
     "                   model's classes) replayed while learning\n"
     "  --replay-n N (200) replay budget: examples drawn from DATA\n"
+    "  --negatives LIST clips of other words (a text file, one path a line),\n"
+    "                   learned as --negative-class alongside the new word\n"
+    "  --negative-class C (unknown) the old class the negatives belong to\n"
     "  --epochs E (20)  passes over the clips\n"
     "  --lr F (0.01)    learning rate\n"
     "  --layers N       linear layers that learn (default 2 with --replay, else 1)\n"
@@ -51,6 +55,7 @@ static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
 
 int cmd_enroll(int argc, char **argv) {
     const char *model_path = NULL, *word = NULL, *out_path = NULL, *replay_path = NULL, *v;
+    const char *neg_path = NULL, *neg_class = "unknown";
     long replay_n = 200, epochs = 20, layers = 0;
     double lr = 0.01;
     uint64_t seed = 1;
@@ -70,6 +75,8 @@ int cmd_enroll(int argc, char **argv) {
         else if (OPT("--word")) { BAD(r < 0); word = v; }
         else if (OPT("--out")) { BAD(r < 0); out_path = v; }
         else if (OPT("--replay")) { BAD(r < 0); replay_path = v; }
+        else if (OPT("--negatives")) { BAD(r < 0); neg_path = v; }
+        else if (OPT("--negative-class")) { BAD(r < 0); neg_class = v; }
         else if (OPT("--replay-n")) { BAD(r < 0 || cli_int("enroll", "--replay-n", v, 1, 1000000, &replay_n)); }
         else if (OPT("--epochs")) { BAD(r < 0 || cli_int("enroll", "--epochs", v, 1, 10000, &epochs)); }
         else if (OPT("--layers")) { BAD(r < 0 || cli_int("enroll", "--layers", v, 1, 16, &layers)); }
@@ -87,14 +94,14 @@ int cmd_enroll(int argc, char **argv) {
     else if (!nclips) rc = cli_usage("enroll", USAGE, "give the CLIPs of the new word");
     else if (!*word || strlen(word) > 255) rc = cli_usage("enroll", USAGE, "--word must have 1 to 255 bytes");
     if (rc != EXIT_OK) { free(clips); return rc; }
-    if (!layers) layers = replay_path ? 2 : 1;
+    if (!layers) layers = replay_path || neg_path ? 2 : 1;
 
     zs_net *net = NULL;
     zs_frontend *fe = NULL;
     zs_dataset *rep = NULL;
     float *X = NULL, *xb = NULL, *rx = NULL;
     int32_t *ry = NULL, *yb = NULL, *order = NULL;
-    int nrep = 0;
+    int nrep = 0, nneg = 0;
     double t0 = now_s();
     zs_status st = zs_net_load(&net, model_path);
     if (st) { rc = cli_fail_file("enroll", model_path, st); goto done; }
@@ -170,6 +177,49 @@ int cmd_enroll(int argc, char **argv) {
         zs_dataset_free(rep);
         rep = NULL;
     }
+    if (neg_path) {
+        int yk = -1;
+        for (int k = 0; k < K; k++) if (!strcmp(zs_net_class_name(net, k), neg_class)) yk = k;
+        if (yk < 0) {
+            fprintf(stderr, "zeroskip enroll: %s has no class '%s' (--negative-class)\n", model_path, neg_class);
+            rc = EXIT_FAIL;
+            goto done;
+        }
+        FILE *lf = fopen(neg_path, "r");
+        if (!lf) { fprintf(stderr, "zeroskip enroll: %s: cannot open\n", neg_path); rc = EXIT_IO; goto done; }
+        char line[4096];
+        while (fgets(line, sizeof line, lf)) {
+            size_t n = strlen(line);
+            while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+            if (!n) continue;
+            float *nx = realloc(rx, sizeof(float) * FEAT * (size_t)(nrep + 1));
+            int32_t *ny = realloc(ry, sizeof(int32_t) * (size_t)(nrep + 1));
+            if (nx) rx = nx;
+            if (ny) ry = ny;
+            if (!nx || !ny) { fclose(lf); rc = cli_fail("enroll", ZS_ENOMEM); goto done; }
+            float *x = NULL, clip[ZS_CLIP_SAMPLES];
+            size_t ns = 0;
+            st = zs_audio_load(line, ZS_SAMPLE_RATE, 30.0, &x, &ns);
+            if (st == ZS_OK) {
+                zs_clip_fit_centred(x, ns, clip);
+                free(x);
+                st = zs_frontend_logmel(fe, clip, rx + (size_t)nrep * FEAT);
+            }
+            if (st) { fclose(lf); rc = cli_fail_file("enroll", line, st); goto done; }
+            ry[nrep++] = yk;
+            nneg++;
+        }
+        fclose(lf);
+        /* interleave negatives with the replayed examples */
+        for (int i = nrep - 1; i > 0; i--) {
+            int j = (int)(rng_next(&seed) % (uint64_t)(i + 1));
+            int32_t t = ry[i]; ry[i] = ry[j]; ry[j] = t;
+            float tmp[FEAT];
+            memcpy(tmp, rx + (size_t)i * FEAT, sizeof tmp);
+            memcpy(rx + (size_t)i * FEAT, rx + (size_t)j * FEAT, sizeof tmp);
+            memcpy(rx + (size_t)j * FEAT, tmp, sizeof tmp);
+        }
+    }
     if ((st = zs_net_add_class(net, word, X, nclips))) { rc = cli_fail("enroll", st); goto done; }
     zs_learn_opts o = zs_learn_defaults();
     o.lr = (float)lr;
@@ -217,7 +267,8 @@ int cmd_enroll(int argc, char **argv) {
     cJSON_AddStringToObject(j, "word", word);
     cJSON_AddNumberToObject(j, "clips", nclips);
     cJSON_AddNumberToObject(j, "clips_recognised", hits);
-    cJSON_AddNumberToObject(j, "replayed", nrep);
+    cJSON_AddNumberToObject(j, "replayed", nrep - nneg);
+    cJSON_AddNumberToObject(j, "negatives", nneg);
     cJSON_AddNumberToObject(j, "layers", (double)layers);
     cJSON_AddNumberToObject(j, "epochs", (double)epochs);
     cJSON_AddNumberToObject(j, "steps", steps);

@@ -12,6 +12,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *wha
     {"dataset", cmd_dataset, "build speech feature data sets"},
     {"serve", cmd_serve, "listen and learn: line requests on stdin or a Unix socket"},
     {"enroll", cmd_enroll, "add a word to a model from a few clips"},
+    {"continual", cmd_continual, "forgetting over a sequence of tasks (permuted/split images)"},
     {"bench", cmd_bench, "words/s of sparse vs dense (and peers)"},
     {"convert", cmd_convert, "rewrite a model file in the current format (packed sparse layers)"},
 };

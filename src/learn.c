@@ -90,7 +90,10 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
     double l = 0;
     for (int s = 0; s < n; s++) l -= logp[(size_t)s * K + y[s]];
     l /= n;
-    ZS_RETURN_IF(!isfinite(l), ZS_ENUMERIC, "learning loss is %g", l);
+    /* finite log-probabilities give finite gradients; finite activations
+     * (inputs checked above) finite updates */
+    ZS_RETURN_IF(!isfinite(l) || !zs_all_finite(logp, (size_t)n * K), ZS_ENUMERIC,
+                 "learning: log-probabilities are not finite (loss %g); the model diverged?", l);
 
     size_t maxu = 0;
     for (int i = lo; i < nl; i++)
@@ -180,12 +183,6 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
     }
     free(gi);
     free(hi);
-    int finite = 1;
-    for (int i = lo; i < nl && finite; i++) {
-        zs_layer *L = &net->layers[i];
-        if (L->type == ZS_LINEAR) finite = zs_all_finite(L->w, L->n_weights) && (!L->b || zs_all_finite(L->b, (size_t)L->out_c));
-    }
-
     /* 4. duty cycles of the k-WTA layers that learn */
     if (opts->update_duty)
         for (int i = lo; i < nl; i++) {
@@ -199,7 +196,6 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
         }
     zs_plan_free(net); /* the packed weights are stale */
     net->steps++;
-    ZS_RETURN_IF(!finite, ZS_ENUMERIC, "learning diverged (NaN or Inf in the weights); lower lr");
     if (loss) *loss = (float)l;
     return ZS_OK;
 }

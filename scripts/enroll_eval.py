@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""enroll_eval.py — keyword enrollment measured on real clips.
+
+Speech Commands v0.02 test clips (../shared/data/speech_commands_v0.02_test)
+split by speaker: `zeroskip enroll` learns WORD from one clip each of the
+first N speakers (sorted speaker ids); the word's clips of every other
+speaker are the held-out set (recall), the clips of every other word
+(and _unknown_) measure false accepts (called WORD). Old classes: accuracy
+of the model before and after on a data set (--test, e.g. the test split
+data/gsc/test.safetensors), with `zeroskip eval`.
+
+usage: enroll_eval.py --model M --word yes [--clips 10] [--test DATA]
+                      [--replay DATA] [--replay-n 200] [--layers N] [--epochs E]
+                      [--zeroskip build/zeroskip] [--out-json FILE]
+Prints one JSON line of results (and writes it to --out-json).
+"""
+import argparse, json, os, re, subprocess, sys, tempfile, time
+
+def listen(z, model, files):
+    out = []
+    for i in range(0, len(files), 200):
+        r = subprocess.run([z, "listen", "--model", model, "--json"] + files[i:i + 200],
+                           capture_output=True, text=True)
+        out += [json.loads(l) for l in r.stdout.splitlines()]
+    return out
+
+def accuracy(z, model, data):
+    r = subprocess.run([z, "eval", "--model", model, "--data", data], capture_output=True, text=True)
+    m = re.search(r"accuracy[^0-9]*([0-9.]+)\s*%", r.stdout + r.stderr)
+    if not m:
+        sys.exit("eval failed: " + r.stdout + r.stderr)
+    return float(m.group(1))
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--word", default="yes")
+    ap.add_argument("--clips", type=int, default=10)
+    ap.add_argument("--root", default="../shared/data/speech_commands_v0.02_test")
+    ap.add_argument("--test")
+    ap.add_argument("--replay")
+    ap.add_argument("--replay-n", type=int, default=200)
+    ap.add_argument("--negatives", type=int, default=0,
+                    help="up to N clips of other words by the enrollment speakers, learned as unknown")
+    ap.add_argument("--layers", type=int)
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--zeroskip", default="build/zeroskip")
+    ap.add_argument("--out-json")
+    a = ap.parse_args()
+    wdir = os.path.join(a.root, a.word)
+    by_spk = {}
+    for f in sorted(os.listdir(wdir)):
+        by_spk.setdefault(f.split("_nohash_")[0], []).append(os.path.join(wdir, f))
+    spk = sorted(by_spk)
+    enroll_spk = spk[:a.clips]
+    enroll = [by_spk[s][0] for s in enroll_spk]
+    held = [f for s in spk[a.clips:] for f in by_spk[s]]
+    others = []
+    for d in sorted(os.listdir(a.root)):
+        p = os.path.join(a.root, d)
+        if d in (a.word, "_silence_") or not os.path.isdir(p):
+            continue
+        others += [os.path.join(p, f) for f in sorted(os.listdir(p))
+                   if f.split("_nohash_")[0] not in enroll_spk]
+    negs = []
+    for d in sorted(os.listdir(a.root)):
+        p = os.path.join(a.root, d)
+        if d in (a.word, "_silence_") or not os.path.isdir(p):
+            continue
+        negs += [os.path.join(p, f) for f in sorted(os.listdir(p)) if f.split("_nohash_")[0] in enroll_spk]
+    negs = negs[::max(1, len(negs) // a.negatives)][:a.negatives] if a.negatives else []
+    tmp = tempfile.mkdtemp(prefix="zs_enroll_")
+    out = os.path.join(tmp, "enrolled.safetensors")
+    cmd = [a.zeroskip, "enroll", "--model", a.model, "--word", a.word, "--out", out]
+    if a.replay:
+        cmd += ["--replay", a.replay, "--replay-n", str(a.replay_n)]
+    if negs:
+        lst = os.path.join(tmp, "negatives.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(negs) + "\n")
+        cmd += ["--negatives", lst]
+    if a.layers:
+        cmd += ["--layers", str(a.layers)]
+    if a.epochs:
+        cmd += ["--epochs", str(a.epochs)]
+    if a.lr:
+        cmd += ["--lr", str(a.lr)]
+    t0 = time.time()
+    r = subprocess.run(cmd + enroll, capture_output=True, text=True)
+    if r.returncode:
+        sys.exit("enroll failed: " + r.stderr)
+    summary = json.loads(r.stdout)
+    summary["wall_s"] = round(time.time() - t0, 3)
+    h = listen(a.zeroskip, out, held)
+    o_new = listen(a.zeroskip, out, others)
+    res = {
+        "word": a.word, "enroll_clips": len(enroll), "enroll_speakers": len(enroll_spk), "negative_clips": len(negs),
+        "heldout_clips": len(held), "heldout_speakers": len(spk) - a.clips,
+        "recall": round(100.0 * sum(x.get("label") == a.word for x in h) / len(h), 2),
+        "other_clips": len(others),
+        "false_accept": round(100.0 * sum(x.get("label") == a.word for x in o_new) / len(others), 2),
+        "enroll": summary, "command": " ".join(cmd[:1] + cmd[1:]) + " CLIP...",
+    }
+    if a.test:
+        res["old_acc_before"] = accuracy(a.zeroskip, a.model, a.test)
+        res["old_acc_after"] = accuracy(a.zeroskip, out, a.test)
+        res["old_acc_drop"] = round(res["old_acc_before"] - res["old_acc_after"], 2)
+    line = json.dumps(res)
+    print(line)
+    if a.out_json:
+        with open(a.out_json, "a") as f:
+            f.write(line + "\n")
+    os.remove(out)
+    if negs:
+        os.remove(lst)
+    os.rmdir(tmp)
+
+if __name__ == "__main__":
+    main()
