@@ -7,26 +7,33 @@
  *             fixed permutation P_t (P_0 = identity), all 10 classes.
  *   split     5 tasks of 2 classes ({0,1}, {2,3}, ...); task-incremental:
  *             at test, the prediction is the better of the task's 2 classes.
- * Tasks are trained one after the other (zs_train, --epochs each, the same
- * SGD settings, no access to earlier tasks' data, no replay). After each
+ * Tasks are trained one after the other (--epochs each, plain SGD at a
+ * constant rate, no access to earlier tasks' data, no replay) on a
+ * continual-learning MLP (zs_cl_*): --model dense (ReLU), sparse (sparse
+ * weights + k-WTA) or dendrites (sparse + k-WTA + active dendrites whose
+ * context is the mean training input of the task, the task's prototype; at
+ * test each image gets the context of the nearest prototype among the
+ * tasks seen so far), each optionally with synaptic intelligence (--si C).
+ * After each
  * task the network is evaluated on every task's test images. Printed /
  * written (--csv): the accuracy matrix acc[after task][task]; summary: the
  * average accuracy over all tasks after the last one and each task's
  * forgetting (its best accuracy after any earlier task minus its final
  * accuracy).
  *
- * What it is not: a general continual-learning framework (no task
- * inference, no regularisers; see docs/CONTINUAL.md). */
+ * What it is not: a general continual-learning framework (see
+ * docs/CONTINUAL.md for the protocol and results). */
 #include "cli.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *USAGE =
-    "zeroskip continual (--preset P | --arch FILE) --train IDX --test IDX\n"
+    "zeroskip continual --train IDX --test IDX [--model dense|sparse|dendrites] [--si C]\n"
     "                   [--protocol permuted|split] [--tasks T] [--epochs E] [--samples N]\n"
-    "                   [--test-samples M] [--batch B] [--lr F] [--momentum F]\n"
-    "                   [--weight-decay F] [--seed S] [--csv FILE]";
+    "                   [--test-samples M] [--batch B] [--lr F] [--hidden H] [--sparsity F]\n"
+    "                   [--percent-on F] [--segments S] [--seed S] [--csv FILE]";
 
 static uint64_t sm64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -35,10 +42,15 @@ static uint64_t sm64(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-/* Task t's view of `src` (first `limit` samples, filtered to the task's
- * classes for split), pixels permuted by perm (NULL: identity). */
-static zs_status make_task(const zs_dataset *src, int limit, const int32_t *perm, int c0, int c1,
-                           zs_dataset **out) {
+typedef struct task {
+    int n, c0, c1;        /* split: the task's classes; permuted: -1     */
+    float *x;             /* (n, D)                                        */
+    int32_t *y;
+} task;
+
+/* Task view of a data set: the first `limit` samples of the task's classes,
+ * pixels permuted by perm (NULL: identity). */
+static int make_task(task *t, const zs_dataset *src, int limit, const int32_t *perm, int c0, int c1) {
     int c, h, w, n = zs_dataset_size(src);
     zs_dataset_shape(src, &c, &h, &w);
     size_t D = (size_t)c * h * w;
@@ -46,124 +58,105 @@ static zs_status make_task(const zs_dataset *src, int limit, const int32_t *perm
     const int32_t *Y = zs_dataset_labels_const(src);
     int m = 0;
     for (int i = 0; i < n && m < limit; i++) m += c0 < 0 || Y[i] == c0 || Y[i] == c1;
-    zs_status st = zs_dataset_create(out, m, c, h, w);
-    if (st) return st;
-    float *F = zs_dataset_features(*out);
-    int32_t *L = zs_dataset_labels(*out);
+    t->n = m; t->c0 = c0; t->c1 = c1;
+    t->x = malloc(sizeof(float) * D * (size_t)(m ? m : 1));
+    t->y = malloc(sizeof(int32_t) * (size_t)(m ? m : 1));
+    if (!t->x || !t->y) return -1;
     m = 0;
-    for (int i = 0; i < n && m < limit; i++) {
+    for (int i = 0; i < n && m < t->n; i++) {
         if (!(c0 < 0 || Y[i] == c0 || Y[i] == c1)) continue;
         const float *x = X + (size_t)i * D;
-        float *y = F + (size_t)m * D;
+        float *y = t->x + (size_t)m * D;
         if (perm) for (size_t j = 0; j < D; j++) y[j] = x[perm[j]];
         else memcpy(y, x, sizeof(float) * D);
-        L[m++] = Y[i];
+        t->y[m++] = Y[i];
     }
-    return ZS_OK;
-}
-
-/* Accuracy (%) of net on data; split: the better of classes c0, c1. */
-static zs_status task_acc(zs_net *net, const zs_dataset *d, int c0, int c1, double *acc) {
-    int n = zs_dataset_size(d), K = zs_net_num_classes(net);
-    int c, h, w;
-    zs_dataset_shape(d, &c, &h, &w);
-    size_t D = (size_t)c * h * w;
-    float *lp = malloc(sizeof(float) * 256 * (size_t)K);
-    if (!lp) return ZS_ENOMEM;
-    const float *X = zs_dataset_features_const(d);
-    const int32_t *Y = zs_dataset_labels_const(d);
-    long ok = 0;
-    for (int s = 0; s < n; s += 256) {
-        int b = n - s < 256 ? n - s : 256;
-        zs_status st = zs_net_infer(net, X + (size_t)s * D, b, lp);
-        if (st) { free(lp); return st; }
-        for (int j = 0; j < b; j++) {
-            const float *p = lp + (size_t)j * K;
-            int best;
-            if (c0 >= 0) best = p[c1] > p[c0] ? c1 : c0;
-            else { best = 0; for (int k = 1; k < K; k++) if (p[k] > p[best]) best = k; }
-            ok += best == Y[s + j];
-        }
-    }
-    free(lp);
-    *acc = 100.0 * (double)ok / n;
-    return ZS_OK;
+    return 0;
 }
 
 int cmd_continual(int argc, char **argv) {
-    const char *preset = NULL, *arch = NULL, *train_path = NULL, *test_path = NULL, *csv_path = NULL, *v;
-    const char *protocol = "permuted";
-    long tasks = 10, epochs = 1, samples = 60000, test_samples = 10000, batch = 32;
-    double lr = 0.01, momentum = 0.0, wd = 0.0;
+    const char *train_path = NULL, *test_path = NULL, *csv_path = NULL, *model = "dense", *protocol = "permuted", *v;
+    long tasks = 10, epochs = 1, samples = 60000, test_samples = 10000, batch = 32, hidden = 512, segments = -1;
+    double lr = 0.05, si = 0, sparsity = -1, pon = -1;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s\n\nTrain tasks one after the other and measure forgetting (docs/CONTINUAL.md).\n"
-                   "  --protocol permuted (default; --tasks T, 10) or split (5 tasks x 2 classes,\n"
-                   "             task-incremental evaluation)\n"
+                   "  --model dense (ReLU) | sparse (50 %% zero weights, k-WTA 5 %%) |\n"
+                   "          dendrites (sparse + active dendrites, one segment per task,\n"
+                   "          context = the task's mean input scaled to unit length;\n"
+                   "          at test, the nearest prototype's)\n"
+                   "  --si C (0)   synaptic intelligence strength (0: off)\n"
+                   "  --protocol permuted (default; --tasks T, 10) or split (5 tasks x 2\n"
+                   "               classes, task-incremental evaluation)\n"
                    "  --epochs E (1) per task   --samples N (60000) training images per task\n"
-                   "  --test-samples M (10000) test images per task   --batch B (32)\n"
-                   "  --lr F (0.01) --momentum F (0) --weight-decay F (0): SGD, constant lr\n"
+                   "  --test-samples M (10000) per task   --batch B (32)   --lr F (0.05)\n"
+                   "  --hidden H (512) units per hidden layer (2 layers)\n"
+                   "  --sparsity F, --percent-on F, --segments S: override the model's\n"
                    "  --seed S (1) weights, masks, permutations, shuffling\n"
                    "  --csv FILE  after_task,task,accuracy rows\n", USAGE);
             return EXIT_OK;
         }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
-        if (OPT("--preset")) { if (r < 0) return EXIT_USAGE; preset = v; }
-        else if (OPT("--arch")) { if (r < 0) return EXIT_USAGE; arch = v; }
-        else if (OPT("--train")) { if (r < 0) return EXIT_USAGE; train_path = v; }
+#define NUM(name, lo, hi, out) else if (OPT(name)) { if (r < 0 || cli_int("continual", name, v, lo, hi, out)) return EXIT_USAGE; }
+#define FLT(name, lo, hi, out) else if (OPT(name)) { if (r < 0 || cli_float("continual", name, v, lo, hi, out)) return EXIT_USAGE; }
+        if (OPT("--train")) { if (r < 0) return EXIT_USAGE; train_path = v; }
         else if (OPT("--test")) { if (r < 0) return EXIT_USAGE; test_path = v; }
         else if (OPT("--csv")) { if (r < 0) return EXIT_USAGE; csv_path = v; }
         else if (OPT("--protocol")) { if (r < 0) return EXIT_USAGE; protocol = v; }
-        else if (OPT("--tasks")) { if (r < 0 || cli_int("continual", "--tasks", v, 1, 1000, &tasks)) return EXIT_USAGE; }
-        else if (OPT("--epochs")) { if (r < 0 || cli_int("continual", "--epochs", v, 1, 1000, &epochs)) return EXIT_USAGE; }
-        else if (OPT("--samples")) { if (r < 0 || cli_int("continual", "--samples", v, 1, 100000000, &samples)) return EXIT_USAGE; }
-        else if (OPT("--test-samples")) { if (r < 0 || cli_int("continual", "--test-samples", v, 1, 100000000, &test_samples)) return EXIT_USAGE; }
-        else if (OPT("--batch")) { if (r < 0 || cli_int("continual", "--batch", v, 1, 4096, &batch)) return EXIT_USAGE; }
-        else if (OPT("--lr")) { if (r < 0 || cli_float("continual", "--lr", v, 1e-6, 10, &lr)) return EXIT_USAGE; }
-        else if (OPT("--momentum")) { if (r < 0 || cli_float("continual", "--momentum", v, 0, 0.999, &momentum)) return EXIT_USAGE; }
-        else if (OPT("--weight-decay")) { if (r < 0 || cli_float("continual", "--weight-decay", v, 0, 1, &wd)) return EXIT_USAGE; }
+        else if (OPT("--model")) { if (r < 0) return EXIT_USAGE; model = v; }
+        NUM("--tasks", 1, 1000, &tasks)
+        NUM("--epochs", 1, 1000, &epochs)
+        NUM("--samples", 1, 100000000, &samples)
+        NUM("--test-samples", 1, 100000000, &test_samples)
+        NUM("--batch", 1, 4096, &batch)
+        NUM("--hidden", 1, 65536, &hidden)
+        NUM("--segments", 0, 1024, &segments)
+        FLT("--lr", 1e-6, 10, &lr)
+        FLT("--si", 0, 1e6, &si)
+        FLT("--sparsity", 0, 0.99, &sparsity)
+        FLT("--percent-on", 0, 1, &pon)
         else if (OPT("--seed")) { if (r < 0 || cli_u64("continual", "--seed", v, &seed)) return EXIT_USAGE; }
         else return cli_usage("continual", USAGE, "unknown argument '%s'", argv[i]);
+#undef FLT
+#undef NUM
 #undef OPT
     }
     int split = !strcmp(protocol, "split");
     if (!split && strcmp(protocol, "permuted")) return cli_usage("continual", USAGE, "--protocol is permuted or split");
-    if (!!preset == !!arch) return cli_usage("continual", USAGE, "give one of --preset and --arch");
+    int kind = !strcmp(model, "dense") ? 0 : !strcmp(model, "sparse") ? 1 : !strcmp(model, "dendrites") ? 2 : -1;
+    if (kind < 0) return cli_usage("continual", USAGE, "--model is dense, sparse or dendrites");
     if (!train_path || !test_path) return cli_usage("continual", USAGE, "--train and --test are required");
     if (split) tasks = 5;
     int T = (int)tasks, rc = EXIT_OK;
     zs_status st;
-    zs_net *net = NULL;
-    zs_dataset *tr = NULL, *te = NULL, **tt = calloc((size_t)T, sizeof *tt);
-    int32_t **perm = calloc((size_t)T, sizeof *perm);
+    zs_cl *net = NULL;
+    zs_dataset *tr = NULL, *te = NULL;
+    task *ttr = calloc((size_t)T, sizeof *ttr), *tte = calloc((size_t)T, sizeof *tte);
+    int32_t **perm = calloc((size_t)T, sizeof *perm), *order = NULL, *cid = NULL, *yb = NULL;
     double *acc = calloc((size_t)T * T, sizeof(double));
+    float *proto = NULL, *ctxn = NULL, *xb = NULL, *lg = NULL;
     FILE *csv = NULL;
-    char *json = NULL;
-    if (!tt || !perm || !acc) { rc = cli_fail("continual", ZS_ENOMEM); goto out; }
+    if (!ttr || !tte || !perm || !acc) { rc = cli_fail("continual", ZS_ENOMEM); goto out; }
     if ((st = zs_dataset_load(&tr, train_path))) { rc = cli_fail_file("continual", train_path, st); goto out; }
     if ((st = zs_dataset_load(&te, test_path))) { rc = cli_fail_file("continual", test_path, st); goto out; }
-    if (preset) st = zs_net_create_preset(&net, preset, seed);
-    else {
-        FILE *f = fopen(arch, "rb");
-        long len = -1;
-        if (f && !fseek(f, 0, SEEK_END)) len = ftell(f);
-        if (len >= 0 && len < (1 << 24) && !fseek(f, 0, SEEK_SET) && (json = calloc((size_t)len + 1, 1)) &&
-            fread(json, 1, (size_t)len, f) == (size_t)len)
-            st = zs_net_create_json(&net, json, seed);
-        else { if (f) fclose(f); fprintf(stderr, "zeroskip continual: %s: cannot read\n", arch); rc = EXIT_IO; goto out; }
-        fclose(f);
-    }
-    if (st) { rc = cli_fail("continual", st); goto out; }
-    if (zs_net_num_classes(net) < 10) {
-        fprintf(stderr, "zeroskip continual: the network has %d outputs; the protocols need 10\n", zs_net_num_classes(net));
-        rc = EXIT_FAIL;
-        goto out;
-    }
     int c, h, w;
     zs_dataset_shape(tr, &c, &h, &w);
     int D = c * h * w;
+    zs_cl_opts o = zs_cl_defaults();
+    o.inputs = D;
+    o.hidden = (int)hidden;
+    o.classes = 10;
+    o.weight_sparsity = kind ? 0.5f : 0.0f;
+    o.percent_on = kind ? 0.05f : 0.0f;
+    o.segments = kind == 2 ? T : 0;
+    if (sparsity >= 0) o.weight_sparsity = (float)sparsity;
+    if (pon >= 0) o.percent_on = (float)pon;
+    if (segments >= 0) o.segments = (int)segments;
+    o.si_c = (float)si;
+    o.seed = seed;
+    if ((st = zs_cl_create(&net, &o))) { rc = cli_fail("continual", st); goto out; }
     uint64_t s = seed * 0x2545f4914f6cdd1dull + 7;
     for (int t = 1; t < T && !split; t++) {
         if (!(perm[t] = malloc(sizeof(int32_t) * (size_t)D))) { rc = cli_fail("continual", ZS_ENOMEM); goto out; }
@@ -173,39 +166,94 @@ int cmd_continual(int argc, char **argv) {
             int32_t x = perm[t][j]; perm[t][j] = perm[t][k]; perm[t][k] = x;
         }
     }
+    long maxn = 0;
     for (int t = 0; t < T; t++) {
         int c0 = split ? 2 * t : -1, c1 = split ? 2 * t + 1 : -1;
-        if ((st = make_task(te, (int)test_samples, perm[t], c0, c1, &tt[t]))) { rc = cli_fail("continual", st); goto out; }
+        if (make_task(&ttr[t], tr, (int)samples, perm[t], c0, c1) || make_task(&tte[t], te, (int)test_samples, perm[t], c0, c1)) {
+            rc = cli_fail("continual", ZS_ENOMEM);
+            goto out;
+        }
+        if (ttr[t].n > maxn) maxn = ttr[t].n;
+        if (tte[t].n > maxn) maxn = tte[t].n;
     }
+    zs_dataset_free(tr); tr = NULL;
+    zs_dataset_free(te); te = NULL;
+    proto = calloc((size_t)T * D, sizeof(float));
+    ctxn = calloc((size_t)T * D, sizeof(float));
+    order = malloc(sizeof(int32_t) * (size_t)maxn);
+    cid = malloc(sizeof(int32_t) * (size_t)maxn);
+    xb = malloc(sizeof(float) * (size_t)batch * D);
+    yb = malloc(sizeof(int32_t) * (size_t)batch);
+    lg = malloc(sizeof(float) * (size_t)maxn * 10);
+    if (!proto || !ctxn || !order || !cid || !xb || !yb || !lg) { rc = cli_fail("continual", ZS_ENOMEM); goto out; }
     if (csv_path && !(csv = fopen(csv_path, "w"))) { fprintf(stderr, "zeroskip continual: %s: cannot write\n", csv_path); rc = EXIT_IO; goto out; }
     if (csv) fprintf(csv, "after_task,task,accuracy\n");
-    zs_train_opts o = zs_train_defaults();
-    o.batch = (int)batch;
-    o.lr = (float)lr;
-    o.momentum = (float)momentum;
-    o.weight_decay = (float)wd;
-    o.lr_gamma = 1.0f;
-    o.seed = seed;
+    uint64_t sh = seed ^ 0x51ed27ull;
     for (int t = 0; t < T; t++) {
-        zs_dataset *task = NULL;
-        int c0 = split ? 2 * t : -1, c1 = split ? 2 * t + 1 : -1;
-        if ((st = make_task(tr, split ? 1 << 30 : (int)samples, perm[t], c0, c1, &task))) { rc = cli_fail("continual", st); goto out; }
-        o.epochs = (int)((t + 1) * epochs); /* zs_train counts epochs over the network's life */
-        if (split && zs_dataset_size(task) > samples) o.max_samples = (int)samples;
-        st = zs_train(net, task, NULL, &o);
-        zs_dataset_free(task);
-        if (st) { rc = cli_fail("continual", st); goto out; }
+        task *k = &ttr[t];
+        float *pt = proto + (size_t)t * D;
+        for (int i = 0; i < k->n; i++)
+            for (int j = 0; j < D; j++) pt[j] += k->x[(size_t)i * D + j];
+        double nrm = 0;
+        for (int j = 0; j < D; j++) { pt[j] /= (float)(k->n ? k->n : 1); nrm += (double)pt[j] * pt[j]; }
+        /* the dendrites read the prototype scaled to unit length */
+        for (int j = 0; j < D; j++) ctxn[(size_t)t * D + j] = nrm > 0 ? (float)(pt[j] / sqrt(nrm)) : 0.0f;
+        for (long e = 0; e < epochs; e++) {
+            for (int i = 0; i < k->n; i++) order[i] = i;
+            for (int i = k->n - 1; i > 0; i--) {
+                int j = (int)(sm64(&sh) % (uint64_t)(i + 1));
+                int32_t x = order[i]; order[i] = order[j]; order[j] = x;
+            }
+            for (int i = 0; i < k->n; i += (int)batch) {
+                int b = k->n - i < batch ? k->n - i : (int)batch;
+                for (int j = 0; j < b; j++) {
+                    memcpy(xb + (size_t)j * D, k->x + (size_t)order[i + j] * D, sizeof(float) * D);
+                    yb[j] = k->y[order[i + j]];
+                }
+                if ((st = zs_cl_train_step(net, xb, yb, b, o.segments ? ctxn + (size_t)t * D : NULL, (float)lr, NULL))) {
+                    rc = cli_fail("continual", st);
+                    goto out;
+                }
+            }
+        }
+        zs_cl_task_end(net);
         double avg = 0;
+        long ctx_ok = 0, ctx_n = 0;
         for (int j = 0; j < T; j++) {
-            if ((st = task_acc(net, tt[j], split ? 2 * j : -1, split ? 2 * j + 1 : -1, &acc[(size_t)t * T + j]))) {
+            task *q = &tte[j];
+            /* context: the nearest prototype among the tasks seen so far */
+            for (int i = 0; i < q->n && o.segments; i++) {
+                const float *x = q->x + (size_t)i * D;
+                double best = 0;
+                for (int p = 0; p <= t; p++) {
+                    double d2 = 0;
+                    const float *pp = proto + (size_t)p * D;
+                    for (int jj = 0; jj < D; jj++) d2 += (double)(x[jj] - pp[jj]) * (x[jj] - pp[jj]);
+                    if (p == 0 || d2 < best) { best = d2; cid[i] = p; }
+                }
+                if (j <= t) { ctx_ok += cid[i] == j; ctx_n++; }
+            }
+            if ((st = zs_cl_infer(net, q->x, q->n, o.segments ? ctxn : NULL, o.segments ? t + 1 : 0,
+                                  o.segments ? cid : NULL, lg))) {
                 rc = cli_fail("continual", st);
                 goto out;
             }
+            long ok = 0;
+            for (int i = 0; i < q->n; i++) {
+                const float *z = lg + (size_t)i * 10;
+                int best;
+                if (split) best = z[q->c1] > z[q->c0] ? q->c1 : q->c0;
+                else { best = 0; for (int kk = 1; kk < 10; kk++) if (z[kk] > z[best]) best = kk; }
+                ok += best == q->y[i];
+            }
+            acc[(size_t)t * T + j] = 100.0 * (double)ok / (q->n ? q->n : 1);
             if (j <= t) avg += acc[(size_t)t * T + j];
             if (csv) fprintf(csv, "%d,%d,%.4f\n", t + 1, j + 1, acc[(size_t)t * T + j]);
         }
-        printf("after task %d: task 1 %.2f %%, average over tasks 1..%d %.2f %%\n", t + 1, acc[(size_t)t * T], t + 1,
+        printf("after task %d: task 1 %.2f %%, average over tasks 1..%d %.2f %%", t + 1, acc[(size_t)t * T], t + 1,
                avg / (t + 1));
+        if (o.segments) printf(", context inferred right %.2f %%", 100.0 * ctx_ok / (ctx_n ? ctx_n : 1));
+        printf("\n");
         fflush(stdout);
     }
     double avg = 0, fsum = 0;
@@ -218,15 +266,16 @@ int cmd_continual(int argc, char **argv) {
         fsum += fg;
         printf(" %.2f", fin);
     }
-    printf("\naverage accuracy %.2f %%, mean forgetting %.2f points (%s, %d tasks)\n", avg / T,
-           T > 1 ? fsum / (T - 1) : 0.0, protocol, T);
+    printf("\naverage accuracy %.2f %%, mean forgetting %.2f points (%s, %s%s, %d tasks)\n", avg / T,
+           T > 1 ? fsum / (T - 1) : 0.0, protocol, model, si > 0 ? " + SI" : "", T);
 out:
     if (csv && fclose(csv) && rc == EXIT_OK) rc = EXIT_IO;
-    for (int t = 0; t < T && tt; t++) zs_dataset_free(tt[t]);
+    for (int t = 0; t < T && ttr; t++) { free(ttr[t].x); free(ttr[t].y); }
+    for (int t = 0; t < T && tte; t++) { free(tte[t].x); free(tte[t].y); }
     for (int t = 0; t < T && perm; t++) free(perm[t]);
-    free(tt); free(perm); free(acc); free(json);
+    free(ttr); free(tte); free(perm); free(acc); free(proto); free(ctxn); free(order); free(cid); free(xb); free(yb); free(lg);
     zs_dataset_free(tr);
     zs_dataset_free(te);
-    zs_net_free(net);
+    zs_cl_free(net);
     return rc;
 }

@@ -329,6 +329,45 @@ zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n)
  * while nobody modifies it. */
 zs_status zs_net_clone(const zs_net *src, zs_net **out);
 
+/* ---- continual-learning MLP (src/dendrite.c, docs/CONTINUAL.md) --------
+ * A small multilayer perceptron for forgetting experiments: `layers` hidden
+ * layers of `hidden` units, dense or sparse (weight_sparsity: a fixed
+ * random fraction of each unit's weights kept at 0), ReLU or k-WTA
+ * (percent_on > 0: the k = percent_on * hidden largest outputs survive),
+ * optionally with active dendrites (segments > 0; Iyer et al. 2022): every
+ * hidden unit's output is (w.x + b) * sigmoid(d), d the segment response
+ * u_s . context of largest magnitude among its `segments` segments; a
+ * linear output of `classes`; softmax cross-entropy; plain SGD; optional
+ * synaptic intelligence (si_c > 0; Zenke et al. 2017) on the feed-forward
+ * weights and biases (not on the dendritic segments). Not thread-safe per
+ * object. */
+typedef struct zs_cl_opts {
+    int inputs, hidden, layers, classes;  /* 784, 512, 2, 10              */
+    float weight_sparsity;                /* 0 (dense)                     */
+    float percent_on;                     /* 0 (ReLU)                      */
+    int segments;                         /* 0 (no dendrites)              */
+    int context;                          /* context length; 0 = inputs    */
+    float si_c, si_xi;                    /* SI strength (0: off), damping 0.1 */
+    uint64_t seed;                        /* weights and masks; 1          */
+} zs_cl_opts;
+typedef struct zs_cl zs_cl;
+zs_cl_opts zs_cl_defaults(void);
+zs_status zs_cl_create(zs_cl **out, const zs_cl_opts *opts);
+void zs_cl_free(zs_cl *m);
+/* One SGD step on n samples x (n, inputs) with labels y, all under one
+ * context ctx (context floats; NULL without dendrites). `loss` (may be
+ * NULL) gets the mean cross-entropy before the step. */
+zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, const float *ctx, float lr,
+                           float *loss);
+/* Logits (n, classes) of n samples; sample s uses context ctx[cid[s]] of
+ * the P contexts ctx (P, context) (cid NULL: context 0; ctx NULL and P = 0
+ * without dendrites). */
+zs_status zs_cl_infer(zs_cl *m, const float *x, int n, const float *ctx, int P, const int32_t *cid,
+                      float *logits);
+/* End of a task: synaptic intelligence consolidates (importance update,
+ * new anchor); a no-op without SI. */
+void zs_cl_task_end(zs_cl *m);
+
 typedef struct zs_dataset zs_dataset;
 typedef struct zs_eval_result {
     int n, correct;

@@ -1,0 +1,404 @@
+/*
+ * dendrite.c — the active-dendrites layer (dendrite.h) and the
+ * continual-learning MLP built on it (zs_cl_*, include/zeroskip.h): hidden
+ * layers that are dense or sparse (fixed random weight masks), with ReLU or
+ * k-WTA, optionally dendritic (context-gated), a linear output, softmax
+ * cross-entropy, SGD, and optional synaptic intelligence (Zenke, Poole and
+ * Ganguli 2017) on the feed-forward weights and biases.
+ *
+ * What it is not: part of zs_net (its own small object: the experiments of
+ * docs/CONTINUAL.md compare its variants with one code path).
+ */
+#include "dendrite.h"
+#include "zs_internal.h"
+#include "layers.h"
+#include <math.h>
+
+void zs_dendrite_gate(float *dsel, int32_t *sel, const float *useg, const float *ctx, int U, int S, int C) {
+    for (int u = 0; u < U; u++) {
+        float best = 0.0f;
+        int bs = 0;
+        for (int s = 0; s < S; s++) {
+            const float *v = useg + ((size_t)u * S + s) * C;
+            float d = 0.0f;
+            for (int c = 0; c < C; c++) d += v[c] * ctx[c];
+            if (s == 0 || fabsf(d) > fabsf(best)) { best = d; bs = s; }
+        }
+        dsel[u] = best;
+        sel[u] = bs;
+    }
+}
+
+static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+void zs_dendrite_forward(float *out, float *a, float *gate, int32_t *sel, const float *x, const float *w,
+                         const float *b, const float *useg, const float *ctx, const int32_t *cid, int N, int I,
+                         int U, int S, int C, int P) {
+    for (int p = 0; p < P; p++) {
+        zs_dendrite_gate(gate + (size_t)p * U, sel + (size_t)p * U, useg, ctx + (size_t)p * C, U, S, C);
+        for (int u = 0; u < U; u++) gate[(size_t)p * U + u] = sigm(gate[(size_t)p * U + u]);
+    }
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * I, *g = gate + (size_t)(cid ? cid[n] : 0) * U;
+        for (int u = 0; u < U; u++) {
+            const float *wu = w + (size_t)u * I;
+            float s = b ? b[u] : 0.0f;
+            for (int i = 0; i < I; i++) s += wu[i] * xn[i];
+            a[(size_t)n * U + u] = s;
+            out[(size_t)n * U + u] = s * g[u];
+        }
+    }
+}
+
+void zs_dendrite_backward(float *dx, float *dw, float *db, float *duseg, const float *dout, const float *x,
+                          const float *w, const float *a, const float *gate, const int32_t *sel, const float *ctx,
+                          const int32_t *cid, int N, int I, int U, int S, int C) {
+    for (int n = 0; n < N; n++) {
+        int p = cid ? cid[n] : 0;
+        const float *g = gate + (size_t)p * U, *c = ctx + (size_t)p * C, *xn = x + (size_t)n * I;
+        for (int u = 0; u < U; u++) {
+            float d = dout[(size_t)n * U + u];
+            if (d == 0.0f) continue;
+            float da = d * g[u];
+            if (db) db[u] += da;
+            if (dw) { float *r = dw + (size_t)u * I; for (int i = 0; i < I; i++) r[i] += da * xn[i]; }
+            if (dx) { const float *r = w + (size_t)u * I; float *o = dx + (size_t)n * I; for (int i = 0; i < I; i++) o[i] += da * r[i]; }
+            if (duseg) {
+                float dd = d * a[(size_t)n * U + u] * g[u] * (1.0f - g[u]);
+                float *v = duseg + ((size_t)u * S + sel[(size_t)p * U + u]) * C;
+                for (int k = 0; k < C; k++) v[k] += dd * c[k];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ the MLP */
+
+typedef struct cl_layer {
+    int I, U;
+    float *w, *b;          /* (U, I), (U)                                      */
+    float *dw, *db;
+    uint8_t *mask;         /* (U, I) or NULL                                   */
+    float *useg, *duseg;   /* (U, S, C) or NULL                                */
+    int k;                 /* k-WTA winners; 0 = ReLU                          */
+    float *a, *out, *dout; /* (Nmax, U)                                        */
+    float *gate;           /* (Pmax, U)                                        */
+    int32_t *sel;          /* (Pmax, U)                                        */
+} cl_layer;
+
+struct zs_cl {
+    zs_cl_opts o;
+    int L;                 /* hidden layers + output                          */
+    cl_layer *ly;
+    int nmax, pmax;
+    float *dx;             /* (Nmax, max width) scratch                        */
+    float *score;          /* k-WTA scratch (U)                                */
+    int32_t *idx;
+    /* synaptic intelligence over every w and b: flat views */
+    size_t np;
+    float **pw, **pg;      /* per tensor: params, grads                       */
+    size_t *pn;
+    int nt;
+    float *si_omega, *si_Omega, *si_anchor, *si_start; /* (np) each            */
+};
+
+zs_cl_opts zs_cl_defaults(void) {
+    zs_cl_opts o;
+    memset(&o, 0, sizeof o);
+    o.inputs = 784;
+    o.hidden = 512;
+    o.layers = 2;
+    o.classes = 10;
+    o.weight_sparsity = 0.0f;
+    o.percent_on = 0.0f;
+    o.segments = 0;
+    o.context = 0;
+    o.si_c = 0.0f;
+    o.si_xi = 0.1f;
+    o.seed = 1;
+    return o;
+}
+
+void zs_cl_free(zs_cl *m) {
+    if (!m) return;
+    for (int l = 0; l < m->L && m->ly; l++) {
+        cl_layer *y = &m->ly[l];
+        free(y->w); free(y->b); free(y->dw); free(y->db); free(y->mask); free(y->useg); free(y->duseg);
+        free(y->a); free(y->out); free(y->dout); free(y->gate); free(y->sel);
+    }
+    free(m->ly); free(m->dx); free(m->score); free(m->idx);
+    free(m->pw); free(m->pg); free(m->pn);
+    free(m->si_omega); free(m->si_Omega); free(m->si_anchor); free(m->si_start);
+    free(m);
+}
+
+static zs_status reserve(zs_cl *m, int n, int p) {
+    if (n <= m->nmax && p <= m->pmax) return ZS_OK;
+    if (n < m->nmax) n = m->nmax;
+    if (p < m->pmax) p = m->pmax;
+    int wmax = m->o.inputs;
+    for (int l = 0; l < m->L; l++) {
+        cl_layer *y = &m->ly[l];
+        if (y->U > wmax) wmax = y->U;
+        free(y->a); free(y->out); free(y->dout); free(y->gate); free(y->sel);
+        y->a = malloc(sizeof(float) * (size_t)n * y->U);
+        y->out = malloc(sizeof(float) * (size_t)n * y->U);
+        y->dout = malloc(sizeof(float) * (size_t)n * y->U);
+        y->gate = malloc(sizeof(float) * (size_t)p * y->U);
+        y->sel = malloc(sizeof(int32_t) * (size_t)p * y->U);
+        if (!y->a || !y->out || !y->dout || !y->gate || !y->sel) return ZS_ERR(ZS_ENOMEM, "out of memory");
+    }
+    free(m->dx);
+    m->dx = malloc(sizeof(float) * (size_t)n * wmax);
+    if (!m->dx) return ZS_ERR(ZS_ENOMEM, "out of memory");
+    m->nmax = n;
+    m->pmax = p;
+    return ZS_OK;
+}
+
+zs_status zs_cl_create(zs_cl **out, const zs_cl_opts *o) {
+    ZS_RETURN_IF(!out || !o, ZS_EINVAL, "zs_cl_create: NULL argument");
+    *out = NULL;
+    ZS_RETURN_IF(o->inputs < 1 || o->inputs > (1 << 20) || o->hidden < 1 || o->hidden > (1 << 16) || o->layers < 0 ||
+                     o->layers > 8 || o->classes < 2 || o->classes > ZS_MAX_CLASSES || o->segments < 0 ||
+                     o->segments > 1024 || o->context < 0 || o->context > (1 << 20) ||
+                     !(o->weight_sparsity >= 0 && o->weight_sparsity < 1) || !(o->percent_on >= 0 && o->percent_on <= 1) ||
+                     !(o->si_c >= 0) || !(o->si_xi > 0),
+                 ZS_EINVAL, "zs_cl_create: option out of range");
+    zs_status st = ZS_OK;
+    zs_cl *m = calloc(1, sizeof *m);
+    if (!m) return ZS_ERR(ZS_ENOMEM, "out of memory");
+    m->o = *o;
+    if (m->o.segments && !m->o.context) m->o.context = o->inputs;
+    m->L = o->layers + 1;
+    m->ly = calloc((size_t)m->L, sizeof(cl_layer));
+    m->pw = calloc((size_t)2 * m->L, sizeof(float *));
+    m->pg = calloc((size_t)2 * m->L, sizeof(float *));
+    m->pn = calloc((size_t)2 * m->L, sizeof(size_t));
+    m->score = malloc(sizeof(float) * (size_t)o->hidden);
+    m->idx = malloc(sizeof(int32_t) * (size_t)o->hidden * 2);
+    if (!m->ly || !m->pw || !m->pg || !m->pn || !m->score || !m->idx) ZS_FAIL(ZS_ENOMEM, "out of memory");
+    zs_rng r;
+    zs_rng_seed(&r, o->seed);
+    int I = o->inputs;
+    for (int l = 0; l < m->L; l++) {
+        cl_layer *y = &m->ly[l];
+        int hid = l < o->layers;
+        y->I = I;
+        y->U = hid ? o->hidden : o->classes;
+        size_t nw = (size_t)y->U * I;
+        y->w = malloc(sizeof(float) * nw);
+        y->b = malloc(sizeof(float) * (size_t)y->U);
+        y->dw = calloc(nw, sizeof(float));
+        y->db = calloc((size_t)y->U, sizeof(float));
+        if (!y->w || !y->b || !y->dw || !y->db) ZS_FAIL(ZS_ENOMEM, "out of memory");
+        int keep = I;
+        if (hid && o->weight_sparsity > 0) {
+            keep = (int)lround((1.0 - o->weight_sparsity) * I);
+            if (keep < 1) keep = 1;
+            if (!(y->mask = calloc(nw, 1))) ZS_FAIL(ZS_ENOMEM, "out of memory");
+            int32_t *perm = malloc(sizeof(int32_t) * (size_t)I);
+            if (!perm) ZS_FAIL(ZS_ENOMEM, "out of memory");
+            for (int u = 0; u < y->U; u++) {
+                for (int i = 0; i < I; i++) perm[i] = i;
+                zs_rng_shuffle(&r, perm, I);
+                for (int i = 0; i < keep; i++) y->mask[(size_t)u * I + perm[i]] = 1;
+            }
+            free(perm);
+        }
+        /* kaiming-uniform over the kept fan-in (sparse layers keep the
+         * variance of a dense one) */
+        float bound = sqrtf(6.0f / (float)keep) / sqrtf(2.0f), bb = 1.0f / sqrtf((float)keep);
+        for (size_t j = 0; j < nw; j++) y->w[j] = (2.0f * zs_rng_uniform(&r) - 1.0f) * bound * (y->mask ? y->mask[j] : 1);
+        for (int u = 0; u < y->U; u++) y->b[u] = (2.0f * zs_rng_uniform(&r) - 1.0f) * bb;
+        if (hid && o->percent_on > 0) {
+            y->k = (int)lround(o->percent_on * y->U);
+            if (y->k < 1) y->k = 1;
+        }
+        if (hid && m->o.segments) {
+            size_t ns = (size_t)y->U * m->o.segments * m->o.context;
+            y->useg = malloc(sizeof(float) * ns);
+            y->duseg = calloc(ns, sizeof(float));
+            if (!y->useg || !y->duseg) ZS_FAIL(ZS_ENOMEM, "out of memory");
+            float sb = 1.0f / sqrtf((float)m->o.context);
+            for (size_t j = 0; j < ns; j++) y->useg[j] = (2.0f * zs_rng_uniform(&r) - 1.0f) * sb;
+        }
+        m->pw[m->nt] = y->w; m->pg[m->nt] = y->dw; m->pn[m->nt++] = nw;
+        m->pw[m->nt] = y->b; m->pg[m->nt] = y->db; m->pn[m->nt++] = (size_t)y->U;
+        m->np += nw + (size_t)y->U;
+        I = y->U;
+    }
+    if (o->si_c > 0) {
+        m->si_omega = calloc(m->np, sizeof(float));
+        m->si_Omega = calloc(m->np, sizeof(float));
+        m->si_anchor = malloc(sizeof(float) * m->np);
+        m->si_start = malloc(sizeof(float) * m->np);
+        if (!m->si_omega || !m->si_Omega || !m->si_anchor || !m->si_start) ZS_FAIL(ZS_ENOMEM, "out of memory");
+        size_t off = 0;
+        for (int t = 0; t < m->nt; t++) {
+            memcpy(m->si_anchor + off, m->pw[t], sizeof(float) * m->pn[t]);
+            memcpy(m->si_start + off, m->pw[t], sizeof(float) * m->pn[t]);
+            off += m->pn[t];
+        }
+    }
+    if ((st = reserve(m, 32, 1))) goto fail;
+    *out = m;
+    return ZS_OK;
+fail:
+    zs_cl_free(m);
+    return st;
+}
+
+/* k-WTA in place on v (U): keep the k largest (ties: lower index). */
+static void kwta(zs_cl *m, float *v, int U, int k) {
+    if (k >= U) return;
+    int c = zs_topk_select(m->idx, v, U, k, m->idx + U);
+    memcpy(m->score, v, sizeof(float) * (size_t)U);
+    memset(v, 0, sizeof(float) * (size_t)U);
+    for (int j = 0; j < c; j++) v[m->idx[j]] = m->score[m->idx[j]];
+}
+
+/* forward of n samples; returns the logits (n, K) */
+static const float *forward(zs_cl *m, const float *x, int n, const float *ctx, int P, const int32_t *cid) {
+    const float *in = x;
+    for (int l = 0; l < m->L; l++) {
+        cl_layer *y = &m->ly[l];
+        if (y->useg) {
+            zs_dendrite_forward(y->out, y->a, y->gate, y->sel, in, y->w, y->b, y->useg, ctx, cid, n, y->I, y->U,
+                                m->o.segments, m->o.context, P);
+        } else {
+            for (int s = 0; s < n; s++) {
+                const float *xn = in + (size_t)s * y->I;
+                for (int u = 0; u < y->U; u++) {
+                    const float *wu = y->w + (size_t)u * y->I;
+                    float acc = y->b[u];
+                    for (int i = 0; i < y->I; i++) acc += wu[i] * xn[i];
+                    y->a[(size_t)s * y->U + u] = acc;
+                    y->out[(size_t)s * y->U + u] = acc;
+                }
+            }
+        }
+        if (l < m->L - 1)
+            for (int s = 0; s < n; s++) {
+                float *o = y->out + (size_t)s * y->U;
+                if (y->k) kwta(m, o, y->U, y->k);
+                else for (int u = 0; u < y->U; u++) o[u] = o[u] > 0 ? o[u] : 0.0f;
+            }
+        in = y->out;
+    }
+    return m->ly[m->L - 1].out;
+}
+
+zs_status zs_cl_infer(zs_cl *m, const float *x, int n, const float *ctx, int P, const int32_t *cid, float *logits) {
+    ZS_RETURN_IF(!m || !x || !logits || n < 0 || (m->o.segments && (!ctx || P < 1)), ZS_EINVAL,
+                 "zs_cl_infer: bad argument (a dendritic network needs contexts)");
+    if (cid)
+        for (int s = 0; s < n; s++) ZS_RETURN_IF(cid[s] < 0 || cid[s] >= P, ZS_EINVAL, "zs_cl_infer: context index out of range");
+    zs_status st;
+    for (int s0 = 0; s0 < n; s0 += 64) {
+        int b = n - s0 < 64 ? n - s0 : 64;
+        if ((st = reserve(m, b, P > 0 ? P : 1))) return st;
+        const float *lg = forward(m, x + (size_t)s0 * m->o.inputs, b, ctx, P > 0 ? P : 1, cid ? cid + s0 : NULL);
+        memcpy(logits + (size_t)s0 * m->o.classes, lg, sizeof(float) * (size_t)b * m->o.classes);
+    }
+    return ZS_OK;
+}
+
+zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, const float *ctx, float lr,
+                           float *loss) {
+    ZS_RETURN_IF(!m || !x || !y || n < 1 || !(lr >= 0) || (m->o.segments && !ctx), ZS_EINVAL,
+                 "zs_cl_train_step: bad argument (a dendritic network needs a context)");
+    int K = m->o.classes;
+    for (int s = 0; s < n; s++) ZS_RETURN_IF(y[s] < 0 || y[s] >= K, ZS_EINVAL, "label %d out of range", (int)y[s]);
+    zs_status st = reserve(m, n, 1);
+    if (st) return st;
+    const float *lg = forward(m, x, n, ctx, 1, NULL);
+    cl_layer *top = &m->ly[m->L - 1];
+    double l = 0;
+    for (int s = 0; s < n; s++) {
+        const float *z = lg + (size_t)s * K;
+        float mx = z[0];
+        for (int k = 1; k < K; k++) if (z[k] > mx) mx = z[k];
+        double se = 0;
+        for (int k = 0; k < K; k++) se += exp((double)(z[k] - mx));
+        l += log(se) - (z[y[s]] - mx);
+        for (int k = 0; k < K; k++)
+            top->dout[(size_t)s * K + k] = (float)((exp((double)(z[k] - mx)) / se - (k == y[s])) / n);
+    }
+    ZS_RETURN_IF(!isfinite(l), ZS_ENUMERIC, "zs_cl_train_step: loss is not finite");
+    for (int t = 0; t < m->nt; t++) memset(m->pg[t], 0, sizeof(float) * m->pn[t]);
+    for (int li = m->L - 1; li >= 0; li--) {
+        cl_layer *L = &m->ly[li];
+        const float *in = li ? m->ly[li - 1].out : x;
+        float *dx = li ? m->dx : NULL;
+        if (dx) memset(dx, 0, sizeof(float) * (size_t)n * L->I);
+        if (L->useg) {
+            memset(L->duseg, 0, sizeof(float) * (size_t)L->U * m->o.segments * m->o.context);
+            zs_dendrite_backward(dx, L->dw, L->db, L->duseg, L->dout, in, L->w, L->a, L->gate, L->sel, ctx, NULL, n,
+                                 L->I, L->U, m->o.segments, m->o.context);
+        } else {
+            for (int s = 0; s < n; s++) {
+                const float *xn = in + (size_t)s * L->I;
+                for (int u = 0; u < L->U; u++) {
+                    float d = L->dout[(size_t)s * L->U + u];
+                    if (d == 0.0f) continue;
+                    L->db[u] += d;
+                    float *r = L->dw + (size_t)u * L->I;
+                    for (int i = 0; i < L->I; i++) r[i] += d * xn[i];
+                    if (dx) {
+                        const float *wu = L->w + (size_t)u * L->I;
+                        float *o = dx + (size_t)s * L->I;
+                        for (int i = 0; i < L->I; i++) o[i] += d * wu[i];
+                    }
+                }
+            }
+        }
+        if (!dx) break;
+        /* through the activation below: ReLU or k-WTA pass gradient where
+         * the output is non-zero (k-WTA: the winners) */
+        cl_layer *B = &m->ly[li - 1];
+        for (size_t j = 0; j < (size_t)n * L->I; j++) B->dout[j] = B->out[j] != 0.0f ? dx[j] : 0.0f;
+    }
+    /* SGD (+ SI penalty 2 c Omega (theta - anchor); omega += -g * delta) */
+    size_t off = 0;
+    for (int t = 0; t < m->nt; t++) {
+        float *p = m->pw[t], *g = m->pg[t];
+        for (size_t j = 0; j < m->pn[t]; j++) {
+            float gt = g[j];
+            if (m->si_omega) {
+                float d = lr * (gt + 2.0f * m->o.si_c * m->si_Omega[off + j] * (p[j] - m->si_anchor[off + j]));
+                m->si_omega[off + j] += gt * d;
+                p[j] -= d;
+            } else p[j] -= lr * gt;
+        }
+        off += m->pn[t];
+    }
+    for (int li = 0; li < m->L; li++) {
+        cl_layer *L = &m->ly[li];
+        if (L->mask)
+            for (size_t j = 0; j < (size_t)L->U * L->I; j++) if (!L->mask[j]) L->w[j] = 0.0f;
+        if (L->useg) {
+            size_t ns = (size_t)L->U * m->o.segments * m->o.context;
+            for (size_t j = 0; j < ns; j++) L->useg[j] -= lr * L->duseg[j];
+        }
+    }
+    if (loss) *loss = (float)(l / n);
+    return ZS_OK;
+}
+
+void zs_cl_task_end(zs_cl *m) {
+    if (!m || !m->si_omega) return;
+    size_t off = 0;
+    for (int t = 0; t < m->nt; t++) {
+        for (size_t j = 0; j < m->pn[t]; j++) {
+            size_t q = off + j;
+            float dt = m->pw[t][j] - m->si_start[q];
+            m->si_Omega[q] += m->si_omega[q] / (dt * dt + m->o.si_xi);
+            if (m->si_Omega[q] < 0) m->si_Omega[q] = 0; /* as in Zenke's code: importance is non-negative */
+            m->si_omega[q] = 0;
+            m->si_start[q] = m->si_anchor[q] = m->pw[t][j];
+        }
+        off += m->pn[t];
+    }
+}
+
