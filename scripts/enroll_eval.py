@@ -38,6 +38,9 @@ def main():
     ap.add_argument("--clips", type=int, default=10)
     ap.add_argument("--root", default="../shared/data/speech_commands_v0.02_test")
     ap.add_argument("--test")
+    ap.add_argument("--old-real", action="store_true",
+                    help="old classes on real clips: FSDD speaker george (a test speaker, digits) + _silence_")
+    ap.add_argument("--fsdd", default="../shared/data/fsdd/recordings")
     ap.add_argument("--replay")
     ap.add_argument("--replay-n", type=int, default=200)
     ap.add_argument("--negatives", type=int, default=0,
@@ -102,6 +105,18 @@ def main():
         "false_accept": round(100.0 * sum(x.get("label") == a.word for x in o_new) / len(others), 2),
         "enroll": summary, "command": " ".join(cmd[:1] + cmd[1:]) + " CLIP...",
     }
+    if a.old_real:
+        names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+        old = [(os.path.join(a.fsdd, f), names[int(f.split("_")[0])]) for f in sorted(os.listdir(a.fsdd))
+               if f.split("_")[1] == "george"]
+        sil = os.path.join(a.root, "_silence_")
+        old += [(os.path.join(sil, f), "silence") for f in sorted(os.listdir(sil))]
+        files = [f for f, _ in old]
+        for tag, mdl in (("before", a.model), ("after", out)):
+            r = listen(a.zeroskip, mdl, files)
+            res["old_real_acc_" + tag] = round(100.0 * sum(x.get("label") == l for x, (_, l) in zip(r, old)) / len(old), 2)
+        res["old_real_clips"] = len(old)
+        res["old_real_drop"] = round(res["old_real_acc_before"] - res["old_real_acc_after"], 2)
     if a.test:
         res["old_acc_before"] = accuracy(a.zeroskip, a.model, a.test)
         res["old_acc_after"] = accuracy(a.zeroskip, out, a.test)

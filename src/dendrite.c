@@ -29,24 +29,51 @@ void zs_dendrite_gate(float *dsel, int32_t *sel, const float *useg, const float 
     }
 }
 
+/* y (U) = W x + b for one sample, visiting only the non-zero inputs (the
+ * same sums as the dense loop: zero terms add nothing) */
+static void linear_row(float *y, const float *x, const float *w, const float *b, int I, int U) {
+    int nz = 0;
+    for (int i = 0; i < I; i++) nz += x[i] != 0.0f;
+    if (nz * 2 > I || I > 65536) {
+        for (int u = 0; u < U; u++) {
+            const float *wu = w + (size_t)u * I;
+            float s = b ? b[u] : 0.0f;
+            for (int i = 0; i < I; i++) s += wu[i] * x[i];
+            y[u] = s;
+        }
+        return;
+    }
+    int32_t idx[nz > 0 ? nz : 1];
+    float val[nz > 0 ? nz : 1];
+    nz = 0;
+    for (int i = 0; i < I; i++) if (x[i] != 0.0f) { idx[nz] = i; val[nz++] = x[i]; }
+    for (int u = 0; u < U; u++) {
+        const float *wu = w + (size_t)u * I;
+        float s = b ? b[u] : 0.0f;
+        for (int j = 0; j < nz; j++) s += wu[idx[j]] * val[j];
+        y[u] = s;
+    }
+}
+
 static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 void zs_dendrite_forward(float *out, float *a, float *gate, int32_t *sel, const float *x, const float *w,
                          const float *b, const float *useg, const float *ctx, const int32_t *cid, int N, int I,
                          int U, int S, int C, int P) {
+    /* gate only the contexts some sample uses (segments x context per unit
+     * is the expensive part) */
+    uint8_t used[P > 0 ? P : 1];
+    memset(used, cid ? 0 : 1, (size_t)(P > 0 ? P : 1));
+    for (int n = 0; cid && n < N; n++) used[cid[n]] = 1;
     for (int p = 0; p < P; p++) {
+        if (!used[p]) continue;
         zs_dendrite_gate(gate + (size_t)p * U, sel + (size_t)p * U, useg, ctx + (size_t)p * C, U, S, C);
         for (int u = 0; u < U; u++) gate[(size_t)p * U + u] = sigm(gate[(size_t)p * U + u]);
     }
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * I, *g = gate + (size_t)(cid ? cid[n] : 0) * U;
-        for (int u = 0; u < U; u++) {
-            const float *wu = w + (size_t)u * I;
-            float s = b ? b[u] : 0.0f;
-            for (int i = 0; i < I; i++) s += wu[i] * xn[i];
-            a[(size_t)n * U + u] = s;
-            out[(size_t)n * U + u] = s * g[u];
-        }
+        linear_row(a + (size_t)n * U, xn, w, b, I, U);
+        for (int u = 0; u < U; u++) out[(size_t)n * U + u] = a[(size_t)n * U + u] * g[u];
     }
 }
 
@@ -209,6 +236,9 @@ zs_status zs_cl_create(zs_cl **out, const zs_cl_opts *o) {
         /* kaiming-uniform over the kept fan-in (sparse layers keep the
          * variance of a dense one) */
         float bound = sqrtf(6.0f / (float)keep) / sqrtf(2.0f), bb = 1.0f / sqrtf((float)keep);
+        /* dendritic units start gated by sigmoid(~0) = 1/2: twice the
+         * weights keep a plain layer's output scale at init */
+        if (hid && o->segments) { bound *= 2.0f; bb *= 2.0f; }
         for (size_t j = 0; j < nw; j++) y->w[j] = (2.0f * zs_rng_uniform(&r) - 1.0f) * bound * (y->mask ? y->mask[j] : 1);
         for (int u = 0; u < y->U; u++) y->b[u] = (2.0f * zs_rng_uniform(&r) - 1.0f) * bb;
         if (hid && o->percent_on > 0) {
@@ -268,14 +298,8 @@ static const float *forward(zs_cl *m, const float *x, int n, const float *ctx, i
                                 m->o.segments, m->o.context, P);
         } else {
             for (int s = 0; s < n; s++) {
-                const float *xn = in + (size_t)s * y->I;
-                for (int u = 0; u < y->U; u++) {
-                    const float *wu = y->w + (size_t)u * y->I;
-                    float acc = y->b[u];
-                    for (int i = 0; i < y->I; i++) acc += wu[i] * xn[i];
-                    y->a[(size_t)s * y->U + u] = acc;
-                    y->out[(size_t)s * y->U + u] = acc;
-                }
+                linear_row(y->a + (size_t)s * y->U, in + (size_t)s * y->I, y->w, y->b, y->I, y->U);
+                memcpy(y->out + (size_t)s * y->U, y->a + (size_t)s * y->U, sizeof(float) * (size_t)y->U);
             }
         }
         if (l < m->L - 1)
@@ -359,16 +383,20 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
         cl_layer *B = &m->ly[li - 1];
         for (size_t j = 0; j < (size_t)n * L->I; j++) B->dout[j] = B->out[j] != 0.0f ? dx[j] : 0.0f;
     }
-    /* SGD (+ SI penalty 2 c Omega (theta - anchor); omega += -g * delta) */
+    /* SGD; with SI the penalty c Omega (theta - anchor)^2 is added (its step
+     * implicit) and omega accumulates -g * delta with g the task-loss gradient */
     size_t off = 0;
     for (int t = 0; t < m->nt; t++) {
         float *p = m->pw[t], *g = m->pg[t];
         for (size_t j = 0; j < m->pn[t]; j++) {
             float gt = g[j];
             if (m->si_omega) {
-                float d = lr * (gt + 2.0f * m->o.si_c * m->si_Omega[off + j] * (p[j] - m->si_anchor[off + j]));
-                m->si_omega[off + j] += gt * d;
-                p[j] -= d;
+                /* the penalty's step taken implicitly (proximal), stable for
+                 * any lr * c * Omega: p' = (p - lr g + k anchor) / (1 + k) */
+                float k = lr * 2.0f * m->o.si_c * m->si_Omega[off + j];
+                float np = (p[j] - lr * gt + k * m->si_anchor[off + j]) / (1.0f + k);
+                m->si_omega[off + j] += gt * (p[j] - np);
+                p[j] = np;
             } else p[j] -= lr * gt;
         }
         off += m->pn[t];

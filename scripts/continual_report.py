@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""continual_report.py — tables and plots of the runs of continual_runs.sh.
+
+Reads DIR/*.csv (after_task,task,accuracy; named
+PROTOCOL-TASKS-MODEL-siC-seedS.csv), groups seeds, and prints markdown
+tables: average accuracy over all tasks after the last one and mean
+forgetting (mean +- sample std over seeds). Plots (gnuplot PNG, to IMG):
+task-1 accuracy as tasks accumulate and average accuracy over the tasks
+seen so far, against the number of tasks, one PNG per protocol.
+usage: continual_report.py [DIR] [IMG]   (results/continual, docs/img)
+"""
+import csv, glob, os, re, statistics, subprocess, sys
+
+def ms(v):
+    m = statistics.mean(v)
+    s = statistics.stdev(v) if len(v) > 1 else 0.0
+    return m, s
+
+def main():
+    d = sys.argv[1] if len(sys.argv) > 1 else "results/continual"
+    img = sys.argv[2] if len(sys.argv) > 2 else "docs/img"
+    runs = {}
+    for p in sorted(glob.glob(os.path.join(d, "*.csv"))):
+        m = re.match(r"(\w+)-(\d+)-(\w+)-si([0-9.]+)-seed(\d+)\.csv$", os.path.basename(p))
+        if not m:
+            continue
+        proto, T, model, si, seed = m.group(1), int(m.group(2)), m.group(3), float(m.group(4)), int(m.group(5))
+        acc = {}
+        with open(p) as f:
+            for r in csv.DictReader(f):
+                acc[(int(r["after_task"]), int(r["task"]))] = float(r["accuracy"])
+        T = max(a for a, _ in acc)
+        runs.setdefault((proto, T, model, si), []).append(acc)
+    order = {"dense": 0, "sparse": 1, "dendrites": 2}
+    for proto, T in sorted({(k[0], k[1]) for k in runs}):
+        keys = sorted([k for k in runs if k[0] == proto and k[1] == T], key=lambda k: (order.get(k[2], 9), k[3]))
+        print(f"\n### {proto}, {T} tasks\n")
+        print("| model | SI | seeds | average accuracy after task %d | mean forgetting (points) | task 1 after task %d |" % (T, T))
+        print("|---|---|---|---|---|---|")
+        curves = []
+        for k in keys:
+            avg, fg, t1 = [], [], []
+            cur_t1 = [[] for _ in range(T)]
+            cur_avg = [[] for _ in range(T)]
+            for acc in runs[k]:
+                avg.append(statistics.mean(acc[(T, j)] for j in range(1, T + 1)))
+                if T > 1:
+                    fg.append(statistics.mean(max(acc[(t, j)] for t in range(j, T)) - acc[(T, j)] for j in range(1, T)))
+                t1.append(acc[(T, 1)])
+                for t in range(1, T + 1):
+                    cur_t1[t - 1].append(acc[(t, 1)])
+                    cur_avg[t - 1].append(statistics.mean(acc[(t, j)] for j in range(1, t + 1)))
+            a, sa = ms(avg)
+            f, sf = ms(fg) if fg else (0, 0)
+            b, sb = ms(t1)
+            name = k[2] + (" + SI" if k[3] > 0 else "")
+            print(f"| {k[2]} | {'c = %g' % k[3] if k[3] > 0 else '-'} | {len(runs[k])} | {a:.2f} ± {sa:.2f} | {f:.2f} ± {sf:.2f} | {b:.2f} ± {sb:.2f} |")
+            curves.append((name, [ms(v) for v in cur_t1], [ms(v) for v in cur_avg]))
+        os.makedirs(img, exist_ok=True)
+        dat = os.path.join(d, f"{proto}-{T}.dat")
+        with open(dat, "w") as f:
+            for name, c1, ca in curves:
+                f.write(f"# {name}\n")
+                for t in range(T):
+                    f.write(f"{t + 1} {c1[t][0]:.4f} {c1[t][1]:.4f} {ca[t][0]:.4f} {ca[t][1]:.4f}\n")
+                f.write("\n\n")
+        png = os.path.join(img, f"continual-{proto}-{T}.png")
+        plots1 = ", ".join(f"'{dat}' index {i} using 1:2:3 with yerrorlines title '{n}'" for i, (n, _, _) in enumerate(curves))
+        plots2 = ", ".join(f"'{dat}' index {i} using 1:4:5 with yerrorlines title '{n}'" for i, (n, _, _) in enumerate(curves))
+        gp = f"""set terminal pngcairo size 1200,460 font ',10'
+set output '{png}'
+set multiplot layout 1,2 title 'Fashion-MNIST, {proto}, {T} tasks (mean ± std over seeds)'
+set xlabel 'tasks trained'; set ylabel 'accuracy (%)'; set key bottom left; set grid
+set xrange [0.5:{T}.5]
+set title 'task 1 accuracy'
+plot {plots1}
+set title 'average accuracy over the tasks seen so far'
+plot {plots2}
+unset multiplot
+"""
+        r = subprocess.run(["gnuplot"], input=gp, text=True, capture_output=True)
+        if r.returncode:
+            sys.stderr.write(r.stderr)
+        else:
+            print(f"\n![{proto} {T}]({os.path.relpath(png, 'docs')})")
+
+if __name__ == "__main__":
+    main()
