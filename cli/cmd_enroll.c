@@ -6,9 +6,12 @@
  * (zs_net_learn: sparse SGD on the top linear layers, convolutions and
  * BatchNorm frozen) on the clips, each mini-batch mixed with as many
  * replayed old-class examples drawn from a budget of --replay-n examples
- * of --replay DATA (the model's own data set, say); without --replay only
- * the output layer learns by default (the hidden layer is shared by the old
- * classes). The model is written atomically to OUT. */
+ * of --replay DATA (the model's own data set, say), and with the clips of
+ * other words in --negatives (learned as --negative-class). Without
+ * --replay only the new word's output row learns by default
+ * (zs_learn_opts.only_class): the old classes' logits are untouched and they
+ * lose only the inputs the new word now wins. The model is written
+ * atomically to OUT. */
 #include "cli.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -35,7 +38,10 @@ static const char *HELP =
     "  --negative-class C (unknown) the old class the negatives belong to\n"
     "  --epochs E (20)  passes over the clips\n"
     "  --lr F (0.01)    learning rate\n"
-    "  --layers N       linear layers that learn (default 2 with --replay, else 1)\n"
+    "  --layers N       linear layers that learn; 1 (default without --replay):\n"
+    "                   only the new word's output row, so every old class's\n"
+    "                   logits stay exactly as they were; 2 (default with\n"
+    "                   --replay): the hidden layer too\n"
     "  --seed S (1)     order of the clips and the replay draw\n";
 
 static double now_s(void) {
@@ -94,7 +100,7 @@ int cmd_enroll(int argc, char **argv) {
     else if (!nclips) rc = cli_usage("enroll", USAGE, "give the CLIPs of the new word");
     else if (!*word || strlen(word) > 255) rc = cli_usage("enroll", USAGE, "--word must have 1 to 255 bytes");
     if (rc != EXIT_OK) { free(clips); return rc; }
-    if (!layers) layers = replay_path || neg_path ? 2 : 1;
+    if (!layers) layers = replay_path ? 2 : 1;
 
     zs_net *net = NULL;
     zs_frontend *fe = NULL;
@@ -224,6 +230,7 @@ int cmd_enroll(int argc, char **argv) {
     zs_learn_opts o = zs_learn_defaults();
     o.lr = (float)lr;
     o.layers = (int)layers;
+    if (layers == 1) o.only_class = K; /* old classes' logits stay exactly as they were */
     int B = 4; /* new-word clips per step, each step also replays B old examples */
     xb = malloc(sizeof(float) * FEAT * 2 * (size_t)B);
     yb = malloc(sizeof(int32_t) * 2 * (size_t)B);

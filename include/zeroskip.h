@@ -299,6 +299,9 @@ typedef struct zs_learn_opts {
     float weight_decay;  /* L2 on the rows that learn; default 0               */
     int update_duty;     /* 1 (default): update the duty cycles of the k-WTA
                             layers that learn                                  */
+    int only_class;      /* >= 0: only this output's weights and bias learn
+                            (needs layers = 1): every other class's logits stay
+                            exactly as they were; -1 (default): all           */
 } zs_learn_opts;
 /* Defaults as documented above. */
 zs_learn_opts zs_learn_defaults(void);

@@ -39,6 +39,7 @@ zs_learn_opts zs_learn_defaults(void) {
     o.layers = 2;
     o.weight_decay = 0.0f;
     o.update_duty = 1;
+    o.only_class = -1;
     return o;
 }
 
@@ -80,6 +81,8 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                  "convolutions (or an affine BatchNorm / local k-WTA among them)", opts->layers);
     for (int i = 0; i < n; i++)
         ZS_RETURN_IF(y[i] < 0 || y[i] >= K, ZS_EINVAL, "label %d of sample %d outside [0, %d)", (int)y[i], i, K);
+    ZS_RETURN_IF(opts->only_class >= K || (opts->only_class >= 0 && opts->layers != 1), ZS_EINVAL,
+                 "zs_net_learn: only_class must be < %d and needs layers = 1", K);
     size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
     ZS_RETURN_IF(!zs_all_finite(x, insz * (size_t)n), ZS_ENUMERIC, "input contains NaN or Inf");
     if ((st = zs_net_reserve(net, n))) return st;
@@ -108,6 +111,8 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
         const float *p = logp + (size_t)s * K;
         float *d = net->layers[nl - 2].dout + (size_t)s * K; /* d(logits) = softmax - onehot, / n */
         for (int k = 0; k < K; k++) d[k] = (expf(p[k]) - (k == y[s])) / (float)n;
+        if (opts->only_class >= 0) /* the other rows get no gradient */
+            for (int k = 0; k < K; k++) if (k != opts->only_class) d[k] = 0.0f;
     }
     for (int i = nl - 2; i > lo; i--) {
         zs_layer *L = &net->layers[i];

@@ -186,6 +186,32 @@ static void test_add_class(void) {
         hits += best == 10;
     }
     CHECK(hits == NX, "new class recognised on %d of %d examples (4 learned, 4 held out)", hits, NX);
+    /* only_class: the old classes' logits stay exactly as they were */
+    {
+        float a[NX * 11], b2[NX * 11];
+        int32_t mix[NX];
+        for (int s = 0; s < NX; s++) mix[s] = s % 2 ? 10 : 0;
+        zs_learn_opts oc = zs_learn_defaults();
+        oc.layers = 1;
+        oc.only_class = 10;
+        zs_net_set_dense(net, 1);
+        zs_net_infer(net, xo, NX, a);
+        CHECK(zs_net_learn(net, xo, mix, NX, &oc, NULL) == ZS_OK, "learn only class 10: %s", zs_last_error());
+        zs_net_infer(net, xo, NX, b2);
+        double w2 = 0, moved = 0;
+        for (int s = 0; s < NX; s++) {
+            for (int k = 1; k < 10; k++) {
+                double d0 = a[s * 11 + k] - a[s * 11], d1 = b2[s * 11 + k] - b2[s * 11];
+                if (fabs(d0 - d1) > w2) w2 = fabs(d0 - d1);
+            }
+            moved += fabs((b2[s * 11 + 10] - b2[s * 11]) - (a[s * 11 + 10] - a[s * 11]));
+        }
+        CHECK(w2 < 1e-5 && moved > 0, "only_class: old logit differences unchanged (%g), the new one moved (%g)", w2, moved);
+        zs_net_set_dense(net, 0);
+        oc.layers = 2;
+        CHECK(zs_net_learn(net, xo, mix, NX, &oc, NULL) == ZS_EINVAL, "only_class with layers 2 refused");
+    }
+    zs_net_infer(net, xn, NX, l1);
     /* save/load round trip keeps the grown model */
     const char *path = "build/test_learn_grown.safetensors";
     zs_net *back = NULL;
