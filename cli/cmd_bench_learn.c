@@ -181,7 +181,7 @@ int cmd_bench_learn(int argc, char **argv) {
                layers, zs_isa_name(zs_isa_active()), rounds);
         printf("  sparse  %-40s %10.1f steps/s  (%.3f ms/step)\n", spec[0], ms, 1e3 / ms);
         printf("  dense   %-40s %10.1f steps/s  (%.3f ms/step)\n", spec[1], md, 1e3 / md);
-        printf("  sparse / dense (median of per-round ratios) %.2fx  (target >= 5x: %s)\n", mr, mr >= 5 ? "met" : "not met");
+        printf("  sparse / dense (median of per-round ratios) %.2fx\n", mr);
     }
 out:
     zs_dataset_free(ds);
