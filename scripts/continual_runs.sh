@@ -7,14 +7,14 @@
 # SEEDS ["1 2 3"] SAMPLES [3000] TEST [1000] EPOCHS [1] HIDDEN [512]
 # MODELS ["dense sparse dendrites"] SI [0.1] JOBS [2] OUT [results/continual]
 # BUILD [build]; learning rates per model: LR_dense [0.05] LR_sparse [0.1]
-# LR_dendrites [0.3].
+# LR_dendrites [0.2].
 set -eu
 cd "$(dirname "$0")/.."
 PROTOCOL=${PROTOCOL:-permuted}; TASKS=${TASKS:-10}; SEEDS=${SEEDS:-"1 2 3"}
 SAMPLES=${SAMPLES:-3000}; TEST=${TEST:-1000}; EPOCHS=${EPOCHS:-1}; HIDDEN=${HIDDEN:-512}
 MODELS=${MODELS:-"dense sparse dendrites"}; SI=${SI:-0.1}; JOBS=${JOBS:-2}
 OUT=${OUT:-results/continual}; BUILD=${BUILD:-build}
-LR_dense=${LR_dense:-0.05}; LR_sparse=${LR_sparse:-0.1}; LR_dendrites=${LR_dendrites:-0.3}
+LR_dense=${LR_dense:-0.05}; LR_sparse=${LR_sparse:-0.1}; LR_dendrites=${LR_dendrites:-0.2}
 FM=${FM:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$OUT"
 jobs_file=$(mktemp)
