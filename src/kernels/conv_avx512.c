@@ -237,11 +237,6 @@ void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val
  * output position keeps up to 64 output channels in 4 registers and adds
  * v * w[ci, ky, kx] for the inputs of its window: no accumulator stores
  * per pair (conv_sparse_vec is bound by them), but no block skipping. */
-static inline __attribute__((always_inline)) void pos_fma(__m512 *a, const float *w, __m512 v, const int CV) {
-#pragma GCC unroll 4
-    for (int j = 0; j < CV; j++) a[j] = _mm512_fmadd_ps(v, _mm512_load_ps(w + 16 * j), a[j]);
-}
-
 /* NO horizontally adjacent outputs per pass: NO*CV independent chains, and
  * each input entry's value broadcast once for all the outputs it feeds. */
 #define POS_NO 2
