@@ -25,7 +25,7 @@
 #include <time.h>
 
 static const char *USAGE =
-    "zeroskip listen --model M [--top K] [--json] [--max-seconds S] FILE...\n"
+    "zeroskip listen --model M [--int8 --calib C] [--top K] [--json] [--max-seconds S] FILE...\n"
     "       zeroskip listen --model M --stream FILE|- [--raw-rate R] [--hop S]\n"
     "                       [--smooth N] [--threshold P] [--gate-db D] [--min-gap S]\n"
     "                       [--no-centre] [--windows FILE.csv]";
@@ -39,6 +39,10 @@ static const char *HELP =
     "  --top K (1)         K best labels per file: ...<TAB>LABEL2<TAB>CONF2...\n"
     "  --json              one JSON object per line per file instead\n"
     "  --max-seconds S (30) refuse longer files (use --stream for recordings)\n"
+    "  --int8              classify with the integer path (zs_qnet: int8 weights and\n"
+    "                      activations, int32 accumulation; what the hw/ core computes)\n"
+    "  --calib C           features (a data set file) that calibrate the activation\n"
+    "                      scales for --int8, e.g. models/calib-gsc.safetensors\n"
     "Stream mode: scan a long recording or stdin ('-': WAV, or raw with --raw-rate)\n"
     "with a 1 s window; prints START_S END_S LABEL CONFIDENCE per detected word\n"
     "(silence/unknown are not words) and the real-time factor on stderr.\n"
@@ -66,6 +70,7 @@ static double now_s(void) {
 
 typedef struct {
     zs_net *net;
+    zs_qnet *q;          /* --int8: the integer path, else NULL */
     zs_frontend *fe;
     int k;               /* classes */
     float *logp;         /* (K) */
@@ -78,13 +83,37 @@ static void model_free(model *m) {
     free(m->names);
     free(m->logp);
     zs_frontend_free(m->fe);
+    zs_qnet_free(m->q);
     zs_net_free(m->net);
 }
 
-static int model_open(model *m, const char *path) {
+static int model_open(model *m, const char *path, const char *calib) {
     memset(m, 0, sizeof *m);
     zs_status st = zs_net_load(&m->net, path);
     if (st != ZS_OK) return cli_fail_file("listen", path, st);
+    if (calib) {
+        zs_dataset *cd = NULL;
+        st = zs_dataset_load(&cd, calib);
+        if (st == ZS_OK) {
+            int c, h, w, nc, nh, nw;
+            zs_dataset_shape(cd, &c, &h, &w);
+            zs_net_input_shape(m->net, &nc, &nh, &nw);
+            if (c != nc || h != nh || w != nw) {
+                fprintf(stderr, "zeroskip listen: %s: features of (%d, %d, %d), the model takes (%d, %d, %d)\n",
+                        calib, c, h, w, nc, nh, nw);
+                zs_dataset_free(cd);
+                model_free(m);
+                return EXIT_FAIL;
+            }
+            st = zs_qnet_create(&m->q, m->net, zs_dataset_features_const(cd), zs_dataset_size(cd));
+            zs_dataset_free(cd);
+        }
+        if (st != ZS_OK) {
+            int rc = cli_fail_file("listen", calib, st);
+            model_free(m);
+            return rc;
+        }
+    }
     int c, h, w;
     zs_net_input_shape(m->net, &c, &h, &w);
     if (c != 1 || h != ZS_N_MELS || w != ZS_N_FRAMES) {
@@ -123,7 +152,7 @@ static int model_open(model *m, const char *path) {
 static zs_status classify(model *m, const float *clip, float *p) {
     float feat[ZS_N_MELS * ZS_N_FRAMES];
     zs_status st = zs_frontend_logmel(m->fe, clip, feat);
-    if (st == ZS_OK) st = zs_net_infer(m->net, feat, 1, m->logp);
+    if (st == ZS_OK) st = m->q ? zs_qnet_infer(m->q, feat, 1, NULL, m->logp) : zs_net_infer(m->net, feat, 1, m->logp);
     if (st != ZS_OK) return st;
     for (int i = 0; i < m->k; i++) p[i] = expf(m->logp[i]);
     return ZS_OK;
@@ -312,6 +341,8 @@ int cmd_listen(int argc, char **argv) {
     const char *dump = NULL;
     int json = 0, nfiles = 0, centre = 1;
     smooth = smooth_def;
+    int int8 = 0;
+    const char *calib = NULL;
     char **files = calloc((size_t)argc + 1, sizeof(char *));
     if (!files) return EXIT_FAIL;
     int rc = EXIT_OK;
@@ -324,10 +355,12 @@ int cmd_listen(int argc, char **argv) {
         }
         if (!strcmp(argv[i], "--json")) { json = 1; continue; }
         if (!strcmp(argv[i], "--no-centre")) { centre = 0; continue; }
+        if (!strcmp(argv[i], "--int8")) { int8 = 1; continue; }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
 #define BAD(cond) do { if (cond) { free(files); return EXIT_USAGE; } } while (0)
         if (OPT("--model")) { BAD(r < 0); model_path = v; }
         else if (OPT("--stream")) { BAD(r < 0); stream = v; }
+        else if (OPT("--calib")) { BAD(r < 0); calib = v; }
         else if (OPT("--top")) { BAD(r < 0 || cli_int("listen", "--top", v, 1, ZS_MAX_CLASSES, &topk)); }
         else if (OPT("--smooth")) { BAD(r < 0 || cli_int("listen", "--smooth", v, 1, 100, &smooth)); }
         else if (OPT("--raw-rate")) { BAD(r < 0 || cli_int("listen", "--raw-rate", v, 1000, 384000, &raw_rate)); }
@@ -349,10 +382,12 @@ int cmd_listen(int argc, char **argv) {
     else if (stream && nfiles) rc = cli_usage("listen", USAGE, "--stream takes one source; no FILE arguments");
     else if (!stream && !nfiles) rc = cli_usage("listen", USAGE, "give FILE... or --stream FILE|-");
     else if (!stream && raw_rate) rc = cli_usage("listen", USAGE, "--raw-rate goes with --stream");
+    else if (int8 != (calib != NULL)) rc = cli_usage("listen", USAGE, "--int8 and --calib go together");
+    else if (int8 && stream) rc = cli_usage("listen", USAGE, "--int8 works in file mode (FILE...), not with --stream");
     if (rc != EXIT_OK) { free(files); return rc; }
 
     model m;
-    rc = model_open(&m, model_path);
+    rc = model_open(&m, model_path, calib);
     if (rc == EXIT_OK) {
         so = (zs_scan_opts){hop, (int)smooth, threshold, gate_db, centre, min_gap};
         rc = stream ? listen_stream(&m, stream, (int)raw_rate, &so, dump)

@@ -553,6 +553,59 @@ zs_status zs_read_file(const char *path, size_t max_bytes, void **data, size_t *
  * PATH is untouched. */
 zs_status zs_write_file_atomic(const char *path, const void *const *bufs,
                                const size_t *sizes, int n);
+/* ---- integer inference path (src/quant.c) ------------------------------ */
+/* A quantised copy of a network: int8 weights with one scale per output
+ * channel (BatchNorm folded in), int8 activations with one scale per layer
+ * calibrated on `calib_x` (n_calib samples laid out (n, C, H, W), e.g. real
+ * training features), int32 accumulation, requantisation by fixed-point
+ * multiplier + shift, k-WTA on int16 boosted scores (per-channel boost
+ * folded into the fixed-point multiplier; ties to the lower index), 2x2
+ * max-pool, int32 logits. After the input is quantised everything is
+ * integer: outputs are bit-identical on every machine. Takes networks made
+ * of conv2d/linear [batchnorm] [kwinners|kwinners2d global|relu]
+ * [maxpool2d 2x2] blocks ending in a linear layer (gsc-sparse,
+ * gsc-supersparse, gsc-dense); others give ZS_EUNSUPPORTED. The qnet does
+ * not keep `net`. Not thread-safe per qnet (scratch buffers). */
+typedef struct zs_qnet zs_qnet;
+zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x, int n_calib);
+/* n samples (n, C, H, W): int32 logits (n, K) (real value = logit *
+ * zs_qnet_logit_scale) and/or float log-probabilities (n, K); either
+ * output may be NULL. */
+zs_status zs_qnet_infer(zs_qnet *q, const float *x, int n, int32_t *logits, float *logprob);
+/* The int8 input the integer path sees for one sample (C*H*W values). */
+zs_status zs_qnet_quantize_input(const zs_qnet *q, const float *x, int8_t *xq);
+int zs_qnet_num_classes(const zs_qnet *q);
+float zs_qnet_logit_scale(const zs_qnet *q);
+void zs_qnet_free(zs_qnet *q);
+
+/* ---- hardware compiler (src/hwcompile.c, docs/FPGA.md) ----------------- */
+/* The memory images of the hw/ sparse-sparse core for a quantised network
+ * and a lane count (1..64, a power of two). */
+typedef struct zs_hw_image zs_hw_image;
+zs_status zs_hw_compile(zs_hw_image **out, const zs_qnet *q, int lanes);
+void zs_hw_image_free(zs_hw_image *img);
+typedef struct zs_hw_mem {
+    const char *name;      /* the memory's name in hw/zs_core.v          */
+    int sel;               /* cfg_sel value that writes it               */
+    int width;             /* bits per row                               */
+    int chunks;            /* 32-bit chunks per row (ceil(width / 32))   */
+    size_t depth;          /* rows                                       */
+    const uint32_t *data;  /* depth * chunks words, chunk 0 = low bits   */
+} zs_hw_mem;
+int zs_hw_image_num_mems(const zs_hw_image *img);
+zs_status zs_hw_image_mem(const zs_hw_image *img, int i, zs_hw_mem *m);
+/* Verilog parameters the core must be built with (buffer sizes from the
+ * model), as NAME=VALUE pairs; i in [0, zs_hw_image_num_params). */
+int zs_hw_image_num_params(const zs_hw_image *img);
+zs_status zs_hw_image_param(const zs_hw_image *img, int i, const char **name, int64_t *value);
+/* The input list of one sample (non-zero int8 inputs, one 32-bit entry
+ * each, lane l's entries in entries[l * cap ...]; counts[l] of them):
+ * `cap` must be at least C*H*W. */
+zs_status zs_hw_input_lists(const zs_hw_image *img, const int8_t *xq, uint32_t *entries, size_t cap,
+                            int32_t *counts);
+/* Write every memory as DIR/<name>.hex ($readmemh, one row per line) and
+ * DIR/params.vh (the parameters); atomic per file. */
+zs_status zs_hw_image_write(const zs_hw_image *img, const char *dir);
 
 #ifdef __cplusplus
 }

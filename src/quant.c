@@ -1,0 +1,450 @@
+/*
+ * quant.c — the integer inference path: a plain scalar reference (see
+ * quant.h for the arithmetic). zs_qnet_create folds BatchNorm into the
+ * weights, quantises weights per output channel (symmetric int8), and
+ * calibrates one activation scale and one k-WTA score scale per block on
+ * the caller's features (a float forward of the folded network); after the
+ * input is quantised everything is integer and deterministic.
+ */
+#include "quant.h"
+#include "net.h"
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+int32_t zs_q_rq(int32_t x, int32_t m, int sh) {
+    int64_t t = (int64_t)x * m + ((int64_t)1 << (sh - 1));
+    /* floor division by 2^sh (arithmetic shift, written portably) */
+    int64_t r = t >= 0 ? t >> sh : -(int64_t)(((uint64_t)(-t) + (((uint64_t)1 << sh) - 1)) >> sh);
+    if (r > INT32_MAX) r = INT32_MAX;
+    if (r < INT32_MIN) r = INT32_MIN;
+    return (int32_t)r;
+}
+
+/* real multiplier M > 0 -> (m, sh): M ~= m / 2^sh, m in [2^14, 2^15). */
+static zs_status fixed_point(double M, int32_t *m, int8_t *sh, const char *what) {
+    if (!(M > 0) || !isfinite(M)) return ZS_ERR(ZS_ENUMERIC, "quantise: %s: multiplier %g not positive", what, M);
+    int e;
+    double f = frexp(M, &e);            /* M = f * 2^e, f in [0.5, 1) */
+    long mm = lround(f * 32768.0);
+    int s = 15 - e;
+    if (mm == 32768) { mm = 16384; s--; }
+    if (s < 1 || s > 62)
+        return ZS_ERR(ZS_ENUMERIC, "quantise: %s: multiplier %g out of the fixed-point range", what, M);
+    *m = (int32_t)mm;
+    *sh = (int8_t)s;
+    return ZS_OK;
+}
+
+/* float twin of a block for calibration: folded weights and bias */
+typedef struct {
+    float *w, *b;       /* (out_c, fan_in), (out_c) folded */
+    float *boost;       /* (out_c) k-WTA boost factor per output channel */
+} fblock;
+
+static void qblock_free(zs_qblock *b) {
+    free(b->w); free(b->bias); free(b->ma); free(b->mb); free(b->sha); free(b->shb);
+}
+
+void zs_qnet_free(zs_qnet *q) {
+    if (!q) return;
+    for (int i = 0; i < q->n_blocks; i++) qblock_free(&q->b[i]);
+    free(q->b);
+    free(q->acc); free(q->buf0); free(q->buf1); free(q->buf2); free(q->score); free(q->hist);
+    free(q);
+}
+
+/* float forward of one block on one sample: y (out_c*P) = conv/linear; */
+static void fconv(float *y, const float *x, const zs_qblock *b, const fblock *f) {
+    int P = b->out_h * b->out_w, K = b->kh * b->kw, fan = b->in_c * K;
+    for (int o = 0; o < b->out_c; o++)
+        for (int oy = 0; oy < b->out_h; oy++)
+            for (int ox = 0; ox < b->out_w; ox++) {
+                float s = f->b[o];
+                const float *wo = f->w + (size_t)o * fan;
+                for (int c = 0; c < b->in_c; c++)
+                    for (int ky = 0; ky < b->kh; ky++)
+                        for (int kx = 0; kx < b->kw; kx++) {
+                            float wv = wo[(c * b->kh + ky) * b->kw + kx];
+                            if (wv != 0.0f)
+                                s += wv * x[((size_t)c * b->in_h + oy + ky) * b->in_w + ox + kx];
+                        }
+                y[(size_t)o * P + oy * b->out_w + ox] = s;
+            }
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* 2x2 stride-2 max-pool of a (C, H, W) map */
+#define POOL_BODY(T)                                                                    \
+    for (int c = 0; c < C; c++)                                                         \
+        for (int py = 0; py < H / 2; py++)                                              \
+            for (int px = 0; px < W / 2; px++) {                                        \
+                const T *r0 = in + ((size_t)c * H + 2 * py) * W + 2 * px, *r1 = r0 + W; \
+                T m = r0[0];                                                            \
+                if (r0[1] > m) m = r0[1];                                               \
+                if (r1[0] > m) m = r1[0];                                               \
+                if (r1[1] > m) m = r1[1];                                               \
+                out[((size_t)c * (H / 2) + py) * (W / 2) + px] = m;                     \
+            }
+static void pool_f(float *out, const float *in, int C, int H, int W) { POOL_BODY(float) }
+static void pool_i8(int8_t *out, const int8_t *in, int C, int H, int W) { POOL_BODY(int8_t) }
+
+/* Parse the network into blocks (shapes, activation, k, pool) and float
+ * folded weights. */
+static zs_status build_blocks(zs_qnet *q, fblock *fb, const zs_net *net) {
+    int nb = 0, i = 0, n = net->n_layers;
+    while (i < n && (net->layers[i].type == ZS_FLATTEN || net->layers[i].type == ZS_DROPOUT)) i++;
+    while (i < n) {
+        const zs_layer *L = &net->layers[i];
+        if (L->type != ZS_CONV2D && L->type != ZS_LINEAR)
+            return ZS_ERR(ZS_EUNSUPPORTED, "quantise: layer '%s': expected conv2d or linear (the integer "
+                          "path takes conv/linear [batchnorm] [kwinners|relu] [maxpool] blocks)", L->name);
+        if (nb >= ZS_MAX_LAYERS) return ZS_ERR(ZS_ELIMIT, "quantise: too many layers");
+        if (L->type == ZS_CONV2D && (L->stride != 1 || L->pad != 0))
+            return ZS_ERR(ZS_EUNSUPPORTED, "quantise: layer '%s': only stride 1, padding 0 convolutions", L->name);
+        zs_qblock *b = &q->b[nb];
+        fblock *f = &fb[nb];
+        memset(b, 0, sizeof *b);
+        int lin = L->type == ZS_LINEAR;
+        b->in_c = lin ? (int)L->fan_in : L->in_c;
+        b->in_h = lin ? 1 : L->in_h;
+        b->in_w = lin ? 1 : L->in_w;
+        b->out_c = L->out_c;
+        b->out_h = lin ? 1 : L->out_h;
+        b->out_w = lin ? 1 : L->out_w;
+        b->kh = lin ? 1 : L->kh;
+        b->kw = lin ? 1 : L->kw;
+        size_t fan = L->fan_in, nw = (size_t)L->out_c * fan;
+        f->w = malloc(sizeof(float) * nw);
+        f->b = calloc((size_t)L->out_c, sizeof(float));
+        f->boost = malloc(sizeof(float) * (size_t)L->out_c);
+        if (!f->w || !f->b || !f->boost) return ZS_ERR(ZS_ENOMEM, "out of memory");
+        for (size_t j = 0; j < nw; j++) f->w[j] = L->mask && !L->mask[j] ? 0.0f : L->w[j];
+        for (int o = 0; o < L->out_c; o++) { f->b[o] = L->b ? L->b[o] : 0.0f; f->boost[o] = 1.0f; }
+        i++;
+        if (i < n && net->layers[i].type == ZS_BATCHNORM) {
+            const zs_layer *B = &net->layers[i];
+            if (B->in_c != L->out_c) return ZS_ERR(ZS_ESHAPE, "quantise: batchnorm '%s' shape", B->name);
+            for (int o = 0; o < L->out_c; o++) {
+                float inv = (float)(1.0 / sqrt((double)B->running_var[o] + B->bn_eps));
+                float g = B->gamma ? B->gamma[o] : 1.0f, be = B->beta ? B->beta[o] : 0.0f;
+                float s = inv * g;
+                for (size_t j = 0; j < fan; j++) f->w[(size_t)o * fan + j] *= s;
+                f->b[o] = (f->b[o] - B->running_mean[o]) * s + be;
+            }
+            i++;
+        }
+        b->act = ZS_QACT_NONE;
+        if (i < n && (net->layers[i].type == ZS_KWINNERS || net->layers[i].type == ZS_KWINNERS2D)) {
+            const zs_layer *K = &net->layers[i];
+            if (K->local) return ZS_ERR(ZS_EUNSUPPORTED, "quantise: layer '%s': local k-WTA", K->name);
+            int U = b->out_c * b->out_h * b->out_w;
+            b->act = ZS_QACT_KWTA;
+            b->k = K->k_inference < U ? K->k_inference : U;
+            float td = (float)((double)b->k / U);
+            for (int o = 0; o < b->out_c; o++) {
+                /* 2d: duty per channel; 1d: per unit (= channel here) */
+                f->boost[o] = expf((td - K->duty[o]) * K->boost_strength);
+                if (!(f->boost[o] > 0) || !isfinite(f->boost[o]))
+                    return ZS_ERR(ZS_ENUMERIC, "quantise: layer '%s': boost factor not finite", K->name);
+            }
+            i++;
+        } else if (i < n && net->layers[i].type == ZS_RELU) {
+            b->act = ZS_QACT_RELU;
+            i++;
+        }
+        b->pool_h = b->out_h;
+        b->pool_w = b->out_w;
+        if (i < n && net->layers[i].type == ZS_MAXPOOL2D) {
+            const zs_layer *P = &net->layers[i];
+            if (P->pool_k != 2 || P->pool_stride != 2 || b->act == ZS_QACT_NONE)
+                return ZS_ERR(ZS_EUNSUPPORTED, "quantise: layer '%s': only 2x2 stride-2 max-pool after "
+                              "k-WTA or ReLU", P->name);
+            b->pool = 1;
+            b->pool_h = b->out_h / 2;
+            b->pool_w = b->out_w / 2;
+            i++;
+        }
+        while (i < n && (net->layers[i].type == ZS_FLATTEN || net->layers[i].type == ZS_DROPOUT)) i++;
+        nb++;
+        if (b->act == ZS_QACT_NONE) {
+            if (i < n && net->layers[i].type == ZS_LOGSOFTMAX) i++;
+            if (i != n)
+                return ZS_ERR(ZS_EUNSUPPORTED, "quantise: layer '%s': a weight layer without k-WTA or ReLU "
+                              "must be the output layer", L->name);
+        }
+    }
+    if (nb == 0 || q->b[nb - 1].act != ZS_QACT_NONE)
+        return ZS_ERR(ZS_EUNSUPPORTED, "quantise: the network must end in a linear output layer");
+    q->n_blocks = nb;
+    /* shapes chain */
+    for (int j = 1; j < nb; j++) {
+        const zs_qblock *p = &q->b[j - 1], *c = &q->b[j];
+        if ((size_t)p->out_c * p->pool_h * p->pool_w != (size_t)c->in_c * c->in_h * c->in_w)
+            return ZS_ERR(ZS_ESHAPE, "quantise: block %d input does not match block %d output", j, j - 1);
+    }
+    return ZS_OK;
+}
+
+/* key of an int16 score as an unsigned order-preserving value */
+static inline int key16(int16_t s) { return (int)(uint16_t)s ^ 0x8000; }
+
+/* integer k-WTA: out = winner ? act : 0 (k largest scores, ties to lower index) */
+static void kwta_int(int8_t *out, const int8_t *act, const int16_t *score, int U, int k, int32_t *hist) {
+    memset(hist, 0, sizeof(int32_t) * 65536);
+    for (int u = 0; u < U; u++) hist[key16(score[u])]++;
+    int t = 65535, above = 0;
+    for (; t > 0; t--) {
+        if (above + hist[t] >= k) break;
+        above += hist[t];
+    }
+    int ties = k - above;
+    for (int u = 0; u < U; u++) {
+        int kk = key16(score[u]);
+        int win = kk > t || (kk == t && ties > 0);
+        if (kk == t && ties > 0) ties--;
+        out[u] = win ? act[u] : 0;
+    }
+}
+
+static void forward_int(zs_qnet *q, const int8_t *xq, int32_t *logits) {
+    const int8_t *a = xq;
+    for (int bi = 0; bi < q->n_blocks; bi++) {
+        const zs_qblock *b = &q->b[bi];
+        int P = b->out_h * b->out_w, K = b->kh * b->kw, fan = b->in_c * K;
+        int32_t *acc = q->acc;
+        for (int o = 0; o < b->out_c; o++) {
+            int32_t *ao = acc + (size_t)o * P;
+            for (int p = 0; p < P; p++) ao[p] = b->bias[o];
+            const int8_t *wo = b->w + (size_t)o * fan;
+            for (int c = 0; c < b->in_c; c++)
+                for (int ky = 0; ky < b->kh; ky++)
+                    for (int kx = 0; kx < b->kw; kx++) {
+                        int32_t wv = wo[(c * b->kh + ky) * b->kw + kx];
+                        if (!wv) continue;
+                        for (int oy = 0; oy < b->out_h; oy++) {
+                            const int8_t *row = a + ((size_t)c * b->in_h + oy + ky) * b->in_w + kx;
+                            int32_t *arow = ao + oy * b->out_w;
+                            for (int ox = 0; ox < b->out_w; ox++) arow[ox] += wv * row[ox];
+                        }
+                    }
+        }
+        if (b->act == ZS_QACT_NONE) {
+            memcpy(logits, acc, sizeof(int32_t) * (size_t)b->out_c);
+            return;
+        }
+        int U = b->out_c * P;
+        int8_t *act = q->buf0, *out = q->buf1;
+        for (int o = 0; o < b->out_c; o++)
+            for (int p = 0; p < P; p++) {
+                int32_t v = acc[(size_t)o * P + p];
+                act[(size_t)o * P + p] = zs_q_sat8(zs_q_rq(v, b->ma[o], b->sha[o]));
+                if (b->act == ZS_QACT_KWTA) q->score[(size_t)o * P + p] = zs_q_sat16(zs_q_rq(v, b->mb[o], b->shb[o]));
+            }
+        if (b->act == ZS_QACT_KWTA) kwta_int(out, act, q->score, U, b->k, q->hist);
+        else
+            for (int u = 0; u < U; u++) out[u] = act[u] > 0 ? act[u] : 0;
+        /* the next block's input goes to buf2 (never aliases act/out) */
+        if (b->pool) pool_i8(q->buf2, out, b->out_c, b->out_h, b->out_w);
+        else memcpy(q->buf2, out, (size_t)U);
+        a = q->buf2;
+    }
+}
+
+static void quant_input(const zs_qnet *q, const float *x, int8_t *xq) {
+    size_t n = (size_t)q->in_c * q->in_h * q->in_w;
+    for (size_t i = 0; i < n; i++) {
+        double v = zs_round_half_even(((double)x[i] - q->in_offset) / q->in_scale);
+        xq[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+    }
+}
+
+zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x, int n_calib) {
+    zs_error_clear();
+    ZS_RETURN_IF(!out || !net, ZS_EINVAL, "zs_qnet_create: NULL argument");
+    *out = NULL;
+    ZS_RETURN_IF(!calib_x || n_calib < 1, ZS_EINVAL, "zs_qnet_create: need at least one calibration sample");
+    zs_status st = ZS_OK;
+    zs_qnet *q = calloc(1, sizeof *q);
+    fblock *fb = calloc(ZS_MAX_LAYERS, sizeof *fb);
+    float *y = NULL, *xa = NULL, *xb = NULL, *sc = NULL;
+    float *amax = NULL, *smax = NULL;
+    if (!q || !fb || !(q->b = calloc(ZS_MAX_LAYERS, sizeof *q->b))) ZS_FAIL(ZS_ENOMEM, "out of memory");
+    q->in_c = net->in_c; q->in_h = net->in_h; q->in_w = net->in_w;
+    q->num_classes = net->num_classes;
+    ZS_TRY(build_blocks(q, fb, net));
+    size_t in_n = (size_t)q->in_c * q->in_h * q->in_w, mx = in_n;
+    for (int j = 0; j < q->n_blocks; j++) {
+        size_t u = (size_t)q->b[j].out_c * q->b[j].out_h * q->b[j].out_w;
+        if (u > mx) mx = u;
+    }
+    if ((size_t)q->b[q->n_blocks - 1].out_c != (size_t)q->num_classes)
+        ZS_FAIL(ZS_ESHAPE, "quantise: output layer has %d outputs for %d classes", q->b[q->n_blocks - 1].out_c,
+                q->num_classes);
+    q->max_map = mx;
+    y = malloc(sizeof(float) * mx); xa = malloc(sizeof(float) * mx); xb = malloc(sizeof(float) * mx);
+    sc = malloc(sizeof(float) * mx);
+    amax = calloc((size_t)q->n_blocks + 1, sizeof(float));
+    smax = calloc((size_t)q->n_blocks + 1, sizeof(float));
+    q->acc = malloc(sizeof(int32_t) * mx);
+    q->buf0 = malloc(mx); q->buf1 = malloc(mx); q->buf2 = malloc(mx);
+    q->score = malloc(sizeof(int16_t) * mx);
+    q->hist = malloc(sizeof(int32_t) * 65536);
+    if (!y || !xa || !xb || !sc || !amax || !smax || !q->acc || !q->buf0 || !q->buf1 || !q->buf2 || !q->score || !q->hist)
+        ZS_FAIL(ZS_ENOMEM, "out of memory");
+
+    /* ---- calibration: float forward of the folded network ---- */
+    float in_max = -FLT_MAX, in_min = FLT_MAX;
+    for (int s = 0; s < n_calib; s++) {
+        const float *x = calib_x + (size_t)s * in_n;
+        if (!zs_all_finite(x, in_n)) ZS_FAIL(ZS_ENUMERIC, "quantise: calibration sample %d is not finite", s);
+        for (size_t i = 0; i < in_n; i++) { in_max = fmaxf(in_max, x[i]); in_min = fminf(in_min, x[i]); }
+        memcpy(xa, x, sizeof(float) * in_n);
+        for (int j = 0; j < q->n_blocks; j++) {
+            const zs_qblock *b = &q->b[j];
+            int P = b->out_h * b->out_w, U = b->out_c * P;
+            fconv(y, xa, b, &fb[j]);
+            if (b->act == ZS_QACT_NONE) {
+                for (int u = 0; u < U; u++) amax[j] = fmaxf(amax[j], fabsf(y[u]));
+                break;
+            }
+            if (b->act == ZS_QACT_KWTA) {
+                for (int u = 0; u < U; u++) sc[u] = y[u] * fb[j].boost[u / P];
+                for (int u = 0; u < U; u++) smax[j] = fmaxf(smax[j], fabsf(sc[u]));
+                memcpy(xb, sc, sizeof(float) * U);
+                qsort(xb, (size_t)U, sizeof(float), cmp_desc);
+                float t = xb[b->k - 1];
+                int ties = 0;
+                for (int u = 0; u < b->k; u++) ties += xb[u] == t;
+                for (int u = 0; u < U; u++) {
+                    int win = sc[u] > t || (sc[u] == t && ties > 0);
+                    if (sc[u] == t && ties > 0) ties--;
+                    if (!win) y[u] = 0;
+                }
+            } else {
+                for (int u = 0; u < U; u++) y[u] = y[u] > 0 ? y[u] : 0;
+            }
+            for (int u = 0; u < U; u++) amax[j] = fmaxf(amax[j], fabsf(y[u]));
+            if (b->pool) pool_f(xa, y, b->out_c, b->out_h, b->out_w);
+            else memcpy(xa, y, sizeof(float) * U);
+        }
+    }
+    /* x = in_offset + x_q * in_scale: the calibrated range centred on zero
+     * (log-mel dB lie in [-80, 0]); the offset is folded into block 0's bias */
+    q->in_offset = 0.0f;
+    q->in_scale = fmaxf(fabsf(in_max), fabsf(in_min)) / 127.0f;
+    if (!(q->in_scale > 0)) q->in_scale = 1.0f;
+    {
+        zs_qblock *b = &q->b[0];
+        int fan = b->in_c * b->kh * b->kw;
+        for (int o = 0; o < b->out_c; o++) {
+            double sw = 0;
+            for (int i = 0; i < fan; i++) sw += fb[0].w[(size_t)o * fan + i];
+            fb[0].b[o] += (float)(q->in_offset * sw);
+        }
+    }
+
+    /* ---- quantise weights, biases, requantisation ---- */
+    float s_in = q->in_scale;
+    for (int j = 0; j < q->n_blocks; j++) {
+        zs_qblock *b = &q->b[j];
+        fblock *f = &fb[j];
+        int fan = b->in_c * b->kh * b->kw, last = b->act == ZS_QACT_NONE;
+        size_t nw = (size_t)b->out_c * fan;
+        b->w = calloc(nw, 1);
+        b->bias = calloc((size_t)b->out_c, sizeof(int32_t));
+        b->ma = calloc((size_t)b->out_c, sizeof(int32_t));
+        b->mb = calloc((size_t)b->out_c, sizeof(int32_t));
+        b->sha = calloc((size_t)b->out_c, 1);
+        b->shb = calloc((size_t)b->out_c, 1);
+        if (!b->w || !b->bias || !b->ma || !b->mb || !b->sha || !b->shb) ZS_FAIL(ZS_ENOMEM, "out of memory");
+        b->s_in = s_in;
+        float tmax = 0;
+        if (last)
+            for (size_t i = 0; i < nw; i++) tmax = fmaxf(tmax, fabsf(f->w[i]));
+        if (!(amax[j] > 0)) amax[j] = 1.0f;
+        b->s_out = amax[j] / 127.0f;
+        /* headroom x2 for scores: the k-WTA threshold needs resolution, the top may saturate */
+        b->s_score = smax[j] > 0 ? 2.0f * smax[j] / 32767.0f : 1.0f;
+        for (int o = 0; o < b->out_c; o++) {
+            const float *wo = f->w + (size_t)o * fan;
+            float m = last ? tmax : 0;
+            if (!last)
+                for (int i = 0; i < fan; i++) m = fmaxf(m, fabsf(wo[i]));
+            float sw = m > 0 ? m / 127.0f : 1.0f;
+            if (!isfinite(sw)) ZS_FAIL(ZS_ENUMERIC, "quantise: block %d: weights not finite", j);
+            for (int i = 0; i < fan; i++) {
+                double v = zs_round_half_even((double)wo[i] / sw);
+                b->w[(size_t)o * fan + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            }
+            double sacc = (double)sw * s_in;        /* real value of one acc unit */
+            double bv = zs_round_half_even((double)f->b[o] / sacc);
+            if (!(fabs(bv) < 1e9)) ZS_FAIL(ZS_ENUMERIC, "quantise: block %d: bias out of range", j);
+            b->bias[o] = (int32_t)bv;
+            /* accumulator bound: |bias| + kept taps * 127 * 127 must fit int32 */
+            double bound = fabs(bv) + (double)fan * 127 * 127;
+            if (bound > 2.0e9) ZS_FAIL(ZS_ELIMIT, "quantise: block %d: accumulator may overflow int32", j);
+            if (last) {
+                if (o == 0) q->logit_scale = (float)sacc;
+                continue;
+            }
+            char what[48];
+            snprintf(what, sizeof what, "block %d channel %d", j, o);
+            ZS_TRY(fixed_point(sacc / b->s_out, &b->ma[o], &b->sha[o], what));
+            if (b->act == ZS_QACT_KWTA) ZS_TRY(fixed_point(sacc * f->boost[o] / b->s_score, &b->mb[o], &b->shb[o], what));
+        }
+        s_in = b->s_out;
+    }
+    for (int j = 0; j < ZS_MAX_LAYERS; j++) { free(fb[j].w); free(fb[j].b); free(fb[j].boost); }
+    free(fb); free(y); free(xa); free(xb); free(sc); free(amax); free(smax);
+    *out = q;
+    return ZS_OK;
+fail:
+    if (fb)
+        for (int j = 0; j < ZS_MAX_LAYERS; j++) { free(fb[j].w); free(fb[j].b); free(fb[j].boost); }
+    free(fb); free(y); free(xa); free(xb); free(sc); free(amax); free(smax);
+    zs_qnet_free(q);
+    return st;
+}
+
+zs_status zs_qnet_quantize_input(const zs_qnet *q, const float *x, int8_t *xq) {
+    zs_error_clear();
+    ZS_RETURN_IF(!q || !x || !xq, ZS_EINVAL, "zs_qnet_quantize_input: NULL argument");
+    size_t n = (size_t)q->in_c * q->in_h * q->in_w;
+    ZS_RETURN_IF(!zs_all_finite(x, n), ZS_ENUMERIC, "input is NaN or Inf");
+    quant_input(q, x, xq);
+    return ZS_OK;
+}
+
+zs_status zs_qnet_infer(zs_qnet *q, const float *x, int n, int32_t *logits, float *logprob) {
+    zs_error_clear();
+    ZS_RETURN_IF(!q || !x || n < 0 || (!logits && !logprob), ZS_EINVAL, "zs_qnet_infer: bad argument");
+    size_t in_n = (size_t)q->in_c * q->in_h * q->in_w;
+    ZS_RETURN_IF(!zs_all_finite(x, in_n * (size_t)n), ZS_ENUMERIC, "input is NaN or Inf");
+    int K = q->num_classes;
+    int8_t *xq = malloc(in_n);
+    int32_t *lg = malloc(sizeof(int32_t) * (size_t)K);
+    if (!xq || !lg) { free(xq); free(lg); return ZS_ERR(ZS_ENOMEM, "out of memory"); }
+    for (int s = 0; s < n; s++) {
+        quant_input(q, x + (size_t)s * in_n, xq);
+        forward_int(q, xq, lg);
+        if (logits) memcpy(logits + (size_t)s * K, lg, sizeof(int32_t) * K);
+        if (logprob) {
+            float *lp = logprob + (size_t)s * K;
+            double m = -DBL_MAX, sum = 0;
+            for (int i = 0; i < K; i++) m = fmax(m, (double)lg[i] * q->logit_scale);
+            for (int i = 0; i < K; i++) sum += exp((double)lg[i] * q->logit_scale - m);
+            double ls = log(sum);
+            for (int i = 0; i < K; i++) lp[i] = (float)((double)lg[i] * q->logit_scale - m - ls);
+        }
+    }
+    free(xq); free(lg);
+    return ZS_OK;
+}
+
+int zs_qnet_num_classes(const zs_qnet *q) { return q ? q->num_classes : 0; }
+float zs_qnet_logit_scale(const zs_qnet *q) { return q ? q->logit_scale : 0.0f; }
