@@ -25,6 +25,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_bench_learn(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
 int cmd_continual(int argc, char **argv);
+int cmd_hw_compile(int argc, char **argv);
 
 /* Strict numeric option parsing: the whole string must be a number in
  * [lo, hi]. Return 0 on success, -1 (after printing "zeroskip CMD: bad

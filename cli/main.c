@@ -15,6 +15,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *wha
     {"continual", cmd_continual, "forgetting over a sequence of tasks (permuted/split images)"},
     {"bench", cmd_bench, "words/s of sparse vs dense (and peers)"},
     {"convert", cmd_convert, "rewrite a model file in the current format (packed sparse layers)"},
+    {"hw-compile", cmd_hw_compile, "memory images of the hw/ FPGA core for a model (docs/FPGA.md)"},
 };
 
 static void usage(FILE *f) {

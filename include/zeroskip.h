@@ -580,13 +580,17 @@ void zs_qnet_free(zs_qnet *q);
 
 /* ---- hardware compiler (src/hwcompile.c, docs/FPGA.md) ----------------- */
 /* The memory images of the hw/ sparse-sparse core for a quantised network
- * and a lane count (1..64, a power of two). */
+ * and a lane count (1..64, a power of two). flags ZS_HW_DENSE: a dense core
+ * built the same way (every weight, zeros included, and every activation
+ * is processed: nothing is skipped), for comparisons. */
+#define ZS_HW_DENSE 1
 typedef struct zs_hw_image zs_hw_image;
-zs_status zs_hw_compile(zs_hw_image **out, const zs_qnet *q, int lanes);
+zs_status zs_hw_compile(zs_hw_image **out, const zs_qnet *q, int lanes, int flags);
 void zs_hw_image_free(zs_hw_image *img);
 typedef struct zs_hw_mem {
     const char *name;      /* the memory's name in hw/zs_core.v          */
     int sel;               /* cfg_sel value that writes it               */
+    int lane;              /* cfg_lane (per-lane memories), else -1      */
     int width;             /* bits per row                               */
     int chunks;            /* 32-bit chunks per row (ceil(width / 32))   */
     size_t depth;          /* rows                                       */
@@ -598,9 +602,10 @@ zs_status zs_hw_image_mem(const zs_hw_image *img, int i, zs_hw_mem *m);
  * model), as NAME=VALUE pairs; i in [0, zs_hw_image_num_params). */
 int zs_hw_image_num_params(const zs_hw_image *img);
 zs_status zs_hw_image_param(const zs_hw_image *img, int i, const char **name, int64_t *value);
-/* The input list of one sample (non-zero int8 inputs, one 32-bit entry
- * each, lane l's entries in entries[l * cap ...]; counts[l] of them):
- * `cap` must be at least C*H*W. */
+/* The input lists of one sample (xq from zs_qnet_quantize_input): its
+ * non-zero int8 inputs (all of them for ZS_HW_DENSE), one 32-bit entry
+ * each, dealt round-robin to the lanes: lane l's counts[l] entries at
+ * entries[l * cap ...]; cap must be at least the LIST_DEPTH parameter. */
 zs_status zs_hw_input_lists(const zs_hw_image *img, const int8_t *xq, uint32_t *entries, size_t cap,
                             int32_t *counts);
 /* Write every memory as DIR/<name>.hex ($readmemh, one row per line) and
