@@ -25,7 +25,7 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/check.o
 
-.PHONY: all lib cli tests test test-asan demo models help clean bench fuzz tsan valgrind python man install uninstall
+.PHONY: all lib cli tests test test-asan demo models help clean bench fuzz tsan valgrind python man install uninstall hw hw-lint hw-synth
 all: lib cli tests python
 
 lib: $(BUILD)/libzeroskip.a $(BUILD)/libzeroskip.so
@@ -141,6 +141,23 @@ models: cli
 bench: cli
 	BUILD=$(BUILD) sh bench/run_bench.sh
 
+# The FPGA core (docs/FPGA.md): Verilator models of hw/zs_core.v (one per
+# lane count, buffers sized for HW_MODEL) + harness -> build/zeroskip-hw.
+HW_MODEL ?= models/gsc-sparse.safetensors
+HW_CALIB ?= models/calib-gsc.safetensors
+HW_LANES ?= 4 16
+HW_DENSE_MODEL ?= models/gsc-dense.safetensors
+HW_DENSE_LANES ?= 16
+hw: lib cli
+	BUILD=$(BUILD) HW_MODEL=$(HW_MODEL) HW_CALIB=$(HW_CALIB) HW_LANES="$(HW_LANES)" \
+	HW_DENSE_MODEL=$(HW_DENSE_MODEL) HW_DENSE_LANES="$(HW_DENSE_LANES)" \
+	LDLIBS="$(LDLIBS)" CXXFLAGS="$(OPT)" sh hw/build.sh
+hw-lint:
+	verilator --lint-only -Wall hw/zs_core.v
+# Yosys generic synthesis per lane count, sparse and dense (docs/FPGA.md)
+hw-synth: cli
+	BUILD=$(BUILD) HW_MODEL=$(HW_MODEL) HW_CALIB=$(HW_CALIB) HW_DENSE_MODEL=$(HW_DENSE_MODEL) sh hw/synth.sh
+
 help:
 	@echo "make [all]     build library, CLI (build/zeroskip) and tests"
 	@echo "make test      run the test suite (prints 'N passed, M failed, K skipped')"
@@ -154,6 +171,9 @@ help:
 	@echo "make valgrind  Valgrind over the CLI's main paths"
 	@echo "make models    retrain the shipped models, regenerate docs/RESULTS.md (hours)"
 	@echo "make bench     regenerate docs/BENCHMARKS.md (peers need bench/setup.sh)"
+	@echo "make hw        build/zeroskip-hw: the FPGA core simulated by Verilator (docs/FPGA.md)"
+	@echo "make hw-lint   verilator --lint-only -Wall on hw/zs_core.v"
+	@echo "make hw-synth  Yosys resource estimates of the core (docs/FPGA.md)"
 
 clean:
 	rm -rf build build-asan build-*

@@ -41,7 +41,7 @@ build_one() { # NAME LANES DENSE MODEL
         rm -rf "$OUT/$name"
         verilator --cc hw/zs_core.v --top-module zs_core --prefix "V$name" -Mdir "$OUT/$name" $params \
             -O3 --x-assign fast --x-initial fast --noassert -Wno-fatal -Wno-lint -Wno-style \
-            -CFLAGS "-O2" --build -j 2 >"$OUT/$name.log" 2>&1 || { tail -20 "$OUT/$name.log" >&2; exit 1; }
+            -MAKEFLAGS "OPT_FAST=-O2 OPT_SLOW=-O1" --build -j 2 >"$OUT/$name.log" 2>&1 || { tail -20 "$OUT/$name.log" >&2; exit 1; }
         echo "$params" >"$stamp"
     fi
     echo "#include \"V$name.h\"" >>"$HDR"
@@ -62,7 +62,7 @@ for l in $HW_DENSE_LANES; do build_one "zs_core_D$l" "$l" 1 "$HW_DENSE_MODEL"; d
 } >>"$HDR"
 if ! cmp -s "$HDR" "$OUT/hw_variants.h"; then mv "$HDR" "$OUT/hw_variants.h"; else rm -f "$HDR"; fi
 echo "c++: $BUILD/zeroskip-hw"
-$CXX -O2 -std=c++14 -Iinclude -I"$OUT" $INCS -I"$VROOT/include" -I"$VROOT/include/vltstd" \
+$CXX ${CXXFLAGS:--O2} -std=c++14 -Iinclude -I"$OUT" $INCS -I"$VROOT/include" -I"$VROOT/include/vltstd" \
     -o "$BUILD/zeroskip-hw.tmp" hw/sim/zeroskip_hw.cpp $ARCHIVES \
     "$VROOT/include/verilated.cpp" "$VROOT/include/verilated_threads.cpp" \
     "$BUILD/libzeroskip.a" ${LDLIBS:-} -lpthread

@@ -41,8 +41,12 @@ module zs_core #(
     input  wire                 cfg_we,
     input  wire [3:0]           cfg_sel,   // 0 layer 1 wrow 2 ptr 3 chan 4 list 5 count
     input  wire [7:0]           cfg_lane,
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
     input  wire [31:0]          cfg_addr,
+    /* verilator lint_on UNUSEDSIGNAL */
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
     input  wire [CFG_W-1:0]     cfg_data,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                 start,
     output reg                  busy,
     output reg                  done,      // pulses one cycle at the end
@@ -62,7 +66,7 @@ module zs_core #(
     localparam integer CH_W = 76;
 
     // ------------------------------------------------------------ states
-    localparam [3:0] S_IDLE = 4'd0, S_SC_ENT = 4'd1, S_SC_ENT2 = 4'd2, S_SC_PTR = 4'd3,
+    localparam [3:0] S_IDLE = 4'd0, S_SC_ENT = 4'd1, S_SC_ENT2 = 4'd2,
                      S_SC_ROWS = 4'd4, S_SC_DRAIN = 4'd5, S_PA = 4'd6, S_SCAN = 4'd7,
                      S_PB = 4'd8, S_PC = 4'd9, S_PC_SEL = 4'd10, S_PC_SUB = 4'd11,
                      S_EMIT = 4'd12, S_NEXT = 4'd13, S_DONE = 4'd14, S_KDEC = 4'd15;
@@ -72,7 +76,9 @@ module zs_core #(
     localparam integer LYW = (NLAYERS <= 2) ? 1 : $clog2(NLAYERS);
     reg [LAYER_W-1:0] ltab [0:NLAYERS-1];
     reg [LYW-1:0] layer;
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
     wire [LAYER_W-1:0] ld = ltab[layer];
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [15:0] L_P      = ld[15:0];     // output positions Ho*Wo
     wire [15:0] L_OUTC   = ld[31:16];
     wire [15:0] L_G      = ld[47:32];    // channel groups ceil(out_c / LANES)
@@ -93,7 +99,9 @@ module zs_core #(
     reg        lset;                      // list set SCATTER reads (EMIT writes the other)
     reg [7:0]  li;                        // scatter: current list lane
     reg [LW-1:0] ei;                      // scatter: entry index in lane li
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
     reg [31:0] ent;                       // current entry {chan, y, x, val}
+    /* verilator lint_on UNUSEDSIGNAL */
     reg [19:0] rstart;
     reg [11:0] rcnt, ri;
     reg        rfirst;                    // first cycle of S_SC_ROWS for this entry
@@ -106,7 +114,9 @@ module zs_core #(
     reg [19:0] a;                         // acc address = g*P + p
     reg [15:0] g, p;
     reg        d_v;                       // read data valid this cycle
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
     reg [19:0] d_a;
+    /* verilator lint_on UNUSEDSIGNAL */
     reg [15:0] d_g, d_p;
     // k-WTA
     reg [8:0]  sb;                        // scan bin
@@ -124,7 +134,9 @@ module zs_core #(
     reg [1:0]  sub;
     reg        e_v;
     reg [1:0]  e_sub;
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
     reg [15:0] e_py, e_px, e_pos, e_g, e_yy, e_xx;
+    /* verilator lint_on UNUSEDSIGNAL */
 
     wire [15:0] t_key = {b1, b2};
     wire [19:0] GP = L_G * L_P;
@@ -134,8 +146,10 @@ module zs_core #(
     reg [ROW_W-1:0] wrow_q;
     reg [31:0] ptr [0:NPTR-1];
     reg [31:0] ptr_q;
-    reg [PW-1:0] ptr_ra;
+    wire [PW-1:0] ptr_ra;   // = the pointer of the entry in lsel (S_SC_ENT2)
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
     wire [19:0] row_a20 = rfirst ? ptr_q[19:0] : rstart + {8'd0, ri};
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [RW-1:0] wrow_ra = row_a20[RW-1:0];
     always @(posedge clk) begin
         if (cfg_we && cfg_sel == 4'd0) ltab[cfg_addr[LYW-1:0]] <= cfg_data[LAYER_W-1:0];
@@ -149,11 +163,14 @@ module zs_core #(
     wire [AW-1:0] pass_ra = a[AW-1:0];
     wire [15:0] e_y = L_POOL ? {py[14:0], 1'b0} + {15'd0, sub[1]} : py;
     wire [15:0] e_x = L_POOL ? {px[14:0], 1'b0} + {15'd0, sub[0]} : px;
-    wire [31:0] e_ra32 = g * L_P + e_y * {10'd0, L_WO} + e_x;
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
+    wire [31:0] e_ra32 = {16'd0, g} * {16'd0, L_P} + {16'd0, e_y} * {26'd0, L_WO} + {16'd0, e_x};
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [15:0] e_pos_raw = e_yy * {10'd0, L_WO} + e_xx;   // flat position of the element in the data stage
 
     // ------------------------------------------------------------ per-lane datapath
     wire [LANES*32-1:0]  v_f;
+    wire [LANES*16-1:0]  od_f;
     wire [LANES*24-1:0]  sa_q_f;
     wire [LANES*32-1:0]  list_q_f;
     wire [LANES*TW-1:0]  hist_f;
@@ -181,12 +198,16 @@ module zs_core #(
             wire signed [OFF_W-1:0] sl_off = slot[SLOT_W-1:15];
             wire [7:0] yy = {3'd0, s1_y}, xx = {3'd0, s1_x}, kyy = {5'd0, sl_ky}, kxx = {5'd0, sl_kx};
             wire inb = (yy >= kyy) && (yy - kyy < {2'd0, L_HO}) && (xx >= kxx) && (xx - kxx < {2'd0, L_WO});
+            /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
             wire signed [31:0] s1_addr = $signed({16'd0, s1_base}) + {{(32-OFF_W){sl_off[OFF_W-1]}}, sl_off};
+            /* verilator lint_on UNUSEDSIGNAL */
             wire signed [31:0] sum = ((last_v && last_a == s2_a) ? last_sum : acc_q) + {{16{s2_prod[15]}}, s2_prod};
             wire [AW-1:0] acc_ra = (state == S_PA) ? pass_ra : s1_addr[AW-1:0];
             // ---------------- channel parameters (small, asynchronous read)
             reg [CH_W-1:0] chm [0:CH_DEPTH-1];
+            /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
             wire [15:0] chaddr = L_CHB + d_g;
+            /* verilator lint_on UNUSEDSIGNAL */
             wire [CH_W-1:0] ch = chm[chaddr[CW-1:0]];
             wire signed [31:0] c_bias = ch[31:0];
             wire [15:0] c_ma = ch[47:32];
@@ -197,14 +218,21 @@ module zs_core #(
             wire ok_d = o_d < L_OUTC;
             wire signed [31:0] v = acc_q + c_bias;
             // rq(x, m, sh) = floor((x*m + 2^(sh-1)) / 2^sh)
-            wire signed [63:0] vx = {{32{v[31]}}, v};
-            wire signed [63:0] pa = vx * $signed({48'd0, c_ma}) + (64'sd1 <<< (c_sha - 6'd1));
-            wire signed [63:0] pb = vx * $signed({48'd0, c_mb}) + (64'sd1 <<< (c_shb - 6'd1));
-            wire signed [63:0] ra = pa >>> c_sha;
-            wire signed [63:0] rb = pb >>> c_shb;
-            wire signed [7:0] act8 = (ra > 64'sd127) ? 8'sd127 : (ra < -64'sd127) ? -8'sd127 : ra[7:0];
-            wire signed [15:0] sc16 = (rb > 64'sd32767) ? 16'sh7fff : (rb < -64'sd32768) ? 16'sh8000 : rb[15:0];
+            wire signed [16:0] ma17 = {1'b0, c_ma};
+            wire signed [16:0] mb17 = {1'b0, c_mb};
+            wire signed [47:0] pma = v * ma17;           // 32 x 17 bit multipliers
+            wire signed [47:0] pmb = v * mb17;
+            wire signed [47:0] pa = pma + (48'sd1 <<< (c_sha - 6'd1));
+            wire signed [47:0] pb = pmb + (48'sd1 <<< (c_shb - 6'd1));
+            wire signed [47:0] ra = pa >>> c_sha;
+            wire signed [47:0] rb = pb >>> c_shb;
+            /* verilator lint_off UNUSEDSIGNAL */  // saturation reads the low bits
+            wire signed [7:0] act8 = (ra > 48'sd127) ? 8'sd127 : (ra < -48'sd127) ? -8'sd127 : ra[7:0];
+            wire signed [15:0] sc16 = (rb > 48'sd32767) ? 16'sh7fff : (rb < -48'sd32768) ? 16'sh8000 : rb[15:0];
+            /* verilator lint_on UNUSEDSIGNAL */
+            /* verilator lint_off UNUSEDSIGNAL */  // the histogram takes the high byte
             wire [15:0] key_a = sc16 ^ 16'h8000;
+            /* verilator lint_on UNUSEDSIGNAL */
             // ---------------- score/act store
             reg [23:0] sa [0:ACC_DEPTH-1];
             reg [23:0] sa_q;
@@ -229,19 +257,22 @@ module zs_core #(
             wire [15:0] o_e = (e_g << LG_L) | j;
             wire ok_e = o_e < L_OUTC;
             wire [7:0] jj = j;
-            wire later = (e_g > lg) || (e_g == lg && (jj > lj || (jj == lj && e_pos_raw > lp)));
+            wire later = {e_g, jj, e_pos_raw} > {lg, lj, lp};   // flat order (o, p) = (g, lane, p)
             wire beats = (key_q > t_key) || (key_q == t_key && (all_ties || !later));
             wire win = (L_ACT == 2'd2) ? (act_q > 8'sd0) : beats;
             wire signed [7:0] wval = win ? act_q : 8'sd0;
             reg signed [7:0] pmax;
             wire signed [7:0] nmax = (e_sub == 2'd0 || !L_POOL) ? wval : (wval > pmax ? wval : pmax);
+            /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
             wire [31:0] chan_flat = {16'd0, o_e} * {16'd0, L_PP} + {16'd0, e_pos};
+            /* verilator lint_on UNUSEDSIGNAL */
             wire [13:0] e_chan = L_FLAT ? chan_flat[13:0] : o_e[13:0];
             wire [4:0] oy5 = L_FLAT ? 5'd0 : e_py[4:0];
             wire [4:0] ox5 = L_FLAT ? 5'd0 : e_px[4:0];
             wire emit_now = (state == S_EMIT) && e_v && ok_e && (!L_POOL || e_sub == 2'd3) && (nmax != 8'sd0 || L_ALL);
 
             assign v_f[j*32 +: 32] = v;
+            assign od_f[j*16 +: 16] = o_d;
             assign sa_q_f[j*24 +: 24] = sa_q;
             assign list_q_f[j*32 +: 32] = lst_q;
 
@@ -285,13 +316,14 @@ module zs_core #(
 
     // ------------------------------------------------------------ logits
     reg signed [31:0] logits [0:MAXCLS-1];
-    assign logit_val = (logit_idx < MAXCLS) ? logits[logit_idx] : 32'd0;
+    localparam integer CLW = (MAXCLS <= 2) ? 1 : $clog2(MAXCLS);
+    assign logit_val = ({24'd0, logit_idx} < MAXCLS) ? logits[logit_idx[CLW-1:0]] : 32'd0;
     integer q;
     always @(posedge clk)
         if (state == S_PA && d_v && L_ACT == 2'd0)
             for (q = 0; q < LANES; q = q + 1)
-                if (((d_g << LG_L) | q) < L_OUTC && ((d_g << LG_L) | q) < MAXCLS)
-                    logits[(d_g << LG_L) | q] <= v_f[q*32 +: 32];
+                if (od_f[q*16 +: 16] < L_OUTC && {16'd0, od_f[q*16 +: 16]} < MAXCLS)
+                    logits[od_f[q*16 +: CLW]] <= v_f[q*32 +: 32];
 
     // ------------------------------------------------------------ lane reductions
     reg [TW-1:0] hsum;
@@ -300,7 +332,9 @@ module zs_core #(
     reg        thit;
     reg [31:0] lsel;
     reg [LW-1:0] cur_cnt;
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
     reg [23:0] sa_sel;
+    /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
         hsum = {TW{1'b0}};
         for (q = 0; q < LANES; q = q + 1) hsum = hsum + hist_f[q*TW +: TW];
@@ -314,11 +348,15 @@ module zs_core #(
         end
         lsel = 32'd0; cur_cnt = {LW{1'b0}}; sa_sel = 24'd0;
         for (q = 0; q < LANES; q = q + 1) begin
-            if (li == q) begin lsel = list_q_f[q*32 +: 32]; cur_cnt = cnt_f[q*LW +: LW]; end
-            if (cj == q) sa_sel = sa_q_f[q*24 +: 24];
+            if (li == q[7:0]) begin lsel = list_q_f[q*32 +: 32]; cur_cnt = cnt_f[q*LW +: LW]; end
+            if (cj == q[7:0]) sa_sel = sa_q_f[q*24 +: 24];
         end
     end
     wire [15:0] key_sel = sa_sel[23:8] ^ 16'h8000;
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits this configuration needs
+    wire [19:0] ptr_a20 = L_PTRB + {6'd0, lsel[31:18]};
+    assign ptr_ra = ptr_a20[PW-1:0];
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [23:0] kbase = scan_lo ? above : 24'd0;
 
     // ------------------------------------------------------------ main FSM
@@ -338,26 +376,24 @@ module zs_core #(
             end
             // ---------------- SCATTER: entries of lane li's list, then the next lane
             S_SC_ENT: begin
-                if (li >= LANES) state <= S_SC_DRAIN;
+                if ({24'd0, li} >= LANES) state <= S_SC_DRAIN;
                 else if (ei >= cur_cnt) begin li <= li + 8'd1; ei <= {LW{1'b0}}; end
                 else state <= S_SC_ENT2;              // lst_q holds entry ei next cycle
             end
             S_SC_ENT2: begin
                 ent <= lsel;
-                ptr_ra <= L_PTRB[PW-1:0] + lsel[31:18];
-                state <= S_SC_PTR;
+                rfirst <= 1'b1;                       // ptr_q valid next cycle
+                state <= S_SC_ROWS;
             end
-            S_SC_PTR: begin rfirst <= 1'b1; state <= S_SC_ROWS; end   // ptr_q valid next cycle
             S_SC_ROWS: begin
                 rfirst <= 1'b0;
                 if (rfirst) begin
                     rstart <= ptr_q[19:0]; rcnt <= ptr_q[31:20]; ri <= 12'd1;
-                    if (ptr_q[31:20] == 12'd0) begin ei <= ei + 1'b1; state <= S_SC_ENT; end
-                    else s1_v <= 1'b1;                  // row ptr_q[19:0] read this cycle
-                end else if (ri < rcnt) begin
-                    ri <= ri + 12'd1; s1_v <= 1'b1;
+                    s1_v <= ptr_q[31:20] != 12'd0;       // row ptr_q[19:0] read this cycle
+                    if (ptr_q[31:20] <= 12'd1) begin ei <= ei + 1'b1; state <= S_SC_ENT; end
                 end else begin
-                    ei <= ei + 1'b1; state <= S_SC_ENT;
+                    ri <= ri + 12'd1; s1_v <= 1'b1;     // row rstart + ri read this cycle
+                    if (ri + 12'd1 >= rcnt) begin ei <= ei + 1'b1; state <= S_SC_ENT; end
                 end
                 s1_y <= ent[17:13]; s1_x <= ent[12:8]; s1_val <= ent[7:0];
                 s1_base <= {11'd0, ent[17:13]} * {10'd0, L_WO} + {11'd0, ent[12:8]};

@@ -54,28 +54,44 @@ void zs_qnet_free(zs_qnet *q) {
     free(q);
 }
 
-/* float forward of one block on one sample: y (out_c*P) = conv/linear; */
+/* float forward of one block on one sample (kept weights only) */
 static void fconv(float *y, const float *x, const zs_qblock *b, const fblock *f) {
     int P = b->out_h * b->out_w, K = b->kh * b->kw, fan = b->in_c * K;
-    for (int o = 0; o < b->out_c; o++)
-        for (int oy = 0; oy < b->out_h; oy++)
-            for (int ox = 0; ox < b->out_w; ox++) {
-                float s = f->b[o];
-                const float *wo = f->w + (size_t)o * fan;
-                for (int c = 0; c < b->in_c; c++)
-                    for (int ky = 0; ky < b->kh; ky++)
-                        for (int kx = 0; kx < b->kw; kx++) {
-                            float wv = wo[(c * b->kh + ky) * b->kw + kx];
-                            if (wv != 0.0f)
-                                s += wv * x[((size_t)c * b->in_h + oy + ky) * b->in_w + ox + kx];
-                        }
-                y[(size_t)o * P + oy * b->out_w + ox] = s;
-            }
+    for (int o = 0; o < b->out_c; o++) {
+        float *yo = y + (size_t)o * P;
+        for (int p = 0; p < P; p++) yo[p] = f->b[o];
+        const float *wo = f->w + (size_t)o * fan;
+        for (int c = 0; c < b->in_c; c++)
+            for (int ky = 0; ky < b->kh; ky++)
+                for (int kx = 0; kx < b->kw; kx++) {
+                    float wv = wo[(c * b->kh + ky) * b->kw + kx];
+                    if (wv == 0.0f) continue;
+                    for (int oy = 0; oy < b->out_h; oy++) {
+                        const float *row = x + ((size_t)c * b->in_h + oy + ky) * b->in_w + kx;
+                        float *yr = yo + oy * b->out_w;
+                        for (int ox = 0; ox < b->out_w; ox++) yr[ox] += wv * row[ox];
+                    }
+                }
+    }
 }
 
-static int cmp_desc(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
+/* k-th largest of v[0..n) (1 <= k <= n), reordering v (Hoare quickselect). */
+static float kth_largest(float *v, int n, int k) {
+    int lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+        float pv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pv) i++;
+            while (v[j] < pv) j--;
+            if (i <= j) { float t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return v[want];
+    }
+    return v[want];
 }
 
 /* 2x2 stride-2 max-pool of a (C, H, W) map */
@@ -316,10 +332,9 @@ zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x,
                 for (int u = 0; u < U; u++) sc[u] = y[u] * fb[j].boost[u / P];
                 for (int u = 0; u < U; u++) smax[j] = fmaxf(smax[j], fabsf(sc[u]));
                 memcpy(xb, sc, sizeof(float) * U);
-                qsort(xb, (size_t)U, sizeof(float), cmp_desc);
-                float t = xb[b->k - 1];
-                int ties = 0;
-                for (int u = 0; u < b->k; u++) ties += xb[u] == t;
+                float t = kth_largest(xb, U, b->k);
+                int ties = b->k;
+                for (int u = 0; u < U; u++) ties -= sc[u] > t;
                 for (int u = 0; u < U; u++) {
                     int win = sc[u] > t || (sc[u] == t && ties > 0);
                     if (sc[u] == t && ties > 0) ties--;
