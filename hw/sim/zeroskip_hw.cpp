@@ -5,7 +5,8 @@
 //
 // Per FILE (same audio front end as `zeroskip listen`): features ->
 // zs_qnet_quantize_input -> input lists -> the core -> int32 logits; prints
-// FILE<TAB>LABEL<TAB>CYCLES. --check also runs the library's integer path
+// FILE<TAB>LABEL<TAB>CYCLES (--features DATA [--range A:B]: the samples of a
+// data set file instead, INDEX<TAB>LABEL<TAB>CYCLES). --check also runs the library's integer path
 // (zs_qnet_infer) and fails (exit 1) unless every logit is equal.
 // Each lane count is a separate Verilator model built by `make hw`
 // (HW_LANES); buffers are sized for HW_MODEL at build time.
@@ -17,7 +18,8 @@
 #include <vector>
 
 static const char *USAGE =
-    "zeroskip-hw --model M --calib C [--lanes L] [--dense] [--check] [--logits] FILE...";
+    "zeroskip-hw --model M --calib C [--lanes L] [--dense] [--check] [--logits] FILE...\n"
+    "       zeroskip-hw --model M --calib C [...] --features DATA [--range A:B]";
 
 struct Sim {
     virtual ~Sim() {}
@@ -64,7 +66,8 @@ static int fail(const char *what, zs_status st) {
 }
 
 int main(int argc, char **argv) {
-    const char *model = nullptr, *calib = nullptr;
+    const char *model = nullptr, *calib = nullptr, *feats = nullptr;
+    long r0 = 0, r1 = -1;
     int lanes = -1, dense = 0, check = 0, show = 0;
     std::vector<const char *> files;
     for (int i = 1; i < argc; i++) {
@@ -78,12 +81,19 @@ int main(int argc, char **argv) {
         if (a == "--dense") { dense = 1; continue; }
         if (a == "--check") { check = 1; continue; }
         if (a == "--logits") { show = 1; continue; }
-        if ((a == "--model" || a == "--calib" || a == "--lanes") && i + 1 >= argc) {
+        if ((a == "--model" || a == "--calib" || a == "--lanes" || a == "--features" || a == "--range") && i + 1 >= argc) {
             fprintf(stderr, "zeroskip-hw: %s needs a value\nusage: %s\n", a.c_str(), USAGE);
             return 2;
         }
         if (a == "--model") model = argv[++i];
         else if (a == "--calib") calib = argv[++i];
+        else if (a == "--features") feats = argv[++i];
+        else if (a == "--range") {
+            if (sscanf(argv[++i], "%ld:%ld", &r0, &r1) != 2 || r0 < 0 || r1 < r0) {
+                fprintf(stderr, "zeroskip-hw: bad --range (A:B, 0 <= A <= B)\n");
+                return 2;
+            }
+        }
         else if (a == "--lanes") {
             char *end;
             long l = strtol(argv[++i], &end, 10);
@@ -94,8 +104,8 @@ int main(int argc, char **argv) {
             return 2;
         } else files.push_back(argv[i]);
     }
-    if (!model || !calib || files.empty()) {
-        fprintf(stderr, "zeroskip-hw: --model, --calib and FILE... are required\nusage: %s\n", USAGE);
+    if (!model || !calib || (files.empty() == !feats)) {
+        fprintf(stderr, "zeroskip-hw: --model, --calib and FILE... (or --features DATA) are required\nusage: %s\n", USAGE);
         return 2;
     }
     int vi = -1;
@@ -147,14 +157,33 @@ int main(int argc, char **argv) {
     std::vector<int32_t> cnt(V.lanes), lg(K), ref(K);
     if ((st = zs_frontend_create(&fe))) return fail("front end", st);
     int rc = 0;
-    for (const char *f : files) {
-        float *x = nullptr;
-        size_t n = 0;
-        st = zs_audio_load(f, ZS_SAMPLE_RATE, 30.0, &x, &n);
-        if (st == ZS_OK) {
-            zs_clip_fit_centred(x, n, clip.data());
-            free(x);
-            st = zs_frontend_logmel(fe, clip.data(), feat.data());
+    // --features: the samples of a data set file (features as `zeroskip features` makes them)
+    zs_dataset *fd = nullptr;
+    std::vector<std::string> names;
+    if (feats) {
+        if ((st = zs_dataset_load(&fd, feats))) return fail(feats, st);
+        int dc, dh, dw;
+        zs_dataset_shape(fd, &dc, &dh, &dw);
+        if ((size_t)dc * dh * dw != in_n) { fprintf(stderr, "zeroskip-hw: %s: wrong feature shape\n", feats); return 1; }
+        long n = zs_dataset_size(fd);
+        if (r1 < 0 || r1 > n) r1 = n;
+        for (long i = r0; i < r1; i++) names.push_back(std::to_string(i));
+    } else
+        for (const char *f : files) names.push_back(f);
+    for (size_t it = 0; it < names.size(); it++) {
+        const char *f = names[it].c_str();
+        if (fd) {
+            memcpy(feat.data(), zs_dataset_features_const(fd) + (size_t)(r0 + (long)it) * in_n, sizeof(float) * in_n);
+            st = ZS_OK;
+        } else {
+            float *x = nullptr;
+            size_t n = 0;
+            st = zs_audio_load(f, ZS_SAMPLE_RATE, 30.0, &x, &n);
+            if (st == ZS_OK) {
+                zs_clip_fit_centred(x, n, clip.data());
+                free(x);
+                st = zs_frontend_logmel(fe, clip.data(), feat.data());
+            }
         }
         if (st == ZS_OK) st = zs_qnet_quantize_input(q, feat.data(), xq.data());
         if (st == ZS_OK) st = zs_hw_input_lists(img, xq.data(), ent.data(), cap, cnt.data());
@@ -183,6 +212,7 @@ int main(int argc, char **argv) {
         fflush(stdout);
     }
     delete sim;
+    zs_dataset_free(fd);
     zs_frontend_free(fe);
     zs_hw_image_free(img);
     zs_qnet_free(q);
