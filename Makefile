@@ -147,7 +147,7 @@ HW_MODEL ?= models/gsc-sparse.safetensors
 HW_CALIB ?= models/calib-gsc.safetensors
 HW_LANES ?= 4 16
 HW_DENSE_MODEL ?= models/gsc-dense.safetensors
-HW_DENSE_LANES ?= 16
+HW_DENSE_LANES ?=
 hw: lib cli
 	BUILD=$(BUILD) HW_MODEL=$(HW_MODEL) HW_CALIB=$(HW_CALIB) HW_LANES="$(HW_LANES)" \
 	HW_DENSE_MODEL=$(HW_DENSE_MODEL) HW_DENSE_LANES="$(HW_DENSE_LANES)" \

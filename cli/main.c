@@ -21,8 +21,8 @@ static const struct { const char *name; int (*fn)(int, char **); const char *wha
 static void usage(FILE *f) {
     fprintf(f, "zeroskip %s — sparse-sparse neural networks\n\nusage: zeroskip COMMAND [options]\n\n", zs_version());
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].what);
-    fprintf(f, "  %-10s %s\n\n`zeroskip COMMAND --help` explains each command.\n", "version", "print the version");
+        fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].what);
+    fprintf(f, "  %-11s %s\n\n`zeroskip COMMAND --help` explains each command.\n", "version", "print the version");
 }
 
 int main(int argc, char **argv) {

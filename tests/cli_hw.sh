@@ -66,5 +66,6 @@ cmp -s "$T/li2" "$T/h42" && ok || { bad "labels differ from listen --int8"; past
 "$H" --model "$M" $CLIPS >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "no --calib: exit 2"
 "$H" --model "$M" --calib "$C" --lanes 2 $CLIPS >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unbuilt lane count: exit 2"
 "$H" --model "$M" --calib "$C" --lanes 4 /nonexistent.wav >/dev/null 2>&1; [ $? -ne 0 ] && ok || bad "missing file: non-zero exit"
+echo "cli_hw: $pass passed, $fail failed"
 echo "RESULT $pass $fail"
 [ "$fail" -eq 0 ]
