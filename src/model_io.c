@@ -252,10 +252,9 @@ static zs_status serialise(const zs_net *cnet, zs_st_writer **wout, int ckpt, vo
             total = 0;
         }
     }
-    if (total) {
-        arena = malloc(total);
-        if (!arena) ZS_FAIL(ZS_ENOMEM, "out of memory for %zu bytes of packed weights", total);
-    }
+    /* never NULL: layers with no kept weight (total 0) still take offsets */
+    arena = malloc(total ? total : 8);
+    if (!arena) ZS_FAIL(ZS_ENOMEM, "out of memory for %zu bytes of packed weights", total);
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         if (refs[i].role != R_WEIGHT) continue;
