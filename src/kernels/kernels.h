@@ -266,10 +266,13 @@ float zs_kwta_raw_ge(float t, float f);
 float zs_kwta_raw_gt(float t, float f);
 /* The float whose zs_kwta_key is `key` (the +0 representative for 0). */
 float zs_kwta_key_float(int32_t key);
-/* A cut over C groups of S units as per-group raw thresholds: unit i of
- * group c wins iff x_i >= gt[c] || (x_i >= ge[c] && i <= lim[c]). Only the
- * group holding cut.last gets a lim strictly inside it. */
-void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, float *ge, float *gt, int32_t *lim);
+/* A cut over C groups of S units, the first unit of group 0 being unit
+ * `first_unit` of the cut's map, as per-group raw thresholds: unit i of
+ * group c wins iff x_i >= gt[c] || (x_i >= ge[c] && i <= lim[c]) (i and
+ * lim in the map's numbering). Only the group holding cut.last gets a lim
+ * strictly inside it. */
+void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32_t first_unit, float *ge, float *gt,
+                            int32_t *lim);
 /* Composite key: larger is better (score key, then lower index). */
 static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
     return ((uint64_t)((uint32_t)key ^ 0x80000000u) << 32) | (uint32_t)~(uint32_t)i;

@@ -133,12 +133,7 @@ void zs_kwta_pool__avx512(float *out, const float *x, const float *f, int C, int
     int32_t lim[CH];
     for (int c0 = 0; c0 < C; c0 += CH) {
         int nc = C - c0 < CH ? C - c0 : CH;
-        /* zs_kwta_cut_thresholds numbers units from channel c0 */
-        zs_kwta_cut cr = cut;
-        if (cut.key != INT32_MIN && cut.key != INT32_MAX) cr.last = cut.last - c0 * H * W;
-        zs_kwta_cut_thresholds(cr, f + c0, nc, H * W, ge, gt, lim);
-        for (int j = 0; j < nc; j++)
-            if (lim[j] != INT32_MAX && lim[j] != -1) lim[j] += c0 * H * W;
+        zs_kwta_cut_thresholds(cut, f + c0, nc, H * W, c0 * H * W, ge, gt, lim);
         for (int cc = 0; cc < nc; cc++) {
             int c = c0 + cc;
             const __m512 vgt = _mm512_set1_ps(gt[cc]), vge = _mm512_set1_ps(ge[cc]);

@@ -486,29 +486,19 @@ float zs_kwta_raw_ge(float t, float f) {
 }
 
 float zs_kwta_raw_gt(float t, float f) {
-    t += 0.0f;
-    float x = t / f;
-    if (isinf(x)) x = x > 0 ? FLT_MAX : -FLT_MAX;
-    while (!(x * f > t)) {
-        x = next_up(x);
-        if (isinf(x)) return x;
-    }
-    for (;;) {
-        float d = next_down(x);
-        if (isinf(d) || !(d * f > t)) break;
-        x = d;
-    }
-    return x;
+    /* fl(x f) > t  <=>  fl(x f) >= the next float above t */
+    return zs_kwta_raw_ge(next_up(t + 0.0f), f);
 }
 
-void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, float *ge, float *gt, int32_t *lim) {
+void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32_t first_unit, float *ge, float *gt,
+                            int32_t *lim) {
     for (int c = 0; c < C; c++) {
         if (cut.key == INT32_MIN) { ge[c] = gt[c] = -INFINITY; lim[c] = INT32_MAX; continue; }
         if (cut.key == INT32_MAX) { ge[c] = gt[c] = INFINITY; lim[c] = -1; continue; }
         float t = zs_kwta_key_float(cut.key);
         ge[c] = zs_kwta_raw_ge(t, f[c]);
         gt[c] = zs_kwta_raw_gt(t, f[c]);
-        int32_t first = c * S, last = first + S - 1;
+        int32_t first = first_unit + c * S, last = first + S - 1;
         lim[c] = cut.last >= last ? INT32_MAX : cut.last < first ? -1 : cut.last;
         if (lim[c] == INT32_MAX) gt[c] = ge[c];      /* every tie wins   */
         else if (lim[c] == -1) ge[c] = gt[c];        /* no tie wins      */
