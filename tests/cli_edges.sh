@@ -12,31 +12,9 @@ case "$ZS" in /*) ;; *) ZS="$(pwd)/$ZS" ;; esac
 PY=${PYTHON:-/usr/bin/python3}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else no "$2"; fi; }
-run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
-# expect_rc RC PATTERN CMD...: exit code RC and stderr matching PATTERN (grep -E)
-expect_rc() {
-    want=$1; pat=$2; shift 2
-    run "$@"
-    if [ "$rc" -ne "$want" ]; then no "'$*' exited $rc, want $want: $(head -c 300 "$T/err")"
-    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" "$T/err"; then no "'$*': stderr lacks /$pat/: $(head -c 300 "$T/err")"
-    else ok; fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 if [ ! -x "$ZS" ]; then no "$ZS not built"; echo "RESULT $pass $fail"; exit 1; fi
 
-byte() { printf "\\$(printf '%03o' $(($1 & 255)))"; }
-be32() { byte $(($1 >> 24)); byte $(($1 >> 16)); byte $(($1 >> 8)); byte "$1"; }
-# mkidx PREFIX N SIDE CLASSES (as tests/cli_faults.sh)
-mkidx() {
-    { be32 2051; be32 "$2"; be32 "$3"; be32 "$3"
-      awk -v n="$2" -v s="$3" -v k="$4" 'BEGIN { srand(1); for (i = 0; i < n; i++) { c = i % k;
-          for (p = 0; p < s * s; p++) printf "%c", (p % k == c) ? 200 + int(rand() * 55) : int(rand() * 60) } }'
-    } >"$1-images-idx3-ubyte"
-    { be32 2049; be32 "$2"; awk -v n="$2" -v k="$4" 'BEGIN { for (i = 0; i < n; i++) printf "%c", i % k }'; } >"$1-labels-idx1-ubyte"
-}
 D="$T/data"; mkdir -p "$D"
 mkidx "$D/mn" 200 28 10
 DATA="$D/mn-images-idx3-ubyte"

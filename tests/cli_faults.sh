@@ -26,21 +26,7 @@ T=$(mktemp -d)
 MNT="$T/mnt"
 cleanup() { if [ -n "${MOUNTED:-}" ]; then umount "$MNT" 2>/dev/null; fi; rm -rf "$T"; }
 trap cleanup EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-skip() { echo "SKIP: $*"; }
-check() { if eval "$1"; then ok; else no "$2"; fi; }
-# run CMD... with stdout/stderr to $T/out, $T/err; rc in $rc
-run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
-# expect_rc RC PATTERN CMD...: exit code RC and stderr matching PATTERN (grep -E)
-expect_rc() {
-    want=$1; pat=$2; shift 2
-    run "$@"
-    if [ "$rc" -ne "$want" ]; then no "'$*' exited $rc, want $want: $(head -c 300 "$T/err")"
-    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" "$T/err"; then no "'$*': stderr lacks /$pat/: $(head -c 300 "$T/err")"
-    else ok; fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 if [ ! -x "$ZS" ]; then no "$ZS not built"; echo "RESULT $pass $fail"; exit 1; fi
 # strace runs: LeakSanitizer cannot work under ptrace (sanitizer builds)
 st_run() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq "$@"; }
@@ -52,19 +38,6 @@ else
 fi
 
 # ---------------------------------------------------------------- helpers
-byte() { printf "\\$(printf '%03o' $(($1 & 255)))"; }
-le32() { byte "$1"; byte $(($1 >> 8)); byte $(($1 >> 16)); byte $(($1 >> 24)); }
-be32() { byte $(($1 >> 24)); byte $(($1 >> 16)); byte $(($1 >> 8)); byte "$1"; }
-le64() { n=$1; i=0; while [ $i -lt 8 ]; do byte "$n"; n=$((n >> 8)); i=$((i + 1)); done; }
-# mkidx PREFIX N SIDE CLASSES: IDX images PREFIX-images-idx3-ubyte and labels;
-# class c lights every pixel p with p % CLASSES == c (learnable, deterministic)
-mkidx() {
-    { be32 2051; be32 "$2"; be32 "$3"; be32 "$3"
-      awk -v n="$2" -v s="$3" -v k="$4" 'BEGIN { srand(1); for (i = 0; i < n; i++) { c = i % k;
-          for (p = 0; p < s * s; p++) printf "%c", (p % k == c) ? 200 + int(rand() * 55) : int(rand() * 60) } }'
-    } >"$1-images-idx3-ubyte"
-    { be32 2049; be32 "$2"; awk -v n="$2" -v k="$4" 'BEGIN { for (i = 0; i < n; i++) printf "%c", i % k }'; } >"$1-labels-idx1-ubyte"
-}
 # safetensors pieces (little-endian host, as od -tu8 reads it)
 st_hlen() { od -An -tu8 -N8 "$1" | tr -d ' '; }
 st_header() { tail -c +9 "$1" | head -c "$(st_hlen "$1")"; }
