@@ -1,5 +1,6 @@
 """zeroskip._ffi -- the C declarations the module uses (a subset of
-include/zeroskip.h, kept in the same order) and the loading of
+include/zeroskip.h, kept in the same order; tests/ffi_abi.py has the C
+compiler check them against the header) and the loading of
 libzeroskip.so through cffi's ABI mode (nothing is compiled).
 
 The library is found, in this order, at: $ZEROSKIP_LIBRARY; the path
