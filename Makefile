@@ -78,7 +78,7 @@ valgrind: cli
 	BUILD=$(BUILD) sh scripts/valgrind.sh
 
 # the replay test #includes fuzz/*.c; rebuild it when they change
-$(BUILD)/tests/test_fuzz_replay: $(wildcard fuzz/*.c)
+$(BUILD)/tests/test_fuzz_replay: $(wildcard fuzz/*.c fuzz/*.h)
 
 # The Python module (python/zeroskip) loads $(BUILD)/libzeroskip.so in place:
 # PYTHONPATH=$(CURDIR)/python python3 -c 'import zeroskip'

@@ -15,6 +15,7 @@
  *
  * tests/test_fuzz_replay2.c includes this file with ZS_FUZZ_NO_MAIN.
  */
+#include "fuzz_main.h"
 #include "zeroskip.h"
 #include "fuzz_net_check.h"
 #include <stdint.h>
@@ -63,11 +64,6 @@ int zs_fuzz_arch(const uint8_t *data, size_t size) {
 }
 
 #ifndef ZS_FUZZ_NO_MAIN
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "allocator_may_return_null=1:max_allocation_size_mb=256"; }
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    zs_fuzz_arch(data, size);
-    return 0;
-}
+ZS_FUZZ_ASAN_NULL_ON_HUGE
+ZS_FUZZ_MAIN(zs_fuzz_arch)
 #endif

@@ -22,6 +22,7 @@
  *
  * tests/test_fuzz_replay2.c includes this file with ZS_FUZZ_NO_MAIN.
  */
+#include "fuzz_main.h"
 #include "zeroskip.h"
 #include "audio_internal.h"
 #include <math.h>
@@ -142,9 +143,5 @@ int zs_fuzz_audio(const uint8_t *data, size_t size) {
 }
 
 #ifndef ZS_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    zs_fuzz_audio(data, size);
-    return 0;
-}
+ZS_FUZZ_MAIN(zs_fuzz_audio)
 #endif

@@ -19,6 +19,7 @@
  * __builtin_trap(). tests/test_fuzz_replay2.c includes this file with
  * ZS_FUZZ_NO_MAIN defined.
  */
+#include "fuzz_main.h"
 #include "../cli/cli.h"
 #include <ctype.h>
 #include <errno.h>
@@ -147,9 +148,5 @@ int zs_fuzz_cli_num(const uint8_t *data, size_t size) {
 }
 
 #ifndef ZS_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    zs_fuzz_cli_num(data, size);
-    return 0;
-}
+ZS_FUZZ_MAIN(zs_fuzz_cli_num)
 #endif

@@ -13,6 +13,7 @@
  *
  * tests/test_fuzz_replay.c includes this file with ZS_FUZZ_NO_MAIN defined.
  */
+#include "fuzz_main.h"
 #include "zeroskip.h"
 #include "zs_internal.h"
 #include <math.h>
@@ -98,9 +99,5 @@ int zs_fuzz_dataset(const uint8_t *data, size_t size) {
 }
 
 #ifndef ZS_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    zs_fuzz_dataset(data, size);
-    return 0;
-}
+ZS_FUZZ_MAIN(zs_fuzz_dataset)
 #endif

@@ -9,6 +9,7 @@
  * Built by fuzz/Makefile.fuzz; tests/test_fuzz_replay.c includes this file
  * with ZS_FUZZ_NO_MAIN defined and replays fuzz/corpus/ without libFuzzer.
  */
+#include "fuzz_main.h"
 #include "safetensors.h"
 #include "zs_internal.h"
 #include <stdint.h>
@@ -88,9 +89,5 @@ int zs_fuzz_safetensors(const uint8_t *data, size_t size) {
 }
 
 #ifndef ZS_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    zs_fuzz_safetensors(data, size);
-    return 0;
-}
+ZS_FUZZ_MAIN(zs_fuzz_safetensors)
 #endif
