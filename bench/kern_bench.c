@@ -12,7 +12,6 @@
  *   cc -O2 -Iinclude -Isrc -o build-kern/kern_bench bench/kern_bench.c build-kern/libzeroskip.a \
  *      -lcjson -ldnnl -lgomp -lsndfile -lsamplerate -lfftw3f -lz -lm -lpthread
  *   build-kern/kern_bench [--secs S] [--presets a,b,...] [--isa avx512,...] [--no-ref] [--wall]
- *   build-kern/kern_bench --backward     (sparse backward kernels vs reference)
  * Rates are words per second of THREAD CPU time (summed over threads) unless
  * --wall: the development machine is shared, and CPU time is what a
  * dedicated core would give (wall-clock figures belong to `zeroskip bench`).
@@ -192,107 +191,6 @@ static double rate(zs_net **nets, int threads, const float *x, int batch, double
     return r[1];
 }
 
-/* ---- sparse backward vs the reference backward (gsc-sparse layer shapes,
- * batch of NB, random sparse inputs at the given densities) */
-#define NB 16
-static double cpu_s(void) { return cpu_now(); }
-
-static void bench_backward(void) {
-    const zs_kernels *K = zs_kernels_active();
-    zs_rng r;
-    zs_rng_seed(&r, 5);
-    printf("\n== sparse backward (ISA %s, batch %d, thread CPU time per batch)\n", zs_isa_name(K->isa), NB);
-    /* conv1: dense 1x32x32 input, 64 x 12 of 25 taps */
-    {
-        int Co = 64, Ci = 1, H = 32, W = 32, Kk = 5, Ho = 28, Wo = 28, fan = 25;
-        float *w = calloc((size_t)Co * fan, 4), *x = malloc(sizeof(float) * NB * 1024), *dy = malloc(sizeof(float) * NB * Co * Ho * Wo);
-        uint8_t *mask = calloc((size_t)Co * fan, 1);
-        for (int o = 0; o < Co; o++) for (int j = 0; j < 12; j++) { int t = (int)zs_rng_below(&r, 25); mask[o * 25 + t] = 1; w[o * 25 + t] = 0.1f; }
-        for (int i = 0; i < NB * 1024; i++) x[i] = zs_rng_uniform(&r);
-        for (int i = 0; i < NB * Co * Ho * Wo; i++) dy[i] = zs_rng_uniform(&r) - 0.5f;
-        float *dw = calloc((size_t)Co * fan, 4), *col = malloc(sizeof(float) * zs_conv2d_col_size(Ci, H, W, Kk, Kk, 1, 0));
-        zs_conv_taps p;
-        zs_conv_taps_pack_mask(&p, w, mask, NULL, Co, Ci, Kk, Kk, H, W);
-        float *dwt = calloc((size_t)p.start[Co] + 1, 4);
-        int R = 5;
-        double t0 = cpu_s();
-        for (int rr = 0; rr < R; rr++) zs_conv2d_backward(NULL, dw, NULL, dy, x, w, NB, Ci, H, W, Co, Kk, Kk, 1, 0, col);
-        double t1 = cpu_s();
-        for (int rr = 0; rr < R; rr++) {
-            for (int n = 0; n < NB; n++) K->conv_wgrad_taps(dwt, x + n * 1024, dy + (size_t)n * Co * Ho * Wo, &p);
-            zs_conv_wgrad_fold_taps(dw, dwt, &p);
-        }
-        double t2 = cpu_s();
-        printf("conv1 dW: reference %.2f ms, sparse (kept taps) %.2f ms  (%.1fx)\n", (t1 - t0) / R * 1e3,
-               (t2 - t1) / R * 1e3, (t1 - t0) / (t2 - t1));
-        zs_conv_taps_free(&p);
-        free(w); free(x); free(dy); free(mask); free(dw); free(col); free(dwt);
-    }
-    /* conv2: sparse 64x14x14 input, 64 x 320 of 1600; linear 1600 -> 1000, 160 of 1600 */
-    double dens[] = {0.15, 0.3};
-    for (int di = 0; di < 2; di++) {
-        int Co = 64, Ci = 64, H = 14, W = 14, Kk = 5, Ho = 10, Wo = 10, fan = 1600, U = Ci * H * W;
-        float *w = calloc((size_t)Co * fan, 4), *x = calloc((size_t)NB * U, 4), *dy = malloc(sizeof(float) * NB * Co * Ho * Wo);
-        uint8_t *mask = calloc((size_t)Co * fan, 1);
-        for (int o = 0; o < Co; o++) for (int j = 0; j < 320; j++) { int t = (int)zs_rng_below(&r, 1600); mask[o * fan + t] = 1; w[o * fan + t] = 0.1f; }
-        for (int i = 0; i < NB * U; i++) if (zs_rng_uniform(&r) < dens[di]) x[i] = zs_rng_uniform(&r);
-        for (int i = 0; i < NB * Co * Ho * Wo; i++) dy[i] = zs_rng_uniform(&r) - 0.5f;
-        float *dw = calloc((size_t)Co * fan, 4), *din = calloc((size_t)NB * U, 4);
-        float *col = malloc(sizeof(float) * zs_conv2d_col_size(Ci, H, W, Kk, Kk, 1, 0));
-        zs_conv_scatter p;
-        zs_conv_scatter_pack_mask(&p, w, mask, NULL, Co, Ci, Kk, Kk, H, W, 0, 0, 1);
-        float *dwv = calloc((size_t)fan * p.Cop, 4), *scr = zs_alloc_aligned(zs_conv_sparse_scratch(&p), 4);
-        int32_t *idx = malloc(sizeof(int32_t) * (U + 16));
-        float *val = malloc(sizeof(float) * (U + 16)), *dval = malloc(sizeof(float) * (U + 16));
-        int R = 3;
-        double t0 = cpu_s();
-        for (int rr = 0; rr < R; rr++) zs_conv2d_backward(din, dw, NULL, dy, x, w, NB, Ci, H, W, Co, Kk, Kk, 1, 0, col);
-        double t1 = cpu_s();
-        for (int rr = 0; rr < R; rr++) {
-            for (int n = 0; n < NB; n++) {
-                int m = K->sparsify(idx, val, x + (size_t)n * U, U);
-                K->conv_wgrad_vec(dwv, idx, val, m, dy + (size_t)n * Co * Ho * Wo, &p, scr);
-                K->conv_dgrad_vec(dval, idx, m, dy + (size_t)n * Co * Ho * Wo, &p, scr);
-            }
-            zs_conv_wgrad_fold_vec(dw, dwv, mask, &p);
-        }
-        double t2 = cpu_s();
-        printf("conv2 dW+dX (input density %.2f): reference %.2f ms, sparse %.2f ms  (%.1fx)\n", dens[di],
-               (t1 - t0) / R * 1e3, (t2 - t1) / R * 1e3, (t1 - t0) / (t2 - t1));
-        zs_conv_scatter_free(&p);
-        free(w); free(x); free(dy); free(mask); free(dw); free(din); free(col); free(dwv); zs_free_aligned(scr);
-        free(idx); free(val); free(dval);
-        /* linear */
-        int I = 1600, O = 1000;
-        w = calloc((size_t)O * I, 4); mask = calloc((size_t)O * I, 1);
-        x = calloc((size_t)NB * I, 4); dy = malloc(sizeof(float) * NB * O);
-        for (int o = 0; o < O; o++) for (int j = 0; j < 160; j++) { int t = (int)zs_rng_below(&r, I); mask[(size_t)o * I + t] = 1; w[(size_t)o * I + t] = 0.1f; }
-        for (int i = 0; i < NB * I; i++) if (zs_rng_uniform(&r) < 2 * dens[di]) x[i] = zs_rng_uniform(&r);
-        for (int i = 0; i < NB * O; i++) dy[i] = zs_rng_uniform(&r) - 0.5f;
-        dw = calloc((size_t)O * I, 4); din = calloc((size_t)NB * I, 4);
-        zs_linear_pack lp;
-        zs_linear_pack_mask(&lp, w, mask, NULL, O, I, ZS_LIN_LIST);
-        float *dwl = calloc((size_t)lp.start[I] + 1, 4);
-        idx = malloc(sizeof(int32_t) * (I + 16)); val = malloc(sizeof(float) * (I + 16)); dval = malloc(sizeof(float) * (I + 16));
-        t0 = cpu_s();
-        for (int rr = 0; rr < R; rr++) zs_linear_backward(din, dw, NULL, dy, x, w, NB, I, O);
-        t1 = cpu_s();
-        for (int rr = 0; rr < R; rr++) {
-            for (int n = 0; n < NB; n++) {
-                int m = K->sparsify(idx, val, x + (size_t)n * I, I);
-                K->linear_wgrad(dwl, idx, val, m, dy + (size_t)n * O, &lp);
-                K->linear_dgrad(dval, idx, m, dy + (size_t)n * O, &lp);
-            }
-            zs_linear_wgrad_fold(dw, dwl, &lp);
-        }
-        t2 = cpu_s();
-        printf("linear dW+dX (input density %.2f): reference %.2f ms, sparse %.2f ms  (%.1fx)\n", 2 * dens[di],
-               (t1 - t0) / R * 1e3, (t2 - t1) / R * 1e3, (t1 - t0) / (t2 - t1));
-        zs_linear_pack_free(&lp);
-        free(w); free(mask); free(x); free(dy); free(dw); free(din); free(dwl); free(idx); free(val); free(dval);
-    }
-}
-
 int main(int argc, char **argv) {
     double secs = 1.5;
     const char *presets = "gsc-sparse,gsc-sparse-fast,gsc-supersparse,gsc-dense";
@@ -304,8 +202,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) isas = argv[++i];
         else if (!strcmp(argv[i], "--no-ref")) do_ref = 0;
         else if (!strcmp(argv[i], "--wall")) cpu_based = 0;
-        else if (!strcmp(argv[i], "--backward")) { zs_set_threads(1); bench_backward(); return 0; }
-        else { fprintf(stderr, "usage: kern_bench [--secs S] [--presets a,b] [--isa x,y] [--no-ref] [--wall] | --backward\n"); return 2; }
+        else { fprintf(stderr, "usage: kern_bench [--secs S] [--presets a,b] [--isa x,y] [--no-ref] [--wall]\n"); return 2; }
     }
     static float x[NX * 1024];
     int na = load_audio(x, NX, "../shared/data/fsdd/recordings");

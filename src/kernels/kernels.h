@@ -39,7 +39,6 @@ typedef struct zs_conv_taps {
     int32_t *start;   /* (Co + 1) taps of channel o: [start[o], start[o+1])   */
     int32_t *off;     /* (nnz) ci*H*W + ky*W + kx                              */
     float *w;         /* (nnz)                                                 */
-    int32_t *widx;    /* (nnz) flat index of each tap in w (Co, Ci, Kh, Kw)    */
     float *bias;      /* (Co)                                                  */
 } zs_conv_taps;
 
@@ -133,41 +132,6 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
                                      const float *val, int n, int C, int H, int W, int k, int s,
                                      float *scratch);
 
-/* ------------------------------------------------------------ sparse backward types */
-/*
- * Gradient kernels for the sparse-aware training path, one sample per call
- * (loop over the batch; the accumulators are summed over it), in the same
- * ISA families (ZS_KERNEL_LIST_BWD below, tested like the others).
- * Weight gradients are computed only at kept weights and only from non-zero
- * inputs; input gradients only at the input positions the caller lists
- * (those whose gradient is used downstream, e.g. where the max-pool argmax
- * is a k-WTA winner). dout is the gradient of the layer's output.
- *
- *   conv_wgrad_taps  dense input (Ci, H, W) (padded), taps layout:
- *                    dwt[t] += sum_{oy,ox} dout[co][oy][ox] * in[off[t] + oy*W + ox]
- *                    for every kept tap t of every co; fold with
- *                    zs_conv_wgrad_fold_taps.
- *   conv_wgrad_vec   sparse input list, scatter layout (vec):
- *                    dwv[(ci,ky,kx)][co] += x * dout[co][iy+pad-ky][ix+pad-kx];
- *                    scratch: zs_conv_sparse_scratch(p) floats; fold with
- *                    zs_conv_wgrad_fold_vec (applies the mask).
- *   conv_dgrad_vec   dval[e] = d loss / d in[idx[e]] = sum over taps and co
- *                    of w * dout, at the listed positions (vec layout with
- *                    current weights: zs_conv_scatter_refresh after a step).
- *   linear_wgrad     list layout: dwl[t] += dy[lo[t]] * x_i for each listed
- *                    input i and kept weight t of column i; fold with
- *                    zs_linear_wgrad_fold.
- *   linear_dgrad     dval[e] = sum_{t in column idx[e]} lw[t] * dy[lo[t]].
- */
-typedef void zs_conv_wgrad_taps_fn(float *dwt, const float *in, const float *dout, const zs_conv_taps *p);
-typedef void zs_conv_wgrad_vec_fn(float *dwv, const int32_t *idx, const float *val, int n, const float *dout,
-                                  const zs_conv_scatter *p, float *scratch);
-typedef void zs_conv_dgrad_vec_fn(float *dval, const int32_t *idx, int n, const float *dout,
-                                  const zs_conv_scatter *p, float *scratch);
-typedef void zs_linear_wgrad_fn(float *dwl, const int32_t *idx, const float *val, int n, const float *dy,
-                                const zs_linear_pack *p);
-typedef void zs_linear_dgrad_fn(float *dval, const int32_t *idx, int n, const float *dy,
-                                const zs_linear_pack *p);
 /* ------------------------------------------------------------ the list */
 
 /* X(name, type, tile/description): kernels with scalar, avx2 and avx512
@@ -193,21 +157,11 @@ typedef void zs_linear_dgrad_fn(float *dval, const int32_t *idx, int n, const fl
     Y(conv_sparse_list, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, (co, w) lists") \
     Y(maxpool_winners, zs_maxpool_winners_fn, "k x k max-pool over a winners list")
 
-/* B(name, type, description): the sparse backward kernels (see below),
- * scalar, avx2 and avx512 versions like ZS_KERNEL_LIST. */
-#define ZS_KERNEL_LIST_BWD(B)                                                                   \
-    B(conv_wgrad_taps, zs_conv_wgrad_taps_fn, "conv dW, dense input: kept taps only, row dot products") \
-    B(conv_wgrad_vec, zs_conv_wgrad_vec_fn, "conv dW, sparse input: scatter into Cout vectors")  \
-    B(conv_dgrad_vec, zs_conv_dgrad_vec_fn, "conv dX at listed inputs: Cout-vector dot products") \
-    B(linear_wgrad, zs_linear_wgrad_fn, "linear dW at kept weights from non-zero inputs")        \
-    B(linear_dgrad, zs_linear_dgrad_fn, "linear dX at listed inputs: column dot products")
-
 typedef struct zs_kernels {
     zs_isa isa;
 #define ZS_FIELD_(name, type, desc) type *name;
     ZS_KERNEL_LIST(ZS_FIELD_)
     ZS_KERNEL_LIST_SCALAR(ZS_FIELD_)
-    ZS_KERNEL_LIST_BWD(ZS_FIELD_)
 #undef ZS_FIELD_
 } zs_kernels;
 
@@ -223,7 +177,6 @@ void zs_kernels_list(FILE *f);
  * every kernel with exactly the family's type, or it fails to compile. */
 #define ZS_PROTO_ALL_(name, type, desc) type zs_##name##__scalar, zs_##name##__avx2, zs_##name##__avx512;
 ZS_KERNEL_LIST(ZS_PROTO_ALL_)
-ZS_KERNEL_LIST_BWD(ZS_PROTO_ALL_)
 #undef ZS_PROTO_ALL_
 #define ZS_PROTO_S_(name, type, desc) type zs_##name##__scalar;
 ZS_KERNEL_LIST_SCALAR(ZS_PROTO_S_)
@@ -303,25 +256,5 @@ void zs_conv_scatter_free(zs_conv_scatter *p);
 zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
                               int want);
 void zs_linear_pack_free(zs_linear_pack *p);
-
-/* Training variants: keep exactly the weights with mask[i] != 0 (NULL
- * mask: every weight, a dense layer), whatever their current value. */
-zs_status zs_conv_taps_pack_mask(zs_conv_taps *p, const float *w, const uint8_t *mask, const float *bias,
-                                 int Co, int Ci, int Kh, int Kw, int H, int W);
-zs_status zs_conv_scatter_pack_mask(zs_conv_scatter *p, const float *w, const uint8_t *mask,
-                                    const float *bias, int Co, int Ci, int Kh, int Kw, int H, int W,
-                                    int pad, int want_list, int want_vec);
-zs_status zs_linear_pack_mask(zs_linear_pack *p, const float *w, const uint8_t *mask, const float *bias,
-                              int O, int I, int want);
-/* Reload packed weight values from w after an optimizer step (same
- * structure; biases are not touched). Linear: the list layout only. */
-void zs_conv_taps_refresh(zs_conv_taps *p, const float *w);
-void zs_conv_scatter_refresh(zs_conv_scatter *p, const float *w);
-void zs_linear_pack_refresh(zs_linear_pack *p, const float *w);
-
-/* dw (Co, Ci, Kh, Kw) += the accumulators, at kept weights only. */
-void zs_conv_wgrad_fold_taps(float *dw, const float *dwt, const zs_conv_taps *p);
-void zs_conv_wgrad_fold_vec(float *dw, const float *dwv, const uint8_t *mask, const zs_conv_scatter *p);
-void zs_linear_wgrad_fold(float *dw, const float *dwl, const zs_linear_pack *p);
 
 #endif

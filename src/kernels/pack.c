@@ -22,44 +22,27 @@ void zs_bn_fold(float *w, float *b, int Co, size_t fan_in, const float *mean, co
 
 void zs_conv_taps_free(zs_conv_taps *p) {
     if (!p) return;
-    free(p->start); free(p->off); free(p->w); free(p->bias); free(p->widx);
+    free(p->start); free(p->off); free(p->w); free(p->bias);
     memset(p, 0, sizeof *p);
 }
 
-/* Which weights a packing keeps: mask given -> mask[i] != 0, else w[i] != 0
- * (or every weight when keep_all). */
-static inline int keep(const float *w, const uint8_t *mask, int keep_all, size_t i) {
-    return mask ? mask[i] != 0 : keep_all || w[i] != 0.0f;
-}
-
-static zs_status taps_pack(zs_conv_taps *p, const float *w, const uint8_t *mask, int all, const float *bias,
-                           int Co, int Ci, int Kh, int Kw, int H, int W);
+/* A packing keeps the non-zero weights. */
+static inline int keep(const float *w, size_t i) { return w[i] != 0.0f; }
 
 zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, int Co, int Ci,
                             int Kh, int Kw, int H, int W) {
-    return taps_pack(p, w, NULL, 0, bias, Co, Ci, Kh, Kw, H, W);
-}
-
-zs_status zs_conv_taps_pack_mask(zs_conv_taps *p, const float *w, const uint8_t *mask, const float *bias,
-                                 int Co, int Ci, int Kh, int Kw, int H, int W) {
-    return taps_pack(p, w, mask, 1, bias, Co, Ci, Kh, Kw, H, W);
-}
-
-static zs_status taps_pack(zs_conv_taps *p, const float *w, const uint8_t *mask, int all, const float *bias,
-                           int Co, int Ci, int Kh, int Kw, int H, int W) {
     memset(p, 0, sizeof *p);
     ZS_RETURN_IF(Co < 1 || Ci < 1 || Kh < 1 || Kw < 1 || H < Kh || W < Kw, ZS_EINVAL,
                  "conv pack: bad shape Co=%d Ci=%d K=%dx%d input %dx%d", Co, Ci, Kh, Kw, H, W);
     size_t fan = (size_t)Ci * Kh * Kw, nnz = 0;
-    for (size_t i = 0; i < (size_t)Co * fan; i++) nnz += keep(w, mask, all, i);
+    for (size_t i = 0; i < (size_t)Co * fan; i++) nnz += keep(w, i);
     p->Ci = Ci; p->H = H; p->W = W; p->Co = Co; p->Kh = Kh; p->Kw = Kw;
     p->Ho = H - Kh + 1; p->Wo = W - Kw + 1;
     p->start = calloc((size_t)Co + 1, sizeof(int32_t));
     p->off = calloc(nnz + 1, sizeof(int32_t));
     p->w = calloc(nnz + 1, sizeof(float));
-    p->widx = calloc(nnz + 1, sizeof(int32_t));
     p->bias = calloc((size_t)Co, sizeof(float));
-    if (!p->start || !p->off || !p->w || !p->widx || !p->bias) { zs_conv_taps_free(p); return ZS_ERR(ZS_ENOMEM, "conv pack: out of memory"); }
+    if (!p->start || !p->off || !p->w || !p->bias) { zs_conv_taps_free(p); return ZS_ERR(ZS_ENOMEM, "conv pack: out of memory"); }
     size_t t = 0;
     for (int o = 0; o < Co; o++) {
         p->start[o] = (int32_t)t;
@@ -68,22 +51,13 @@ static zs_status taps_pack(zs_conv_taps *p, const float *w, const uint8_t *mask,
             for (int ky = 0; ky < Kh; ky++)
                 for (int kx = 0; kx < Kw; kx++) {
                     size_t wi = (((size_t)o * Ci + c) * Kh + ky) * Kw + kx;
-                    if (!keep(w, mask, all, wi)) continue;
+                    if (!keep(w, wi)) continue;
                     p->off[t] = (int32_t)(((size_t)c * H + ky) * W + kx);
-                    p->widx[t] = (int32_t)wi;
                     p->w[t++] = w[wi];
                 }
     }
     p->start[Co] = (int32_t)t;
     return ZS_OK;
-}
-
-void zs_conv_taps_refresh(zs_conv_taps *p, const float *w) {
-    for (int t = 0; t < p->start[p->Co]; t++) p->w[t] = w[p->widx[t]];
-}
-
-void zs_conv_wgrad_fold_taps(float *dw, const float *dwt, const zs_conv_taps *p) {
-    for (int t = 0; t < p->start[p->Co]; t++) dw[p->widx[t]] += dwt[t];
 }
 
 /* ---------------------------------------------------------------- conv scatter */
@@ -123,24 +97,8 @@ void zs_conv_scatter_free(zs_conv_scatter *p) {
     memset(p, 0, sizeof *p);
 }
 
-static zs_status scatter_pack(zs_conv_scatter *p, const float *w, const uint8_t *mask, int all,
-                              const float *bias, int Co, int Ci, int Kh, int Kw, int H, int W, int pad,
-                              int want_list, int want_vec);
-
 zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *bias, int Co, int Ci,
                                int Kh, int Kw, int H, int W, int pad, int want_list, int want_vec) {
-    return scatter_pack(p, w, NULL, 0, bias, Co, Ci, Kh, Kw, H, W, pad, want_list, want_vec);
-}
-
-zs_status zs_conv_scatter_pack_mask(zs_conv_scatter *p, const float *w, const uint8_t *mask,
-                                    const float *bias, int Co, int Ci, int Kh, int Kw, int H, int W,
-                                    int pad, int want_list, int want_vec) {
-    return scatter_pack(p, w, mask, 1, bias, Co, Ci, Kh, Kw, H, W, pad, want_list, want_vec);
-}
-
-static zs_status scatter_pack(zs_conv_scatter *p, const float *w, const uint8_t *mask, int all,
-                              const float *bias, int Co, int Ci, int Kh, int Kw, int H, int W, int pad,
-                              int want_list, int want_vec) {
     memset(p, 0, sizeof *p);
     ZS_RETURN_IF(Co < 1 || Ci < 1 || Kh < 1 || Kw < 1 || pad < 0 || H + 2 * pad < Kh || W + 2 * pad < Kw,
                  ZS_EINVAL, "conv scatter pack: bad shape Co=%d Ci=%d K=%dx%d input %dx%d pad %d", Co, Ci, Kh,
@@ -149,7 +107,7 @@ static zs_status scatter_pack(zs_conv_scatter *p, const float *w, const uint8_t 
     p->Ho = H + 2 * pad - Kh + 1; p->Wo = W + 2 * pad - Kw + 1;
     p->Cop = (Co + 15) & ~15;
     size_t T = (size_t)Ci * Kh * Kw, fan = T, nnz = 0;
-    for (size_t i = 0; i < (size_t)Co * fan; i++) nnz += keep(w, mask, all, i);
+    for (size_t i = 0; i < (size_t)Co * fan; i++) nnz += keep(w, i);
     p->cy = calloc((size_t)H * W, sizeof(int32_t));
     p->cx = calloc((size_t)H * W, sizeof(int32_t));
     p->bias = calloc((size_t)Co, sizeof(float));
@@ -165,7 +123,7 @@ static zs_status scatter_pack(zs_conv_scatter *p, const float *w, const uint8_t 
         for (size_t j = 0; j < T; j++) {
             p->start[j] = (int32_t)t;
             for (int o = 0; o < Co; o++) {
-                if (!keep(w, mask, all, (size_t)o * fan + j)) continue;
+                if (!keep(w, (size_t)o * fan + j)) continue;
                 p->lco[t] = o * p->Ho * p->Wo;
                 p->lw[t++] = w[(size_t)o * fan + j];
             }
@@ -180,33 +138,13 @@ static zs_status scatter_pack(zs_conv_scatter *p, const float *w, const uint8_t 
             for (int o = 0; o < Co; o++) {
                 p->wvec[j * p->Cop + o] = w[(size_t)o * fan + j];
                 /* blocks past 32 (Cout > 512) are always visited */
-                if (keep(w, mask, all, (size_t)o * fan + j) || o >= 512) p->cmask[j] |= 1u << ((o / 16) & 31);
+                if (keep(w, (size_t)o * fan + j) || o >= 512) p->cmask[j] |= 1u << ((o / 16) & 31);
             }
     }
     return ZS_OK;
 oom:
     zs_conv_scatter_free(p);
     return ZS_ERR(ZS_ENOMEM, "conv scatter pack: out of memory");
-}
-
-void zs_conv_scatter_refresh(zs_conv_scatter *p, const float *w) {
-    size_t T = (size_t)p->Ci * p->Kh * p->Kw;
-    if (p->wvec)
-        for (size_t j = 0; j < T; j++)
-            for (int o = 0; o < p->Co; o++) p->wvec[j * p->Cop + o] = w[(size_t)o * T + j];
-    if (p->start)
-        for (size_t j = 0; j < T; j++)
-            for (int t = p->start[j]; t < p->start[j + 1]; t++)
-                p->lw[t] = w[(size_t)(p->lco[t] / (p->Ho * p->Wo)) * T + j];
-}
-
-void zs_conv_wgrad_fold_vec(float *dw, const float *dwv, const uint8_t *mask, const zs_conv_scatter *p) {
-    size_t T = (size_t)p->Ci * p->Kh * p->Kw;
-    for (int o = 0; o < p->Co; o++)
-        for (size_t j = 0; j < T; j++) {
-            size_t wi = (size_t)o * T + j;
-            if (!mask || mask[wi]) dw[wi] += dwv[j * p->Cop + o];
-        }
 }
 
 /* ---------------------------------------------------------------- linear */
@@ -220,21 +158,8 @@ void zs_linear_pack_free(zs_linear_pack *p) {
     memset(p, 0, sizeof *p);
 }
 
-static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *mask, int all,
-                             const float *bias, int O, int I, int want);
-
 zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
                               int want) {
-    return linear_pack(p, w, NULL, 0, bias, O, I, want);
-}
-
-zs_status zs_linear_pack_mask(zs_linear_pack *p, const float *w, const uint8_t *mask, const float *bias,
-                              int O, int I, int want) {
-    return linear_pack(p, w, mask, 1, bias, O, I, want);
-}
-
-static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *mask, int all,
-                             const float *bias, int O, int I, int want) {
     memset(p, 0, sizeof *p);
     ZS_RETURN_IF(O < 1 || I < 1, ZS_EINVAL, "linear pack: bad shape %dx%d", O, I);
     p->I = I; p->O = O; p->Op = (O + 15) & ~15;
@@ -244,7 +169,7 @@ static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *m
     for (int o = 0; o < O; o++) p->bias[o] = bias ? bias[o] : 0.0f;
     if (want & ZS_LIN_LIST) {
         size_t nnz = 0;
-        for (size_t i = 0; i < (size_t)O * I; i++) nnz += keep(w, mask, all, i);
+        for (size_t i = 0; i < (size_t)O * I; i++) nnz += keep(w, i);
         p->start = calloc((size_t)I + 1, sizeof(int32_t));
         p->lo = calloc(nnz + 1, sizeof(int32_t));
         p->lw = calloc(nnz + 1, sizeof(float));
@@ -253,7 +178,7 @@ static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *m
         for (int i = 0; i < I; i++) {
             p->start[i] = (int32_t)t;
             for (int o = 0; o < O; o++) {
-                if (!keep(w, mask, all, (size_t)o * I + i)) continue;
+                if (!keep(w, (size_t)o * I + i)) continue;
                 p->lo[t] = o;
                 p->lw[t++] = w[(size_t)o * I + i];
             }
@@ -265,7 +190,7 @@ static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *m
         for (int i = 0; i < I; i++)
             for (int b = 0; b < nb; b++) {
                 int any = 0;
-                for (int o = b * 16; o < b * 16 + 16 && o < O; o++) any |= keep(w, mask, all, (size_t)o * I + i);
+                for (int o = b * 16; o < b * 16 + 16 && o < O; o++) any |= keep(w, (size_t)o * I + i);
                 nblk += any;
             }
         p->bstart = calloc((size_t)I + 1, sizeof(int32_t));
@@ -277,7 +202,7 @@ static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *m
             p->bstart[i] = (int32_t)t;
             for (int b = 0; b < nb; b++) {
                 int any = 0;
-                for (int o = b * 16; o < b * 16 + 16 && o < O; o++) any |= keep(w, mask, all, (size_t)o * I + i);
+                for (int o = b * 16; o < b * 16 + 16 && o < O; o++) any |= keep(w, (size_t)o * I + i);
                 if (!any) continue;
                 p->bo[t] = b * 16;
                 for (int j = 0; j < 16; j++) {
@@ -293,7 +218,7 @@ static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *m
         int gnz = 1;
         for (int o = 0; o < O; o++) {
             int c = 0;
-            for (int i = 0; i < I; i++) c += keep(w, mask, all, (size_t)o * I + i);
+            for (int i = 0; i < I; i++) c += keep(w, (size_t)o * I + i);
             if (c > gnz) gnz = c;
         }
         p->gnz = gnz;
@@ -304,7 +229,7 @@ static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *m
             size_t base = (size_t)(o / 16) * gnz * 16 + (size_t)(o % 16);
             int j = 0;
             for (int i = 0; i < I; i++) {
-                if (!keep(w, mask, all, (size_t)o * I + i)) continue;
+                if (!keep(w, (size_t)o * I + i)) continue;
                 p->gi[base + (size_t)j * 16] = i;
                 p->gw[base + (size_t)j * 16] = w[(size_t)o * I + i];
                 j++;
@@ -321,17 +246,6 @@ static zs_status linear_pack(zs_linear_pack *p, const float *w, const uint8_t *m
 oom:
     zs_linear_pack_free(p);
     return ZS_ERR(ZS_ENOMEM, "linear pack: out of memory");
-}
-
-void zs_linear_pack_refresh(zs_linear_pack *p, const float *w) {
-    if (p->start)
-        for (int i = 0; i < p->I; i++)
-            for (int t = p->start[i]; t < p->start[i + 1]; t++) p->lw[t] = w[(size_t)p->lo[t] * p->I + i];
-}
-
-void zs_linear_wgrad_fold(float *dw, const float *dwl, const zs_linear_pack *p) {
-    for (int i = 0; i < p->I; i++)
-        for (int t = p->start[i]; t < p->start[i + 1]; t++) dw[(size_t)p->lo[t] * p->I + i] += dwl[t];
 }
 
 /* ---------------------------------------------------------------- k-WTA select */

@@ -645,7 +645,7 @@ size_t zs_plan_bytes(const zs_net *net) {
         const zs_conv_taps *t = &s->taps;
         if (t->start) {
             size_t nnz = (size_t)t->start[t->Co];
-            b += 4 * ((size_t)t->Co + 1) + nnz * (4 * (size_t)!!t->off + 4 * (size_t)!!t->w + 4 * (size_t)!!t->widx);
+            b += 4 * ((size_t)t->Co + 1) + nnz * (4 * (size_t)!!t->off + 4 * (size_t)!!t->w);
             if (t->bias) b += 4 * (size_t)t->Co;
         }
         const zs_conv_scatter *c = &s->sc;

@@ -10,9 +10,9 @@
 #define K_AVX512_(name, type, desc) .name = zs_##name##__avx512,
 
 static const zs_kernels table[3] = {
-    {.isa = ZS_ISA_SCALAR, ZS_KERNEL_LIST(K_SCALAR_) ZS_KERNEL_LIST_SCALAR(K_SCALAR_) ZS_KERNEL_LIST_BWD(K_SCALAR_)},
-    {.isa = ZS_ISA_AVX2, ZS_KERNEL_LIST(K_AVX2_) ZS_KERNEL_LIST_SCALAR(K_SCALAR_) ZS_KERNEL_LIST_BWD(K_AVX2_)},
-    {.isa = ZS_ISA_AVX512, ZS_KERNEL_LIST(K_AVX512_) ZS_KERNEL_LIST_SCALAR(K_SCALAR_) ZS_KERNEL_LIST_BWD(K_AVX512_)},
+    {.isa = ZS_ISA_SCALAR, ZS_KERNEL_LIST(K_SCALAR_) ZS_KERNEL_LIST_SCALAR(K_SCALAR_)},
+    {.isa = ZS_ISA_AVX2, ZS_KERNEL_LIST(K_AVX2_) ZS_KERNEL_LIST_SCALAR(K_SCALAR_)},
+    {.isa = ZS_ISA_AVX512, ZS_KERNEL_LIST(K_AVX512_) ZS_KERNEL_LIST_SCALAR(K_SCALAR_)},
 };
 
 const zs_kernels *zs_kernels_get(zs_isa isa) {
@@ -37,8 +37,6 @@ void zs_kernels_list(FILE *f) {
 #define LS_(name, type, desc) L_(name, type, desc, ZS_ISA_SCALAR)
     ZS_KERNEL_LIST(LI_)
     ZS_KERNEL_LIST_SCALAR(LS_)
-    fprintf(f, "training (sparse backward):\n");
-    ZS_KERNEL_LIST_BWD(LI_)
 #undef LI_
 #undef LS_
 #undef L_
