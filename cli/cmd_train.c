@@ -14,7 +14,8 @@ static const char *USAGE =
 static const char *HELP =
     "Train a network with SGD (PyTorch semantics) and save it as safetensors.\n"
     "  --preset NAME       gsc-sparse, gsc-dense, gsc-supersparse, gsc-sparse-fast,\n"
-    "                      mnist-mlp, mnist-sparse-mlp\n"
+    "                      gsc-block, gsc-block-fast, gsc-complementary,\n"
+    "                      gsc-cblock-fast, mnist-mlp, mnist-sparse-mlp\n"
     "  --arch FILE.json    an architecture description (docs/ARCHITECTURE.md)\n"
     "  --init MODEL        continue training a saved model; from a checkpoint the\n"
     "                      run resumes exactly (--epochs counts all epochs)\n"

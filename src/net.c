@@ -112,9 +112,58 @@ static zs_status jsparsity(cJSON *o, const char *lname, double *out) {
     return ZS_OK;
 }
 
+/* Mask structure (docs/ARCHITECTURE.md "Mask structures"): "structure":
+ * "random" (default, nupic: each unit keeps a uniform random subset),
+ * "block" (kept outputs of each fan-in position come in aligned blocks of
+ * "block" = B consecutive units, the last block possibly shorter: every
+ * unit of a block has the same mask)
+ * or "complementary" (units in consecutive groups of G = 1/(1 - sparsity)
+ * blocks of "block" = B units (default 1) whose masks partition the
+ * fan-in: each position is kept by exactly one block of every group).
+ * Checked against the layer's shape here. */
+static zs_status jstructure(cJSON *o, zs_layer *L, const char *n, int units, double sparsity) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "structure");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "block");
+    L->mask_structure = ZS_MASK_RANDOM;
+    L->mask_block = L->mask_group = 0;
+    if (s) {
+        ZS_RETURN_IF(!cJSON_IsString(s) || (strcmp(s->valuestring, "random") && strcmp(s->valuestring, "block") &&
+                                            strcmp(s->valuestring, "complementary")),
+                     ZS_EFORMAT, "architecture: layer '%s': 'structure' must be \"random\", \"block\" or "
+                     "\"complementary\"", n);
+        L->mask_structure = !strcmp(s->valuestring, "block") ? ZS_MASK_BLOCK
+                          : !strcmp(s->valuestring, "complementary") ? ZS_MASK_COMPLEMENTARY : ZS_MASK_RANDOM;
+    }
+    ZS_RETURN_IF(b && L->mask_structure == ZS_MASK_RANDOM, ZS_EFORMAT,
+                 "architecture: layer '%s': 'block' needs \"structure\": \"block\" or \"complementary\"", n);
+    if (L->mask_structure == ZS_MASK_RANDOM) return ZS_OK;
+    ZS_RETURN_IF(!(sparsity > 0), ZS_EFORMAT, "architecture: layer '%s': a mask structure needs 'sparsity' > 0", n);
+    if (L->mask_structure == ZS_MASK_BLOCK) {
+        /* units need not be a multiple of the block: the last block is shorter */
+        return jint(o, "block", 16, 1, units, n, &L->mask_block);
+    }
+    double g = 1.0 / (1.0 - sparsity);
+    int G = (int)floor(g + 0.5);
+    ZS_RETURN_IF(G < 2 || fabs(g - G) > 1e-6 * g, ZS_EFORMAT,
+                 "architecture: layer '%s': \"complementary\" needs sparsity 1 - 1/G for an integer G >= 2 "
+                 "(0.5, 0.75, 0.8, 0.9 ...), not %g", n, sparsity);
+    int B;
+    zs_status st = jint(o, "block", 1, 1, units, n, &B);
+    if (st) return st;
+    ZS_RETURN_IF(units % (G * B), ZS_EFORMAT,
+                 "architecture: layer '%s': \"complementary\" groups of %d x %d units do not divide its %d output units",
+                 n, G, B, units);
+    ZS_RETURN_IF(L->fan_in < (size_t)G, ZS_EFORMAT,
+                 "architecture: layer '%s': fan-in %zu is smaller than the group size %d", n, L->fan_in, G);
+    L->mask_group = G;
+    L->mask_block = B;
+    return ZS_OK;
+}
+
 static const char *const keys_conv[] = {"type", "name", "out_channels", "kernel", "stride", "padding", "bias",
-                                        "sparsity", "weight_sparsity", NULL};
-static const char *const keys_linear[] = {"type", "name", "out_features", "bias", "sparsity", "weight_sparsity", NULL};
+                                        "sparsity", "weight_sparsity", "structure", "block", NULL};
+static const char *const keys_linear[] = {"type", "name", "out_features", "bias", "sparsity", "weight_sparsity",
+                                          "structure", "block", NULL};
 static const char *const keys_pool[] = {"type", "name", "kernel", "stride", NULL};
 static const char *const keys_plain[] = {"type", "name", NULL};
 static const char *const keys_bn[] = {"type", "name", "affine", "momentum", "eps", NULL};
@@ -183,6 +232,7 @@ static zs_status parse_layer(zs_layer *L, cJSON *o, int idx, int c, int h, int w
         L->fan_in = (size_t)c * L->kh * L->kw;
         L->n_weights = (size_t)co * L->fan_in;
         L->nnz_per_unit = (int)zs_round_half_even((1.0 - d) * (double)L->fan_in);
+        if ((st = jstructure(o, L, n, co, d))) return st;
         break;
     }
     case ZS_LINEAR: {
@@ -197,6 +247,7 @@ static zs_status parse_layer(zs_layer *L, cJSON *o, int idx, int c, int h, int w
         L->out_c = o_; L->out_h = L->out_w = 1;
         L->n_weights = (size_t)o_ * L->fan_in;
         L->nnz_per_unit = (int)zs_round_half_even((1.0 - d) * (double)L->fan_in);
+        if ((st = jstructure(o, L, n, o_, d))) return st;
         break;
     }
     case ZS_MAXPOOL2D:
@@ -292,11 +343,33 @@ static void kaiming_uniform(float *w, size_t n, size_t fan_in, zs_rng *r) {
     for (size_t i = 0; i < n; i++) w[i] = (2.0f * zs_rng_uniform(r) - 1.0f) * bound;
 }
 
-/* Exactly nnz_per_unit kept weights per output unit, chosen uniformly. */
+/* Exactly nnz_per_unit kept weights per output unit, chosen uniformly
+ * (random); per block of mask_block units one such choice shared by the
+ * block (block); per group of G = mask_group blocks of mask_block units a
+ * random permutation of the fan-in dealt round-robin to its blocks, so each
+ * position has exactly one owner block in the group and each unit floor or
+ * ceil(fan_in / G) weights (complementary). */
 static zs_status make_mask(zs_layer *L, zs_rng *r) {
     int32_t *perm = malloc(sizeof(int32_t) * L->fan_in);
     ZS_RETURN_IF(!perm, ZS_ENOMEM, "out of memory building mask of '%s'", L->name);
-    for (int o = 0; o < L->out_c; o++) {
+    if (L->mask_structure == ZS_MASK_COMPLEMENTARY) {
+        int G = L->mask_group, B = L->mask_block;
+        memset(L->mask, 0, L->n_weights);
+        for (int g = 0; g < L->out_c; g += G * B) {
+            for (size_t i = 0; i < L->fan_in; i++) perm[i] = (int32_t)i;
+            for (size_t j = 0; j + 1 < L->fan_in; j++) {
+                size_t pick = j + zs_rng_below(r, (uint32_t)(L->fan_in - j));
+                int32_t t = perm[j]; perm[j] = perm[pick]; perm[pick] = t;
+            }
+            for (size_t j = 0; j < L->fan_in; j++)
+                for (int u = 0; u < B; u++)
+                    L->mask[(size_t)(g + (int)(j % (size_t)G) * B + u) * L->fan_in + (size_t)perm[j]] = 1;
+        }
+        free(perm);
+        return ZS_OK;
+    }
+    int B = L->mask_structure == ZS_MASK_BLOCK ? L->mask_block : 1;
+    for (int o = 0; o < L->out_c; o += B) {
         uint8_t *m = L->mask + (size_t)o * L->fan_in;
         memset(m, 0, L->fan_in);
         for (size_t i = 0; i < L->fan_in; i++) perm[i] = (int32_t)i;
@@ -305,6 +378,7 @@ static zs_status make_mask(zs_layer *L, zs_rng *r) {
             int32_t t = perm[j]; perm[j] = perm[pick]; perm[pick] = t;
             m[perm[j]] = 1;
         }
+        for (int u = 1; u < B && o + u < L->out_c; u++) memcpy(m + (size_t)u * L->fan_in, m, L->fan_in);
     }
     free(perm);
     return ZS_OK;

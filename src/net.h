@@ -35,6 +35,9 @@ typedef struct zs_winners {
     float *val;        /* (N, kmax)                                          */
 } zs_winners;
 
+/* Mask structures ("structure" in the architecture JSON). */
+enum { ZS_MASK_RANDOM = 0, ZS_MASK_BLOCK = 1, ZS_MASK_COMPLEMENTARY = 2 };
+
 typedef struct zs_layer {
     zs_layer_type type;
     char name[64];
@@ -46,6 +49,9 @@ typedef struct zs_layer {
     int kh, kw, stride, pad, has_bias;
     float weight_sparsity;    /* fraction masked to zero (0 = dense)           */
     int nnz_per_unit;         /* kept weights per output unit                  */
+    int mask_structure;       /* ZS_MASK_*: how make_mask draws the mask       */
+    int mask_block;           /* block, complementary: units per block        */
+    int mask_group;           /* complementary: G blocks per group             */
     size_t fan_in, n_weights; /* n_weights = out_c * fan_in                    */
     float *w, *b;             /* (Co, Ci, Kh, Kw) or (O, I); (Co)              */
     float *dw, *db, *mw, *mb; /* gradients and momentum, same shapes           */

@@ -11,6 +11,15 @@
 #define CONV(name, co, sp) \
     "{\"type\":\"conv2d\",\"name\":\"" name "\",\"out_channels\":" co ",\"kernel\":[5,5],\"stride\":1," \
     "\"padding\":0,\"bias\":true,\"sparsity\":" sp "}"
+/* conv/linear with a mask structure (docs/ARCHITECTURE.md "Mask structures") */
+#define CONVS(name, co, sp, st) \
+    "{\"type\":\"conv2d\",\"name\":\"" name "\",\"out_channels\":" co ",\"kernel\":[5,5],\"stride\":1," \
+    "\"padding\":0,\"bias\":true,\"sparsity\":" sp "," st "}"
+#define LINS(name, o, sp, st) \
+    "{\"type\":\"linear\",\"name\":\"" name "\",\"out_features\":" o ",\"bias\":true,\"sparsity\":" sp "," st "}"
+#define BLOCK16 "\"structure\":\"block\",\"block\":16"
+#define COMPL "\"structure\":\"complementary\""
+#define CBLOCK16 "\"structure\":\"complementary\",\"block\":16"
 #define BN(name) "{\"type\":\"batchnorm\",\"name\":\"" name "\",\"affine\":false,\"momentum\":0.1,\"eps\":1e-5}"
 #define POOL(name) "{\"type\":\"maxpool2d\",\"name\":\"" name "\",\"kernel\":2,\"stride\":2}"
 #define LIN(name, o, sp) \
@@ -21,7 +30,8 @@
     "\"seven\",\"eight\",\"nine\"]"
 
 static const char *const names[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
-                                    "mnist-mlp", "mnist-sparse-mlp", NULL};
+                                    "gsc-block", "gsc-block-fast", "gsc-complementary",
+                                    "gsc-cblock-fast", "mnist-mlp", "mnist-sparse-mlp", NULL};
 
 static const char *const jsons[] = {
     /* gsc-sparse: nupic.torch GSCSparseCNN (k-WTA before max-pool) */
@@ -56,6 +66,50 @@ static const char *const jsons[] = {
     "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000,\"local\":false},"
     "{\"type\":\"flatten\",\"name\":\"flatten\"},"
     LIN("linear", "1000", "0.9") "," BN("linear_bn") "," KW1("linear_kwinner", "0.1") ","
+    LIN("output", "12", "0.0") ",{\"type\":\"logsoftmax\",\"name\":\"softmax\"}]}",
+    /* gsc-block: gsc-sparse with block-structured masks in conv2 and the
+     * hidden linear layer: per fan-in position the kept outputs come in
+     * aligned blocks of 16 (one AVX-512 vector, two AVX2 vectors) */
+    "{\"name\":\"gsc-block\",\"input\":[1,32,32]," GSC_CLASSES ",\"layers\":["
+    CONV("cnn1", "64", "0.5") "," BN("cnn1_batchnorm") "," KW("cnn1_kwinner", "0.095") "," POOL("cnn1_maxpool") ","
+    CONVS("cnn2", "64", "0.8", BLOCK16) "," BN("cnn2_batchnorm") "," KW("cnn2_kwinner", "0.125") "," POOL("cnn2_maxpool") ","
+    "{\"type\":\"flatten\",\"name\":\"flatten\"},"
+    LINS("linear", "1000", "0.9", BLOCK16) "," BN("linear_bn") "," KW1("linear_kwinner", "0.1") ","
+    LIN("output", "12", "0.0") ",{\"type\":\"logsoftmax\",\"name\":\"softmax\"}]}",
+    /* gsc-block-fast: gsc-block in gsc-sparse-fast's order (max-pool before k-WTA) */
+    "{\"name\":\"gsc-block-fast\",\"input\":[1,32,32]," GSC_CLASSES ",\"layers\":["
+    CONV("cnn1", "64", "0.5") "," BN("cnn1_batchnorm") "," POOL("cnn1_maxpool") ","
+    "{\"type\":\"kwinners2d\",\"name\":\"cnn1_kwinner\",\"k\":1200,\"k_inference_factor\":1.5,"
+    "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000,\"local\":false},"
+    CONVS("cnn2", "64", "0.8", BLOCK16) "," BN("cnn2_batchnorm") "," POOL("cnn2_maxpool") ","
+    "{\"type\":\"kwinners2d\",\"name\":\"cnn2_kwinner\",\"k\":200,\"k_inference_factor\":1.5,"
+    "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000,\"local\":false},"
+    "{\"type\":\"flatten\",\"name\":\"flatten\"},"
+    LINS("linear", "1000", "0.9", BLOCK16) "," BN("linear_bn") "," KW1("linear_kwinner", "0.1") ","
+    LIN("output", "12", "0.0") ",{\"type\":\"logsoftmax\",\"name\":\"softmax\"}]}",
+    /* gsc-complementary: complementary masks (Hunter et al. 2021): conv2
+     * 75 % zeros in groups of 4 channels (64 is not a multiple of 5), the
+     * hidden linear layer 90 % zeros in groups of 10 units; each fan-in
+     * position is kept by exactly one unit of every group */
+    "{\"name\":\"gsc-complementary\",\"input\":[1,32,32]," GSC_CLASSES ",\"layers\":["
+    CONV("cnn1", "64", "0.5") "," BN("cnn1_batchnorm") "," KW("cnn1_kwinner", "0.095") "," POOL("cnn1_maxpool") ","
+    CONVS("cnn2", "64", "0.75", COMPL) "," BN("cnn2_batchnorm") "," KW("cnn2_kwinner", "0.125") "," POOL("cnn2_maxpool") ","
+    "{\"type\":\"flatten\",\"name\":\"flatten\"},"
+    LINS("linear", "1000", "0.9", COMPL) "," BN("linear_bn") "," KW1("linear_kwinner", "0.1") ","
+    LIN("output", "12", "0.0") ",{\"type\":\"logsoftmax\",\"name\":\"softmax\"}]}",
+    /* gsc-cblock-fast: complementary 16-channel blocks in conv2 (75 % zeros:
+     * every (ci, ky, kx) feeds exactly one of the 4 blocks, so each non-zero
+     * input costs one full vector per tap), 16-unit blocks in the hidden
+     * linear layer, max-pool before k-WTA */
+    "{\"name\":\"gsc-cblock-fast\",\"input\":[1,32,32]," GSC_CLASSES ",\"layers\":["
+    CONV("cnn1", "64", "0.5") "," BN("cnn1_batchnorm") "," POOL("cnn1_maxpool") ","
+    "{\"type\":\"kwinners2d\",\"name\":\"cnn1_kwinner\",\"k\":1200,\"k_inference_factor\":1.5,"
+    "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000,\"local\":false},"
+    CONVS("cnn2", "64", "0.75", CBLOCK16) "," BN("cnn2_batchnorm") "," POOL("cnn2_maxpool") ","
+    "{\"type\":\"kwinners2d\",\"name\":\"cnn2_kwinner\",\"k\":200,\"k_inference_factor\":1.5,"
+    "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000,\"local\":false},"
+    "{\"type\":\"flatten\",\"name\":\"flatten\"},"
+    LINS("linear", "1000", "0.9", BLOCK16) "," BN("linear_bn") "," KW1("linear_kwinner", "0.1") ","
     LIN("output", "12", "0.0") ",{\"type\":\"logsoftmax\",\"name\":\"softmax\"}]}",
     /* mnist-mlp: 28x28 images, dense */
     "{\"name\":\"mnist-mlp\",\"input\":[1,28,28],\"layers\":["
