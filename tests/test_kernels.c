@@ -123,7 +123,7 @@ static void test_conv_dense(const zs_kernels *K) {
         }
 }
 
-static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, int vec) {
+static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, int vec, int blk) {
     /* (Ci, H, W, Co, Kh, Kw, pad) */
     static const int shapes[][7] = {
         {64, 14, 14, 64, 5, 5, 0}, {1, 5, 5, 1, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {2, 6, 6, 15, 5, 5, 2},
@@ -146,6 +146,7 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
                 int n = zs_sparsify__scalar(idx, val, x, U);
                 zs_conv_scatter p;
                 CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, list, vec) == ZS_OK, "pack");
+                if (blk) CHECK(zs_conv_scatter_pack_blocks(&p, NULL) == ZS_OK, "pack blocks");
                 float *scratch = falloc(zs_conv_sparse_scratch(&p));
                 fn(got, idx, val, n, &p, scratch);
                 zs_conv2d_forward_naive(want, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
@@ -165,10 +166,11 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
             }
 }
 
-static void test_conv_sparse_vec(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_vec, "conv_sparse_vec", 0, 1); }
-static void test_conv_sparse_list(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_list, "conv_sparse_list", 1, 0); }
-static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_pos, "conv_sparse_pos", 0, 1); }
-static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1); }
+static void test_conv_sparse_vec(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_vec, "conv_sparse_vec", 0, 1, 0); }
+static void test_conv_sparse_list(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_list, "conv_sparse_list", 1, 0, 0); }
+static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_pos, "conv_sparse_pos", 0, 1, 0); }
+static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1, 0); }
+static void test_conv_sparse_blk(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_blk, "conv_sparse_blk", 0, 1, 1); }
 
 /* ---------------------------------------------------------------- k-WTA */
 
@@ -443,9 +445,10 @@ static void linear_case(zs_linear_sparse_fn *fn, zs_linear_gather_fn *gfn, const
 }
 
 /* The plan picks between these pairs by timing on the running CPU
- * (plan_calibrate), so they must agree BIT FOR BIT: conv_sparse_tap and
- * conv_sparse_pos add each output's products in the same (ky, kx, ci)
- * order; linear_ss_list and linear_sg in input order, one FMA each. */
+ * (plan_calibrate), so they must agree BIT FOR BIT: conv_sparse_tap,
+ * conv_sparse_pos and conv_sparse_blk add each output's products in the
+ * same (ky, kx, ci) order (blk without the zero-weight ones); linear_ss
+ * (on block weights) too; linear_ss_list and linear_sg in input order, one FMA each. */
 static void same_bits(const zs_kernels *K) {
     static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {5, 4, 4, 33, 2, 2, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -468,6 +471,24 @@ static void same_bits(const zs_kernels *K) {
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
                   "[%s] conv_sparse_tap == conv_sparse_pos bit for bit (Ci=%d %dx%d Co=%d density %.1f)", isa_tag, Ci, H,
                   W, Co, densities[d]);
+            CHECK(zs_conv_scatter_pack_blocks(&p, NULL) == ZS_OK, "pack blocks");
+            K->conv_sparse_blk(o2, idx, val, n, &p, scratch);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
+                  "[%s] conv_sparse_tap == conv_sparse_blk bit for bit (Ci=%d %dx%d Co=%d density %.1f)", isa_tag, Ci, H,
+                  W, Co, densities[d]);
+            /* block-structured weights (one 16-channel block per row): the
+             * block kernel skips 3 of 4 blocks and still agrees bit for bit */
+            zs_conv_scatter_free(&p);
+            block_weights(w, Co, fan);
+            double frac = 0;
+            CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK &&
+                      zs_conv_scatter_pack_blocks(&p, &frac) == ZS_OK, "pack blocks");
+            CHECK(frac <= 1.0 / ((Co + 15) / 16) + 1e-9, "one block per row kept: fraction %g", frac);
+            K->conv_sparse_tap(o1, idx, val, n, &p, scratch);
+            K->conv_sparse_blk(o2, idx, val, n, &p, scratch);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
+                  "[%s] conv_sparse_tap == conv_sparse_blk bit for bit, block weights (Ci=%d %dx%d Co=%d density %.1f)",
+                  isa_tag, Ci, H, W, Co, densities[d]);
             zs_conv_scatter_free(&p);
             zs_free_aligned(scratch); zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x);
             zs_free_aligned(o1); zs_free_aligned(o2); zs_free_aligned(val); zs_free_aligned(idx);
@@ -488,6 +509,21 @@ static void same_bits(const zs_kernels *K) {
             K->linear_ss_list(o1, idx, val, n, &p);
             K->linear_sg(o2, x, &p);
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_sg bit for bit (I=%d O=%d density %.1f)",
+                  isa_tag, I, O, densities[d]);
+            /* 16-output block weights ("structure": "block"): linear_ss too */
+            zs_linear_pack_free(&p);
+            for (int o0 = 0; o0 < O; o0 += 16)
+                for (int i = 0; i < I; i++) {
+                    int keep = zs_rng_uniform(&rng) < 0.1;
+                    for (int o = o0; o < o0 + 16 && o < O; o++) w[(size_t)o * I + i] = keep ? urand(-1, 1) : 0.0f;
+                }
+            CHECK(zs_linear_pack_make(&p, w, b, O, I, ZS_LIN_LIST | ZS_LIN_GATHER | ZS_LIN_BLOCK) == ZS_OK, "pack");
+            K->linear_ss_list(o1, idx, val, n, &p);
+            K->linear_ss(o2, idx, val, n, &p);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_ss bit for bit, block weights (I=%d O=%d density %.1f)",
+                  isa_tag, I, O, densities[d]);
+            K->linear_sg(o2, x, &p);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_sg bit for bit, block weights (I=%d O=%d density %.1f)",
                   isa_tag, I, O, densities[d]);
             zs_linear_pack_free(&p);
             zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x); zs_free_aligned(val);

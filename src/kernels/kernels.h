@@ -58,6 +58,12 @@ typedef struct zs_conv_scatter {
                          weight (block-structured masks skip empty blocks)   */
     int32_t *cy, *cx; /* (H*W) row and column of each input position           */
     float *bias;      /* (Co)                                                   */
+    /* blocks (optional, zs_conv_scatter_pack_blocks, conv_blk.c): per row
+     * r = (ky*Kw + kx)*Ci + ci (tap-major) the 16-channel blocks of wvec
+     * holding a non-zero weight: [bstart[r], bstart[r+1]) of (boff = first
+     * channel, bw = 16 weights, 64-byte aligned) */
+    int32_t *bstart, *boff;
+    float *bw;
 } zs_conv_scatter;
 
 /* Linear weights (O, I), packed (any subset of):
@@ -141,6 +147,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(conv_sparse_vec, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, dense-over-Cout vectors") \
     X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
     X(conv_sparse_tap, zs_conv_sparse_fn, "conv2d sparse in x sparse w: tap-major, one tap's Cout rows in L1") \
+    X(conv_sparse_blk, zs_conv_sparse_fn, "conv2d sparse in x block-structured w: tap-major, kept 16-channel blocks only") \
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
     X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
@@ -256,5 +263,11 @@ void zs_conv_scatter_free(zs_conv_scatter *p);
 zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
                               int want);
 void zs_linear_pack_free(zs_linear_pack *p);
+
+/* Block layout of a packed scatter (p->wvec needed): the kept 16-channel
+ * blocks of every row, for conv_sparse_blk (conv_blk.c). Returns the
+ * fraction of the rows' 16-channel blocks that hold a non-zero weight in
+ * *frac (1 for random 80 %-sparse masks, 0.25 for complementary blocks). */
+zs_status zs_conv_scatter_pack_blocks(zs_conv_scatter *p, double *frac);
 
 #endif

@@ -94,6 +94,7 @@ void zs_conv_scatter_free(zs_conv_scatter *p) {
     if (!p) return;
     free(p->start); free(p->lco); free(p->lw); zs_free_aligned(p->wvec); free(p->cmask);
     free(p->cy); free(p->cx); free(p->bias);
+    free(p->bstart); free(p->boff); zs_free_aligned(p->bw);
     memset(p, 0, sizeof *p);
 }
 

@@ -18,8 +18,9 @@
  *
  * The kernel set is zs_kernels_active() read at build (so ZS_ISA set before
  * building selects it); nothing is cached globally. Environment knobs read
- * at build, for measurements: ZS_PLAN_CONV=taps|vec|list|pos (conv on a
- * sparse input; default: pos, or vec for block-structured masks, switching
+ * at build, for measurements: ZS_PLAN_CONV=taps|vec|list|pos|tap|blk (conv on a
+ * sparse input; default: the fastest of tap, pos and, for block-structured
+ * masks, blk, timed on the first samples, switching
  * per sample to the dense-input taps kernel above 25 % non-zero inputs when
  * the input is a dense map), ZS_PLAN_LINEAR=gather|block|list (linear with
  * sparse weights; default with AVX2/AVX-512: per sample the list kernel
@@ -62,6 +63,7 @@ typedef struct stage {
     int n_alt, alt;
     zs_conv_sparse_fn *conv_alt[4];
     int lin_alt[4];           /* linear: list_below per alternative           */
+    zs_linear_sparse_fn *lin_fn_alt[4]; /* linear: list kernel per alternative */
     const char *alt_name[4];
     double alt_ns[4];         /* measured: median over the calibration samples */
     double alt_t[4][16];      /* per calibration sample (CALIB_N)            */
@@ -170,6 +172,7 @@ zs_status zs_plan_build(zs_net *net) {
     if (env_is("ZS_PLAN_CONV", "list")) conv_mode = 2;
     if (env_is("ZS_PLAN_CONV", "pos")) conv_mode = 3;
     if (env_is("ZS_PLAN_CONV", "tap")) conv_mode = 5;
+    if (env_is("ZS_PLAN_CONV", "blk")) conv_mode = 6;
     /* sparse linear: 0 gather, 1 block, 2 list, 3 auto (list below ~27 %
      * non-zero inputs, else gather; scalar: list) */
     int lin_mode = p->K->isa == ZS_ISA_SCALAR ? 2 : 3;
@@ -219,25 +222,29 @@ zs_status zs_plan_build(zs_net *net) {
                 ZS_TRY(zs_conv_scatter_pack(&s->sc, fw, fb, L->out_c, C, L->kh, L->kw, H, W, L->pad,
                                             conv_mode == 2, conv_mode != 2));
                 int mode = conv_mode;
-                if (mode == 4) {
-                    /* block-structured masks (most rows miss some 16-channel block):
-                     * the scatter skips empty blocks; otherwise output-stationary */
-                    size_t T = (size_t)C * L->kh * L->kw, partial = 0;
-                    uint32_t full = s->sc.Cop / 16 >= 32 ? 0xFFFFFFFFu : (1u << (s->sc.Cop / 16)) - 1u;
-                    for (size_t j = 0; j < T; j++) partial += s->sc.cmask[j] != full;
-                    mode = partial * 2 > T ? 1 : 3;
+                /* block-structured masks ("structure": "block"/"complementary",
+                 * checked here on the folded weights, not trusted from the JSON):
+                 * at most half of the rows' 16-channel blocks hold a weight */
+                double bfrac = 1.0;
+                if (mode == 4 || mode == 6) ZS_TRY(zs_conv_scatter_pack_blocks(&s->sc, &bfrac));
+                if (mode == 4 && bfrac > 0.5) {
+                    free(s->sc.bstart); free(s->sc.boff); zs_free_aligned(s->sc.bw);
+                    s->sc.bstart = s->sc.boff = NULL; s->sc.bw = NULL;
                 }
                 s->conv_fn = mode == 2 ? p->K->conv_sparse_list : mode == 1 ? p->K->conv_sparse_vec
-                           : mode == 5 ? p->K->conv_sparse_tap : p->K->conv_sparse_pos;
-                s->kernel = mode == 2 ? "conv_sparse_list" : mode == 1 ? "conv_sparse_vec" : mode == 5 ? "conv_sparse_tap" : "conv_sparse_pos";
-                if (conv_mode == 4 && mode != 1) {
-                    /* auto: two kernels that give the same bits (same summation
+                           : mode == 5 ? p->K->conv_sparse_tap : mode == 6 ? p->K->conv_sparse_blk : p->K->conv_sparse_pos;
+                s->kernel = mode == 2 ? "conv_sparse_list" : mode == 1 ? "conv_sparse_vec" : mode == 5 ? "conv_sparse_tap"
+                          : mode == 6 ? "conv_sparse_blk" : "conv_sparse_pos";
+                if (conv_mode == 4) {
+                    /* auto: kernels that give the same bits (same summation
                      * order; tests/test_kernels.c same_bits) are timed on the
-                     * first samples (calibrate_one) and the faster kept. (vec
-                     * sums in another order and is slower on random masks.) */
-                    s->n_alt = 2;
+                     * first samples (calibrate_one) and the fastest kept: tap,
+                     * pos, and for block-structured masks blk. (vec sums in
+                     * another order.) */
+                    s->n_alt = s->sc.bstart ? 3 : 2;
                     s->conv_alt[0] = p->K->conv_sparse_tap; s->alt_name[0] = "conv_sparse_tap";
                     s->conv_alt[1] = p->K->conv_sparse_pos; s->alt_name[1] = "conv_sparse_pos";
+                    s->conv_alt[2] = p->K->conv_sparse_blk; s->alt_name[2] = "conv_sparse_blk";
                     s->conv_fn = s->conv_alt[0];
                     s->kernel = s->alt_name[0];
                 }
@@ -275,12 +282,27 @@ zs_status zs_plan_build(zs_net *net) {
             int sparse_w = nnz * 2 < nw;
             int fmt = !sparse_w ? ZS_LIN_DENSE : lin_mode == 0 ? ZS_LIN_GATHER : lin_mode == 1 ? ZS_LIN_BLOCK
                     : lin_mode == 2 ? ZS_LIN_LIST : ZS_LIN_GATHER | ZS_LIN_LIST;
+            /* block-structured weights ("structure": "block"/"complementary"
+             * with 16-unit blocks; checked on the folded weights): the kept
+             * 16-output blocks of the columns are at least half full, so the
+             * block kernel is a third candidate in auto mode */
+            int blocky = 0;
+            if (sparse_w && lin_mode == 3) {
+                size_t nblk = 0;
+                for (size_t i = 0; i < L->fan_in; i++)
+                    for (int o0 = 0; o0 < L->out_c; o0 += 16) {
+                        int any = 0;
+                        for (int o = o0; o < o0 + 16 && o < L->out_c; o++) any |= fw[(size_t)o * L->fan_in + i] != 0.0f;
+                        nblk += (size_t)any;
+                    }
+                blocky = nnz * 2 >= nblk * 16;
+            }
             if (fmt == (ZS_LIN_GATHER | ZS_LIN_LIST)) {
                 /* auto: the stage converts its input (list or dense) as needed */
             } else if (fmt == ZS_LIN_GATHER) NEED_DENSE(L->name);
             else NEED_LIST(L->name);
             ADD(ST_LINEAR, L->name);
-            ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in, fmt));
+            ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in, fmt | (blocky ? ZS_LIN_BLOCK : 0)));
             s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : (fmt & ZS_LIN_LIST) ? p->K->linear_ss_list : p->K->linear_ss;
             if (fmt & ZS_LIN_GATHER) s->lin_g = p->K->linear_sg;
             s->kernel = fmt == ZS_LIN_DENSE ? "linear_sd" : fmt == ZS_LIN_LIST ? "linear_ss_list"
@@ -294,9 +316,14 @@ zs_status zs_plan_build(zs_net *net) {
                 if (!sw || !*sw) {
                     /* measured on the first samples: always list, always gather
                      * (bit-identical: same_bits in tests/test_kernels.c) */
-                    s->n_alt = 2;
+                    s->n_alt = blocky ? 3 : 2;
                     s->lin_alt[0] = INT32_MAX; s->alt_name[0] = "linear_ss_list";
                     s->lin_alt[1] = -1; s->alt_name[1] = "linear_sg";
+                    s->lin_fn_alt[0] = s->lin_fn_alt[1] = p->K->linear_ss_list;
+                    /* (bit-identical too: one FMA per product in input order,
+                     * plus FMAs with the zero weights of a block) */
+                    s->lin_alt[2] = INT32_MAX; s->alt_name[2] = "linear_ss";
+                    s->lin_fn_alt[2] = p->K->linear_ss;
                     s->list_below = s->lin_alt[0];
                     s->kernel = s->alt_name[0];
                 }
@@ -517,7 +544,10 @@ static void set_alt(stage *s, int a) {
     s->alt = a;
     s->kernel = s->alt_name[a];
     if (s->kind == ST_CONV_SPARSE) s->conv_fn = s->conv_alt[a];
-    else s->list_below = s->lin_alt[a];
+    else {
+        s->list_below = s->lin_alt[a];
+        s->lin_fn = s->lin_fn_alt[a];
+    }
 }
 
 /* Kernel choice by measurement on this CPU: for the first CALIB_N samples
@@ -618,6 +648,8 @@ int zs_plan_profile_stages(zs_net *net, const float *x, int n, int reps, zs_stag
     double *prof = calloc((size_t)p->n, sizeof(double));
     float *lp = malloc(sizeof(float) * (size_t)p->classes);
     if (!prof || !lp) { free(prof); free(lp); return -1; }
+    /* profile the kernels inference runs: finish the timed choice first */
+    for (int i = 0; !p->calibrated; i = (i + 1) % n) calibrate_one(p, x + (size_t)i * p->in_size, lp);
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < n; i++) infer_one(p, x + (size_t)i * p->in_size, lp, prof);
     for (int i = 0; i < p->n && i < max; i++) {
@@ -655,6 +687,7 @@ size_t zs_plan_bytes(const zs_net *net) {
         }
         if (c->wvec) b += 4 * (size_t)c->Ci * c->Kh * c->Kw * (size_t)c->Cop;
         if (c->cmask) b += 4 * (size_t)c->Ci * c->Kh * c->Kw;
+        if (c->bstart) b += 4 * ((size_t)c->Ci * c->Kh * c->Kw + 1) + (4 + 64) * (size_t)c->bstart[(size_t)c->Ci * c->Kh * c->Kw];
         if (c->cy) b += 4 * (size_t)c->H * c->W;
         if (c->cx) b += 4 * (size_t)c->H * c->W;
         if (c->bias) b += 4 * (size_t)c->Co;
