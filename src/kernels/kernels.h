@@ -211,10 +211,11 @@ typedef int (*zs_kwta_pass_fn)(const float *x, const float *f, int G, int S, int
 /* `pass_pc` (may be NULL): the same pass for groups of S >= 16 units with
  * one boost factor per group, on RAW values with per-group float
  * thresholds (see zs_kwta_raw_ge): count x >= b[g] into *above; collect the
- * indices and raw values of a[g] <= x < b[g] into ci/cv in index order. No
- * multiply or key per unit: keys are made for the candidates only. */
-typedef int (*zs_kwta_pass_pc_fn)(const float *x, const float *a, const float *b, int G, int S,
-                                  int *above, int32_t *ci, float *cv, int cap);
+ * indices and keys zs_kwta_key(x * f[g]) of a[g] <= x < b[g] into ci/ck in
+ * index order. No multiply or key per unit: keys are made in register for
+ * the vectors holding a candidate only. */
+typedef int (*zs_kwta_pass_pc_fn)(const float *x, const float *f, const float *a, const float *b, int G,
+                                  int S, int *above, int32_t *ci, int32_t *ck, int cap);
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                            void *work, zs_kwta_pass_fn pass, zs_kwta_pass_pc_fn pass_pc);
 /* Boost factors are positive, so a boosted test on x * f (rounded to float,

@@ -132,12 +132,12 @@ static int pass_avx2(const float *x, const float *f, int G, int S, int32_t lo, i
 }
 
 /* Per-group raw thresholds (zs_kwta_pass_pc_fn). */
-static int pass_pc_avx2(const float *x, const float *a, const float *b, int G, int S, int *above,
-                        int32_t *ci, float *cv, int cap) {
+static int pass_pc_avx2(const float *x, const float *f, const float *a, const float *b, int G, int S,
+                        int *above, int32_t *ci, int32_t *ck, int cap) {
     const __m256i iota = _mm256_loadu_si256((const __m256i *)iota8);
     int nc = 0, ab = 0;
     for (int g = 0; g < G; g++) {
-        const __m256 va = _mm256_set1_ps(a[g]), vb = _mm256_set1_ps(b[g]);
+        const __m256 va = _mm256_set1_ps(a[g]), vb = _mm256_set1_ps(b[g]), vf = _mm256_set1_ps(f[g]);
         int base = g * S;
         for (int i = 0; i < S; i += 8) {
             __m256i m = tail8(S - i);
@@ -151,7 +151,7 @@ static int pass_pc_avx2(const float *x, const float *a, const float *b, int G, i
             if (nc + cnt > cap) return -1;
             __m256i perm = compress_perm8(cm);
             _mm256_storeu_si256((__m256i *)(ci + nc), _mm256_permutevar8x32_epi32(_mm256_add_epi32(iota, _mm256_set1_epi32(base + i)), perm));
-            _mm256_storeu_ps(cv + nc, _mm256_permutevar8x32_ps(xv, perm));
+            _mm256_storeu_si256((__m256i *)(ck + nc), _mm256_permutevar8x32_epi32(key8(_mm256_mul_ps(xv, vf)), perm));
             nc += cnt;
         }
     }

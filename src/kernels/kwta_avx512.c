@@ -52,12 +52,12 @@ static int pass_avx512(const float *x, const float *f, int G, int S, int32_t lo,
 
 /* Per-group raw thresholds (zs_kwta_pass_pc_fn): two float compares per
  * 16 units, no multiply or key. */
-static int pass_pc_avx512(const float *x, const float *a, const float *b, int G, int S, int *above,
-                          int32_t *ci, float *cv, int cap) {
+static int pass_pc_avx512(const float *x, const float *f, const float *a, const float *b, int G, int S,
+                          int *above, int32_t *ci, int32_t *ck, int cap) {
     const __m512i iota = _mm512_loadu_si512(iota16);
     int nc = 0, ab = 0;
     for (int g = 0; g < G; g++) {
-        const __m512 va = _mm512_set1_ps(a[g]), vb = _mm512_set1_ps(b[g]);
+        const __m512 va = _mm512_set1_ps(a[g]), vb = _mm512_set1_ps(b[g]), vf = _mm512_set1_ps(f[g]);
         int base = g * S;
         for (int i = 0; i < S; i += 16) {
             __mmask16 m = tail16(S - i);
@@ -70,7 +70,7 @@ static int pass_pc_avx512(const float *x, const float *a, const float *b, int G,
             if (nc + cnt > cap) return -1;
             __mmask16 sm = tail16(cnt);
             _mm512_mask_storeu_epi32(ci + nc, sm, _mm512_maskz_compress_epi32(cm, _mm512_add_epi32(iota, _mm512_set1_epi32(base + i))));
-            _mm512_mask_storeu_ps(cv + nc, sm, _mm512_maskz_compress_ps(cm, xv));
+            _mm512_mask_storeu_epi32(ck + nc, sm, _mm512_maskz_compress_epi32(cm, key16(_mm512_mul_ps(xv, vf))));
             nc += cnt;
         }
     }

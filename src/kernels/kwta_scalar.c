@@ -26,17 +26,17 @@ static int pass_scalar(const float *x, const float *f, int G, int S, int32_t lo,
 }
 
 /* Per-group raw thresholds (zs_kwta_pass_pc_fn). */
-static int pass_pc_scalar(const float *x, const float *a, const float *b, int G, int S, int *above,
-                          int32_t *ci, float *cv, int cap) {
+static int pass_pc_scalar(const float *x, const float *f, const float *a, const float *b, int G, int S,
+                          int *above, int32_t *ci, int32_t *ck, int cap) {
     int nc = 0, ab = 0;
     for (int g = 0; g < G; g++) {
-        float ag = a[g], bg = b[g];
+        float ag = a[g], bg = b[g], fg = f[g];
         for (int i = g * S; i < (g + 1) * S; i++) {
             float v = x[i];
             if (v >= bg) ab++;
             else if (v >= ag) {
                 if (nc == cap) return -1;
-                ci[nc] = i; cv[nc] = v; nc++;
+                ci[nc] = i; ck[nc] = zs_kwta_key(v * fg); nc++;
             }
         }
     }

@@ -335,16 +335,20 @@ static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need,
             b--;
         }
         need -= (int)acc;
+        /* keep bucket b, in order, branch-free (m <= i: in place), and the
+         * exact bounds of what is left */
         int m = 0;
-        for (int i = 0; i < nc; i++)
-            if ((((uint32_t)ck[i] - (uint32_t)kmin) >> shift) == (uint32_t)b) { ck[m] = ck[i]; ci[m] = ci[i]; m++; }
-        nc = m;
-        /* exact bounds of what is left */
-        kmin = INT32_MAX; kmax = INT32_MIN;
+        int32_t nmin = INT32_MAX, nmax = INT32_MIN;
         for (int i = 0; i < nc; i++) {
-            kmin = ck[i] < kmin ? ck[i] : kmin;
-            kmax = ck[i] > kmax ? ck[i] : kmax;
+            int32_t key = ck[i];
+            int keep = (((uint32_t)key - (uint32_t)kmin) >> shift) == (uint32_t)b;
+            ck[m] = key; ci[m] = ci[i];
+            m += keep;
+            int32_t kl = keep ? key : INT32_MAX, kh = keep ? key : INT32_MIN;
+            nmin = kl < nmin ? kl : nmin;
+            nmax = kh > nmax ? kh : nmax;
         }
+        nc = m; kmin = nmin; kmax = nmax;
     }
     /* few left: rank by composite key, insertion sort descending */
     uint64_t c[24];
@@ -420,6 +424,20 @@ void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32
     }
 }
 
+/* Step 2 for the bracket [lo, hi]: keys > hi counted into *above, keys in
+ * the bracket collected (ck, ci); returns their count or -1 past n. */
+static int bracket_pass(const float *x, const float *f, int G, int S, int32_t lo, int32_t hi, int *above,
+                        int32_t *ck, int32_t *ci, float *ta, float *tb, zs_kwta_pass_fn pass,
+                        zs_kwta_pass_pc_fn pass_pc) {
+    if (pass_pc && S >= 16 && lo != INT32_MIN && hi != INT32_MAX) {
+        /* per-group raw thresholds: lo <= key(x f) <=> x >= ta; key(x f) > hi <=> x >= tb */
+        float tlo = zs_kwta_key_float(lo), thi = zs_kwta_key_float(hi);
+        for (int g = 0; g < G; g++) { ta[g] = zs_kwta_raw_ge(tlo, f[g]); tb[g] = zs_kwta_raw_gt(thi, f[g]); }
+        return pass_pc(x, f, ta, tb, G, S, above, ci, ck, G * S);
+    }
+    return pass(x, f, G, S, lo, hi, above, ck, ci, G * S);
+}
+
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                            void *work, zs_kwta_pass_fn pass, zs_kwta_pass_pc_fn pass_pc) {
     int n = G * S;
@@ -429,16 +447,20 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     uint32_t *hist = (uint32_t *)(smp + 1024);
     float *ta = (float *)(hist + 4 * KWTA_NB), *tb = ta + (n / 16 + 16);
     int32_t lo = INT32_MIN, hi = INT32_MAX;
+    int m = 0;
+    double r = 0, margin = 0;
     PROF0;
     if (n >= KWTA_MIN_N) {
         /* 1. strided sample -> bracket */
-        int m = sample_size(n), step = n / m, g = 0;
+        m = sample_size(n);
+        int step = n / m, g = 0;
         for (int j = 0, i = step / 2; j < m; j++, i += step) {
             while (i >= (g + 1) * S) g++;
             smp[j] = zs_kwta_key(x[i] * f[g]);
         }
-        double q = (double)k / n, r = q * m;
-        double margin = 3.5 * sqrt(m * q * (1 - q)) + 4;
+        double q = (double)k / n;
+        r = q * m;
+        margin = 3.5 * sqrt(m * q * (1 - q)) + 4;
         int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
         sort_desc_i32(smp, m, (uint32_t *)ci);
         if (rlo < m) lo = smp[rlo];
@@ -446,27 +468,20 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     }
     PROF(1);
     /* 2. one streaming pass */
-    int above = 0, nc;
-    if (pass_pc && S >= 16 && lo != INT32_MIN && hi != INT32_MAX) {
-        /* per-group raw thresholds: lo <= key(x f) <=> x >= ta; key(x f) > hi <=> x >= tb */
-        float tlo = zs_kwta_key_float(lo), thi = zs_kwta_key_float(hi);
-        for (int gg = 0; gg < G; gg++) { ta[gg] = zs_kwta_raw_ge(tlo, f[gg]); tb[gg] = zs_kwta_raw_gt(thi, f[gg]); }
-        nc = pass_pc(x, ta, tb, G, S, &above, ci, (float *)ck, n);
-        if (nc >= 0) {
-            float *cv = (float *)ck;
-            /* candidates are in index order: walk the groups (no division) */
-            int gg = 0;
-            for (int i = 0; i < nc; i++) {
-                while (ci[i] >= (gg + 1) * S) gg++;
-                ck[i] = zs_kwta_key(cv[i] * f[gg]);
-            }
-        }
-    } else {
-        nc = pass(x, f, G, S, lo, hi, &above, ck, ci, n);
-    }
+    int above = 0;
+    int nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, pass, pass_pc);
     int need = k - above;
+    if ((nc < 0 || need < 1 || need > nc) && m) {
+        /* 2'. the bracket missed (a strided sample of a spatially structured
+         * map can mislead): once more with four times the margin */
+        int rhi = (int)floor(r - 4 * margin), rlo = (int)ceil(r + 4 * margin);
+        lo = rlo < m ? smp[rlo] : INT32_MIN;
+        hi = rhi >= 0 ? smp[rhi] : INT32_MAX;
+        nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, pass, pass_pc);
+        need = k - above;
+    }
     if (nc < 0 || need < 1 || need > nc) {
-        /* 3'. the bracket missed: everything is a candidate */
+        /* 2''. still missed: everything is a candidate */
         lo = INT32_MIN; hi = INT32_MAX;
         nc = pass(x, f, G, S, lo, hi, &above, ck, ci, n);
         need = k;
