@@ -201,48 +201,26 @@ static inline __m256 pairmax(__m256 a, __m256 b) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_max_ps(e, o)), 0xD8));
 }
 
-/* The cut as per-channel raw thresholds (see kwta_avx512.c). */
-void zs_kwta_pool__avx2(float *out, const float *x, const float *f, int C, int H, int W,
-                        zs_kwta_cut cut) {
-    int Ho = H / 2, Wo = W / 2;
-    const __m256i iota = _mm256_loadu_si256((const __m256i *)iota8);
-    enum { CH = 256 };
-    float ge[CH], gt[CH];
-    int32_t lim[CH];
-    for (int c0 = 0; c0 < C; c0 += CH) {
-        int nc = C - c0 < CH ? C - c0 : CH;
-        zs_kwta_cut_thresholds(cut, f + c0, nc, H * W, c0 * H * W, ge, gt, lim);
-        for (int cc = 0; cc < nc; cc++) {
-            int c = c0 + cc;
-            const __m256 vgt = _mm256_set1_ps(gt[cc]), vge = _mm256_set1_ps(ge[cc]);
-            const int split = ge[cc] != gt[cc];
-            const __m256i vl = _mm256_set1_epi32(lim[cc]);
-            for (int py = 0; py < Ho; py++) {
-                int r0 = (c * H + 2 * py) * W;
-                float *o = out + ((size_t)c * Ho + py) * Wo;
-                for (int x0 = 0; x0 < 2 * Wo; x0 += 16) {
-                    int rem = 2 * Wo - x0;
-                    __m256i m0 = tail8(rem), m1 = tail8(rem - 8);
-                    __m256 v[4];
-                    for (int j = 0; j < 4; j++) {
-                        int at = r0 + (j >> 1) * W + x0 + (j & 1) * 8;
-                        __m256i m = (j & 1) ? m1 : m0;
-                        __m256 xv = _mm256_maskload_ps(x + at, m);
-                        __m256 w = _mm256_cmp_ps(xv, vgt, _CMP_GE_OQ);
-                        if (split) {
-                            __m256i iv = _mm256_add_epi32(iota, _mm256_set1_epi32(at));
-                            __m256 le = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_add_epi32(vl, _mm256_set1_epi32(1)), iv));
-                            w = _mm256_or_ps(w, _mm256_and_ps(_mm256_cmp_ps(xv, vge, _CMP_GE_OQ), le));
-                        }
-                        v[j] = _mm256_and_ps(_mm256_and_ps(w, _mm256_castsi256_ps(m)), xv);
-                    }
-                    __m256 r = pairmax(_mm256_max_ps(v[0], v[2]), _mm256_max_ps(v[1], v[3]));
-                    _mm256_maskstore_ps(o + x0 / 2, tail8(Wo - x0 / 2), r);
-                }
-            }
-        }
-    }
-}
+/* kwta_pool: one width-templated source (kwta_pool_kern.h) */
+typedef __m256 kp_v;
+typedef __m256i kp_vi;
+#define KP_VL 8
+#define KP_LOADU(p) _mm256_loadu_ps(p)
+#define KP_LOADT(p, rem) _mm256_maskload_ps((p), tail8(rem))
+#define KP_STORET(p, v, rem) _mm256_maskstore_ps((p), tail8(rem), (v))
+#define KP_SET1(a) _mm256_set1_ps(a)
+#define KP_SET1I(a) _mm256_set1_epi32(a)
+#define KP_MAX(a, b) _mm256_max_ps((a), (b))
+#define KP_KEEP_GE(x, t) _mm256_and_ps(_mm256_cmp_ps((x), (t), _CMP_GE_OQ), (x))
+#define KP_KEEP_SPLIT(x, gt, ge, iv, lim)                                                                  \
+    _mm256_and_ps(_mm256_or_ps(_mm256_cmp_ps((x), (gt), _CMP_GE_OQ),                                       \
+                               _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32((iv), (lim))),      \
+                                                _mm256_cmp_ps((x), (ge), _CMP_GE_OQ))),                     \
+                  (x))
+#define KP_IOTA(at) _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)iota8), _mm256_set1_epi32(at))
+#define KP_PAIRMAX(a, b) pairmax((a), (b))
+#define KP_FN zs_kwta_pool__avx2
+#include "kwta_pool_kern.h"
 
 void zs_maxpool__avx2(float *out, const float *x, int C, int H, int W, int relu) {
     int Ho = H / 2, Wo = W / 2;

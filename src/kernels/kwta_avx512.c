@@ -119,52 +119,30 @@ int zs_kwta_emit__avx512(int32_t *idx, float *val, const float *x, const float *
 static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
 static const int32_t odd_idx[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
 
-/* The cut as per-channel raw thresholds (zs_kwta_cut_thresholds): a unit
- * wins iff x >= gt[c], or x >= ge[c] and its index <= lim[c]; no multiply
- * or key per unit, and the index test only in the one channel where the
- * ties at the cut are split. */
-void zs_kwta_pool__avx512(float *out, const float *x, const float *f, int C, int H, int W,
-                          zs_kwta_cut cut) {
-    int Ho = H / 2, Wo = W / 2;
-    const __m512i iota = _mm512_loadu_si512(iota16);
-    const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_loadu_si512(odd_idx);
-    enum { CH = 256 };
-    float ge[CH], gt[CH];
-    int32_t lim[CH];
-    for (int c0 = 0; c0 < C; c0 += CH) {
-        int nc = C - c0 < CH ? C - c0 : CH;
-        zs_kwta_cut_thresholds(cut, f + c0, nc, H * W, c0 * H * W, ge, gt, lim);
-        for (int cc = 0; cc < nc; cc++) {
-            int c = c0 + cc;
-            const __m512 vgt = _mm512_set1_ps(gt[cc]), vge = _mm512_set1_ps(ge[cc]);
-            const int split = ge[cc] != gt[cc];
-            const __m512i vl = _mm512_set1_epi32(lim[cc]);
-            for (int py = 0; py < Ho; py++) {
-                int r0 = (c * H + 2 * py) * W;
-                float *o = out + ((size_t)c * Ho + py) * Wo;
-                for (int x0 = 0; x0 < 2 * Wo; x0 += 32) {
-                    int rem = 2 * Wo - x0;
-                    __mmask16 m0 = tail16(rem), m1 = rem > 16 ? tail16(rem - 16) : 0;
-                    __m512 v[4];
-                    for (int j = 0; j < 4; j++) {
-                        int at = r0 + (j >> 1) * W + x0 + (j & 1) * 16;
-                        __mmask16 m = (j & 1) ? m1 : m0;
-                        __m512 xv = _mm512_maskz_loadu_ps(m, x + at);
-                        __mmask16 w = _mm512_mask_cmp_ps_mask(m, xv, vgt, _CMP_GE_OQ);
-                        if (split) {
-                            __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(at));
-                            w |= _mm512_mask_cmple_epi32_mask(_mm512_mask_cmp_ps_mask(m, xv, vge, _CMP_GE_OQ), iv, vl);
-                        }
-                        v[j] = _mm512_maskz_mov_ps(w, xv);
-                    }
-                    __m512 a = _mm512_max_ps(v[0], v[2]), b = _mm512_max_ps(v[1], v[3]);
-                    __m512 r = _mm512_max_ps(_mm512_permutex2var_ps(a, ev, b), _mm512_permutex2var_ps(a, od, b));
-                    _mm512_mask_storeu_ps(o + x0 / 2, tail16(Wo - x0 / 2), r);
-                }
-            }
-        }
-    }
+/* kwta_pool: one width-templated source (kwta_pool_kern.h) */
+static inline __mmask16 kp_tail16(int rem) {
+    return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? (__mmask16)0 : (__mmask16)((1u << rem) - 1u);
 }
+typedef __m512 kp_v;
+typedef __m512i kp_vi;
+#define KP_VL 16
+#define KP_LOADU(p) _mm512_loadu_ps(p)
+#define KP_LOADT(p, rem) _mm512_maskz_loadu_ps(kp_tail16(rem), (p))
+#define KP_STORET(p, v, rem) _mm512_mask_storeu_ps((p), kp_tail16(rem), (v))
+#define KP_SET1(a) _mm512_set1_ps(a)
+#define KP_SET1I(a) _mm512_set1_epi32(a)
+#define KP_MAX(a, b) _mm512_max_ps((a), (b))
+#define KP_KEEP_GE(x, t) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((x), (t), _CMP_GE_OQ), (x))
+#define KP_KEEP_SPLIT(x, gt, ge, iv, lim)                                                                  \
+    _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((x), (gt), _CMP_GE_OQ) |                                        \
+                            _mm512_mask_cmple_epi32_mask(_mm512_cmp_ps_mask((x), (ge), _CMP_GE_OQ), (iv), (lim)), \
+                        (x))
+#define KP_IOTA(at) _mm512_add_epi32(_mm512_loadu_si512(iota16), _mm512_set1_epi32(at))
+#define KP_PAIRMAX(a, b)                                                                                   \
+    _mm512_max_ps(_mm512_permutex2var_ps((a), _mm512_loadu_si512(even_idx), (b)),                          \
+                  _mm512_permutex2var_ps((a), _mm512_loadu_si512(odd_idx), (b)))
+#define KP_FN zs_kwta_pool__avx512
+#include "kwta_pool_kern.h"
 
 void zs_maxpool__avx512(float *out, const float *x, int C, int H, int W, int relu) {
     int Ho = H / 2, Wo = W / 2;
