@@ -67,16 +67,8 @@ void zs_linear_sg__avx2(float *out, const float *x, const zs_linear_pack *p) {
     }
 }
 
-/* (o, w) column lists, fused multiply-add in input order: bit-identical to
- * linear_sg on the same (dense) input. */
-void zs_linear_ss_list__avx2(float *out, const int32_t *idx, const float *val, int n,
-                             const zs_linear_pack *p) {
-    memcpy(out, p->bias, sizeof(float) * p->Op);
-    for (int e = 0; e < n; e++) {
-        int i = idx[e];
-        float v = val[e];
-        const int32_t *lo = p->lo;
-        const float *lw = p->lw;
-        for (int t = p->start[i]; t < p->start[i + 1]; t++) out[lo[t]] = fmaf(v, lw[t], out[lo[t]]);
-    }
-}
+/* linear_ss_list: one source for every width (linear_list_kern.h); AVX2
+ * has no scatter, so one kept weight at a time with a hardware FMA */
+#define LSL_FN zs_linear_ss_list__avx2
+#define LSL_VL 1
+#include "linear_list_kern.h"

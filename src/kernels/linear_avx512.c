@@ -4,7 +4,9 @@
  *   linear_sd: output chunks of up to 8 vectors (128 outputs) stay in
  *     registers while the input list streams by;
  *   linear_sg: 16 outputs per vector, vgatherdps of their inputs (from a
- *     dense, L1-resident x), two accumulators.
+ *     dense, L1-resident x), two accumulators;
+ *   linear_ss_list: 16 kept weights of a column per step, gathered and
+ *     scattered outputs (linear_list_kern.h).
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -93,16 +95,17 @@ void zs_linear_sg__avx512(float *out, const float *x, const zs_linear_pack *p) {
     }
 }
 
-/* (o, w) column lists; each product added with one fused multiply-add, in
- * input order: bit-identical to linear_sg on the same (dense) input. */
-void zs_linear_ss_list__avx512(float *out, const int32_t *idx, const float *val, int n,
-                               const zs_linear_pack *p) {
-    memcpy(out, p->bias, sizeof(float) * p->Op);
-    for (int e = 0; e < n; e++) {
-        int i = idx[e];
-        float v = val[e];
-        const int32_t *lo = p->lo;
-        const float *lw = p->lw;
-        for (int t = p->start[i]; t < p->start[i + 1]; t++) out[lo[t]] = fmaf(v, lw[t], out[lo[t]]);
-    }
+/* linear_ss_list: one source for every width (linear_list_kern.h); 16
+ * outputs of a column per step, vgatherdps / FMA / vscatterdps */
+static inline __attribute__((always_inline)) void lsl_step16(float *out, const int32_t *lo, const float *lw,
+                                                             float v, int rem) {
+    __mmask16 m = rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1u);
+    __m512i o = _mm512_maskz_loadu_epi32(m, lo);
+    __m512 a = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, o, out, 4);
+    a = _mm512_fmadd_ps(_mm512_set1_ps(v), _mm512_maskz_loadu_ps(m, lw), a);
+    _mm512_mask_i32scatter_ps(out, m, o, a, 4);
 }
+#define LSL_FN zs_linear_ss_list__avx512
+#define LSL_VL 16
+#define LSL_STEP(out, lo, lw, v, rem) lsl_step16((out), (lo), (lw), (v), (rem))
+#include "linear_list_kern.h"

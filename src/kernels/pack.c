@@ -74,18 +74,30 @@ void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_c
     int32_t *fill = ps + HW + 8, *w = fill + HW + 8;
     float *v = (float *)(w + n + 8);
     memset(ps, 0, sizeof(int32_t) * ((size_t)HW + 1));
-    int ci = 0;
-    for (int e = 0; e < n; e++) {
-        while (idx[e] >= (ci + 1) * HW) ci++;
-        ps[idx[e] - ci * HW + 1]++;
-    }
-    for (int q = 0; q < HW; q++) { fill[q] = ps[q]; ps[q + 1] += ps[q]; }
-    ci = 0;
-    for (int e = 0; e < n; e++) {
-        while (idx[e] >= (ci + 1) * HW) ci++;
-        int s = fill[idx[e] - ci * HW]++;
-        w[s] = ci * T;
-        v[s] = val[e];
+    /* channel of each entry without a branch or a division: idx / HW as
+     * (idx * ceil(2^32 / HW)) >> 32, exact while idx * HW < 2^32 (idx <
+     * Ci * HW); bigger maps divide */
+    if ((uint64_t)p->Ci * HW * HW < (1ull << 32)) {
+        const uint64_t mul = ((1ull << 32) + (uint64_t)HW - 1) / (uint64_t)HW;
+        for (int e = 0; e < n; e++) {
+            int ci = (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32);
+            ps[idx[e] - ci * HW + 1]++;
+        }
+        for (int q = 0; q < HW; q++) { fill[q] = ps[q]; ps[q + 1] += ps[q]; }
+        for (int e = 0; e < n; e++) {
+            int ci = (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32);
+            int s = fill[idx[e] - ci * HW]++;
+            w[s] = ci * T;
+            v[s] = val[e];
+        }
+    } else {
+        for (int e = 0; e < n; e++) ps[idx[e] % HW + 1]++;
+        for (int q = 0; q < HW; q++) { fill[q] = ps[q]; ps[q + 1] += ps[q]; }
+        for (int e = 0; e < n; e++) {
+            int s = fill[idx[e] % HW]++;
+            w[s] = idx[e] / HW * T;
+            v[s] = val[e];
+        }
     }
     *pstart = ps; *woff = w; *pv = v;
 }

@@ -1,0 +1,33 @@
+/*
+ * linear_list_kern.h — linear_ss_list (sparse input list x sparse weights,
+ * per input column the (o, w) kept weights) from one source for every
+ * width. Included by linear_avx2.c and linear_avx512.c after they define
+ * LSL_FN (the function to define) and LSL_VL, the outputs updated per step:
+ *   LSL_VL 1: out[o] = fmaf(v, w, out[o]), one kept weight at a time;
+ *   LSL_VL > 1: LSL_STEP(out, lo, lw, v, rem) updates the first rem (<= LSL_VL)
+ *     outputs lo[0..rem) of a column: gather, one FMA per lane, scatter. A
+ *     column's outputs are distinct, so the lanes never collide.
+ * Either way every product is added with one fused multiply-add, column by
+ * column in input order: bit-identical to linear_sg on the same (dense)
+ * input (tests/test_kernels.c same_bits) and to each other.
+ */
+#include "kernels.h"
+#include <math.h>
+
+void LSL_FN(float *out, const int32_t *idx, const float *val, int n, const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    const int32_t *lo = p->lo;
+    const float *lw = p->lw;
+    for (int e = 0; e < n; e++) {
+        int i = idx[e];
+        float v = val[e];
+        int t = p->start[i];
+        const int t1 = p->start[i + 1];
+#if LSL_VL > 1
+        for (; t + LSL_VL <= t1; t += LSL_VL) LSL_STEP(out, lo + t, lw + t, v, LSL_VL);
+        if (t < t1) LSL_STEP(out, lo + t, lw + t, v, t1 - t);
+#else
+        for (; t < t1; t++) out[lo[t]] = fmaf(v, lw[t], out[lo[t]]);
+#endif
+    }
+}
