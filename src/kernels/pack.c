@@ -347,18 +347,26 @@ static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need,
             b--;
         }
         need -= (int)acc;
-        /* keep bucket b, in order, branch-free (m <= i: in place), and the
-         * exact bounds of what is left */
+        /* keep bucket b, in order (m <= i: in place): with a branch when the
+         * bucket is a small part of the candidates (rarely taken, so
+         * predicted), else branch-free */
         int m = 0;
+        if ((uint64_t)hb * 16 < (uint64_t)nc) {
+            for (int i = 0; i < nc; i++)
+                if ((((uint32_t)ck[i] - (uint32_t)kmin) >> shift) == (uint32_t)b) { ck[m] = ck[i]; ci[m] = ci[i]; m++; }
+        } else {
+            for (int i = 0; i < nc; i++) {
+                int32_t key = ck[i];
+                int keep = (((uint32_t)key - (uint32_t)kmin) >> shift) == (uint32_t)b;
+                ck[m] = key; ci[m] = ci[i];
+                m += keep;
+            }
+        }
+        /* the exact bounds of what is left */
         int32_t nmin = INT32_MAX, nmax = INT32_MIN;
-        for (int i = 0; i < nc; i++) {
-            int32_t key = ck[i];
-            int keep = (((uint32_t)key - (uint32_t)kmin) >> shift) == (uint32_t)b;
-            ck[m] = key; ci[m] = ci[i];
-            m += keep;
-            int32_t kl = keep ? key : INT32_MAX, kh = keep ? key : INT32_MIN;
-            nmin = kl < nmin ? kl : nmin;
-            nmax = kh > nmax ? kh : nmax;
+        for (int i = 0; i < m; i++) {
+            nmin = ck[i] < nmin ? ck[i] : nmin;
+            nmax = ck[i] > nmax ? ck[i] : nmax;
         }
         nc = m; kmin = nmin; kmax = nmax;
     }
