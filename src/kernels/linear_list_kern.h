@@ -14,6 +14,10 @@
 #include "kernels.h"
 #include <math.h>
 
+#ifndef LSL_AHEAD
+#define LSL_AHEAD 4
+#endif
+
 void LSL_FN(float *out, const int32_t *idx, const float *val, int n, const zs_linear_pack *p) {
     memcpy(out, p->bias, sizeof(float) * p->Op);
     const int32_t *lo = p->lo;
@@ -21,6 +25,15 @@ void LSL_FN(float *out, const int32_t *idx, const float *val, int n, const zs_li
     for (int e = 0; e < n; e++) {
         int i = idx[e];
         float v = val[e];
+        if (e + LSL_AHEAD < n) {
+            /* columns start at random places (L2/L3 at batch 1): fetch the
+             * one LSL_AHEAD inputs ahead while this one is added */
+            int f0 = p->start[idx[e + LSL_AHEAD]], f1 = p->start[idx[e + LSL_AHEAD] + 1];
+            for (int f = f0; f < f1; f += 16) {
+                __builtin_prefetch(lo + f);
+                __builtin_prefetch(lw + f);
+            }
+        }
         int t = p->start[i];
         const int t1 = p->start[i + 1];
 #if LSL_VL > 1
