@@ -42,8 +42,8 @@ int cmd_info(int argc, char **argv) {
     if (model && stat(model, &sb) == 0) printf("file: %lld bytes\n", (long long)sb.st_size);
     size_t model_b = 0, plan_b = 0;
     if (zs_net_memory(net, &plan_b, &model_b) == ZS_OK)
-        printf("in memory: model %zu bytes (weights as dense fp32 with masked entries 0, masks, BN/duty "
-               "state), inference plan %zu bytes\n", model_b, plan_b);
+        printf("in memory: model %zu bytes (sparse layers packed: kept values + indices; other parameters, "
+               "BN/duty state; allocations measured), inference plan %zu bytes\n", model_b, plan_b);
     else
         printf("in memory: %s\n", zs_last_error());
     if (kernels) {

@@ -246,12 +246,15 @@ typedef struct zs_stage_profile {
 zs_status zs_net_profile(zs_net *net, const float *x, int n, int reps, zs_stage_profile *out, int max,
                          int *count);
 
-/* Bytes the network really holds in memory for inference, measured on its
- * allocations: *model_bytes = weights, biases, BatchNorm and k-WTA state and
- * masks as loaded; *plan_bytes = the packed inference plan (kept weights in
- * the kernels' layouts, folded BatchNorm, per-sample buffers), built now if
- * needed, 0 when there is none (forced dense or unsupported). Either pointer
- * may be NULL. */
+/* Bytes the network really holds in memory, the allocator's sizes of its
+ * blocks: *model_bytes = the model (a loaded model: sparse layers packed as
+ * kept values + indices, other weights, biases, BatchNorm and k-WTA state;
+ * dense weights, masks, gradients and momenta only once training, learning
+ * or the reference path has needed them); *plan_bytes = the inference plan
+ * (kept weights in the kernels' layouts with BatchNorm folded in, per-sample
+ * buffers), built now if needed, 0 when there is none (forced dense or
+ * unsupported). Activations of the reference path are not counted. Either
+ * pointer may be NULL. */
 zs_status zs_net_memory(zs_net *net, size_t *plan_bytes, size_t *model_bytes);
 
 /* ---- training ---------------------------------------------------------- */
@@ -328,7 +331,8 @@ zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n)
 /* A deep copy (architecture, labels, weights, masks, BatchNorm statistics,
  * duty cycles, boost state, momenta, step count) into a new network: what a
  * server publishes as an immutable snapshot while it learns on the
- * original. `src` is only read, so several threads may clone it at once
+ * original. Without momenta in `src` the copy is held as a loaded model is
+ * (sparse layers packed). `src` is only read, so several threads may clone it at once
  * while nobody modifies it. */
 zs_status zs_net_clone(const zs_net *src, zs_net **out);
 

@@ -66,9 +66,25 @@ static double sample_macs(const zs_layer *L, const float *in, const int32_t *cnt
     return m;
 }
 
+static zs_status cost_dense(zs_net *net, const float *x, int n, zs_layer_cost *out, int max, int *count);
+
 zs_status zs_net_cost(zs_net *net, const float *x, int n, zs_layer_cost *out, int max, int *count) {
     ZS_RETURN_IF(!net || !x || n < 1 || max < 0 || (max > 0 && !out) || !count, ZS_EINVAL,
                  "zs_net_cost: bad argument");
+    zs_status st = ZS_OK;
+    /* counted on the reference path's activations and the dense masks; a
+     * packed model is packed again afterwards (same weights) */
+    int was_compact = net->compact;
+    if ((st = zs_net_unpack(net))) return st;
+    st = cost_dense(net, x, n, out, max, count);
+    if (was_compact) {
+        zs_status s2 = zs_net_pack(net);
+        if (!st) st = s2;
+    }
+    return st;
+}
+
+static zs_status cost_dense(zs_net *net, const float *x, int n, zs_layer_cost *out, int max, int *count) {
     zs_status st = ZS_OK;
     if (!net->dense) {
         if ((st = zs_net_reserve(net, n))) return st;
@@ -134,7 +150,7 @@ zs_status zs_net_profile(zs_net *net, const float *x, int n, int reps, zs_stage_
 
 zs_status zs_net_memory(zs_net *net, size_t *plan_bytes, size_t *model_bytes) {
     ZS_RETURN_IF(!net, ZS_EINVAL, "zs_net_memory: NULL network");
-    if (model_bytes) *model_bytes = sizeof(float) * (net->n_params + net->n_state) + net->n_masks;
+    if (model_bytes) *model_bytes = zs_net_model_bytes(net);
     if (plan_bytes) {
         *plan_bytes = 0;
         if (!net->dense && !net->plan_unsupported) {

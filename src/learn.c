@@ -85,6 +85,7 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                  "zs_net_learn: only_class must be < %d and needs layers = 1", K);
     size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
     ZS_RETURN_IF(!zs_all_finite(x, insz * (size_t)n), ZS_ENUMERIC, "input contains NaN or Inf");
+    if ((st = zs_net_unpack(net))) return st; /* dense weights: this is a trainer */
     if ((st = zs_net_reserve(net, n))) return st;
 
     /* 1. forward, evaluation mode */
@@ -214,13 +215,19 @@ static void copy_layer(zs_layer *D, const zs_layer *S, int rows) {
     switch (S->type) {
     case ZS_CONV2D:
     case ZS_LINEAR: {
+        /* D is dense (zero masks); S dense or packed */
         size_t r = rows < 0 ? (size_t)S->out_c : (size_t)rows, nw = r * S->fan_in;
-        memcpy(D->w, S->w, sizeof(float) * nw);
-        memcpy(D->mw, S->mw, sizeof(float) * nw);
-        if (S->b && D->b) {
-            memcpy(D->b, S->b, sizeof(float) * r);
-            memcpy(D->mb, S->mb, sizeof(float) * r);
-        }
+        if (S->w) memcpy(D->w, S->w, sizeof(float) * nw);
+        else if (S->prow)
+            for (size_t u = 0; u < r; u++)
+                for (int32_t k = S->prow[u]; k < S->prow[u + 1]; k++) {
+                    size_t j = u * S->fan_in + (S->pidx16 ? S->pidx16[k] : (size_t)S->pidx32[k]);
+                    D->w[j] = S->pval[k];
+                    if (D->mask) D->mask[j] = 1;
+                }
+        if (S->mw && D->mw) memcpy(D->mw, S->mw, sizeof(float) * nw);
+        if (S->b && D->b) memcpy(D->b, S->b, sizeof(float) * r);
+        if (S->mb && D->mb) memcpy(D->mb, S->mb, sizeof(float) * r);
         if (S->mask && D->mask) memcpy(D->mask, S->mask, nw);
         break;
     }
@@ -228,8 +235,8 @@ static void copy_layer(zs_layer *D, const zs_layer *S, int rows) {
         if (S->affine) {
             memcpy(D->gamma, S->gamma, sizeof(float) * (size_t)S->in_c);
             memcpy(D->beta, S->beta, sizeof(float) * (size_t)S->in_c);
-            memcpy(D->mgamma, S->mgamma, sizeof(float) * (size_t)S->in_c);
-            memcpy(D->mbeta, S->mbeta, sizeof(float) * (size_t)S->in_c);
+            if (S->mgamma && D->mgamma) memcpy(D->mgamma, S->mgamma, sizeof(float) * (size_t)S->in_c);
+            if (S->mbeta && D->mbeta) memcpy(D->mbeta, S->mbeta, sizeof(float) * (size_t)S->in_c);
         }
         memcpy(D->running_mean, S->running_mean, sizeof(float) * (size_t)S->in_c);
         memcpy(D->running_var, S->running_var, sizeof(float) * (size_t)S->in_c);
@@ -260,8 +267,12 @@ zs_status zs_net_clone(const zs_net *src, zs_net **out) {
     zs_net *c = NULL;
     if ((st = zs_net_build(&c, src->arch_json, 0, 0))) return st;
     snprintf(c->arch_name, sizeof c->arch_name, "%s", src->arch_name);
+    /* momenta when the source holds them (a trainer's copy) */
+    if (src->moment && (st = zs_net_train_alloc(c))) { zs_net_free(c); return st; }
     for (int i = 0; i < src->n_layers; i++) copy_layer(&c->layers[i], &src->layers[i], -1);
     copy_net_state(c, src);
+    /* without momenta the copy is a model: sparse layers packed */
+    if (!src->moment && (st = zs_net_pack(c))) { zs_net_free(c); return st; }
     st = zs_net_set_class_names(c, src->num_classes, (const char *const *)src->class_names);
     if (st) { zs_net_free(c); return st; }
     *out = c;
@@ -289,6 +300,7 @@ zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n)
                           L->name);
     }
     ZS_RETURN_IF(oi < 0, ZS_EUNSUPPORTED, "zs_net_add_class: the network has no linear output layer");
+    if ((st = zs_net_unpack(net))) return st; /* the old rows are read dense */
     if (n > 0) {
         size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
         ZS_RETURN_IF(!zs_all_finite(x, insz * (size_t)n), ZS_ENUMERIC, "input contains NaN or Inf");
@@ -310,6 +322,7 @@ zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n)
     free(json);
     if (st) goto fail;
     snprintf(g->arch_name, sizeof g->arch_name, "%s", net->arch_name);
+    if (net->moment) ZS_TRY(zs_net_train_alloc(g));
     for (int i = 0; i < nl; i++) copy_layer(&g->layers[i], &net->layers[i], i == oi ? K : -1);
     copy_net_state(g, net);
     zs_layer *O = &g->layers[oi];
@@ -346,7 +359,7 @@ zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n)
         if (O->mask) for (int t = 0; t < I; t++) row[t] *= O->mask[(size_t)K * I + t];
     }
     if (O->b) O->b[K] = bsum / K;
-    memset(O->mw + (size_t)K * I, 0, sizeof(float) * (size_t)I);
+    if (O->mw) memset(O->mw + (size_t)K * I, 0, sizeof(float) * (size_t)I);
     if (O->mb) O->mb[K] = 0;
     names = calloc((size_t)K + 1, sizeof(char *));
     if (!names) ZS_FAIL(ZS_ENOMEM, "out of memory");

@@ -337,7 +337,18 @@ static zs_status save(const zs_net *net, const char *path, int ckpt) {
     ZS_RETURN_IF(!net || !path, ZS_EINVAL, "zs_net_save: NULL argument");
     zs_st_writer *w = NULL;
     void *arena = NULL;
-    zs_status st = serialise(net, &w, ckpt, &arena);
+    zs_status st;
+    if (net->compact || (ckpt && !net->moment)) {
+        /* written from a dense copy (packed form, no momenta: zeros), so the
+         * caller's network is never touched */
+        zs_net *tmp = NULL;
+        if ((st = zs_net_clone(net, &tmp))) return st;
+        st = ckpt ? zs_net_train_alloc(tmp) : zs_net_unpack(tmp);
+        if (!st) st = save(tmp, path, ckpt);
+        zs_net_free(tmp);
+        return st;
+    }
+    st = serialise(net, &w, ckpt, &arena);
     if (st) return st;
     st = zs_st_writer_save(w, path);
     zs_st_writer_free(w);
@@ -551,6 +562,7 @@ static zs_status from_file(zs_net **out, const zs_st_file *f, const char *what) 
     const char *ts = zs_st_meta(f, "train_state");
     int ckpt = ts != NULL;
     if (ckpt) ZS_TRY(parse_train_state(net, ts, what));
+    if (ckpt) ZS_TRY(zs_net_train_alloc(net)); /* the momenta are loaded */
     int n = net_tensors_opt(net, NULL, ckpt);
     refs = calloc((size_t)n + 1, sizeof *refs);
     used = calloc((size_t)f->n_tensors + 1, 1);
@@ -614,6 +626,9 @@ static zs_status from_file(zs_net **out, const zs_st_file *f, const char *what) 
             ZS_FAIL(ZS_EFORMAT, "%s: %s has a bad boost_strength or learning_iterations", what, L->name);
     }
     zs_net_apply_masks(net);
+    /* a model (not a checkpoint, whose momenta go on training) is held
+     * packed: dense weights and masks only when something needs them */
+    if (!ckpt) ZS_TRY(zs_net_pack(net));
     free(refs);
     free(used);
     free(packed);

@@ -482,28 +482,28 @@ zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, in
         ZS_FAIL(ZS_EFORMAT, "architecture declares %zu parameters, %zu state values and %zu mask bytes, "
                 "more than the file's %zu bytes of tensors", np, ns, nm_, max_bytes);
     net->n_params = np; net->n_state = ns; net->n_masks = nm_;
+    /* dense form; gradients and momenta come with the first training step
+     * (zs_net_train_alloc), a loaded model is packed (zs_net_pack) */
     net->params = zs_alloc_aligned(np, sizeof(float));
-    net->grads = zs_alloc_aligned(np, sizeof(float));
-    net->moment = zs_alloc_aligned(np, sizeof(float));
     net->state = zs_alloc_aligned(ns, sizeof(float));
     net->masks = zs_alloc_aligned(nm_, 1);
-    if (!net->params || !net->grads || !net->moment || !net->state || !net->masks)
+    if (!net->params || !net->state || !net->masks)
         ZS_FAIL(ZS_ENOMEM, "out of memory for %zu parameters", np);
     size_t po = 0, so = 0, mo = 0;
     for (int i = 0; i < nl; i++) {
         zs_layer *L = &net->layers[i];
         if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
-            L->w = net->params + po; L->dw = net->grads + po; L->mw = net->moment + po;
+            L->w = net->params + po;
             po += L->n_weights;
             if (L->has_bias) {
-                L->b = net->params + po; L->db = net->grads + po; L->mb = net->moment + po;
+                L->b = net->params + po;
                 po += (size_t)L->out_c;
             }
             if (L->weight_sparsity > 0) { L->mask = net->masks + mo; mo += L->n_weights; }
         } else if (L->type == ZS_BATCHNORM) {
             if (L->affine) {
-                L->gamma = net->params + po; L->dgamma = net->grads + po; L->mgamma = net->moment + po; po += (size_t)L->in_c;
-                L->beta = net->params + po; L->dbeta = net->grads + po; L->mbeta = net->moment + po; po += (size_t)L->in_c;
+                L->gamma = net->params + po; po += (size_t)L->in_c;
+                L->beta = net->params + po; po += (size_t)L->in_c;
             }
             L->running_mean = net->state + so; so += (size_t)L->in_c;
             L->running_var = net->state + so; so += (size_t)L->in_c;
@@ -565,6 +565,7 @@ void zs_net_free(zs_net *net) {
     zs_free_aligned(net->moment);
     zs_free_aligned(net->state);
     zs_free_aligned(net->masks);
+    zs_net_free_packed(net);
     zs_free_aligned(net->act_block);
     free(net);
 }
@@ -763,6 +764,7 @@ zs_status zs_net_train_step(zs_net *net, const float *x, const int32_t *y, int n
     int K = net->num_classes;
     for (int i = 0; i < n; i++)
         ZS_RETURN_IF(y[i] < 0 || y[i] >= K, ZS_EINVAL, "label %d of sample %d outside [0, %d)", (int)y[i], i, K);
+    if ((st = zs_net_train_alloc(net))) return st;
     if ((st = zs_net_reserve(net, n))) return st;
     zs_plan_free(net);
     net->training = 1;
@@ -834,6 +836,8 @@ zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob) {
             return ZS_OK;
         }
     }
+    /* the reference path: dense weights */
+    if ((st = zs_net_unpack(net))) return st;
     /* whole batches of what the activations already hold, at least min(n, 64) */
     int chunk = n < 64 ? n : 64;
     if (net->max_batch > chunk) chunk = net->max_batch;
@@ -896,11 +900,12 @@ zs_status zs_net_layer_info(const zs_net *net, int i, zs_layer_info *info) {
     info->params = (int64_t)layer_param_count(L);
     info->nonzeros = info->params;
     if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) info->weights = info->weight_nonzeros = (int64_t)L->n_weights;
-    if (L->mask) {
+    if (zs_layer_sparse(L)) {
         info->weight_nonzeros = 0;
-        for (size_t j = 0; j < L->n_weights; j++) info->weight_nonzeros += L->mask[j];
-        int64_t z = 0;
-        for (size_t j = 0; j < L->n_weights; j++) z += !L->mask[j];
+        if (L->mask)
+            for (size_t j = 0; j < L->n_weights; j++) info->weight_nonzeros += L->mask[j];
+        else if (L->prow) info->weight_nonzeros = L->prow[L->out_c];
+        int64_t z = (int64_t)L->n_weights - info->weight_nonzeros;
         info->nonzeros -= z;
         info->weight_sparsity = (float)((double)z / (double)L->n_weights);
     }
@@ -940,7 +945,7 @@ zs_status zs_net_describe(const zs_net *net, FILE *f) {
         const zs_layer *L = &net->layers[i];
         zs_layer_info in;
         zs_net_layer_info(net, i, &in);
-        if (L->mask) disk += in.weight_nonzeros * (L->fan_in <= 65536 ? 6 : 8) + (in.params - in.weights) * 4;
+        if (zs_layer_sparse(L)) disk += in.weight_nonzeros * (L->fan_in <= 65536 ? 6 : 8) + (in.params - in.weights) * 4;
         else disk += in.params * 4;
     }
     fprintf(f, "total: %lld parameters, %lld non-zero (%.1f%%); as dense float32 %lld bytes, "

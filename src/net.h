@@ -3,12 +3,27 @@
  * gradients, optimizer state and activations live in a few large blocks
  * owned by the network (nothing is allocated in forward or backward).
  *
- * Memory model
+ * Memory model (src/packed.c)
+ *   A sparse conv/linear layer (weight_sparsity > 0) is held in one of two
+ *   forms:
+ *   packed  (net->compact = 1; what a loaded model holds for inference)
+ *           its kept weights only, unit by unit: L->prow (Co + 1) row
+ *           pointers, L->pval (nnz) values, L->pidx16 (fan_in <= 65536) or
+ *           L->pidx32 (nnz) ascending indices into the unit's fan-in; then
+ *           L->w, L->mask and every gradient/momentum pointer are NULL and
+ *           params holds only the other parameters (biases, BN gamma/beta,
+ *           dense layers' weights);
+ *   dense   (net->compact = 0; what training and the reference path use)
+ *           params holds every weight (masked ones 0) and masks one byte
+ *           per weight of a sparse layer (1 = kept).
+ *   zs_net_unpack() goes from packed to dense, zs_net_pack() back (it
+ *   drops gradients, momenta and the training path's state).
  *   params  one float block: every layer's weight, bias (and BN gamma/beta)
- *   grads   same layout as params
- *   moment  same layout (SGD momentum buffers)
+ *   grads   same layout as params (dense form), allocated by
+ *           zs_net_train_alloc() on the first training step, else NULL
+ *   moment  same (SGD momentum buffers; a checkpoint's on load)
  *   state   BN running statistics, k-WTA duty cycles (float block)
- *   masks   uint8 block, one byte per conv/linear weight (1 = kept)
+ *   masks   uint8 block, one byte per sparse conv/linear weight (dense form)
  *   acts    per-layer outputs for max_batch samples, plus saved state for
  *           backward (BN mean/invstd, maxpool argmax, dropout masks,
  *           k-WTA winners), reallocated only by zs_net_reserve()
@@ -55,7 +70,11 @@ typedef struct zs_layer {
     size_t fan_in, n_weights; /* n_weights = out_c * fan_in                    */
     float *w, *b;             /* (Co, Ci, Kh, Kw) or (O, I); (Co)              */
     float *dw, *db, *mw, *mb; /* gradients and momentum, same shapes           */
-    uint8_t *mask;            /* (n_weights) or NULL when dense                */
+    uint8_t *mask;            /* (n_weights) or NULL when dense or packed      */
+    int32_t *prow;            /* packed form (net->compact): (out_c + 1)      */
+    float *pval;              /* (prow[out_c]) kept values, unit by unit      */
+    uint16_t *pidx16;         /* (prow[out_c]) indices into the fan-in, or    */
+    int32_t *pidx32;          /*   these when fan_in > 65536                   */
 
     /* batchnorm (1d or 2d) */
     int affine;
@@ -106,6 +125,7 @@ struct zs_net {
     size_t n_params;
     float *state;  size_t n_state;
     uint8_t *masks; size_t n_masks;
+    int compact;              /* sparse layers packed (see Memory model)      */
 
     int max_batch;            /* activations sized for this many samples      */
     void *act_block;          /* one allocation for all activations           */
@@ -137,5 +157,28 @@ zs_status zs_net_build(zs_net **out, const char *json, uint64_t seed, int init);
 zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, int init, size_t max_bytes);
 /* Re-apply masks (w *= mask), as after every optimizer step. */
 void zs_net_apply_masks(zs_net *net);
+
+/* src/packed.c: the two forms of sparse layers and the training buffers.
+ * zs_net_unpack: packed -> dense weights + masks (no-op when dense).
+ * zs_net_pack: dense -> packed (no-op without a sparse layer or when
+ * packed); frees dense weights, masks, gradients, momenta and the training
+ * path's state; the plan (own copies) stays valid.
+ * zs_net_train_alloc: zs_net_unpack, then gradients and momenta (zeros).
+ * zs_layer_weights_dense: the layer's weights (Co, fan_in), masked ones 0,
+ * from either form, into dst.
+ * zs_net_model_bytes: bytes the network object really holds (allocator's
+ * usable sizes of its blocks; activations excluded). */
+zs_status zs_net_unpack(zs_net *net);
+zs_status zs_net_pack(zs_net *net);
+zs_status zs_net_train_alloc(zs_net *net);
+void zs_layer_weights_dense(const zs_layer *L, float *dst);
+size_t zs_net_model_bytes(const zs_net *net);
+/* Free every layer's packed arrays (zs_net_free). */
+void zs_net_free_packed(zs_net *net);
+/* Is layer L a sparse conv/linear (masked in the dense form, packed in
+ * the compact one)? */
+static inline int zs_layer_sparse(const zs_layer *L) {
+    return (L->type == ZS_CONV2D || L->type == ZS_LINEAR) && L->weight_sparsity > 0;
+}
 
 #endif

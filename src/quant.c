@@ -139,7 +139,7 @@ static zs_status build_blocks(zs_qnet *q, fblock *fb, const zs_net *net) {
         f->b = calloc((size_t)L->out_c, sizeof(float));
         f->boost = malloc(sizeof(float) * (size_t)L->out_c);
         if (!f->w || !f->b || !f->boost) return ZS_ERR(ZS_ENOMEM, "out of memory");
-        for (size_t j = 0; j < nw; j++) f->w[j] = L->mask && !L->mask[j] ? 0.0f : L->w[j];
+        zs_layer_weights_dense(L, f->w); /* dense or packed form, masked weights 0 */
         for (int o = 0; o < L->out_c; o++) { f->b[o] = L->b ? L->b[o] : 0.0f; f->boost[o] = 1.0f; }
         i++;
         if (i < n && net->layers[i].type == ZS_BATCHNORM) {

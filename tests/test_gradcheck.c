@@ -403,7 +403,7 @@ static void check_net(void) {
     float *x = malloc(4 * N * insz);
     fill(x, N * insz, 1);
     int32_t y[N] = {0, 1, 2, 1};
-    CHECK(zs_net_reserve(net, N) == ZS_OK, "reserve");
+    CHECK(zs_net_train_alloc(net) == ZS_OK && zs_net_reserve(net, N) == ZS_OK, "gradients and activations");
     net_ctx ctx = {net, x, y, N};
     /* base forward + analytic gradients */
     net->training = 1;

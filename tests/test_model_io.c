@@ -35,7 +35,11 @@ static void fill_random(float *x, size_t n, unsigned seed) {
 }
 
 /* Everything a load must restore, compared bit for bit. */
-static int same_net(const zs_net *a, const zs_net *b, int momentum) {
+static int same_net(const zs_net *ca, const zs_net *cb, int momentum) {
+    /* a loaded model is packed: compare the dense form */
+    zs_net *a = (zs_net *)ca, *b = (zs_net *)cb;
+    if (zs_net_unpack(a) || zs_net_unpack(b)) return 0;
+    if (momentum && (zs_net_train_alloc(a) || zs_net_train_alloc(b))) return 0;
     return a->n_params == b->n_params && a->n_state == b->n_state && a->n_masks == b->n_masks &&
            !memcmp(a->params, b->params, sizeof(float) * a->n_params) &&
            !memcmp(a->state, b->state, sizeof(float) * a->n_state) && !memcmp(a->masks, b->masks, a->n_masks) &&

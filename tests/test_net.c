@@ -142,6 +142,11 @@ static void test_save_load(void) {
     CHECK(zs_net_save(a, path) == ZS_OK, "save: %s", zs_last_error());
     CHECK(zs_net_load(&b, path) == ZS_OK, "load: %s", zs_last_error());
     if (!b) { zs_net_free(a); free(x); return; }
+    /* a loaded model is packed: no dense weights, masks, gradients or momenta */
+    CHECK(b->compact && !b->masks && !b->grads && !b->moment && !find(b, "cnn2")->w && find(b, "cnn2")->pval &&
+              find(b, "cnn2")->prow[64] == 64 * 320,
+          "a loaded model holds its sparse layers packed");
+    CHECK(zs_net_unpack(b) == ZS_OK && !b->compact, "unpack: %s", zs_last_error());
     CHECK(a->n_params == b->n_params && !memcmp(a->params, b->params, sizeof(float) * a->n_params), "weights identical");
     CHECK(!memcmp(a->state, b->state, sizeof(float) * a->n_state), "BN stats and duty cycles identical");
     CHECK(!memcmp(a->masks, b->masks, a->n_masks), "masks identical");

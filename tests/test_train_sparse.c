@@ -144,7 +144,7 @@ static void run_case(const char *label, const char *preset, const char *json, in
     int32_t *y = malloc(sizeof(int32_t) * (size_t)N);
     float *dl = malloc(sizeof(float) * (size_t)N * (size_t)K);
     make_batch(x, y, N, insz, K);
-    CHECK(zs_net_reserve(A, N) == ZS_OK && zs_net_reserve(B, N) == ZS_OK, "%s: reserve", label);
+    CHECK(zs_net_train_alloc(A) == ZS_OK && zs_net_train_alloc(B) == ZS_OK && zs_net_reserve(A, N) == ZS_OK && zs_net_reserve(B, N) == ZS_OK, "%s: gradients and activations", label);
 
     /* 1. one training-mode forward, 2. its backward */
     A->training = B->training = 1;

@@ -30,6 +30,7 @@
 #include "plan.h"
 #include "kernels.h"
 #include "layers.h"
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
@@ -143,7 +144,7 @@ static zs_status fold_weights(const zs_layer *L, const zs_layer *bn, float **w, 
     *w = malloc(sizeof(float) * nw);
     *b = calloc((size_t)L->out_c, sizeof(float));
     if (!*w || !*b) { free(*w); free(*b); *w = *b = NULL; return ZS_ERR(ZS_ENOMEM, "plan: out of memory"); }
-    memcpy(*w, L->w, sizeof(float) * nw);
+    zs_layer_weights_dense(L, *w); /* from the dense or the packed form */
     if (L->has_bias && L->b) memcpy(*b, L->b, sizeof(float) * (size_t)L->out_c);
     if (bn)
         zs_bn_fold(*w, *b, L->out_c, L->fan_in, bn->running_mean, bn->running_var,
@@ -196,7 +197,7 @@ zs_status zs_plan_build(zs_net *net) {
 
     int rep = REP_DENSE, sparse_hint = 0;     /* current activation */
     int C = net->in_c, H = net->in_h, W = net->in_w;
-    size_t maxd = (size_t)C * H * W, maxl = 16, maxk = 16, maxc = 16;
+    size_t maxd = (size_t)C * H * W, maxl, maxk = 16, maxc = 16;
     stage *s;
 #define ADD(kind, name) do { if (!(s = add(p, (kind), (name), C, H, W))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory"); } while (0)
 #define NEED_DENSE(name) do { if (rep == REP_LIST) { ADD(ST_DENSIFY, name); rep = REP_DENSE; } } while (0)
@@ -205,7 +206,6 @@ zs_status zs_plan_build(zs_net *net) {
     for (int i = 0; i < net->n_layers; i++) {
         const zs_layer *L = &net->layers[i], *next = i + 1 < net->n_layers ? &net->layers[i + 1] : NULL;
         size_t units = (size_t)C * H * W;
-        if (units > maxl) maxl = units;
         if (units > maxd) maxd = units;
         switch (L->type) {
         case ZS_CONV2D: {
@@ -406,6 +406,15 @@ zs_status zs_plan_build(zs_net *net) {
     ADD(ST_LOGSOFTMAX, "output");
     s->kernel = "zs_logsoftmax_forward (reference)";
 
+    /* the list buffers hold the longest list a stage writes (a sparsify,
+     * a winners list), not the largest map */
+    maxl = 16;
+    for (int i = 0; i < p->n; i++) {
+        const stage *q = &p->st[i];
+        int writes = q->kind == ST_SPARSIFY || q->kind == ST_KWTA || (q->kind == ST_CONV_SPARSE && q->dense_above) ||
+                     (q->kind == ST_LINEAR && q->list_below && !q->in_list);
+        if (writes && (size_t)q->C * q->H * q->W > maxl) maxl = (size_t)q->C * q->H * q->W;
+    }
     p->buf_len = maxd + 64;
     p->list_len = maxl + 64;
     p->buf[0] = zs_alloc_aligned(p->buf_len, sizeof(float));
@@ -558,6 +567,36 @@ static void set_alt(stage *s, int a) {
  * same_bits), so outputs never depend on which one runs. ZS_PLAN_CONV /
  * ZS_PLAN_LINEAR / ZS_PLAN_LINEAR_SWITCH fix a kernel instead. */
 #define CALIB_N 16
+
+/* After calibration a stage runs one kernel for good: the layouts only
+ * the other alternatives read are freed (linear: list start/lo/lw, gather
+ * gi/gw, blocks bstart/bo/bw; conv: the blocks unless blk won). */
+static void drop_unused(zs_plan *p) {
+    for (int i = 0; i < p->n; i++) {
+        stage *s = &p->st[i];
+        if (s->n_alt < 2) continue;
+        const char *k = s->alt_name[s->alt];
+        if (s->kind == ST_LINEAR) {
+            zs_linear_pack *l = &s->lin;
+            if (strcmp(k, "linear_sg")) {
+                zs_free_aligned(l->gi); zs_free_aligned(l->gw);
+                l->gi = NULL; l->gw = NULL; l->gnz = 0;
+            }
+            if (strcmp(k, "linear_ss_list")) {
+                free(l->start); free(l->lo); free(l->lw);
+                l->start = l->lo = NULL; l->lw = NULL;
+            }
+            if (strcmp(k, "linear_ss")) {
+                free(l->bstart); free(l->bo); zs_free_aligned(l->bw);
+                l->bstart = l->bo = NULL; l->bw = NULL;
+            }
+        } else if (s->kind == ST_CONV_SPARSE && strcmp(k, "conv_sparse_blk") && s->sc.bstart) {
+            free(s->sc.bstart); free(s->sc.boff); zs_free_aligned(s->sc.bw);
+            s->sc.bstart = s->sc.boff = NULL; s->sc.bw = NULL;
+        }
+    }
+}
+
 static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
     const float *cur = x;
     int nl = 0;
@@ -588,7 +627,10 @@ static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
         }
         cur = step(p, i, cur, &nl, logprob);
     }
-    if (++p->calib_seen == CALIB_N) p->calibrated = 1;
+    if (++p->calib_seen == CALIB_N) {
+        p->calibrated = 1;
+        drop_unused(p);
+    }
 }
 
 zs_status zs_plan_infer(zs_net *net, const float *x, int n, float *logprob) {
@@ -666,37 +708,26 @@ int zs_plan_profile_stages(zs_net *net, const float *x, int n, int reps, zs_stag
     return p->n;
 }
 
+static size_t ub(const void *q) { return q ? malloc_usable_size((void *)q) : 0; }
+
+/* What the plan really holds: the allocator's usable size of each of its
+ * blocks (packed weights, boost factors, activation and list buffers,
+ * selection and conv scratch). */
 size_t zs_plan_bytes(const zs_net *net) {
     const zs_plan *p = net ? net->kernels : NULL;
     if (!p) return 0;
-    size_t b = sizeof *p + sizeof(stage) * (size_t)p->cap + 2 * sizeof(float) * p->buf_len +
-               (sizeof(int32_t) + sizeof(float)) * p->list_len + p->kwork_len + p->cscratch_len;
+    size_t b = ub(p) + ub(p->st) + ub(p->buf[0]) + ub(p->buf[1]) + ub(p->lidx) + ub(p->lval) + ub(p->kwork) +
+               ub(p->cscratch);
     for (int i = 0; i < p->n; i++) {
         const stage *s = &p->st[i];
-        if (s->f) b += sizeof(float) * (size_t)s->G;
         const zs_conv_taps *t = &s->taps;
-        if (t->start) {
-            size_t nnz = (size_t)t->start[t->Co];
-            b += 4 * ((size_t)t->Co + 1) + nnz * (4 * (size_t)!!t->off + 4 * (size_t)!!t->w);
-            if (t->bias) b += 4 * (size_t)t->Co;
-        }
         const zs_conv_scatter *c = &s->sc;
-        if (c->start) {
-            size_t taps = (size_t)c->Ci * c->Kh * c->Kw, nnz = (size_t)c->start[taps];
-            b += 4 * (taps + 1) + nnz * (4 * (size_t)!!c->lco + 4 * (size_t)!!c->lw);
-        }
-        if (c->wvec) b += 4 * (size_t)c->Ci * c->Kh * c->Kw * (size_t)c->Cop;
-        if (c->cmask) b += 4 * (size_t)c->Ci * c->Kh * c->Kw;
-        if (c->bstart) b += 4 * ((size_t)c->Ci * c->Kh * c->Kw + 1) + (4 + 64) * (size_t)c->bstart[(size_t)c->Ci * c->Kh * c->Kw];
-        if (c->cy) b += 4 * (size_t)c->H * c->W;
-        if (c->cx) b += 4 * (size_t)c->H * c->W;
-        if (c->bias) b += 4 * (size_t)c->Co;
         const zs_linear_pack *l = &s->lin;
-        if (l->start) b += 4 * ((size_t)l->I + 1) + 8 * (size_t)l->start[l->I];
-        if (l->bstart) b += 4 * ((size_t)l->I + 1) + (4 + 64) * (size_t)l->bstart[l->I];
-        if (l->gi) b += 8 * (size_t)(l->Op / 16) * (size_t)l->gnz * 16;
-        if (l->wt) b += 4 * (size_t)l->I * (size_t)l->Op;
-        if (l->bias) b += 4 * (size_t)l->Op;
+        b += ub(s->f) + ub(t->start) + ub(t->off) + ub(t->w) + ub(t->bias);
+        b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
+             ub(c->bstart) + ub(c->boff) + ub(c->bw);
+        b += ub(l->start) + ub(l->lo) + ub(l->lw) + ub(l->bstart) + ub(l->bo) + ub(l->bw) + ub(l->gi) + ub(l->gw) +
+             ub(l->wt) + ub(l->bias);
     }
     return b;
 }

@@ -1,0 +1,215 @@
+/*
+ * packed.c — the two forms of a network's sparse layers (net.h, "Memory
+ * model") and the buffers only training needs.
+ *
+ * A model loaded for inference holds each sparse conv/linear layer packed:
+ * its kept weights unit by unit (values + ascending fan-in indices, the
+ * form model files store), and nothing else of it: no dense weights, no
+ * mask, no gradients, no momenta. The inference plan reads the weights from
+ * there once, at build. Whatever needs dense weights (training, the
+ * reference path, online learning, cost counting) calls zs_net_unpack or
+ * zs_net_train_alloc first; zs_net_pack goes back.
+ *
+ * What it is not: a second weight format for the kernels. The plan packs
+ * its own layouts (BatchNorm folded in) in src/kernels/.
+ */
+#include "net.h"
+#include "train_sparse.h"
+#include <malloc.h>
+
+/* Point every parameter tensor into P, gradient into G, momentum into M
+ * (NULL bases give NULL pointers). full = 1: the dense layout, every
+ * weight; 0: the packed layout, sparse layers' weights left out (their
+ * pointers NULL). Returns the floats the layout takes. */
+static size_t layout(zs_net *net, float *P, float *G, float *M, int full) {
+    size_t po = 0;
+#define AT(base) ((base) ? (base) + po : NULL)
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
+            if (full || !zs_layer_sparse(L)) {
+                L->w = AT(P); L->dw = AT(G); L->mw = AT(M);
+                po += L->n_weights;
+            } else L->w = L->dw = L->mw = NULL;
+            if (L->has_bias) {
+                L->b = AT(P); L->db = AT(G); L->mb = AT(M);
+                po += (size_t)L->out_c;
+            }
+        } else if (L->type == ZS_BATCHNORM && L->affine) {
+            L->gamma = AT(P); L->dgamma = AT(G); L->mgamma = AT(M); po += (size_t)L->in_c;
+            L->beta = AT(P); L->dbeta = AT(G); L->mbeta = AT(M); po += (size_t)L->in_c;
+        }
+    }
+#undef AT
+    return po;
+}
+
+typedef struct old_ptrs { float *w, *b, *gamma, *beta; } old_ptrs;
+
+static void save_ptrs(const zs_net *net, old_ptrs *o) {
+    for (int i = 0; i < net->n_layers; i++) {
+        const zs_layer *L = &net->layers[i];
+        o[i].w = L->w; o[i].b = L->b; o[i].gamma = L->gamma; o[i].beta = L->beta;
+    }
+}
+
+/* Copy every parameter the new layout holds from the old pointers (sparse
+ * weights excepted: the caller fills them). */
+static void copy_params(zs_net *net, const old_ptrs *o) {
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
+            if (L->w && o[i].w) memcpy(L->w, o[i].w, sizeof(float) * L->n_weights);
+            if (L->b && o[i].b) memcpy(L->b, o[i].b, sizeof(float) * (size_t)L->out_c);
+        } else if (L->type == ZS_BATCHNORM && L->affine) {
+            memcpy(L->gamma, o[i].gamma, sizeof(float) * (size_t)L->in_c);
+            memcpy(L->beta, o[i].beta, sizeof(float) * (size_t)L->in_c);
+        }
+    }
+}
+
+static void free_packed_layer(zs_layer *L) {
+    free(L->prow); free(L->pval); free(L->pidx16); free(L->pidx32);
+    L->prow = NULL; L->pval = NULL; L->pidx16 = NULL; L->pidx32 = NULL;
+}
+
+void zs_net_free_packed(zs_net *net) {
+    if (!net || !net->layers) return;
+    for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);
+}
+
+static size_t pidx_at(const zs_layer *L, size_t k) { return L->pidx16 ? L->pidx16[k] : (size_t)L->pidx32[k]; }
+
+void zs_layer_weights_dense(const zs_layer *L, float *dst) {
+    size_t fan = L->fan_in;
+    if (L->w) {
+        for (size_t j = 0; j < L->n_weights; j++) dst[j] = L->mask && !L->mask[j] ? 0.0f : L->w[j];
+        return;
+    }
+    memset(dst, 0, sizeof(float) * L->n_weights);
+    if (!L->prow) return;
+    for (int o = 0; o < L->out_c; o++)
+        for (int32_t k = L->prow[o]; k < L->prow[o + 1]; k++) dst[(size_t)o * fan + pidx_at(L, (size_t)k)] = L->pval[k];
+}
+
+zs_status zs_net_unpack(zs_net *net) {
+    if (!net || !net->compact) return ZS_OK;
+    float *P = zs_alloc_aligned(net->n_params, sizeof(float));
+    uint8_t *Mk = zs_alloc_aligned(net->n_masks, 1);
+    old_ptrs *o = calloc((size_t)net->n_layers, sizeof *o);
+    if (!P || !Mk || !o) {
+        zs_free_aligned(P); zs_free_aligned(Mk); free(o);
+        return ZS_ERR(ZS_ENOMEM, "out of memory unpacking the sparse layers (%zu parameters)", net->n_params);
+    }
+    save_ptrs(net, o);
+    layout(net, P, NULL, NULL, 1);
+    size_t mo = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        if (!zs_layer_sparse(L)) continue;
+        L->mask = Mk + mo;
+        mo += L->n_weights;
+        for (int u = 0; u < L->out_c; u++)
+            for (int32_t k = L->prow[u]; k < L->prow[u + 1]; k++) {
+                size_t j = (size_t)u * L->fan_in + pidx_at(L, (size_t)k);
+                L->w[j] = L->pval[k];
+                L->mask[j] = 1;
+            }
+        o[i].w = NULL; /* filled above */
+        free_packed_layer(L);
+    }
+    copy_params(net, o);
+    free(o);
+    zs_free_aligned(net->params);
+    net->params = P;
+    net->masks = Mk;
+    net->compact = 0;
+    return ZS_OK;
+}
+
+zs_status zs_net_pack(zs_net *net) {
+    if (!net || net->compact) return ZS_OK;
+    size_t small = net->n_params;
+    int any = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        if (zs_layer_sparse(&net->layers[i])) { any = 1; small -= net->layers[i].n_weights; }
+    if (!any) return ZS_OK;
+    float *S = zs_alloc_aligned(small, sizeof(float));
+    old_ptrs *o = calloc((size_t)net->n_layers, sizeof *o);
+    if (!S || !o) goto oom;
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        if (!zs_layer_sparse(L)) continue;
+        size_t nnz = 0;
+        for (size_t j = 0; j < L->n_weights; j++) nnz += L->mask[j] != 0;
+        L->prow = malloc(sizeof(int32_t) * ((size_t)L->out_c + 1));
+        L->pval = malloc(sizeof(float) * (nnz ? nnz : 1));
+        if (L->fan_in <= 65536) L->pidx16 = malloc(sizeof(uint16_t) * (nnz ? nnz : 1));
+        else L->pidx32 = malloc(sizeof(int32_t) * (nnz ? nnz : 1));
+        if (!L->prow || !L->pval || (!L->pidx16 && !L->pidx32)) goto oom;
+        size_t k = 0;
+        L->prow[0] = 0;
+        for (int u = 0; u < L->out_c; u++) {
+            const size_t base = (size_t)u * L->fan_in;
+            for (size_t f = 0; f < L->fan_in; f++) {
+                if (!L->mask[base + f]) continue;
+                if (L->pidx16) L->pidx16[k] = (uint16_t)f;
+                else L->pidx32[k] = (int32_t)f;
+                L->pval[k++] = L->w[base + f];
+            }
+            L->prow[u + 1] = (int32_t)k;
+        }
+    }
+    zs_ts_free(net);
+    save_ptrs(net, o);
+    layout(net, S, NULL, NULL, 0);
+    copy_params(net, o);
+    free(o);
+    for (int i = 0; i < net->n_layers; i++) net->layers[i].mask = NULL;
+    zs_free_aligned(net->params);
+    zs_free_aligned(net->masks);
+    zs_free_aligned(net->grads);
+    zs_free_aligned(net->moment);
+    net->params = S;
+    net->masks = NULL;
+    net->grads = net->moment = NULL;
+    net->compact = 1;
+    return ZS_OK;
+oom:
+    for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);
+    zs_free_aligned(S);
+    free(o);
+    return ZS_ERR(ZS_ENOMEM, "out of memory packing the sparse layers");
+}
+
+zs_status zs_net_train_alloc(zs_net *net) {
+    zs_status st = zs_net_unpack(net);
+    if (st) return st;
+    if (net->grads && net->moment) return ZS_OK;
+    float *G = zs_alloc_aligned(net->n_params, sizeof(float));
+    float *M = zs_alloc_aligned(net->n_params, sizeof(float));
+    if (!G || !M) {
+        zs_free_aligned(G); zs_free_aligned(M);
+        return ZS_ERR(ZS_ENOMEM, "out of memory for the gradients and momenta of %zu parameters", net->n_params);
+    }
+    zs_free_aligned(net->grads);
+    zs_free_aligned(net->moment);
+    net->grads = G;
+    net->moment = M;
+    layout(net, net->params, G, M, 1);
+    return ZS_OK;
+}
+
+static size_t ub(const void *p) { return p ? malloc_usable_size((void *)p) : 0; }
+
+size_t zs_net_model_bytes(const zs_net *net) {
+    if (!net) return 0;
+    size_t b = ub(net) + ub(net->layers) + ub(net->arch_json) + ub(net->class_names);
+    for (int i = 0; net->class_names && i < net->num_classes; i++) b += ub(net->class_names[i]);
+    b += ub(net->params) + ub(net->grads) + ub(net->moment) + ub(net->state) + ub(net->masks);
+    for (int i = 0; i < net->n_layers; i++) {
+        const zs_layer *L = &net->layers[i];
+        b += ub(L->prow) + ub(L->pval) + ub(L->pidx16) + ub(L->pidx32);
+    }
+    return b;
+}
