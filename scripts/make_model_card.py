@@ -23,6 +23,9 @@ ARCH = {
     "gsc-sparse": "nupic.torch GSCSparseCNN: conv1 50 % zero weights, k-WTA 9.5 %; conv2 80 % zero, k-WTA 12.5 %; "
                   "linear 1000 90 % zero, k = 100",
     "gsc-supersparse": "as gsc-sparse with linear 1500 units, 95 % zero, k = 150",
+    "gsc-codesigned": "codesigned (issue 10): conv1 as gsc-sparse → BN → max-pool → k-WTA k = 1200; conv2 75 % zero in "
+                      "complementary 16-channel blocks → BN → max-pool → k-WTA k = 200; linear 1000 96 % zero in "
+                      "16-unit blocks, k = 100",
 }
 
 
@@ -70,7 +73,7 @@ def main():
          "| file | architecture | parameters | non-zero | file bytes | weights in the file* | real digits | "
          "real non-digit words rejected | synthetic test split |",
          "|---|---|---|---|---|---|---|---|---|"]
-    for net in ("gsc-dense", "gsc-sparse", "gsc-supersparse"):
+    for net in ("gsc-dense", "gsc-sparse", "gsc-supersparse", "gsc-codesigned"):
         f = os.path.join(a.models, net + ".safetensors")
         if not os.path.exists(f):
             continue

@@ -31,7 +31,7 @@
 
 static const char *const names[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
                                     "gsc-block", "gsc-block-fast", "gsc-complementary",
-                                    "gsc-cblock-fast", "mnist-mlp", "mnist-sparse-mlp", NULL};
+                                    "gsc-cblock-fast", "gsc-codesigned", "mnist-mlp", "mnist-sparse-mlp", NULL};
 
 static const char *const jsons[] = {
     /* gsc-sparse: nupic.torch GSCSparseCNN (k-WTA before max-pool) */
@@ -110,6 +110,20 @@ static const char *const jsons[] = {
     "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000,\"local\":false},"
     "{\"type\":\"flatten\",\"name\":\"flatten\"},"
     LINS("linear", "1000", "0.9", BLOCK16) "," BN("linear_bn") "," KW1("linear_kwinner", "0.1") ","
+    LIN("output", "12", "0.0") ",{\"type\":\"logsoftmax\",\"name\":\"softmax\"}]}",
+    /* gsc-codesigned: the shipped codesigned network (issue 10; chosen by
+     * measurement, docs/BENCHMARKS.md "Codesigned networks"): gsc-cblock-fast
+     * with the hidden linear layer at 96 % zeros (16-unit blocks), so the
+     * packed file is >= 10x smaller than gsc-dense's */
+    "{\"name\":\"gsc-codesigned\",\"input\":[1,32,32]," GSC_CLASSES ",\"layers\":["
+    CONV("cnn1", "64", "0.5") "," BN("cnn1_batchnorm") "," POOL("cnn1_maxpool") ","
+    "{\"type\":\"kwinners2d\",\"name\":\"cnn1_kwinner\",\"k\":1200,\"k_inference_factor\":1.5,"
+    "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000,\"local\":false},"
+    CONVS("cnn2", "64", "0.75", CBLOCK16) "," BN("cnn2_batchnorm") "," POOL("cnn2_maxpool") ","
+    "{\"type\":\"kwinners2d\",\"name\":\"cnn2_kwinner\",\"k\":200,\"k_inference_factor\":1.5,"
+    "\"boost_strength\":1.5,\"boost_strength_factor\":0.9,\"duty_cycle_period\":1000,\"local\":false},"
+    "{\"type\":\"flatten\",\"name\":\"flatten\"},"
+    LINS("linear", "1000", "0.96", BLOCK16) "," BN("linear_bn") "," KW1("linear_kwinner", "0.1") ","
     LIN("output", "12", "0.0") ",{\"type\":\"logsoftmax\",\"name\":\"softmax\"}]}",
     /* mnist-mlp: 28x28 images, dense */
     "{\"name\":\"mnist-mlp\",\"input\":[1,28,28],\"layers\":["

@@ -71,6 +71,13 @@ static void test_presets(void) {
               "gsc-cblock-fast conv2: every (ci, ky, kx) kept by exactly one of the four 16-channel blocks");
         zs_net_free(d);
     }
+    d = NULL;
+    CHECK(zs_net_create_preset(&d, "gsc-codesigned", 1) == ZS_OK, "gsc-codesigned: %s", zs_last_error());
+    if (d) {
+        CHECK(is_complementary(find(d, "cnn2"), 4, 16) && is_block(find(d, "linear"), 16, 64),
+              "gsc-codesigned: conv2 complementary 16-channel blocks, linear 16-unit blocks of 64 of 1600");
+        zs_net_free(d);
+    }
     const zs_layer *c2 = find(a, "cnn2"), *li = find(a, "linear");
     CHECK(c2->mask_structure == ZS_MASK_BLOCK && c2->mask_block == 16 && is_block(c2, 16, 320),
           "gsc-block conv2: 16-channel blocks per (ci, ky, kx), 320 of 1600 per channel");
