@@ -9,7 +9,7 @@ rejected) and the file's bytes. Models named NET-sSEED.safetensors are
 grouped by NET: mean ± standard deviation over seeds, and the seed count.
 
     /usr/bin/python3 scripts/codesign_table.py MODEL... --real REAL.json [REAL2.json ...] \
-        [--test data/gsc/test.safetensors] [--noise-dir data/gsc/noise] [--json OUT.json]
+        [--test data/gsc/test.safetensors] [--noise-dir data/gsc/noise] [--json OUT.json] [--prev OLD.json...]
 """
 import argparse
 import glob
@@ -43,7 +43,13 @@ def main():
     ap.add_argument("--noise-dir", default=os.path.join(ROOT, "data", "gsc", "noise"))
     ap.add_argument("--real", nargs="*", default=[])
     ap.add_argument("--json")
+    ap.add_argument("--prev", nargs="*", default=[], help="--json files of earlier runs: their models are not re-evaluated")
     a = ap.parse_args()
+    prev = {}
+    for f in a.prev:
+        for rs in json.load(open(f)).values():
+            for r in rs:
+                prev[r["model"]] = r
     real = {}
     for f in a.real:
         for k, v in json.load(open(f))["results"].items():
@@ -54,8 +60,11 @@ def main():
         base = os.path.basename(m)
         net = re.sub(r"-s\d+\.safetensors$", "", base).replace(".safetensors", "")
         r = {"model": m, "bytes": os.path.getsize(m)}
-        r["test_acc"] = 100 * correct(a.zeroskip, m, a.test)[1]
-        r["noise_score"] = sum(correct(a.zeroskip, m, f)[0] for f in noise) if len(noise) == 11 else None
+        if m in prev:
+            r.update({k: prev[m][k] for k in ("test_acc", "noise_score")})
+        else:
+            r["test_acc"] = 100 * correct(a.zeroskip, m, a.test)[1]
+            r["noise_score"] = sum(correct(a.zeroskip, m, f)[0] for f in noise) if len(noise) == 11 else None
         if base in real:
             r["real_digits"] = real[base]["digits_all"]["pct"]
             r["real_reject"] = real[base]["reject_words"]["pct"]
