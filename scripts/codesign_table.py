@@ -29,10 +29,10 @@ def correct(zs, model, data):
     return r["correct"], r["accuracy"]
 
 
-def ms(v):
+def ms(v, d=2):
     if len(v) == 1:
-        return f"{v[0]:.2f}"
-    return f"{statistics.mean(v):.2f} ± {statistics.stdev(v):.2f}"
+        return f"{v[0]:.{d}f}"
+    return f"{statistics.mean(v):.{d}f} ± {statistics.stdev(v):.{d}f}"
 
 
 def main():
@@ -58,7 +58,8 @@ def main():
     rows = {}
     for m in a.models:
         base = os.path.basename(m)
-        net = re.sub(r"-s\d+\.safetensors$", "", base).replace(".safetensors", "")
+        seeded = re.search(r"-s\d+\.safetensors$", base)
+        net = base[:seeded.start()] if seeded else base.replace(".safetensors", "") + " (file)"
         r = {"model": m, "bytes": os.path.getsize(m)}
         if m in prev:
             r.update({k: prev[m][k] for k in ("test_acc", "noise_score")})
@@ -77,7 +78,7 @@ def main():
         col = lambda k: [r[k] for r in rs if r.get(k) is not None]
         rd, rj, ns = col("real_digits"), col("real_reject"), col("noise_score")
         print(f"| {net} | {len(rs)} | {ms(col('test_acc'))} | {ms(rd) if rd else 'n/a'} | {ms(rj) if rj else 'n/a'} | "
-              f"{ms(ns).replace('.00', '') if ns else 'n/a'} | {rs[0]['bytes']:,} |")
+              f"{ms(ns, 0) if ns else 'n/a'} | {rs[0]['bytes']:,} |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
