@@ -33,7 +33,8 @@ static const char *USAGE =
     "zeroskip continual --train IDX --test IDX [--model dense|sparse|dendrites] [--si C]\n"
     "                   [--protocol permuted|split] [--tasks T] [--epochs E] [--samples N]\n"
     "                   [--test-samples M] [--batch B] [--lr F] [--hidden H] [--sparsity F]\n"
-    "                   [--percent-on F] [--segments S] [--seed S] [--csv FILE]";
+    "                   [--percent-on F] [--segments S] [--optimizer sgd|adam] [--seed S]\n"
+    "                   [--csv FILE]";
 
 static uint64_t sm64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -75,9 +76,10 @@ static int make_task(task *t, const zs_dataset *src, int limit, const int32_t *p
 }
 
 int cmd_continual(int argc, char **argv) {
-    const char *train_path = NULL, *test_path = NULL, *csv_path = NULL, *model = "dense", *protocol = "permuted", *v;
+    const char *train_path = NULL, *test_path = NULL, *csv_path = NULL, *model = "dense", *protocol = "permuted",
+               *optim = "adam", *v;
     long tasks = 10, epochs = 1, samples = 60000, test_samples = 10000, batch = 32, hidden = 512, segments = -1;
-    double lr = 0.05, si = 0, sparsity = -1, pon = -1;
+    double lr = -1, si = 0, sparsity = -1, pon = -1;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -85,17 +87,20 @@ int cmd_continual(int argc, char **argv) {
             printf("usage: %s\n\nTrain tasks one after the other and measure forgetting (docs/CONTINUAL.md).\n"
                    "  --model dense (ReLU) | sparse (50 %% zero weights, k-WTA 5 %%) |\n"
                    "          dendrites (sparse + active dendrites, one segment per task,\n"
-                   "          context = the task's mean input scaled to unit length;\n"
-                   "          at test, the nearest prototype's)\n"
+                   "          context = the task's mean (standardised) input, its\n"
+                   "          prototype; at test, the nearest prototype's)\n"
                    "  --si C (0)   synaptic intelligence strength (0: off)\n"
                    "  --protocol permuted (default; --tasks T, 10) or split (5 tasks x 2\n"
                    "               classes, task-incremental evaluation)\n"
                    "  --epochs E (1) per task   --samples N (60000) training images per task\n"
-                   "  --test-samples M (10000) per task   --batch B (32)   --lr F (0.05)\n"
+                   "  --test-samples M (10000) per task   --batch B (32)\n"
+                   "  --optimizer adam (default) | sgd   --lr F (adam 0.001, sgd 0.05)\n"
                    "  --hidden H (512) units per hidden layer (2 layers)\n"
                    "  --sparsity F, --percent-on F, --segments S: override the model's\n"
                    "  --seed S (1) weights, masks, permutations, shuffling\n"
-                   "  --csv FILE  after_task,task,accuracy rows\n", USAGE);
+                   "  --csv FILE  after_task,task,accuracy rows\n"
+                   "Inputs are standardised with the training set's pixel mean and\n"
+                   "standard deviation (one of each).\n", USAGE);
             return EXIT_OK;
         }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
@@ -106,6 +111,7 @@ int cmd_continual(int argc, char **argv) {
         else if (OPT("--csv")) { if (r < 0) return EXIT_USAGE; csv_path = v; }
         else if (OPT("--protocol")) { if (r < 0) return EXIT_USAGE; protocol = v; }
         else if (OPT("--model")) { if (r < 0) return EXIT_USAGE; model = v; }
+        else if (OPT("--optimizer")) { if (r < 0) return EXIT_USAGE; optim = v; }
         NUM("--tasks", 1, 1000, &tasks)
         NUM("--epochs", 1, 1000, &epochs)
         NUM("--samples", 1, 100000000, &samples)
@@ -127,6 +133,9 @@ int cmd_continual(int argc, char **argv) {
     if (!split && strcmp(protocol, "permuted")) return cli_usage("continual", USAGE, "--protocol is permuted or split");
     int kind = !strcmp(model, "dense") ? 0 : !strcmp(model, "sparse") ? 1 : !strcmp(model, "dendrites") ? 2 : -1;
     if (kind < 0) return cli_usage("continual", USAGE, "--model is dense, sparse or dendrites");
+    int adam = !strcmp(optim, "adam");
+    if (!adam && strcmp(optim, "sgd")) return cli_usage("continual", USAGE, "--optimizer is adam or sgd");
+    if (lr < 0) lr = adam ? 0.001 : 0.05;
     if (!train_path || !test_path) return cli_usage("continual", USAGE, "--train and --test are required");
     if (split) tasks = 5;
     int T = (int)tasks, rc = EXIT_OK;
@@ -136,7 +145,7 @@ int cmd_continual(int argc, char **argv) {
     task *ttr = calloc((size_t)T, sizeof *ttr), *tte = calloc((size_t)T, sizeof *tte);
     int32_t **perm = calloc((size_t)T, sizeof *perm), *order = NULL, *cid = NULL, *yb = NULL;
     double *acc = calloc((size_t)T * T, sizeof(double));
-    float *proto = NULL, *ctxn = NULL, *xb = NULL, *lg = NULL;
+    float *proto = NULL, *xb = NULL, *lg = NULL;
     FILE *csv = NULL;
     if (!ttr || !tte || !perm || !acc) { rc = cli_fail("continual", ZS_ENOMEM); goto out; }
     if ((st = zs_dataset_load(&tr, train_path))) { rc = cli_fail_file("continual", train_path, st); goto out; }
@@ -155,6 +164,7 @@ int cmd_continual(int argc, char **argv) {
     if (pon >= 0) o.percent_on = (float)pon;
     if (segments >= 0) o.segments = (int)segments;
     o.si_c = (float)si;
+    o.adam = adam;
     o.seed = seed;
     if ((st = zs_cl_create(&net, &o))) { rc = cli_fail("continual", st); goto out; }
     uint64_t s = seed * 0x2545f4914f6cdd1dull + 7;
@@ -165,6 +175,20 @@ int cmd_continual(int argc, char **argv) {
             int k = (int)(sm64(&s) % (uint64_t)(j + 1));
             int32_t x = perm[t][j]; perm[t][j] = perm[t][k]; perm[t][k] = x;
         }
+    }
+    /* standardise every pixel with the training set's mean and standard
+     * deviation (one scalar each, as is usual for MNIST-style data): the
+     * prototypes of permuted tasks are then nearly orthogonal, so the
+     * dendritic segments can tell the tasks apart */
+    {
+        float *X = zs_dataset_features(tr), *Xt = zs_dataset_features(te);
+        size_t nx = (size_t)zs_dataset_size(tr) * D, nt = (size_t)zs_dataset_size(te) * D;
+        double s1 = 0, s2 = 0;
+        for (size_t j = 0; j < nx; j++) { s1 += X[j]; s2 += (double)X[j] * X[j]; }
+        double mu = nx ? s1 / nx : 0, sd = nx ? sqrt(s2 / nx - mu * mu) : 1;
+        if (!(sd > 1e-12)) sd = 1;
+        for (size_t j = 0; j < nx; j++) X[j] = (float)((X[j] - mu) / sd);
+        for (size_t j = 0; j < nt; j++) Xt[j] = (float)((Xt[j] - mu) / sd);
     }
     long maxn = 0;
     for (int t = 0; t < T; t++) {
@@ -179,13 +203,12 @@ int cmd_continual(int argc, char **argv) {
     zs_dataset_free(tr); tr = NULL;
     zs_dataset_free(te); te = NULL;
     proto = calloc((size_t)T * D, sizeof(float));
-    ctxn = calloc((size_t)T * D, sizeof(float));
     order = malloc(sizeof(int32_t) * (size_t)maxn);
     cid = malloc(sizeof(int32_t) * (size_t)maxn);
     xb = malloc(sizeof(float) * (size_t)batch * D);
     yb = malloc(sizeof(int32_t) * (size_t)batch);
     lg = malloc(sizeof(float) * (size_t)maxn * 10);
-    if (!proto || !ctxn || !order || !cid || !xb || !yb || !lg) { rc = cli_fail("continual", ZS_ENOMEM); goto out; }
+    if (!proto || !order || !cid || !xb || !yb || !lg) { rc = cli_fail("continual", ZS_ENOMEM); goto out; }
     if (csv_path && !(csv = fopen(csv_path, "w"))) { fprintf(stderr, "zeroskip continual: %s: cannot write\n", csv_path); rc = EXIT_IO; goto out; }
     if (csv) fprintf(csv, "after_task,task,accuracy\n");
     uint64_t sh = seed ^ 0x51ed27ull;
@@ -194,10 +217,8 @@ int cmd_continual(int argc, char **argv) {
         float *pt = proto + (size_t)t * D;
         for (int i = 0; i < k->n; i++)
             for (int j = 0; j < D; j++) pt[j] += k->x[(size_t)i * D + j];
-        double nrm = 0;
-        for (int j = 0; j < D; j++) { pt[j] /= (float)(k->n ? k->n : 1); nrm += (double)pt[j] * pt[j]; }
-        /* the dendrites read the prototype scaled to unit length */
-        for (int j = 0; j < D; j++) ctxn[(size_t)t * D + j] = nrm > 0 ? (float)(pt[j] / sqrt(nrm)) : 0.0f;
+        /* the dendrites read the prototype itself */
+        for (int j = 0; j < D; j++) pt[j] /= (float)(k->n ? k->n : 1);
         for (long e = 0; e < epochs; e++) {
             for (int i = 0; i < k->n; i++) order[i] = i;
             for (int i = k->n - 1; i > 0; i--) {
@@ -210,7 +231,7 @@ int cmd_continual(int argc, char **argv) {
                     memcpy(xb + (size_t)j * D, k->x + (size_t)order[i + j] * D, sizeof(float) * D);
                     yb[j] = k->y[order[i + j]];
                 }
-                if ((st = zs_cl_train_step(net, xb, yb, b, o.segments ? ctxn + (size_t)t * D : NULL, (float)lr, NULL))) {
+                if ((st = zs_cl_train_step(net, xb, yb, b, o.segments ? pt : NULL, (float)lr, NULL))) {
                     rc = cli_fail("continual", st);
                     goto out;
                 }
@@ -233,7 +254,7 @@ int cmd_continual(int argc, char **argv) {
                 }
                 if (j <= t) { ctx_ok += cid[i] == j; ctx_n++; }
             }
-            if ((st = zs_cl_infer(net, q->x, q->n, o.segments ? ctxn : NULL, o.segments ? t + 1 : 0,
+            if ((st = zs_cl_infer(net, q->x, q->n, o.segments ? proto : NULL, o.segments ? t + 1 : 0,
                                   o.segments ? cid : NULL, lg))) {
                 rc = cli_fail("continual", st);
                 goto out;
@@ -273,7 +294,7 @@ out:
     for (int t = 0; t < T && ttr; t++) { free(ttr[t].x); free(ttr[t].y); }
     for (int t = 0; t < T && tte; t++) { free(tte[t].x); free(tte[t].y); }
     for (int t = 0; t < T && perm; t++) free(perm[t]);
-    free(ttr); free(tte); free(perm); free(acc); free(proto); free(ctxn); free(order); free(cid); free(xb); free(yb); free(lg);
+    free(ttr); free(tte); free(perm); free(acc); free(proto); free(order); free(cid); free(xb); free(yb); free(lg);
     zs_dataset_free(tr);
     zs_dataset_free(te);
     zs_cl_free(net);

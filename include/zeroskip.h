@@ -344,7 +344,9 @@ zs_status zs_net_clone(const zs_net *src, zs_net **out);
  * optionally with active dendrites (segments > 0; Iyer et al. 2022): every
  * hidden unit's output is (w.x + b) * sigmoid(d), d the segment response
  * u_s . context of largest magnitude among its `segments` segments; a
- * linear output of `classes`; softmax cross-entropy; plain SGD; optional
+ * linear output of `classes`; softmax cross-entropy; plain SGD or Adam
+ * (adam = 1: beta 0.9 / 0.999, eps 1e-8; lazy on the dendritic segments:
+ * only segments with a gradient move); optional
  * synaptic intelligence (si_c > 0; Zenke et al. 2017) on the feed-forward
  * weights and biases (not on the dendritic segments). Not thread-safe per
  * object. */
@@ -355,13 +357,14 @@ typedef struct zs_cl_opts {
     int segments;                         /* 0 (no dendrites)              */
     int context;                          /* context length; 0 = inputs    */
     float si_c, si_xi;                    /* SI strength (0: off), damping 0.1 */
+    int adam;                             /* 0: plain SGD; 1: Adam         */
     uint64_t seed;                        /* weights and masks; 1          */
 } zs_cl_opts;
 typedef struct zs_cl zs_cl;
 zs_cl_opts zs_cl_defaults(void);
 zs_status zs_cl_create(zs_cl **out, const zs_cl_opts *opts);
 void zs_cl_free(zs_cl *m);
-/* One SGD step on n samples x (n, inputs) with labels y, all under one
+/* One SGD (or Adam) step on n samples x (n, inputs) with labels y, all under one
  * context ctx (context floats; NULL without dendrites). `loss` (may be
  * NULL) gets the mean cross-entropy before the step. */
 zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, const float *ctx, float lr,

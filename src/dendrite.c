@@ -12,6 +12,7 @@
 #include "dendrite.h"
 #include "zs_internal.h"
 #include "layers.h"
+#include "gemm.h"
 #include <math.h>
 
 void zs_dendrite_gate(float *dsel, int32_t *sel, const float *useg, const float *ctx, int U, int S, int C) {
@@ -55,6 +56,14 @@ static void linear_row(float *y, const float *x, const float *w, const float *b,
     }
 }
 
+/* y (n, U) = x (n, I) W^T + b, one GEMM for the batch */
+static void linear_batch(float *y, const float *x, const float *w, const float *b, int n, int I, int U) {
+    if (n == 1) { linear_row(y, x, w, b, I, U); return; }
+    zs_sgemm('N', 'T', n, U, I, 1.0f, x, I, w, I, 0.0f, y, U);
+    for (int s = 0; b && s < n; s++)
+        for (int u = 0; u < U; u++) y[(size_t)s * U + u] += b[u];
+}
+
 static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 void zs_dendrite_forward(float *out, float *a, float *gate, int32_t *sel, const float *x, const float *w,
@@ -70,9 +79,9 @@ void zs_dendrite_forward(float *out, float *a, float *gate, int32_t *sel, const 
         zs_dendrite_gate(gate + (size_t)p * U, sel + (size_t)p * U, useg, ctx + (size_t)p * C, U, S, C);
         for (int u = 0; u < U; u++) gate[(size_t)p * U + u] = sigm(gate[(size_t)p * U + u]);
     }
+    linear_batch(a, x, w, b, N, I, U);
     for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * I, *g = gate + (size_t)(cid ? cid[n] : 0) * U;
-        linear_row(a + (size_t)n * U, xn, w, b, I, U);
+        const float *g = gate + (size_t)(cid ? cid[n] : 0) * U;
         for (int u = 0; u < U; u++) out[(size_t)n * U + u] = a[(size_t)n * U + u] * g[u];
     }
 }
@@ -107,6 +116,7 @@ typedef struct cl_layer {
     float *dw, *db;
     uint8_t *mask;         /* (U, I) or NULL                                   */
     float *useg, *duseg;   /* (U, S, C) or NULL                                */
+    float *um1, *um2;      /* Adam moments of useg (or NULL)                   */
     int k;                 /* k-WTA winners; 0 = ReLU                          */
     float *a, *out, *dout; /* (Nmax, U)                                        */
     float *gate;           /* (Pmax, U)                                        */
@@ -127,6 +137,8 @@ struct zs_cl {
     size_t *pn;
     int nt;
     float *si_omega, *si_Omega, *si_anchor, *si_start; /* (np) each            */
+    float *m1, *m2;        /* Adam moments of every w and b (np), or NULL       */
+    long step;             /* Adam steps taken                                 */
 };
 
 zs_cl_opts zs_cl_defaults(void) {
@@ -151,11 +163,13 @@ void zs_cl_free(zs_cl *m) {
     for (int l = 0; l < m->L && m->ly; l++) {
         cl_layer *y = &m->ly[l];
         free(y->w); free(y->b); free(y->dw); free(y->db); free(y->mask); free(y->useg); free(y->duseg);
+        free(y->um1); free(y->um2);
         free(y->a); free(y->out); free(y->dout); free(y->gate); free(y->sel);
     }
     free(m->ly); free(m->dx); free(m->score); free(m->idx);
     free(m->pw); free(m->pg); free(m->pn);
     free(m->si_omega); free(m->si_Omega); free(m->si_anchor); free(m->si_start);
+    free(m->m1); free(m->m2);
     free(m);
 }
 
@@ -250,6 +264,8 @@ zs_status zs_cl_create(zs_cl **out, const zs_cl_opts *o) {
             y->useg = malloc(sizeof(float) * ns);
             y->duseg = calloc(ns, sizeof(float));
             if (!y->useg || !y->duseg) ZS_FAIL(ZS_ENOMEM, "out of memory");
+            if (o->adam && (!(y->um1 = calloc(ns, sizeof(float))) || !(y->um2 = calloc(ns, sizeof(float)))))
+                ZS_FAIL(ZS_ENOMEM, "out of memory");
             float sb = 1.0f / sqrtf((float)m->o.context);
             for (size_t j = 0; j < ns; j++) y->useg[j] = (2.0f * zs_rng_uniform(&r) - 1.0f) * sb;
         }
@@ -258,6 +274,8 @@ zs_status zs_cl_create(zs_cl **out, const zs_cl_opts *o) {
         m->np += nw + (size_t)y->U;
         I = y->U;
     }
+    if (o->adam && (!(m->m1 = calloc(m->np, sizeof(float))) || !(m->m2 = calloc(m->np, sizeof(float)))))
+        ZS_FAIL(ZS_ENOMEM, "out of memory");
     if (o->si_c > 0) {
         m->si_omega = calloc(m->np, sizeof(float));
         m->si_Omega = calloc(m->np, sizeof(float));
@@ -279,6 +297,13 @@ fail:
     return st;
 }
 
+/* more than a quarter of the gradients non-zero: GEMMs beat row visits */
+static int dense_enough(const float *v, size_t n) {
+    size_t nz = 0;
+    for (size_t j = 0; j < n; j++) nz += v[j] != 0.0f;
+    return nz * 4 > n;
+}
+
 /* k-WTA in place on v (U): keep the k largest (ties: lower index). */
 static void kwta(zs_cl *m, float *v, int U, int k) {
     if (k >= U) return;
@@ -286,6 +311,13 @@ static void kwta(zs_cl *m, float *v, int U, int k) {
     memcpy(m->score, v, sizeof(float) * (size_t)U);
     memset(v, 0, sizeof(float) * (size_t)U);
     for (int j = 0; j < c; j++) v[m->idx[j]] = m->score[m->idx[j]];
+}
+
+/* Adam's direction for one parameter: moments updated with gradient g */
+static inline float adam_dir(float *m1, float *m2, float g, float bc1, float bc2) {
+    *m1 = 0.9f * *m1 + 0.1f * g;
+    *m2 = 0.999f * *m2 + 0.001f * g * g;
+    return (*m1 / bc1) / (sqrtf(*m2 / bc2) + 1e-8f);
 }
 
 /* forward of n samples; returns the logits (n, K) */
@@ -297,10 +329,8 @@ static const float *forward(zs_cl *m, const float *x, int n, const float *ctx, i
             zs_dendrite_forward(y->out, y->a, y->gate, y->sel, in, y->w, y->b, y->useg, ctx, cid, n, y->I, y->U,
                                 m->o.segments, m->o.context, P);
         } else {
-            for (int s = 0; s < n; s++) {
-                linear_row(y->a + (size_t)s * y->U, in + (size_t)s * y->I, y->w, y->b, y->I, y->U);
-                memcpy(y->out + (size_t)s * y->U, y->a + (size_t)s * y->U, sizeof(float) * (size_t)y->U);
-            }
+            linear_batch(y->a, in, y->w, y->b, n, y->I, y->U);
+            memcpy(y->out, y->a, sizeof(float) * (size_t)n * y->U);
         }
         if (l < m->L - 1)
             for (int s = 0; s < n; s++) {
@@ -357,10 +387,22 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
         float *dx = li ? m->dx : NULL;
         if (dx) memset(dx, 0, sizeof(float) * (size_t)n * L->I);
         if (L->useg) {
-            memset(L->duseg, 0, sizeof(float) * (size_t)L->U * m->o.segments * m->o.context);
+            /* one context for the batch: unit u's gradient can reach only
+             * its selected segment sel[u]; only those rows are cleared,
+             * stepped and read (the others stay zero) */
+            for (int u = 0; u < L->U; u++)
+                memset(L->duseg + ((size_t)u * m->o.segments + L->sel[u]) * m->o.context, 0,
+                       sizeof(float) * (size_t)m->o.context);
             zs_dendrite_backward(dx, L->dw, L->db, L->duseg, L->dout, in, L->w, L->a, L->gate, L->sel, ctx, NULL, n,
                                  L->I, L->U, m->o.segments, m->o.context);
+        } else if (dense_enough(L->dout, (size_t)n * L->U)) {
+            /* output layer, ReLU layers: GEMMs */
+            for (int s = 0; s < n; s++)
+                for (int u = 0; u < L->U; u++) L->db[u] += L->dout[(size_t)s * L->U + u];
+            zs_sgemm('T', 'N', L->U, L->I, n, 1.0f, L->dout, L->U, in, L->I, 1.0f, L->dw, L->I);
+            if (dx) zs_sgemm('N', 'N', n, L->I, L->U, 1.0f, L->dout, L->U, L->w, L->I, 0.0f, dx, L->I);
         } else {
+            /* below a k-WTA: winner rows only */
             for (int s = 0; s < n; s++) {
                 const float *xn = in + (size_t)s * L->I;
                 for (int u = 0; u < L->U; u++) {
@@ -384,20 +426,32 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
         for (size_t j = 0; j < (size_t)n * L->I; j++) B->dout[j] = B->out[j] != 0.0f ? dx[j] : 0.0f;
     }
     /* SGD; with SI the penalty c Omega (theta - anchor)^2 is added (its step
-     * implicit) and omega accumulates -g * delta with g the task-loss gradient */
+     * implicit) and omega accumulates -g * delta with g the task-loss gradient.
+     * Adam: the penalty's gradient is added to g before the moments (Adam
+     * bounds every step by about lr, so an explicit step is stable). */
+    float bc1 = 1.0f, bc2 = 1.0f;
+    if (m->m1) {
+        m->step++;
+        bc1 = 1.0f - (float)pow(0.9, (double)m->step);
+        bc2 = 1.0f - (float)pow(0.999, (double)m->step);
+    }
     size_t off = 0;
     for (int t = 0; t < m->nt; t++) {
         float *p = m->pw[t], *g = m->pg[t];
         for (size_t j = 0; j < m->pn[t]; j++) {
-            float gt = g[j];
-            if (m->si_omega) {
+            float gt = g[j], np;
+            if (m->m1) {
+                float ga = gt;
+                if (m->si_omega) ga += 2.0f * m->o.si_c * m->si_Omega[off + j] * (p[j] - m->si_anchor[off + j]);
+                np = p[j] - lr * adam_dir(&m->m1[off + j], &m->m2[off + j], ga, bc1, bc2);
+            } else if (m->si_omega) {
                 /* the penalty's step taken implicitly (proximal), stable for
                  * any lr * c * Omega: p' = (p - lr g + k anchor) / (1 + k) */
                 float k = lr * 2.0f * m->o.si_c * m->si_Omega[off + j];
-                float np = (p[j] - lr * gt + k * m->si_anchor[off + j]) / (1.0f + k);
-                m->si_omega[off + j] += gt * (p[j] - np);
-                p[j] = np;
-            } else p[j] -= lr * gt;
+                np = (p[j] - lr * gt + k * m->si_anchor[off + j]) / (1.0f + k);
+            } else np = p[j] - lr * gt;
+            if (m->si_omega) m->si_omega[off + j] += gt * (p[j] - np);
+            p[j] = np;
         }
         off += m->pn[t];
     }
@@ -406,8 +460,17 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
         if (L->mask)
             for (size_t j = 0; j < (size_t)L->U * L->I; j++) if (!L->mask[j]) L->w[j] = 0.0f;
         if (L->useg) {
-            size_t ns = (size_t)L->U * m->o.segments * m->o.context;
-            for (size_t j = 0; j < ns; j++) L->useg[j] -= lr * L->duseg[j];
+            /* Adam on the segments is lazy (as torch's SparseAdam): only the
+             * selected segments, those with a gradient, move */
+            for (int u = 0; u < L->U; u++) {
+                size_t o = ((size_t)u * m->o.segments + L->sel[u]) * m->o.context;
+                float *v = L->useg + o, *g = L->duseg + o;
+                for (int c = 0; c < m->o.context; c++) {
+                    if (L->um1) {
+                        if (g[c] != 0.0f) v[c] -= lr * adam_dir(&L->um1[o + c], &L->um2[o + c], g[c], bc1, bc2);
+                    } else v[c] -= lr * g[c];
+                }
+            }
         }
     }
     if (loss) *loss = (float)(l / n);

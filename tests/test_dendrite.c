@@ -2,7 +2,9 @@
  * hand on a tiny case (absolute-max gating, ties), backward against finite
  * differences for x, w, b and the segments (only the selected segment gets
  * gradient); the continual-learning MLP (zs_cl_*): learns, the context
- * changes the output, SI keeps the old task's weights closer, bad arguments. */
+ * changes the output, Adam learns, SI keeps the old task's weights closer
+ * (SGD and Adam), bad arguments. The layer against PyTorch:
+ * tests/dendrite_torch.py. */
 #include "check.h"
 #include "dendrite.h"
 #include "zs_internal.h"
@@ -112,11 +114,26 @@ static void test_cl(void) {
     o.weight_sparsity = 1.5f;
     CHECK(zs_cl_create(&m, &o) == ZS_EINVAL && !m, "bad sparsity refused");
 
-    /* SI: after task A, training task B moves the outputs on A less with SI */
+    /* Adam: learns the same task (dendritic, sparse, k-WTA) */
+    y[0] = 0;
+    o.weight_sparsity = 0.5f;
+    o.adam = 1;
+    CHECK(zs_cl_create(&m, &o) == ZS_OK, "create (Adam): %s", zs_last_error());
+    if (m) {
+        fails = 0;
+        for (int e = 0; e < 300; e++) fails += zs_cl_train_step(m, xs, y, 8, c2, 0.01f, e ? &l : &l0) != ZS_OK;
+        CHECK(fails == 0 && l < 0.5f * l0, "Adam reduces the loss (%g -> %g)", (double)l0, (double)l);
+        zs_cl_free(m);
+    }
+
+    /* SI: after task A, training task B moves the outputs on A less with SI
+     * (plain SGD, then Adam) */
+    for (int adam = 0; adam < 2; adam++) {
     double drift[2];
     for (int si = 0; si < 2; si++) {
         zs_cl_opts q = zs_cl_defaults();
-        q.inputs = 16; q.hidden = 32; q.classes = 4; q.si_c = si ? 5.0f : 0.0f;
+        q.inputs = 16; q.hidden = 32; q.classes = 4; q.si_c = si ? 5.0f : 0.0f; q.adam = adam;
+        float lr = adam ? 0.005f : 0.05f;
         zs_cl *n = NULL;
         zs_cl_create(&n, &q);
         float xa[8 * 16], xb[8 * 16], before[32], after[32];
@@ -124,16 +141,18 @@ static void test_cl(void) {
         fill(xa, 128, 20, 1.0f);
         fill(xb, 128, 21, 1.0f);
         for (int i = 0; i < 8; i++) { ya[i] = i % 4; yb[i] = (i + 1) % 4; }
-        for (int e = 0; e < 300; e++) zs_cl_train_step(n, xa, ya, 8, NULL, 0.05f, NULL);
+        for (int e = 0; e < 300; e++) zs_cl_train_step(n, xa, ya, 8, NULL, lr, NULL);
         zs_cl_task_end(n);
         zs_cl_infer(n, xa, 8, NULL, 0, NULL, before);
-        for (int e = 0; e < 300; e++) zs_cl_train_step(n, xb, yb, 8, NULL, 0.05f, NULL);
+        for (int e = 0; e < 300; e++) zs_cl_train_step(n, xb, yb, 8, NULL, lr, NULL);
         zs_cl_infer(n, xa, 8, NULL, 0, NULL, after);
         drift[si] = 0;
         for (int i = 0; i < 32; i++) drift[si] += fabs(after[i] - before[i]);
         zs_cl_free(n);
     }
-    CHECK(drift[1] < 0.7 * drift[0], "SI reduces the drift of task A's outputs (%g vs %g)", drift[1], drift[0]);
+    CHECK(drift[1] < 0.7 * drift[0], "SI reduces the drift of task A's outputs (%s: %g vs %g)", adam ? "Adam" : "SGD",
+          drift[1], drift[0]);
+    }
 }
 
 int main(void) {
