@@ -7,8 +7,10 @@
  *             fixed permutation P_t (P_0 = identity), all 10 classes.
  *   split     5 tasks of 2 classes ({0,1}, {2,3}, ...); task-incremental:
  *             at test, the prediction is the better of the task's 2 classes.
- * Tasks are trained one after the other (--epochs each, plain SGD at a
- * constant rate, no access to earlier tasks' data, no replay) on a
+ * Inputs are standardised (the training set's pixel mean and standard
+ * deviation). Tasks are trained one after the other (--epochs each, Adam or
+ * plain SGD at a constant rate, no access to earlier tasks' data, no
+ * replay) on a
  * continual-learning MLP (zs_cl_*): --model dense (ReLU), sparse (sparse
  * weights + k-WTA) or dendrites (sparse + k-WTA + active dendrites whose
  * context is the mean training input of the task, the task's prototype; at
@@ -137,6 +139,8 @@ int cmd_continual(int argc, char **argv) {
     if (!adam && strcmp(optim, "sgd")) return cli_usage("continual", USAGE, "--optimizer is adam or sgd");
     if (lr < 0) lr = adam ? 0.001 : 0.05;
     if (!train_path || !test_path) return cli_usage("continual", USAGE, "--train and --test are required");
+    int orc = cli_check_output("continual", USAGE, "--csv", csv_path, 0);
+    if (orc) return orc;
     if (split) tasks = 5;
     int T = (int)tasks, rc = EXIT_OK;
     zs_status st;

@@ -5,7 +5,8 @@ Reads DIR/*.csv (after_task,task,accuracy; named
 PROTOCOL-TASKS-MODEL-siC-seedS.csv), groups seeds, and prints markdown
 tables: average accuracy over all tasks after the last one and mean
 forgetting (mean +- sample std over seeds). Plots (gnuplot PNG, to IMG):
-task-1 accuracy as tasks accumulate and average accuracy over the tasks
+the difference of each model to the dense MLP with the same SI,
+paired by seed; task-1 accuracy as tasks accumulate and average accuracy over the tasks
 seen so far, against the number of tasks, one PNG per protocol.
 usage: continual_report.py [DIR] [IMG]   (results/continual, docs/img)
 """
@@ -38,6 +39,7 @@ def main():
         print("| model | SI | seeds | average accuracy after task %d | mean forgetting (points) | task 1 after task %d |" % (T, T))
         print("|---|---|---|---|---|---|")
         curves = []
+        finals = {}
         for k in keys:
             avg, fg, t1 = [], [], []
             cur_t1 = [[] for _ in range(T)]
@@ -56,6 +58,18 @@ def main():
             name = k[2] + (" + SI" if k[3] > 0 else "")
             print(f"| {k[2]} | {'c = %g' % k[3] if k[3] > 0 else '-'} | {len(runs[k])} | {a:.2f} ± {sa:.2f} | {f:.2f} ± {sf:.2f} | {b:.2f} ± {sb:.2f} |")
             curves.append((name, [ms(v) for v in cur_t1], [ms(v) for v in cur_avg]))
+            finals[k] = avg
+        # each model against the dense MLP with the same SI, paired by seed
+        # (runs[k] is in seed order: sorted file names)
+        gaps = []
+        for k in keys:
+            base = (k[0], k[1], "dense", k[3])
+            if k[2] != "dense" and base in finals and len(finals[base]) == len(finals[k]) > 0:
+                g = ms([x - y for x, y in zip(finals[k], finals[base])])
+                gaps.append(f"{k[2]}{' + SI' if k[3] > 0 else ''} − dense{' + SI' if k[3] > 0 else ''}: "
+                            f"{g[0]:+.2f} ± {g[1]:.2f}")
+        if gaps:
+            print("\nAverage accuracy minus the dense MLP's, paired by seed (points): " + "; ".join(gaps) + ".")
         os.makedirs(img, exist_ok=True)
         dat = os.path.join(d, f"{proto}-{T}.dat")
         with open(dat, "w") as f:

@@ -1,0 +1,47 @@
+#!/bin/sh
+# cli_continual.sh — `zeroskip continual` end to end at a tiny scale (a few
+# seconds): permuted and split Fashion-MNIST, dense / sparse / dendrites,
+# Adam and SGD, with and without SI; every run learns (task 1 well above
+# chance right after it), prints its summary and writes the accuracy matrix
+# as CSV; the dendritic run infers the context; usage and I/O errors exit
+# 2 and 3. Skipped without Debian's dataset-fashion-mnist.
+BUILD=${BUILD:-build}
+Z=$BUILD/zeroskip
+FM=/usr/share/datasets/fashion-mnist
+TR=$FM/train-images-idx3-ubyte.gz
+TE=$FM/t10k-images-idx3-ubyte.gz
+if ! [ -r "$TR" ] || ! [ -r "$TE" ]; then
+    echo "SKIP: $FM (Debian dataset-fashion-mnist) not installed"; echo "RESULT 0 0"; exit 0
+fi
+T=$(mktemp -d /tmp/zs_cli_continual.XXXXXX) || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+export OMP_NUM_THREADS=1
+SMALL="--samples 500 --test-samples 100 --hidden 128 --epochs 2 --train $TR --test $TE"
+
+run() { # name expected-tasks args...
+    name=$1; nt=$2; shift 2
+    if "$Z" continual "$@" $SMALL --csv "$T/$name.csv" >"$T/$name.out" 2>&1; then ok; else
+        bad "$name: exit $?"; cat "$T/$name.out"; return; fi
+    grep -q "^average accuracy [0-9.]* %, mean forgetting" "$T/$name.out" && ok || bad "$name: no summary"
+    [ "$(wc -l <"$T/$name.csv")" -eq $((nt * nt + 1)) ] && ok || bad "$name: CSV rows"
+    # task 1 right after learning it: above chance (10 %; split: 50 %) by a margin
+    a=$(awk -F, '$1 == 1 && $2 == 1 { print $3 }' "$T/$name.csv")
+    lim=35; case "$*" in *split*) lim=70 ;; esac
+    awk -v a="$a" -v l="$lim" 'BEGIN { exit !(a > l) }' && ok || bad "$name: task 1 accuracy $a <= $lim"
+}
+run dense 2 --protocol permuted --tasks 2 --model dense
+run sparse_si 2 --protocol permuted --tasks 2 --model sparse --si 0.1
+run dendrites 3 --protocol permuted --tasks 3 --model dendrites
+grep -q "context inferred right" "$T/dendrites.out" && ok || bad "dendrites: context inference not reported"
+run dendrites_sgd 2 --protocol permuted --tasks 2 --model dendrites --optimizer sgd --lr 0.5 --si 0.1
+run split 5 --protocol split --model dendrites
+
+"$Z" continual --optimizer rmsprop --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad optimizer: not 2"
+"$Z" continual --model big --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad model: not 2"
+"$Z" continual --train "$TR" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "missing --test: not 2"
+"$Z" continual --train "$T/none.gz" --test "$TE" >/dev/null 2>&1; [ $? -eq 3 ] && ok || bad "missing file: not 3"
+"$Z" continual --train "$TR" --test "$TE" --csv "$T/no/dir/x.csv" >/dev/null 2>&1; [ $? -eq 3 ] && ok || bad "unwritable --csv: not 3"
+echo "RESULT $pass $fail"
