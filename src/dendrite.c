@@ -66,9 +66,8 @@ static void linear_batch(float *y, const float *x, const float *w, const float *
 
 static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-void zs_dendrite_forward(float *out, float *a, float *gate, int32_t *sel, const float *x, const float *w,
-                         const float *b, const float *useg, const float *ctx, const int32_t *cid, int N, int I,
-                         int U, int S, int C, int P) {
+void zs_dendrite_gates(float *gate, int32_t *sel, const float *useg, const float *ctx, const int32_t *cid, int N,
+                       int U, int S, int C, int P) {
     /* gate only the contexts some sample uses (segments x context per unit
      * is the expensive part) */
     uint8_t used[P > 0 ? P : 1];
@@ -79,11 +78,22 @@ void zs_dendrite_forward(float *out, float *a, float *gate, int32_t *sel, const 
         zs_dendrite_gate(gate + (size_t)p * U, sel + (size_t)p * U, useg, ctx + (size_t)p * C, U, S, C);
         for (int u = 0; u < U; u++) gate[(size_t)p * U + u] = sigm(gate[(size_t)p * U + u]);
     }
+}
+
+void zs_dendrite_apply(float *out, float *a, const float *gate, const float *x, const float *w, const float *b,
+                       const int32_t *cid, int N, int I, int U) {
     linear_batch(a, x, w, b, N, I, U);
     for (int n = 0; n < N; n++) {
         const float *g = gate + (size_t)(cid ? cid[n] : 0) * U;
         for (int u = 0; u < U; u++) out[(size_t)n * U + u] = a[(size_t)n * U + u] * g[u];
     }
+}
+
+void zs_dendrite_forward(float *out, float *a, float *gate, int32_t *sel, const float *x, const float *w,
+                         const float *b, const float *useg, const float *ctx, const int32_t *cid, int N, int I,
+                         int U, int S, int C, int P) {
+    zs_dendrite_gates(gate, sel, useg, ctx, cid, N, U, S, C, P);
+    zs_dendrite_apply(out, a, gate, x, w, b, cid, N, I, U);
 }
 
 void zs_dendrite_backward(float *dx, float *dw, float *db, float *duseg, const float *dout, const float *x,
@@ -320,14 +330,15 @@ static inline float adam_dir(float *m1, float *m2, float g, float bc1, float bc2
     return (*m1 / bc1) / (sqrtf(*m2 / bc2) + 1e-8f);
 }
 
-/* forward of n samples; returns the logits (n, K) */
-static const float *forward(zs_cl *m, const float *x, int n, const float *ctx, int P, const int32_t *cid) {
+/* forward of n samples; returns the logits (n, K). gated: the dendritic
+ * layers' gates of the contexts in use are already computed */
+static const float *forward(zs_cl *m, const float *x, int n, const float *ctx, int P, const int32_t *cid, int gated) {
     const float *in = x;
     for (int l = 0; l < m->L; l++) {
         cl_layer *y = &m->ly[l];
         if (y->useg) {
-            zs_dendrite_forward(y->out, y->a, y->gate, y->sel, in, y->w, y->b, y->useg, ctx, cid, n, y->I, y->U,
-                                m->o.segments, m->o.context, P);
+            if (!gated) zs_dendrite_gates(y->gate, y->sel, y->useg, ctx, cid, n, y->U, m->o.segments, m->o.context, P);
+            zs_dendrite_apply(y->out, y->a, y->gate, in, y->w, y->b, cid, n, y->I, y->U);
         } else {
             linear_batch(y->a, in, y->w, y->b, n, y->I, y->U);
             memcpy(y->out, y->a, sizeof(float) * (size_t)n * y->U);
@@ -349,10 +360,15 @@ zs_status zs_cl_infer(zs_cl *m, const float *x, int n, const float *ctx, int P, 
     if (cid)
         for (int s = 0; s < n; s++) ZS_RETURN_IF(cid[s] < 0 || cid[s] >= P, ZS_EINVAL, "zs_cl_infer: context index out of range");
     zs_status st;
+    if ((st = reserve(m, n < 64 ? n : 64, P > 0 ? P : 1))) return st;
+    /* the gates of every context in use, once for all the chunks */
+    for (int l = 0; l < m->L && m->o.segments; l++)
+        if (m->ly[l].useg)
+            zs_dendrite_gates(m->ly[l].gate, m->ly[l].sel, m->ly[l].useg, ctx, cid, n, m->ly[l].U, m->o.segments,
+                              m->o.context, P);
     for (int s0 = 0; s0 < n; s0 += 64) {
         int b = n - s0 < 64 ? n - s0 : 64;
-        if ((st = reserve(m, b, P > 0 ? P : 1))) return st;
-        const float *lg = forward(m, x + (size_t)s0 * m->o.inputs, b, ctx, P > 0 ? P : 1, cid ? cid + s0 : NULL);
+        const float *lg = forward(m, x + (size_t)s0 * m->o.inputs, b, ctx, P > 0 ? P : 1, cid ? cid + s0 : NULL, 1);
         memcpy(logits + (size_t)s0 * m->o.classes, lg, sizeof(float) * (size_t)b * m->o.classes);
     }
     return ZS_OK;
@@ -366,7 +382,7 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
     for (int s = 0; s < n; s++) ZS_RETURN_IF(y[s] < 0 || y[s] >= K, ZS_EINVAL, "label %d out of range", (int)y[s]);
     zs_status st = reserve(m, n, 1);
     if (st) return st;
-    const float *lg = forward(m, x, n, ctx, 1, NULL);
+    const float *lg = forward(m, x, n, ctx, 1, NULL, 0);
     cl_layer *top = &m->ly[m->L - 1];
     double l = 0;
     for (int s = 0; s < n; s++) {
@@ -457,8 +473,12 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
     }
     for (int li = 0; li < m->L; li++) {
         cl_layer *L = &m->ly[li];
-        if (L->mask)
-            for (size_t j = 0; j < (size_t)L->U * L->I; j++) if (!L->mask[j]) L->w[j] = 0.0f;
+        if (L->mask) { /* (locals: a loop the compiler vectorises) */
+            float *w = L->w;
+            const uint8_t *mk = L->mask;
+            size_t nw = (size_t)L->U * L->I;
+            for (size_t j = 0; j < nw; j++) w[j] = mk[j] ? w[j] : 0.0f;
+        }
         if (L->useg) {
             /* Adam on the segments is lazy (as torch's SparseAdam): only the
              * selected segments, those with a gradient, move */

@@ -23,7 +23,14 @@
 /* Gating of U units for one context: dsel[u] = d[s*], sel[u] = s*. */
 void zs_dendrite_gate(float *dsel, int32_t *sel, const float *useg, const float *ctx, int U, int S, int C);
 
-/* a (N, U) receives w.x + b (saved for backward); out (N, U) the gated
+/* The gates gate (P, U) = sigmoid(d[s*]) and selections sel (P, U) of the
+ * contexts some sample uses (cid NULL: all P). */
+void zs_dendrite_gates(float *gate, int32_t *sel, const float *useg, const float *ctx, const int32_t *cid, int N,
+                       int U, int S, int C, int P);
+/* a (N, U) = x w^T + b, out (N, U) = a * gate[cid[n]] (gates computed). */
+void zs_dendrite_apply(float *out, float *a, const float *gate, const float *x, const float *w, const float *b,
+                       const int32_t *cid, int N, int I, int U);
+/* Both: a (N, U) receives w.x + b (saved for backward); out (N, U) the gated
  * output; gate (P, U) and sel (P, U) the gating of each context. */
 void zs_dendrite_forward(float *out, float *a, float *gate, int32_t *sel, const float *x, const float *w,
                          const float *b, const float *useg, const float *ctx, const int32_t *cid, int N, int I,
