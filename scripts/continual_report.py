@@ -20,7 +20,7 @@ def ms(v):
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "results/continual"
     img = sys.argv[2] if len(sys.argv) > 2 else "docs/img"
-    runs = {}
+    runs, seeds = {}, {}
     for p in sorted(glob.glob(os.path.join(d, "*.csv"))):
         m = re.match(r"(\w+)-(\d+)-(\w+)-si([0-9.]+)-seed(\d+)\.csv$", os.path.basename(p))
         if not m:
@@ -32,6 +32,7 @@ def main():
                 acc[(int(r["after_task"]), int(r["task"]))] = float(r["accuracy"])
         T = max(a for a, _ in acc)
         runs.setdefault((proto, T, model, si), []).append(acc)
+        seeds.setdefault((proto, T, model, si), []).append(seed)
     order = {"dense": 0, "sparse": 1, "dendrites": 2}
     for proto, T in sorted({(k[0], k[1]) for k in runs}):
         keys = sorted([k for k in runs if k[0] == proto and k[1] == T], key=lambda k: (order.get(k[2], 9), k[3]))
@@ -58,16 +59,16 @@ def main():
             name = k[2] + (" + SI" if k[3] > 0 else "")
             print(f"| {k[2]} | {'c = %g' % k[3] if k[3] > 0 else '-'} | {len(runs[k])} | {a:.2f} ± {sa:.2f} | {f:.2f} ± {sf:.2f} | {b:.2f} ± {sb:.2f} |")
             curves.append((name, [ms(v) for v in cur_t1], [ms(v) for v in cur_avg]))
-            finals[k] = avg
+            finals[k] = dict(zip(seeds[k], avg))
         # each model against the dense MLP with the same SI, paired by seed
-        # (runs[k] is in seed order: sorted file names)
         gaps = []
         for k in keys:
             base = (k[0], k[1], "dense", k[3])
-            if k[2] != "dense" and base in finals and len(finals[base]) == len(finals[k]) > 0:
-                g = ms([x - y for x, y in zip(finals[k], finals[base])])
+            common = sorted(set(finals[k]) & set(finals.get(base, {})))
+            if k[2] != "dense" and common:
+                g = ms([finals[k][s_] - finals[base][s_] for s_ in common])
                 gaps.append(f"{k[2]}{' + SI' if k[3] > 0 else ''} − dense{' + SI' if k[3] > 0 else ''}: "
-                            f"{g[0]:+.2f} ± {g[1]:.2f}")
+                            f"{g[0]:+.2f} ± {g[1]:.2f} (seeds {', '.join(map(str, common))})")
         if gaps:
             print("\nAverage accuracy minus the dense MLP's, paired by seed (points): " + "; ".join(gaps) + ".")
         os.makedirs(img, exist_ok=True)
