@@ -74,7 +74,7 @@ static const char *const build_usage =
     "                              [--noise-dir DIR] [--shift-ms MS] [--threads T] [--quiet]\n"
     "                              [--splits train,val,test] [--noise ALPHA [--noise-seed S]]\n"
     "                              [--classes LIST] [--augment-source SRC=N,...] [--reverb P]\n"
-    "                              [--band-limit P] [--spec-mask P]";
+    "                              [--band-limit P] [--spec-mask P] [--noise-p P]";
 static const char *const stats_usage = "zeroskip dataset stats [--labels] FILE...";
 
 /* ---- manifest ----------------------------------------------------------- */
@@ -336,6 +336,7 @@ typedef struct aug_opts {
     double reverb_p;     /* probability of a synthetic room (reverb())      */
     double band_p;       /* probability of band-limiting to 8 kHz and back  */
     double mask_p;       /* probability of SpecAugment masks (spec_mask())  */
+    double noise_p;      /* probability of background noise (default 0.8)   */
 } aug_opts;
 
 /* Room reverberation with a synthetic impulse response: the direct sound
@@ -395,8 +396,9 @@ static void spec_mask(const aug_opts *o, uint64_t row_index, int k, float *feat)
  * tempo and pitch together), with probability reverb_p a synthetic room
  * (reverb), with probability band_p band-limited to 8 kHz sampling and back
  * (a telephone-like 4 kHz bandwidth), fit, shift, gain x[0.5, 1.5], then
- * with probability 0.8 background noise at a random SNR in [3, 30] dB
- * (silence clips: noise at -70..-20 dBFS). The reverb and band-limit draws
+ * with probability noise_p (0.8) background noise at a random SNR in
+ * [3, 30] dB (silence clips: noise at -70..-20 dBFS). The draw is made
+ * whatever noise_p is, so the other choices do not depend on it. The reverb and band-limit draws
  * come from a second generator, so with both off a copy is what it was
  * before they existed. */
 static zs_status augment(const aug_opts *o, uint64_t row_index, int k, int label, const float *x,
@@ -438,7 +440,7 @@ static zs_status augment(const aug_opts *o, uint64_t row_index, int k, int label
         long j = i - shift;
         clip[i] = (j >= 0 && j < ZS_CLIP_SAMPLES) ? gain * tmp[j] : 0.0f;
     }
-    if (zs_rng_uniform(&r) < 0.8f) {
+    if (zs_rng_uniform(&r) < (float)o->noise_p) {
         /* noise segment into tmp, unit RMS */
         if (o->n_beds) {
             const noise_bed *b = &o->beds[zs_rng_below(&r, (uint32_t)o->n_beds)];
@@ -668,7 +670,7 @@ static int cmd_build(int argc, char **argv) {
     long augment = 0, threads = 2;
     double shift_ms = 100.0;
     uint64_t seed = 1, noise_seed = 1;
-    double noise_alpha = 0, reverb_p = 0, band_p = 0, mask_p = 0;
+    double noise_alpha = 0, reverb_p = 0, band_p = 0, mask_p = 0, noise_p = 0.8;
     const char *classes = NULL, *aug_source = NULL;
     int quiet = 0, split_mask = (1 << N_SPLITS) - 1;
     classes_default();
@@ -683,7 +685,7 @@ static int cmd_build(int argc, char **argv) {
                    "[N,1,32,32] log-mel, labels [N]) and DIR/manifest_{split}.csv in the same order.\n\n"
                    "  --augment N    extra augmented copies of each training clip (default 0, max %d):\n"
                    "                 speed 0.9-1.1x, time shift, gain 0.5-1.5x, background noise at\n"
-                   "                 3-30 dB SNR with probability 0.8\n"
+                   "                 3-30 dB SNR with probability 0.8 (--noise-p)\n"
                    "  --seed S       augmentation seed (default 1); same seed, same bytes\n"
                    "  --noise-dir D  background noise .wav files for augmentation (default: white noise)\n"
                    "  --shift-ms MS  maximum time shift (default 100)\n"
@@ -697,6 +699,7 @@ static int cmd_build(int argc, char **argv) {
                    "  --reverb P     probability of a synthetic room (velvet-noise RIR, RT60 0.1-0.6 s)\n"
                    "  --band-limit P probability of band-limiting to 8 kHz sampling and back\n"
                    "  --spec-mask P  probability of SpecAugment masks (1-4 mels, 1-4 frames) on a copy\n"
+                   "  --noise-p P    probability of background noise on a copy (default 0.8)\n"
                    "Every option is recorded in DIR/build.json.\n"
                    "  --quiet        no progress on stderr\n", build_usage, MAX_AUGMENT);
             return EXIT_OK;
@@ -753,6 +756,10 @@ static int cmd_build(int argc, char **argv) {
         }
         if ((g = cli_opt(argc, argv, &i, "--band-limit", &v))) {
             if (g < 0 || cli_float(cmd, "--band-limit", v, 0, 1, &band_p)) return EXIT_USAGE;
+            continue;
+        }
+        if ((g = cli_opt(argc, argv, &i, "--noise-p", &v))) {
+            if (g < 0 || cli_float(cmd, "--noise-p", v, 0, 1, &noise_p)) return EXIT_USAGE;
             continue;
         }
         if ((g = cli_opt(argc, argv, &i, "--spec-mask", &v))) {
@@ -829,7 +836,7 @@ static int cmd_build(int argc, char **argv) {
     J.m = &m;
     J.noise_alpha = (float)noise_alpha;
     J.noise_seed = noise_seed;
-    J.aug = (aug_opts){(int)augment, seed, shift_ms / 1000.0, beds, n_beds, reverb_p, band_p, mask_p};
+    J.aug = (aug_opts){(int)augment, seed, shift_ms / 1000.0, beds, n_beds, reverb_p, band_p, mask_p, noise_p};
     pthread_mutex_init(&J.lock, NULL);
     if (!quiet)
         fprintf(stderr, "zeroskip dataset: %d clips from %s -> %lld examples, %ld threads\n", m.n,
@@ -884,9 +891,9 @@ static int cmd_build(int argc, char **argv) {
             for (int c = 0; c < N_CLASSES; c++) fprintf(f, "%s\"%s\"", c ? ", " : "", class_names[c]);
             fprintf(f, "],\n \"seed\": %llu,\n \"augment\": %ld,\n \"augment_source\": \"%s\",\n"
                     " \"shift_ms\": %g,\n \"speed\": [0.9, 1.1],\n \"gain\": [0.5, 1.5],\n"
-                    " \"noise_p\": 0.8,\n \"snr_db\": [3, 30],\n \"reverb_p\": %g,\n \"band_limit_p\": %g,\n"
+                    " \"noise_p\": %g,\n \"snr_db\": [3, 30],\n \"reverb_p\": %g,\n \"band_limit_p\": %g,\n"
                     " \"spec_mask_p\": %g,\n \"noise_dir\": \"%s\",\n \"noise_files\": [",
-                    (unsigned long long)seed, augment, aug_source ? aug_source : "", shift_ms, reverb_p,
+                    (unsigned long long)seed, augment, aug_source ? aug_source : "", shift_ms, noise_p, reverb_p,
                     band_p, mask_p, noise_dir ? noise_dir : "");
             for (int b = 0; b < n_beds; b++)
                 fprintf(f, "%s{\"file\": \"%s\", \"samples\": %zu}", b ? ", " : "", beds[b].name, beds[b].n);

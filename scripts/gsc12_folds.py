@@ -14,7 +14,13 @@ ones (models/gsc12-{sparse,dense}.safetensors), since every fold's model has
 a held-out accuracy and a model trained on all folds would have none.
 
     /usr/bin/python3 scripts/gsc12_folds.py [--folds 0,1,2] [--nets gsc-sparse,gsc-dense]
-        [--epochs 6] [--max-samples 12000] [--augment 4] [--jobs 2]
+        [--epochs 6] [--max-samples 0] [--augment 4] [--jobs 2]
+
+Recipe: nupic.torch's GSC one (SGD, momentum 0, weight decay 0.01, lr 0.01
+x0.9 and boost x0.9 per epoch, batch 16, first epoch at batch 4) over every
+training example each epoch (--max-samples 0), from scratch. The held-out
+fold is passed as --val only to draw the learning curve: the number of
+epochs is fixed in advance, nothing is chosen on it.
 
 Outputs: data/gsc12/fold{f}/ (features), results/gsc12/ (models, logs,
 curves), results/gsc12.json (per fold and network: accuracy, per class,
@@ -87,10 +93,13 @@ def train(args, net, f, d):
     if os.path.exists(out):
         return out
     cmd = [args.zeroskip, "train", "--preset", net, "--seed", str(args.seed),
-           "--data", os.path.join(d, "train.safetensors"), "--epochs", str(args.epochs),
-           "--max-samples", str(args.max_samples), "--batch", "16", "--lr", "0.01", "--momentum", "0",
-           "--weight-decay", "0.01", "--lr-gamma", "0.9", "--out", out,
-           "--csv", os.path.join(args.runs, f"{net}-fold{f}.csv")]
+           "--data", os.path.join(d, "train.safetensors"), "--val", os.path.join(d, "test.safetensors"),
+           "--epochs", str(args.epochs), "--batch", "16", "--first-batch", str(args.first_batch),
+           "--lr", str(args.lr), "--momentum", "0", "--weight-decay", "0.01", "--lr-gamma", "0.9",
+           "--out", out, "--csv", os.path.join(args.runs, f"{net}-fold{f}.csv"),
+           "--checkpoint", os.path.join(args.runs, f"{net}-fold{f}.ckpt")]
+    if args.max_samples:
+        cmd[-4:-4] = ["--max-samples", str(args.max_samples)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     with open(os.path.join(args.runs, f"{net}-fold{f}.log"), "w") as lg:
         subprocess.run(cmd, check=True, stdout=lg, stderr=subprocess.STDOUT, env=env)
@@ -113,11 +122,13 @@ def main():
     ap.add_argument("--noise-dir", default=os.path.join(ROOT, "data", "corpus", "noise"))
     ap.add_argument("--folds", default="0,1,2")
     ap.add_argument("--nets", default="gsc-sparse,gsc-dense")
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--max-samples", type=int, default=3300)
-    ap.add_argument("--augment", type=int, default=1)
-    ap.add_argument("--reverb", type=float, default=0.0)
-    ap.add_argument("--band-limit", type=float, default=0.0)
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--max-samples", type=int, default=0, help="samples per epoch (0: all)")
+    ap.add_argument("--first-batch", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--augment", type=int, default=4)
+    ap.add_argument("--reverb", type=float, default=0.3)
+    ap.add_argument("--band-limit", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "results", "gsc12.json"))
@@ -144,7 +155,11 @@ def main():
         log(f"gsc12: {n}: {summary[n]['mean']:.2f} ± {summary[n]['std']:.2f} % over folds {folds}")
     with open(args.out, "w") as fh:
         json.dump(dict(folds=folds, epochs=args.epochs, max_samples=args.max_samples,
-                       augment=args.augment, summary=summary, results=res), fh, indent=1)
+                       first_batch=args.first_batch, lr=args.lr, augment=args.augment,
+                       reverb=args.reverb, band_limit=args.band_limit,
+                       train_examples={f: int(st_io.load(os.path.join(dirs[f], "train.safetensors"))[0]["labels"].shape[0])
+                                       for f in folds},
+                       summary=summary, results=res), fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,28 @@ def read_split(path=SPLIT_FILE):
     return split, fold
 
 
+def digit_folds(shared, k=3):
+    """{speaker: fold} for the Speech Commands TEST speakers (every speaker who
+    says a digit), dealt into k speaker-disjoint folds for the digit models'
+    k-fold (scripts/digit_folds.py): speakers with the most digits first
+    (ties by SHA-1 of the ID), each to the fold with the fewest digits so far
+    (then the fewest speakers, then the lowest number), so the folds hold
+    about as many digits each."""
+    split, _ = read_split()
+    nd = {}
+    for path, folder, word, spk, num in gsc_clips(shared):
+        if spk is not None and split.get(spk) == "test":
+            nd[spk] = nd.get(spk, 0) + (word in DIGITS)
+    order = sorted(nd, key=lambda s: (-nd[s], hashlib.sha1(("digitfold" + s).encode()).hexdigest(), s))
+    fold, load = {}, [[0, 0, i] for i in range(k)]
+    for s in order:
+        b = min(load)
+        fold[s] = b[2]
+        b[0] += nd[s]
+        b[1] += 1
+    return fold
+
+
 def silence_split(number):
     return ("train", "train", "val", "test")[number % 4]
 

@@ -16,7 +16,9 @@ recordings (never on the test ones).
             (c) the demo recording; hits, misses, false alarms (per hour)
 
 Recordings (16 kHz, 16-bit), all speakers of the split of
-data/splits/speech_commands.txt (scripts/real_eval.py):
+data/splits/speech_commands.txt (scripts/real_eval.py) — with --digit-fold F
+only the Speech Commands test speakers of fold F of scripts/digit_folds.py,
+the held-out speakers of a model trained on the other folds:
   test/digits_NN.wav  8 held-out real digits each (Speech Commands test
       speakers and FSDD george), 0.4-1.2 s pauses, over the test background
       noise at -60..-45 dBFS
@@ -105,6 +107,11 @@ def assemble(items, noise, rng, gap, bg_db, out_wav, out_csv):
 def cmd_make(args):
     rng = np.random.default_rng(args.seed)
     test = real_eval.real_rows(args.shared, "digits", ("test",))
+    if args.digit_fold is not None:
+        # only the Speech Commands test speakers of one fold of scripts/digit_folds.py
+        # (the others trained that fold's model); FSDD george and the snippets stay
+        fold = real_eval.digit_folds(args.shared, args.k)
+        test = [r for r in test if not r["speaker"].startswith("gsc:") or fold[r["speaker"][4:]] == args.digit_fold]
     val = real_eval.real_rows(args.shared, "digits", ("val",))
     out = args.out
     for d in ("val", "test"):
@@ -157,6 +164,7 @@ def cmd_make(args):
                          os.path.join(out, "val", f"mixed_{f:03d}.csv"))
         f += 1
     info["val"] = dict(files=f, digits=len(vd), other=len(vw), seconds=round(secs, 1))
+    info["digit_fold"] = args.digit_fold
     with open(os.path.join(out, "recordings.json"), "w") as fh:
         json.dump(dict(seed=args.seed, **info), fh, indent=1)
     log(f"stream_eval: {json.dumps(info)}")
@@ -340,6 +348,9 @@ def cmd_test(args):
         with open(args.params) as f:
             params = json.load(f)["chosen"]
     res = dict(model=args.model, params=params)
+    rj = os.path.join(args.data, "recordings.json")
+    if os.path.exists(rj):
+        res["digit_fold"] = json.load(open(rj)).get("digit_fold")
     for kind in ("digits", "words"):
         H = N = F = 0
         secs = 0.0
@@ -376,6 +387,9 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "stream"))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--val-synthetic", type=int, default=150)
+    ap.add_argument("--digit-fold", type=int, help="make: test recordings of this fold's speakers only "
+                    "(scripts/digit_folds.py; for a model trained on the other folds)")
+    ap.add_argument("--k", type=int, default=3, help="make: the number of digit folds")
     ap.add_argument("--zeroskip", default=os.path.join(ROOT, "build", "zeroskip"))
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "gsc-sparse.safetensors"))
     ap.add_argument("--work", default=os.path.join(ROOT, "data", "stream", "work"))

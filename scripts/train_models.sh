@@ -5,12 +5,20 @@
 #      plus the noisy copies of the test split for the robustness table;
 #   2. gsc-dense, gsc-sparse, gsc-supersparse x SEEDS, one recipe for all;
 #   3. training speed: zeroskip sparse/dense and PyTorch dense, same data/batch;
-#   4. the real-speech test of the seed-1 models (scripts/real_eval.py),
-#      streaming: settings tuned on validation recordings, then measured on
-#      held-out ones (scripts/stream_eval.py), the 12-class command models
-#      over 3 speaker-disjoint folds (scripts/gsc12_folds.py);
-#   5. scripts/make_results.py -> docs/RESULTS.md, docs/img/*.png;
-#   6. the seed-1 models (and fold 0 of the 12-class ones) copied to models/.
+#   4. the real-speech test of the seed-1 models (scripts/real_eval.py; no
+#      Speech Commands digit in their training);
+#   5. real digits in training: gsc-sparse and gsc-dense continued on the
+#      data set plus the real clips of the Speech Commands digit speakers,
+#      speaker-disjoint 3-fold (scripts/digit_folds.py; measured, not
+#      shipped); streaming of its fold-0 sparse model: settings tuned on
+#      validation recordings, then measured on recordings of fold 0's
+#      speakers (scripts/stream_eval.py);
+#      the 12-class command models over 3 speaker-disjoint folds
+#      (scripts/gsc12_folds.py); noise robustness: the shipped digit models
+#      (scripts/noise_probe.py) and controlled runs (scripts/noise_study.py);
+#   6. scripts/make_results.py -> docs/RESULTS.md, docs/img/*.png;
+#   7. shipped to models/: the seed-1 digit models of step 2 and fold 0 of
+#      the 12-class ones.
 # Environment (defaults): SEEDS ["1"] EPOCHS [2] MAX_SAMPLES [12000] BATCH [16]
 #   LR [0.005] MOMENTUM [0] WD [0.01] GAMMA [0.9] JOBS [3]
 #   NETS [gsc-dense gsc-sparse gsc-supersparse]
@@ -24,6 +32,10 @@
 # continue it at LR. From scratch: INIT_REV= EPOCHS=4 MAX_SAMPLES=21000 LR=0.01.
 set -eu
 cd "$(dirname "$0")/.."
+# one thread per job everywhere (training and evaluation): JOBS jobs run at
+# once, and on a busy machine oneDNN's idle OpenMP threads spin (a dense
+# eval took 15 s of CPU instead of 0.8 s with more than one)
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 SEEDS=${SEEDS:-"1"}
 EPOCHS=${EPOCHS:-2}
 MAX_SAMPLES=${MAX_SAMPLES:-12000}
@@ -86,15 +98,23 @@ PY=/usr/bin/python3
 M1=""
 for net in $NETS; do M1="$M1 $RUNS/models/$net-s1.safetensors"; done
 $PY scripts/real_eval.py eval $M1 --json "$RUNS/real_eval.json" --md "$RUNS/real_eval.md"
-[ -f data/stream/recordings.json ] || $PY scripts/stream_eval.py make
-$PY scripts/stream_eval.py tune --model "$RUNS/models/gsc-sparse-s1.safetensors" --out "$RUNS/stream_tune.json"
-$PY scripts/stream_eval.py test --model "$RUNS/models/gsc-sparse-s1.safetensors" --params "$RUNS/stream_tune.json" \
+# real digits in training, speaker-disjoint 3-fold, continuing the models above
+OMP_NUM_THREADS=1 nice -n 10 $PY scripts/digit_folds.py --init-dir "$RUNS/models" --init-suffix -s1 \
+    --nets gsc-sparse,gsc-dense --runs "$RUNS/digit_folds" --out "$RUNS/digit_folds.json" \
+    --md "$RUNS/digit_folds.md" --jobs "$JOBS"
+F0="$RUNS/digit_folds/gsc-sparse-fold0.safetensors"
+[ -f data/stream-fold0/recordings.json ] || $PY scripts/stream_eval.py make --digit-fold 0 --data data/stream-fold0
+$PY scripts/stream_eval.py tune --data data/stream-fold0 --model "$F0" --out "$RUNS/stream_tune.json"
+$PY scripts/stream_eval.py test --data data/stream-fold0 --model "$F0" --params "$RUNS/stream_tune.json" \
     --out "$RUNS/stream_test.json"
-nice -n 10 $PY scripts/gsc12_folds.py --runs "$RUNS/gsc12" --out "$RUNS/gsc12.json" --jobs "$JOBS"
-$PY scripts/noise_probe.py $M1 --out "$RUNS/noise_probe.json"
+OMP_NUM_THREADS=1 nice -n 10 $PY scripts/gsc12_folds.py --runs "$RUNS/gsc12" --out "$RUNS/gsc12.json" --jobs "$JOBS"
+$PY scripts/noise_probe.py $M1 --noise "$DATA/noise" --out "$RUNS/noise_probe.json"
+OMP_NUM_THREADS=1 nice -n 10 $PY scripts/noise_study.py --runs "$RUNS/noise_study" --out "$RUNS/noise_study.json" \
+    --md "$RUNS/noise_study.md" --jobs "$JOBS" --extra gsc-dense:6:"$RUNS/gsc12/gsc-dense-fold0.safetensors" \
+    --extra gsc-sparse:6:"$RUNS/gsc12/gsc-sparse-fold0.safetensors"
 $PY scripts/make_results.py --runs "$RUNS" --data "$DATA" --out docs/RESULTS.md --real "$RUNS/real_eval.md" \
     --stream "$RUNS/stream_test.json" --stream-tune "$RUNS/stream_tune.json" --gsc12 "$RUNS/gsc12.json" \
-    --probe "$RUNS/noise_probe.json"
+    --probe "$RUNS/noise_probe.json" --digit-folds "$RUNS/digit_folds.json" --noise-study "$RUNS/noise_study.md"
 mkdir -p models
 # shipped in the current format (sparse layers packed; predictions unchanged)
 for net in $NETS; do $ZS convert "$RUNS/models/$net-s1.safetensors" "models/$net.safetensors"; done

@@ -185,6 +185,16 @@ done
 run "$ZS" dataset build --manifest "$M" --out "$T/d" --augment 2 --seed 8 --quiet
 check "another seed changes train" differ "$T/a/train.safetensors" "$T/d/train.safetensors"
 check "another seed leaves test alone" cmp -s "$T/a/test.safetensors" "$T/d/test.safetensors"
+# --noise-p: 0.8 is the default (same bytes); 0 (no background noise) changes train only
+run "$ZS" dataset build --manifest "$M" --out "$T/p8" --augment 2 --seed 7 --noise-p 0.8 --quiet
+check "--noise-p 0.8: train identical to the default build's" cmp -s "$T/a/train.safetensors" "$T/p8/train.safetensors"
+run "$ZS" dataset build --manifest "$M" --out "$T/p0" --augment 2 --seed 7 --noise-p 0 --quiet
+check "--noise-p 0 builds (rc $rc)" [ "$rc" -eq 0 ]
+check "--noise-p 0 changes train" differ "$T/a/train.safetensors" "$T/p0/train.safetensors"
+check "--noise-p 0 leaves val alone" cmp -s "$T/a/val.safetensors" "$T/p0/val.safetensors"
+check "--noise-p 0 is recorded in build.json" grep -q '"noise_p": 0,' "$T/p0/build.json"
+run "$ZS" dataset build --manifest "$M" --out "$T/p2" --noise-p 1.5 --quiet
+check "--noise-p 1.5 exits 2 (got $rc)" [ "$rc" -eq 2 ]
 run "$ZS" dataset build --manifest "$M" --out "$T/e" --augment 0 --quiet
 check "--augment 0: train has 15 examples" [ "$(stat_n "$T/e/train.safetensors")" = 15 ]
 # val/test do not depend on --augment

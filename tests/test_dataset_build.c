@@ -151,7 +151,7 @@ static void test_speed(void) {
 static void test_augment(void) {
     static float x[12000], a[ZS_CLIP_SAMPLES], b[ZS_CLIP_SAMPLES], tmp[ZS_CLIP_SAMPLES];
     for (int i = 0; i < 12000; i++) x[i] = 0.9f * sinf(0.07f * (float)i) * sinf(3.14159265f * (float)i / 12000.0f);
-    aug_opts o = {.copies = 2, .seed = 42, .shift_s = 0.1};
+    aug_opts o = {.copies = 2, .seed = 42, .shift_s = 0.1, .noise_p = 0.8};
     CHECK(augment(&o, 5, 1, 2, x, 12000, a, tmp) == ZS_OK, "augment runs");
     CHECK(augment(&o, 5, 1, 2, x, 12000, b, tmp) == ZS_OK, "augment runs again");
     CHECK(!memcmp(a, b, sizeof a), "same (seed, row, copy): same clip");
@@ -178,6 +178,29 @@ static void test_augment(void) {
     }
     CHECK(noisy >= 10 && noisy < 20, "silence: noise added in most copies (%d/20)", noisy);
     CHECK(quiet_enough, "silence: noise at most -20 dBFS");
+    /* --noise-p 0: no copy gets noise; a copy that got none at 0.8 is unchanged */
+    aug_opts o0 = o;
+    o0.noise_p = 0.0;
+    int noisy0 = 0, same_quiet = 1;
+    for (int k = 1; k <= 20; k++) {
+        augment(&o0, 9, k, 1, z, 16000, a, tmp);
+        double p = 0;
+        for (int i = 0; i < ZS_CLIP_SAMPLES; i++) p += (double)a[i] * a[i];
+        if (p > 0) noisy0++;
+        augment(&o, 9, k, 1, z, 16000, b, tmp);
+        double q = 0;
+        for (int i = 0; i < ZS_CLIP_SAMPLES; i++) q += (double)b[i] * b[i];
+        if (q == 0 && memcmp(a, b, sizeof a)) same_quiet = 0;
+    }
+    CHECK(noisy0 == 0, "noise_p 0: no silence copy gets noise (%d/20)", noisy0);
+    CHECK(same_quiet, "noise_p 0: copies without noise at 0.8 are unchanged");
+    int speech_differs = 0;
+    for (int k = 1; k <= 5; k++) {
+        augment(&o0, 5, k, 2, x, 12000, a, tmp);
+        augment(&o, 5, k, 2, x, 12000, b, tmp);
+        speech_differs += memcmp(a, b, sizeof a) != 0;
+    }
+    CHECK(speech_differs > 0, "noise_p 0 changes some speech copies (%d/5)", speech_differs);
 }
 
 static double goertzel(const float *x, int n, double hz) {
@@ -214,7 +237,7 @@ static void test_room_band_mask(void) {
     static float x[16000], a[ZS_CLIP_SAMPLES], tmp[ZS_CLIP_SAMPLES];
     for (int i = 0; i < 16000; i++)
         x[i] = 0.3f * sinf(2 * 3.14159265f * 1000.0f * (float)i / 16000) + 0.3f * sinf(2 * 3.14159265f * 6000.0f * (float)i / 16000);
-    aug_opts o = {.copies = 1, .seed = 3, .band_p = 1.0};
+    aug_opts o = {.copies = 1, .seed = 3, .band_p = 1.0, .noise_p = 0.8};
     CHECK(augment(&o, 1, 1, 2, x, 16000, a, tmp) == ZS_OK, "band-limited copy made");
     double p1 = goertzel(a + 2000, 12000, 1000.0 * 1.0), p6 = 0;
     /* speed 0.9-1.1 moves the tones: look for the largest bin near each */
@@ -233,7 +256,7 @@ static void test_room_band_mask(void) {
     for (int i = 0; i < ZS_N_MELS * ZS_N_FRAMES; i++) { orig[i] = (float)(i % 37) - 40.0f; mean += orig[i]; }
     mean /= ZS_N_MELS * ZS_N_FRAMES;
     memcpy(feat, orig, sizeof feat);
-    aug_opts om = {.copies = 1, .seed = 5, .mask_p = 1.0};
+    aug_opts om = {.copies = 1, .seed = 5, .mask_p = 1.0, .noise_p = 0.8};
     spec_mask(&om, 2, 1, feat);
     int rows = 0, cols = 0, changed_elsewhere = 0;
     for (int m = 0; m < ZS_N_MELS; m++) {
