@@ -241,56 +241,14 @@ void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, 
         for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
 }
 
-/* Tap-major (conv_sparse_tap): see conv_avx512.c; 64 channels in 8 ymm. */
-static inline __attribute__((always_inline)) void tap_chunk(float *restrict acc, const int32_t *restrict ps,
-                                                            const int32_t *restrict pw, const float *restrict pv,
-                                                            const zs_conv_scatter *p, int co0, const int NV) {
-    const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
-    for (int ky = 0; ky < Kh; ky++) {
-        int oy0 = pad - ky > 0 ? pad - ky : 0, oy1 = H + pad - ky < Ho ? H + pad - ky : Ho;
-        for (int kx = 0; kx < Kw; kx++) {
-            int ox0 = pad - kx > 0 ? pad - kx : 0, ox1 = W + pad - kx < Wo ? W + pad - kx : Wo;
-            const float *wt = p->wvec + (size_t)(ky * Kw + kx) * Cop + co0;
-            for (int oy = oy0; oy < oy1; oy++) {
-                const int32_t *pr = ps + (oy + ky - pad) * W + (kx - pad);
-                float *ar = acc + (size_t)oy * Wo * Cop + co0;
-                for (int ox = ox0; ox < ox1; ox++) {
-                    const int s0 = pr[ox], s1 = pr[ox + 1];
-                    if (s0 == s1) continue;
-                    float *a = ar + (size_t)ox * Cop;
-                    __m256 r[8];
-#pragma GCC unroll 8
-                    for (int j = 0; j < NV; j++) r[j] = _mm256_load_ps(a + 8 * j);
-                    for (int s = s0; s < s1; s++) {
-                        __m256 v = _mm256_set1_ps(pv[s]);
-                        const float *w = wt + pw[s];
-#pragma GCC unroll 8
-                        for (int j = 0; j < NV; j++) r[j] = _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), r[j]);
-                    }
-#pragma GCC unroll 8
-                    for (int j = 0; j < NV; j++) _mm256_store_ps(a + 8 * j, r[j]);
-                }
-            }
-        }
-    }
-}
-
-void zs_conv_sparse_tap__avx2(float *out, const int32_t *idx, const float *val, int n,
-                              const zs_conv_scatter *p, float *scratch) {
-    int32_t *ps, *pw;
-    float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
-    const int P = p->Ho * p->Wo, Cop = p->Cop, nv = Cop / 8;
-    for (int j = 0; j < nv; j++) {
-        __m256 b = _mm256_maskload_ps(p->bias + 8 * j, tail8(p->Co - 8 * j));
-        for (int q = 0; q < P; q++) _mm256_store_ps(scratch + (size_t)q * Cop + 8 * j, b);
-    }
-    for (int c = 0; c < nv; c += 8) {
-        if (nv - c >= 8) tap_chunk(scratch, ps, pw, pv, p, 8 * c, 8);
-        else if (nv - c >= 6) tap_chunk(scratch, ps, pw, pv, p, 8 * c, 6);
-        else if (nv - c >= 4) tap_chunk(scratch, ps, pw, pv, p, 8 * c, 4);
-        else tap_chunk(scratch, ps, pw, pv, p, 8 * c, 2);
-    }
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
-}
+/* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
+ * channels in 8 ymm */
+typedef __m256 ct_v;
+#define CT_VL 8
+#define CT_LOAD(p) _mm256_load_ps(p)
+#define CT_STORE(p, v) _mm256_store_ps((p), (v))
+#define CT_LOADT(p, rem) _mm256_maskload_ps((p), tail8(rem))
+#define CT_SET1(a) _mm256_set1_ps(a)
+#define CT_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define CT_FN zs_conv_sparse_tap__avx2
+#include "conv_tap_kern.h"

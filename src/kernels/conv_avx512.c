@@ -310,63 +310,14 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
         for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
 }
 
-/* Tap-major (conv_sparse_tap): for each tap (ky, kx), the 64-channel weight
- * rows of that tap (one per input channel: 16 KB for 64x64) stay in L1
- * while every output position adds v * w[ci, ky, kx] for the inputs at its
- * tap position into its channel-last accumulator (loaded and stored once
- * per position and tap). conv_sparse_pos instead walks all 25 taps per
- * output and re-reads every row from L2. */
-static inline __attribute__((always_inline)) void tap_chunk(float *restrict acc, const int32_t *restrict ps,
-                                                            const int32_t *restrict pw, const float *restrict pv,
-                                                            const zs_conv_scatter *p, int co0, const int CV) {
-    const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
-    for (int ky = 0; ky < Kh; ky++) {
-        int oy0 = pad - ky > 0 ? pad - ky : 0, oy1 = H + pad - ky < Ho ? H + pad - ky : Ho;
-        for (int kx = 0; kx < Kw; kx++) {
-            int ox0 = pad - kx > 0 ? pad - kx : 0, ox1 = W + pad - kx < Wo ? W + pad - kx : Wo;
-            const float *wt = p->wvec + (size_t)(ky * Kw + kx) * Cop + co0;
-            for (int oy = oy0; oy < oy1; oy++) {
-                const int32_t *pr = ps + (oy + ky - pad) * W + (kx - pad);
-                float *ar = acc + (size_t)oy * Wo * Cop + co0;
-                for (int ox = ox0; ox < ox1; ox++) {
-                    const int s0 = pr[ox], s1 = pr[ox + 1];
-                    if (s0 == s1) continue;
-                    float *a = ar + (size_t)ox * Cop;
-                    __m512 r[4];
-#pragma GCC unroll 4
-                    for (int j = 0; j < CV; j++) r[j] = _mm512_load_ps(a + 16 * j);
-                    for (int s = s0; s < s1; s++) {
-                        __m512 v = _mm512_set1_ps(pv[s]);
-                        const float *w = wt + pw[s];
-#pragma GCC unroll 4
-                        for (int j = 0; j < CV; j++) r[j] = _mm512_fmadd_ps(v, _mm512_load_ps(w + 16 * j), r[j]);
-                    }
-#pragma GCC unroll 4
-                    for (int j = 0; j < CV; j++) _mm512_store_ps(a + 16 * j, r[j]);
-                }
-            }
-        }
-    }
-}
-
-void zs_conv_sparse_tap__avx512(float *out, const int32_t *idx, const float *val, int n,
-                                const zs_conv_scatter *p, float *scratch) {
-    int32_t *ps, *pw;
-    float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
-    const int P = p->Ho * p->Wo, Cop = p->Cop, nv = Cop / 16;
-    for (int j = 0; j < nv; j++) {
-        __m512 b = _mm512_maskz_loadu_ps(tail16(p->Co - 16 * j), p->bias + 16 * j);
-        for (int q = 0; q < P; q++) _mm512_store_ps(scratch + (size_t)q * Cop + 16 * j, b);
-    }
-    for (int c = 0; c < nv; c += 4) {
-        switch (nv - c >= 4 ? 4 : nv - c) {
-        case 4: tap_chunk(scratch, ps, pw, pv, p, 16 * c, 4); break;
-        case 3: tap_chunk(scratch, ps, pw, pv, p, 16 * c, 3); break;
-        case 2: tap_chunk(scratch, ps, pw, pv, p, 16 * c, 2); break;
-        default: tap_chunk(scratch, ps, pw, pv, p, 16 * c, 1); break;
-        }
-    }
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
-}
+/* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
+ * channels in 4 zmm */
+typedef __m512 ct_v;
+#define CT_VL 16
+#define CT_LOAD(p) _mm512_load_ps(p)
+#define CT_STORE(p, v) _mm512_store_ps((p), (v))
+#define CT_LOADT(p, rem) _mm512_maskz_loadu_ps(tail16(rem), (p))
+#define CT_SET1(a) _mm512_set1_ps(a)
+#define CT_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define CT_FN zs_conv_sparse_tap__avx512
+#include "conv_tap_kern.h"
