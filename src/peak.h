@@ -1,6 +1,7 @@
 /*
  * peak.h — the measured per-core peaks behind zs_cpu_peak_gflops and
- * zs_cpu_stream_gbps (peak.c): one loop pair per ISA file. Each returns the
+ * zs_cpu_stream_gbps (peak.c): one loop pair per ISA file (the SIMD ones
+ * from one source, peak_kern.h). Each returns the
  * work it did (FLOPs or bytes) for `iters` iterations; the caller times it.
  */
 #ifndef ZS_PEAK_H

@@ -1,41 +1,14 @@
-/* peak_avx2.c — AVX2+FMA loops of peak.c (compiled with the AVX2 flags). */
-#include "peak.h"
+/* peak_avx2.c — the loops of peak.c (peak_kern.h) for AVX2+FMA, 8 lanes. */
 #include <immintrin.h>
-
-double zs_peak_fma__avx2(long iters, float *sink) {
-    /* 12 independent chains in named registers (an array would live in memory) */
-    const __m256 m = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2), a3 = _mm256_set1_ps(3);
-    __m256 a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5), a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7);
-    __m256 a8 = _mm256_set1_ps(8), a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
-    for (long i = 0; i < iters; i++) {
-        a0 = _mm256_fmadd_ps(a0, m, b); a1 = _mm256_fmadd_ps(a1, m, b); a2 = _mm256_fmadd_ps(a2, m, b);
-        a3 = _mm256_fmadd_ps(a3, m, b); a4 = _mm256_fmadd_ps(a4, m, b); a5 = _mm256_fmadd_ps(a5, m, b);
-        a6 = _mm256_fmadd_ps(a6, m, b); a7 = _mm256_fmadd_ps(a7, m, b); a8 = _mm256_fmadd_ps(a8, m, b);
-        a9 = _mm256_fmadd_ps(a9, m, b); a10 = _mm256_fmadd_ps(a10, m, b); a11 = _mm256_fmadd_ps(a11, m, b);
-        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5));
-        __asm__ volatile("" : "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
-    }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                          _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    float t[8];
-    _mm256_storeu_ps(t, s);
-    *sink += t[0] + t[7];
-    return 2.0 * 8 * 12 * (double)iters;
-}
-
-double zs_peak_stream__avx2(const float *x, size_t n, float *sink) {
-    __m256 m0 = _mm256_loadu_ps(x), m1 = m0, m2 = m0, m3 = m0;
-    for (size_t i = 0; i < n; i += 32) {
-        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
-        m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + i + 8));
-        m2 = _mm256_max_ps(m2, _mm256_loadu_ps(x + i + 16));
-        m3 = _mm256_max_ps(m3, _mm256_loadu_ps(x + i + 24));
-    }
-    m0 = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
-    float t[8];
-    _mm256_storeu_ps(t, m0);
-    *sink += t[0] + t[5];
-    return 4.0 * (double)n;
-}
+typedef __m256 pk_v;
+#define PK_VL 8
+#define PK_R(a) "x"(a)
+#define PK_SET1(a) _mm256_set1_ps(a)
+#define PK_LOADU(p) _mm256_loadu_ps(p)
+#define PK_STOREU(p, v) _mm256_storeu_ps((p), (v))
+#define PK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define PK_ADD(a, b) _mm256_add_ps((a), (b))
+#define PK_MAX(a, b) _mm256_max_ps((a), (b))
+#define PK_FMA_FN zs_peak_fma__avx2
+#define PK_STREAM_FN zs_peak_stream__avx2
+#include "peak_kern.h"
