@@ -575,6 +575,21 @@ zs_status zs_write_file_atomic(const char *path, const void *const *bufs,
  * not keep `net`. Not thread-safe per qnet (scratch buffers). */
 typedef struct zs_qnet zs_qnet;
 zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x, int n_calib);
+/* The same with a choice of scheme. ZS_QNET_INT8 is zs_qnet_create (the
+ * FPGA core's arithmetic, docs/FPGA.md). ZS_QNET_INT16 keeps top-1 within
+ * the fp32 path's answer on >= 99.5 % of real test clips (docs/FPGA.md):
+ * the first block (conv + global k-WTA + 2x2 max-pool, required) runs in
+ * fp32 with the inference plan's kernels, so its winners are fp32's; its
+ * output and every later activation are unsigned 12-bit integers with one
+ * scale per channel (calibrated max over calib_x); later weights are int16
+ * (BatchNorm and the input channel scales folded in, one scale per output
+ * channel, at most 2^30 / (kept weights * 4095) in magnitude so int32
+ * accumulation cannot overflow; the output layer one scale per tensor);
+ * k-WTA ranks int32 keys (boost folded into a 31-bit multiplier), ties to
+ * the lower index. zs_qnet_quantize_input and zs_hw_compile refuse it. */
+#define ZS_QNET_INT8 0
+#define ZS_QNET_INT16 1
+zs_status zs_qnet_create_mode(zs_qnet **out, const zs_net *net, const float *calib_x, int n_calib, int mode);
 /* n samples (n, C, H, W): int32 logits (n, K) (real value = logit *
  * zs_qnet_logit_scale) and/or float log-probabilities (n, K); either
  * output may be NULL. */

@@ -74,6 +74,7 @@ zs_status zs_hw_compile(zs_hw_image **out, const zs_qnet *q, int lanes, int flag
     *out = NULL;
     ZS_RETURN_IF(lanes < 1 || lanes > 64 || (lanes & (lanes - 1)), ZS_EINVAL,
                  "hw compile: lanes must be a power of two in [1, 64], not %d", lanes);
+    ZS_RETURN_IF(q->mode != ZS_QNET_INT8, ZS_EUNSUPPORTED, "hw compile: only the int8 scheme (ZS_QNET_INT8) runs on the core");
     ZS_RETURN_IF(q->n_blocks > 16, ZS_EUNSUPPORTED, "hw compile: more than 16 blocks");
     ZS_RETURN_IF(q->num_classes > 255, ZS_EUNSUPPORTED, "hw compile: more than 255 classes");
     int L = lanes, dense = (flags & ZS_HW_DENSE) != 0;

@@ -8,6 +8,7 @@
  */
 #include "quant.h"
 #include "net.h"
+#include "kernels/kernels.h"
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -44,6 +45,7 @@ typedef struct {
 
 static void qblock_free(zs_qblock *b) {
     free(b->w); free(b->bias); free(b->ma); free(b->mb); free(b->sha); free(b->shb);
+    free(b->w16); free(b->mk); free(b->shk);
 }
 
 void zs_qnet_free(zs_qnet *q) {
@@ -51,6 +53,9 @@ void zs_qnet_free(zs_qnet *q) {
     for (int i = 0; i < q->n_blocks; i++) qblock_free(&q->b[i]);
     free(q->b);
     free(q->acc); free(q->buf0); free(q->buf1); free(q->buf2); free(q->score); free(q->hist);
+    if (q->c1) zs_conv_taps_free(q->c1);
+    free(q->c1); free(q->c1_boost); free(q->c1_scale); free(q->c1_y); free(q->c1_p); free(q->kwork);
+    free(q->a16[0]); free(q->a16[1]); free(q->keys); free(q->sel);
     free(q);
 }
 
@@ -279,20 +284,286 @@ static void quant_input(const zs_qnet *q, const float *x, int8_t *xq) {
     }
 }
 
-zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x, int n_calib) {
+
+#define TRY_RET(e) do { zs_status s_ = (e); if (s_ != ZS_OK) return s_; } while (0)
+
+/* ======================= ZS_QNET_INT16 (see zeroskip.h) ======================= */
+
+/* real multiplier M > 0 -> (m, sh): M ~= m / 2^sh, m in [2^30, 2^31). */
+static zs_status fixed_point31(double M, int32_t *m, int8_t *sh, const char *what) {
+    if (!(M > 0) || !isfinite(M)) return ZS_ERR(ZS_ENUMERIC, "quantise: %s: multiplier %g not positive", what, M);
+    int e;
+    double f = frexp(M, &e);
+    long long mm = llround(f * 2147483648.0);
+    int s = 31 - e;
+    if (mm == 2147483648LL) { mm = 1073741824LL; s--; }
+    if (s < 1 || s > 62)
+        return ZS_ERR(ZS_ENUMERIC, "quantise: %s: multiplier %g out of the fixed-point range", what, M);
+    *m = (int32_t)mm;
+    *sh = (int8_t)s;
+    return ZS_OK;
+}
+
+/* floor((x * m + 2^(sh-1)) / 2^sh) for m < 2^31, saturated to int32 */
+static inline int32_t rq31(int32_t x, int32_t m, int sh) {
+    int64_t t = (int64_t)x * m + ((int64_t)1 << (sh - 1));
+    int64_t r = t >= 0 ? t >> sh : -(int64_t)(((uint64_t)(-t) + (((uint64_t)1 << sh) - 1)) >> sh);
+    if (r > INT32_MAX) r = INT32_MAX;
+    if (r < INT32_MIN) r = INT32_MIN;
+    return (int32_t)r;
+}
+
+static inline int16_t sat_u12(int32_t v) { return (int16_t)(v > ZS_Q16_AMAX ? ZS_Q16_AMAX : v < 0 ? 0 : v); }
+
+/* k-th largest of v[0..n) (1 <= k <= n), reordering v */
+static int32_t kth_largest_i32(int32_t *v, int n, int k) {
+    int lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        int32_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+        int32_t pv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pv) i++;
+            while (v[j] < pv) j--;
+            if (i <= j) { int32_t t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return v[want];
+    }
+    return v[want];
+}
+
+/* Block 0 through the plan's kernels: conv_dense (BatchNorm folded as the
+ * plan folds it), kwta_select, kwta_pool. */
+static zs_status build_c1(zs_qnet *q, const zs_net *net) {
+    int i = 0, n = net->n_layers;
+    while (i < n && (net->layers[i].type == ZS_FLATTEN || net->layers[i].type == ZS_DROPOUT)) i++;
+    const zs_layer *L = &net->layers[i], *bn = NULL;
+    if (i + 1 < n && net->layers[i + 1].type == ZS_BATCHNORM) bn = &net->layers[++i];
+    const zs_layer *K = &net->layers[i + 1];
+    const zs_qblock *b = &q->b[0];
+    if (L->type != ZS_CONV2D || b->act != ZS_QACT_KWTA || K->type != ZS_KWINNERS2D || !b->pool)
+        return ZS_ERR(ZS_EUNSUPPORTED, "quantise (int16): the first block must be conv2d [batchnorm] "
+                      "kwinners2d maxpool2d");
+    size_t nw = (size_t)L->out_c * L->fan_in, U = (size_t)b->out_c * b->out_h * b->out_w;
+    float *w = malloc(sizeof(float) * nw), *bias = calloc((size_t)L->out_c, sizeof(float));
+    q->c1 = calloc(1, sizeof *q->c1);
+    q->c1_boost = malloc(sizeof(float) * (size_t)b->out_c);
+    q->c1_scale = malloc(sizeof(float) * (size_t)b->out_c);
+    q->c1_y = aligned_alloc(64, (sizeof(float) * U + 63) / 64 * 64);
+    q->c1_p = aligned_alloc(64, (sizeof(float) * U + 63) / 64 * 64);
+    q->kwork = aligned_alloc(64, (zs_kwta_work_size((int)U) + 63) / 64 * 64);
+    if (!w || !bias || !q->c1 || !q->c1_boost || !q->c1_scale || !q->c1_y || !q->c1_p || !q->kwork) {
+        free(w); free(bias);
+        return ZS_ERR(ZS_ENOMEM, "out of memory");
+    }
+    memcpy(w, L->w, sizeof(float) * nw);
+    if (L->mask)
+        for (size_t j = 0; j < nw; j++) if (!L->mask[j]) w[j] = 0.0f;
+    if (L->has_bias && L->b) memcpy(bias, L->b, sizeof(float) * (size_t)L->out_c);
+    if (bn)
+        zs_bn_fold(w, bias, L->out_c, L->fan_in, bn->running_mean, bn->running_var,
+                   bn->affine ? bn->gamma : NULL, bn->affine ? bn->beta : NULL, bn->bn_eps);
+    zs_status st = zs_conv_taps_pack(q->c1, w, bias, L->out_c, L->in_c, L->kh, L->kw, L->in_h, L->in_w);
+    free(w); free(bias);
+    if (st != ZS_OK) return st;
+    float td = (float)((double)K->k_inference / (double)U);
+    for (int o = 0; o < b->out_c; o++) q->c1_boost[o] = expf((td - K->duty[o]) * K->boost_strength);
+    q->K = zs_kernels_active();
+    return ZS_OK;
+}
+
+/* Activation scale per channel: calibrated max / 4095; a channel that never
+ * won on the calibration set takes the layer's largest scale. */
+static void chan_scales(float *s, const float *amc, int C) {
+    float m = 0;
+    for (int c = 0; c < C; c++) m = fmaxf(m, amc[c]);
+    for (int c = 0; c < C; c++) s[c] = (amc[c] > 0 ? amc[c] : m > 0 ? m : ZS_Q16_AMAX) / ZS_Q16_AMAX;
+}
+
+/* Quantise blocks 1.. of an int16 qnet. amc: (n_blocks, maxc) calibrated
+ * max |winner| per output channel; smax: max |boosted score| per block. */
+static zs_status build16(zs_qnet *q, fblock *fb, const zs_net *net, const float *amc, int maxc, const float *smax) {
+    TRY_RET(build_c1(q, net));
+    const zs_qblock *b0 = &q->b[0];
+    chan_scales(q->c1_scale, amc, b0->out_c);
+    size_t mx = q->max_map;
+    q->a16[0] = malloc(sizeof(int16_t) * mx);
+    q->a16[1] = malloc(sizeof(int16_t) * mx);
+    q->keys = malloc(sizeof(int32_t) * mx);
+    q->sel = malloc(sizeof(int32_t) * mx);
+    if (!q->a16[0] || !q->a16[1] || !q->keys || !q->sel) return ZS_ERR(ZS_ENOMEM, "out of memory");
+    for (int j = 1; j < q->n_blocks; j++) {
+        zs_qblock *b = &q->b[j], *p = &q->b[j - 1];
+        fblock *f = &fb[j];
+        int KK = b->kh * b->kw, fan = b->in_c * KK, last = b->act == ZS_QACT_NONE;
+        int per_ch = p->pool_h * p->pool_w / (b->in_h * b->in_w); /* inputs per previous channel */
+        size_t nw = (size_t)b->out_c * fan;
+        b->w16 = calloc(nw, sizeof(int16_t));
+        b->bias = calloc((size_t)b->out_c, sizeof(int32_t));
+        b->ma = calloc((size_t)b->out_c, sizeof(int32_t));
+        b->sha = calloc((size_t)b->out_c, 1);
+        b->mk = calloc((size_t)b->out_c, sizeof(int32_t));
+        b->shk = calloc((size_t)b->out_c, 1);
+        if (!b->w16 || !b->bias || !b->ma || !b->sha || !b->mk || !b->shk) return ZS_ERR(ZS_ENOMEM, "out of memory");
+        /* fold the previous block's per-channel activation scales into w */
+        const float *sprev = j == 1 ? q->c1_scale : NULL;
+        float *sp = NULL;
+        if (!sprev) {
+            sp = malloc(sizeof(float) * (size_t)p->out_c);
+            if (!sp) return ZS_ERR(ZS_ENOMEM, "out of memory");
+            chan_scales(sp, amc + (size_t)(j - 1) * maxc, p->out_c);
+            sprev = sp;
+        }
+        for (int o = 0; o < b->out_c; o++)
+            for (int i = 0; i < fan; i++) f->w[(size_t)o * fan + i] *= sprev[(i / KK) / per_ch];
+        free(sp);
+        /* weight scale per output channel: the finest that keeps
+         * 4095 * sum|w_q| + |bias_q| inside int32 (checked exactly below) */
+        double *swo = malloc(sizeof(double) * (size_t)b->out_c);
+        if (!swo) return ZS_ERR(ZS_ENOMEM, "out of memory");
+        double swmax = 0;
+        for (int o = 0; o < b->out_c; o++) {
+            const float *wo = f->w + (size_t)o * fan;
+            double l1 = 0, m = 0;
+            int kc = 0;
+            for (int i = 0; i < fan; i++) { l1 += fabs(wo[i]); m = fmax(m, fabs(wo[i])); kc += wo[i] != 0.0f; }
+            double sw = fmax(m / 32767.0, (double)ZS_Q16_AMAX * l1 / (0.9 * 2147483648.0 - (double)ZS_Q16_AMAX * 0.5 * kc));
+            swo[o] = sw > 0 ? sw : 1.0;
+            swmax = fmax(swmax, swo[o]);
+        }
+        float *sa_out = malloc(sizeof(float) * (size_t)b->out_c);
+        if (!sa_out) { free(swo); return ZS_ERR(ZS_ENOMEM, "out of memory"); }
+        chan_scales(sa_out, amc + (size_t)j * maxc, b->out_c);
+        double s_key = smax[j] > 0 ? 2.0 * smax[j] / 1073741824.0 : 1.0;
+        for (int o = 0; o < b->out_c; o++) {
+            const float *wo = f->w + (size_t)o * fan;
+            double sw = last ? swmax : swo[o];
+            if (!isfinite(sw)) { free(swo); free(sa_out); return ZS_ERR(ZS_ENUMERIC, "quantise: block %d: weights not finite", j); }
+            double l1q = 0;
+            for (int i = 0; i < fan; i++) {
+                double v = zs_round_half_even((double)wo[i] / sw);
+                v = v > 32767 ? 32767 : v < -32767 ? -32767 : v;
+                b->w16[(size_t)o * fan + i] = (int16_t)v;
+                l1q += fabs(v);
+            }
+            double bv = zs_round_half_even((double)f->b[o] / sw);
+            if (!(fabs(bv) + (double)ZS_Q16_AMAX * l1q <= 2147483647.0)) {
+                free(swo); free(sa_out);
+                return ZS_ERR(ZS_ELIMIT, "quantise (int16): block %d channel %d: the accumulator may overflow int32", j, o);
+            }
+            b->bias[o] = (int32_t)bv;
+            if (last) {
+                if (o == 0) q->logit_scale = (float)sw;
+                continue;
+            }
+            char what[48];
+            snprintf(what, sizeof what, "block %d channel %d", j, o);
+            double sa = sa_out[o];
+            zs_status st = fixed_point(sw / sa, &b->ma[o], &b->sha[o], what);
+            if (st == ZS_OK && b->act == ZS_QACT_KWTA) st = fixed_point31(sw * f->boost[o] / s_key, &b->mk[o], &b->shk[o], what);
+            if (st != ZS_OK) { free(swo); free(sa_out); return st; }
+        }
+        free(swo);
+        free(sa_out);
+        b->s_score = (float)s_key;
+    }
+    return ZS_OK;
+}
+
+static void forward16(zs_qnet *q, const float *x, int32_t *logits) {
+    const zs_qblock *b0 = &q->b[0];
+    int P0 = b0->out_h * b0->out_w, PP = b0->pool_h * b0->pool_w;
+    zs_kwta_cut cut;
+    q->K->conv_dense(q->c1_y, x, q->c1);
+    q->K->kwta_select(&cut, q->c1_y, q->c1_boost, b0->out_c, P0, b0->k, q->kwork);
+    q->K->kwta_pool(q->c1_p, q->c1_y, q->c1_boost, b0->out_c, b0->out_h, b0->out_w, cut);
+    int16_t *a = q->a16[0];
+    for (int c = 0; c < b0->out_c; c++)
+        for (int p = 0; p < PP; p++) {
+            double v = zs_round_half_even((double)q->c1_p[(size_t)c * PP + p] / q->c1_scale[c]);
+            a[(size_t)c * PP + p] = (int16_t)(v > ZS_Q16_AMAX ? ZS_Q16_AMAX : v < 0 ? 0 : v);
+        }
+    for (int bi = 1; bi < q->n_blocks; bi++) {
+        const zs_qblock *b = &q->b[bi];
+        int P = b->out_h * b->out_w, K = b->kh * b->kw, fan = b->in_c * K, U = b->out_c * P;
+        int32_t *acc = q->acc;
+        for (int o = 0; o < b->out_c; o++) {
+            int32_t *ao = acc + (size_t)o * P;
+            for (int p = 0; p < P; p++) ao[p] = b->bias[o];
+            const int16_t *wo = b->w16 + (size_t)o * fan;
+            for (int c = 0; c < b->in_c; c++)
+                for (int ky = 0; ky < b->kh; ky++)
+                    for (int kx = 0; kx < b->kw; kx++) {
+                        int32_t wv = wo[(c * b->kh + ky) * b->kw + kx];
+                        if (!wv) continue;
+                        for (int oy = 0; oy < b->out_h; oy++) {
+                            const int16_t *row = a + ((size_t)c * b->in_h + oy + ky) * b->in_w + kx;
+                            int32_t *arow = ao + oy * b->out_w;
+                            for (int ox = 0; ox < b->out_w; ox++) arow[ox] += wv * row[ox];
+                        }
+                    }
+        }
+        if (b->act == ZS_QACT_NONE) {
+            memcpy(logits, acc, sizeof(int32_t) * (size_t)b->out_c);
+            return;
+        }
+        int16_t *out = a == q->a16[0] ? q->a16[1] : q->a16[0];
+        /* the k-WTA output is written in place over acc's int16 view: use keys */
+        if (b->act == ZS_QACT_KWTA) {
+            for (int o = 0; o < b->out_c; o++)
+                for (int p = 0; p < P; p++) q->keys[(size_t)o * P + p] = rq31(acc[(size_t)o * P + p], b->mk[o], b->shk[o]);
+            memcpy(q->sel, q->keys, sizeof(int32_t) * (size_t)U);
+            int32_t t = kth_largest_i32(q->sel, U, b->k);
+            int ties = b->k;
+            for (int u = 0; u < U; u++) ties -= q->keys[u] > t;
+            for (int u = 0; u < U; u++) {
+                int32_t kk = q->keys[u];
+                int win = kk > t || (kk == t && ties > 0);
+                if (kk == t && ties > 0) ties--;
+                acc[u] = win ? sat_u12(zs_q_rq(acc[u], b->ma[u / P], b->sha[u / P])) : 0;
+            }
+        } else {
+            for (int u = 0; u < U; u++) acc[u] = sat_u12(zs_q_rq(acc[u], b->ma[u / P], b->sha[u / P]));
+        }
+        if (b->pool) {
+            int H = b->out_h, W = b->out_w;
+            for (int c = 0; c < b->out_c; c++)
+                for (int py = 0; py < H / 2; py++)
+                    for (int px = 0; px < W / 2; px++) {
+                        const int32_t *r0 = acc + ((size_t)c * H + 2 * py) * W + 2 * px, *r1 = r0 + W;
+                        int32_t m = r0[0];
+                        if (r0[1] > m) m = r0[1];
+                        if (r1[0] > m) m = r1[0];
+                        if (r1[1] > m) m = r1[1];
+                        out[((size_t)c * (H / 2) + py) * (W / 2) + px] = (int16_t)m;
+                    }
+        } else {
+            for (int u = 0; u < U; u++) out[u] = (int16_t)acc[u];
+        }
+        a = out;
+    }
+}
+
+zs_status zs_qnet_create_mode(zs_qnet **out, const zs_net *net, const float *calib_x, int n_calib, int mode) {
     zs_error_clear();
     ZS_RETURN_IF(!out || !net, ZS_EINVAL, "zs_qnet_create: NULL argument");
     *out = NULL;
     ZS_RETURN_IF(!calib_x || n_calib < 1, ZS_EINVAL, "zs_qnet_create: need at least one calibration sample");
+    ZS_RETURN_IF(mode != ZS_QNET_INT8 && mode != ZS_QNET_INT16, ZS_EINVAL, "zs_qnet_create: unknown mode %d", mode);
     zs_status st = ZS_OK;
     zs_qnet *q = calloc(1, sizeof *q);
     fblock *fb = calloc(ZS_MAX_LAYERS, sizeof *fb);
     float *y = NULL, *xa = NULL, *xb = NULL, *sc = NULL;
-    float *amax = NULL, *smax = NULL;
+    float *amax = NULL, *smax = NULL, *amc = NULL;
+    int maxc = 1;
     if (!q || !fb || !(q->b = calloc(ZS_MAX_LAYERS, sizeof *q->b))) ZS_FAIL(ZS_ENOMEM, "out of memory");
+    q->mode = mode;
     q->in_c = net->in_c; q->in_h = net->in_h; q->in_w = net->in_w;
     q->num_classes = net->num_classes;
     ZS_TRY(build_blocks(q, fb, net));
+    for (int j = 0; j < q->n_blocks; j++) if (q->b[j].out_c > maxc) maxc = q->b[j].out_c;
     size_t in_n = (size_t)q->in_c * q->in_h * q->in_w, mx = in_n;
     for (int j = 0; j < q->n_blocks; j++) {
         size_t u = (size_t)q->b[j].out_c * q->b[j].out_h * q->b[j].out_w;
@@ -306,11 +577,12 @@ zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x,
     sc = malloc(sizeof(float) * mx);
     amax = calloc((size_t)q->n_blocks + 1, sizeof(float));
     smax = calloc((size_t)q->n_blocks + 1, sizeof(float));
+    amc = calloc((size_t)q->n_blocks * maxc, sizeof(float));
     q->acc = malloc(sizeof(int32_t) * mx);
     q->buf0 = malloc(mx); q->buf1 = malloc(mx); q->buf2 = malloc(mx);
     q->score = malloc(sizeof(int16_t) * mx);
     q->hist = malloc(sizeof(int32_t) * 65536);
-    if (!y || !xa || !xb || !sc || !amax || !smax || !q->acc || !q->buf0 || !q->buf1 || !q->buf2 || !q->score || !q->hist)
+    if (!y || !xa || !xb || !sc || !amax || !smax || !amc || !q->acc || !q->buf0 || !q->buf1 || !q->buf2 || !q->score || !q->hist)
         ZS_FAIL(ZS_ENOMEM, "out of memory");
 
     /* ---- calibration: float forward of the folded network ---- */
@@ -344,6 +616,7 @@ zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x,
                 for (int u = 0; u < U; u++) y[u] = y[u] > 0 ? y[u] : 0;
             }
             for (int u = 0; u < U; u++) amax[j] = fmaxf(amax[j], fabsf(y[u]));
+            for (int u = 0; u < U; u++) amc[(size_t)j * maxc + u / P] = fmaxf(amc[(size_t)j * maxc + u / P], y[u]);
             if (b->pool) pool_f(xa, y, b->out_c, b->out_h, b->out_w);
             else memcpy(xa, y, sizeof(float) * U);
         }
@@ -363,6 +636,10 @@ zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x,
         }
     }
 
+    if (mode == ZS_QNET_INT16) {
+        ZS_TRY(build16(q, fb, net, amc, maxc, smax));
+        goto done;
+    }
     /* ---- quantise weights, biases, requantisation ---- */
     float s_in = q->in_scale;
     for (int j = 0; j < q->n_blocks; j++) {
@@ -414,21 +691,27 @@ zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x,
         }
         s_in = b->s_out;
     }
+done:
     for (int j = 0; j < ZS_MAX_LAYERS; j++) { free(fb[j].w); free(fb[j].b); free(fb[j].boost); }
-    free(fb); free(y); free(xa); free(xb); free(sc); free(amax); free(smax);
+    free(fb); free(y); free(xa); free(xb); free(sc); free(amax); free(smax); free(amc);
     *out = q;
     return ZS_OK;
 fail:
     if (fb)
         for (int j = 0; j < ZS_MAX_LAYERS; j++) { free(fb[j].w); free(fb[j].b); free(fb[j].boost); }
-    free(fb); free(y); free(xa); free(xb); free(sc); free(amax); free(smax);
+    free(fb); free(y); free(xa); free(xb); free(sc); free(amax); free(smax); free(amc);
     zs_qnet_free(q);
     return st;
+}
+
+zs_status zs_qnet_create(zs_qnet **out, const zs_net *net, const float *calib_x, int n_calib) {
+    return zs_qnet_create_mode(out, net, calib_x, n_calib, ZS_QNET_INT8);
 }
 
 zs_status zs_qnet_quantize_input(const zs_qnet *q, const float *x, int8_t *xq) {
     zs_error_clear();
     ZS_RETURN_IF(!q || !x || !xq, ZS_EINVAL, "zs_qnet_quantize_input: NULL argument");
+    ZS_RETURN_IF(q->mode != ZS_QNET_INT8, ZS_EUNSUPPORTED, "zs_qnet_quantize_input: the int16 scheme has a float input");
     size_t n = (size_t)q->in_c * q->in_h * q->in_w;
     ZS_RETURN_IF(!zs_all_finite(x, n), ZS_ENUMERIC, "input is NaN or Inf");
     quant_input(q, x, xq);
@@ -445,8 +728,11 @@ zs_status zs_qnet_infer(zs_qnet *q, const float *x, int n, int32_t *logits, floa
     int32_t *lg = malloc(sizeof(int32_t) * (size_t)K);
     if (!xq || !lg) { free(xq); free(lg); return ZS_ERR(ZS_ENOMEM, "out of memory"); }
     for (int s = 0; s < n; s++) {
-        quant_input(q, x + (size_t)s * in_n, xq);
-        forward_int(q, xq, lg);
+        if (q->mode == ZS_QNET_INT16) forward16(q, x + (size_t)s * in_n, lg);
+        else {
+            quant_input(q, x + (size_t)s * in_n, xq);
+            forward_int(q, xq, lg);
+        }
         if (logits) memcpy(logits + (size_t)s * K, lg, sizeof(int32_t) * K);
         if (logprob) {
             float *lp = logprob + (size_t)s * K;

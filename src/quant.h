@@ -41,9 +41,15 @@ typedef struct zs_qblock {
     int32_t *ma, *mb;          /* (out_c) multipliers                        */
     int8_t *sha, *shb;         /* (out_c) shifts                             */
     float s_in, s_out, s_score;/* calibrated scales (documentation, export)  */
+    /* ZS_QNET_INT16 only (blocks 1..): int16 weights, u12 activations with
+     * one scale per channel, int32 k-WTA keys (31-bit multipliers) */
+    int16_t *w16;              /* (out_c, in_c, kh, kw)                      */
+    int32_t *mk;               /* (out_c) key multipliers in [2^30, 2^31)    */
+    int8_t *shk;               /* (out_c) key shifts                         */
 } zs_qblock;
 
 struct zs_qnet {
+    int mode;                  /* ZS_QNET_INT8 (the hardware's) or ZS_QNET_INT16 */
     int in_c, in_h, in_w;
     float in_scale, in_offset; /* x_q = sat8(round_half_even((x - in_offset) / in_scale)) */
     int num_classes;
@@ -55,6 +61,15 @@ struct zs_qnet {
     int16_t *score;
     int32_t *hist;             /* 65536 bins                                 */
     size_t max_map;
+    /* ZS_QNET_INT16: block 0 (conv + k-WTA + 2x2 pool) runs in fp32 through
+     * the inference plan's kernels; its pooled output is quantised per
+     * channel (a = clamp(round_half_even(v / c1_scale[c]), 0, 4095)). */
+    const struct zs_kernels *K;
+    struct zs_conv_taps *c1;
+    float *c1_boost, *c1_scale, *c1_y, *c1_p;
+    void *kwork;
+    int16_t *a16[2];
+    int32_t *keys, *sel;
 };
 
 /* The shared integer primitives (the hardware implements exactly these). */
@@ -62,4 +77,6 @@ int32_t zs_q_rq(int32_t x, int32_t m, int sh);
 static inline int8_t zs_q_sat8(int32_t v) { return (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v); }
 static inline int16_t zs_q_sat16(int32_t v) { return (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v); }
 
+/* int16 mode: activations are unsigned 12-bit (0..4095) */
+#define ZS_Q16_AMAX 4095
 #endif

@@ -115,6 +115,12 @@ expect 2 "listen: --threshold 2" "$Z" listen --model "$T/m.st" --stream - --thre
 expect 2 "listen: --stream with files" "$Z" listen --model "$T/m.st" --stream - "$D/yes_1000ms.wav"
 expect 2 "listen: --raw-rate without --stream" "$Z" listen --model "$T/m.st" --raw-rate 16000 "$D/yes_1000ms.wav"
 expect 2 "listen: unknown option" "$Z" listen --model "$T/m.st" --bogus "$D/yes_1000ms.wav"
+expect 2 "listen: --int8 with --int16" "$Z" listen --model "$T/m.st" --int8 --int16 --calib models/calib-gsc-train.safetensors "$D/yes_1000ms.wav"
+expect 2 "listen: --int16 without --calib" "$Z" listen --model "$T/m.st" --int16 "$D/yes_1000ms.wav"
+# the int16 integer scheme gives the fp32 labels on the six real clips (shipped model)
+"$Z" listen --model models/gsc-sparse.safetensors $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l32"
+"$Z" listen --model models/gsc-sparse.safetensors --int16 --calib models/calib-gsc-train.safetensors $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l16"
+[ -s "$T/l32" ] && [ "$(wc -l <"$T/l32")" -eq 6 ] && cmp -s "$T/l32" "$T/l16" && ok || bad "listen --int16: labels as fp32 on the six clips"
 expect 3 "listen: missing model" "$Z" listen --model "$T/m.st" "$D/yes_1000ms.wav"
 err_has "m.st" "listen: missing model is named"
 

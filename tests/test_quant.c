@@ -8,6 +8,9 @@
  *    (at most one differs); the test-split figures are in docs/FPGA.md;
  *  - log-probabilities normalised and ranked like the logits;
  *  - every unsupported or bad input refused with the right status;
+ *  - the int16 scheme (ZS_QNET_INT16): bit-identical across qnets, top-1
+ *    equal to fp32 on the 40 calibration features and the six real clips,
+ *    refused by the hardware compiler;
  *  - the compiled images hold exactly the non-zero int8 weights, each once,
  *    in the lane of its output channel, with row counts as the pointers say.
  */
@@ -159,7 +162,7 @@ int main(void) {
     float bad[NF];
     memcpy(bad, cx, sizeof bad);
     bad[5] = NAN;
-    int32_t l[64];
+    int32_t l[64], lg_dummy[64];
     int8_t xq[NF];
     CHECK(zs_qnet_infer(q, bad, 1, l, NULL) == ZS_ENUMERIC, "NaN input: ZS_ENUMERIC");
     CHECK(zs_qnet_quantize_input(q, bad, xq) == ZS_ENUMERIC, "NaN input quantised: ZS_ENUMERIC");
@@ -182,6 +185,57 @@ int main(void) {
     qq = NULL;
     free(mx);
     zs_net_free(mlp);
+
+    /* ---- the int16 scheme (ZS_QNET_INT16) ---- */
+    {
+        zs_qnet *h = NULL, *h2 = NULL;
+        int m = 40;
+        CHECK(zs_qnet_create_mode(&h, net, cx, zs_dataset_size(cd), ZS_QNET_INT16) == ZS_OK, "int16 qnet: %s",
+              zs_last_error());
+        CHECK(zs_qnet_create_mode(&h2, net, cx, zs_dataset_size(cd), ZS_QNET_INT16) == ZS_OK, "int16 qnet 2");
+        if (h && h2) {
+            int32_t *a1 = malloc(sizeof(int32_t) * (size_t)m * K), *a2 = malloc(sizeof(int32_t) * (size_t)m * K);
+            CHECK(zs_qnet_infer(h, cx, m, a1, NULL) == ZS_OK && zs_qnet_infer(h2, cx, m, a2, NULL) == ZS_OK,
+                  "int16 infer");
+            CHECK(!memcmp(a1, a2, sizeof(int32_t) * (size_t)m * K), "int16: two qnets, bit-identical logits");
+            int ag = 0, diff = 0;
+            for (int s = 0; s < m; s++) {
+                ag += argmax_f(fp + (size_t)s * K, K) == argmax_i(a1 + (size_t)s * K, K);
+                diff += memcmp(a1 + (size_t)s * K, l1 + (size_t)s * K, sizeof(int32_t) * K) != 0;
+            }
+            printf("top-1 agreement int16 vs fp32, calibration features: %d / %d\n", ag, m);
+            CHECK(ag == m, "int16: agreement on the calibration features %d / %d", ag, m);
+            CHECK(diff == m, "int16 logits are not the int8 scheme's");
+            int c16 = 0;
+            for (int c = 0; c < 6; c++) {
+                char path[256];
+                float x[NF], f[64];
+                int32_t lg[64];
+                snprintf(path, sizeof path, "audio/%s.logmel.f32", clips[c]);
+                if (read_f32(check_data(path), x, NF)) continue;
+                zs_net_infer(net, x, 1, f);
+                zs_qnet_infer(h, x, 1, lg, NULL);
+                c16 += argmax_f(f, K) == argmax_i(lg, K);
+            }
+            CHECK(c16 == 6, "int16: agreement on the six real clips %d / 6", c16);
+            CHECK(zs_qnet_infer(h, bad, 1, lg_dummy, NULL) == ZS_ENUMERIC, "int16: NaN input: ZS_ENUMERIC");
+            CHECK(zs_qnet_quantize_input(h, cx, xq) == ZS_EUNSUPPORTED, "int16: no int8 input: ZS_EUNSUPPORTED");
+            zs_hw_image *hi = NULL;
+            CHECK(zs_hw_compile(&hi, h, 4, 0) == ZS_EUNSUPPORTED && !hi, "int16: hw compile refused");
+            free(a1); free(a2);
+        }
+        zs_qnet_free(h);
+        zs_qnet_free(h2);
+        CHECK(zs_qnet_create_mode(&qq, net, cx, 4, 7) == ZS_EINVAL && !qq, "unknown mode: ZS_EINVAL");
+        zs_net *mlp2 = NULL;
+        if (zs_net_create_preset(&mlp2, "mnist-sparse-mlp", 1) == ZS_OK) {
+            float *x2 = calloc(4 * 784, sizeof(float));
+            CHECK(zs_qnet_create_mode(&qq, mlp2, x2, 4, ZS_QNET_INT16) == ZS_EUNSUPPORTED && !qq,
+                  "int16 needs a conv + k-WTA + pool first block: ZS_EUNSUPPORTED (%s)", zs_last_error());
+            free(x2);
+            zs_net_free(mlp2);
+        }
+    }
 
     /* ---- hardware images ---- */
     zs_hw_image *img = NULL;
