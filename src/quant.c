@@ -358,9 +358,7 @@ static zs_status build_c1(zs_qnet *q, const zs_net *net) {
         free(w); free(bias);
         return ZS_ERR(ZS_ENOMEM, "out of memory");
     }
-    memcpy(w, L->w, sizeof(float) * nw);
-    if (L->mask)
-        for (size_t j = 0; j < nw; j++) if (!L->mask[j]) w[j] = 0.0f;
+    zs_layer_weights_dense(L, w); /* dense or packed form, masked weights 0 */
     if (L->has_bias && L->b) memcpy(bias, L->b, sizeof(float) * (size_t)L->out_c);
     if (bn)
         zs_bn_fold(w, bias, L->out_c, L->fan_in, bn->running_mean, bn->running_var,
