@@ -558,6 +558,7 @@ void zs_net_free(zs_net *net) {
     if (net->class_names)
         for (int i = 0; i < net->num_classes; i++) free(net->class_names[i]);
     free(net->class_names);
+    zs_net_free_packed(net); /* reads net->layers: before they are freed */
     free(net->layers);
     free(net->arch_json);
     zs_free_aligned(net->params);
@@ -565,7 +566,6 @@ void zs_net_free(zs_net *net) {
     zs_free_aligned(net->moment);
     zs_free_aligned(net->state);
     zs_free_aligned(net->masks);
-    zs_net_free_packed(net);
     zs_free_aligned(net->act_block);
     free(net);
 }

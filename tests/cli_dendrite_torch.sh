@@ -2,7 +2,8 @@
 # cli_dendrite_torch.sh — the active-dendrites layer (src/dendrite.c) against
 # a PyTorch reference with autograd and finite differences
 # (tests/dendrite_torch.py, through cffi on the shared library). Skipped,
-# with the reason printed, without /usr/bin/python3 + numpy, cffi and torch.
+# with the reason printed, without /usr/bin/python3 + numpy, cffi and torch,
+# or when $BUILD is a sanitizer build (python3 cannot dlopen it).
 BUILD=${BUILD:-build}
 PY=${PYTHON:-/usr/bin/python3}
 if ! "$PY" -c 'import numpy, cffi, torch' >/dev/null 2>&1; then
@@ -11,4 +12,8 @@ if ! "$PY" -c 'import numpy, cffi, torch' >/dev/null 2>&1; then
 fi
 LIB="$BUILD/libzeroskip.so"
 if ! [ -e "$LIB" ]; then echo "SKIP: $LIB not built"; echo "RESULT 0 0"; exit 0; fi
+if nm -D "$LIB" 2>/dev/null | grep -q ' U __[at]san_'; then
+    echo "SKIP: $LIB is a sanitizer build; python3 cannot load it"
+    echo "RESULT 0 0"; exit 0
+fi
 OMP_NUM_THREADS=1 "$PY" tests/dendrite_torch.py "$LIB"
