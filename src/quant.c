@@ -232,28 +232,39 @@ static void kwta_int(int8_t *out, const int8_t *act, const int16_t *score, int U
     }
 }
 
+/* acc[o][p] = bias[o] + sum of w * a over the block's kept taps (valid
+ * convolution; a linear layer is the 1x1 case), for int8 and int16 operands
+ * alike: int32 accumulation, zero weights skipped. */
+#define ZS_DEF_QCONV_ACC(NAME, T)                                                               \
+    static void NAME(const zs_qblock *b, const T *w, const T *a, int32_t *acc) {                \
+        int P = b->out_h * b->out_w, fan = b->in_c * b->kh * b->kw;                             \
+        for (int o = 0; o < b->out_c; o++) {                                                    \
+            int32_t *ao = acc + (size_t)o * P;                                                  \
+            for (int p = 0; p < P; p++) ao[p] = b->bias[o];                                     \
+            const T *wo = w + (size_t)o * fan;                                                  \
+            for (int c = 0; c < b->in_c; c++)                                                   \
+                for (int ky = 0; ky < b->kh; ky++)                                              \
+                    for (int kx = 0; kx < b->kw; kx++) {                                        \
+                        int32_t wv = wo[(c * b->kh + ky) * b->kw + kx];                         \
+                        if (!wv) continue;                                                      \
+                        for (int oy = 0; oy < b->out_h; oy++) {                                 \
+                            const T *row = a + ((size_t)c * b->in_h + oy + ky) * b->in_w + kx;  \
+                            int32_t *arow = ao + oy * b->out_w;                                 \
+                            for (int ox = 0; ox < b->out_w; ox++) arow[ox] += wv * row[ox];     \
+                        }                                                                       \
+                    }                                                                           \
+        }                                                                                       \
+    }
+ZS_DEF_QCONV_ACC(qconv_acc8, int8_t)
+ZS_DEF_QCONV_ACC(qconv_acc16, int16_t)
+
 static void forward_int(zs_qnet *q, const int8_t *xq, int32_t *logits) {
     const int8_t *a = xq;
     for (int bi = 0; bi < q->n_blocks; bi++) {
         const zs_qblock *b = &q->b[bi];
-        int P = b->out_h * b->out_w, K = b->kh * b->kw, fan = b->in_c * K;
+        int P = b->out_h * b->out_w;
         int32_t *acc = q->acc;
-        for (int o = 0; o < b->out_c; o++) {
-            int32_t *ao = acc + (size_t)o * P;
-            for (int p = 0; p < P; p++) ao[p] = b->bias[o];
-            const int8_t *wo = b->w + (size_t)o * fan;
-            for (int c = 0; c < b->in_c; c++)
-                for (int ky = 0; ky < b->kh; ky++)
-                    for (int kx = 0; kx < b->kw; kx++) {
-                        int32_t wv = wo[(c * b->kh + ky) * b->kw + kx];
-                        if (!wv) continue;
-                        for (int oy = 0; oy < b->out_h; oy++) {
-                            const int8_t *row = a + ((size_t)c * b->in_h + oy + ky) * b->in_w + kx;
-                            int32_t *arow = ao + oy * b->out_w;
-                            for (int ox = 0; ox < b->out_w; ox++) arow[ox] += wv * row[ox];
-                        }
-                    }
-        }
+        qconv_acc8(b, b->w, a, acc);
         if (b->act == ZS_QACT_NONE) {
             memcpy(logits, acc, sizeof(int32_t) * (size_t)b->out_c);
             return;
@@ -485,24 +496,9 @@ static void forward16(zs_qnet *q, const float *x, int32_t *logits) {
         }
     for (int bi = 1; bi < q->n_blocks; bi++) {
         const zs_qblock *b = &q->b[bi];
-        int P = b->out_h * b->out_w, K = b->kh * b->kw, fan = b->in_c * K, U = b->out_c * P;
+        int P = b->out_h * b->out_w, U = b->out_c * P;
         int32_t *acc = q->acc;
-        for (int o = 0; o < b->out_c; o++) {
-            int32_t *ao = acc + (size_t)o * P;
-            for (int p = 0; p < P; p++) ao[p] = b->bias[o];
-            const int16_t *wo = b->w16 + (size_t)o * fan;
-            for (int c = 0; c < b->in_c; c++)
-                for (int ky = 0; ky < b->kh; ky++)
-                    for (int kx = 0; kx < b->kw; kx++) {
-                        int32_t wv = wo[(c * b->kh + ky) * b->kw + kx];
-                        if (!wv) continue;
-                        for (int oy = 0; oy < b->out_h; oy++) {
-                            const int16_t *row = a + ((size_t)c * b->in_h + oy + ky) * b->in_w + kx;
-                            int32_t *arow = ao + oy * b->out_w;
-                            for (int ox = 0; ox < b->out_w; ox++) arow[ox] += wv * row[ox];
-                        }
-                    }
-        }
+        qconv_acc16(b, b->w16, a, acc);
         if (b->act == ZS_QACT_NONE) {
             memcpy(logits, acc, sizeof(int32_t) * (size_t)b->out_c);
             return;
