@@ -6,7 +6,12 @@
  *   permuted  T tasks; task t sees every image with its pixels shuffled by a
  *             fixed permutation P_t (P_0 = identity), all 10 classes.
  *   split     5 tasks of 2 classes ({0,1}, {2,3}, ...); task-incremental:
- *             at test, the prediction is the better of the task's 2 classes.
+ *             at test, the prediction is the better of the task's 2 classes
+ *             (--task-id given: the image's task; inferred: the task of the
+ *             nearest prototype). --head shared trains one 10-way softmax
+ *             on the current task's images; --head task masks the output to
+ *             the current task's 2 classes (the loss's softmax runs over
+ *             them only: one head per task on a shared output layer).
  * Inputs are standardised (the training set's pixel mean and standard
  * deviation). Tasks are trained one after the other (--epochs each, Adam or
  * plain SGD at a constant rate, no access to earlier tasks' data, no
@@ -36,6 +41,7 @@ static const char *USAGE =
     "                   [--protocol permuted|split] [--tasks T] [--epochs E] [--samples N]\n"
     "                   [--test-samples M] [--batch B] [--lr F] [--hidden H] [--sparsity F]\n"
     "                   [--percent-on F] [--segments S] [--optimizer sgd|adam] [--seed S]\n"
+    "                   [--head shared|task] [--task-id given|inferred] [--context nearest|given]\n"
     "                   [--csv FILE]";
 
 static uint64_t sm64(uint64_t *s) {
@@ -49,6 +55,8 @@ typedef struct task {
     int n, c0, c1;        /* split: the task's classes; permuted: -1     */
     float *x;             /* (n, D)                                        */
     int32_t *y;
+    int32_t *near;        /* test: the nearest prototype so far (n)        */
+    double *d2;           /* test: its squared distance (n)                */
 } task;
 
 /* Task view of a data set: the first `limit` samples of the task's classes,
@@ -64,7 +72,9 @@ static int make_task(task *t, const zs_dataset *src, int limit, const int32_t *p
     t->n = m; t->c0 = c0; t->c1 = c1;
     t->x = malloc(sizeof(float) * D * (size_t)(m ? m : 1));
     t->y = malloc(sizeof(int32_t) * (size_t)(m ? m : 1));
-    if (!t->x || !t->y) return -1;
+    t->near = malloc(sizeof(int32_t) * (size_t)(m ? m : 1));
+    t->d2 = malloc(sizeof(double) * (size_t)(m ? m : 1));
+    if (!t->x || !t->y || !t->near || !t->d2) return -1;
     m = 0;
     for (int i = 0; i < n && m < t->n; i++) {
         if (!(c0 < 0 || Y[i] == c0 || Y[i] == c1)) continue;
@@ -79,7 +89,7 @@ static int make_task(task *t, const zs_dataset *src, int limit, const int32_t *p
 
 int cmd_continual(int argc, char **argv) {
     const char *train_path = NULL, *test_path = NULL, *csv_path = NULL, *model = "dense", *protocol = "permuted",
-               *optim = "adam", *v;
+               *optim = "adam", *head = "shared", *taskid = "given", *context = "nearest", *v;
     long tasks = 10, epochs = 1, samples = 60000, test_samples = 10000, batch = 32, hidden = 512, segments = -1;
     double lr = -1, si = 0, sparsity = -1, pon = -1;
     uint64_t seed = 1;
@@ -94,6 +104,13 @@ int cmd_continual(int argc, char **argv) {
                    "  --si C (0)   synaptic intelligence strength (0: off)\n"
                    "  --protocol permuted (default; --tasks T, 10) or split (5 tasks x 2\n"
                    "               classes, task-incremental evaluation)\n"
+                   "  --head shared (default: one 10-way softmax) | task (split: the loss\n"
+                   "               over the current task's classes only)\n"
+                   "  --task-id given (default) | inferred (split: the test prediction\n"
+                   "               among the classes of the image's task, or of the task\n"
+                   "               of the nearest prototype)\n"
+                   "  --context nearest (default) | given: the dendrites' context at test,\n"
+                   "               the nearest prototype's or the image's own task's\n"
                    "  --epochs E (1) per task   --samples N (60000) training images per task\n"
                    "  --test-samples M (10000) per task   --batch B (32)\n"
                    "  --optimizer adam (default) | sgd   --lr F (adam 0.001, sgd 0.05)\n"
@@ -114,6 +131,9 @@ int cmd_continual(int argc, char **argv) {
         else if (OPT("--protocol")) { if (r < 0) return EXIT_USAGE; protocol = v; }
         else if (OPT("--model")) { if (r < 0) return EXIT_USAGE; model = v; }
         else if (OPT("--optimizer")) { if (r < 0) return EXIT_USAGE; optim = v; }
+        else if (OPT("--head")) { if (r < 0) return EXIT_USAGE; head = v; }
+        else if (OPT("--task-id")) { if (r < 0) return EXIT_USAGE; taskid = v; }
+        else if (OPT("--context")) { if (r < 0) return EXIT_USAGE; context = v; }
         NUM("--tasks", 1, 1000, &tasks)
         NUM("--epochs", 1, 1000, &epochs)
         NUM("--samples", 1, 100000000, &samples)
@@ -135,6 +155,13 @@ int cmd_continual(int argc, char **argv) {
     if (!split && strcmp(protocol, "permuted")) return cli_usage("continual", USAGE, "--protocol is permuted or split");
     int kind = !strcmp(model, "dense") ? 0 : !strcmp(model, "sparse") ? 1 : !strcmp(model, "dendrites") ? 2 : -1;
     if (kind < 0) return cli_usage("continual", USAGE, "--model is dense, sparse or dendrites");
+    int task_head = !strcmp(head, "task"), infer_id = !strcmp(taskid, "inferred");
+    if (!task_head && strcmp(head, "shared")) return cli_usage("continual", USAGE, "--head is shared or task");
+    if (!infer_id && strcmp(taskid, "given")) return cli_usage("continual", USAGE, "--task-id is given or inferred");
+    if ((task_head || infer_id) && !split)
+        return cli_usage("continual", USAGE, "--head task and --task-id inferred need --protocol split");
+    int ctx_given = !strcmp(context, "given");
+    if (!ctx_given && strcmp(context, "nearest")) return cli_usage("continual", USAGE, "--context is nearest or given");
     int adam = !strcmp(optim, "adam");
     if (!adam && strcmp(optim, "sgd")) return cli_usage("continual", USAGE, "--optimizer is adam or sgd");
     if (lr < 0) lr = adam ? 0.001 : 0.05;
@@ -223,6 +250,11 @@ int cmd_continual(int argc, char **argv) {
             for (int j = 0; j < D; j++) pt[j] += k->x[(size_t)i * D + j];
         /* the dendrites read the prototype itself */
         for (int j = 0; j < D; j++) pt[j] /= (float)(k->n ? k->n : 1);
+        if (task_head) {
+            uint8_t act[10] = {0};
+            act[k->c0] = act[k->c1] = 1;
+            if ((st = zs_cl_set_classes(net, act))) { rc = cli_fail("continual", st); goto out; }
+        }
         for (long e = 0; e < epochs; e++) {
             for (int i = 0; i < k->n; i++) order[i] = i;
             for (int i = k->n - 1; i > 0; i--) {
@@ -246,18 +278,20 @@ int cmd_continual(int argc, char **argv) {
         long ctx_ok = 0, ctx_n = 0;
         for (int j = 0; j < T; j++) {
             task *q = &tte[j];
-            /* context: the nearest prototype among the tasks seen so far */
-            for (int i = 0; i < q->n && o.segments; i++) {
-                const float *x = q->x + (size_t)i * D;
-                double best = 0;
-                for (int p = 0; p <= t; p++) {
-                    double d2 = 0;
-                    const float *pp = proto + (size_t)p * D;
-                    for (int jj = 0; jj < D; jj++) d2 += (double)(x[jj] - pp[jj]) * (x[jj] - pp[jj]);
-                    if (p == 0 || d2 < best) { best = d2; cid[i] = p; }
-                }
+            /* context (and inferred task): the nearest prototype among the
+             * tasks seen so far; the earlier ones' distances are kept, so
+             * only the new prototype t is measured (lowest index on ties) */
+            for (int i = 0; i < q->n && (o.segments || infer_id); i++) {
+                const float *x = q->x + (size_t)i * D, *pp = proto + (size_t)t * D;
+                double d2 = 0;
+                for (int jj = 0; jj < D; jj++) d2 += (double)(x[jj] - pp[jj]) * (x[jj] - pp[jj]);
+                if (t == 0 || d2 < q->d2[i]) { q->d2[i] = d2; q->near[i] = t; }
+                cid[i] = q->near[i];
                 if (j <= t) { ctx_ok += cid[i] == j; ctx_n++; }
             }
+            /* the image's own task as the dendrites' context: the tasks seen
+             * so far only (an unseen task's images keep the nearest one) */
+            for (int i = 0; i < q->n && ctx_given && j <= t; i++) cid[i] = j;
             if ((st = zs_cl_infer(net, q->x, q->n, o.segments ? proto : NULL, o.segments ? t + 1 : 0,
                                   o.segments ? cid : NULL, lg))) {
                 rc = cli_fail("continual", st);
@@ -267,7 +301,10 @@ int cmd_continual(int argc, char **argv) {
             for (int i = 0; i < q->n; i++) {
                 const float *z = lg + (size_t)i * 10;
                 int best;
-                if (split) best = z[q->c1] > z[q->c0] ? q->c1 : q->c0;
+                if (split) {
+                    int c0 = infer_id ? 2 * q->near[i] : q->c0, c1 = c0 + 1;
+                    best = z[c1] > z[c0] ? c1 : c0;
+                }
                 else { best = 0; for (int kk = 1; kk < 10; kk++) if (z[kk] > z[best]) best = kk; }
                 ok += best == q->y[i];
             }
@@ -277,7 +314,9 @@ int cmd_continual(int argc, char **argv) {
         }
         printf("after task %d: task 1 %.2f %%, average over tasks 1..%d %.2f %%", t + 1, acc[(size_t)t * T], t + 1,
                avg / (t + 1));
-        if (o.segments) printf(", context inferred right %.2f %%", 100.0 * ctx_ok / (ctx_n ? ctx_n : 1));
+        if (o.segments && ctx_given) printf(", context given (the nearest prototype's task right %.2f %%)", 100.0 * ctx_ok / (ctx_n ? ctx_n : 1));
+        else if (o.segments) printf(", context inferred right %.2f %%", 100.0 * ctx_ok / (ctx_n ? ctx_n : 1));
+        else if (infer_id) printf(", task inferred right %.2f %%", 100.0 * ctx_ok / (ctx_n ? ctx_n : 1));
         printf("\n");
         fflush(stdout);
     }
@@ -291,12 +330,14 @@ int cmd_continual(int argc, char **argv) {
         fsum += fg;
         printf(" %.2f", fin);
     }
-    printf("\naverage accuracy %.2f %%, mean forgetting %.2f points (%s, %s%s, %d tasks)\n", avg / T,
-           T > 1 ? fsum / (T - 1) : 0.0, protocol, model, si > 0 ? " + SI" : "", T);
+    printf("\naverage accuracy %.2f %%, mean forgetting %.2f points (%s, %s%s, %d tasks%s%s)\n", avg / T,
+           T > 1 ? fsum / (T - 1) : 0.0, protocol, model, si > 0 ? " + SI" : "", T,
+           split ? (task_head ? ", task head" : ", shared head") : "",
+           split ? (infer_id ? ", task inferred at test" : ", task given at test") : "");
 out:
     if (csv && fclose(csv) && rc == EXIT_OK) rc = EXIT_IO;
-    for (int t = 0; t < T && ttr; t++) { free(ttr[t].x); free(ttr[t].y); }
-    for (int t = 0; t < T && tte; t++) { free(tte[t].x); free(tte[t].y); }
+    for (int t = 0; t < T && ttr; t++) { free(ttr[t].x); free(ttr[t].y); free(ttr[t].near); free(ttr[t].d2); }
+    for (int t = 0; t < T && tte; t++) { free(tte[t].x); free(tte[t].y); free(tte[t].near); free(tte[t].d2); }
     for (int t = 0; t < T && perm; t++) free(perm[t]);
     free(ttr); free(tte); free(perm); free(acc); free(proto); free(order); free(cid); free(xb); free(yb); free(lg);
     zs_dataset_free(tr);

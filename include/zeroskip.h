@@ -374,6 +374,11 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
  * without dendrites). */
 zs_status zs_cl_infer(zs_cl *m, const float *x, int n, const float *ctx, int P, const int32_t *cid,
                       float *logits);
+/* Restrict the loss of the following train steps to the classes with
+ * active[k] != 0 (`classes` flags; a task-masked output head: the softmax
+ * runs over those classes only and the other classes' logits get no
+ * gradient; every label must be active). NULL: all classes (the default). */
+zs_status zs_cl_set_classes(zs_cl *m, const uint8_t *active);
 /* End of a task: synaptic intelligence consolidates (importance update,
  * new anchor); a no-op without SI. */
 void zs_cl_task_end(zs_cl *m);

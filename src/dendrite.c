@@ -15,14 +15,27 @@
 #include "gemm.h"
 #include <math.h>
 
+/* one segment's response v . ctx (the one summation order every path uses,
+ * so cached and fresh responses are bit-identical) */
+static float seg_dot(const float *v, const float *ctx, int C) {
+    float d = 0.0f;
+    for (int c = 0; c < C; c++) d += v[c] * ctx[c];
+    return d;
+}
+
+/* absolute-max selection among S responses d (ties: lower s) */
+static int seg_pick(const float *d, int S) {
+    int bs = 0;
+    for (int s = 1; s < S; s++) if (fabsf(d[s]) > fabsf(d[bs])) bs = s;
+    return bs;
+}
+
 void zs_dendrite_gate(float *dsel, int32_t *sel, const float *useg, const float *ctx, int U, int S, int C) {
     for (int u = 0; u < U; u++) {
         float best = 0.0f;
         int bs = 0;
         for (int s = 0; s < S; s++) {
-            const float *v = useg + ((size_t)u * S + s) * C;
-            float d = 0.0f;
-            for (int c = 0; c < C; c++) d += v[c] * ctx[c];
+            float d = seg_dot(useg + ((size_t)u * S + s) * C, ctx, C);
             if (s == 0 || fabsf(d) > fabsf(best)) { best = d; bs = s; }
         }
         dsel[u] = best;
@@ -131,6 +144,8 @@ typedef struct cl_layer {
     float *a, *out, *dout; /* (Nmax, U)                                        */
     float *gate;           /* (Pmax, U)                                        */
     int32_t *sel;          /* (Pmax, U)                                        */
+    float *dp;             /* (slots, U, S) segment responses per context slot */
+    long *segt;            /* (U, S) train step that last moved each segment   */
 } cl_layer;
 
 struct zs_cl {
@@ -149,6 +164,16 @@ struct zs_cl {
     float *si_omega, *si_Omega, *si_anchor, *si_start; /* (np) each            */
     float *m1, *m2;        /* Adam moments of every w and b (np), or NULL       */
     long step;             /* Adam steps taken                                 */
+    /* context slots: the segment responses d = u_s . c of every unit and
+     * segment for the contexts seen recently, refreshed only where a
+     * segment moved since (a step moves only the selected segments), so a
+     * step gates in U x C instead of U x S x C and an evaluation gates
+     * each context once */
+    long tick;             /* train steps taken                                */
+    int nslot, slotcap, nextslot;
+    float *sctx;           /* (slotcap, context)                               */
+    long *sat;             /* (slotcap) tick at which the slot was refreshed   */
+    uint8_t *active;       /* (classes) the loss's classes, or NULL: all       */
 };
 
 zs_cl_opts zs_cl_defaults(void) {
@@ -175,7 +200,9 @@ void zs_cl_free(zs_cl *m) {
         free(y->w); free(y->b); free(y->dw); free(y->db); free(y->mask); free(y->useg); free(y->duseg);
         free(y->um1); free(y->um2);
         free(y->a); free(y->out); free(y->dout); free(y->gate); free(y->sel);
+        free(y->dp); free(y->segt);
     }
+    free(m->sctx); free(m->sat); free(m->active);
     free(m->ly); free(m->dx); free(m->score); free(m->idx);
     free(m->pw); free(m->pg); free(m->pn);
     free(m->si_omega); free(m->si_Omega); free(m->si_anchor); free(m->si_start);
@@ -273,7 +300,8 @@ zs_status zs_cl_create(zs_cl **out, const zs_cl_opts *o) {
             size_t ns = (size_t)y->U * m->o.segments * m->o.context;
             y->useg = malloc(sizeof(float) * ns);
             y->duseg = calloc(ns, sizeof(float));
-            if (!y->useg || !y->duseg) ZS_FAIL(ZS_ENOMEM, "out of memory");
+            y->segt = calloc((size_t)y->U * m->o.segments, sizeof(long));
+            if (!y->useg || !y->duseg || !y->segt) ZS_FAIL(ZS_ENOMEM, "out of memory");
             if (o->adam && (!(y->um1 = calloc(ns, sizeof(float))) || !(y->um2 = calloc(ns, sizeof(float)))))
                 ZS_FAIL(ZS_ENOMEM, "out of memory");
             float sb = 1.0f / sqrtf((float)m->o.context);
@@ -330,14 +358,75 @@ static inline float adam_dir(float *m1, float *m2, float g, float bc1, float bc2
     return (*m1 / bc1) / (sqrtf(*m2 / bc2) + 1e-8f);
 }
 
-/* forward of n samples; returns the logits (n, K). gated: the dendritic
- * layers' gates of the contexts in use are already computed */
-static const float *forward(zs_cl *m, const float *x, int n, const float *ctx, int P, const int32_t *cid, int gated) {
+#define SLOT_MAX 256
+
+/* The slot holding context c (C floats), its responses brought up to date:
+ * found by content, or a new one (the oldest reused past SLOT_MAX). */
+static zs_status ctx_slot(zs_cl *m, const float *c, int *slot) {
+    int C = m->o.context, S = m->o.segments, q = -1;
+    for (int i = 0; i < m->nslot && q < 0; i++)
+        if (!memcmp(m->sctx + (size_t)i * C, c, sizeof(float) * (size_t)C)) q = i;
+    if (q < 0) {
+        if (m->nslot == m->slotcap && m->slotcap < SLOT_MAX) {
+            int cap = m->slotcap ? 2 * m->slotcap : 16;
+            if (cap > SLOT_MAX) cap = SLOT_MAX;
+            float *sc = realloc(m->sctx, sizeof(float) * (size_t)cap * C);
+            if (sc) m->sctx = sc;
+            long *sa = sc ? realloc(m->sat, sizeof(long) * (size_t)cap) : NULL;
+            if (sa) m->sat = sa;
+            if (!sc || !sa) return ZS_ERR(ZS_ENOMEM, "out of memory");
+            for (int l = 0; l < m->L; l++) {
+                cl_layer *y = &m->ly[l];
+                if (!y->useg) continue;
+                float *dp = realloc(y->dp, sizeof(float) * (size_t)cap * y->U * S);
+                if (!dp) return ZS_ERR(ZS_ENOMEM, "out of memory");
+                y->dp = dp;
+            }
+            m->slotcap = cap;
+        }
+        if (m->nslot < m->slotcap) q = m->nslot++;
+        else { q = m->nextslot; m->nextslot = (m->nextslot + 1) % m->slotcap; }
+        memcpy(m->sctx + (size_t)q * C, c, sizeof(float) * (size_t)C);
+        m->sat[q] = -1;
+    }
+    if (m->sat[q] < m->tick)
+        for (int l = 0; l < m->L; l++) {
+            cl_layer *y = &m->ly[l];
+            if (!y->useg) continue;
+            float *dp = y->dp + (size_t)q * y->U * S;
+            for (size_t j = 0; j < (size_t)y->U * S; j++)
+                if (y->segt[j] > m->sat[q]) dp[j] = seg_dot(y->useg + j * C, c, C);
+        }
+    m->sat[q] = m->tick;
+    *slot = q;
+    return ZS_OK;
+}
+
+/* gates of context c into row p of every dendritic layer's gate / sel */
+static zs_status ctx_gates(zs_cl *m, const float *c, int p) {
+    int q = 0, S = m->o.segments;
+    zs_status st = ctx_slot(m, c, &q);
+    if (st) return st;
+    for (int l = 0; l < m->L; l++) {
+        cl_layer *y = &m->ly[l];
+        if (!y->useg) continue;
+        const float *dp = y->dp + (size_t)q * y->U * S;
+        for (int u = 0; u < y->U; u++) {
+            int bs = seg_pick(dp + (size_t)u * S, S);
+            y->sel[(size_t)p * y->U + u] = bs;
+            y->gate[(size_t)p * y->U + u] = sigm(dp[(size_t)u * S + bs]);
+        }
+    }
+    return ZS_OK;
+}
+
+/* forward of n samples; returns the logits (n, K). The dendritic layers'
+ * gates of the contexts in use are already computed (ctx_gates). */
+static const float *forward(zs_cl *m, const float *x, int n, const int32_t *cid) {
     const float *in = x;
     for (int l = 0; l < m->L; l++) {
         cl_layer *y = &m->ly[l];
         if (y->useg) {
-            if (!gated) zs_dendrite_gates(y->gate, y->sel, y->useg, ctx, cid, n, y->U, m->o.segments, m->o.context, P);
             zs_dendrite_apply(y->out, y->a, y->gate, in, y->w, y->b, cid, n, y->I, y->U);
         } else {
             linear_batch(y->a, in, y->w, y->b, n, y->I, y->U);
@@ -362,13 +451,18 @@ zs_status zs_cl_infer(zs_cl *m, const float *x, int n, const float *ctx, int P, 
     zs_status st;
     if ((st = reserve(m, n < 64 ? n : 64, P > 0 ? P : 1))) return st;
     /* the gates of every context in use, once for all the chunks */
-    for (int l = 0; l < m->L && m->o.segments; l++)
-        if (m->ly[l].useg)
-            zs_dendrite_gates(m->ly[l].gate, m->ly[l].sel, m->ly[l].useg, ctx, cid, n, m->ly[l].U, m->o.segments,
-                              m->o.context, P);
+    if (m->o.segments) {
+        uint8_t *used = calloc((size_t)P, 1);
+        if (!used) return ZS_ERR(ZS_ENOMEM, "out of memory");
+        for (int s = 0; s < n; s++) used[cid ? cid[s] : 0] = 1;
+        for (int p = 0; p < P && !st; p++)
+            if (used[p]) st = ctx_gates(m, ctx + (size_t)p * m->o.context, p);
+        free(used);
+        if (st) return st;
+    }
     for (int s0 = 0; s0 < n; s0 += 64) {
         int b = n - s0 < 64 ? n - s0 : 64;
-        const float *lg = forward(m, x + (size_t)s0 * m->o.inputs, b, ctx, P > 0 ? P : 1, cid ? cid + s0 : NULL, 1);
+        const float *lg = forward(m, x + (size_t)s0 * m->o.inputs, b, cid ? cid + s0 : NULL);
         memcpy(logits + (size_t)s0 * m->o.classes, lg, sizeof(float) * (size_t)b * m->o.classes);
     }
     return ZS_OK;
@@ -379,21 +473,28 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
     ZS_RETURN_IF(!m || !x || !y || n < 1 || !(lr >= 0) || (m->o.segments && !ctx), ZS_EINVAL,
                  "zs_cl_train_step: bad argument (a dendritic network needs a context)");
     int K = m->o.classes;
-    for (int s = 0; s < n; s++) ZS_RETURN_IF(y[s] < 0 || y[s] >= K, ZS_EINVAL, "label %d out of range", (int)y[s]);
+    const uint8_t *act = m->active;
+    for (int s = 0; s < n; s++)
+        ZS_RETURN_IF(y[s] < 0 || y[s] >= K || (act && !act[y[s]]), ZS_EINVAL,
+                     "label %d out of range (or not among the active classes)", (int)y[s]);
     zs_status st = reserve(m, n, 1);
     if (st) return st;
-    const float *lg = forward(m, x, n, ctx, 1, NULL, 0);
+    if (m->o.segments && (st = ctx_gates(m, ctx, 0))) return st;
+    const float *lg = forward(m, x, n, NULL);
     cl_layer *top = &m->ly[m->L - 1];
     double l = 0;
+    /* softmax cross-entropy over the active classes (all without a mask);
+     * the others' logits get no gradient */
     for (int s = 0; s < n; s++) {
         const float *z = lg + (size_t)s * K;
-        float mx = z[0];
-        for (int k = 1; k < K; k++) if (z[k] > mx) mx = z[k];
+        float mx = z[y[s]];
+        for (int k = 0; k < K; k++) if ((!act || act[k]) && z[k] > mx) mx = z[k];
         double se = 0;
-        for (int k = 0; k < K; k++) se += exp((double)(z[k] - mx));
+        for (int k = 0; k < K; k++) if (!act || act[k]) se += exp((double)(z[k] - mx));
         l += log(se) - (z[y[s]] - mx);
         for (int k = 0; k < K; k++)
-            top->dout[(size_t)s * K + k] = (float)((exp((double)(z[k] - mx)) / se - (k == y[s])) / n);
+            top->dout[(size_t)s * K + k] =
+                act && !act[k] ? 0.0f : (float)((exp((double)(z[k] - mx)) / se - (k == y[s])) / n);
     }
     ZS_RETURN_IF(!isfinite(l), ZS_ENUMERIC, "zs_cl_train_step: loss is not finite");
     for (int t = 0; t < m->nt; t++) memset(m->pg[t], 0, sizeof(float) * m->pn[t]);
@@ -451,6 +552,7 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
         bc1 = 1.0f - (float)pow(0.9, (double)m->step);
         bc2 = 1.0f - (float)pow(0.999, (double)m->step);
     }
+    m->tick++;
     size_t off = 0;
     for (int t = 0; t < m->nt; t++) {
         float *p = m->pw[t], *g = m->pg[t];
@@ -483,6 +585,7 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
             /* Adam on the segments is lazy (as torch's SparseAdam): only the
              * selected segments, those with a gradient, move */
             for (int u = 0; u < L->U; u++) {
+                L->segt[(size_t)u * m->o.segments + L->sel[u]] = m->tick;
                 size_t o = ((size_t)u * m->o.segments + L->sel[u]) * m->o.context;
                 float *v = L->useg + o, *g = L->duseg + o;
                 for (int c = 0; c < m->o.context; c++) {
@@ -494,6 +597,17 @@ zs_status zs_cl_train_step(zs_cl *m, const float *x, const int32_t *y, int n, co
         }
     }
     if (loss) *loss = (float)(l / n);
+    return ZS_OK;
+}
+
+zs_status zs_cl_set_classes(zs_cl *m, const uint8_t *active) {
+    ZS_RETURN_IF(!m, ZS_EINVAL, "zs_cl_set_classes: NULL network");
+    if (!active) { free(m->active); m->active = NULL; return ZS_OK; }
+    int on = 0;
+    for (int k = 0; k < m->o.classes; k++) on += active[k] != 0;
+    ZS_RETURN_IF(on < 1, ZS_EINVAL, "zs_cl_set_classes: no class active");
+    if (!m->active && !(m->active = malloc((size_t)m->o.classes))) return ZS_ERR(ZS_ENOMEM, "out of memory");
+    for (int k = 0; k < m->o.classes; k++) m->active[k] = active[k] != 0;
     return ZS_OK;
 }
 

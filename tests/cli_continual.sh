@@ -3,8 +3,10 @@
 # seconds): permuted and split Fashion-MNIST, dense / sparse / dendrites,
 # Adam and SGD, with and without SI; every run learns (task 1 well above
 # chance right after it), prints its summary and writes the accuracy matrix
-# as CSV; the dendritic run infers the context; usage and I/O errors exit
-# 2 and 3. Skipped without Debian's dataset-fashion-mnist.
+# as CSV; the dendritic run infers the context; on split, the task-masked
+# head (--head task) beats the shared head by a wide margin (dense MLP,
+# same seed), --context given and --task-id inferred run and say so; usage
+# and I/O errors exit 2 and 3. Skipped without Debian's dataset-fashion-mnist.
 BUILD=${BUILD:-build}
 Z=$BUILD/zeroskip
 FM=/usr/share/datasets/fashion-mnist
@@ -38,6 +40,20 @@ run dendrites 3 --protocol permuted --tasks 3 --model dendrites
 grep -q "context inferred right" "$T/dendrites.out" && ok || bad "dendrites: context inference not reported"
 run dendrites_sgd 2 --protocol permuted --tasks 2 --model dendrites --optimizer sgd --lr 0.5 --si 0.1
 run split 5 --protocol split --model dendrites
+run split_dense 5 --protocol split --model dense
+run split_task 5 --protocol split --model dense --head task
+grep -q "task head, task given at test" "$T/split_task.out" && ok || bad "split_task: head not reported"
+avg() { sed -n 's/^average accuracy \([0-9.]*\) %.*/\1/p' "$T/$1.out"; }
+sh_avg=$(avg split_dense); tk_avg=$(avg split_task)
+# the shared head forgets the earlier tasks' pairs; the masked one keeps them
+awk -v s="$sh_avg" -v t="$tk_avg" 'BEGIN { exit !(t != "" && s != "" && t > s + 10) }' && ok ||
+    bad "task head average $tk_avg not > shared head $sh_avg + 10"
+run split_ctx 5 --protocol split --model dendrites --head task --context given --task-id inferred
+grep -q "context given (the nearest prototype's task right" "$T/split_ctx.out" && ok || bad "split_ctx: not reported"
+grep -q "task head, task inferred at test" "$T/split_ctx.out" && ok || bad "split_ctx: task id not reported"
+"$Z" continual --head task --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "--head task on permuted: not 2"
+"$Z" continual --protocol split --head two --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad head: not 2"
+"$Z" continual --protocol split --context none --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad context: not 2"
 
 "$Z" continual --optimizer rmsprop --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad optimizer: not 2"
 "$Z" continual --model big --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad model: not 2"
