@@ -6,8 +6,18 @@
  *
  * What zs_net_learn does, per call on n samples x with labels y:
  *   1. forward in evaluation mode (BatchNorm running statistics, k_inference
- *      winners: the very activations serving computes), keeping every
- *      layer's output;
+ *      winners: the very activations serving computes), keeping the outputs
+ *      the backward pass reads. On a model (no momenta) with an inference
+ *      plan whose top keeps them (zs_plan_forward_keep), the forward is the
+ *      plan's: the sparse layers stay packed, their kept weights learn in
+ *      place (the row_update kernel) and the plan's BatchNorm-folded copies
+ *      of what changed are rewritten in the same pass
+ *      (zs_plan_linear_view / zs_plan_update_linear / zs_plan_update_kwta),
+ *      so the next inference needs no rebuild and answers as a plan built
+ *      anew would (tests/test_learn.c). A weight that was zero when the plan
+ *      was built has no slot in it: when it learns, the plan is dropped and
+ *      rebuilt at the next inference. Otherwise (a trainer with momenta, no
+ *      plan, ZS_LEARN_REF set) the reference layers on dense weights;
  *   2. gradient of the mean NLL through the trainable top of the network —
  *      the last opts->layers linear layers and everything above them
  *      (k-WTA, ReLU, dropout, flatten, frozen BatchNorm) — visiting only the
@@ -28,6 +38,7 @@
 #include "net.h"
 #include "layers.h"
 #include "kernels/plan.h"
+#include "kernels/kernels.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,12 +68,11 @@ static int lowest_trainable(const zs_net *net, int layers) {
     return -1;
 }
 
-/* Non-zero positions of v[0..n) into idx; returns their count. */
-static int nonzeros(int32_t *idx, const float *v, int n) {
-    int c = 0;
-    for (int i = 0; i < n; i++)
-        if (v[i] != 0.0f) idx[c++] = i;
-    return c;
+/* Non-zero positions of v[0..n) into idx (room for n + 16); returns their
+ * count. The sparsify kernel (SIMD compress); its values go to scratch
+ * (room for n + 16). */
+static int nonzeros(int32_t *idx, float *scratch, const float *v, int n) {
+    return zs_kernels_active()->sparsify(idx, scratch, v, n);
 }
 
 zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, const zs_learn_opts *opts,
@@ -85,26 +95,63 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                  "zs_net_learn: only_class must be < %d and needs layers = 1", K);
     size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
     ZS_RETURN_IF(!zs_all_finite(x, insz * (size_t)n), ZS_ENUMERIC, "input contains NaN or Inf");
-    if ((st = zs_net_unpack(net))) return st; /* dense weights: this is a trainer */
-    if ((st = zs_net_reserve(net, n))) return st;
-
-    /* 1. forward, evaluation mode */
+    /* 1. forward, evaluation mode. On the inference plan when there is one
+     * that keeps the top's activations: a model (no momenta) stays packed,
+     * its kept weights learn in place and the plan's folded copies with
+     * them. Otherwise the reference layers on dense weights. */
     net->training = 0;
-    const float *logp = zs_net_forward_ref(net, x, n);
+    int on_plan = 0;
+    int32_t *gi = NULL, *hi = NULL, *cols = NULL;
+    float *nzv = NULL;
+    zs_plan_lin_view *view = calloc((size_t)nl, sizeof *view);
+    ZS_RETURN_IF(!view, ZS_ENOMEM, "out of memory");
+    if (!net->dense && !getenv("ZS_LEARN_REF")) {
+        if (!net->kernels && !net->plan_unsupported) {
+            st = zs_plan_build(net);
+            if (st == ZS_EUNSUPPORTED) net->plan_unsupported = 1, st = ZS_OK;
+            else if (st) goto out;
+        }
+        if (net->kernels && zs_plan_can_keep(net, lo)) {
+            if (!net->moment && (st = zs_net_pack(net))) goto out;
+            if ((st = zs_net_reserve(net, n))) goto out;
+            zs_plan_calibrate(net, x, last->out);
+            on_plan = 1;
+            for (int i = lo; i < nl && on_plan; i++) {
+                zs_layer *L = &net->layers[i];
+                if (L->type != ZS_LINEAR || L->w) continue;
+                if (zs_plan_linear_view(net, i, &view[i])) on_plan = 0;
+            }
+        }
+    }
+    if (!on_plan && (st = zs_net_unpack(net))) goto out;
+    if ((st = zs_net_reserve(net, n))) goto out;
+    const float *logp;
+    if (on_plan) {
+        float *lp = last->out;
+        for (int s = 0; s < n; s++)
+            if ((st = zs_plan_forward_keep(net, x + (size_t)s * insz, s, lp + (size_t)s * K, lo))) goto out;
+        logp = lp;
+    } else {
+        logp = zs_net_forward_ref(net, x, n);
+    }
     double l = 0;
     for (int s = 0; s < n; s++) l -= logp[(size_t)s * K + y[s]];
     l /= n;
     /* finite log-probabilities give finite gradients; finite activations
      * (inputs checked above) finite updates */
-    ZS_RETURN_IF(!isfinite(l) || !zs_all_finite(logp, (size_t)n * K), ZS_ENUMERIC,
-                 "learning: log-probabilities are not finite (loss %g); the model diverged?", l);
+    if (!isfinite(l) || !zs_all_finite(logp, (size_t)n * K)) {
+        st = ZS_ERR(ZS_ENUMERIC, "learning: log-probabilities are not finite (loss %g); the model diverged?", l);
+        goto out;
+    }
 
     size_t maxu = 0;
     for (int i = lo; i < nl; i++)
         if (net->layers[i].in_size > maxu) maxu = net->layers[i].in_size;
-    int32_t *gi = malloc(sizeof(int32_t) * (maxu + (size_t)K));
-    int32_t *hi = malloc(sizeof(int32_t) * (maxu + (size_t)K));
-    ZS_RETURN_IF(!gi || !hi, ZS_ENOMEM, "out of memory");
+    gi = malloc(sizeof(int32_t) * (maxu + (size_t)K + 16));
+    hi = malloc(sizeof(int32_t) * (maxu + (size_t)K + 16));
+    cols = malloc(sizeof(int32_t) * (maxu + (size_t)K + 16));
+    nzv = malloc(sizeof(float) * (maxu + (size_t)K + 16));
+    if (!gi || !hi || !cols || !nzv) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); goto out; }
 
     /* 2. gradients of each layer's output, top down, into the dout buffers
      * (dense per sample; zeros are skipped below) */
@@ -125,11 +172,27 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
             switch (L->type) {
             case ZS_LINEAR: {
                 memset(din, 0, sizeof(float) * (size_t)I);
-                int c = nonzeros(gi, g, U);
+                int c = nonzeros(gi, nzv, g, U);
+                if (L->w && B->type == ZS_KWINNERS && !B->ties_nupic) {
+                    /* a k-WTA below passes gradient to its winners only: din there */
+                    const int32_t *wi = B->win.idx + (size_t)s * B->win.kmax;
+                    for (int e = 0; e < B->win.count[s]; e++) {
+                        int t = wi[e];
+                        float a = 0.0f;
+                        for (int j = 0; j < c; j++) a += g[gi[j]] * L->w[(size_t)gi[j] * I + t];
+                        din[t] = a;
+                    }
+                    break;
+                }
                 for (int j = 0; j < c; j++) {
-                    const float *w = L->w + (size_t)gi[j] * I;
                     float go = g[gi[j]];
-                    for (int t = 0; t < I; t++) din[t] += go * w[t];
+                    if (L->w) {
+                        const float *w = L->w + (size_t)gi[j] * I;
+                        for (int t = 0; t < I; t++) din[t] += go * w[t];
+                    } else { /* packed: the row's kept weights */
+                        for (int32_t k = L->prow[gi[j]]; k < L->prow[gi[j] + 1]; k++)
+                            din[L->pidx16 ? L->pidx16[k] : L->pidx32[k]] += go * L->pval[k];
+                    }
                 }
                 break;
             }
@@ -170,25 +233,72 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
         const float *in = i ? net->layers[i - 1].out : x;
         for (int s = 0; s < n; s++) {
             const float *g = L->dout + (size_t)s * U, *h = in + (size_t)s * I;
-            int c = nonzeros(gi, g, U), ch = nonzeros(hi, h, I);
-            for (int j = 0; j < c; j++) {
+            int c = nonzeros(gi, nzv, g, U), ch = nonzeros(hi, nzv, h, I);
+            if (!L->w) { /* packed, on the plan: the rows' kept weights (a zero input leaves one as it is) */
+                const zs_plan_lin_view *v = &view[i];
+                const zs_kernels *KS = zs_kernels_active();
+                const int32_t *prow = L->prow;
+                const uint16_t *p16 = L->pidx16;
+                const int32_t *p32 = L->pidx32;
+                float *pval = L->pval;
+                for (int j = 0; j < c; j++) {
+                    int o = gi[j];
+                    float go = lr * g[o];
+                    int32_t k0 = prow[o], k1 = prow[o + 1];
+                    if (opts->weight_decay > 0)
+                        for (int32_t k = k0; k < k1; k++) pval[k] *= decay;
+                    if (L->b) L->b[o] -= go;
+                    if (on_plan && p16) { /* SGD and the plan's copies in one pass (row_update kernel) */
+                        if (KS->row_update(pval + k0, p16 + k0, k1 - k0, go, h, v->slot + k0, v->val, v->scale[o]))
+                            on_plan = 0; /* a weight the plan lacks (it was zero at build) */
+                    } else {
+                        for (int32_t k = k0; k < k1; k++) { /* as row_update, any index width */
+                            float hv = h[p16 ? p16[k] : p32[k]];
+                            if (hv == 0.0f) continue;
+                            float d = go * hv;
+                            pval[k] = pval[k] - d;
+                            if (!on_plan) continue;
+                            int32_t t = v->slot[k];
+                            if (t >= 0) v->val[t] = pval[k] * v->scale[o];
+                            else if (pval[k] != 0.0f) on_plan = 0;
+                        }
+                    }
+                    if (!on_plan) { zs_plan_free(net); continue; } /* rebuilt at the next inference */
+                    if (L->b) v->bias[o] = zs_plan_fold_bias(v, o, L->b[o]);
+                }
+                continue;
+            }
+            for (int j = 0; j < c && st == ZS_OK; j++) {
                 int o = gi[j];
                 float go = lr * g[o];
                 float *w = L->w + (size_t)o * I;
                 if (opts->weight_decay > 0)
                     for (int t = 0; t < I; t++) w[t] *= decay;
+                int nc = 0; /* the columns of row o that changed, for the plan */
                 if (L->mask) {
                     const uint8_t *m = L->mask + (size_t)o * I;
-                    for (int q = 0; q < ch; q++) if (m[hi[q]]) w[hi[q]] -= go * h[hi[q]];
+                    for (int q = 0; q < ch; q++)
+                        if (m[hi[q]]) { w[hi[q]] -= go * h[hi[q]]; cols[nc++] = hi[q]; }
+                    if (opts->weight_decay > 0) {
+                        nc = 0;
+                        for (int t = 0; t < I; t++) if (m[t]) cols[nc++] = t;
+                    }
                 } else {
                     for (int q = 0; q < ch; q++) w[hi[q]] -= go * h[hi[q]];
+                    if (opts->weight_decay > 0) for (int t = 0; t < I; t++) cols[nc++] = t;
+                    else memcpy(cols, hi, sizeof(int32_t) * (size_t)(nc = ch));
                 }
                 if (L->b) L->b[o] -= go;
+                if (on_plan) { /* the plan's folded copies of row o */
+                    int32_t row = o, cs[2] = {0, nc};
+                    zs_status su = zs_plan_update_linear(net, i, &row, 1, cs, cols);
+                    if (su == ZS_EUNSUPPORTED) { on_plan = 0; zs_plan_free(net); }
+                    else st = su;
+                }
             }
         }
     }
-    free(gi);
-    free(hi);
+    if (st) goto out;
     /* 4. duty cycles of the k-WTA layers that learn */
     if (opts->update_duty)
         for (int i = lo; i < nl; i++) {
@@ -200,10 +310,23 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                 zs_kwinners_update_duty(L->duty, &L->learning_iterations, L->out, n, L->in_c,
                                         L->in_h * L->in_w, L->duty_cycle_period);
         }
-    zs_plan_free(net); /* the packed weights are stale */
+    if (on_plan) {
+        /* the plan's boost factors of the k-WTA layers whose duty cycles moved */
+        for (int i = lo; i < nl && opts->update_duty; i++)
+            if (net->layers[i].type == ZS_KWINNERS || net->layers[i].type == ZS_KWINNERS2D)
+                if (zs_plan_update_kwta(net, i)) { zs_plan_free(net); break; }
+    } else {
+        zs_plan_free(net); /* the packed weights are stale */
+    }
     net->steps++;
     if (loss) *loss = (float)l;
-    return ZS_OK;
+out:
+    free(gi);
+    free(hi);
+    free(cols);
+    free(nzv);
+    free(view);
+    return st;
 }
 
 /* ------------------------------------------------------------ clone */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MLP_IN (28 * 28)
 
@@ -254,10 +255,94 @@ static void test_errors(void) {
     zs_net_free(g);
 }
 
+/* Learning on the inference plan (the default for a model: packed weights,
+ * the plan's folded copies updated in place): after each step the model
+ * answers bit for bit as a fresh copy of it does (a plan built from
+ * scratch); the weights follow the reference path (ZS_LEARN_REF: dense
+ * weights, reference layers) to float rounding; a kept weight that was 0
+ * when the plan was built and learns makes the plan rebuild, still exact. */
+static int same_answers(zs_net *a, const float *x, int n) {
+    zs_net *c = NULL;
+    if (zs_net_clone(a, &c) != ZS_OK) return 0;
+    int K = zs_net_num_classes(a);
+    float *la = malloc(sizeof(float) * (size_t)n * K), *lc = malloc(sizeof(float) * (size_t)n * K);
+    int ok = la && lc && zs_net_infer(a, x, n, la) == ZS_OK && zs_net_infer(c, x, n, lc) == ZS_OK &&
+             !memcmp(la, lc, sizeof(float) * (size_t)n * K);
+    free(la); free(lc);
+    zs_net_free(c);
+    return ok;
+}
+
+static void learn_on_plan_case(const char *preset, int in_size, int zero_rows) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/zs_test_learn_%d.safetensors", (int)getpid());
+    zs_net *t = NULL, *m = NULL, *r = NULL;
+    CHECK(zs_net_create_preset(&t, preset, 9) == ZS_OK && zs_net_save(t, path) == ZS_OK &&
+              zs_net_load(&m, path) == ZS_OK && zs_net_load(&r, path) == ZS_OK,
+          "%s: saved and loaded twice: %s", preset, zs_last_error());
+    remove(path);
+    zs_net_free(t);
+    if (!m || !r) { zs_net_free(m); zs_net_free(r); return; }
+    int fc = -1; /* the lowest sparse linear layer: the one that learns under layers = 2 */
+    for (int i = m->n_layers - 1; i >= 0; i--)
+        if (m->layers[i].type == ZS_LINEAR && m->layers[i].prow) { fc = i; break; }
+    CHECK(fc >= 0 && m->compact, "%s: loaded packed", preset);
+    if (fc < 0) { zs_net_free(m); zs_net_free(r); return; }
+    if (zero_rows) /* kept weights that are 0 when the plan is built */
+        for (int u = 0; u < zero_rows; u++)
+            for (int32_t k = m->layers[fc].prow[u]; k < m->layers[fc].prow[u + 1]; k++)
+                m->layers[fc].pval[k] = r->layers[fc].pval[k] = 0.0f;
+    enum { N = 12 };
+    float *x = malloc(sizeof(float) * (size_t)in_size * N);
+    fill_random(x, (size_t)in_size * N, 4242);
+    for (int i = 0; i < in_size * N; i += 4) x[i] = 0.0f;
+    zs_learn_opts o = zs_learn_defaults();
+    o.lr = 0.05f;
+    int exact = 1, packed = 1, plan_kept = 0;
+    for (int s = 0; s < N; s++) {
+        int32_t y = s % zs_net_num_classes(m);
+        CHECK(zs_net_learn(m, x + (size_t)s * in_size, &y, 1, &o, NULL) == ZS_OK, "%s: learn on the plan: %s",
+              preset, zs_last_error());
+        setenv("ZS_LEARN_REF", "1", 1);
+        CHECK(zs_net_learn(r, x + (size_t)s * in_size, &y, 1, &o, NULL) == ZS_OK, "%s: learn, reference", preset);
+        unsetenv("ZS_LEARN_REF");
+        plan_kept += m->kernels != NULL;
+        packed &= m->compact;
+        exact &= same_answers(m, x, N);
+    }
+    CHECK(packed, "%s: the model stays packed while it learns", preset);
+    CHECK(exact, "%s: after every step it answers bit for bit as a fresh copy (a plan built anew)", preset);
+    if (!zero_rows) CHECK(plan_kept == N, "%s: the plan is updated in place, never dropped (%d of %d)", preset, plan_kept, N);
+    else CHECK(plan_kept < N, "%s: weights that were 0 at build and learned: the plan is rebuilt (%d of %d kept)", preset,
+               plan_kept, N);
+    /* the same step as the reference path, to rounding */
+    const zs_layer *A = &m->layers[fc], *B = &r->layers[fc];
+    double worst = 0;
+    long moved = 0;
+    for (int u = 0; u < A->out_c; u++)
+        for (int32_t k = A->prow[u]; k < A->prow[u + 1]; k++) {
+            size_t j = (size_t)u * A->fan_in + A->pidx16[k];
+            double d = fabs((double)A->pval[k] - B->w[j]);
+            if (d > worst) worst = d;
+            moved += B->w[j] != 0.0f && A->pval[k] != 0.0f;
+        }
+    CHECK(moved > 0 && worst < 1e-4, "%s: weights as the reference path's (max diff %g)", preset, worst);
+    free(x);
+    zs_net_free(m);
+    zs_net_free(r);
+}
+
+static void test_learn_on_plan(void) {
+    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 0);
+    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 400);
+    learn_on_plan_case("gsc-sparse", 32 * 32, 0);
+}
+
 int main(void) {
     test_gradient_and_sparsity();
     test_clone();
     test_add_class();
     test_errors();
+    test_learn_on_plan();
     return check_finish("learn");
 }

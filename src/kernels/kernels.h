@@ -130,6 +130,14 @@ typedef void zs_linear_sparse_fn(float *out, const int32_t *idx, const float *va
                                  const zs_linear_pack *p);
 /* out (Op) = bias + W x for a dense input x (I), gather layout. */
 typedef void zs_linear_gather_fn(float *out, const float *x, const zs_linear_pack *p);
+/* Online SGD on one packed row (zs_net_learn on the plan): for k < n with
+ * h[idx[k]] != 0 (the others do not change),
+ *   w[k] = w[k] - a * h[idx[k]]  (a multiply, then a subtract: no FMA),
+ * and where slot[k] >= 0, val[slot[k]] = w[k] * sc (the plan's folded
+ * copy). Returns 1 when some changed w[k] with slot[k] < 0 is != 0 (a
+ * weight the plan does not hold), else 0. */
+typedef int zs_row_update_fn(float *w, const uint16_t *idx, int n, float a, const float *h,
+                             const int32_t *slot, float *val, float sc);
 /* Max-pool (k x k, stride s, no padding) over a winners list of a (C, H, W)
  * map whose non-listed entries are 0: out list = the pooled positions where
  * some listed entry lies (ascending), with the dense max-pool value there.
@@ -156,7 +164,8 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(linear_ss, zs_linear_sparse_fn, "linear sparse in x sparse w: 16-output blocks per column") \
     X(linear_sg, zs_linear_gather_fn, "linear dense in x sparse w: 16 outputs per step, gathered inputs") \
     X(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists, FMA in input order") \
-    X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns")
+    X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns") \
+    X(row_update, zs_row_update_fn, "online SGD on a packed row: gathered inputs, scattered plan copies")
 
 /* Y(name, type, description): algorithmically scalar kernels (one version,
  * zs_<name>__scalar, used under every ISA). */
@@ -246,6 +255,9 @@ static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
  * 1/sqrt(var + eps) (in double, as the reference), g = gamma or 1, beta or 0. */
 void zs_bn_fold(float *w, float *b, int Co, size_t fan_in, const float *mean, const float *var,
                 const float *gamma, const float *beta, float eps);
+/* The factor zs_bn_fold multiplies a channel's weights by: gamma (or 1) x
+ * invstd, computed exactly as there. */
+float zs_bn_fold_scale(float var, const float *gamma, float eps);
 /* Pack conv weights w (Co, Ci, Kh, Kw) (zeros skipped) for an input of
  * (Ci, H, W) already padded. bias may be NULL. Free with zs_conv_taps_free. */
 zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, int Co, int Ci,

@@ -72,3 +72,35 @@ void zs_linear_sg__avx2(float *out, const float *x, const zs_linear_pack *p) {
 #define LSL_FN zs_linear_ss_list__avx2
 #define LSL_VL 1
 #include "linear_list_kern.h"
+
+int zs_row_update__avx2(float *w, const uint16_t *idx, int n, float a, const float *h,
+                        const int32_t *slot, float *val, float sc) {
+    const __m256 va = _mm256_set1_ps(a), vs = _mm256_set1_ps(sc), z = _mm256_setzero_ps();
+    int missing = 0, k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256i i = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(idx + k)));
+        __m256 hv = _mm256_i32gather_ps(h, i, 4);
+        int nz = _mm256_movemask_ps(_mm256_cmp_ps(hv, z, _CMP_NEQ_OQ));
+        if (!nz) continue;
+        __m256 w0 = _mm256_loadu_ps(w + k);
+        __m256 wv = _mm256_blendv_ps(w0, _mm256_sub_ps(w0, _mm256_mul_ps(va, hv)), _mm256_cmp_ps(hv, z, _CMP_NEQ_OQ));
+        _mm256_storeu_ps(w + k, wv);
+        float c[8];
+        _mm256_storeu_ps(c, _mm256_mul_ps(wv, vs));
+        for (; nz; nz &= nz - 1) { /* no scatter in AVX2: the changed lanes */
+            int j = __builtin_ctz((unsigned)nz);
+            int32_t t = slot[k + j];
+            if (t >= 0) val[t] = c[j];
+            else missing |= w[k + j] != 0.0f;
+        }
+    }
+    for (; k < n; k++) {
+        float x = h[idx[k]];
+        if (x == 0.0f) continue;
+        float d = a * x;
+        w[k] = w[k] - d;
+        if (slot[k] >= 0) val[slot[k]] = w[k] * sc;
+        else missing |= w[k] != 0.0f;
+    }
+    return missing;
+}

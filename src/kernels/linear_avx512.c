@@ -109,3 +109,24 @@ static inline __attribute__((always_inline)) void lsl_step16(float *out, const i
 #define LSL_VL 16
 #define LSL_STEP(out, lo, lw, v, rem) lsl_step16((out), (lo), (lw), (v), (rem))
 #include "linear_list_kern.h"
+
+int zs_row_update__avx512(float *w, const uint16_t *idx, int n, float a, const float *h,
+                          const int32_t *slot, float *val, float sc) {
+    const __m512 va = _mm512_set1_ps(a), vs = _mm512_set1_ps(sc), z = _mm512_setzero_ps();
+    const __m512i zi = _mm512_setzero_si512();
+    __mmask16 miss = 0;
+    for (int k = 0; k < n; k += 16) {
+        __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
+        __m512i i = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, idx + k));
+        __m512 hv = _mm512_mask_i32gather_ps(z, m, i, h, 4);
+        m = _mm512_mask_cmpneq_ps_mask(m, hv, z); /* the lanes that change */
+        if (!m) continue;
+        __m512 wv = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_mul_ps(va, hv));
+        _mm512_mask_storeu_ps(w + k, m, wv);
+        __m512i sl = _mm512_maskz_loadu_epi32(m, slot + k);
+        __mmask16 has = _mm512_mask_cmpge_epi32_mask(m, sl, zi);
+        _mm512_mask_i32scatter_ps(val, has, sl, _mm512_mul_ps(wv, vs), 4);
+        miss |= _mm512_mask_cmpneq_ps_mask(m & ~has, wv, z);
+    }
+    return miss != 0;
+}

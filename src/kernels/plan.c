@@ -50,6 +50,8 @@ typedef struct stage {
     int C, H, W;              /* input shape                               */
     int oC, oH, oW;           /* output shape                              */
     int pad, relu, pk, ps;
+    int li;                   /* index of that layer in the network         */
+    int list_in;              /* the input arrives as the list lidx/lval    */
     int dense_above;          /* conv_sparse from a dense map: use the taps
                                  kernel when more non-zeros than this (0: never) */
     int list_below, in_list;  /* linear auto: list kernel when fewer inputs
@@ -71,6 +73,11 @@ typedef struct stage {
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
+    /* learning on a packed layer (zs_plan_linear_view): per kept weight of
+     * the layer's packed form, its index in the layout's values (-1: not
+     * packed here), and the BatchNorm fold factor per output */
+    int32_t *lslot;
+    float *lscale;
 } stage;
 
 typedef struct zs_plan {
@@ -95,6 +102,8 @@ enum { REP_DENSE, REP_LIST };
 
 static void stage_free(stage *s) {
     free(s->f);
+    free(s->lslot);
+    free(s->lscale);
     zs_conv_taps_free(&s->taps);
     zs_conv_scatter_free(&s->sc);
     zs_linear_pack_free(&s->lin);
@@ -199,13 +208,16 @@ zs_status zs_plan_build(zs_net *net) {
     int C = net->in_c, H = net->in_h, W = net->in_w;
     size_t maxd = (size_t)C * H * W, maxl, maxk = 16, maxc = 16;
     stage *s;
-#define ADD(kind, name) do { if (!(s = add(p, (kind), (name), C, H, W))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory"); } while (0)
+    int li_cur = 0;
+#define ADD(kind, name) do { if (!(s = add(p, (kind), (name), C, H, W))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory"); \
+                             s->li = li_cur; s->list_in = rep == REP_LIST; } while (0)
 #define NEED_DENSE(name) do { if (rep == REP_LIST) { ADD(ST_DENSIFY, name); rep = REP_DENSE; } } while (0)
 #define NEED_LIST(name) do { if (rep == REP_DENSE) { ADD(ST_SPARSIFY, name); s->kernel = "sparsify"; rep = REP_LIST; } } while (0)
 
     for (int i = 0; i < net->n_layers; i++) {
         const zs_layer *L = &net->layers[i], *next = i + 1 < net->n_layers ? &net->layers[i + 1] : NULL;
         size_t units = (size_t)C * H * W;
+        li_cur = i;
         if (units > maxd) maxd = units;
         switch (L->type) {
         case ZS_CONV2D: {
@@ -400,6 +412,7 @@ zs_status zs_plan_build(zs_net *net) {
         (void)sparse_hint;
     }
     if ((size_t)C * H * W > maxd) maxd = (size_t)C * H * W;
+    li_cur = net->n_layers - 1;
     NEED_DENSE("output");
     if ((size_t)C * H * W != (size_t)net->num_classes)
         ZS_FAIL(ZS_EUNSUPPORTED, "plan: output has %d values for %d classes", C * H * W, net->num_classes);
@@ -723,7 +736,7 @@ size_t zs_plan_bytes(const zs_net *net) {
         const zs_conv_taps *t = &s->taps;
         const zs_conv_scatter *c = &s->sc;
         const zs_linear_pack *l = &s->lin;
-        b += ub(s->f) + ub(t->start) + ub(t->off) + ub(t->w) + ub(t->bias);
+        b += ub(s->f) + ub(s->lslot) + ub(s->lscale) + ub(t->start) + ub(t->off) + ub(t->w) + ub(t->bias);
         b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
              ub(c->bstart) + ub(c->boff) + ub(c->bw);
         b += ub(l->start) + ub(l->lo) + ub(l->lw) + ub(l->bstart) + ub(l->bo) + ub(l->bw) + ub(l->gi) + ub(l->gw) +
@@ -735,4 +748,209 @@ size_t zs_plan_bytes(const zs_net *net) {
 int zs_plan_isa(const zs_net *net) {
     const zs_plan *p = net ? net->kernels : NULL;
     return p ? (int)p->K->isa : -1;
+}
+
+/* ------------------------------------------------------------ learning */
+
+static stage *linear_stage(zs_plan *p, int li) {
+    for (int i = 0; p && i < p->n; i++)
+        if (p->st[i].kind == ST_LINEAR && p->st[i].li == li) return &p->st[i];
+    return NULL;
+}
+
+
+zs_status zs_plan_forward_keep(zs_net *net, const float *x, int s, float *logprob, int lo) {
+    ZS_RETURN_IF(!net || !net->kernels || !x || !logprob || s < 0 || s >= net->max_batch, ZS_EINVAL,
+                 "zs_plan_forward_keep: bad argument");
+    zs_plan *p = net->kernels;
+    if (!p->calibrated) calibrate_one(p, x, logprob); /* same outputs; then run again, keeping */
+    const float *cur = x;
+    int nl = 0;
+    for (int i = 0; i < p->n; i++) {
+        stage *st = &p->st[i];
+        int keep = st->li >= lo;
+        if (keep && st->kind == ST_LINEAR && st->li > 0) {
+            zs_layer *B = &net->layers[st->li - 1]; /* its output is this linear's input */
+            size_t I = (size_t)st->C * st->H * st->W;
+            float *d = B->out + (size_t)s * I;
+            if (st->list_in) {
+                memset(d, 0, sizeof(float) * I);
+                for (int e = 0; e < nl; e++) d[p->lidx[e]] = p->lval[e];
+            } else {
+                memcpy(d, cur, sizeof(float) * I);
+            }
+        }
+        cur = step(p, i, cur, &nl, logprob);
+        if (keep && st->kind == ST_KWTA) {
+            zs_layer *L = &net->layers[st->li];
+            size_t U = (size_t)st->C * st->H * st->W;
+            L->win.kmax = st->k;
+            L->win.count[s] = nl;
+            int32_t *wi = L->win.idx + (size_t)s * st->k;
+            float *wv = L->win.val + (size_t)s * st->k, *o = L->out + (size_t)s * U;
+            memset(o, 0, sizeof(float) * U);
+            for (int e = 0; e < nl; e++) {
+                wi[e] = p->lidx[e];
+                wv[e] = p->lval[e];
+                o[p->lidx[e]] = p->lval[e];
+            }
+        } else if (keep && st->kind == ST_RELU) {
+            zs_layer *L = &net->layers[st->li];
+            memcpy(L->out + (size_t)s * L->out_size, cur, sizeof(float) * L->out_size);
+        }
+    }
+    return ZS_OK;
+}
+
+int zs_plan_can_keep(const zs_net *net, int lo) {
+    const zs_plan *p = net ? net->kernels : NULL;
+    if (!p) return 0;
+    for (int i = 0; i < p->n; i++) {
+        const stage *st = &p->st[i];
+        if (st->li < lo) continue;
+        switch (st->kind) {
+        case ST_LINEAR: case ST_KWTA: case ST_RELU: case ST_SPARSIFY: case ST_DENSIFY: case ST_LOGSOFTMAX: break;
+        default: return 0; /* a fused stage (k-WTA + pool, ReLU + pool) keeps nothing */
+        }
+    }
+    return 1;
+}
+
+/* First t in [lo, hi) with key[t] >= v (key ascending), or hi. */
+static int32_t lower(const int32_t *key, int32_t lo, int32_t hi, int32_t v) {
+    while (lo < hi) {
+        int32_t m = lo + (hi - lo) / 2;
+        if (key[m] < v) lo = m + 1;
+        else hi = m;
+    }
+    return lo;
+}
+
+zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr, const int32_t *cstart,
+                                const int32_t *cols) {
+    zs_plan *p = net ? net->kernels : NULL;
+    ZS_RETURN_IF(!p || li < 0 || li >= net->n_layers || net->layers[li].type != ZS_LINEAR || !net->layers[li].w,
+                 ZS_EINVAL, "zs_plan_update_linear: no plan, or layer %d is not a dense-held linear layer", li);
+    stage *st = linear_stage(p, li);
+    ZS_RETURN_IF(!st, ZS_EUNSUPPORTED, "zs_plan_update_linear: the plan has no stage for layer %d", li);
+    const zs_layer *L = &net->layers[li];
+    const zs_layer *bn = li + 1 < net->n_layers && net->layers[li + 1].type == ZS_BATCHNORM ? &net->layers[li + 1] : NULL;
+    zs_linear_pack *lp = &st->lin;
+    int missing = 0;
+    for (int r = 0; r < nr; r++) {
+        int o = rows[r];
+        /* exactly as fold_weights: w * g, (b - mean) * g + beta */
+        float g = bn ? zs_bn_fold_scale(bn->running_var[o], bn->affine ? bn->gamma + o : NULL, bn->bn_eps) : 1.0f;
+        float b = L->has_bias && L->b ? L->b[o] : 0.0f;
+        if (bn) b = (b - bn->running_mean[o]) * g + (bn->affine ? bn->beta[o] : 0.0f);
+        lp->bias[o] = b;
+        const float *wrow = L->w + (size_t)o * L->fan_in;
+        size_t gbase = (size_t)(o / 16) * lp->gnz * 16 + (size_t)(o % 16);
+        int j = 0; /* gather: walk of row o's lane, inputs ascending */
+        for (int32_t c = cstart[r]; c < cstart[r + 1]; c++) {
+            int32_t i = cols[c];
+            float v = bn ? wrow[i] * g : wrow[i];
+            int found = 0;
+            if (lp->wt) { lp->wt[(size_t)i * lp->Op + o] = v; found = 1; }
+            if (lp->start) {
+                int32_t t = lower(lp->lo, lp->start[i], lp->start[i + 1], o);
+                if (t < lp->start[i + 1] && lp->lo[t] == o) { lp->lw[t] = v; found = 1; }
+                else if (v != 0.0f) missing = 1;
+            }
+            if (lp->bstart) {
+                int32_t t = lower(lp->bo, lp->bstart[i], lp->bstart[i + 1], o - 15);
+                if (t < lp->bstart[i + 1] && lp->bo[t] <= o && o < lp->bo[t] + 16) {
+                    lp->bw[(size_t)t * 16 + (o - lp->bo[t])] = v;
+                    found = 1;
+                } else if (v != 0.0f) missing = 1;
+            }
+            if (lp->gi) {
+                int hit = 0;
+                for (; j < lp->gnz; j++) {
+                    int32_t q = lp->gi[gbase + (size_t)j * 16];
+                    if (j > 0 && q <= lp->gi[gbase + (size_t)(j - 1) * 16]) { j = lp->gnz; break; } /* padding */
+                    if (q == i) { lp->gw[gbase + (size_t)j * 16] = v; hit = 1; j++; break; }
+                    if (q > i) break;
+                }
+                if (!hit && v != 0.0f) missing = 1;
+                found |= hit;
+            }
+            (void)found;
+        }
+    }
+    ZS_RETURN_IF(missing, ZS_EUNSUPPORTED,
+                 "zs_plan_update_linear: a weight of layer '%s' that was zero when the plan was built is not", L->name);
+    return ZS_OK;
+}
+
+zs_status zs_plan_update_kwta(zs_net *net, int li) {
+    zs_plan *p = net ? net->kernels : NULL;
+    ZS_RETURN_IF(!p || li < 0 || li >= net->n_layers, ZS_EINVAL, "zs_plan_update_kwta: bad argument");
+    const zs_layer *L = &net->layers[li];
+    for (int i = 0; i < p->n; i++) {
+        stage *st = &p->st[i];
+        if ((st->kind != ST_KWTA && st->kind != ST_KWTA_POOL) || st->li != li) continue;
+        size_t units = (size_t)st->C * st->H * st->W;
+        float td = (float)((double)L->k_inference / (double)units); /* as zs_plan_build */
+        for (int g = 0; g < st->G; g++) st->f[g] = expf((td - L->duty[g]) * L->boost_strength);
+        return ZS_OK;
+    }
+    return ZS_ERR(ZS_EUNSUPPORTED, "zs_plan_update_kwta: the plan has no k-WTA stage for layer %d", li);
+}
+
+void zs_plan_calibrate(zs_net *net, const float *x, float *logprob) {
+    zs_plan *p = net ? net->kernels : NULL;
+    while (p && !p->calibrated) calibrate_one(p, x, logprob);
+}
+
+zs_status zs_plan_linear_view(zs_net *net, int li, zs_plan_lin_view *v) {
+    zs_plan *p = net ? net->kernels : NULL;
+    ZS_RETURN_IF(!p || !v || li < 0 || li >= net->n_layers, ZS_EINVAL, "zs_plan_linear_view: bad argument");
+    const zs_layer *L = &net->layers[li];
+    stage *st = linear_stage(p, li);
+    ZS_RETURN_IF(!st || L->type != ZS_LINEAR || !L->prow, ZS_EUNSUPPORTED,
+                 "zs_plan_linear_view: layer %d is not a packed linear layer with a plan stage", li);
+    zs_linear_pack *lp = &st->lin;
+    int layouts = !!lp->wt + !!lp->start + !!lp->bstart + !!lp->gi;
+    ZS_RETURN_IF(!p->calibrated || layouts != 1, ZS_EUNSUPPORTED,
+                 "zs_plan_linear_view: layer '%s' has %d weight layouts in the plan (one needed)", L->name, layouts);
+    const zs_layer *bn = li + 1 < net->n_layers && net->layers[li + 1].type == ZS_BATCHNORM ? &net->layers[li + 1] : NULL;
+    v->bn = bn;
+    v->bias = lp->bias;
+    v->val = lp->wt ? lp->wt : lp->start ? lp->lw : lp->bstart ? lp->bw : lp->gw;
+    if (!st->lslot) {
+        size_t nnz = (size_t)L->prow[L->out_c];
+        int32_t *slot = malloc(sizeof(int32_t) * (nnz ? nnz : 1));
+        float *sc = malloc(sizeof(float) * (size_t)L->out_c);
+        ZS_RETURN_IF(!slot || !sc, ZS_ENOMEM, "out of memory");
+        for (int o = 0; o < L->out_c; o++) {
+            sc[o] = bn ? zs_bn_fold_scale(bn->running_var[o], bn->affine ? bn->gamma + o : NULL, bn->bn_eps) : 1.0f;
+            size_t gbase = lp->gi ? (size_t)(o / 16) * lp->gnz * 16 + (size_t)(o % 16) : 0;
+            int j = 0;
+            for (int32_t k = L->prow[o]; k < L->prow[o + 1]; k++) {
+                int32_t i = L->pidx16 ? L->pidx16[k] : L->pidx32[k], t = -1;
+                if (lp->wt) t = (int32_t)((size_t)i * lp->Op + o);
+                else if (lp->start) {
+                    int32_t q = lower(lp->lo, lp->start[i], lp->start[i + 1], o);
+                    if (q < lp->start[i + 1] && lp->lo[q] == o) t = q;
+                } else if (lp->bstart) {
+                    int32_t q = lower(lp->bo, lp->bstart[i], lp->bstart[i + 1], o - 15);
+                    if (q < lp->bstart[i + 1] && lp->bo[q] <= o && o < lp->bo[q] + 16) t = q * 16 + (o - lp->bo[q]);
+                } else {
+                    for (; j < lp->gnz; j++) {
+                        int32_t q = lp->gi[gbase + (size_t)j * 16];
+                        if (j > 0 && q <= lp->gi[gbase + (size_t)(j - 1) * 16]) { j = lp->gnz; break; }
+                        if (q == i) { t = (int32_t)(gbase + (size_t)j * 16); j++; break; }
+                        if (q > i) break;
+                    }
+                }
+                slot[k] = t;
+            }
+        }
+        st->lslot = slot;
+        st->lscale = sc;
+    }
+    v->slot = st->lslot;
+    v->scale = st->lscale;
+    return ZS_OK;
 }
