@@ -1,19 +1,23 @@
 /* cmd_enroll.c — `zeroskip enroll`: teach a model a new word from a few
  * clips, keeping its old classes.
  *
- * How: the output layer grows by one class whose weights are imprinted from
- * the clips (zs_net_add_class), then a few epochs of online learning
- * (zs_net_learn: sparse SGD on the top linear layers, convolutions and
- * BatchNorm frozen) on the clips, each mini-batch mixed with as many
- * replayed old-class examples drawn from a budget of --replay-n examples
- * of --replay DATA (the model's own data set, say), and with the clips of
- * other words in --negatives (learned as --negative-class). Without
- * --replay only the new word's output row learns by default
- * (zs_learn_opts.only_class): the old classes' logits are untouched and they
- * lose only the inputs the new word now wins. The model is written
- * atomically to OUT. */
+ * How (docs/CONTINUAL.md, "Keyword enrollment on real clips"): the output
+ * layer grows by one class whose row is imprinted from the clips
+ * (zs_net_add_class); then only that row and its bias are fitted
+ * (zs_net_fit_class) on the output layer's inputs of
+ *   - the clips, each also as 8 augmented copies (speed 0.92 / 1.08 x time
+ *     shift -100 / 0 / +100 ms), grouped by clip for the cross-validation;
+ *   - --negatives: clips of other words (ideally by the same speakers);
+ *   - --replay: --replay-n examples of the model's own data set, with
+ *     their labels, learned against; the rest of it is the calibration set
+ *     of the cap.
+ * The bias lets about --recall of the clips' cross-validated scores through,
+ * but at most --max-old of the replayed examples the model classified
+ * right may be called NAME. Every old class's logits stay exactly as they
+ * were. The model is written atomically to OUT. */
 #include "cli.h"
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,28 +25,32 @@
 
 static const char *USAGE =
     "zeroskip enroll --model IN --word NAME --out OUT [--replay DATA] [--replay-n N]\n"
-    "                [--negatives LIST] [--negative-class C] [--epochs E] [--lr F]\n"
-    "                [--layers N] [--seed S] CLIP...";
+    "                [--negatives LIST] [--recall R] [--max-old F] [--no-augment]\n"
+    "                [--iters N] [--lr F] [--l2 F] [--seed S] CLIP...";
 
 static const char *HELP =
     "Add the word NAME to a model from a handful of clips (5-20), keeping\n"
-    "every old class. Prints a one-line JSON summary.\n"
+    "every old class's logits exactly as they were. Prints a one-line JSON\n"
+    "summary.\n"
     "  --model IN       the model (safetensors)\n"
     "  --word NAME      the new class (must not exist yet)\n"
     "  --out OUT        where to write the grown model (atomic)\n"
     "  --replay DATA    a data set of old-class examples (labels named as the\n"
-    "                   model's classes) replayed while learning\n"
-    "  --replay-n N (200) replay budget: examples drawn from DATA\n"
+    "                   model's classes): --replay-n of them (drawn at random)\n"
+    "                   are learned against, the others are the calibration\n"
+    "                   set of --max-old (without it nothing caps the bias)\n"
+    "  --replay-n N (1000) examples of DATA learned against\n"
     "  --negatives LIST clips of other words (a text file, one path a line),\n"
-    "                   learned as --negative-class alongside the new word\n"
-    "  --negative-class C (unknown) the old class the negatives belong to\n"
-    "  --epochs E (20)  passes over the clips\n"
-    "  --lr F (0.01)    learning rate\n"
-    "  --layers N       linear layers that learn; 1 (default without --replay):\n"
-    "                   only the new word's output row, so every old class's\n"
-    "                   logits stay exactly as they were; 2 (default with\n"
-    "                   --replay): the hidden layer too\n"
-    "  --seed S (1)     order of the clips and the replay draw\n";
+    "                   learned against; best by the speakers of the CLIPs\n"
+    "  --recall R (0.95) the bias lets this fraction of the clips'\n"
+    "                   cross-validated scores through ...\n"
+    "  --max-old F (0.0075) ... unless more than this fraction of the\n"
+    "                   calibration examples the model classifies right would\n"
+    "                   be called NAME\n"
+    "  --no-augment     learn from the clips only (default: each clip also as\n"
+    "                   8 copies, speed 0.92/1.08 x shift -100/0/+100 ms)\n"
+    "  --iters N (300), --lr F (0.5), --l2 F (0.03)  the row's fit\n"
+    "  --seed S (1)     the replay draw\n";
 
 static double now_s(void) {
     struct timespec t;
@@ -58,12 +66,69 @@ static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
 }
 
 #define FEAT (ZS_N_MELS * ZS_N_FRAMES)
+#define NAUG 9
+static const double SPEED[NAUG] = {1, 1, 1, 0.92, 0.92, 0.92, 1.08, 1.08, 1.08};
+static const int SHIFT[NAUG] = {0, -1600, 1600, 0, -1600, 1600, 0, -1600, 1600};
+
+/* A grown array of examples (features + label + group). */
+typedef struct ex_set {
+    float *x;
+    int32_t *y, *g;
+    int n, cap;
+} ex_set;
+
+static zs_status ex_room(ex_set *e, int more) {
+    if (e->n + more <= e->cap) return ZS_OK;
+    int cap = e->cap ? e->cap : 256;
+    while (cap < e->n + more) cap *= 2;
+    float *x = realloc(e->x, sizeof(float) * FEAT * (size_t)cap);
+    if (x) e->x = x;
+    int32_t *y = realloc(e->y, sizeof(int32_t) * (size_t)cap);
+    if (y) e->y = y;
+    int32_t *g = realloc(e->g, sizeof(int32_t) * (size_t)cap);
+    if (g) e->g = g;
+    if (!x || !y || !g) return ZS_ENOMEM;
+    e->cap = cap;
+    return ZS_OK;
+}
+
+/* The features of `path` (its centred clip, as listen computes them), and
+ * with `aug` its augmented copies after them: *count examples at e. */
+static zs_status clip_features(zs_frontend *fe, const char *path, int aug, int32_t label, int32_t group, ex_set *e) {
+    float *x = NULL, clip[ZS_CLIP_SAMPLES], shifted[ZS_CLIP_SAMPLES];
+    size_t n = 0;
+    zs_status st = zs_audio_load(path, ZS_SAMPLE_RATE, 30.0, &x, &n);
+    if (st) return st;
+    int na = aug ? NAUG : 1;
+    if ((st = ex_room(e, na))) { free(x); return st; }
+    for (int a = 0; a < na && st == ZS_OK; a++) {
+        float *y = x;
+        size_t ny = n;
+        if (SPEED[a] != 1) /* played as if recorded at SPEED x the rate */
+            st = zs_audio_resample(x, n, (int)lround(ZS_SAMPLE_RATE * SPEED[a]), ZS_SAMPLE_RATE, &y, &ny);
+        if (st) break;
+        zs_clip_fit_centred(y, ny, clip);
+        if (y != x) free(y);
+        int s = SHIFT[a];
+        for (int i = 0; i < ZS_CLIP_SAMPLES; i++) {
+            int j = i - s;
+            shifted[i] = j >= 0 && j < ZS_CLIP_SAMPLES ? clip[j] : 0.0f;
+        }
+        st = zs_frontend_logmel(fe, shifted, e->x + (size_t)e->n * FEAT);
+        if (st == ZS_OK) {
+            e->y[e->n] = label;
+            e->g[e->n++] = group;
+        }
+    }
+    free(x);
+    return st;
+}
 
 int cmd_enroll(int argc, char **argv) {
-    const char *model_path = NULL, *word = NULL, *out_path = NULL, *replay_path = NULL, *v;
-    const char *neg_path = NULL, *neg_class = "unknown";
-    long replay_n = 200, epochs = 20, layers = 0;
-    double lr = 0.01;
+    const char *model_path = NULL, *word = NULL, *out_path = NULL, *replay_path = NULL, *neg_path = NULL, *v;
+    long replay_n = 1000, iters = -1;
+    double recall = -1, max_old = -2, lr = -1, l2 = -1;
+    int augment = 1;
     uint64_t seed = 1;
     int nclips = 0;
     char **clips = calloc((size_t)argc + 1, sizeof(char *));
@@ -82,12 +147,17 @@ int cmd_enroll(int argc, char **argv) {
         else if (OPT("--out")) { BAD(r < 0); out_path = v; }
         else if (OPT("--replay")) { BAD(r < 0); replay_path = v; }
         else if (OPT("--negatives")) { BAD(r < 0); neg_path = v; }
-        else if (OPT("--negative-class")) { BAD(r < 0); neg_class = v; }
         else if (OPT("--replay-n")) { BAD(r < 0 || cli_int("enroll", "--replay-n", v, 1, 1000000, &replay_n)); }
-        else if (OPT("--epochs")) { BAD(r < 0 || cli_int("enroll", "--epochs", v, 1, 10000, &epochs)); }
-        else if (OPT("--layers")) { BAD(r < 0 || cli_int("enroll", "--layers", v, 1, 16, &layers)); }
-        else if (OPT("--lr")) { BAD(r < 0 || cli_float("enroll", "--lr", v, 1e-6, 10.0, &lr)); }
+        else if (OPT("--iters")) { BAD(r < 0 || cli_int("enroll", "--iters", v, 0, 100000, &iters)); }
+        else if (OPT("--recall")) { BAD(r < 0 || cli_float("enroll", "--recall", v, 1e-3, 1.0, &recall)); }
+        else if (OPT("--max-old")) { BAD(r < 0 || cli_float("enroll", "--max-old", v, 0.0, 1.0, &max_old)); }
+        else if (OPT("--lr")) { BAD(r < 0 || cli_float("enroll", "--lr", v, 0.0, 100.0, &lr)); }
+        else if (OPT("--l2")) { BAD(r < 0 || cli_float("enroll", "--l2", v, 0.0, 100.0, &l2)); }
         else if (OPT("--seed")) { BAD(r < 0 || cli_u64("enroll", "--seed", v, &seed)); }
+        else if (!strcmp(argv[i], "--no-augment")) {
+            BAD(!augment && cli_usage("enroll", USAGE, "--no-augment given twice"));
+            augment = 0;
+        }
         else if (argv[i][0] == '-' && argv[i][1]) {
             free(clips);
             return cli_usage("enroll", USAGE, "unknown option '%s'", argv[i]);
@@ -100,14 +170,13 @@ int cmd_enroll(int argc, char **argv) {
     else if (!nclips) rc = cli_usage("enroll", USAGE, "give the CLIPs of the new word");
     else if (!*word || strlen(word) > 255) rc = cli_usage("enroll", USAGE, "--word must have 1 to 255 bytes");
     if (rc != EXIT_OK) { free(clips); return rc; }
-    if (!layers) layers = replay_path ? 2 : 1;
 
     zs_net *net = NULL;
     zs_frontend *fe = NULL;
     zs_dataset *rep = NULL;
-    float *X = NULL, *xb = NULL, *rx = NULL;
-    int32_t *ry = NULL, *yb = NULL, *order = NULL;
-    int nrep = 0, nneg = 0;
+    ex_set E = {0}, C = {0};
+    int32_t *order = NULL;
+    int nrep = 0, nneg = 0, npos = 0;
     double t0 = now_s();
     zs_status st = zs_net_load(&net, model_path);
     if (st) { rc = cli_fail_file("enroll", model_path, st); goto done; }
@@ -127,18 +196,23 @@ int cmd_enroll(int argc, char **argv) {
             goto done;
         }
     if (nclips < 5) fprintf(stderr, "zeroskip enroll: warning: %d clips; 5 to 20 work best\n", nclips);
-    X = malloc(sizeof(float) * FEAT * (size_t)nclips);
-    if (!X || (st = zs_frontend_create(&fe))) { rc = cli_fail("enroll", st ? st : ZS_ENOMEM); goto done; }
-    for (int i = 0; i < nclips; i++) {
-        float *x = NULL, clip[ZS_CLIP_SAMPLES];
-        size_t n = 0;
-        st = zs_audio_load(clips[i], ZS_SAMPLE_RATE, 30.0, &x, &n);
-        if (st == ZS_OK) {
-            zs_clip_fit_centred(x, n, clip);
-            free(x);
-            st = zs_frontend_logmel(fe, clip, X + (size_t)i * FEAT);
+    if ((st = zs_frontend_create(&fe))) { rc = cli_fail("enroll", st); goto done; }
+    /* the clips first (their unaugmented copy first), then negatives, replay */
+    for (int i = 0; i < nclips; i++)
+        if ((st = clip_features(fe, clips[i], augment, K, i, &E))) { rc = cli_fail_file("enroll", clips[i], st); goto done; }
+    npos = E.n;
+    if (neg_path) {
+        FILE *lf = fopen(neg_path, "r");
+        if (!lf) { fprintf(stderr, "zeroskip enroll: %s: cannot open\n", neg_path); rc = EXIT_IO; goto done; }
+        char line[4096];
+        while (fgets(line, sizeof line, lf)) {
+            size_t n = strlen(line);
+            while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+            if (!n) continue;
+            if ((st = clip_features(fe, line, 0, -1, -1, &E))) { fclose(lf); rc = cli_fail_file("enroll", line, st); goto done; }
+            nneg++;
         }
-        if (st) { rc = cli_fail_file("enroll", clips[i], st); goto done; }
+        fclose(lf);
     }
     /* the replay budget: replay_n examples of the model's old classes */
     if (replay_path) {
@@ -167,104 +241,50 @@ int cmd_enroll(int argc, char **argv) {
             int j = (int)(rng_next(&s) % (uint64_t)(i + 1));
             int32_t t = order[i]; order[i] = order[j]; order[j] = t;
         }
-        rx = malloc(sizeof(float) * FEAT * (size_t)replay_n);
-        ry = malloc(sizeof(int32_t) * (size_t)replay_n);
-        if (!rx || !ry) { free(map); rc = cli_fail("enroll", ZS_ENOMEM); goto done; }
         const float *F = zs_dataset_features_const(rep);
-        for (int i = 0; i < N && nrep < replay_n; i++) {
+        for (int i = 0; i < N; i++) { /* replay_n to learn against, the rest to calibrate */
             int k = map[Y[order[i]]];
             if (k < 0) continue;
-            memcpy(rx + (size_t)nrep * FEAT, F + (size_t)order[i] * FEAT, sizeof(float) * FEAT);
-            ry[nrep++] = k;
+            ex_set *S = nrep < replay_n ? &E : &C;
+            if ((st = ex_room(S, 1))) { free(map); rc = cli_fail("enroll", st); goto done; }
+            memcpy(S->x + (size_t)S->n * FEAT, F + (size_t)order[i] * FEAT, sizeof(float) * FEAT);
+            S->y[S->n] = k;
+            S->g[S->n++] = -1;
+            if (S == &E) nrep++;
         }
         free(map);
-        free(order);
-        order = NULL;
         zs_dataset_free(rep);
         rep = NULL;
     }
-    if (neg_path) {
-        int yk = -1;
-        for (int k = 0; k < K; k++) if (!strcmp(zs_net_class_name(net, k), neg_class)) yk = k;
-        if (yk < 0) {
-            fprintf(stderr, "zeroskip enroll: %s has no class '%s' (--negative-class)\n", model_path, neg_class);
-            rc = EXIT_FAIL;
-            goto done;
-        }
-        FILE *lf = fopen(neg_path, "r");
-        if (!lf) { fprintf(stderr, "zeroskip enroll: %s: cannot open\n", neg_path); rc = EXIT_IO; goto done; }
-        char line[4096];
-        while (fgets(line, sizeof line, lf)) {
-            size_t n = strlen(line);
-            while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-            if (!n) continue;
-            float *nx = realloc(rx, sizeof(float) * FEAT * (size_t)(nrep + 1));
-            int32_t *ny = realloc(ry, sizeof(int32_t) * (size_t)(nrep + 1));
-            if (nx) rx = nx;
-            if (ny) ry = ny;
-            if (!nx || !ny) { fclose(lf); rc = cli_fail("enroll", ZS_ENOMEM); goto done; }
-            float *x = NULL, clip[ZS_CLIP_SAMPLES];
-            size_t ns = 0;
-            st = zs_audio_load(line, ZS_SAMPLE_RATE, 30.0, &x, &ns);
-            if (st == ZS_OK) {
-                zs_clip_fit_centred(x, ns, clip);
-                free(x);
-                st = zs_frontend_logmel(fe, clip, rx + (size_t)nrep * FEAT);
-            }
-            if (st) { fclose(lf); rc = cli_fail_file("enroll", line, st); goto done; }
-            ry[nrep++] = yk;
-            nneg++;
-        }
-        fclose(lf);
-        /* interleave negatives with the replayed examples */
-        for (int i = nrep - 1; i > 0; i--) {
-            int j = (int)(rng_next(&seed) % (uint64_t)(i + 1));
-            int32_t t = ry[i]; ry[i] = ry[j]; ry[j] = t;
-            float tmp[FEAT];
-            memcpy(tmp, rx + (size_t)i * FEAT, sizeof tmp);
-            memcpy(rx + (size_t)i * FEAT, rx + (size_t)j * FEAT, sizeof tmp);
-            memcpy(rx + (size_t)j * FEAT, tmp, sizeof tmp);
-        }
+    if (!nneg && !nrep) {
+        fprintf(stderr, "zeroskip enroll: give --negatives or --replay: the new word needs other sounds to be told from\n");
+        rc = EXIT_USAGE;
+        goto done;
     }
-    if ((st = zs_net_add_class(net, word, X, nclips))) { rc = cli_fail("enroll", st); goto done; }
-    zs_learn_opts o = zs_learn_defaults();
-    o.lr = (float)lr;
-    o.layers = (int)layers;
-    if (layers == 1) o.only_class = K; /* old classes' logits stay exactly as they were */
-    int B = 4; /* new-word clips per step, each step also replays B old examples */
-    xb = malloc(sizeof(float) * FEAT * 2 * (size_t)B);
-    yb = malloc(sizeof(int32_t) * 2 * (size_t)B);
-    order = malloc(sizeof(int32_t) * (size_t)nclips);
-    if (!xb || !yb || !order) { rc = cli_fail("enroll", ZS_ENOMEM); goto done; }
-    for (int i = 0; i < nclips; i++) order[i] = i;
-    uint64_t s = seed;
-    int r = 0, steps = 0;
-    float loss = 0;
-    for (long e = 0; e < epochs; e++) {
-        for (int i = nclips - 1; i > 0; i--) {
-            int j = (int)(rng_next(&s) % (uint64_t)(i + 1));
-            int32_t t = order[i]; order[i] = order[j]; order[j] = t;
-        }
-        for (int i = 0; i < nclips; i += B) {
-            int b = 0;
-            for (int j = i; j < nclips && j < i + B; j++, b++) {
-                memcpy(xb + (size_t)b * FEAT, X + (size_t)order[j] * FEAT, sizeof(float) * FEAT);
-                yb[b] = K;
-            }
-            for (int j = 0, nb = b; j < nb && nrep; j++, b++) {
-                memcpy(xb + (size_t)b * FEAT, rx + (size_t)r * FEAT, sizeof(float) * FEAT);
-                yb[b] = ry[r];
-                r = (r + 1) % nrep;
-            }
-            if ((st = zs_net_learn(net, xb, yb, b, &o, &loss))) { rc = cli_fail("enroll", st); goto done; }
-            steps++;
-        }
+    /* imprint from the unaugmented clips, then fit the row */
+    {
+        float *X = malloc(sizeof(float) * FEAT * (size_t)nclips);
+        if (!X) { rc = cli_fail("enroll", ZS_ENOMEM); goto done; }
+        for (int i = 0, j = 0; i < npos; i++)
+            if (i == 0 || E.g[i] != E.g[i - 1]) memcpy(X + (size_t)j++ * FEAT, E.x + (size_t)i * FEAT, sizeof(float) * FEAT);
+        st = zs_net_add_class(net, word, X, nclips);
+        free(X);
+        if (st) { rc = cli_fail("enroll", st); goto done; }
     }
-    /* how many clips the grown model now calls NAME */
+    zs_fit_class_opts fo = zs_fit_class_defaults();
+    if (iters >= 0) fo.iters = (int)iters;
+    if (recall > 0) fo.recall = (float)recall;
+    if (max_old >= 0) fo.max_old = (float)max_old;
+    if (lr >= 0) fo.lr = (float)lr;
+    if (l2 >= 0) fo.l2 = (float)l2;
+    zs_fit_class_report fr;
+    if ((st = zs_net_fit_class(net, K, E.x, E.y, E.g, E.n, C.x, C.y, C.n, &fo, &fr))) { rc = cli_fail("enroll", st); goto done; }
+    /* how many of the clips (unaugmented) the grown model now calls NAME */
     int hits = 0;
     float lp[ZS_MAX_CLASSES + 1];
-    for (int i = 0; i < nclips; i++) {
-        if ((st = zs_net_infer(net, X + (size_t)i * FEAT, 1, lp))) { rc = cli_fail("enroll", st); goto done; }
+    for (int i = 0; i < npos; i++) {
+        if (i && E.g[i] == E.g[i - 1]) continue;
+        if ((st = zs_net_infer(net, E.x + (size_t)i * FEAT, 1, lp))) { rc = cli_fail("enroll", st); goto done; }
         int best = 0;
         for (int k = 1; k <= K; k++) if (lp[k] > lp[best]) best = k;
         hits += best == K;
@@ -274,12 +294,17 @@ int cmd_enroll(int argc, char **argv) {
     cJSON_AddStringToObject(j, "word", word);
     cJSON_AddNumberToObject(j, "clips", nclips);
     cJSON_AddNumberToObject(j, "clips_recognised", hits);
-    cJSON_AddNumberToObject(j, "replayed", nrep - nneg);
+    cJSON_AddNumberToObject(j, "positives", npos);
     cJSON_AddNumberToObject(j, "negatives", nneg);
-    cJSON_AddNumberToObject(j, "layers", (double)layers);
-    cJSON_AddNumberToObject(j, "epochs", (double)epochs);
-    cJSON_AddNumberToObject(j, "steps", steps);
-    cJSON_AddNumberToObject(j, "last_loss", loss);
+    cJSON_AddNumberToObject(j, "replayed", nrep);
+    cJSON_AddNumberToObject(j, "bias", fr.bias);
+    cJSON_AddNumberToObject(j, "bias_recall", fr.bias_recall);
+    if (isfinite(fr.bias_cap)) cJSON_AddNumberToObject(j, "bias_cap", fr.bias_cap);
+    cJSON_AddNumberToObject(j, "calibration", C.n);
+    cJSON_AddNumberToObject(j, "calibration_right", fr.n_cal);
+    cJSON_AddNumberToObject(j, "calibration_right_called", fr.cal_called);
+    cJSON_AddNumberToObject(j, "positives_called", fr.pos_called);
+    cJSON_AddNumberToObject(j, "negatives_called", fr.neg_called);
     cJSON_AddNumberToObject(j, "classes", K + 1);
     cJSON_AddNumberToObject(j, "seconds", now_s() - t0);
     cJSON_AddStringToObject(j, "out", out_path);
@@ -291,7 +316,7 @@ done:
     zs_dataset_free(rep);
     zs_frontend_free(fe);
     zs_net_free(net);
-    free(X); free(xb); free(yb); free(rx); free(ry); free(order);
+    free(E.x); free(E.y); free(E.g); free(C.x); free(C.y); free(C.g); free(order);
     free(clips);
     return rc;
 }

@@ -328,6 +328,48 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
  * n = 0 (x may be NULL) it gets a fresh kaiming-uniform init. The handle
  * stays valid; on failure the network is unchanged. */
 zs_status zs_net_add_class(zs_net *net, const char *name, const float *x, int n);
+/* Keyword enrollment's fit of one output row (src/learn.c, docs/CONTINUAL.md). */
+typedef struct zs_fit_class_opts {
+    int iters;         /* full-batch gradient steps; default 300               */
+    float lr;          /* step size; default 0.5                               */
+    float l2;          /* pull towards the row as it was (the imprint); 0.03   */
+    float old_weight;  /* share of the negatives' loss on old-class examples
+                          (the rest on the y = -1 ones); default 0.95         */
+    float recall;      /* the bias lets about this fraction of the positives'
+                          cross-validated scores through; default 0.95        */
+    int folds;         /* cross-validation folds over the positives' groups;
+                          default 5; < 2: the fitted bias instead             */
+    float max_old;     /* cap: at most floor(max_old x n_cal) of the n_cal
+                          calibration examples the network classifies right
+                          are called k afterwards; default 0.0075; < 0: none */
+} zs_fit_class_opts;
+/* Defaults as documented above. */
+zs_fit_class_opts zs_fit_class_defaults(void);
+typedef struct zs_fit_class_report {
+    float bias;          /* the new bias of row k                              */
+    float bias_recall;   /* the bias the recall target asked for               */
+    float bias_cap;      /* the highest bias the cap allows (+inf: no cap)     */
+    int n_cal;           /* calibration examples classified right before       */
+    int cal_called;      /* of them, called k after                            */
+    int pos_called;      /* positives called k after                           */
+    int neg_called;      /* y = -1 examples called k after                     */
+} zs_fit_class_report;
+/* Fit output row k (only it: every other class's weights, bias and logits
+ * stay exactly as they were) on n examples x (n, C, H, W) with y[i] = k (a
+ * positive; group[i] names its source clip for the cross-validation, NULL:
+ * each its own), -1 (any other sound) or another class (an example of it);
+ * the last two are learned against. The row's inputs (the output layer's
+ * inputs, eval mode) are computed once; the row and bias then minimise a
+ * weighted logistic loss on w.h + b - max_{j!=k} z_j (positives weigh as
+ * much as all negatives together) plus l2/2 |w - w0|^2. Its bias is then
+ * min(bias_recall, bias_cap): bias_recall lets `recall` of the positives'
+ * out-of-fold margins through; bias_cap keeps the cap on the nc calibration
+ * examples xc (labels yc, classes other than k; NULL / 0: no cap), which
+ * should be others than those learned against, with a 1e-3 safety margin.
+ * `rep` may be NULL. On failure the network is unchanged. */
+zs_status zs_net_fit_class(zs_net *net, int k, const float *x, const int32_t *y, const int32_t *group, int n,
+                           const float *xc, const int32_t *yc, int nc, const zs_fit_class_opts *opts,
+                           zs_fit_class_report *rep);
 /* A deep copy (architecture, labels, weights, masks, BatchNorm statistics,
  * duty cycles, boost state, momenta, step count) into a new network: what a
  * server publishes as an immutable snapshot while it learns on the

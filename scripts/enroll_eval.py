@@ -9,12 +9,13 @@ speaker are the held-out set (recall), the clips of every other word
 of the model before and after on a data set (--test, e.g. the test split
 data/gsc/test.safetensors), with `zeroskip eval`.
 
-usage: enroll_eval.py --model M --word yes [--clips 10] [--test DATA]
-                      [--replay DATA] [--replay-n 200] [--layers N] [--epochs E]
+usage: enroll_eval.py --model M --word yes [--clips 20] [--test DATA]
+                      [--negatives 300] [--replay DATA] [--replay-n N]
+                      [--recall R] [--max-old F] [--no-augment]
                       [--zeroskip build/zeroskip] [--out-json FILE]
 Prints one JSON line of results (and writes it to --out-json).
 """
-import argparse, json, os, re, subprocess, sys, tempfile, time
+import argparse, json, os, re, resource, subprocess, sys, tempfile, time
 
 def listen(z, model, files):
     out = []
@@ -35,19 +36,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
     ap.add_argument("--word", default="yes")
-    ap.add_argument("--clips", type=int, default=10)
+    ap.add_argument("--clips", type=int, default=20)
     ap.add_argument("--root", default="../shared/data/speech_commands_v0.02_test")
     ap.add_argument("--test")
     ap.add_argument("--old-real", action="store_true",
                     help="old classes on real clips: FSDD speaker george (a test speaker, digits) + _silence_")
     ap.add_argument("--fsdd", default="../shared/data/fsdd/recordings")
     ap.add_argument("--replay")
-    ap.add_argument("--replay-n", type=int, default=200)
+    ap.add_argument("--replay-n", type=int)
     ap.add_argument("--negatives", type=int, default=0,
-                    help="up to N clips of other words by the enrollment speakers, learned as unknown")
-    ap.add_argument("--layers", type=int)
-    ap.add_argument("--epochs", type=int)
-    ap.add_argument("--lr", type=float)
+                    help="up to N clips of other words by the enrollment speakers, learned as not WORD")
+    ap.add_argument("--recall", type=float)
+    ap.add_argument("--max-old", type=float)
+    ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--zeroskip", default="build/zeroskip")
     ap.add_argument("--out-json")
     a = ap.parse_args()
@@ -77,24 +78,28 @@ def main():
     out = os.path.join(tmp, "enrolled.safetensors")
     cmd = [a.zeroskip, "enroll", "--model", a.model, "--word", a.word, "--out", out]
     if a.replay:
-        cmd += ["--replay", a.replay, "--replay-n", str(a.replay_n)]
+        cmd += ["--replay", a.replay] + (["--replay-n", str(a.replay_n)] if a.replay_n else [])
     if negs:
         lst = os.path.join(tmp, "negatives.txt")
         with open(lst, "w") as f:
             f.write("\n".join(negs) + "\n")
         cmd += ["--negatives", lst]
-    if a.layers:
-        cmd += ["--layers", str(a.layers)]
-    if a.epochs:
-        cmd += ["--epochs", str(a.epochs)]
-    if a.lr:
-        cmd += ["--lr", str(a.lr)]
+    if a.recall:
+        cmd += ["--recall", str(a.recall)]
+    if a.max_old is not None:
+        cmd += ["--max-old", str(a.max_old)]
+    if a.no_augment:
+        cmd += ["--no-augment"]
     t0 = time.time()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd + enroll, capture_output=True, text=True)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode:
         sys.exit("enroll failed: " + r.stderr)
     summary = json.loads(r.stdout)
     summary["wall_s"] = round(time.time() - t0, 3)
+    summary["cpu_s"] = round(ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime, 3)
+    summary["load_avg"] = os.getloadavg()[0]
     h = listen(a.zeroskip, out, held)
     o_new = listen(a.zeroskip, out, others)
     res = {

@@ -502,3 +502,264 @@ fail:
     zs_net_free(g); /* the old contents on success, the unfinished network on failure */
     return st;
 }
+
+/* ------------------------------------------------------------ fit a class */
+
+zs_fit_class_opts zs_fit_class_defaults(void) {
+    zs_fit_class_opts o;
+    memset(&o, 0, sizeof o);
+    o.iters = 300;
+    o.lr = 0.5f;
+    o.l2 = 0.03f;
+    o.old_weight = 0.95f;
+    o.recall = 0.95f;
+    o.folds = 5;
+    o.max_old = 0.0075f;
+    return o;
+}
+
+/* The row's inputs of n examples as sparse rows (CSR: off[n + 1], idx, val):
+ * they are k-WTA or ReLU outputs in the networks that enroll, mostly zeros. */
+typedef struct fit_data {
+    int n, I;
+    size_t *off;
+    int32_t *idx;
+    float *val;
+    float *m;  /* max_{j != k} of the old logits */
+    int *arg;  /* its class */
+} fit_data;
+
+static float dot_row(const fit_data *d, int i, const float *w) {
+    double s = 0;
+    for (size_t t = d->off[i]; t < d->off[i + 1]; t++) s += (double)w[d->idx[t]] * d->val[t];
+    return (float)s;
+}
+
+/* Weighted logistic regression of the margin w.h + b - m on the examples
+ * with sw[i] > 0 (target t[i]), from (w0, b0), with l2/2 |w - w0|^2; keeps
+ * w at zero where mask (may be NULL) is zero. */
+static void fit_row(const fit_data *d, const uint8_t *t, const float *sw, const float *w0, float b0,
+                    const uint8_t *mask, const zs_fit_class_opts *o, float *w, float *b, double *g) {
+    int I = d->I;
+    memcpy(w, w0, sizeof(float) * (size_t)I);
+    *b = b0;
+    for (int it = 0; it < o->iters; it++) {
+        memset(g, 0, sizeof(double) * (size_t)I);
+        double gb = 0;
+        for (int i = 0; i < d->n; i++) {
+            if (sw[i] <= 0) continue;
+            double u = (double)dot_row(d, i, w) + *b - d->m[i];
+            double p = 1.0 / (1.0 + exp(-u));
+            double e = (p - t[i]) * sw[i];
+            gb += e;
+            for (size_t q = d->off[i]; q < d->off[i + 1]; q++) g[d->idx[q]] += e * d->val[q];
+        }
+        for (int j = 0; j < I; j++) {
+            w[j] -= (float)(o->lr * (g[j] + o->l2 * ((double)w[j] - w0[j])));
+            if (mask && !mask[j]) w[j] = 0.0f;
+        }
+        *b -= (float)(o->lr * gb);
+    }
+}
+
+static int cmp_float_asc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+zs_status zs_net_fit_class(zs_net *net, int k, const float *x, const int32_t *y, const int32_t *group, int n,
+                           const float *xc, const int32_t *yc, int nc, const zs_fit_class_opts *opts,
+                           zs_fit_class_report *rep) {
+    zs_status st = ZS_OK;
+    ZS_RETURN_IF(!net || !x || !y || !opts || n < 2 || nc < 0 || (nc > 0 && (!xc || !yc)), ZS_EINVAL,
+                 "zs_net_fit_class: bad argument");
+    ZS_RETURN_IF(n > 1000000 || nc > 1000000, ZS_ELIMIT, "zs_net_fit_class: %d + %d examples (limit 1000000 each)",
+                 n, nc);
+    const zs_fit_class_opts *o = opts;
+    ZS_RETURN_IF(o->iters < 0 || o->iters > 100000 || !(o->lr >= 0) || !isfinite(o->lr) || !(o->l2 >= 0) ||
+                     !isfinite(o->l2) || !(o->old_weight >= 0 && o->old_weight <= 1) ||
+                     !(o->recall > 0 && o->recall <= 1) || !(o->max_old <= 1) || isnan(o->max_old),
+                 ZS_EINVAL,
+                 "zs_fit_class_opts: iters in [0, 100000], lr and l2 finite >= 0, old_weight in [0, 1], "
+                 "recall in (0, 1], max_old <= 1");
+    int K = net->num_classes, nl = net->n_layers;
+    ZS_RETURN_IF(k < 0 || k >= K || K < 2, ZS_EINVAL, "zs_net_fit_class: class %d outside [0, %d) or < 2 classes",
+                 k, K);
+    int npos = 0, nneg = 0, nold = 0;
+    for (int i = 0; i < n; i++) {
+        ZS_RETURN_IF(y[i] < -1 || y[i] >= K, ZS_EINVAL, "zs_net_fit_class: label %d of example %d outside [-1, %d)",
+                     (int)y[i], i, K);
+        if (y[i] == k) npos++;
+        else if (y[i] < 0) nneg++;
+        else nold++;
+    }
+    for (int i = 0; i < nc; i++)
+        ZS_RETURN_IF(yc[i] < 0 || yc[i] >= K || yc[i] == k, ZS_EINVAL,
+                     "zs_net_fit_class: calibration label %d of example %d outside [0, %d) or the class %d itself",
+                     (int)yc[i], i, K, k);
+    ZS_RETURN_IF(!npos || !(nneg + nold), ZS_EINVAL,
+                 "zs_net_fit_class: needs examples of class %d and examples of other sounds (%d and %d given)", k,
+                 npos, nneg + nold);
+    int oi = -1;
+    for (int i = nl - 1; i >= 0 && oi < 0; i--) {
+        zs_layer *L = &net->layers[i];
+        if (L->type == ZS_LINEAR) oi = i;
+        else ZS_RETURN_IF(L->type != ZS_LOGSOFTMAX && L->type != ZS_DROPOUT, ZS_EUNSUPPORTED,
+                          "zs_net_fit_class: layer '%s' lies above the output layer", L->name);
+    }
+    ZS_RETURN_IF(oi < 0, ZS_EUNSUPPORTED, "zs_net_fit_class: the network has no linear output layer");
+    ZS_RETURN_IF(!net->layers[oi].b, ZS_EUNSUPPORTED, "zs_net_fit_class: the output layer has no bias");
+    size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
+    ZS_RETURN_IF(!zs_all_finite(x, insz * (size_t)n) || (nc && !zs_all_finite(xc, insz * (size_t)nc)), ZS_ENUMERIC,
+                 "input contains NaN or Inf");
+    if ((st = zs_net_unpack(net))) return st;
+
+    zs_layer *O = &net->layers[oi];
+    int I = (int)O->fan_in, nt = n + nc;
+    fit_data d = {n, I, NULL, NULL, NULL, NULL, NULL};
+    float *w = NULL, *wf = NULL, *sw = NULL, *v = NULL, *w0 = NULL;
+    uint8_t *t = NULL;
+    int32_t *fold = NULL;
+    double *g = NULL;
+    size_t cap = (size_t)nt * 16 + 64, used = 0;
+    d.off = malloc(sizeof(size_t) * ((size_t)nt + 1));
+    d.idx = malloc(sizeof(int32_t) * cap);
+    d.val = malloc(sizeof(float) * cap);
+    d.m = malloc(sizeof(float) * (size_t)nt);
+    d.arg = malloc(sizeof(int) * (size_t)nt);
+    w = malloc(sizeof(float) * (size_t)I);
+    wf = malloc(sizeof(float) * (size_t)I);
+    w0 = malloc(sizeof(float) * (size_t)I);
+    g = malloc(sizeof(double) * (size_t)I);
+    sw = malloc(sizeof(float) * (size_t)n);
+    v = malloc(sizeof(float) * ((size_t)nc + 1));
+    t = malloc((size_t)n);
+    fold = malloc(sizeof(int32_t) * 2 * (size_t)n);
+    if (!d.off || !d.idx || !d.val || !d.m || !d.arg || !w || !wf || !w0 || !g || !sw || !v || !t || !fold)
+        ZS_FAIL(ZS_ENOMEM, "out of memory");
+    /* 1. the row's inputs and the old logits, once (evaluation mode): the
+     * n examples, then the nc calibration examples */
+    const int CH = 64;
+    ZS_TRY(zs_net_reserve(net, nt < CH ? nt : CH));
+    net->training = 0;
+    d.off[0] = 0;
+    for (int s0 = 0, b; s0 < nt; s0 += b) {
+        int end = s0 < n ? n : nt; /* a chunk stays within one of the two sets */
+        b = end - s0 < CH ? end - s0 : CH;
+        const float *xs = s0 < n ? x + (size_t)s0 * insz : xc + (size_t)(s0 - n) * insz;
+        zs_net_forward_ref(net, xs, b);
+        const float *h = oi ? net->layers[oi - 1].out : xs;
+        for (int s = 0; s < b; s++) {
+            const float *hs = h + (size_t)s * I, *z = O->out + (size_t)s * K;
+            int i = s0 + s, nz = 0;
+            for (int j = 0; j < I; j++) nz += hs[j] != 0.0f;
+            if (used + (size_t)nz > cap) {
+                while (used + (size_t)nz > cap) cap *= 2;
+                int32_t *ni = realloc(d.idx, sizeof(int32_t) * cap);
+                if (ni) d.idx = ni;
+                float *nv = realloc(d.val, sizeof(float) * cap);
+                if (nv) d.val = nv;
+                if (!ni || !nv) ZS_FAIL(ZS_ENOMEM, "out of memory");
+            }
+            for (int j = 0; j < I; j++)
+                if (hs[j] != 0.0f) { d.idx[used] = j; d.val[used++] = hs[j]; }
+            d.off[i + 1] = used;
+            int a = -1;
+            for (int j = 0; j < K; j++)
+                if (j != k && (a < 0 || z[j] > z[a])) a = j;
+            d.arg[i] = a;
+            d.m[i] = a >= 0 ? z[a] : 0.0f;
+            if (!isfinite(d.m[i])) ZS_FAIL(ZS_ENUMERIC, "zs_net_fit_class: the old logits are not finite");
+        }
+    }
+    /* 2. weights: positives weigh 1 in all, negatives 1 - old_weight and old
+     * examples old_weight (all to one kind if the other is missing) */
+    float wn = nold ? 1.0f - o->old_weight : 1.0f, wo = nneg ? o->old_weight : 1.0f;
+    for (int i = 0; i < n; i++) {
+        t[i] = y[i] == k;
+        sw[i] = y[i] == k ? 1.0f / (float)npos : y[i] < 0 ? wn / (float)nneg : wo / (float)nold;
+    }
+    memcpy(w0, O->w + (size_t)k * I, sizeof(float) * (size_t)I);
+    const uint8_t *mask = O->mask ? O->mask + (size_t)k * I : NULL;
+    float b, b0 = O->b[k];
+    fit_row(&d, t, sw, w0, b0, mask, o, w, &b, g);
+    /* 3. the recall target, from out-of-fold margins of the positives:
+     * folds over the distinct groups (sorted), each fold's positives
+     * left out of its fit */
+    float bias_recall = b;
+    int ngroups = 0;
+    if (o->folds >= 2) {
+        int32_t *gs = fold + n; /* scratch in the second half of fold: the positives' groups, sorted */
+        int np = 0;
+        for (int i = 0; i < n; i++)
+            if (y[i] == k) gs[np++] = group ? group[i] : i;
+        for (int a = 1; a < np; a++) /* insertion sort: a few hundred positives */
+            for (int c = a; c > 0 && gs[c - 1] > gs[c]; c--) { int32_t tt = gs[c]; gs[c] = gs[c - 1]; gs[c - 1] = tt; }
+        for (int i = 0; i < n; i++) {
+            fold[i] = -1;
+            if (y[i] != k) continue;
+            int gi = group ? group[i] : i, rank = 0;
+            for (int a = 0; a < np; a++) /* rank = number of distinct groups below gi */
+                if (gs[a] < gi && (a == 0 || gs[a] != gs[a - 1])) rank++;
+            fold[i] = rank % o->folds;
+        }
+        for (int a = 0; a < np; a++) ngroups += a == 0 || gs[a] != gs[a - 1];
+    }
+    if (o->folds >= 2 && ngroups >= 2) {
+        float *swf = malloc(sizeof(float) * (size_t)n);
+        float *oof = malloc(sizeof(float) * (size_t)npos);
+        if (!swf || !oof) { free(swf); free(oof); ZS_FAIL(ZS_ENOMEM, "out of memory"); }
+        int no = 0, folds = o->folds < ngroups ? o->folds : ngroups;
+        for (int f = 0; f < folds; f++) {
+            int nin = 0;
+            for (int i = 0; i < n; i++) nin += y[i] == k && fold[i] != f;
+            for (int i = 0; i < n; i++) swf[i] = y[i] != k ? sw[i] : fold[i] != f ? 1.0f / (float)nin : 0.0f;
+            float bf;
+            fit_row(&d, t, swf, w0, b0, mask, o, wf, &bf, g);
+            for (int i = 0; i < n; i++)
+                if (y[i] == k && fold[i] == f) oof[no++] = dot_row(&d, i, wf) - d.m[i];
+        }
+        qsort(oof, (size_t)no, sizeof(float), cmp_float_asc);
+        int q = (int)floor((1.0 - o->recall) * no);
+        if (q >= no) q = no - 1;
+        bias_recall = -oof[q];
+        free(swf);
+        free(oof);
+    }
+    /* 4. the cap on the old examples the network classified right */
+    float bias_cap = INFINITY;
+    int ncal = 0;
+    for (int i = 0; i < nc; i++)
+        if (d.arg[n + i] == yc[i]) v[ncal++] = -(dot_row(&d, n + i, w) - d.m[n + i]);
+    if (o->max_old >= 0 && ncal) {
+        qsort(v, (size_t)ncal, sizeof(float), cmp_float_asc); /* ascending -margin: highest margins first */
+        int a = (int)floor((double)o->max_old * ncal);
+        if (a < ncal) bias_cap = v[a] - 1e-3f;
+    }
+    b = bias_recall < bias_cap ? bias_recall : bias_cap;
+    if (!isfinite(b)) ZS_FAIL(ZS_ENUMERIC, "zs_net_fit_class: the fit diverged (bias %g)", (double)b);
+    for (int j = 0; j < I; j++)
+        if (!isfinite(w[j])) ZS_FAIL(ZS_ENUMERIC, "zs_net_fit_class: the fit diverged (lower lr)");
+    /* 5. write the row and its bias; report */
+    memcpy(O->w + (size_t)k * I, w, sizeof(float) * (size_t)I);
+    O->b[k] = b;
+    zs_plan_free(net);
+    if (rep) {
+        memset(rep, 0, sizeof *rep);
+        rep->bias = b;
+        rep->bias_recall = bias_recall;
+        rep->bias_cap = bias_cap;
+        rep->n_cal = ncal;
+        for (int i = 0; i < n; i++) {
+            int called = dot_row(&d, i, w) + b > d.m[i];
+            if (y[i] == k) rep->pos_called += called;
+            else if (y[i] < 0) rep->neg_called += called;
+        }
+        for (int i = 0; i < nc; i++)
+            rep->cal_called += d.arg[n + i] == yc[i] && dot_row(&d, n + i, w) + b > d.m[n + i];
+    }
+fail:
+    free(d.off); free(d.idx); free(d.val); free(d.m); free(d.arg);
+    free(w); free(wf); free(w0); free(g); free(sw); free(v); free(t); free(fold);
+    return st;
+}
