@@ -1,7 +1,8 @@
 /* test_learn.c — zs_net_learn (gradient against finite differences, sparse
  * updates: only winner rows x non-zero inputs x kept weights move, a class
  * is learned), zs_net_add_class (old logits unchanged, imprinting, errors),
- * zs_net_clone (same answers, independent copy). */
+ * zs_net_clone (same answers, independent copy), zs_net_fit_class (only the
+ * row fitted moves, the cap on calibration examples holds, errors). */
 #include "check.h"
 #include "net.h"
 #include "zeroskip.h"
@@ -232,6 +233,120 @@ static void test_add_class(void) {
     zs_net_free(net);
 }
 
+static int argmax(const float *v, int n) {
+    int b = 0;
+    for (int k = 1; k < n; k++) if (v[k] > v[b]) b = k;
+    return b;
+}
+
+/* zs_net_fit_class: every other row and bias bit for bit as it was; of the
+ * calibration examples the network classified right, at most
+ * floor(max_old x n_cal) are called the class afterwards (none with
+ * max_old = 0) and every other one keeps its answer; the report matches
+ * what inference says; bad arguments refused with the network unchanged. */
+static void test_fit_class(void) {
+    zs_net *base = mlp("mnist-sparse-mlp", 13);
+    CHECK(base != NULL, "mlp");
+    if (!base) return;
+    enum { NP = 12, NN = 8, NO = 16, NC = 80, N = NP + NN + NO };
+    static float x[N * MLP_IN], xc[NC * MLP_IN];
+    int32_t y[N], grp[N], yc[NC], before[NC];
+    float lp[NC * 11];
+    fill_random(x, (size_t)N * MLP_IN, 31);
+    fill_random(xc, (size_t)NC * MLP_IN, 32);
+    for (int s = 0; s < N; s++) {
+        y[s] = s < NP ? 10 : s < NP + NN ? -1 : 0;
+        grp[s] = s < NP ? s / 2 : -1;
+        int lo = s < NP ? 300 : s < NP + NN ? 500 : 0; /* positives: a band; negatives: another one */
+        if (lo) for (int i = lo; i < lo + 120; i++) x[(size_t)s * MLP_IN + i] = 3.0f;
+    }
+    for (int s = 0; s < NC / 2; s++) /* half the calibration set looks a bit like the new class */
+        for (int i = 300; i < 420; i++) xc[(size_t)s * MLP_IN + i] = 2.0f + 0.05f * (float)(s % 20);
+    zs_net_infer(base, x + (size_t)(NP + NN) * MLP_IN, NO, lp);
+    for (int s = 0; s < NO; s++) y[NP + NN + s] = argmax(lp + s * 10, 10);
+    zs_net_infer(base, xc, NC, lp);
+    int nright = 0;
+    for (int s = 0; s < NC; s++) {
+        before[s] = argmax(lp + s * 10, 10);
+        yc[s] = s % 8 == 7 ? (before[s] + 1) % 10 : before[s]; /* every 8th labelled wrong */
+        nright += yc[s] == before[s];
+    }
+    CHECK(zs_net_add_class(base, "band", x, NP) == ZS_OK, "add_class: %s", zs_last_error());
+    const float caps[3] = {0.02f, 0.0f, -1.0f};
+    for (int c = 0; c < 3; c++) {
+        zs_net *net = NULL;
+        CHECK(zs_net_clone(base, &net) == ZS_OK, "clone");
+        if (!net) break;
+        zs_net_unpack(net);
+        const zs_layer *O = &net->layers[net->n_layers - 2];
+        int I = (int)O->fan_in;
+        float *w0 = malloc(sizeof(float) * 11 * (size_t)I), b0[11];
+        memcpy(w0, O->w, sizeof(float) * 11 * (size_t)I);
+        memcpy(b0, O->b, sizeof b0);
+        zs_fit_class_opts o = zs_fit_class_defaults();
+        o.max_old = caps[c];
+        o.folds = 3;
+        zs_fit_class_report r;
+        CHECK(zs_net_fit_class(net, 10, x, y, grp, N, xc, yc, NC, &o, &r) == ZS_OK, "fit_class: %s", zs_last_error());
+        O = &net->layers[net->n_layers - 2];
+        CHECK(!memcmp(w0, O->w, sizeof(float) * 10 * (size_t)I) && !memcmp(b0, O->b, sizeof(float) * 10),
+              "fit_class: the other rows and biases are bit for bit as they were");
+        CHECK(memcmp(w0 + (size_t)10 * I, O->w + (size_t)10 * I, sizeof(float) * (size_t)I) != 0, "the row moved");
+        CHECK(r.n_cal == nright, "n_cal %d = the calibration examples classified right (%d)", r.n_cal, nright);
+        for (int dense = 0; dense < 2; dense++) {
+            zs_net_set_dense(net, dense);
+            zs_net_infer(net, xc, NC, lp);
+            int called = 0, changed = 0;
+            for (int s = 0; s < NC; s++) {
+                int a = argmax(lp + s * 11, 11);
+                called += yc[s] == before[s] && a == 10;
+                changed += a != 10 && a != before[s];
+            }
+            int allowed = caps[c] < 0 ? NC : (int)floor(caps[c] * nright);
+            CHECK(called <= allowed && called == r.cal_called && changed == 0,
+                  "cap %g (dense %d): %d right calibration examples called 'band' (allowed %d, report %d), %d "
+                  "other answers changed", caps[c], dense, called, allowed, r.cal_called, changed);
+            if (caps[c] < 0) CHECK(called > (int)floor(0.02 * nright), "without the cap more are called (%d)", called);
+        }
+        zs_net_infer(net, x, NP, lp);
+        int hits = 0;
+        for (int s = 0; s < NP; s++) hits += argmax(lp + s * 11, 11) == 10;
+        CHECK(hits == r.pos_called, "report: positives called %d = inference %d", r.pos_called, hits);
+        if (caps[c] < 0) CHECK(hits == NP && r.bias == r.bias_recall, "without a cap every positive is called (%d)", hits);
+        zs_net_free(net);
+        free(w0);
+    }
+    /* errors: the network stays as it was */
+    zs_net_unpack(base);
+    const zs_layer *O = &base->layers[base->n_layers - 2];
+    size_t wn = (size_t)11 * O->fan_in;
+    float *w0 = malloc(sizeof(float) * wn);
+    memcpy(w0, O->w, sizeof(float) * wn);
+    zs_fit_class_opts o = zs_fit_class_defaults();
+    CHECK(zs_net_fit_class(base, 11, x, y, grp, N, xc, yc, NC, &o, NULL) == ZS_EINVAL, "class out of range refused");
+    y[0] = 11;
+    CHECK(zs_net_fit_class(base, 10, x, y, grp, N, xc, yc, NC, &o, NULL) == ZS_EINVAL, "label out of range refused");
+    y[0] = 10;
+    yc[0] = 10;
+    CHECK(zs_net_fit_class(base, 10, x, y, grp, N, xc, yc, NC, &o, NULL) == ZS_EINVAL, "calibration label = class refused");
+    yc[0] = before[0];
+    CHECK(zs_net_fit_class(base, 10, x + (size_t)NP * MLP_IN, y + NP, NULL, N - NP, NULL, NULL, 0, &o, NULL) == ZS_EINVAL,
+          "no positives refused");
+    CHECK(zs_net_fit_class(base, 10, x, y, grp, N, NULL, yc, NC, &o, NULL) == ZS_EINVAL, "calibration without x refused");
+    o.recall = 0;
+    CHECK(zs_net_fit_class(base, 10, x, y, grp, N, xc, yc, NC, &o, NULL) == ZS_EINVAL, "recall 0 refused");
+    o = zs_fit_class_defaults();
+    o.lr = NAN;
+    CHECK(zs_net_fit_class(base, 10, x, y, grp, N, xc, yc, NC, &o, NULL) == ZS_EINVAL, "NaN lr refused");
+    o = zs_fit_class_defaults();
+    xc[7] = NAN;
+    CHECK(zs_net_fit_class(base, 10, x, y, grp, N, xc, yc, NC, &o, NULL) == ZS_ENUMERIC, "NaN input refused");
+    O = &base->layers[base->n_layers - 2];
+    CHECK(!memcmp(w0, O->w, sizeof(float) * wn), "failed fits change nothing");
+    free(w0);
+    zs_net_free(base);
+}
+
 static void test_errors(void) {
     zs_net *g = NULL;
     CHECK(zs_net_create_preset(&g, "gsc-sparse", 1) == ZS_OK, "gsc-sparse");
@@ -342,6 +457,7 @@ int main(void) {
     test_gradient_and_sparsity();
     test_clone();
     test_add_class();
+    test_fit_class();
     test_errors();
     test_learn_on_plan();
     return check_finish("learn");
