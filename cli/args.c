@@ -205,3 +205,16 @@ int cli_read_text(const char *cmd, const char *path, size_t max, char **out) {
     *out = buf;
     return EXIT_OK;
 }
+
+int cli_online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+double cli_loadavg(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1) l = -1;
+    if (f) fclose(f);
+    return l;
+}

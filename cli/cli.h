@@ -31,6 +31,9 @@ int cmd_hw_compile(int argc, char **argv);
  * [lo, hi]. Return 0 on success, -1 (after printing "zeroskip CMD: bad
  * value for OPT: ...") otherwise. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+/* Online CPUs (1..256); the 1-minute load average (/proc/loadavg), or -1. */
+int cli_online_cpus(void);
+double cli_loadavg(void);
 int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 /* Failures the command raises itself go through zs_last_error() as the

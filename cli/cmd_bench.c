@@ -158,11 +158,6 @@ static int parse_list(const char *opt, const char *s, long lo, long hi, int *out
     return 0;
 }
 
-static int online_cpus(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
-}
-
 static int file_exists(const char *p) {
     struct stat s;
     return stat(p, &s) == 0;
@@ -267,7 +262,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         o->nets[1] = o->quick ? 2 : 20;
     }
     if (!o->n_threads) {
-        int c = online_cpus();
+        int c = cli_online_cpus();
         o->threads[0] = 1;
         o->n_threads = 1;
         if (!o->quick && c > 1) o->threads[o->n_threads++] = c > 16 ? 16 : c;
@@ -803,15 +798,6 @@ static void cpu_name(char *buf, size_t n) {
     if (f) fclose(f);
 }
 
-/* 1-minute load average from /proc/loadavg, or -1. */
-static double loadavg(void) {
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && fscanf(f, "%lf", &l) != 1) l = -1;
-    if (f) fclose(f);
-    return l;
-}
-
 static const char *si(double v, char *buf, size_t n) {
     if (v >= 1e9) snprintf(buf, n, "%.2fG", v / 1e9);
     else if (v >= 1e6) snprintf(buf, n, "%.2fM", v / 1e6);
@@ -1326,7 +1312,7 @@ int cmd_bench(int argc, char **argv) {
 
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
-    double load0 = loadavg();
+    double load0 = cli_loadavg();
     snprintf(tmpdir, sizeof tmpdir, "/tmp/zsbench.XXXXXX");
     if (!mkdtemp(tmpdir)) tmpdir[0] = 0;
     if (!o.json) {
@@ -1334,19 +1320,19 @@ int cmd_bench(int argc, char **argv) {
                src[0].is_preset ? ", preset: untrained" : "", src[1].spec,
                !strcmp(src[1].spec, src[0].spec) ? " on the dense path" : "");
         printf("cpu: %s, %d online CPUs, isa %s (active %s); networks i>0: copies of network 0\n", cpu,
-               online_cpus(), zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()));
+               cli_online_cpus(), zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()));
         if (!o.profile)
             printf("inputs: %s; %d rounds of %g s per row (engines alternate within a round), %g s warm-up\n",
                    input_desc, o.rounds, o.seconds, o.warmup);
         else printf("inputs: %s\n", input_desc);
-        printf("load average (1 min) at start: %.2f on %d CPUs\n", load0, online_cpus());
+        printf("load average (1 min) at start: %.2f on %d CPUs\n", load0, cli_online_cpus());
     }
     cJSON_AddStringToObject(root, "zeroskip_version", zs_version());
     cJSON_AddStringToObject(root, "model", src[0].spec);
     cJSON_AddStringToObject(root, "arch", src[0].arch_name);
     cJSON_AddStringToObject(root, "dense_model", src[1].spec);
     cJSON_AddStringToObject(root, "cpu", cpu);
-    cJSON_AddNumberToObject(root, "online_cpus", online_cpus());
+    cJSON_AddNumberToObject(root, "online_cpus", cli_online_cpus());
     cJSON_AddStringToObject(root, "isa", zs_isa_name(zs_isa_active()));
     cJSON_AddStringToObject(root, "inputs", input_desc);
 
@@ -1479,10 +1465,10 @@ int cmd_bench(int argc, char **argv) {
     if (progress) fprintf(stderr, "\r%78s\r", "");
     for (int i = 0; i < n_rows; i++) row_summarise(&rows[i], o.rounds);
 
-    double load1 = loadavg();
+    double load1 = cli_loadavg();
     /* busy: others were running when we started, or the load exceeded what
      * this run adds (its busiest row: maxt threads, or a peer's) */
-    int ncpu = online_cpus();
+    int ncpu = cli_online_cpus();
     int busy = load0 > 0.5 * ncpu || load1 > maxt + 0.5 * ncpu;
     if (!o.json) {
         if (o.do_sparse) print_cost("sparse", cost[0], n_cost[0], macs[0], dmacs[0]);

@@ -28,6 +28,12 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static double cpu_s(void) { /* this thread's CPU time: what preemption does not inflate */
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 /* A model file, or a preset name (seeded 1). */
 static zs_status open_net(const char *spec, zs_net **out) {
     if (access(spec, R_OK) == 0) return zs_net_load(out, spec);
@@ -86,7 +92,7 @@ int cmd_bench_learn(int argc, char **argv) {
     zs_dataset *ds = NULL;
     float *x = NULL;
     int32_t *y = NULL;
-    double *rate[2] = {NULL, NULL}, *ratio = NULL;
+    double *rate[2] = {NULL, NULL}, *cpu[2] = {NULL, NULL}, *ratio = NULL, *cratio = NULL;
     long steps_total[2] = {0, 0};
     int rc = EXIT_OK;
     zs_status st;
@@ -107,7 +113,10 @@ int cmd_bench_learn(int argc, char **argv) {
     rate[0] = calloc((size_t)rounds, sizeof(double));
     rate[1] = calloc((size_t)rounds, sizeof(double));
     ratio = calloc((size_t)rounds, sizeof(double));
-    if (!x || !y || !rate[0] || !rate[1] || !ratio) { rc = cli_fail("bench", ZS_ENOMEM); goto out; }
+    cratio = calloc((size_t)rounds, sizeof(double));
+    cpu[0] = calloc((size_t)rounds, sizeof(double));
+    cpu[1] = calloc((size_t)rounds, sizeof(double));
+    if (!x || !y || !rate[0] || !rate[1] || !ratio || !cratio || !cpu[0] || !cpu[1]) { rc = cli_fail("bench", ZS_ENOMEM); goto out; }
     if (data) {
         if ((st = zs_dataset_load(&ds, data))) { rc = cli_fail_file("bench", data, st); goto out; }
         int dc, dh, dw, n = zs_dataset_size(ds);
@@ -134,13 +143,14 @@ int cmd_bench_learn(int argc, char **argv) {
     zs_learn_opts o = zs_learn_defaults();
     o.lr = (float)lr;
     o.layers = (int)layers;
-    /* warm-up: one step each (allocations, first-touch) */
+    double load0 = cli_loadavg();
+    /* warm-up: one step each (allocations, first-touch, kernel choice) */
     for (int m = 0; m < 2; m++)
         if ((st = zs_net_learn(net[m], x, y, 1, &o, NULL))) { rc = cli_fail_file("bench", spec[m], st); goto out; }
     for (long r = 0; r < rounds; r++) {
         for (int m = 0; m < 2; m++) {
             long n = 0;
-            double t0 = now_s(), t;
+            double t0 = now_s(), c0 = cpu_s(), t;
             do {
                 int i = (int)((steps_total[m] + n) % POOL);
                 if ((st = zs_net_learn(net[m], x + (size_t)i * insz, y + i, 1, &o, NULL))) {
@@ -151,14 +161,24 @@ int cmd_bench_learn(int argc, char **argv) {
                 t = now_s();
             } while (t - t0 < seconds);
             rate[m][r] = n / (t - t0);
+            cpu[m][r] = 1e6 * (cpu_s() - c0) / n; /* CPU us per step */
             steps_total[m] += n;
         }
         ratio[r] = rate[0][r] / rate[1][r];
+        cratio[r] = cpu[1][r] / cpu[0][r];
         if (!json)
-            fprintf(stderr, "round %ld/%ld: sparse %.1f, dense %.1f steps/s (%.2fx)\n", r + 1, rounds, rate[0][r],
-                    rate[1][r], ratio[r]);
+            fprintf(stderr, "round %ld/%ld: sparse %.1f, dense %.1f steps/s (%.2fx); CPU us/step %.1f, %.1f (%.2fx)\n",
+                    r + 1, rounds, rate[0][r], rate[1][r], ratio[r], cpu[0][r], cpu[1][r], cratio[r]);
+    }
+    double load1 = cli_loadavg();
+    int ncpu = cli_online_cpus(), busy = load0 > 0.5 * ncpu || load1 > 1 + 0.5 * ncpu;
+    cJSON *jr = json ? cJSON_CreateArray() : NULL, *jc = json ? cJSON_CreateArray() : NULL;
+    for (long r = 0; json && r < rounds; r++) {
+        cJSON_AddItemToArray(jr, cJSON_CreateNumber(ratio[r]));
+        cJSON_AddItemToArray(jc, cJSON_CreateNumber(cratio[r]));
     }
     double ms = median(rate[0], (int)rounds), md = median(rate[1], (int)rounds), mr = median(ratio, (int)rounds);
+    double cs = median(cpu[0], (int)rounds), cd = median(cpu[1], (int)rounds), mcr = median(cratio, (int)rounds);
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "bench", "learn");
@@ -172,6 +192,14 @@ int cmd_bench_learn(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "sparse_steps_per_s", ms);
         cJSON_AddNumberToObject(j, "dense_steps_per_s", md);
         cJSON_AddNumberToObject(j, "ratio_median", mr);
+        cJSON_AddNumberToObject(j, "sparse_cpu_us_per_step", cs);
+        cJSON_AddNumberToObject(j, "dense_cpu_us_per_step", cd);
+        cJSON_AddNumberToObject(j, "cpu_ratio_median", mcr);
+        cJSON_AddItemToObject(j, "round_ratios", jr);
+        cJSON_AddItemToObject(j, "round_cpu_ratios", jc);
+        cJSON_AddNumberToObject(j, "loadavg_start", load0);
+        cJSON_AddNumberToObject(j, "loadavg_end", load1);
+        cJSON_AddNumberToObject(j, "cpus", ncpu);
         char *s = cJSON_PrintUnformatted(j);
         if (s) puts(s);
         free(s);
@@ -179,14 +207,18 @@ int cmd_bench_learn(int argc, char **argv) {
     } else {
         printf("learn steps/s at batch 1 (zs_net_learn, %ld linear layers learn, 1 thread, %s), median of %ld rounds:\n",
                layers, zs_isa_name(zs_isa_active()), rounds);
-        printf("  sparse  %-40s %10.1f steps/s  (%.3f ms/step)\n", spec[0], ms, 1e3 / ms);
-        printf("  dense   %-40s %10.1f steps/s  (%.3f ms/step)\n", spec[1], md, 1e3 / md);
-        printf("  sparse / dense (median of per-round ratios) %.2fx\n", mr);
+        printf("  sparse  %-40s %10.1f steps/s  (%.3f ms/step, %.1f CPU us/step)\n", spec[0], ms, 1e3 / ms, cs);
+        printf("  dense   %-40s %10.1f steps/s  (%.3f ms/step, %.1f CPU us/step)\n", spec[1], md, 1e3 / md, cd);
+        printf("  sparse / dense (median of per-round ratios) %.2fx wall, %.2fx CPU time\n", mr, mcr);
+        printf("load average (1 min): %.2f at start, %.2f at end, on %d CPUs\n", load0, load1, ncpu);
+        if (busy)
+            printf("WARNING: the machine was busy: absolute steps/s are low; the interleaved ratios are the "
+                   "figures to trust\n");
     }
 out:
     zs_dataset_free(ds);
     zs_net_free(net[0]);
     zs_net_free(net[1]);
-    free(x); free(y); free(rate[0]); free(rate[1]); free(ratio);
+    free(x); free(y); free(rate[0]); free(rate[1]); free(ratio); free(cratio); free(cpu[0]); free(cpu[1]);
     return rc;
 }
