@@ -236,7 +236,8 @@ typedef struct zs_stage_profile {
                                 stages, as zs_net_cost counts them), else 0  */
     double bytes_per_word;   /* bytes of the stage's input map per sample: one
                                 streaming pass over it is its floor when it
-                                does no multiply-adds                        */
+                                does no multiply-adds ("conv_kwta_pool": its
+                                conv output map, which its k-WTA passes over) */
 } zs_stage_profile;
 /* Run n >= 1 samples x (n, C, H, W) `reps` >= 1 times stage by stage through
  * the inference plan (built now if needed) and fill out[0 .. min(*count,

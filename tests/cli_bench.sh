@@ -158,7 +158,8 @@ grep -qE '^per-stage profile .*fp32 FMA peak [0-9.]+ GFLOP/s = [0-9.]+ GMAC/s, s
     && ok || no "--profile names the peaks"
 grep -qE '^stage +layer +kernel +us/word +% +MACs/word +GMAC/s +%peak +floor us +x floor' "$T/out" \
     && ok || no "--profile header"
-grep -qE '^conv_[a-z]+ +cnn1 .* 602\.1k ' "$T/out" && ok || no "--profile: conv1 with its MACs"
+grep -qE '^conv_[a-z_]+ +cnn1 .* 602\.1k ' "$T/out" && ok || no "--profile: conv1 with its MACs"
+grep -qE '^conv_kwta_pool +cnn1 +conv_kwta_pool ' "$T/out" && ok || no "--profile: conv1, k-WTA and pool as one fused stage"
 grep -qE '^total +[0-9.]+ +100\.0 +[0-9.]+ +[0-9.]+$' "$T/out" && ok || no "--profile total and floor"
 grep -q '^zeroskip +sparse' "$T/out" && no "--profile runs no rounds" || ok
 if have_py; then

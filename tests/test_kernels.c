@@ -321,6 +321,87 @@ static void test_kwta_pool(const zs_kernels *K) {
         }
 }
 
+/* conv_kwta_pool (conv + global k-WTA + 2x2/2 max-pool in one kernel)
+ * against (a) this ISA's conv_dense, kwta_select and kwta_pool one after
+ * the other (the plan's old path: the same bits, compared bit for bit) and
+ * (b) the reference on this ISA's conv output: zs_topk_select winners,
+ * densified, zs_maxpool2d_forward. Inputs: random, constant (every unit of
+ * a channel ties), flat -80 regions (log-mel floors), all zero (outputs =
+ * bias; some biases 0 and -0), few levels, rows adversarial to a row
+ * sample. Shapes: gsc-sparse conv1, odd sizes, ones the fused path does
+ * not fit. */
+static void test_conv_kwta_pool(const zs_kernels *K) {
+    /* (Ci, H, W, Co, Kh, Kw, fused path expected) */
+    static const int shapes[][7] = {
+        {1, 32, 32, 64, 5, 5, 1}, {2, 20, 20, 16, 3, 3, 1}, {1, 31, 33, 24, 5, 5, 1}, {1, 20, 12, 40, 3, 3, 1},
+        {1, 12, 12, 8, 5, 5, 0}, {1, 40, 40, 8, 5, 5, 0}, {1, 32, 32, 64, 5, 5, 1},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 6; kind++) {
+            int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
+            int Kh = shapes[s][4], Kw = shapes[s][5], Ho = H - Kh + 1, Wo = W - Kw + 1, fan = Ci * Kh * Kw;
+            int U = Co * Ho * Wo, P = Co * (Ho / 2) * (Wo / 2);
+            float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)Ci * H * W);
+            float *f = falloc((size_t)Co), *map = falloc((size_t)U), *map2 = falloc((size_t)U), *sc = falloc((size_t)U);
+            float *y = falloc((size_t)U), *val = falloc((size_t)U), *got = falloc((size_t)P), *want = falloc((size_t)P);
+            float *old = falloc((size_t)P);
+            int32_t *sel = ialloc((size_t)U), *work = ialloc((size_t)U);
+            void *kw = zs_alloc_aligned(zs_conv_kwta_pool_work_size(U), 1);
+            /* gsc-sparse: 12 of 25 taps per channel (s = 6: all 25) */
+            sparse_weights(w, Co, fan, s == 6 ? 0.0 : 1.0 - 12.0 / 25.0);
+            for (int o = 0; o < Co; o++) {
+                b[o] = urand(-1, 1);
+                f[o] = expf(urand(-1, 1));
+            }
+            int n_in = Ci * H * W;
+            for (int i = 0; i < n_in; i++) {
+                int r = (i / W) % H, c = i % W;
+                switch (kind) {
+                case 0: x[i] = urand(-1, 2); break;
+                case 1: x[i] = 0.7f; break;
+                case 2: x[i] = c < W / 2 || r > H - 6 ? -80.0f : urand(-80, -20); break;
+                case 3:
+                    x[i] = 0.0f;
+                    if (i < Co) b[i] = i % 3 == 0 ? 0.0f : i % 3 == 1 ? -0.0f : b[i];
+                    if (i < Co && i % 2) f[i] = 1.0f;
+                    break;
+                case 4: x[i] = (float)(int)zs_rng_below(&rng, 3) - 1.0f; break;
+                default: x[i] = r % 7 == 2 ? urand(10, 20) : urand(-1, 1); break;
+                }
+            }
+            zs_conv_taps p;
+            CHECK(zs_conv_taps_pack(&p, w, b, Co, Ci, Kh, Kw, H, W) == ZS_OK, "pack");
+            int ks[] = {0, 1, U / 7, U / 2, U - 1, U, U + 3};
+            for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+                int k = ks[j];
+                char what[160];
+                snprintf(what, sizeof what, "[%s] conv_kwta_pool Ci=%d %dx%d Co=%d K=%dx%d k=%d input kind %d", isa_tag,
+                         Ci, H, W, Co, Kh, Kw, k, kind);
+                if (k == U / 7)
+                    CHECK((zs_conv_kwta_pool_fast(&p, k) > 0) == shapes[s][6], "%s: fused path %s", what,
+                          shapes[s][6] ? "expected" : "not expected");
+                memset(got, 0xff, sizeof(float) * (size_t)P);
+                K->conv_kwta_pool(got, x, &p, f, k, kw, map);
+                /* (a) the unfused kernels of this ISA, bit for bit */
+                zs_kwta_cut cut;
+                K->conv_dense(map2, x, &p);
+                K->kwta_select(&cut, map2, f, Co, Ho * Wo, k, kw);
+                K->kwta_pool(old, map2, f, Co, Ho, Wo, cut);
+                CHECK(!memcmp(got, old, sizeof(float) * (size_t)P), "%s: differs from conv_dense+kwta_select+kwta_pool", what);
+                /* (b) the reference winners on this ISA's conv output */
+                int nr = kwta_ref(sel, map2, f, Co, Ho * Wo, k, sc, work);
+                for (int e = 0; e < nr; e++) val[e] = map2[sel[e]];
+                densify(y, U, sel, val, nr);
+                zs_maxpool2d_forward(want, NULL, y, 1, Co, Ho, Wo, 2, 2);
+                check_exact(got, want, (size_t)P, what);
+            }
+            zs_conv_taps_free(&p);
+            zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x); zs_free_aligned(f); zs_free_aligned(map);
+            zs_free_aligned(map2); zs_free_aligned(sc); zs_free_aligned(y); zs_free_aligned(val); zs_free_aligned(got);
+            zs_free_aligned(want); zs_free_aligned(old); zs_free_aligned(sel); zs_free_aligned(work); zs_free_aligned(kw);
+        }
+}
+
 static void test_maxpool(const zs_kernels *K) {
     static const int shapes[][3] = {{1, 2, 2}, {3, 4, 6}, {64, 28, 28}, {2, 5, 7}, {64, 10, 10},
                                     {2, 3, 33}, {1, 2, 64}, {4, 16, 17}, {2, 6, 31}};

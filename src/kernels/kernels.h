@@ -120,6 +120,14 @@ typedef int zs_kwta_emit_fn(int32_t *idx, float *val, const float *x, const floa
  * out (C, H/2, W/2) = dense max-pool of the k-WTA output (non-winners 0). */
 typedef void zs_kwta_pool_fn(float *out, const float *x, const float *f, int C, int H, int W,
                              zs_kwta_cut cut);
+/* Fused conv (dense input, taps) + global k-WTA (the cut of the k largest
+ * of the (Co, Ho, Wo) map, boost f per channel) + 2x2/2 max-pool:
+ * out (Co, Ho/2, Wo/2) = kwta_pool(conv_dense(in), kwta_select(...)) of the
+ * same ISA, the same bits. work: zs_conv_kwta_pool_work_size(Co*Ho*Wo)
+ * bytes, 8-byte aligned; map: Co*Ho*Wo + 64 floats of scratch, 64-byte
+ * aligned. */
+typedef void zs_conv_kwta_pool_fn(float *out, const float *in, const zs_conv_taps *p, const float *f, int k,
+                                  void *work, float *map);
 /* Dense 2x2/2 max-pool of (C, H, W) -> (C, H/2, W/2); relu: max with 0 too. */
 typedef void zs_maxpool_fn(float *out, const float *x, int C, int H, int W, int relu);
 /* Non-zeros of x[0..n) as a list (idx ascending); returns the count.
@@ -159,6 +167,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
     X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
+    X(conv_kwta_pool, zs_conv_kwta_pool_fn, "conv (dense in) + global k-WTA + 2x2/2 max-pool: cut counted in the conv epilogue") \
     X(maxpool, zs_maxpool_fn, "dense 2x2/2 max-pool (+ReLU)")                                   \
     X(sparsify, zs_sparsify_fn, "dense -> non-zero list (compress in register)")                \
     X(linear_ss, zs_linear_sparse_fn, "linear sparse in x sparse w: 16-output blocks per column") \
@@ -202,6 +211,19 @@ ZS_KERNEL_LIST_SCALAR(ZS_PROTO_S_)
 
 /* Bytes of work for kwta_select on n units. */
 size_t zs_kwta_work_size(int n);
+/* Bytes of work for conv_kwta_pool on a map of n units (holds
+ * zs_kwta_work_size(n) too); ZS_CKP_SAMPLE: its sample's capacity (keys). */
+#define ZS_CKP_SAMPLE 4096
+size_t zs_conv_kwta_pool_work_size(int n);
+/* The fused path of conv_kwta_pool (SIMD versions) fits p and k: output
+ * rows of at most ZS_CKP_ROW floats, Kw shifted copies of the input in
+ * ZS_CKP_SH floats, at most ZS_CKP_TAPS taps, a map of >= 4096 units,
+ * 0 < k < units. Returns the sample's rows per channel (>= 1), or 0: the
+ * kernel runs conv_dense, kwta_select and kwta_pool one after the other. */
+#define ZS_CKP_ROW 32
+#define ZS_CKP_SH 8192
+#define ZS_CKP_TAPS 4096
+int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k);
 /* Floats of scratch for conv_sparse_* (64-byte aligned). */
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
 /* conv_sparse_pos helper: bucket the input list by position. In scratch,
@@ -243,6 +265,19 @@ float zs_kwta_key_float(int32_t key);
  * strictly inside it. */
 void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32_t first_unit, float *ge, float *gt,
                             int32_t *lim);
+/* Step 3 of kwta_select, for kernels that collect their own candidates:
+ * among nc candidates (keys ck, indices ci ascending; both reordered), the
+ * cut of the need-th largest (1-based) by (key, then lower index), all
+ * candidate keys being in [lo, hi] (INT32_MIN / INT32_MAX: unknown).
+ * hist: 4 * 1024 uint32. */
+zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist, int32_t lo,
+                                  int32_t hi);
+/* Step 1 of kwta_select: from m sample keys of a map of n units, the
+ * bracket [lo, hi] that holds the k-th largest key with a margin of `widen`
+ * x (3.5 sigma + 4) sample ranks (INT32_MIN / INT32_MAX: open side).
+ * tk, ti: m entries of scratch each; hist: 4 * 1024 uint32. */
+void zs_kwta_sample_bracket(const int32_t *smp, int m, int n, int k, double widen, int32_t *lo, int32_t *hi,
+                            int32_t *tk, int32_t *ti, uint32_t *hist);
 /* Composite key: larger is better (score key, then lower index). */
 static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
     return ((uint64_t)((uint32_t)key ^ 0x80000000u) << 32) | (uint32_t)~(uint32_t)i;

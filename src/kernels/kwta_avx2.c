@@ -222,6 +222,39 @@ typedef __m256i kp_vi;
 #define KP_FN zs_kwta_pool__avx2
 #include "kwta_pool_kern.h"
 
+/* conv_kwta_pool: one width-templated source (conv_kwta_kern.h) */
+typedef __m256 ck_v;
+#define CK_VL 8
+#define CK_RMAX 3
+#define CK_LOAD(p) _mm256_load_ps(p)
+#define CK_LOADN(p, n) _mm256_maskload_ps((p), tail8(n))
+#define CK_STORE(p, v) _mm256_store_ps((p), (v))
+#define CK_SET1(a) _mm256_set1_ps(a)
+#define CK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+typedef __m256i ck_m;
+#define CK_MASKN(n) tail8(n)
+#define CK_STOREM(p, v, m) _mm256_maskstore_ps((p), (m), (v))
+static inline int ck_scan(__m256 y, __m256 ta, __m256 tb, __m256 vf, int32_t i0, __m256i m, int *above, int32_t *ck,
+                          int32_t *ci) {
+    __m256 mf = _mm256_castsi256_ps(m);
+    __m256 hb = _mm256_and_ps(_mm256_cmp_ps(y, tb, _CMP_GE_OQ), mf);
+    unsigned cm = (unsigned)_mm256_movemask_ps(_mm256_andnot_ps(hb, _mm256_and_ps(_mm256_cmp_ps(y, ta, _CMP_GE_OQ), mf)));
+    *above += __builtin_popcount((unsigned)_mm256_movemask_ps(hb));
+    __m256i perm = compress_perm8(cm);
+    _mm256_storeu_si256((__m256i *)ck, _mm256_permutevar8x32_epi32(key8(_mm256_mul_ps(y, vf)), perm));
+    _mm256_storeu_si256((__m256i *)ci, _mm256_permutevar8x32_epi32(
+                                           _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)iota8), _mm256_set1_epi32(i0)), perm));
+    return __builtin_popcount(cm);
+}
+static inline void ck_keys(int32_t *dst, __m256 y, float fc) {
+    _mm256_storeu_si256((__m256i *)dst, key8(_mm256_mul_ps(y, _mm256_set1_ps(fc))));
+}
+#define CK_FN zs_conv_kwta_pool__avx2
+#define CK_CONV_DENSE zs_conv_dense__avx2
+#define CK_KWTA_SELECT zs_kwta_select__avx2
+#define CK_KWTA_POOL zs_kwta_pool__avx2
+#include "conv_kwta_kern.h"
+
 void zs_maxpool__avx2(float *out, const float *x, int C, int H, int W, int relu) {
     int Ho = H / 2, Wo = W / 2;
     const __m256 lo = relu ? _mm256_setzero_ps() : _mm256_set1_ps(-__builtin_inff());

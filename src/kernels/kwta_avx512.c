@@ -144,6 +144,37 @@ typedef __m512i kp_vi;
 #define KP_FN zs_kwta_pool__avx512
 #include "kwta_pool_kern.h"
 
+/* conv_kwta_pool: one width-templated source (conv_kwta_kern.h) */
+typedef __m512 ck_v;
+#define CK_VL 16
+#define CK_RMAX 7
+#define CK_LOAD(p) _mm512_load_ps(p)
+#define CK_LOADN(p, n) _mm512_maskz_loadu_ps(kp_tail16(n), (p))
+#define CK_STORE(p, v) _mm512_store_ps((p), (v))
+#define CK_SET1(a) _mm512_set1_ps(a)
+#define CK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+typedef __mmask16 ck_m;
+#define CK_MASKN(n) kp_tail16(n)
+#define CK_STOREM(p, v, m) _mm512_mask_storeu_ps((p), (m), (v))
+/* compressed into registers, then full stores (the caller leaves room) */
+static inline int ck_scan(__m512 y, __m512 ta, __m512 tb, __m512 vf, int32_t i0, __mmask16 m, int *above, int32_t *ck,
+                          int32_t *ci) {
+    __mmask16 hb = _mm512_mask_cmp_ps_mask(m, y, tb, _CMP_GE_OQ);
+    __mmask16 cm = _mm512_mask_cmp_ps_mask(m & ~hb, y, ta, _CMP_GE_OQ);
+    *above += __builtin_popcount(hb);
+    _mm512_storeu_si512(ck, _mm512_maskz_compress_epi32(cm, key16(_mm512_mul_ps(y, vf))));
+    _mm512_storeu_si512(ci, _mm512_maskz_compress_epi32(cm, _mm512_add_epi32(_mm512_loadu_si512(iota16), _mm512_set1_epi32(i0))));
+    return __builtin_popcount(cm);
+}
+static inline void ck_keys(int32_t *dst, __m512 y, float fc) {
+    _mm512_storeu_si512(dst, key16(_mm512_mul_ps(y, _mm512_set1_ps(fc))));
+}
+#define CK_FN zs_conv_kwta_pool__avx512
+#define CK_CONV_DENSE zs_conv_dense__avx512
+#define CK_KWTA_SELECT zs_kwta_select__avx512
+#define CK_KWTA_POOL zs_kwta_pool__avx512
+#include "conv_kwta_kern.h"
+
 void zs_maxpool__avx512(float *out, const float *x, int C, int H, int W, int relu) {
     int Ho = H / 2, Wo = W / 2;
     const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_loadu_si512(odd_idx);

@@ -151,3 +151,14 @@ int zs_maxpool_winners__scalar(int32_t *oidx, float *oval, const int32_t *idx, c
         }
     return m;
 }
+
+/* conv_kwta_pool: the three kernels one after the other (the reference the
+ * fused AVX2 / AVX-512 versions of conv_kwta_kern.h give the same bits as,
+ * with their own ISA's conv_dense). */
+void zs_conv_kwta_pool__scalar(float *out, const float *in, const zs_conv_taps *p, const float *f, int k,
+                               void *work, float *map) {
+    zs_kwta_cut cut;
+    zs_conv_dense__scalar(map, in, p);
+    zs_kwta_select__scalar(&cut, map, f, p->Co, p->Ho * p->Wo, k, work);
+    zs_kwta_pool__scalar(out, map, f, p->Co, p->Ho, p->Wo, cut);
+}

@@ -287,29 +287,21 @@ size_t zs_kwta_work_size(int n) {
     return (2 * (nn + 32) + 1024 + 4 * KWTA_NB + 2 * (nn / 16 + 16) + 16) * sizeof(int32_t);
 }
 
-/* Sort a[0..n) descending by an LSD radix sort on the order-preserving
- * unsigned image of the keys (4 passes of 8 bits; tmp holds n entries).
- * Branch-free, unlike a quickselect on random keys (mispredicts dominate). */
-static void sort_desc_i32(int32_t *a, int n, uint32_t *tmp) {
-    uint32_t cnt[4][256];
-    memset(cnt, 0, sizeof cnt);
-    uint32_t *u = (uint32_t *)a;
-    for (int i = 0; i < n; i++) {
-        uint32_t v = ~((uint32_t)a[i] ^ 0x80000000u); /* ascending v = descending key */
-        u[i] = v;
-        cnt[0][v & 255]++; cnt[1][(v >> 8) & 255]++; cnt[2][(v >> 16) & 255]++; cnt[3][v >> 24]++;
-    }
-    for (int d = 0; d < 4; d++) {
-        uint32_t s = 0;
-        for (int b = 0; b < 256; b++) { uint32_t c = cnt[d][b]; cnt[d][b] = s; s += c; }
-    }
-    uint32_t *src = u, *dst = tmp;
-    for (int d = 0; d < 4; d++) {
-        int sh = 8 * d;
-        for (int i = 0; i < n; i++) dst[cnt[d][(src[i] >> sh) & 255]++] = src[i];
-        uint32_t *t = src; src = dst; dst = t;
-    }
-    for (int i = 0; i < n; i++) a[i] = (int32_t)(~u[i] ^ 0x80000000u); /* 4 passes: back in a */
+int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
+    int n = p->Co * p->Ho * p->Wo;
+    if (p->Wo > ZS_CKP_ROW || p->W > ZS_CKP_ROW + p->Kw - 1 || (size_t)p->Kw * p->Ci * p->H * ZS_CKP_ROW > ZS_CKP_SH ||
+        p->start[p->Co] > ZS_CKP_TAPS || n < KWTA_MIN_N || k <= 0 || k >= n)
+        return 0;
+    /* the sample: rows per channel so that it holds >= 1024 units */
+    int row = p->Co * p->Wo, sr = row >= 1024 ? 1 : (1024 + row - 1) / row;
+    if (sr > p->Ho) sr = p->Ho;
+    return (size_t)row * sr + ZS_CKP_ROW <= ZS_CKP_SAMPLE ? sr : 0;
+}
+
+size_t zs_conv_kwta_pool_work_size(int n) {
+    size_t nn = (size_t)(n > 0 ? n : 0), a = zs_kwta_work_size(n);
+    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE + 4 * KWTA_NB) * sizeof(int32_t);
+    return a > b ? a : b;
 }
 
 /* Among nc candidates (keys ck, indices ci ascending), the cut of the
@@ -385,6 +377,78 @@ static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need,
     cut.key = (int32_t)((uint32_t)(c[need - 1] >> 32) ^ 0x80000000u);
     cut.last = (int32_t)~(uint32_t)c[need - 1];
     return cut;
+}
+
+zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist, int32_t lo,
+                                  int32_t hi) {
+    return select_candidates(ck, ci, nc, need, hist, lo, hi);
+}
+
+/* The keys of descending ranks r0 <= r1 (0-based; -1: not wanted) among
+ * the m sample keys (left intact): one histogram of 1024 buckets over the
+ * sample's key range serves both ranks; the (few) keys of each rank's
+ * bucket are then ranked by insertion sort, or by select_candidates when
+ * more than 32 share it. No full sort: a radix sort's counter chains (most
+ * keys share their top bytes) cost more than this. tk, ti: m entries. */
+static void sample_ranks(const int32_t *smp, int m, int r0, int r1, int32_t *k0, int32_t *k1, int32_t *tk,
+                         int32_t *ti, uint32_t *hist) {
+    int32_t kmin = INT32_MAX, kmax = INT32_MIN;
+    for (int i = 0; i < m; i++) {
+        kmin = smp[i] < kmin ? smp[i] : kmin;
+        kmax = smp[i] > kmax ? smp[i] : kmax;
+    }
+    uint32_t range = (uint32_t)kmax - (uint32_t)kmin;
+    if (range == 0) { *k0 = *k1 = kmin; return; }
+    int shift = 0;
+    while ((range >> shift) >= KWTA_NB) shift++;
+    int B = (int)(range >> shift) + 1;
+    memset(hist, 0, sizeof(uint32_t) * 4 * KWTA_NB);
+    int i4 = 0;
+    for (; i4 + 3 < m; i4 += 4) {
+        hist[((uint32_t)smp[i4] - (uint32_t)kmin) >> shift]++;
+        hist[KWTA_NB + (((uint32_t)smp[i4 + 1] - (uint32_t)kmin) >> shift)]++;
+        hist[2 * KWTA_NB + (((uint32_t)smp[i4 + 2] - (uint32_t)kmin) >> shift)]++;
+        hist[3 * KWTA_NB + (((uint32_t)smp[i4 + 3] - (uint32_t)kmin) >> shift)]++;
+    }
+    for (; i4 < m; i4++) hist[((uint32_t)smp[i4] - (uint32_t)kmin) >> shift]++;
+    int rr[2] = {r0, r1}, bk[2] = {0, 0}, within[2] = {0, 0};
+    int32_t *out[2] = {k0, k1};
+    uint32_t acc = 0;
+    int b = B - 1;
+    for (int j = 0; j < 2; j++) {
+        if (rr[j] < 0) continue;
+        for (;;) {
+            uint32_t h = hist[b] + hist[KWTA_NB + b] + hist[2 * KWTA_NB + b] + hist[3 * KWTA_NB + b];
+            if (acc + h > (uint32_t)rr[j]) break;
+            acc += h;
+            b--;
+        }
+        bk[j] = b;
+        within[j] = rr[j] - (int)acc;
+    }
+    for (int j = 0; j < 2; j++) {
+        if (rr[j] < 0) continue;
+        int c = 0;
+        for (int i = 0; i < m; i++)
+            if ((((uint32_t)smp[i] - (uint32_t)kmin) >> shift) == (uint32_t)bk[j]) { tk[c] = smp[i]; ti[c] = 0; c++; }
+        if (c <= 32) {
+            for (int u = 1; u < c; u++)
+                for (int v = u; v > 0 && tk[v - 1] < tk[v]; v--) { int32_t q = tk[v]; tk[v] = tk[v - 1]; tk[v - 1] = q; }
+            *out[j] = tk[within[j]];
+        } else {
+            *out[j] = select_candidates(tk, ti, c, within[j] + 1, hist, INT32_MIN, INT32_MAX).key;
+        }
+    }
+}
+
+void zs_kwta_sample_bracket(const int32_t *smp, int m, int n, int k, double widen, int32_t *lo, int32_t *hi,
+                            int32_t *tk, int32_t *ti, uint32_t *hist) {
+    double q = (double)k / n, r = q * m, margin = widen * (3.5 * sqrt(m * q * (1 - q)) + 4);
+    int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
+    int32_t khi = INT32_MAX, klo = INT32_MIN;
+    sample_ranks(smp, m, rhi >= 0 ? rhi : -1, rlo < m ? rlo : -1, &khi, &klo, tk, ti, hist);
+    *lo = rlo < m ? klo : INT32_MIN;
+    *hi = rhi >= 0 ? khi : INT32_MAX;
 }
 
 #ifdef KWTA_PROF
@@ -472,7 +536,6 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     float *ta = (float *)(hist + 4 * KWTA_NB), *tb = ta + (n / 16 + 16);
     int32_t lo = INT32_MIN, hi = INT32_MAX;
     int m = 0;
-    double r = 0, margin = 0;
     PROF0;
     if (n >= KWTA_MIN_N) {
         /* 1. strided sample -> bracket */
@@ -482,13 +545,7 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
             while (i >= (g + 1) * S) g++;
             smp[j] = zs_kwta_key(x[i] * f[g]);
         }
-        double q = (double)k / n;
-        r = q * m;
-        margin = 3.5 * sqrt(m * q * (1 - q)) + 4;
-        int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
-        sort_desc_i32(smp, m, (uint32_t *)ci);
-        if (rlo < m) lo = smp[rlo];
-        if (rhi >= 0) hi = smp[rhi];
+        zs_kwta_sample_bracket(smp, m, n, k, 1.0, &lo, &hi, ck, ci, hist);
     }
     PROF(1);
     /* 2. one streaming pass */
@@ -498,9 +555,7 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     if ((nc < 0 || need < 1 || need > nc) && m) {
         /* 2'. the bracket missed (a strided sample of a spatially structured
          * map can mislead): once more with four times the margin */
-        int rhi = (int)floor(r - 4 * margin), rlo = (int)ceil(r + 4 * margin);
-        lo = rlo < m ? smp[rlo] : INT32_MIN;
-        hi = rhi >= 0 ? smp[rhi] : INT32_MAX;
+        zs_kwta_sample_bracket(smp, m, n, k, 4.0, &lo, &hi, ck, ci, hist);
         nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, pass, pass_pc);
         need = k - above;
     }

@@ -37,12 +37,12 @@
 
 typedef enum {
     ST_PAD, ST_CONV_DENSE, ST_CONV_SPARSE, ST_LINEAR, ST_KWTA, ST_KWTA_POOL, ST_MAXPOOL,
-    ST_MAXPOOL_ANY, ST_RELU, ST_SPARSIFY, ST_DENSIFY, ST_LOGSOFTMAX
+    ST_MAXPOOL_ANY, ST_RELU, ST_SPARSIFY, ST_DENSIFY, ST_LOGSOFTMAX, ST_CONV_KWTA_POOL
 } stage_kind;
 
 static const char *const stage_names[] = {"pad", "conv_dense", "conv_sparse", "linear", "kwta",
                                           "kwta_pool", "maxpool", "maxpool_any", "relu", "sparsify",
-                                          "densify", "logsoftmax"};
+                                          "densify", "logsoftmax", "conv_kwta_pool"};
 
 typedef struct stage {
     stage_kind kind;
@@ -93,6 +93,8 @@ typedef struct zs_plan {
     size_t list_len;
     void *kwork;              /* kwta_select work                          */
     float *cscratch;          /* conv_sparse scratch                       */
+    float *cmap;              /* conv_kwta_pool's map when the stage's input
+                                 is a plan buffer (NULL: not needed)        */
     size_t kwork_len, cscratch_len; /* their bytes (zs_plan_bytes)         */
     int calibrated;           /* kernel alternatives chosen by measurement */
     int calib_seen;           /* samples timed so far (calibrate_one)       */
@@ -115,7 +117,7 @@ static void plan_destroy(zs_plan *p) {
     free(p->st);
     zs_free_aligned(p->buf[0]); zs_free_aligned(p->buf[1]);
     zs_free_aligned(p->lidx); zs_free_aligned(p->lval);
-    zs_free_aligned(p->kwork); zs_free_aligned(p->cscratch);
+    zs_free_aligned(p->kwork); zs_free_aligned(p->cscratch); zs_free_aligned(p->cmap);
     free(p);
 }
 
@@ -206,7 +208,7 @@ zs_status zs_plan_build(zs_net *net) {
 
     int rep = REP_DENSE, sparse_hint = 0;     /* current activation */
     int C = net->in_c, H = net->in_h, W = net->in_w;
-    size_t maxd = (size_t)C * H * W, maxl, maxk = 16, maxc = 16;
+    size_t maxd = (size_t)C * H * W, maxl, maxk = 16, maxc = 16, maxm = 0;
     stage *s;
     int li_cur = 0;
 #define ADD(kind, name) do { if (!(s = add(p, (kind), (name), C, H, W))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory"); \
@@ -360,6 +362,28 @@ zs_status zs_plan_build(zs_net *net) {
             int kk = L->k_inference < (int)units ? L->k_inference : (int)units;
             float td = (float)((double)L->k_inference / (double)units);
             int fuse = !vec && is_pool22(next);
+            /* conv (+BN) -> global k-WTA -> 2x2/2 max-pool on the conv's
+             * output: one stage, conv_kwta_pool (ZS_PLAN_FUSE=0: the conv
+             * stage, then kwta_select+kwta_pool, for measurements) */
+            stage *cv = p->n ? &p->st[p->n - 1] : NULL;
+            if (fuse && cv && cv->kind == ST_CONV_DENSE && cv->oC == C && cv->oH == H && cv->oW == W &&
+                i > 0 && (net->layers[i - 1].type == ZS_CONV2D || net->layers[i - 1].type == ZS_BATCHNORM) &&
+                !env_is("ZS_PLAN_FUSE", "0")) {
+                s = cv;
+                s->kind = ST_CONV_KWTA_POOL;
+                s->G = G; s->S = S; s->k = kk;
+                if (!(s->f = malloc(sizeof(float) * (size_t)G))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
+                for (int g = 0; g < G; g++) s->f[g] = expf((td - L->duty[g]) * L->boost_strength);
+                if (zs_conv_kwta_pool_work_size((int)units) > maxk) maxk = zs_conv_kwta_pool_work_size((int)units);
+                if (p->n > 1 && units > maxm) maxm = units; /* input in a plan buffer: own map */
+                s->kernel = zs_conv_kwta_pool_fast(&s->taps, kk) ? "conv_kwta_pool"
+                                                                 : "conv_kwta_pool (conv_dense+kwta_select+kwta_pool)";
+                H /= 2; W /= 2;
+                s->oH = H; s->oW = W;
+                rep = REP_DENSE; sparse_hint = 1;
+                i++;
+                break;
+            }
             ADD(fuse ? ST_KWTA_POOL : ST_KWTA, L->name);
             s->G = G; s->S = S; s->k = kk;
             if (!(s->f = malloc(sizeof(float) * (size_t)G))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
@@ -436,6 +460,7 @@ zs_status zs_plan_build(zs_net *net) {
     p->lval = zs_alloc_aligned(p->list_len, sizeof(float));
     p->kwork = zs_alloc_aligned(maxk, 1);
     p->cscratch = zs_alloc_aligned(maxc, sizeof(float));
+    if (maxm && !(p->cmap = zs_alloc_aligned(maxm + 64, sizeof(float)))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
     p->kwork_len = maxk;
     p->cscratch_len = sizeof(float) * maxc;
     if (!p->buf[0] || !p->buf[1] || !p->lidx || !p->lval || !p->kwork || !p->cscratch)
@@ -479,6 +504,13 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
             break;
         }
         case ST_CONV_DENSE: K->conv_dense(dst, cur, &s->taps); cur = dst; break;
+        case ST_CONV_KWTA_POOL: {
+            /* the map: the plan buffer that is neither input nor output, if any */
+            float *map = cur == p->buf[0] || cur == p->buf[1] ? p->cmap : dst == p->buf[0] ? p->buf[1] : p->buf[0];
+            K->conv_kwta_pool(dst, cur, &s->taps, s->f, s->k, p->kwork, map);
+            cur = dst;
+            break;
+        }
         case ST_CONV_SPARSE:
             if (s->dense_above) {
                 nl = K->sparsify(p->lidx, p->lval, cur, (int)units);
@@ -665,7 +697,7 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
         const stage *s = &p->st[i];
         fprintf(f, "  %-12s %-16s %dx%dx%d -> %dx%dx%d  %s", stage_names[s->kind], s->layer, s->C, s->H, s->W,
                 s->oC, s->oH, s->oW, s->kernel);
-        if (s->kind == ST_KWTA || s->kind == ST_KWTA_POOL) fprintf(f, " k=%d", s->k);
+        if (s->kind == ST_KWTA || s->kind == ST_KWTA_POOL || s->kind == ST_CONV_KWTA_POOL) fprintf(f, " k=%d", s->k);
         if (s->n_alt > 1) {
             fprintf(f, " (%s:", p->calibrated ? "measured on the first samples" : "being measured on the first samples");
             for (int a = 0; a < s->n_alt; a++)
@@ -714,7 +746,8 @@ int zs_plan_profile_stages(zs_net *net, const float *x, int n, int reps, zs_stag
         out[i].layer = s->layer;
         out[i].kernel = s->kernel;
         out[i].us_per_word = prof[i] / 1e3 / ((double)n * reps);
-        out[i].bytes_per_word = 4.0 * s->C * s->H * s->W;
+        /* conv_kwta_pool: its conv output map, which the k-WTA must pass over */
+        out[i].bytes_per_word = s->kind == ST_CONV_KWTA_POOL ? 4.0 * s->G * s->S : 4.0 * s->C * s->H * s->W;
     }
     free(prof);
     free(lp);
@@ -730,7 +763,7 @@ size_t zs_plan_bytes(const zs_net *net) {
     const zs_plan *p = net ? net->kernels : NULL;
     if (!p) return 0;
     size_t b = ub(p) + ub(p->st) + ub(p->buf[0]) + ub(p->buf[1]) + ub(p->lidx) + ub(p->lval) + ub(p->kwork) +
-               ub(p->cscratch);
+               ub(p->cscratch) + ub(p->cmap);
     for (int i = 0; i < p->n; i++) {
         const stage *s = &p->st[i];
         const zs_conv_taps *t = &s->taps;

@@ -1,0 +1,176 @@
+/*
+ * conv_kwta_kern.h — conv_kwta_pool, the fused first stage of gsc-sparse
+ * (conv on a small dense input, BatchNorm folded, global k-WTA with a
+ * positive boost factor per channel, ties to the lower flat index, 2x2/2
+ * max-pool), one source for every vector width. Included by kwta_avx2.c
+ * and kwta_avx512.c after they define, for their width CK_VL (floats per
+ * vector):
+ *   ck_v                         float vector type
+ *   CK_RMAX                      rows per register tile (CK_RMAX * 32 / CK_VL
+ *                                accumulators)
+ *   CK_LOAD(p), CK_SET1(a)       aligned load, broadcast
+ *   CK_LOADN(p, n), CK_STORE(p, v)  load of the first n lanes (others 0; n <=
+ *                                0: none), aligned store
+ *   CK_FMA(a, b, c)              a * b + c, fused (as conv_dense does it)
+ *   ck_m, CK_MASKN(n)            lane mask type; the first n lanes (n <= 0:
+ *                                none, n >= CK_VL: all)
+ *   CK_STOREM(p, v, m)           store of the lanes in m
+ *   ck_scan(y, ta, tb, vf, i0, m, &above, ck, ci)
+ *                                lanes j in m: count y >= tb into above; for
+ *                                ta <= y < tb write the keys zs_kwta_key(y *
+ *                                vf) to ck and the indices i0 + j to ci
+ *                                (compressed, in lane order; writes CK_VL
+ *                                entries); returns how many
+ *   ck_keys(dst, y, fc)          the CK_VL keys zs_kwta_key(y * fc) to dst
+ *   CK_FN                        the name to define (zs_conv_kwta_pool_fn)
+ *   CK_CONV_DENSE, CK_KWTA_SELECT, CK_KWTA_POOL
+ *                                the ISA's conv_dense, kwta_select, kwta_pool
+ *
+ * Bits: the same as CK_CONV_DENSE into a map, CK_KWTA_SELECT on it and
+ * CK_KWTA_POOL (which runs here, on the map, with the cut found):
+ *  - every output is bias, then one FMA per kept tap in packing order,
+ *    as conv_dense sums it (only the tiling differs);
+ *  - the cut is exact: a bracket [lo, hi] of keys from a sample (one row of
+ *    every channel, computed first: a few hundred FMAs), then, in the conv
+ *    tile's epilogue while the outputs are in registers, the count of keys
+ *    above hi and the in-bracket candidates (raw per-channel thresholds,
+ *    zs_kwta_raw_ge: no multiply or key per unit, keys made for candidates
+ *    only), in index order; zs_kwta_select_cands ranks them. When the
+ *    bracket missed (the sample lied), CK_KWTA_SELECT runs on the map;
+ *  - the map is written once (it stays in L2) and read once, by the pool.
+ * So the 50,176-unit map is never re-read for the selection and no winners
+ * list is built. Inputs the fast path does not fit (wide rows, big inputs,
+ * small maps) run the three kernels one after the other.
+ */
+#include "kernels.h"
+#include <math.h>
+
+enum { CK_RS = ZS_CKP_ROW, CK_NV = CK_RS / CK_VL, CK_SH_MAX = ZS_CKP_SH, CK_TAPS = ZS_CKP_TAPS };
+
+/* R rows x CK_NV vectors of one channel: sums, then the epilogue: store to
+ * the map and count/collect against the bracket. vm[v]: the lanes of
+ * vector v inside the row (CK_NV - nv vectors lie past it). */
+static inline __attribute__((always_inline)) void ck_tile(float *op, const float *sh, const int32_t *so,
+                                                          const float *w, int nt, float b, int Wo, const int R,
+                                                          int nv, const ck_m *vm, ck_v ta, ck_v tb, ck_v vf,
+                                                          int32_t i0, int *above, int32_t *ck, int32_t *ci,
+                                                          int *nc) {
+    ck_v acc[CK_RMAX][CK_NV];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CK_NV; v++) acc[r][v] = CK_SET1(b);
+    for (int t = 0; t < nt; t++) {
+        ck_v wv = CK_SET1(w[t]);
+        const float *q = sh + so[t];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < CK_NV; v++) acc[r][v] = CK_FMA(wv, CK_LOAD(q + CK_RS * r + CK_VL * v), acc[r][v]);
+    }
+    int n = *nc, ab = 0;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CK_NV; v++) {
+            if (v >= nv) break;
+            CK_STOREM(op + r * Wo + CK_VL * v, acc[r][v], vm[v]);
+            n += ck_scan(acc[r][v], ta, tb, vf, i0 + r * Wo + CK_VL * v, vm[v], &ab, ck + n, ci + n);
+        }
+    *nc = n;
+    *above += ab;
+}
+
+/* One output row of one channel (the sample): keys of its Wo outputs. */
+static inline void ck_sample_row(int32_t *dst, const float *sh, const int32_t *so, const float *w, int nt, float b,
+                                 float fc) {
+    ck_v acc[CK_NV];
+    for (int v = 0; v < CK_NV; v++) acc[v] = CK_SET1(b);
+    for (int t = 0; t < nt; t++) {
+        ck_v wv = CK_SET1(w[t]);
+        const float *q = sh + so[t];
+        for (int v = 0; v < CK_NV; v++) acc[v] = CK_FMA(wv, CK_LOAD(q + CK_VL * v), acc[v]);
+    }
+    for (int v = 0; v < CK_NV; v++) ck_keys(dst + CK_VL * v, acc[v], fc);
+}
+
+void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, int k, void *work, float *map) {
+    const int Ci = p->Ci, H = p->H, W = p->W, Kw = p->Kw, Co = p->Co, Ho = p->Ho, Wo = p->Wo;
+    const int HWo = Ho * Wo, n = Co * HWo, nnz = p->start[Co];
+    int sr = zs_conv_kwta_pool_fast(p, k), m = Co * sr * Wo;
+    if (!sr) {
+        CK_CONV_DENSE(map, in, p);
+        zs_kwta_cut cut;
+        CK_KWTA_SELECT(&cut, map, f, Co, HWo, k, work);
+        CK_KWTA_POOL(out, map, f, Co, Ho, Wo, cut);
+        return;
+    }
+    /* Kw copies of the input, copy kx shifted left by kx, rows padded to
+     * CK_RS floats: every load of a tap is aligned */
+    float sh[CK_SH_MAX] __attribute__((aligned(64)));
+    int32_t so[CK_TAPS];
+    for (int kx = 0; kx < Kw; kx++)
+        for (int r = 0; r < Ci * H; r++) {
+            float *d = sh + ((size_t)kx * Ci * H + r) * CK_RS;
+            const float *src = in + (size_t)r * W + kx;
+            for (int v = 0; v < CK_NV; v++) CK_STORE(d + CK_VL * v, CK_LOADN(src + CK_VL * v, W - kx - CK_VL * v));
+        }
+    for (int t = 0; t < nnz; t++) {
+        int off = p->off[t], kx = off % W, r = off / W;
+        so[t] = (kx * Ci * H + r) * CK_RS;
+    }
+    /* work: candidates (keys, indices), the sample, the histograms */
+    int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
+    uint32_t *hist = (uint32_t *)(smp + ZS_CKP_SAMPLE);
+    /* 1. the sample: rows (c * 11 + 5 + j * Ho / sr) mod Ho of every channel */
+    for (int c = 0, e = 0; c < Co; c++)
+        for (int j = 0; j < sr; j++, e += Wo) {
+            int y = (c * 11 + 5 + j * (Ho / sr)) % Ho;
+            ck_sample_row(smp + e, sh + (size_t)y * CK_RS, so + p->start[c], p->w + p->start[c],
+                          p->start[c + 1] - p->start[c], p->bias[c], f[c]);
+        }
+    int32_t lo, hi;
+    zs_kwta_sample_bracket(smp, m, n, k, 1.0, &lo, &hi, ck, ci, hist);
+    float tlo = zs_kwta_key_float(lo), thi = zs_kwta_key_float(hi);
+    /* 2. the conv, tile by tile; the epilogue counts and collects */
+    int above = 0, nc = 0, nv = (Wo + CK_VL - 1) / CK_VL;
+    ck_m vm[CK_NV];
+    for (int v = 0; v < CK_NV; v++) vm[v] = CK_MASKN(Wo - CK_VL * v);
+    const int nblk = (Ho + CK_RMAX - 1) / CK_RMAX, R = (Ho + nblk - 1) / nblk;
+    for (int c = 0; c < Co; c++) {
+        /* key(y f) >= lo <=> y >= ta; key(y f) > hi <=> y >= tb (NaN: never) */
+        ck_v ta = CK_SET1(lo == INT32_MIN ? -INFINITY : zs_kwta_raw_ge(tlo, f[c]));
+        ck_v tb = CK_SET1(hi == INT32_MAX ? NAN : zs_kwta_raw_gt(thi, f[c]));
+        float *op = map + (size_t)c * HWo, b = p->bias[c];
+        ck_v vf = CK_SET1(f[c]);
+        const int32_t *sc = so + p->start[c];
+        const float *w = p->w + p->start[c];
+        int nt = p->start[c + 1] - p->start[c];
+        for (int oy = 0; oy < Ho; oy += R) {
+            int r = Ho - oy < R ? Ho - oy : R;
+            const float *shr = sh + (size_t)oy * CK_RS;
+            float *opr = op + (size_t)oy * Wo;
+            int32_t i0 = c * HWo + oy * Wo;
+#define CK_T_(RR) ck_tile(opr, shr, sc, w, nt, b, Wo, RR, nv, vm, ta, tb, vf, i0, &above, ck, ci, &nc)
+            switch (r) {
+#if CK_RMAX >= 7
+            case 7: CK_T_(7); break;
+            case 6: CK_T_(6); break;
+            case 5: CK_T_(5); break;
+            case 4: CK_T_(4); break;
+#endif
+            case 3: CK_T_(3); break;
+            case 2: CK_T_(2); break;
+            default: CK_T_(1); break;
+            }
+#undef CK_T_
+        }
+    }
+    /* 3. the cut among the candidates, or (bracket missed) from the map */
+    zs_kwta_cut cut;
+    int need = k - above;
+    if (need >= 1 && need <= nc) cut = zs_kwta_select_cands(ck, ci, nc, need, hist, lo, hi);
+    else CK_KWTA_SELECT(&cut, map, f, Co, HWo, k, work);
+    /* 4. pool(k-WTA(y)): window maxima of the values passing their channel's test */
+    CK_KWTA_POOL(out, map, f, Co, Ho, Wo, cut);
+}
