@@ -402,6 +402,30 @@ static void test_conv_kwta_pool(const zs_kernels *K) {
         }
 }
 
+/* zs_kwta_raw_ge / zs_kwta_raw_gt (the raw per-channel thresholds every
+ * k-WTA kernel uses) against their definition: the smallest float x with
+ * fl(x f) >= t (> t), on thresholds around 0, denormals, large values. */
+static void test_raw_thresholds(void) {
+    int bad = 0;
+    for (int i = 0; i < 20000 && bad < 5; i++) {
+        float t, f = expf(urand(-3, 3));
+        switch (i % 5) {
+        case 0: t = urand(-4, 4); break;
+        case 1: t = urand(-1e-38f, 1e-38f); break;
+        case 2: t = i % 2 ? 0.0f : -0.0f; break;
+        case 3: t = urand(-1, 1) * 1e30f; break;
+        default: t = (float)(int)urand(-3, 3); break;
+        }
+        float t0 = t + 0.0f;
+        float ge = zs_kwta_raw_ge(t, f), gt = zs_kwta_raw_gt(t, f);
+        float ge_lo = nextafterf(ge, -INFINITY), gt_lo = nextafterf(gt, -INFINITY);
+        int ok = ge * f >= t0 && (isinf(ge_lo) || !(ge_lo * f >= t0)) && gt * f > t0 && (isinf(gt_lo) || !(gt_lo * f > t0));
+        if (!ok) bad++;
+        CHECK(ok, "zs_kwta_raw_ge/gt(t=%.9g, f=%.9g) = %.9g / %.9g: not the smallest float passing", (double)t,
+              (double)f, (double)ge, (double)gt);
+    }
+}
+
 static void test_maxpool(const zs_kernels *K) {
     static const int shapes[][3] = {{1, 2, 2}, {3, 4, 6}, {64, 28, 28}, {2, 5, 7}, {64, 10, 10},
                                     {2, 3, 33}, {1, 2, 64}, {4, 16, 17}, {2, 6, 31}};
@@ -682,6 +706,7 @@ int main(void) {
         same_bits(K);
         printf("ISA %s: %s\n", isa_tag, check_failed == before ? "all kernels match the reference" : "FAILURES");
     }
+    test_raw_thresholds();
     /* the table listing names every family */
     char *buf = NULL;
     size_t len = 0;

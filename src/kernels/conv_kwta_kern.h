@@ -130,7 +130,7 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
                           p->start[c + 1] - p->start[c], p->bias[c], f[c]);
         }
     int32_t lo, hi;
-    zs_kwta_sample_bracket(smp, m, n, k, 1.0, &lo, &hi, ck, ci, hist);
+    zs_kwta_sample_bracket(smp, m, n, k, 1.0, &lo, &hi, hist);
     float tlo = zs_kwta_key_float(lo), thi = zs_kwta_key_float(hi);
     /* 2. the conv, tile by tile; the epilogue counts and collects */
     int above = 0, nc = 0, nv = (Wo + CK_VL - 1) / CK_VL;

@@ -279,12 +279,16 @@ oom:
  *  If the bracket missed (the sample lied), everything is a candidate. */
 #define KWTA_MIN_N 4096
 #define KWTA_NB 1024
+/* stride of the four interleaved histograms: 1024 + 16 counters, so the
+ * same bucket of two of them is not 4096 bytes apart (4K aliasing stalls
+ * every load behind the other histogram's store to the same bucket) */
+#define KWTA_HS (KWTA_NB + 16) /* ZS_KWTA_HIST = 4 * KWTA_HS */
 
 static int sample_size(int n) { return n >= 16384 ? 1024 : 512; }
 
 size_t zs_kwta_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0);
-    return (2 * (nn + 32) + 1024 + 4 * KWTA_NB + 2 * (nn / 16 + 16) + 16) * sizeof(int32_t);
+    return (2 * (nn + 32) + 1024 + 4 * KWTA_HS + 2 * (nn / 16 + 16) + 16) * sizeof(int32_t);
 }
 
 int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
@@ -300,7 +304,7 @@ int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
 
 size_t zs_conv_kwta_pool_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0), a = zs_kwta_work_size(n);
-    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE + 4 * KWTA_NB) * sizeof(int32_t);
+    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE + 4 * KWTA_HS) * sizeof(int32_t);
     return a > b ? a : b;
 }
 
@@ -327,18 +331,18 @@ static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need,
         int shift = 0;
         while ((range >> shift) >= KWTA_NB) shift++;
         /* four interleaved histograms: runs of equal keys do not serialise */
-        memset(hist, 0, sizeof(uint32_t) * 4 * KWTA_NB);
+        memset(hist, 0, sizeof(uint32_t) * 4 * KWTA_HS);
         int i4 = 0;
         for (; i4 + 3 < nc; i4 += 4) {
             hist[((uint32_t)ck[i4] - (uint32_t)kmin) >> shift]++;
-            hist[KWTA_NB + (((uint32_t)ck[i4 + 1] - (uint32_t)kmin) >> shift)]++;
-            hist[2 * KWTA_NB + (((uint32_t)ck[i4 + 2] - (uint32_t)kmin) >> shift)]++;
-            hist[3 * KWTA_NB + (((uint32_t)ck[i4 + 3] - (uint32_t)kmin) >> shift)]++;
+            hist[KWTA_HS + (((uint32_t)ck[i4 + 1] - (uint32_t)kmin) >> shift)]++;
+            hist[2 * KWTA_HS + (((uint32_t)ck[i4 + 2] - (uint32_t)kmin) >> shift)]++;
+            hist[3 * KWTA_HS + (((uint32_t)ck[i4 + 3] - (uint32_t)kmin) >> shift)]++;
         }
         for (; i4 < nc; i4++) hist[((uint32_t)ck[i4] - (uint32_t)kmin) >> shift]++;
         int b = (int)(range >> shift);
         uint32_t acc = 0, hb;
-        while (acc + (hb = hist[b] + hist[KWTA_NB + b] + hist[2 * KWTA_NB + b] + hist[3 * KWTA_NB + b]) < (uint32_t)need) {
+        while (acc + (hb = hist[b] + hist[KWTA_HS + b] + hist[2 * KWTA_HS + b] + hist[3 * KWTA_HS + b]) < (uint32_t)need) {
             acc += hb;
             b--;
         }
@@ -384,71 +388,77 @@ zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, uin
     return select_candidates(ck, ci, nc, need, hist, lo, hi);
 }
 
-/* The keys of descending ranks r0 <= r1 (0-based; -1: not wanted) among
- * the m sample keys (left intact): one histogram of 1024 buckets over the
- * sample's key range serves both ranks; the (few) keys of each rank's
- * bucket are then ranked by insertion sort, or by select_candidates when
- * more than 32 share it. No full sort: a radix sort's counter chains (most
- * keys share their top bytes) cost more than this. tk, ti: m entries. */
-static void sample_ranks(const int32_t *smp, int m, int r0, int r1, int32_t *k0, int32_t *k1, int32_t *tk,
-                         int32_t *ti, uint32_t *hist) {
-    int32_t kmin = INT32_MAX, kmax = INT32_MIN;
-    for (int i = 0; i < m; i++) {
-        kmin = smp[i] < kmin ? smp[i] : kmin;
-        kmax = smp[i] > kmax ? smp[i] : kmax;
-    }
-    uint32_t range = (uint32_t)kmax - (uint32_t)kmin;
-    if (range == 0) { *k0 = *k1 = kmin; return; }
-    int shift = 0;
-    while ((range >> shift) >= KWTA_NB) shift++;
-    int B = (int)(range >> shift) + 1;
-    memset(hist, 0, sizeof(uint32_t) * 4 * KWTA_NB);
-    int i4 = 0;
-    for (; i4 + 3 < m; i4 += 4) {
-        hist[((uint32_t)smp[i4] - (uint32_t)kmin) >> shift]++;
-        hist[KWTA_NB + (((uint32_t)smp[i4 + 1] - (uint32_t)kmin) >> shift)]++;
-        hist[2 * KWTA_NB + (((uint32_t)smp[i4 + 2] - (uint32_t)kmin) >> shift)]++;
-        hist[3 * KWTA_NB + (((uint32_t)smp[i4 + 3] - (uint32_t)kmin) >> shift)]++;
-    }
-    for (; i4 < m; i4++) hist[((uint32_t)smp[i4] - (uint32_t)kmin) >> shift]++;
-    int rr[2] = {r0, r1}, bk[2] = {0, 0}, within[2] = {0, 0};
-    int32_t *out[2] = {k0, k1};
-    uint32_t acc = 0;
-    int b = B - 1;
-    for (int j = 0; j < 2; j++) {
-        if (rr[j] < 0) continue;
-        for (;;) {
-            uint32_t h = hist[b] + hist[KWTA_NB + b] + hist[2 * KWTA_NB + b] + hist[3 * KWTA_NB + b];
-            if (acc + h > (uint32_t)rr[j]) break;
-            acc += h;
-            b--;
-        }
-        bk[j] = b;
-        within[j] = rr[j] - (int)acc;
-    }
-    for (int j = 0; j < 2; j++) {
-        if (rr[j] < 0) continue;
-        int c = 0;
-        for (int i = 0; i < m; i++)
-            if ((((uint32_t)smp[i] - (uint32_t)kmin) >> shift) == (uint32_t)bk[j]) { tk[c] = smp[i]; ti[c] = 0; c++; }
-        if (c <= 32) {
-            for (int u = 1; u < c; u++)
-                for (int v = u; v > 0 && tk[v - 1] < tk[v]; v--) { int32_t q = tk[v]; tk[v] = tk[v - 1]; tk[v - 1] = q; }
-            *out[j] = tk[within[j]];
-        } else {
-            *out[j] = select_candidates(tk, ti, c, within[j] + 1, hist, INT32_MIN, INT32_MAX).key;
-        }
-    }
+/* The bracket of the sample: the (order-preserving unsigned images of the)
+ * keys of descending ranks rhi and rlo, each rounded outwards to the edge
+ * of a histogram bucket: a bracket at least as wide as the exact ranks
+ * give (the result of kwta_select never depends on it, only the number of
+ * candidates does). Histograms of 1024 buckets narrow the key range: the
+ * first over all keys (half a binade per bucket), the next over the range
+ * left, until the buckets are 2^12 keys or less (1/2048 of a binade) or one
+ * key wide. Four interleaved histograms, branch-free counting (keys outside
+ * the range go to a spare counter): no sort, no long store-to-load chains. */
+static inline uint32_t bucket_of(int32_t key, uint32_t A, uint32_t range, int shift, uint32_t outside) {
+    uint32_t d = ((uint32_t)key ^ 0x80000000u) - A;
+    uint32_t in = 0u - (uint32_t)(d <= range); /* a mask, not a branch: most keys lie outside */
+    return ((d >> shift) & in) | (outside & ~in);
 }
 
 void zs_kwta_sample_bracket(const int32_t *smp, int m, int n, int k, double widen, int32_t *lo, int32_t *hi,
-                            int32_t *tk, int32_t *ti, uint32_t *hist) {
+                            uint32_t *hist) {
     double q = (double)k / n, r = q * m, margin = widen * (3.5 * sqrt(m * q * (1 - q)) + 4);
     int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
-    int32_t khi = INT32_MAX, klo = INT32_MIN;
-    sample_ranks(smp, m, rhi >= 0 ? rhi : -1, rlo < m ? rlo : -1, &khi, &klo, tk, ti, hist);
-    *lo = rlo < m ? klo : INT32_MIN;
-    *hi = rhi >= 0 ? khi : INT32_MAX;
+    int has_hi = rhi >= 0, has_lo = rlo < m;
+    if (!has_hi && !has_lo) { *lo = INT32_MIN; *hi = INT32_MAX; return; }
+    enum { NB = KWTA_NB - 1 }; /* counters 0..NB-1, NB: outside the range */
+    uint32_t A = 0, B = UINT32_MAX;   /* the range left, unsigned key images */
+    uint32_t above = 0;               /* sample keys > B                      */
+    for (int level = 0; level < 4; level++) {
+        uint32_t range = B - A;
+        int shift = 0;
+        while ((range >> shift) >= NB) shift++;
+        memset(hist, 0, sizeof(uint32_t) * 4 * KWTA_HS);
+        int i4 = 0;
+#define BKT_(v) bucket_of((v), A, range, shift, NB)
+        for (; i4 + 3 < m; i4 += 4) {
+            hist[BKT_(smp[i4])]++;
+            hist[KWTA_HS + BKT_(smp[i4 + 1])]++;
+            hist[2 * KWTA_HS + BKT_(smp[i4 + 2])]++;
+            hist[3 * KWTA_HS + BKT_(smp[i4 + 3])]++;
+        }
+        for (; i4 < m; i4++) hist[BKT_(smp[i4])]++;
+#undef BKT_
+        /* the four histograms summed into the first (vectorises) */
+        int top = (int)(range >> shift);
+        for (int u = 0; u <= top; u++) hist[u] += hist[KWTA_HS + u] + hist[2 * KWTA_HS + u] + hist[3 * KWTA_HS + u];
+        /* walk down from the top bucket: rank rhi's bucket, then rank rlo's */
+        int b = top, bh = b, bl = 0;
+        uint32_t acc = above, above_h = above;
+        for (int j = 0; j < 2; j++) {
+            int rr = j == 0 ? rhi : rlo;
+            if (j == 0 ? !has_hi : !has_lo) continue;
+            for (;;) {
+                uint32_t h = hist[b];
+                if (acc + h > (uint32_t)rr || b == 0) break;
+                acc += h;
+                b--;
+            }
+            if (j == 0) { bh = b; above_h = acc; }
+            else bl = b;
+        }
+        uint64_t nA = has_lo ? (uint64_t)A + ((uint64_t)bl << shift) : A;
+        uint64_t nB = has_hi ? (uint64_t)A + (((uint64_t)bh + 1) << shift) - 1 : B;
+        if (nB > B) nB = B;
+        if (!has_lo) { /* the range's bottom: its lowest non-empty bucket is enough */
+            int t = has_hi ? bh : top;
+            for (int u = 0; u < t; u++)
+                if (hist[u]) { nA = (uint64_t)A + ((uint64_t)u << shift); break; }
+        }
+        if (has_hi) above = above_h;
+        A = (uint32_t)nA; B = (uint32_t)nB;
+        if (shift <= 12) break;
+    }
+    *lo = has_lo ? (int32_t)(A ^ 0x80000000u) : INT32_MIN;
+    *hi = has_hi ? (int32_t)(B ^ 0x80000000u) : INT32_MAX;
 }
 
 #ifdef KWTA_PROF
@@ -533,7 +543,7 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     if (k <= 0) { cut->key = INT32_MAX; cut->last = -1; return; }
     int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
     uint32_t *hist = (uint32_t *)(smp + 1024);
-    float *ta = (float *)(hist + 4 * KWTA_NB), *tb = ta + (n / 16 + 16);
+    float *ta = (float *)(hist + 4 * KWTA_HS), *tb = ta + (n / 16 + 16);
     int32_t lo = INT32_MIN, hi = INT32_MAX;
     int m = 0;
     PROF0;
@@ -545,7 +555,7 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
             while (i >= (g + 1) * S) g++;
             smp[j] = zs_kwta_key(x[i] * f[g]);
         }
-        zs_kwta_sample_bracket(smp, m, n, k, 1.0, &lo, &hi, ck, ci, hist);
+        zs_kwta_sample_bracket(smp, m, n, k, 1.0, &lo, &hi, hist);
     }
     PROF(1);
     /* 2. one streaming pass */
@@ -555,7 +565,7 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     if ((nc < 0 || need < 1 || need > nc) && m) {
         /* 2'. the bracket missed (a strided sample of a spatially structured
          * map can mislead): once more with four times the margin */
-        zs_kwta_sample_bracket(smp, m, n, k, 4.0, &lo, &hi, ck, ci, hist);
+        zs_kwta_sample_bracket(smp, m, n, k, 4.0, &lo, &hi, hist);
         nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, pass, pass_pc);
         need = k - above;
     }
