@@ -371,6 +371,7 @@ zs_status zs_plan_build(zs_net *net) {
                 !env_is("ZS_PLAN_FUSE", "0")) {
                 s = cv;
                 s->kind = ST_CONV_KWTA_POOL;
+                s->li = li_cur; /* the k-WTA layer (its boost factors: zs_plan_update_kwta) */
                 s->G = G; s->S = S; s->k = kk;
                 if (!(s->f = malloc(sizeof(float) * (size_t)G))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
                 for (int g = 0; g < G; g++) s->f[g] = expf((td - L->duty[g]) * L->boost_strength);
@@ -922,8 +923,8 @@ zs_status zs_plan_update_kwta(zs_net *net, int li) {
     const zs_layer *L = &net->layers[li];
     for (int i = 0; i < p->n; i++) {
         stage *st = &p->st[i];
-        if ((st->kind != ST_KWTA && st->kind != ST_KWTA_POOL) || st->li != li) continue;
-        size_t units = (size_t)st->C * st->H * st->W;
+        if ((st->kind != ST_KWTA && st->kind != ST_KWTA_POOL && st->kind != ST_CONV_KWTA_POOL) || st->li != li) continue;
+        size_t units = (size_t)st->G * st->S;
         float td = (float)((double)L->k_inference / (double)units); /* as zs_plan_build */
         for (int g = 0; g < st->G; g++) st->f[g] = expf((td - L->duty[g]) * L->boost_strength);
         return ZS_OK;
