@@ -273,7 +273,7 @@ void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32
 #define ZS_KWTA_HIST (4 * (1024 + 16))
 zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist, int32_t lo,
                                   int32_t hi);
-/* Step 1 of kwta_select: from m sample keys of a map of n units, the
+/* Step 1 of kwta_select for conv_kwta_pool: from m sample keys of a map of n units, the
  * bracket [lo, hi] that holds the k-th largest key with a margin of `widen`
  * x (3.5 sigma + 4) sample ranks (INT32_MIN / INT32_MAX: open side),
  * widened to histogram bucket edges (never narrower than the exact ranks
