@@ -42,7 +42,7 @@ static const char *USAGE =
     "                   [--test-samples M] [--batch B] [--lr F] [--hidden H] [--sparsity F]\n"
     "                   [--percent-on F] [--segments S] [--optimizer sgd|adam] [--seed S]\n"
     "                   [--head shared|task] [--task-id given|inferred] [--context nearest|given]\n"
-    "                   [--csv FILE]";
+    "                   [--eval all|seen] [--csv FILE]";
 
 static uint64_t sm64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -57,6 +57,7 @@ typedef struct task {
     int32_t *y;
     int32_t *near;        /* test: the nearest prototype so far (n)        */
     double *d2;           /* test: its squared distance (n)                */
+    int upto;             /* test: prototypes measured so far              */
 } task;
 
 /* Task view of a data set: the first `limit` samples of the task's classes,
@@ -89,7 +90,7 @@ static int make_task(task *t, const zs_dataset *src, int limit, const int32_t *p
 
 int cmd_continual(int argc, char **argv) {
     const char *train_path = NULL, *test_path = NULL, *csv_path = NULL, *model = "dense", *protocol = "permuted",
-               *optim = "adam", *head = "shared", *taskid = "given", *context = "nearest", *v;
+               *optim = "adam", *head = "shared", *taskid = "given", *context = "nearest", *evalw = "all", *v;
     long tasks = 10, epochs = 1, samples = 60000, test_samples = 10000, batch = 32, hidden = 512, segments = -1;
     double lr = -1, si = 0, sparsity = -1, pon = -1;
     uint64_t seed = 1;
@@ -117,6 +118,9 @@ int cmd_continual(int argc, char **argv) {
                    "  --hidden H (512) units per hidden layer (2 layers)\n"
                    "  --sparsity F, --percent-on F, --segments S: override the model's\n"
                    "  --seed S (1) weights, masks, permutations, shuffling\n"
+                   "  --eval all (default: after each task, every task's test images) |\n"
+                   "          seen (the tasks trained so far only: what the average and the\n"
+                   "          forgetting read; the CSV then has no rows for later tasks)\n"
                    "  --csv FILE  after_task,task,accuracy rows\n"
                    "Inputs are standardised with the training set's pixel mean and\n"
                    "standard deviation (one of each).\n", USAGE);
@@ -134,6 +138,7 @@ int cmd_continual(int argc, char **argv) {
         else if (OPT("--head")) { if (r < 0) return EXIT_USAGE; head = v; }
         else if (OPT("--task-id")) { if (r < 0) return EXIT_USAGE; taskid = v; }
         else if (OPT("--context")) { if (r < 0) return EXIT_USAGE; context = v; }
+        else if (OPT("--eval")) { if (r < 0) return EXIT_USAGE; evalw = v; }
         NUM("--tasks", 1, 1000, &tasks)
         NUM("--epochs", 1, 1000, &epochs)
         NUM("--samples", 1, 100000000, &samples)
@@ -162,6 +167,8 @@ int cmd_continual(int argc, char **argv) {
         return cli_usage("continual", USAGE, "--head task and --task-id inferred need --protocol split");
     int ctx_given = !strcmp(context, "given");
     if (!ctx_given && strcmp(context, "nearest")) return cli_usage("continual", USAGE, "--context is nearest or given");
+    int seen_only = !strcmp(evalw, "seen");
+    if (!seen_only && strcmp(evalw, "all")) return cli_usage("continual", USAGE, "--eval is all or seen");
     int adam = !strcmp(optim, "adam");
     if (!adam && strcmp(optim, "sgd")) return cli_usage("continual", USAGE, "--optimizer is adam or sgd");
     if (lr < 0) lr = adam ? 0.001 : 0.05;
@@ -198,6 +205,11 @@ int cmd_continual(int argc, char **argv) {
     o.adam = adam;
     o.seed = seed;
     if ((st = zs_cl_create(&net, &o))) { rc = cli_fail("continual", st); goto out; }
+    printf("%s, %d tasks: %s MLP, %d x %d hidden units, %.0f %% of the weights zero, %s, %d segments per unit, "
+           "%s lr %g, batch %ld, %ld epochs of %ld images per task%s\n",
+           protocol, T, model, o.layers, o.hidden, 100.0 * o.weight_sparsity,
+           o.percent_on > 0 ? "k-WTA" : "ReLU", o.segments, adam ? "Adam" : "SGD", lr, batch, epochs, samples,
+           si > 0 ? ", SI" : "");
     uint64_t s = seed * 0x2545f4914f6cdd1dull + 7;
     for (int t = 1; t < T && !split; t++) {
         if (!(perm[t] = malloc(sizeof(int32_t) * (size_t)D))) { rc = cli_fail("continual", ZS_ENOMEM); goto out; }
@@ -276,19 +288,24 @@ int cmd_continual(int argc, char **argv) {
         zs_cl_task_end(net);
         double avg = 0;
         long ctx_ok = 0, ctx_n = 0;
-        for (int j = 0; j < T; j++) {
+        for (int j = 0; j < (seen_only ? t + 1 : T); j++) {
             task *q = &tte[j];
             /* context (and inferred task): the nearest prototype among the
-             * tasks seen so far; the earlier ones' distances are kept, so
-             * only the new prototype t is measured (lowest index on ties) */
+             * tasks seen so far; the distances to the prototypes measured at
+             * earlier evaluations are kept, so only the new ones are
+             * measured (lowest index on ties) */
             for (int i = 0; i < q->n && (o.segments || infer_id); i++) {
-                const float *x = q->x + (size_t)i * D, *pp = proto + (size_t)t * D;
-                double d2 = 0;
-                for (int jj = 0; jj < D; jj++) d2 += (double)(x[jj] - pp[jj]) * (x[jj] - pp[jj]);
-                if (t == 0 || d2 < q->d2[i]) { q->d2[i] = d2; q->near[i] = t; }
+                const float *x = q->x + (size_t)i * D;
+                for (int p = q->upto; p <= t; p++) {
+                    const float *pp = proto + (size_t)p * D;
+                    double d2 = 0;
+                    for (int jj = 0; jj < D; jj++) d2 += (double)(x[jj] - pp[jj]) * (x[jj] - pp[jj]);
+                    if (p == 0 || d2 < q->d2[i]) { q->d2[i] = d2; q->near[i] = p; }
+                }
                 cid[i] = q->near[i];
                 if (j <= t) { ctx_ok += cid[i] == j; ctx_n++; }
             }
+            q->upto = t + 1;
             /* the image's own task as the dendrites' context: the tasks seen
              * so far only (an unseen task's images keep the nearest one) */
             for (int i = 0; i < q->n && ctx_given && j <= t; i++) cid[i] = j;

@@ -9,6 +9,7 @@
 # SI [0.1] SIS ["0 $SI": the SI strengths to run, 0 = without] JOBS [2]
 # HEAD [shared; task: --head task, runs named PROTOCOL_taskhead-...]
 # CONTEXT [nearest; given: --context given, models named MODEL_ctxgiven]
+# EVAL [all; seen: --eval seen, only the tasks trained so far are evaluated]
 # OUT [results/continual] BUILD [build]. Every run is
 # single-threaded (OMP_NUM_THREADS=1) under nice -n 10; a finished run (its
 # CSV exists) is not run again.
@@ -19,10 +20,11 @@ SAMPLES=${SAMPLES:-5000}; TEST=${TEST:-1000}; EPOCHS=${EPOCHS:-3}; HIDDEN=${HIDD
 BATCH=${BATCH:-64}; OPTIM=${OPTIM:-adam}; LR=${LR:-0.001}
 MODELS=${MODELS:-"dense sparse dendrites"}; SI=${SI:-0.1}; SIS=${SIS:-"0 $SI"}; JOBS=${JOBS:-2}
 OUT=${OUT:-results/continual}; BUILD=${BUILD:-build}
-HEAD=${HEAD:-shared}; CONTEXT=${CONTEXT:-nearest}
+HEAD=${HEAD:-shared}; CONTEXT=${CONTEXT:-nearest}; EVAL=${EVAL:-all}
 name=$PROTOCOL; extra=""; msuf=""
 [ "$HEAD" = shared ] || { name=${PROTOCOL}_${HEAD}head; extra="--head $HEAD"; }
 [ "$CONTEXT" = nearest ] || { msuf=_ctx$CONTEXT; extra="$extra --context $CONTEXT"; }
+[ "$EVAL" = all ] || extra="$extra --eval $EVAL"
 export OMP_NUM_THREADS=1
 FM=${FM:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$OUT"

@@ -40,6 +40,9 @@ run dendrites 3 --protocol permuted --tasks 3 --model dendrites
 grep -q "context inferred right" "$T/dendrites.out" && ok || bad "dendrites: context inference not reported"
 run dendrites_sgd 2 --protocol permuted --tasks 2 --model dendrites --optimizer sgd --lr 0.5 --si 0.1
 run split 5 --protocol split --model dendrites
+"$Z" continual --protocol permuted --tasks 3 --model dendrites --eval seen $SMALL --csv "$T/seen.csv" >"$T/seen.out" 2>&1 &&
+    [ "$(wc -l <"$T/seen.csv")" -eq 7 ] && grep -q "3 segments per unit" "$T/seen.out" && ok ||
+    bad "--eval seen: not 6 rows (or segments not reported)"
 run split_dense 5 --protocol split --model dense
 run split_task 5 --protocol split --model dense --head task
 grep -q "task head, task given at test" "$T/split_task.out" && ok || bad "split_task: head not reported"
@@ -53,6 +56,7 @@ grep -q "context given (the nearest prototype's task right" "$T/split_ctx.out" &
 grep -q "task head, task inferred at test" "$T/split_ctx.out" && ok || bad "split_ctx: task id not reported"
 "$Z" continual --head task --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "--head task on permuted: not 2"
 "$Z" continual --protocol split --head two --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad head: not 2"
+"$Z" continual --eval some --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad eval: not 2"
 "$Z" continual --protocol split --context none --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad context: not 2"
 
 "$Z" continual --optimizer rmsprop --train "$TR" --test "$TE" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad optimizer: not 2"
