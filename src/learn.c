@@ -284,7 +284,7 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                         for (int t = 0; t < I; t++) if (m[t]) cols[nc++] = t;
                     }
                 } else {
-                    for (int q = 0; q < ch; q++) w[hi[q]] -= go * h[hi[q]];
+                    zs_kernels_active()->row_axpy(w, h, I, go); /* the non-zero inputs' weights */
                     if (opts->weight_decay > 0) for (int t = 0; t < I; t++) cols[nc++] = t;
                     else memcpy(cols, hi, sizeof(int32_t) * (size_t)(nc = ch));
                 }

@@ -680,6 +680,23 @@ static void test_row_update(const zs_kernels *K) {
     zs_free_aligned(h);
 }
 
+/* row_axpy against the scalar reference, bit for bit (zero inputs leave
+ * their weights' bits alone, -0 included). */
+static void test_row_axpy(const zs_kernels *K) {
+    static const int sizes[] = {0, 1, 7, 8, 15, 16, 17, 33, 1000, 1600};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int n = sizes[s];
+        float *h = falloc((size_t)n + 1), *w = falloc((size_t)n + 1), *rw = falloc((size_t)n + 1);
+        sparse_input(h, n, 0.5);
+        for (int t = 0; t < n; t++) rw[t] = w[t] = t % 7 == 3 ? -0.0f : urand(-1, 1);
+        float a = urand(-0.1f, 0.1f);
+        zs_row_axpy__scalar(rw, h, n, a);
+        K->row_axpy(w, h, n, a);
+        CHECK(!memcmp(w, rw, sizeof(float) * (size_t)n), "[%s] row_axpy n=%d: bit for bit", isa_tag, n);
+        zs_free_aligned(h); zs_free_aligned(w); zs_free_aligned(rw);
+    }
+}
+
 static void test_linear_sd(const zs_kernels *K) { linear_case(K->linear_sd, NULL, "linear_sd", ZS_LIN_DENSE, 1); }
 static void test_linear_sg(const zs_kernels *K) { linear_case(NULL, K->linear_sg, "linear_sg", ZS_LIN_GATHER, 0); }
 

@@ -146,6 +146,10 @@ typedef void zs_linear_gather_fn(float *out, const float *x, const zs_linear_pac
  * weight the plan does not hold), else 0. */
 typedef int zs_row_update_fn(float *w, const uint16_t *idx, int n, float a, const float *h,
                              const int32_t *slot, float *val, float sc);
+/* Online SGD on one dense row (zs_net_learn, a dense layer): for t < n
+ * with h[t] != 0, w[t] = w[t] - a * h[t] (multiply, then subtract); the
+ * other weights keep their bits. */
+typedef void zs_row_axpy_fn(float *w, const float *h, int n, float a);
 /* Max-pool (k x k, stride s, no padding) over a winners list of a (C, H, W)
  * map whose non-listed entries are 0: out list = the pooled positions where
  * some listed entry lies (ascending), with the dense max-pool value there.
@@ -174,7 +178,8 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(linear_sg, zs_linear_gather_fn, "linear dense in x sparse w: 16 outputs per step, gathered inputs") \
     X(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists, FMA in input order") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns") \
-    X(row_update, zs_row_update_fn, "online SGD on a packed row: gathered inputs, scattered plan copies")
+    X(row_update, zs_row_update_fn, "online SGD on a packed row: gathered inputs, scattered plan copies") \
+    X(row_axpy, zs_row_axpy_fn, "online SGD on a dense row where the input is non-zero")
 
 /* Y(name, type, description): algorithmically scalar kernels (one version,
  * zs_<name>__scalar, used under every ISA). */

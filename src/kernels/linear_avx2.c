@@ -104,3 +104,18 @@ int zs_row_update__avx2(float *w, const uint16_t *idx, int n, float a, const flo
     }
     return missing;
 }
+
+void zs_row_axpy__avx2(float *w, const float *h, int n, float a) {
+    const __m256 va = _mm256_set1_ps(a), z = _mm256_setzero_ps();
+    int t = 0;
+    for (; t + 8 <= n; t += 8) {
+        __m256 hv = _mm256_loadu_ps(h + t), wv = _mm256_loadu_ps(w + t);
+        __m256 nz = _mm256_cmp_ps(hv, z, _CMP_NEQ_OQ);
+        _mm256_storeu_ps(w + t, _mm256_blendv_ps(wv, _mm256_sub_ps(wv, _mm256_mul_ps(va, hv)), nz));
+    }
+    for (; t < n; t++)
+        if (h[t] != 0.0f) {
+            float d = a * h[t];
+            w[t] = w[t] - d;
+        }
+}

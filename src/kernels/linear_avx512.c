@@ -130,3 +130,14 @@ int zs_row_update__avx512(float *w, const uint16_t *idx, int n, float a, const f
     }
     return miss != 0;
 }
+
+void zs_row_axpy__avx512(float *w, const float *h, int n, float a) {
+    const __m512 va = _mm512_set1_ps(a), z = _mm512_setzero_ps();
+    for (int t = 0; t < n; t += 16) {
+        __mmask16 m = n - t >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - t)) - 1);
+        __m512 hv = _mm512_maskz_loadu_ps(m, h + t);
+        m = _mm512_mask_cmpneq_ps_mask(m, hv, z);
+        __m512 wv = _mm512_maskz_loadu_ps(m, w + t);
+        _mm512_mask_storeu_ps(w + t, m, _mm512_sub_ps(wv, _mm512_mul_ps(va, hv)));
+    }
+}

@@ -71,3 +71,11 @@ int zs_row_update__scalar(float *w, const uint16_t *idx, int n, float a, const f
     }
     return missing;
 }
+
+void zs_row_axpy__scalar(float *w, const float *h, int n, float a) {
+    for (int t = 0; t < n; t++)
+        if (h[t] != 0.0f) {
+            float d = a * h[t];
+            w[t] = w[t] - d;
+        }
+}
