@@ -42,7 +42,7 @@ static const char *HELP =
     "  --replay-n N (1000) examples of DATA learned against\n"
     "  --negatives LIST clips of other words (a text file, one path a line),\n"
     "                   learned against; best by the speakers of the CLIPs\n"
-    "  --recall R (0.95) the bias lets this fraction of the clips'\n"
+    "  --recall R (0.99) the bias lets this fraction of the clips'\n"
     "                   cross-validated scores through ...\n"
     "  --max-old F (0.0075) ... unless more than this fraction of the\n"
     "                   calibration examples the model classifies right would\n"

@@ -337,7 +337,7 @@ typedef struct zs_fit_class_opts {
     float old_weight;  /* share of the negatives' loss on old-class examples
                           (the rest on the y = -1 ones); default 0.95         */
     float recall;      /* the bias lets about this fraction of the positives'
-                          cross-validated scores through; default 0.95        */
+                          cross-validated scores through; default 0.99        */
     int folds;         /* cross-validation folds over the positives' groups;
                           default 5; < 2: the fitted bias instead             */
     float max_old;     /* cap: at most floor(max_old x n_cal) of the n_cal

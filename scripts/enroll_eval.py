@@ -11,7 +11,7 @@ data/gsc/test.safetensors), with `zeroskip eval`.
 
 usage: enroll_eval.py --model M --word yes [--clips 20] [--test DATA]
                       [--negatives 300] [--replay DATA] [--replay-n N]
-                      [--recall R] [--max-old F] [--no-augment]
+                      [--recall R] [--max-old F] [--no-augment] [--seed S]
                       [--zeroskip build/zeroskip] [--out-json FILE]
 Prints one JSON line of results (and writes it to --out-json).
 """
@@ -49,6 +49,7 @@ def main():
     ap.add_argument("--recall", type=float)
     ap.add_argument("--max-old", type=float)
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--seed", type=int, help="enroll --seed: the replay draw")
     ap.add_argument("--zeroskip", default="build/zeroskip")
     ap.add_argument("--out-json")
     a = ap.parse_args()
@@ -90,6 +91,8 @@ def main():
         cmd += ["--max-old", str(a.max_old)]
     if a.no_augment:
         cmd += ["--no-augment"]
+    if a.seed is not None:
+        cmd += ["--seed", str(a.seed)]
     t0 = time.time()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd + enroll, capture_output=True, text=True)
