@@ -270,21 +270,6 @@ float zs_kwta_key_float(int32_t key);
  * strictly inside it. */
 void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32_t first_unit, float *ge, float *gt,
                             int32_t *lim);
-/* Step 3 of kwta_select, for kernels that collect their own candidates:
- * among nc candidates (keys ck, indices ci ascending; both reordered), the
- * cut of the need-th largest (1-based) by (key, then lower index), all
- * candidate keys being in [lo, hi] (INT32_MIN / INT32_MAX: unknown).
- * hist: ZS_KWTA_HIST uint32. */
-#define ZS_KWTA_HIST (4 * (1024 + 16))
-zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist, int32_t lo,
-                                  int32_t hi);
-/* Step 1 of kwta_select for conv_kwta_pool: from m sample keys of a map of n units, the
- * bracket [lo, hi] that holds the k-th largest key with a margin of `widen`
- * x (3.5 sigma + 4) sample ranks (INT32_MIN / INT32_MAX: open side),
- * widened to histogram bucket edges (never narrower than the exact ranks
- * give). hist: ZS_KWTA_HIST uint32. */
-void zs_kwta_sample_bracket(const int32_t *smp, int m, int n, int k, double widen, int32_t *lo, int32_t *hi,
-                            uint32_t *hist);
 /* Composite key: larger is better (score key, then lower index). */
 static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
     return ((uint64_t)((uint32_t)key ^ 0x80000000u) << 32) | (uint32_t)~(uint32_t)i;

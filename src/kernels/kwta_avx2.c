@@ -249,6 +249,24 @@ static inline int ck_scan(__m256 y, __m256 ta, __m256 tb, __m256 vf, int32_t i0,
 static inline void ck_keys(int32_t *dst, __m256 y, float fc) {
     _mm256_storeu_si256((__m256i *)dst, key8(_mm256_mul_ps(y, _mm256_set1_ps(fc))));
 }
+static inline void ck_count_lt2(const int32_t *s, int m, int32_t a, int32_t b, int *la, int *lb) {
+    const __m256i va = _mm256_set1_epi32(a), vb = _mm256_set1_epi32(b);
+    __m256i ca = _mm256_setzero_si256(), cb = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 8 <= m; i += 8) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
+        ca = _mm256_sub_epi32(ca, _mm256_cmpgt_epi32(va, x)); /* true lanes are -1 */
+        cb = _mm256_sub_epi32(cb, _mm256_cmpgt_epi32(vb, x));
+    }
+    int32_t ta[8], tb[8];
+    _mm256_storeu_si256((__m256i *)ta, ca);
+    _mm256_storeu_si256((__m256i *)tb, cb);
+    int na = 0, nb = 0;
+    for (int j = 0; j < 8; j++) { na += ta[j]; nb += tb[j]; }
+    for (; i < m; i++) { na += s[i] < a; nb += s[i] < b; }
+    *la = na;
+    *lb = nb;
+}
 #define CK_FN zs_conv_kwta_pool__avx2
 #define CK_CONV_DENSE zs_conv_dense__avx2
 #define CK_KWTA_SELECT zs_kwta_select__avx2

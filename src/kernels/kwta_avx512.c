@@ -169,6 +169,20 @@ static inline int ck_scan(__m512 y, __m512 ta, __m512 tb, __m512 vf, int32_t i0,
 static inline void ck_keys(int32_t *dst, __m512 y, float fc) {
     _mm512_storeu_si512(dst, key16(_mm512_mul_ps(y, _mm512_set1_ps(fc))));
 }
+static inline void ck_count_lt2(const int32_t *s, int m, int32_t a, int32_t b, int *la, int *lb) {
+    const __m512i va = _mm512_set1_epi32(a), vb = _mm512_set1_epi32(b), one = _mm512_set1_epi32(1);
+    __m512i ca = _mm512_setzero_si512(), cb = _mm512_setzero_si512();
+    int i = 0;
+    for (; i + 16 <= m; i += 16) {
+        __m512i x = _mm512_loadu_si512(s + i);
+        ca = _mm512_mask_add_epi32(ca, _mm512_cmpgt_epi32_mask(va, x), ca, one);
+        cb = _mm512_mask_add_epi32(cb, _mm512_cmpgt_epi32_mask(vb, x), cb, one);
+    }
+    int na = _mm512_reduce_add_epi32(ca), nb = _mm512_reduce_add_epi32(cb);
+    for (; i < m; i++) { na += s[i] < a; nb += s[i] < b; }
+    *la = na;
+    *lb = nb;
+}
 #define CK_FN zs_conv_kwta_pool__avx512
 #define CK_CONV_DENSE zs_conv_dense__avx512
 #define CK_KWTA_SELECT zs_kwta_select__avx512

@@ -282,7 +282,7 @@ oom:
 /* stride of the four interleaved histograms: 1024 + 16 counters, so the
  * same bucket of two of them is not 4096 bytes apart (4K aliasing stalls
  * every load behind the other histogram's store to the same bucket) */
-#define KWTA_HS (KWTA_NB + 16) /* ZS_KWTA_HIST = 4 * KWTA_HS */
+#define KWTA_HS (KWTA_NB + 16)
 
 static int sample_size(int n) { return n >= 16384 ? 1024 : 512; }
 
@@ -304,7 +304,7 @@ int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
 
 size_t zs_conv_kwta_pool_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0), a = zs_kwta_work_size(n);
-    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE + 4 * KWTA_HS) * sizeof(int32_t);
+    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE) * sizeof(int32_t);
     return a > b ? a : b;
 }
 
@@ -406,86 +406,6 @@ static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need,
     cut.key = (int32_t)((uint32_t)(c[need - 1] >> 32) ^ 0x80000000u);
     cut.last = (int32_t)~(uint32_t)c[need - 1];
     return cut;
-}
-
-zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist, int32_t lo,
-                                  int32_t hi) {
-    return select_candidates(ck, ci, nc, need, hist, lo, hi);
-}
-
-/* The bracket of the sample: the (order-preserving unsigned images of the)
- * keys of descending ranks rhi and rlo, each rounded outwards to the edge
- * of a histogram bucket: a bracket at least as wide as the exact ranks
- * give (the result of kwta_select never depends on it, only the number of
- * candidates does). Histograms of 1024 buckets narrow the key range: the
- * first over all keys (half a binade per bucket), the next over the range
- * left, until the buckets are 2^12 keys or less (1/2048 of a binade) or one
- * key wide. Four interleaved histograms, branch-free counting (keys outside
- * the range go to a spare counter). Used by conv_kwta_pool (1792 sample
- * keys for gsc-sparse conv1: measured faster than sort_desc_i32 there);
- * kwta_select's 512 / 1024 keys sort faster (measured, 2026-11-27). */
-static inline uint32_t bucket_of(int32_t key, uint32_t A, uint32_t range, int shift, uint32_t outside) {
-    uint32_t d = ((uint32_t)key ^ 0x80000000u) - A;
-    uint32_t in = 0u - (uint32_t)(d <= range); /* a mask, not a branch: most keys lie outside */
-    return ((d >> shift) & in) | (outside & ~in);
-}
-
-void zs_kwta_sample_bracket(const int32_t *smp, int m, int n, int k, double widen, int32_t *lo, int32_t *hi,
-                            uint32_t *hist) {
-    double q = (double)k / n, r = q * m, margin = widen * (3.5 * sqrt(m * q * (1 - q)) + 4);
-    int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
-    int has_hi = rhi >= 0, has_lo = rlo < m;
-    if (!has_hi && !has_lo) { *lo = INT32_MIN; *hi = INT32_MAX; return; }
-    enum { NB = KWTA_NB - 1 }; /* counters 0..NB-1, NB: outside the range */
-    uint32_t A = 0, B = UINT32_MAX;   /* the range left, unsigned key images */
-    uint32_t above = 0;               /* sample keys > B                      */
-    for (int level = 0; level < 4; level++) {
-        uint32_t range = B - A;
-        int shift = 0;
-        while ((range >> shift) >= NB) shift++;
-        memset(hist, 0, sizeof(uint32_t) * 4 * KWTA_HS);
-        int i4 = 0;
-#define BKT_(v) bucket_of((v), A, range, shift, NB)
-        for (; i4 + 3 < m; i4 += 4) {
-            hist[BKT_(smp[i4])]++;
-            hist[KWTA_HS + BKT_(smp[i4 + 1])]++;
-            hist[2 * KWTA_HS + BKT_(smp[i4 + 2])]++;
-            hist[3 * KWTA_HS + BKT_(smp[i4 + 3])]++;
-        }
-        for (; i4 < m; i4++) hist[BKT_(smp[i4])]++;
-#undef BKT_
-        /* the four histograms summed into the first (vectorises) */
-        int top = (int)(range >> shift);
-        for (int u = 0; u <= top; u++) hist[u] += hist[KWTA_HS + u] + hist[2 * KWTA_HS + u] + hist[3 * KWTA_HS + u];
-        /* walk down from the top bucket: rank rhi's bucket, then rank rlo's */
-        int b = top, bh = b, bl = 0;
-        uint32_t acc = above, above_h = above;
-        for (int j = 0; j < 2; j++) {
-            int rr = j == 0 ? rhi : rlo;
-            if (j == 0 ? !has_hi : !has_lo) continue;
-            for (;;) {
-                uint32_t h = hist[b];
-                if (acc + h > (uint32_t)rr || b == 0) break;
-                acc += h;
-                b--;
-            }
-            if (j == 0) { bh = b; above_h = acc; }
-            else bl = b;
-        }
-        uint64_t nA = has_lo ? (uint64_t)A + ((uint64_t)bl << shift) : A;
-        uint64_t nB = has_hi ? (uint64_t)A + (((uint64_t)bh + 1) << shift) - 1 : B;
-        if (nB > B) nB = B;
-        if (!has_lo) { /* the range's bottom: its lowest non-empty bucket is enough */
-            int t = has_hi ? bh : top;
-            for (int u = 0; u < t; u++)
-                if (hist[u]) { nA = (uint64_t)A + ((uint64_t)u << shift); break; }
-        }
-        if (has_hi) above = above_h;
-        A = (uint32_t)nA; B = (uint32_t)nB;
-        if (shift <= 12) break;
-    }
-    *lo = has_lo ? (int32_t)(A ^ 0x80000000u) : INT32_MIN;
-    *hi = has_hi ? (int32_t)(B ^ 0x80000000u) : INT32_MAX;
 }
 
 #ifdef KWTA_PROF
