@@ -5,9 +5,11 @@
  * changes on a shared machine hit both alike. Reported: the median over
  * rounds of each network's steps/s and the median of the per-round ratios.
  *
- * Inputs: --data F (a data set with the model's input shape), else
- * deterministic pseudo-random log-mel-like values; labels cycle through the
- * classes. Both networks learn the same sample sequence. One thread.
+ * Inputs: real log-mel features with their labels
+ * (bench/data/gsc_test_256.safetensors, 256 Speech Commands test clips, as
+ * `zeroskip bench`), or --data F (a data set with the model's input shape),
+ * or --random (deterministic pseudo-random values, labels cycling through
+ * the classes). Both networks learn the same sample sequence. One thread.
  *
  * What it is not: a test. Nothing here asserts a speed. */
 #include "cli.h"
@@ -20,7 +22,7 @@
 
 static const char *USAGE =
     "zeroskip bench --learn [--model M] [--dense-model D] [--seconds S] [--rounds R]\n"
-    "                       [--layers N] [--lr F] [--data F] [--json]";
+    "                       [--layers N] [--lr F] [--data F | --random] [--json]";
 
 static double now_s(void) {
     struct timespec t;
@@ -56,11 +58,12 @@ int cmd_bench_learn(int argc, char **argv) {
     const char *spec[2] = {NULL, NULL}, *data = NULL, *v;
     double seconds = 1.0, lr = 0.001;
     long rounds = 5, layers = 2;
-    int json = 0;
+    int json = 0, random_in = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--learn")) continue;
         if (!strcmp(argv[i], "--json")) { json = 1; continue; }
+        if (!strcmp(argv[i], "--random")) { random_in = 1; continue; }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s\n\nLearn steps/s at batch 1 (zs_net_learn: forward, sparse backward, SGD,\n"
                    "duty cycles) of the sparse model and its dense twin, interleaved rounds.\n"
@@ -70,7 +73,9 @@ int cmd_bench_learn(int argc, char **argv) {
                    "  --rounds R (5)   interleaved rounds\n"
                    "  --layers N (2)   linear layers that learn (zs_learn_opts.layers)\n"
                    "  --lr F (0.001)   learning rate\n"
-                   "  --data F         inputs from a data set (default: pseudo-random)\n"
+                   "  --data F         inputs and labels from a data set\n"
+                   "                   (default: bench/data/gsc_test_256.safetensors when present)\n"
+                   "  --random         pseudo-random inputs instead\n"
                    "  --json           one JSON object instead of the table\n", USAGE);
             return EXIT_OK;
         }
@@ -87,6 +92,9 @@ int cmd_bench_learn(int argc, char **argv) {
     }
     if (!spec[0]) spec[0] = access("models/gsc-sparse.safetensors", R_OK) == 0 ? "models/gsc-sparse.safetensors" : "gsc-sparse";
     if (!spec[1]) spec[1] = access("models/gsc-dense.safetensors", R_OK) == 0 ? "models/gsc-dense.safetensors" : "gsc-dense";
+    if (data && random_in) return cli_usage("bench", USAGE, "--learn: --data and --random exclude each other");
+    if (!data && !random_in && access("bench/data/gsc_test_256.safetensors", R_OK) == 0)
+        data = "bench/data/gsc_test_256.safetensors";
     zs_set_threads(1);
     zs_net *net[2] = {NULL, NULL};
     zs_dataset *ds = NULL;
@@ -184,6 +192,7 @@ int cmd_bench_learn(int argc, char **argv) {
         cJSON_AddStringToObject(j, "bench", "learn");
         cJSON_AddStringToObject(j, "sparse_model", spec[0]);
         cJSON_AddStringToObject(j, "dense_model", spec[1]);
+        cJSON_AddStringToObject(j, "inputs", data ? data : "random");
         cJSON_AddNumberToObject(j, "batch", 1);
         cJSON_AddNumberToObject(j, "layers", (double)layers);
         cJSON_AddNumberToObject(j, "rounds", (double)rounds);
@@ -205,8 +214,8 @@ int cmd_bench_learn(int argc, char **argv) {
         free(s);
         cJSON_Delete(j);
     } else {
-        printf("learn steps/s at batch 1 (zs_net_learn, %ld linear layers learn, 1 thread, %s), median of %ld rounds:\n",
-               layers, zs_isa_name(zs_isa_active()), rounds);
+        printf("learn steps/s at batch 1 (zs_net_learn, %ld linear layers learn, 1 thread, %s), median of %ld rounds;\n"
+               "inputs: %s\n", layers, zs_isa_name(zs_isa_active()), rounds, data ? data : "pseudo-random (--random)");
         printf("  sparse  %-40s %10.1f steps/s  (%.3f ms/step, %.1f CPU us/step)\n", spec[0], ms, 1e3 / ms, cs);
         printf("  dense   %-40s %10.1f steps/s  (%.3f ms/step, %.1f CPU us/step)\n", spec[1], md, 1e3 / md, cd);
         printf("  sparse / dense (median of per-round ratios) %.2fx wall, %.2fx CPU time\n", mr, mcr);

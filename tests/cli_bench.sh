@@ -231,6 +231,26 @@ else
     echo "SKIP: peers not checked: node, bench/node_modules/onnxruntime-node or python3 torch+onnx missing"
 fi
 
+# --learn: learn steps/s of the sparse model and its dense twin, interleaved
+# rounds, real features by default; --data and --random exclude each other
+expect_rc 0 "$ZS" bench --learn --rounds 2 --seconds 0.05 --json
+if have_py; then
+    "$PY" - "$T/out" <<'EOF' && ok || no "--learn JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["bench"] == "learn" and d["inputs"].endswith("gsc_test_256.safetensors"), d
+assert len(d["round_ratios"]) == 2 and len(d["round_cpu_ratios"]) == 2, d
+assert d["sparse_steps_per_s"] > 0 and d["dense_steps_per_s"] > 0 and d["sparse_cpu_us_per_step"] > 0, d
+EOF
+else
+    grep -q '"round_ratios"' "$T/out" && ok || no "--learn JSON has the rounds"
+fi
+expect_rc 0 "$ZS" bench --learn --rounds 1 --seconds 0.05 --random
+grep -q 'inputs: pseudo-random' "$T/out" && grep -q 'sparse / dense (median of per-round ratios)' "$T/out" \
+    && ok || no "--learn --random table"
+expect_rc 2 "$ZS" bench --learn --random --data bench/data/gsc_test_256.safetensors
+expect_rc 2 "$ZS" bench --learn --rounds 0
+
 # --plot writes a PNG when gnuplot is there
 if command -v gnuplot >/dev/null 2>&1; then
     expect_rc 0 "$ZS" bench --quick --random --modes sparse --batch 1 --networks 1 --plot "$T/b.png"
