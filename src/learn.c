@@ -246,28 +246,19 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                     float go = lr * g[o];
                     int32_t k0 = prow[o], k1 = prow[o + 1];
                     if (L->b) L->b[o] -= go;
-                    if (opts->weight_decay > 0) { /* the whole row changes: all its plan copies */
-                        for (int32_t k = k0; k < k1; k++) {
+                    int wd = opts->weight_decay > 0; /* then the whole row changes: all its plan copies */
+                    if (on_plan && p16 && !wd) { /* SGD and the plan's copies in one pass (row_update kernel) */
+                        if (KS->row_update(pval + k0, p16 + k0, k1 - k0, go, h, v->slot + k0, v->val, v->scale[o]))
+                            on_plan = 0; /* a weight the plan lacks (it was zero at build) */
+                    } else {
+                        for (int32_t k = k0; k < k1; k++) { /* as row_update, any index width, + decay */
                             float hv = h[p16 ? p16[k] : p32[k]];
-                            pval[k] *= decay;
+                            if (wd) pval[k] *= decay;
+                            else if (hv == 0.0f) continue;
                             if (hv != 0.0f) {
                                 float d = go * hv;
                                 pval[k] = pval[k] - d;
                             }
-                            if (!on_plan) continue;
-                            int32_t t = v->slot[k];
-                            if (t >= 0) v->val[t] = pval[k] * v->scale[o];
-                            else if (pval[k] != 0.0f) on_plan = 0;
-                        }
-                    } else if (on_plan && p16) { /* SGD and the plan's copies in one pass (row_update kernel) */
-                        if (KS->row_update(pval + k0, p16 + k0, k1 - k0, go, h, v->slot + k0, v->val, v->scale[o]))
-                            on_plan = 0; /* a weight the plan lacks (it was zero at build) */
-                    } else {
-                        for (int32_t k = k0; k < k1; k++) { /* as row_update, any index width */
-                            float hv = h[p16 ? p16[k] : p32[k]];
-                            if (hv == 0.0f) continue;
-                            float d = go * hv;
-                            pval[k] = pval[k] - d;
                             if (!on_plan) continue;
                             int32_t t = v->slot[k];
                             if (t >= 0) v->val[t] = pval[k] * v->scale[o];

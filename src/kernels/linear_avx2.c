@@ -94,15 +94,7 @@ int zs_row_update__avx2(float *w, const uint16_t *idx, int n, float a, const flo
             else missing |= w[k + j] != 0.0f;
         }
     }
-    for (; k < n; k++) {
-        float x = h[idx[k]];
-        if (x == 0.0f) continue;
-        float d = a * x;
-        w[k] = w[k] - d;
-        if (slot[k] >= 0) val[slot[k]] = w[k] * sc;
-        else missing |= w[k] != 0.0f;
-    }
-    return missing;
+    return missing | zs_row_update__scalar(w + k, idx + k, n - k, a, h, slot + k, val, sc); /* the tail */
 }
 
 void zs_row_axpy__avx2(float *w, const float *h, int n, float a) {
@@ -113,9 +105,5 @@ void zs_row_axpy__avx2(float *w, const float *h, int n, float a) {
         __m256 nz = _mm256_cmp_ps(hv, z, _CMP_NEQ_OQ);
         _mm256_storeu_ps(w + t, _mm256_blendv_ps(wv, _mm256_sub_ps(wv, _mm256_mul_ps(va, hv)), nz));
     }
-    for (; t < n; t++)
-        if (h[t] != 0.0f) {
-            float d = a * h[t];
-            w[t] = w[t] - d;
-        }
+    zs_row_axpy__scalar(w + t, h + t, n - t, a); /* the tail */
 }
