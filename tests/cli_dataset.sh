@@ -4,20 +4,8 @@
 # labels, shapes, split counts, speaker-disjointness, determinism (same seed
 # -> same bytes, whatever the thread count) and the error cases. Needs only
 # the zeroskip binary and POSIX tools. Ends with "RESULT <passed> <failed>".
-BUILD=${BUILD:-build}
-ZS=$BUILD/zeroskip
+. "$(dirname "$0")/lib_cli.sh"
 SHARED=../shared/data
-pass=0
-fail=0
-T=$(mktemp -d "${TMPDIR:-/tmp}/zs_dataset.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-# check DESCRIPTION COMMAND...: passes when the command succeeds.
-check() { d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
-# run COMMAND...: rc, $T/out, $T/err.
-run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
 # stat_count FILE CLASS: the count of CLASS in `dataset stats FILE`.
 stat_count() { "$ZS" dataset stats "$1" | awk -v c="$2" '$2 == c { print $3 }'; }
 stat_n() { "$ZS" dataset stats "$1" | awk 'NR == 1 { print $2 }'; }
@@ -27,11 +15,7 @@ differ() { ! cmp -s "$1" "$2"; }
 # rows FILE: data rows of a CSV (without the header).
 rows() { tail -n +2 "$1" | grep -c .; }
 
-if [ ! -x "$ZS" ]; then
-    echo "FAIL: $ZS not built"
-    echo "RESULT 0 1"
-    exit 1
-fi
+need "$ZS"
 
 # ---- usage and manifest errors (no audio needed) ---------------------------
 run "$ZS" dataset
@@ -96,10 +80,8 @@ check "nothing written after a failure" [ ! -e "$T/nofile/train.safetensors" ]
 
 # ---- a tiny real data set ---------------------------------------------------
 if [ ! -d "$SHARED/fsdd/recordings" ] || [ ! -d "$SHARED/micro_speech" ]; then
-    echo "SKIP: $SHARED/fsdd or $SHARED/micro_speech absent: dataset build on real audio not tested"
-    echo "RESULT $pass $fail"
-    [ "$fail" -eq 0 ]
-    exit
+    skip "$SHARED/fsdd or $SHARED/micro_speech absent: dataset build on real audio not tested"
+    finish
 fi
 S=$(cd "$SHARED" && pwd)
 F=$S/fsdd/recordings
@@ -236,5 +218,4 @@ run "$ZS" dataset build --manifest "$T/shared.csv" --out "$T/f" --quiet
 check "shared speaker: still built (rc $rc)" [ "$rc" -eq 0 ]
 check "shared speaker: warned" grep -q "warning: speaker 'fsdd:jackson' is in both train and test" "$T/err"
 
-echo "RESULT $pass $fail"
-[ "$fail" -eq 0 ]
+finish

@@ -7,25 +7,12 @@
 # calibration examples the model had right may become "yes"); the old
 # classes' probabilities keep their ratios; usage, I/O and bad-input errors
 # leave no output file. Prints `RESULT <passed> <failed>` last.
-BUILD=${BUILD:-build}
-PY=${PYTHON:-/usr/bin/python3}
-Z=$BUILD/zeroskip
+. "$(dirname "$0")/lib_cli.sh"
 M=models/gsc-sparse.safetensors
 D=tests/data/audio
-T=$(mktemp -d /tmp/zs_cli_enroll.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
-label() { "$Z" listen --model "$1" --json "$2" | "$PY" -c 'import json,sys; print(json.loads(sys.stdin.readline())["label"])'; }
+label() { "$ZS" listen --model "$1" --json "$2" | "$PY" -c 'import json,sys; print(json.loads(sys.stdin.readline())["label"])'; }
 
-if [ ! -x "$Z" ] || [ ! -f "$M" ]; then
-    echo "FAIL: $Z or $M missing"
-    echo "RESULT 0 1"
-    exit 1
-fi
+need "$ZS" "$M"
 
 # variants (shift, gain, a little noise) of the "yes" clip and of the old-class clips
 "$PY" - "$D" "$T" <<'EOF' || bad "python3 could not write the test clips"
@@ -49,10 +36,10 @@ for name, tag in (("0_george_0.wav", "g0"), ("7_jackson_32.wav", "j7"), ("silenc
     variants(name, tag, 6)
 EOF
 for f in "$T"/g0_*.wav "$T"/j7_*.wav "$T"/sil_*.wav; do
-    "$Z" features --centre --out "$f.f32" "$f" || bad "features $f"
+    "$ZS" features --centre --out "$f.f32" "$f" || bad "features $f"
 done
 # the replay data set: the old-class variants, labelled with the model's answers
-"$Z" listen --model "$M" --json "$T"/g0_*.wav "$T"/j7_*.wav "$T"/sil_*.wav >"$T/old.json"
+"$ZS" listen --model "$M" --json "$T"/g0_*.wav "$T"/j7_*.wav "$T"/sil_*.wav >"$T/old.json"
 "$PY" - "$T" <<'EOF' || bad "python3 could not write the replay data set"
 import sys, json, struct, numpy as np
 t = sys.argv[1]
@@ -69,7 +56,7 @@ open(t + "/replay.safetensors", "wb").write(struct.pack("<Q", len(hb)) + hb + fx
 EOF
 printf '%s\n' "$D/no_1000ms.wav" "$T/noise_0.wav" "$T/noise_1.wav" "$T/noise_2.wav" >"$T/neg.txt"
 
-"$Z" enroll --model "$M" --word yes --out "$T/e.safetensors" --negatives "$T/neg.txt" \
+"$ZS" enroll --model "$M" --word yes --out "$T/e.safetensors" --negatives "$T/neg.txt" \
     --replay "$T/replay.safetensors" --replay-n 6 "$T"/yes_[0-4].wav >"$T/out" 2>"$T/err"
 rc=$?
 check "enroll exits 0 ($(cat "$T/err"))" [ "$rc" -eq 0 ]
@@ -84,8 +71,8 @@ for f in "$D/0_george_0.wav" "$D/7_jackson_32.wav" "$D/silence_1000ms.wav" "$T/g
     check "old answer kept: $f" [ "$(label "$T/e.safetensors" "$f")" = "$(label "$M" "$f")" ]
 done
 # the old classes' probabilities keep their ratios (their logits are untouched)
-"$Z" listen --model "$M" --json --top 12 "$D/0_george_0.wav" "$D/no_1000ms.wav" >"$T/p0"
-"$Z" listen --model "$T/e.safetensors" --json --top 13 "$D/0_george_0.wav" "$D/no_1000ms.wav" >"$T/p1"
+"$ZS" listen --model "$M" --json --top 12 "$D/0_george_0.wav" "$D/no_1000ms.wav" >"$T/p0"
+"$ZS" listen --model "$T/e.safetensors" --json --top 13 "$D/0_george_0.wav" "$D/no_1000ms.wav" >"$T/p1"
 check "old classes' log-probability differences unchanged" "$PY" -c '
 import json, sys, math
 for a, b in zip(open(sys.argv[1]), open(sys.argv[2])):
@@ -97,21 +84,20 @@ for a, b in zip(open(sys.argv[1]), open(sys.argv[2])):
     assert len(d) >= 2 and max(d) - min(d) < 1e-3, (d, p, q)' "$T/p0" "$T/p1"
 
 # errors: usage 2, I/O 3, failed operation 1; no output file
-"$Z" enroll --model "$M" --out "$T/x.safetensors" "$T/yes_0.wav" 2>/dev/null
+"$ZS" enroll --model "$M" --out "$T/x.safetensors" "$T/yes_0.wav" 2>/dev/null
 check "missing --word: exit 2" [ $? -eq 2 ]
-"$Z" enroll --model "$M" --word yes --out "$T/x.safetensors" "$T/yes_0.wav" 2>/dev/null
+"$ZS" enroll --model "$M" --word yes --out "$T/x.safetensors" "$T/yes_0.wav" 2>/dev/null
 check "neither negatives nor replay: exit 2" [ $? -eq 2 ]
-"$Z" enroll --model "$M" --word yes --out "$T/x.safetensors" --recall 2 --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
+"$ZS" enroll --model "$M" --word yes --out "$T/x.safetensors" --recall 2 --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
 check "--recall 2: exit 2" [ $? -eq 2 ]
-"$Z" enroll --model "$M" --word zero --out "$T/x.safetensors" --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
+"$ZS" enroll --model "$M" --word zero --out "$T/x.safetensors" --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
 check "an existing class: exit 1" [ $? -eq 1 ]
-"$Z" enroll --model "$M" --word yes --out "$T/x.safetensors" --negatives "$T/neg.txt" "$T/missing.wav" 2>/dev/null
+"$ZS" enroll --model "$M" --word yes --out "$T/x.safetensors" --negatives "$T/neg.txt" "$T/missing.wav" 2>/dev/null
 check "a missing clip: exit 3" [ $? -eq 3 ]
-"$Z" enroll --model "$M" --word yes --out "$T/x.safetensors" --negatives "$T/missing.txt" "$T/yes_0.wav" 2>/dev/null
+"$ZS" enroll --model "$M" --word yes --out "$T/x.safetensors" --negatives "$T/missing.txt" "$T/yes_0.wav" 2>/dev/null
 check "a missing negatives list: exit 3" [ $? -eq 3 ]
-"$Z" enroll --model "$M" --word yes --out "$T/no/dir/x.safetensors" --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
+"$ZS" enroll --model "$M" --word yes --out "$T/no/dir/x.safetensors" --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
 check "an unwritable --out: exit 3" [ $? -eq 3 ]
 check "no output file after the failures" [ ! -e "$T/x.safetensors" ]
 
-echo "RESULT $pass $fail"
-[ "$fail" -eq 0 ]
+finish

@@ -4,9 +4,6 @@
 # every prototype and compares struct layouts and enum values. Needs no
 # built library (runs under sanitizer builds too); skipped without
 # python3-cffi. Prints `RESULT <passed> <failed>` last.
-PY=${PYTHON:-/usr/bin/python3}
-if ! "$PY" -c 'import cffi' 2>/dev/null; then
-    echo "SKIP: the cffi declaration check needs python3-cffi"
-    echo "RESULT 0 0"; exit 0
-fi
+. "$(dirname "$0")/lib_cli.sh"
+if ! "$PY" -c 'import cffi' 2>/dev/null; then skip_suite "the cffi declaration check needs python3-cffi"; fi
 "$PY" tests/ffi_abi.py "${CC:-cc}"

@@ -9,35 +9,26 @@
 # verilator is not installed or the build is not the plain one (sanitizer
 # builds do not rebuild the simulator).
 # Prints `RESULT <passed> <failed>` last.
-BUILD=${BUILD:-build}
-Z=$BUILD/zeroskip
+. "$(dirname "$0")/lib_cli.sh"
 H=$BUILD/zeroskip-hw
 M=models/gsc-sparse.safetensors
 C=models/calib-gsc.safetensors
-T=$(mktemp -d /tmp/zs_cli_hw.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # the model compiler needs only the CLI
-if "$Z" hw-compile --model "$M" --calib "$C" --lanes 4 --out "$T/img" >"$T/out" 2>&1 &&
+if "$ZS" hw-compile --model "$M" --calib "$C" --lanes 4 --out "$T/img" >"$T/out" 2>&1 &&
    [ -s "$T/img/wrow.hex" ] && [ -s "$T/img/ptr.hex" ] && [ -s "$T/img/chan3.hex" ] && grep -q "ZS_LANES = 4;" "$T/img/params.vh"; then ok
 else bad "hw-compile --out"; cat "$T/out"; fi
-"$Z" hw-compile --model "$M" --lanes 4 --params >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "hw-compile without --calib: exit 2"
-"$Z" hw-compile --model "$M" --calib "$C" --lanes 3 --params >"$T/out" 2>&1; rc=$?
+"$ZS" hw-compile --model "$M" --lanes 4 --params >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "hw-compile without --calib: exit 2"
+"$ZS" hw-compile --model "$M" --calib "$C" --lanes 3 --params >"$T/out" 2>&1; rc=$?
 if [ $rc -eq 1 ] && grep -q "power of two" "$T/out"; then ok; else bad "3 lanes: exit $rc"; cat "$T/out"; fi
 
 if ! command -v verilator >/dev/null 2>&1; then
-    echo "SKIP: verilator not installed: the cycle-accurate core is not tested (apt-get install verilator)"
-    echo "RESULT $pass $fail"
-    [ "$fail" -eq 0 ]; exit
+    skip "verilator not installed: the cycle-accurate core is not tested (apt-get install verilator)"
+    finish
 fi
 if [ "$BUILD" != build ]; then
-    echo "SKIP: $BUILD is not the plain build: the simulator is built and tested in build/ only"
-    echo "RESULT $pass $fail"
-    [ "$fail" -eq 0 ]; exit
+    skip "$BUILD is not the plain build: the simulator is built and tested in build/ only"
+    finish
 fi
 stale=0
 [ -x "$H" ] || stale=1
@@ -48,7 +39,7 @@ if [ $stale -eq 1 ]; then
     echo "building $H (make hw, once)"
     make -s hw BUILD="$BUILD" HW_LANES="4 16" HW_DENSE_LANES="" >"$T/build.log" 2>&1 || { bad "make hw"; tail -20 "$T/build.log"; }
 fi
-if [ ! -x "$H" ]; then echo "RESULT $pass $((fail + 1))"; exit 1; fi
+need "$H"
 
 CLIPS="tests/data/audio/0_george_0.wav tests/data/audio/7_jackson_32.wav tests/data/audio/no_1000ms.wav tests/data/audio/noise_1000ms.wav tests/data/audio/silence_1000ms.wav tests/data/audio/yes_1000ms.wav"
 if "$H" --model "$M" --calib "$C" --lanes 4 --check --logits $CLIPS >"$T/h4" 2>"$T/e4"; then ok
@@ -59,13 +50,11 @@ else bad "zeroskip-hw --check (16 lanes)"; cat "$T/e16"; fi
 cut -f1,2,4 "$T/h4" >"$T/l4"; cut -f1,2,4 "$T/h16" >"$T/l16"
 cmp -s "$T/l4" "$T/l16" && ok || bad "4 and 16 lanes: different labels/logits"
 if paste "$T/h4" "$T/h16" | awk -F'\t' '{ if ($7 >= $3) exit 1 }'; then ok; else bad "16 lanes not faster than 4"; fi
-"$Z" listen --model "$M" --int8 --calib "$C" $CLIPS >"$T/li" 2>&1
+"$ZS" listen --model "$M" --int8 --calib "$C" $CLIPS >"$T/li" 2>&1
 cut -f1,2 "$T/li" >"$T/li2"; cut -f1,2 "$T/h4" >"$T/h42"
 cmp -s "$T/li2" "$T/h42" && ok || { bad "labels differ from listen --int8"; paste "$T/li2" "$T/h42"; }
 # usage errors
 "$H" --model "$M" $CLIPS >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "no --calib: exit 2"
 "$H" --model "$M" --calib "$C" --lanes 2 $CLIPS >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unbuilt lane count: exit 2"
 "$H" --model "$M" --calib "$C" --lanes 4 /nonexistent.wav >/dev/null 2>&1; [ $? -ne 0 ] && ok || bad "missing file: non-zero exit"
-echo "cli_hw: $pass passed, $fail failed"
-echo "RESULT $pass $fail"
-[ "$fail" -eq 0 ]
+finish

@@ -6,28 +6,19 @@
 # module; then `make uninstall` leaves no file behind; DESTDIR staging.
 # Skipped, with the reason printed, for sanitizer builds.
 # Prints `RESULT <passed> <failed>` last.
-BUILD=${BUILD:-build}
+. "$(dirname "$0")/lib_cli.sh"
 MAKE=${MAKE:-make}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d /tmp/zs_cli_install.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
 
-if nm -D "$BUILD/libzeroskip.so" 2>/dev/null | grep -q ' U __[at]san_'; then
-    echo "SKIP: $BUILD is a sanitizer build; the install test runs on the normal build"
-    echo "RESULT 0 0"; exit 0
+if sanitized "$BUILD/libzeroskip.so"; then
+    skip_suite "$BUILD is a sanitizer build; the install test runs on the normal build"
 fi
 P=$T/prefix
 if ! $MAKE -s --no-print-directory BUILD="$BUILD" PREFIX="$P" install >"$T/log" 2>&1; then
     bad "make install PREFIX=$P"; tail -20 "$T/log"
-    echo "RESULT $pass $fail"; exit 1
+    finish
 fi
 ok
-V=$("$BUILD/zeroskip" version | awk '{print $2}')
+V=$("$ZS" version | awk '{print $2}')
 MAJOR=${V%%.*}
 
 # ---- library: soname and version links, static archive, header, .pc ------
@@ -101,7 +92,7 @@ if command -v man >/dev/null; then
         "MANPATH='$P/share/man' man zeroskip-listen 2>/dev/null | grep -q -- '--raw-rate R'"
     check "man -w finds the installed page" test "$(MANPATH=$P/share/man man -w zeroskip-train)" = "$P/share/man/man1/zeroskip-train.1"
 else
-    echo "SKIP: man checks (man-db is not installed)"
+    skip "man checks (man-db is not installed)"
 fi
 
 # ---- the installed Python module -----------------------------------------
@@ -118,7 +109,7 @@ print('%s\t%s\t%.4f %s' % ('$C', r.label, r.confidence, zeroskip.version()))
 " 2>&1)
     check "installed Python module = installed CLI (got '$got')" test "$got" = "$want $V"
 else
-    echo "SKIP: installed Python module check (needs python3-numpy and python3-cffi)"
+    skip "installed Python module check (needs python3-numpy and python3-cffi)"
 fi
 
 # ---- uninstall; DESTDIR ----------------------------------------------------
@@ -130,6 +121,4 @@ check "DESTDIR install" test -f "$S/usr/lib/libzeroskip.so.$V" -a -f "$S/usr/lib
 check "DESTDIR: paths inside are the final ones" sh -c "grep -q '^prefix=/usr$' '$S/usr/lib/pkgconfig/zeroskip.pc' && grep -q '\"/usr/lib/libzeroskip.so.$MAJOR\"' '$S/usr/lib/python3/dist-packages/zeroskip/_install.py'"
 $MAKE -s --no-print-directory BUILD="$BUILD" PREFIX=/usr DESTDIR="$S" uninstall >"$T/log" 2>&1
 check "DESTDIR uninstall" test -z "$(find "$S" ! -type d)"
-echo "cli_install: $pass passed, $fail failed"
-echo "RESULT $pass $fail"
-[ "$fail" -eq 0 ]
+finish

@@ -11,37 +11,15 @@
 # digits as unknown): it checks the plumbing (features -> model -> labels,
 # windows and timing of detections), not generalisation.
 # Prints `RESULT <passed> <failed>` last.
-BUILD=${BUILD:-build}
-Z=$BUILD/zeroskip
+. "$(dirname "$0")/lib_cli.sh"
 D=tests/data/audio
-T=$(mktemp -d /tmp/zs_cli_listen.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-# check DESC CMD...: CMD must succeed
-check() { d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
-# expect RC DESC CMD...: run CMD (stdout $T/out, stderr $T/err), want exit RC
-expect() {
-    want=$1; d=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else bad "$d: exit $rc, want $want"; sed 's/^/    /' "$T/err" | head -5; fi
-}
 # err_has TEXT DESC: the last stderr contains TEXT
 err_has() { if grep -qF -- "$1" "$T/err"; then ok; else bad "$2: stderr lacks '$1':"; sed 's/^/    /' "$T/err" | head -3; fi; }
 out_has() { if grep -qE -- "$1" "$T/out"; then ok; else bad "$2: stdout lacks /$1/:"; sed 's/^/    /' "$T/out" | head -8; fi; }
 
-if [ ! -x "$Z" ]; then
-    echo "FAIL: $Z not built"
-    echo "RESULT 0 1"
-    exit 1
-fi
+need "$ZS"
 
-# little-endian integers and WAV headers, in plain sh
-le16() { printf "$(printf '\\%03o\\%03o' $(($1 & 255)) $(($1 >> 8 & 255)))"; }
-le32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"; }
+# WAV headers, in plain sh
 # wav_header CHANNELS RATE DATA_BYTES: 16-bit PCM
 wav_header() {
     printf 'RIFF'; le32 $((36 + $3)); printf 'WAVEfmt '; le32 16; le16 1; le16 "$1"; le32 "$2"
@@ -50,11 +28,11 @@ wav_header() {
 pcm() { tail -c 32000 "$D/$1.wav"; }   # the micro_speech clips: 44-byte header + 1 s
 
 # ---- features -------------------------------------------------------------
-expect 0 "features --help" "$Z" features --help
+expect_rc 0 "" "$ZS" features --help
 out_has "^usage: zeroskip features" "features --help"
-expect 0 "features --out" "$Z" features "$D/yes_1000ms.wav" --out "$T/yes.f32"
+expect_rc 0 "" "$ZS" features "$D/yes_1000ms.wav" --out "$T/yes.f32"
 check "features --out writes 4096 bytes" [ "$(wc -c <"$T/yes.f32")" -eq 4096 ]
-expect 0 "features (text)" "$Z" features "$D/no_1000ms.wav"
+expect_rc 0 "" "$ZS" features "$D/no_1000ms.wav"
 check "features prints 32 lines" [ "$(wc -l <"$T/out")" -eq 32 ]
 check "features prints 32 values per line" [ "$(awk '{ if (NF != 32) bad = 1 } END { print bad + 0 }' "$T/out")" -eq 0 ]
 # text output vs the committed reference (printed with 4 decimals)
@@ -62,15 +40,15 @@ od -A n -v -t f4 -w128 "$D/no_1000ms.logmel.f32" >"$T/ref.txt"
 check "features text matches reference within 0.01 dB" awk -v R="$T/ref.txt" '
     { getline line < R; n = split(line, r, " "); for (i = 1; i <= 32; i++) { d = $i - r[i]; if (d < 0) d = -d; if (d > m) m = d } }
     END { printf "    features vs reference: max %.5f dB\n", m; exit !(m <= 0.01) }' "$T/out"
-expect 0 "features --csv" "$Z" features "$D/no_1000ms.wav" --csv
+expect_rc 0 "" "$ZS" features "$D/no_1000ms.wav" --csv
 check "features --csv: 32 comma-separated values" [ "$(awk -F, '{ if (NF != 32) bad = 1 } END { print bad + 0 }' "$T/out")" -eq 0 ]
-expect 0 "features --noise" "$Z" features "$D/yes_1000ms.wav" --noise 0.1 --seed 7 --out "$T/n1.f32"
-expect 0 "features --noise again" "$Z" features "$D/yes_1000ms.wav" --noise 0.1 --seed 7 --out "$T/n2.f32"
-expect 0 "features --noise other seed" "$Z" features "$D/yes_1000ms.wav" --noise 0.1 --seed 8 --out "$T/n3.f32"
+expect_rc 0 "" "$ZS" features "$D/yes_1000ms.wav" --noise 0.1 --seed 7 --out "$T/n1.f32"
+expect_rc 0 "" "$ZS" features "$D/yes_1000ms.wav" --noise 0.1 --seed 7 --out "$T/n2.f32"
+expect_rc 0 "" "$ZS" features "$D/yes_1000ms.wav" --noise 0.1 --seed 8 --out "$T/n3.f32"
 check "same noise seed, same features" cmp -s "$T/n1.f32" "$T/n2.f32"
 check "other noise seed, other features" sh -c "! cmp -s '$T/n1.f32' '$T/n3.f32'"
 check "noise changes the features" sh -c "! cmp -s '$T/n1.f32' '$T/yes.f32'"
-expect 0 "features of an 8 kHz file" "$Z" features "$D/0_george_0.wav" --out "$T/g.f32"
+expect_rc 0 "" "$ZS" features "$D/0_george_0.wav" --out "$T/g.f32"
 
 # bad inputs, made here
 printf 'this is not audio\n' >"$T/notes.txt"
@@ -82,46 +60,46 @@ while [ $i -lt 35 ]; do pcm yes_1000ms; i=$((i + 1)); done >"$T/long.raw"
 { wav_header 1 16000 $((35 * 32000)); cat "$T/long.raw"; } >"$T/long.wav"
 { wav_header 9 16000 31986; pcm yes_1000ms | head -c 31986; } >"$T/nine.wav"
 
-expect 3 "features: missing file" "$Z" features "$T/missing.wav"
+expect_rc 3 "" "$ZS" features "$T/missing.wav"
 err_has "missing.wav: cannot open: No such file" "features: missing file"
-expect 1 "features: not audio" "$Z" features "$T/notes.txt"
+expect_rc 1 "" "$ZS" features "$T/notes.txt"
 err_has "notes.txt: not a readable audio file" "features: not audio"
-expect 1 "features: truncated header" "$Z" features "$T/trunc-header.wav"
+expect_rc 1 "" "$ZS" features "$T/trunc-header.wav"
 err_has "trunc-header.wav: not a readable audio file" "features: truncated header"
-expect 1 "features: header without samples" "$Z" features "$T/no-samples.wav"
+expect_rc 1 "" "$ZS" features "$T/no-samples.wav"
 err_has "no-samples.wav: no audio samples" "features: header without samples"
-expect 1 "features: empty WAV" "$Z" features "$T/empty.wav"
+expect_rc 1 "" "$ZS" features "$T/empty.wav"
 err_has "empty.wav: no audio samples" "features: empty WAV"
-expect 1 "features: 9 channels" "$Z" features "$T/nine.wav"
+expect_rc 1 "" "$ZS" features "$T/nine.wav"
 err_has "nine.wav: 9 channels; at most 8 are supported" "features: 9 channels"
-expect 1 "features: too long for --max-seconds" "$Z" features "$T/long.wav" --max-seconds 10
+expect_rc 1 "" "$ZS" features "$T/long.wav" --max-seconds 10
 err_has "long.wav: 35.00 s of audio, more than the limit of 10 s" "features: too long"
-expect 2 "features: no FILE" "$Z" features
-expect 2 "features: unknown option" "$Z" features "$D/yes_1000ms.wav" --bogus
-expect 2 "features: --noise out of range" "$Z" features "$D/yes_1000ms.wav" --noise 1.5
-expect 2 "features: --noise without value" "$Z" features "$D/yes_1000ms.wav" --noise
-expect 2 "features: --out with --csv" "$Z" features "$D/yes_1000ms.wav" --out "$T/x.f32" --csv
-expect 2 "features: two files" "$Z" features "$D/yes_1000ms.wav" "$D/no_1000ms.wav"
+expect_rc 2 "" "$ZS" features
+expect_rc 2 "" "$ZS" features "$D/yes_1000ms.wav" --bogus
+expect_rc 2 "" "$ZS" features "$D/yes_1000ms.wav" --noise 1.5
+expect_rc 2 "" "$ZS" features "$D/yes_1000ms.wav" --noise
+expect_rc 2 "" "$ZS" features "$D/yes_1000ms.wav" --out "$T/x.f32" --csv
+expect_rc 2 "" "$ZS" features "$D/yes_1000ms.wav" "$D/no_1000ms.wav"
 
 # ---- listen: arguments (no model needed) ---------------------------------
-expect 0 "listen --help" "$Z" listen --help
+expect_rc 0 "" "$ZS" listen --help
 out_has "^usage: zeroskip listen" "listen --help"
-expect 2 "listen: no --model" "$Z" listen "$D/yes_1000ms.wav"
-expect 2 "listen: no files" "$Z" listen --model "$T/m.st"
-expect 2 "listen: --top 0" "$Z" listen --model "$T/m.st" --top 0 "$D/yes_1000ms.wav"
-expect 2 "listen: --hop 5" "$Z" listen --model "$T/m.st" --stream - --hop 5
-expect 2 "listen: --smooth 0" "$Z" listen --model "$T/m.st" --stream - --smooth 0
-expect 2 "listen: --threshold 2" "$Z" listen --model "$T/m.st" --stream - --threshold 2
-expect 2 "listen: --stream with files" "$Z" listen --model "$T/m.st" --stream - "$D/yes_1000ms.wav"
-expect 2 "listen: --raw-rate without --stream" "$Z" listen --model "$T/m.st" --raw-rate 16000 "$D/yes_1000ms.wav"
-expect 2 "listen: unknown option" "$Z" listen --model "$T/m.st" --bogus "$D/yes_1000ms.wav"
-expect 2 "listen: --int8 with --int16" "$Z" listen --model "$T/m.st" --int8 --int16 --calib models/calib-gsc-train.safetensors "$D/yes_1000ms.wav"
-expect 2 "listen: --int16 without --calib" "$Z" listen --model "$T/m.st" --int16 "$D/yes_1000ms.wav"
+expect_rc 2 "" "$ZS" listen "$D/yes_1000ms.wav"
+expect_rc 2 "" "$ZS" listen --model "$T/m.st"
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --top 0 "$D/yes_1000ms.wav"
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --stream - --hop 5
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --stream - --smooth 0
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --stream - --threshold 2
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --stream - "$D/yes_1000ms.wav"
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --raw-rate 16000 "$D/yes_1000ms.wav"
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --bogus "$D/yes_1000ms.wav"
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --int8 --int16 --calib models/calib-gsc-train.safetensors "$D/yes_1000ms.wav"
+expect_rc 2 "" "$ZS" listen --model "$T/m.st" --int16 "$D/yes_1000ms.wav"
 # the int16 integer scheme gives the fp32 labels on the six real clips (shipped model)
-"$Z" listen --model models/gsc-sparse.safetensors $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l32"
-"$Z" listen --model models/gsc-sparse.safetensors --int16 --calib models/calib-gsc-train.safetensors $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l16"
+"$ZS" listen --model models/gsc-sparse.safetensors $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l32"
+"$ZS" listen --model models/gsc-sparse.safetensors --int16 --calib models/calib-gsc-train.safetensors $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l16"
 [ -s "$T/l32" ] && [ "$(wc -l <"$T/l32")" -eq 6 ] && cmp -s "$T/l32" "$T/l16" && ok || bad "listen --int16: labels as fp32 on the six clips"
-expect 3 "listen: missing model" "$Z" listen --model "$T/m.st" "$D/yes_1000ms.wav"
+expect_rc 3 "" "$ZS" listen --model "$T/m.st" "$D/yes_1000ms.wav"
 err_has "m.st" "listen: missing model is named"
 
 # ---- a small model trained on the test clips ------------------------------
@@ -138,8 +116,8 @@ n=0
 # taken as they are, as `listen --stream` sees them ($CENTRE).
 CENTRE=--centre
 add() {   # add WAV LABEL [NOISE SEED]
-    if [ -n "$3" ]; then "$Z" features "$1" $CENTRE --noise "$3" --seed "$4" --out "$T/f.f32"
-    else "$Z" features "$1" $CENTRE --out "$T/f.f32"; fi || return
+    if [ -n "$3" ]; then "$ZS" features "$1" $CENTRE --noise "$3" --seed "$4" --out "$T/f.f32"
+    else "$ZS" features "$1" $CENTRE --out "$T/f.f32"; fi || return
     cat "$T/f.f32" >>"$T/feats"
     le32 "$2" >>"$T/labels"
     n=$((n + 1))
@@ -181,18 +159,15 @@ cat >"$T/arch.json" <<'EOF'
  {"type":"logsoftmax","name":"softmax"}]}
 EOF
 M=$T/model.st
-if ! "$Z" train --arch "$T/arch.json" --data "$T/train.st" --epochs 60 --batch 8 --lr 0.02 --seed 1 \
+if ! "$ZS" train --arch "$T/arch.json" --data "$T/train.st" --epochs 60 --batch 8 --lr 0.02 --seed 1 \
         --out "$M" --quiet >"$T/train.log" 2>&1 || [ ! -s "$M" ]; then
-    echo "SKIP: listen checks with a model: zeroskip train could not build one:"
+    skip "listen checks with a model: zeroskip train could not build one:"
     sed 's/^/    /' "$T/train.log" | tail -5
-    echo "cli_listen: $pass passed, $fail failed (model checks skipped)"
-    echo "RESULT $pass $fail"
-    [ "$fail" -eq 0 ]
-    exit
+    finish
 fi
 
 # ---- listen: files ---------------------------------------------------------
-expect 0 "listen on the four micro_speech clips" "$Z" listen --model "$M" \
+expect_rc 0 "" "$ZS" listen --model "$M" \
     "$D/yes_1000ms.wav" "$D/no_1000ms.wav" "$D/silence_1000ms.wav" "$D/noise_1000ms.wav"
 cat "$T/out" | sed 's/^/    /'
 check "listen: 4 lines" [ "$(wc -l <"$T/out")" -eq 4 ]
@@ -200,20 +175,20 @@ out_has "^$D/yes_1000ms.wav	yes	(0|1)\.[0-9]{4}$" "listen: yes"
 out_has "^$D/no_1000ms.wav	no	" "listen: no"
 out_has "^$D/silence_1000ms.wav	silence	" "listen: silence"
 out_has "^$D/noise_1000ms.wav	silence	" "listen: noise is silence"
-expect 0 "listen on an 8 kHz FSDD clip" "$Z" listen --model "$M" "$D/7_jackson_32.wav"
+expect_rc 0 "" "$ZS" listen --model "$M" "$D/7_jackson_32.wav"
 out_has "	unknown	" "listen: FSDD digit is unknown to this model"
-expect 0 "listen --top 3" "$Z" listen --model "$M" --top 3 "$D/yes_1000ms.wav"
+expect_rc 0 "" "$ZS" listen --model "$M" --top 3 "$D/yes_1000ms.wav"
 check "--top 3: 7 tab-separated fields" [ "$(awk -F'\t' '{ print NF }' "$T/out")" -eq 7 ]
 check "--top 3: probabilities descend and sum <= 1" awk -F'\t' '{ exit !($3 >= $5 && $5 >= $7 && $3 + $5 + $7 <= 1.0001) }' "$T/out"
-expect 0 "listen --top 9 (more than the classes)" "$Z" listen --model "$M" --top 9 "$D/yes_1000ms.wav"
+expect_rc 0 "" "$ZS" listen --model "$M" --top 9 "$D/yes_1000ms.wav"
 check "--top beyond K lists all 4 classes" [ "$(awk -F'\t' '{ print NF }' "$T/out")" -eq 9 ]
 check "--top 4: probabilities sum to 1" awk -F'\t' '{ s = $3 + $5 + $7 + $9; exit !(s > 0.999 && s < 1.001) }' "$T/out"
-expect 0 "listen --json" "$Z" listen --model "$M" --json --top 2 "$D/no_1000ms.wav"
+expect_rc 0 "" "$ZS" listen --model "$M" --json --top 2 "$D/no_1000ms.wav"
 out_has '^\{"file":"[^"]*no_1000ms.wav","label":"no","confidence":[0-9.e-]+,"top":\[\{"label":"no","confidence":[0-9.e-]+\},\{"label":"[a-z]+","confidence":[0-9.e-]+\}\]\}$' "listen --json"
 
 # multi-file with failures: the good files still get their line; exit 3
 # because one file could not be read (I/O), as everywhere else
-expect 3 "listen: good and bad files" "$Z" listen --model "$M" "$D/yes_1000ms.wav" "$T/missing.wav" \
+expect_rc 3 "" "$ZS" listen --model "$M" "$D/yes_1000ms.wav" "$T/missing.wav" \
     "$T/notes.txt" "$T/trunc-header.wav" "$T/no-samples.wav" "$T/nine.wav" "$T/long.wav" "$D/no_1000ms.wav"
 check "listen: two result lines for the two good files" [ "$(wc -l <"$T/out")" -eq 2 ]
 out_has "^$D/yes_1000ms.wav	yes	" "listen: first good file"
@@ -225,7 +200,7 @@ err_has "no-samples.wav: no audio samples" "listen: zero samples"
 err_has "nine.wav: 9 channels" "listen: 9 channels"
 err_has "long.wav: 35.00 s of audio, more than the limit of 30 s (use --stream" "listen: absurd length"
 err_has "6 of 8 files failed" "listen: failure count"
-expect 1 "listen --json with a bad file" "$Z" listen --model "$M" --json "$T/notes.txt" "$D/yes_1000ms.wav"
+expect_rc 1 "" "$ZS" listen --model "$M" --json "$T/notes.txt" "$D/yes_1000ms.wav"
 out_has '^\{"file":"[^"]*notes.txt","error":"[^"]*not a readable audio file[^"]*","status":"ZS_EFORMAT"\}$' "listen --json error object"
 out_has '"label":"yes"' "listen --json: the good file after the bad one"
 
@@ -234,7 +209,7 @@ out_has '"label":"yes"' "listen --json: the good file after the bad one"
 # 1.45-1.8 s, of "no" at 3.45-3.75 s
 { pcm silence_1000ms; pcm yes_1000ms; pcm noise_1000ms; pcm no_1000ms; } >"$T/cat.raw"
 { wav_header 1 16000 128000; cat "$T/cat.raw"; } >"$T/cat.wav"
-expect 0 "stream: file" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --smooth 1
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --smooth 1
 cp "$T/out" "$T/stream_file.txt"
 sed 's/^/    /' "$T/out"
 check "stream: every line is START END LABEL CONF" awk '
@@ -249,44 +224,42 @@ check "stream: no words are silence/unknown" awk '$3 == "silence" || $3 == "unkn
 check "stream: detections end by 4 s" awk '$2 > 4.0 { f = 1 } END { exit f + 0 }' "$T/out"
 err_has "4.00 s of audio, 13 windows" "stream: 13 windows of hop 0.25 over 4 s"
 err_has "real-time factor" "stream: real-time factor on stderr"
-expect 0 "stream: raw PCM on stdin" sh -c "'$Z' listen --model '$M' --stream - --raw-rate 16000 --hop 0.25 --smooth 1 <'$T/cat.raw'"
+expect_rc 0 "" sh -c "'$ZS' listen --model '$M' --stream - --raw-rate 16000 --hop 0.25 --smooth 1 <'$T/cat.raw'"
 check "stream: raw stdin == file" cmp -s "$T/out" "$T/stream_file.txt"
-expect 0 "stream: WAV through a pipe" sh -c "cat '$T/cat.wav' | '$Z' listen --model '$M' --stream - --hop 0.25 --smooth 1"
+expect_rc 0 "" sh -c "cat '$T/cat.wav' | '$ZS' listen --model '$M' --stream - --hop 0.25 --smooth 1"
 check "stream: WAV pipe == file" cmp -s "$T/out" "$T/stream_file.txt"
-expect 0 "stream: default smoothing" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.25
 cp "$T/out" "$T/stream_smooth3.txt"
 sed 's/^/    /' "$T/out"
 check "stream (smooth 3): 'yes' and 'no' around their cores" awk '
     $3 == "yes" && $1 <= 1.45 && $2 >= 1.8 { y = 1 } $3 == "no" && $1 <= 3.45 && $2 >= 3.75 { n = 1 } END { exit !(y && n) }' "$T/out"
-expect 0 "stream: --windows" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --windows "$T/win.csv"
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --windows "$T/win.csv"
 check "--windows: header and 13 windows" [ "$(wc -l <"$T/win.csv")" -eq 14 ]
 check "--windows: window,start_s,state then the 4 classes" grep -q '^window,start_s,state,silence,unknown,yes,no$' "$T/win.csv"
 check "--windows: the first window (silence) is gated, a state per window" awk -F, '
     NR == 2 && $3 != "g" { bad = 1 } NR > 1 && $3 !~ /^[gec]$/ { bad = 1 } END { exit bad + 0 }' "$T/win.csv"
 check "--windows: same detections as without" cmp -s "$T/out" "$T/stream_smooth3.txt"
-expect 0 "stream: --min-gap 3 never merges two words" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --min-gap 3
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --min-gap 3
 check "--min-gap 3: yes and no stay two detections" [ "$(cut -d' ' -f3 "$T/out" | tr '\n' ' ')" = "yes no " ]
-expect 0 "stream: --gate-db 60" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 60 --windows "$T/win60.csv"
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 60 --windows "$T/win60.csv"
 check "--gate-db 60 gates more windows than the default" sh -c "[ \$(grep -c ',g,' '$T/win60.csv') -gt \$(grep -c ',g,' '$T/win.csv') ]"
-expect 0 "stream: --gate-db 0 --no-centre: every window classified" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 0 --no-centre --windows "$T/win0.csv"
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 0 --no-centre --windows "$T/win0.csv"
 check "--gate-db 0 --no-centre: 13 windows, all 'c'" [ "$(grep -c ',c,' "$T/win0.csv")" -eq 13 ]
-expect 2 "listen: --gate-db 99" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 99
-expect 2 "listen: --min-gap -1" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --min-gap -1
-expect 0 "stream: hop 0.5" "$Z" listen --model "$M" --stream "$T/cat.wav" --hop 0.5 --smooth 1
+expect_rc 2 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --gate-db 99
+expect_rc 2 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.25 --min-gap -1
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$T/cat.wav" --hop 0.5 --smooth 1
 err_has "4.00 s of audio, 7 windows" "stream: 7 windows of hop 0.5 over 4 s"
-expect 0 "stream: shorter than a window" "$Z" listen --model "$M" --stream "$D/0_george_0.wav"
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$D/0_george_0.wav"
 err_has "1 windows" "stream: one zero-padded window for a 0.3 s file"
-expect 0 "stream: long file" "$Z" listen --model "$M" --stream "$T/long.wav" --hop 1
+expect_rc 0 "" "$ZS" listen --model "$M" --stream "$T/long.wav" --hop 1
 err_has "35.00 s of audio, 35 windows" "stream: 35 s file in 35 windows"
-expect 1 "stream: not audio" "$Z" listen --model "$M" --stream "$T/notes.txt"
+expect_rc 1 "" "$ZS" listen --model "$M" --stream "$T/notes.txt"
 err_has "notes.txt: not a readable audio file" "stream: not audio"
-expect 1 "stream: empty stdin" sh -c "'$Z' listen --model '$M' --stream - --raw-rate 16000 </dev/null"
+expect_rc 1 "" sh -c "'$ZS' listen --model '$M' --stream - --raw-rate 16000 </dev/null"
 err_has "<stdin>: no audio samples" "stream: empty stdin"
-expect 1 "stream: text on stdin" sh -c "cat '$T/notes.txt' | '$Z' listen --model '$M' --stream -"
+expect_rc 1 "" sh -c "cat '$T/notes.txt' | '$ZS' listen --model '$M' --stream -"
 err_has "<stdin>: not a readable audio file" "stream: text on stdin"
-expect 3 "stream: missing file" "$Z" listen --model "$M" --stream "$T/missing.wav"
+expect_rc 3 "" "$ZS" listen --model "$M" --stream "$T/missing.wav"
 err_has "missing.wav: cannot open" "stream: missing file"
 
-echo "cli_listen: $pass passed, $fail failed"
-echo "RESULT $pass $fail"
-[ "$fail" -eq 0 ]
+finish

@@ -9,19 +9,9 @@
 # every tensor and the listen output. Python parts need /usr/bin/python3 with
 # numpy (torch for the round trip) and are skipped, loudly, without them.
 # Prints `RESULT <passed> <failed>` last.
-BUILD=${BUILD:-build}
-Z=$BUILD/zeroskip
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d /tmp/zs_cli_model_format.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
-finish() { echo "cli_model_format: $pass passed, $fail failed"; echo "RESULT $pass $fail"; [ "$fail" -eq 0 ]; exit; }
+. "$(dirname "$0")/lib_cli.sh"
 
-if [ ! -x "$Z" ]; then echo "FAIL: $Z not built"; echo "RESULT 0 1"; exit 1; fi
+need "$ZS"
 CLIPS="tests/data/audio/yes_1000ms.wav tests/data/audio/no_1000ms.wav tests/data/audio/silence_1000ms.wav
  tests/data/audio/noise_1000ms.wav tests/data/audio/0_george_0.wav tests/data/audio/7_jackson_32.wav"
 [ -d demo/clips ] && CLIPS="$CLIPS $(ls demo/clips/*.wav 2>/dev/null)"
@@ -33,12 +23,12 @@ if [ ! -f "$SP" ] || [ ! -f "$DN" ]; then bad "shipped models missing"; finish; 
 sp=$(wc -c <"$SP"); dn=$(wc -c <"$DN")
 echo "    gsc-sparse $sp bytes, gsc-dense $dn bytes ($(awk "BEGIN{printf \"%.2f\", $dn/$sp}")x)"
 check "gsc-sparse ($sp bytes) at least 5x smaller than gsc-dense ($dn bytes)" [ $((sp * 5)) -le "$dn" ]
-if "$Z" info "$SP" >"$T/info" 2>&1; then ok; else bad "info $SP"; fi
+if "$ZS" info "$SP" >"$T/info" 2>&1; then ok; else bad "info $SP"; fi
 check "info prints the file's bytes" grep -q "^file: $sp bytes$" "$T/info"
 check "info prints the bytes held in memory" grep -q "^in memory: model [0-9]* bytes.*inference plan [0-9]* bytes$" "$T/info"
 
 if ! [ -x "$PY" ] || ! "$PY" -c 'import numpy' >/dev/null 2>&1; then
-    echo "SKIP: $PY with numpy not available: old-form and PyTorch checks skipped"; finish
+    skip "$PY with numpy not available: old-form and PyTorch checks skipped"; finish
 fi
 
 # ---- shipped sparse models: packed; old form equivalent --------------------
@@ -59,11 +49,11 @@ for n in sparse:
 old = st_io.unpack_sparse(t, arch)
 st_io.save(sys.argv[2], old, meta)
 EOF
-    "$Z" listen --model "$f" $CLIPS >"$T/new.txt" 2>&1
-    "$Z" listen --model "$T/$m.old.st" $CLIPS >"$T/old.txt" 2>&1
+    "$ZS" listen --model "$f" $CLIPS >"$T/new.txt" 2>&1
+    "$ZS" listen --model "$T/$m.old.st" $CLIPS >"$T/old.txt" 2>&1
     check "$m: listen output identical for the old and the packed form" cmp -s "$T/new.txt" "$T/old.txt"
     check "$m: listen printed every clip" [ "$(wc -l <"$T/new.txt")" -eq "$(echo $CLIPS | wc -w)" ]
-    if "$Z" convert "$T/$m.old.st" "$T/$m.conv.st"; then ok; else bad "$m: convert old form"; fi
+    if "$ZS" convert "$T/$m.old.st" "$T/$m.conv.st"; then ok; else bad "$m: convert old form"; fi
     if "$PY" - "$f" "$T/$m.conv.st" <<'EOF'; then ok; else bad "$m: convert gives the shipped tensors"; fi
 import sys
 sys.path.insert(0, "scripts")
@@ -79,7 +69,7 @@ done
 
 # ---- PyTorch round trip ----------------------------------------------------
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
-    echo "SKIP: $PY has no torch: PyTorch round trip skipped"; finish
+    skip "$PY has no torch: PyTorch round trip skipped"; finish
 fi
 if "$PY" - "$SP" "$T/rt.st" <<'EOF'; then ok; else bad "torch round trip: zeroskip -> torch -> zeroskip -> torch identical"; fi
 import sys
@@ -100,7 +90,7 @@ assert sorted(a) == sorted(b), sorted(set(a) ^ set(b))
 for k in a:
     assert a[k].shape == b[k].shape and a[k].tobytes() == b[k].tobytes(), k
 EOF
-"$Z" listen --model "$SP" $CLIPS >"$T/a.txt" 2>&1
-"$Z" listen --model "$T/rt.st" $CLIPS >"$T/b.txt" 2>&1
+"$ZS" listen --model "$SP" $CLIPS >"$T/a.txt" 2>&1
+"$ZS" listen --model "$T/rt.st" $CLIPS >"$T/b.txt" 2>&1
 check "torch-written file: listen output identical" cmp -s "$T/a.txt" "$T/b.txt"
 finish

@@ -6,15 +6,12 @@
 # Skipped, with the reason printed, where python3-numpy or python3-cffi is
 # missing or $BUILD is a sanitizer build (python3 cannot dlopen it).
 # Prints `RESULT <passed> <failed>` last.
-BUILD=${BUILD:-build}
-PY=${PYTHON:-/usr/bin/python3}
+. "$(dirname "$0")/lib_cli.sh"
 if ! "$PY" -c 'import numpy, cffi' 2>/dev/null; then
-    echo "SKIP: the Python module tests need python3-numpy and python3-cffi"
-    echo "RESULT 0 0"; exit 0
+    skip_suite "the Python module tests need python3-numpy and python3-cffi"
 fi
-if nm -D "$BUILD/libzeroskip.so" 2>/dev/null | grep -q ' U __[at]san_'; then
-    echo "SKIP: $BUILD/libzeroskip.so is a sanitizer build; python3 cannot load it"
-    echo "RESULT 0 0"; exit 0
+if sanitized "$BUILD/libzeroskip.so"; then
+    skip_suite "$BUILD/libzeroskip.so is a sanitizer build; python3 cannot load it"
 fi
-PYTHONPATH=python ZEROSKIP_LIBRARY=$BUILD/libzeroskip.so ZEROSKIP_CLI=$BUILD/zeroskip \
+PYTHONPATH=python ZEROSKIP_LIBRARY=$BUILD/libzeroskip.so ZEROSKIP_CLI=$ZS \
     "$PY" tests/python_module.py

@@ -6,26 +6,13 @@
 # over the Unix socket, listens concurrent with learns that always answer
 # exactly as the model version they report (old or new, never a mix).
 # Prints `RESULT <passed> <failed>` last.
-BUILD=${BUILD:-build}
-PY=${PYTHON:-/usr/bin/python3}
-Z=$BUILD/zeroskip
+. "$(dirname "$0")/lib_cli.sh"
 M=models/gsc-sparse.safetensors
 D=tests/data/audio
-T=$(mktemp -d /tmp/zs_cli_serve.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
 # jq-free JSON field of line N of FILE: jget FILE N FIELD
 jget() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[int(sys.argv[2])-1]).get(sys.argv[3]))' "$@"; }
 
-if [ ! -x "$Z" ] || [ ! -f "$M" ]; then
-    echo "FAIL: $Z or $M missing"
-    echo "RESULT 0 1"
-    exit 1
-fi
+need "$ZS" "$M"
 
 # variants of the micro_speech "yes": shifted by 0.1 s and with noise (python3 + numpy)
 "$PY" - "$D/yes_1000ms.wav" "$T" <<'EOF' || bad "python3 could not write the test clips"
@@ -64,7 +51,7 @@ long=$("$PY" -c 'print("listen " + "x" * 5000)')
     echo "save $T/m.safetensors"
     echo "stats"
 } >"$T/req"
-"$Z" serve --model "$M" <"$T/req" >"$T/out" 2>"$T/err"
+"$ZS" serve --model "$M" <"$T/req" >"$T/out" 2>"$T/err"
 rc=$?
 check "serve exits 0 at the end of stdin" [ "$rc" -eq 0 ]
 check "one answer per request (19)" [ "$(wc -l <"$T/out")" -eq 19 ]
@@ -86,23 +73,23 @@ check "save ok" [ "$(jget "$T/out" 18 ok)" = "True" ]
 check "stats after the errors: 2 learns, 9 errors" [ "$(jget "$T/out" 19 learns)" = "2" ] && [ "$(jget "$T/out" 19 errors)" = "9" ]
 check "no temporary file left by save" [ -z "$(ls "$T" | grep -F m.safetensors. )" ]
 # the saved model is the served one: listen gives the same answer
-"$Z" listen --model "$T/m.safetensors" --json "$T/yes_noisy.wav" >"$T/l" 2>&1
+"$ZS" listen --model "$T/m.safetensors" --json "$T/yes_noisy.wav" >"$T/l" 2>&1
 check "saved model recognises the word" [ "$(jget "$T/l" 1 label)" = "yes" ]
 check "saved model answers as the server did" "$PY" -c '
 import json,sys
 a=json.loads(open(sys.argv[1]).read().splitlines()[5]); b=json.loads(open(sys.argv[2]).read())
 sys.exit(0 if abs(a["confidence"]-b["confidence"])<1e-6 else 1)' "$T/out" "$T/l"
 # quit stops early
-printf 'stats\nquit\nstats\n' | "$Z" serve --model "$M" >"$T/q" 2>&1
+printf 'stats\nquit\nstats\n' | "$ZS" serve --model "$M" >"$T/q" 2>&1
 check "quit answers and stops the server" [ "$(wc -l <"$T/q")" -eq 2 ] && grep -q '"cmd":"quit"' "$T/q"
-"$Z" serve >/dev/null 2>&1
+"$ZS" serve >/dev/null 2>&1
 check "serve without --model: usage (2)" [ $? -eq 2 ]
-"$Z" serve --model "$T/missing.safetensors" </dev/null >/dev/null 2>&1
+"$ZS" serve --model "$T/missing.safetensors" </dev/null >/dev/null 2>&1
 check "serve with a missing model: I/O error (3)" [ $? -eq 3 ]
 
 # ---- socket: listens concurrent with learns -------------------------------
 S=$T/sock
-"$Z" serve --model "$M" --socket "$S" </dev/null >"$T/sout" 2>"$T/serr" &
+"$ZS" serve --model "$M" --socket "$S" </dev/null >"$T/sout" 2>"$T/serr" &
 pid=$!
 i=0
 while [ ! -S "$S" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -145,5 +132,4 @@ if kill -0 $pid 2>/dev/null; then kill $pid; bad "socket server did not quit"; e
 wait $pid
 check "socket removed after quit" [ ! -e "$S" ]
 
-echo "RESULT $pass $fail"
-[ "$fail" -eq 0 ]
+finish
