@@ -292,24 +292,26 @@ void zs_dropout_backward(float *din, const float *dout, const uint8_t *mask, siz
 
 /* ---------------------------------------------------------------- k-WTA */
 
-/* k-th largest of v[0..n) (1 <= k <= n), partially reordering v. NaN-free input. */
-static float kth_largest(float *v, int n, int k) {
-    int lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
-        float pv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        int i = lo, j = hi;
-        while (i <= j) {          /* descending: > pivot left, < pivot right */
-            while (v[i] > pv) i++;
-            while (v[j] < pv) j--;
-            if (i <= j) { float t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
-        }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else return v[want];
-    }
+/* k-th largest of v[0..n) (1 <= k <= n), partially reordering v (Hoare
+ * quickselect). NaN-free input. */
+#define KTH_LARGEST_BODY(T)                                                               \
+    int lo = 0, hi = n - 1, want = k - 1;                                                 \
+    while (lo < hi) {                                                                     \
+        T a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];                                \
+        T pv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));     \
+        int i = lo, j = hi;                                                               \
+        while (i <= j) { /* descending: > pivot left, < pivot right */                    \
+            while (v[i] > pv) i++;                                                        \
+            while (v[j] < pv) j--;                                                        \
+            if (i <= j) { T t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }                  \
+        }                                                                                 \
+        if (want <= j) hi = j;                                                            \
+        else if (want >= i) lo = i;                                                       \
+        else return v[want];                                                              \
+    }                                                                                     \
     return v[want];
-}
+float zs_kth_largest(float *v, int n, int k) { KTH_LARGEST_BODY(float) }
+int32_t zs_kth_largest_i32(int32_t *v, int n, int k) { KTH_LARGEST_BODY(int32_t) }
 
 /* Top k by (larger score, then lower index): find the k-th largest value t,
  * then one scan in index order takes every score > t and the first scores
@@ -322,7 +324,7 @@ int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work
     }
     float *v = (float *)(void *)work;
     memcpy(v, score, sizeof(float) * (size_t)n);
-    float t = kth_largest(v, n, k);
+    float t = zs_kth_largest(v, n, k);
     int above = 0;
     for (int i = 0; i < n; i++) above += score[i] > t;
     int ties = k - above, c = 0;
@@ -344,7 +346,7 @@ int zs_topk_select_ties(int32_t *sel, const float *score, int n, int k, int32_t 
     }
     float *v = (float *)(void *)work;
     memcpy(v, score, sizeof(float) * (size_t)n);
-    float t = kth_largest(v, n, k);
+    float t = zs_kth_largest(v, n, k);
     int c = 0;
     for (int i = 0; i < n; i++)
         if (score[i] >= t) sel[c++] = i;

@@ -88,6 +88,9 @@ void zs_dropout_backward(float *din, const float *dout, const uint8_t *mask, siz
  * with val[n*kmax + j] = x at that index; kmax = min(k, units) (k*H*W for
  * local) with ties_nupic = 0 and the layer's C*H*W with ties_nupic = 1.
  */
+/* k-th largest of v[0..n) (1 <= k <= n), reordering v. NaN-free input. */
+float zs_kth_largest(float *v, int n, int k);
+int32_t zs_kth_largest_i32(int32_t *v, int n, int k);
 /* Select the k largest of score[0..n) (tie: lower index first) into sel[],
  * sorted by index ascending; returns the number written (min(k, n)).
  * work: scratch of n int32. */

@@ -8,6 +8,7 @@
  */
 #include "quant.h"
 #include "net.h"
+#include "layers.h"
 #include "kernels/kernels.h"
 #include <float.h>
 #include <math.h>
@@ -80,24 +81,6 @@ static void fconv(float *y, const float *x, const zs_qblock *b, const fblock *f)
     }
 }
 
-/* k-th largest of v[0..n) (1 <= k <= n), reordering v (Hoare quickselect). */
-static float kth_largest(float *v, int n, int k) {
-    int lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
-        float pv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] > pv) i++;
-            while (v[j] < pv) j--;
-            if (i <= j) { float t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
-        }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else return v[want];
-    }
-    return v[want];
-}
 
 /* 2x2 stride-2 max-pool of a (C, H, W) map */
 #define POOL_BODY(T)                                                                    \
@@ -326,24 +309,6 @@ static inline int32_t rq31(int32_t x, int32_t m, int sh) {
 
 static inline int16_t sat_u12(int32_t v) { return (int16_t)(v > ZS_Q16_AMAX ? ZS_Q16_AMAX : v < 0 ? 0 : v); }
 
-/* k-th largest of v[0..n) (1 <= k <= n), reordering v */
-static int32_t kth_largest_i32(int32_t *v, int n, int k) {
-    int lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        int32_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
-        int32_t pv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] > pv) i++;
-            while (v[j] < pv) j--;
-            if (i <= j) { int32_t t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
-        }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else return v[want];
-    }
-    return v[want];
-}
 
 /* Block 0 through the plan's kernels: conv_dense (BatchNorm folded as the
  * plan folds it), kwta_select, kwta_pool. */
@@ -509,7 +474,7 @@ static void forward16(zs_qnet *q, const float *x, int32_t *logits) {
             for (int o = 0; o < b->out_c; o++)
                 for (int p = 0; p < P; p++) q->keys[(size_t)o * P + p] = rq31(acc[(size_t)o * P + p], b->mk[o], b->shk[o]);
             memcpy(q->sel, q->keys, sizeof(int32_t) * (size_t)U);
-            int32_t t = kth_largest_i32(q->sel, U, b->k);
+            int32_t t = zs_kth_largest_i32(q->sel, U, b->k);
             int ties = b->k;
             for (int u = 0; u < U; u++) ties -= q->keys[u] > t;
             for (int u = 0; u < U; u++) {
@@ -598,7 +563,7 @@ zs_status zs_qnet_create_mode(zs_qnet **out, const zs_net *net, const float *cal
                 for (int u = 0; u < U; u++) sc[u] = y[u] * fb[j].boost[u / P];
                 for (int u = 0; u < U; u++) smax[j] = fmaxf(smax[j], fabsf(sc[u]));
                 memcpy(xb, sc, sizeof(float) * U);
-                float t = kth_largest(xb, U, b->k);
+                float t = zs_kth_largest(xb, U, b->k);
                 int ties = b->k;
                 for (int u = 0; u < U; u++) ties -= sc[u] > t;
                 for (int u = 0; u < U; u++) {
