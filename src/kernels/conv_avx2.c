@@ -19,80 +19,21 @@ static inline __m256i tail8(int rem) {
     return _mm256_loadu_si256((const __m256i *)(ones + 8 - rem));
 }
 
-static inline __attribute__((always_inline)) void tile(float *op, const float *ib, const int32_t *off,
-                                                       const float *w, int nt, float b, int W, int Wo,
-                                                       const int R, const int V, __m256i ml) {
-    __m256 acc[8];
-#pragma GCC unroll 8
-    for (int j = 0; j < R * V; j++) acc[j] = _mm256_set1_ps(b);
-    for (int t = 0; t < nt; t++) {
-        __m256 wv = _mm256_set1_ps(w[t]);
-        const float *q = ib + off[t];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-            for (int v = 0; v < V; v++) {
-                __m256 x = v == V - 1 ? _mm256_maskload_ps(q + r * W + 8 * v, ml) : _mm256_loadu_ps(q + r * W + 8 * v);
-                acc[r * V + v] = _mm256_fmadd_ps(wv, x, acc[r * V + v]);
-            }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < V; v++) {
-            if (v == V - 1) _mm256_maskstore_ps(op + r * Wo + 8 * v, ml, acc[r * V + v]);
-            else _mm256_storeu_ps(op + r * Wo + 8 * v, acc[r * V + v]);
-        }
-}
+/* conv_dense: conv_dense_kern.h, up to 4 ymm per tile row */
+typedef __m256 cd_v;
+typedef __m256i cd_mask;
+#define CD_VL 8
+#define CD_VMAX 4
+#define CD_TAIL(rem) tail8(rem)
+#define CD_SET1(a) _mm256_set1_ps(a)
+#define CD_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define CD_LOADU(p) _mm256_loadu_ps(p)
+#define CD_STOREU(p, v) _mm256_storeu_ps((p), (v))
+#define CD_LOADT(p, m) _mm256_maskload_ps((p), (m))
+#define CD_STORET(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#include "conv_dense_kern.h"
 
-#define TILE(R, V) tile(op + oy * Wo + x0, in + oy * W + x0, off, w, nt, b, W, Wo, R, V, ml)
-
-void zs_conv_dense__avx2(float *out, const float *in, const zs_conv_taps *p) {
-    int Ho = p->Ho, Wo = p->Wo, W = p->W;
-    for (int o = 0; o < p->Co; o++) {
-        float *op = out + (size_t)o * Ho * Wo, b = p->bias[o];
-        const int32_t *off = p->off + p->start[o];
-        const float *w = p->w + p->start[o];
-        int nt = p->start[o + 1] - p->start[o];
-        for (int x0 = 0; x0 < Wo; x0 += 32) {
-            int rem = Wo - x0, V = (rem + 7) / 8 > 4 ? 4 : (rem + 7) / 8, rmax = V >= 3 ? 2 : V == 2 ? 4 : 8;
-            __m256i ml = tail8(rem - 8 * (V - 1));
-            int nblk = (Ho + rmax - 1) / rmax, R = (Ho + nblk - 1) / nblk;
-            for (int oy = 0; oy < Ho; oy += R) {
-                int r = Ho - oy < R ? Ho - oy : R;
-                if (V == 4) {
-                    if (r == 2) TILE(2, 4); else TILE(1, 4);
-                } else if (V == 3) {
-                    if (r == 2) TILE(2, 3); else TILE(1, 3);
-                } else if (V == 2) {
-                    switch (r) {
-                    case 4: TILE(4, 2); break;
-                    case 3: TILE(3, 2); break;
-                    case 2: TILE(2, 2); break;
-                    default: TILE(1, 2); break;
-                    }
-                } else {
-                    switch (r) {
-                    case 8: TILE(8, 1); break;
-                    case 7: TILE(7, 1); break;
-                    case 6: TILE(6, 1); break;
-                    case 5: TILE(5, 1); break;
-                    case 4: TILE(4, 1); break;
-                    case 3: TILE(3, 1); break;
-                    case 2: TILE(2, 1); break;
-                    default: TILE(1, 1); break;
-                    }
-                }
-            }
-        }
-    }
-}
-
-static inline void tap_range(int iy, int pad, int K, int Ho, int *k0, int *k1) {
-    int a = iy + pad - Ho + 1, b = iy + pad;
-    *k0 = a > 0 ? a : 0;
-    *k1 = b < K - 1 ? b : K - 1;
-}
+void zs_conv_dense__avx2(float *out, const float *in, const zs_conv_taps *p) { cd_dense(out, in, p); }
 
 /* The pairs of one input (see conv_avx512.c). NB: 16-channel blocks. */
 static inline __attribute__((always_inline)) void vec_pairs(float *restrict acc, const float *restrict wvec,
@@ -142,8 +83,8 @@ void zs_conv_sparse_vec__avx2(float *out, const int32_t *idx, const float *val, 
         int pos = idx[e] - ci * HW, iy = cy[pos], ix = cx[pos];
         __m256 v = _mm256_set1_ps(val[e]);
         int ky0, ky1, kx0, kx1;
-        tap_range(iy, pad, Kh, Ho, &ky0, &ky1);
-        tap_range(ix, pad, Kw, Wo, &kx0, &kx1);
+        zs_conv_tap_range(iy, pad, Kh, Ho, &ky0, &ky1);
+        zs_conv_tap_range(ix, pad, Kw, Wo, &kx0, &kx1);
         if (nb == 4)
             vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 4, full);
         else if (nb > 32) {
@@ -162,9 +103,7 @@ void zs_conv_sparse_vec__avx2(float *out, const int32_t *idx, const float *val, 
             default: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, nb, full); break;
             }
     }
-    int P = Ho * Wo;
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, acc, p->Co, Ho * Wo, Cop);
 }
 
 
@@ -236,9 +175,7 @@ void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, 
         if (nv - c >= 4) pos_chunk(scratch, ps, pw, pv, p, 8 * c, 4);
         else pos_chunk(scratch, ps, pw, pv, p, 8 * c, 2);
     }
-    int P = p->Ho * p->Wo, Cop = p->Cop;
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, scratch, p->Co, p->Ho * p->Wo, p->Cop);
 }
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64

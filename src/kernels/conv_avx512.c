@@ -16,33 +16,19 @@ static inline __mmask16 tail16(int rem) {
     return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1u);
 }
 
-static inline __attribute__((always_inline)) void tile(float *op, const float *ib, const int32_t *off,
-                                                       const float *w, int nt, float b, int W, int Wo,
-                                                       const int R, const int V, __mmask16 ml) {
-    __m512 acc[8];
-#pragma GCC unroll 8
-    for (int j = 0; j < R * V; j++) acc[j] = _mm512_set1_ps(b);
-    for (int t = 0; t < nt; t++) {
-        __m512 wv = _mm512_set1_ps(w[t]);
-        const float *q = ib + off[t];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-            for (int v = 0; v < V; v++) {
-                __m512 x = v == V - 1 ? _mm512_maskz_loadu_ps(ml, q + r * W + 16 * v) : _mm512_loadu_ps(q + r * W + 16 * v);
-                acc[r * V + v] = _mm512_fmadd_ps(wv, x, acc[r * V + v]);
-            }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < V; v++) {
-            if (v == V - 1) _mm512_mask_storeu_ps(op + r * Wo + 16 * v, ml, acc[r * V + v]);
-            else _mm512_storeu_ps(op + r * Wo + 16 * v, acc[r * V + v]);
-        }
-}
-
-#define TILE(R, V) tile(op + oy * Wo + x0, in + oy * W + x0, off, w, nt, b, W, Wo, R, V, ml)
+/* conv_dense: conv_dense_kern.h, up to 2 zmm per tile row */
+typedef __m512 cd_v;
+typedef __mmask16 cd_mask;
+#define CD_VL 16
+#define CD_VMAX 2
+#define CD_TAIL(rem) tail16(rem)
+#define CD_SET1(a) _mm512_set1_ps(a)
+#define CD_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define CD_LOADU(p) _mm512_loadu_ps(p)
+#define CD_STOREU(p, v) _mm512_storeu_ps((p), (v))
+#define CD_LOADT(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define CD_STORET(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#include "conv_dense_kern.h"
 
 /* Small dense inputs (conv1: 1x32x32): Kw copies of the input, copy kx
  * shifted left by kx and every row padded to 32 floats, so every load of a
@@ -114,47 +100,7 @@ static int conv_dense_small(float *out, const float *in, const zs_conv_taps *p) 
 }
 
 void zs_conv_dense__avx512(float *out, const float *in, const zs_conv_taps *p) {
-    if (conv_dense_small(out, in, p)) return;
-    int Ho = p->Ho, Wo = p->Wo, W = p->W;
-    for (int o = 0; o < p->Co; o++) {
-        float *op = out + (size_t)o * Ho * Wo, b = p->bias[o];
-        const int32_t *off = p->off + p->start[o];
-        const float *w = p->w + p->start[o];
-        int nt = p->start[o + 1] - p->start[o];
-        for (int x0 = 0; x0 < Wo; x0 += 32) {
-            int rem = Wo - x0, V = rem > 16 ? 2 : 1, rmax = V == 2 ? 4 : 8;
-            __mmask16 ml = tail16(V == 2 ? rem - 16 : rem);
-            int nblk = (Ho + rmax - 1) / rmax, R = (Ho + nblk - 1) / nblk;
-            for (int oy = 0; oy < Ho; oy += R) {
-                int r = Ho - oy < R ? Ho - oy : R;
-                if (V == 2) {
-                    switch (r) {
-                    case 4: TILE(4, 2); break;
-                    case 3: TILE(3, 2); break;
-                    case 2: TILE(2, 2); break;
-                    default: TILE(1, 2); break;
-                    }
-                } else {
-                    switch (r) {
-                    case 8: TILE(8, 1); break;
-                    case 7: TILE(7, 1); break;
-                    case 6: TILE(6, 1); break;
-                    case 5: TILE(5, 1); break;
-                    case 4: TILE(4, 1); break;
-                    case 3: TILE(3, 1); break;
-                    case 2: TILE(2, 1); break;
-                    default: TILE(1, 1); break;
-                    }
-                }
-            }
-        }
-    }
-}
-
-static inline void tap_range(int iy, int pad, int K, int Ho, int *k0, int *k1) {
-    int a = iy + pad - Ho + 1, b = iy + pad;
-    *k0 = a > 0 ? a : 0;
-    *k1 = b < K - 1 ? b : K - 1;
+    if (!conv_dense_small(out, in, p)) cd_dense(out, in, p);
 }
 
 /* The pairs of one input: its valid taps (ky, kx) in [ky0, ky1] x [kx0, kx1];
@@ -206,8 +152,8 @@ void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val
         int pos = idx[e] - ci * HW, iy = cy[pos], ix = cx[pos];
         __m512 v = _mm512_set1_ps(val[e]);
         int ky0, ky1, kx0, kx1;
-        tap_range(iy, pad, Kh, Ho, &ky0, &ky1);
-        tap_range(ix, pad, Kw, Wo, &kx0, &kx1);
+        zs_conv_tap_range(iy, pad, Kh, Ho, &ky0, &ky1);
+        zs_conv_tap_range(ix, pad, Kw, Wo, &kx0, &kx1);
         if (nv == 4)
             vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 4, full);
         else if (nv > 32) {
@@ -227,9 +173,7 @@ void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val
             }
     }
     /* (Ho*Wo, Cop) -> (Co, Ho*Wo) */
-    int P = Ho * Wo;
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, acc, p->Co, Ho * Wo, Cop);
 }
 
 
@@ -305,9 +249,7 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
         default: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 1); break;
         }
     }
-    int P = p->Ho * p->Wo, Cop = p->Cop;
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, scratch, p->Co, p->Ho * p->Wo, p->Cop);
 }
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64

@@ -123,6 +123,5 @@ void BLK_NAME(float *out, const int32_t *idx, const float *val, int n, const zs_
             }
         }
     }
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, acc, p->Co, P, Cop);
 }

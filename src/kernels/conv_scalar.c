@@ -27,12 +27,6 @@ void zs_conv_dense__scalar(float *out, const float *in, const zs_conv_taps *p) {
 }
 
 /* Output rows oy reached from input row iy: oy = iy + pad - ky in [0, Ho). */
-static inline void tap_range(int iy, int pad, int K, int Ho, int *k0, int *k1) {
-    int a = iy + pad - Ho + 1, b = iy + pad;
-    *k0 = a > 0 ? a : 0;
-    *k1 = b < K - 1 ? b : K - 1;
-}
-
 void zs_conv_sparse_vec__scalar(float *out, const int32_t *idx, const float *val, int n,
                                 const zs_conv_scatter *p, float *acc) {
     int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W;
@@ -44,8 +38,8 @@ void zs_conv_sparse_vec__scalar(float *out, const int32_t *idx, const float *val
         int pos = idx[e] - ci * HW, iy = p->cy[pos], ix = p->cx[pos];
         float v = val[e];
         int ky0, ky1, kx0, kx1;
-        tap_range(iy, p->pad, Kh, Ho, &ky0, &ky1);
-        tap_range(ix, p->pad, Kw, Wo, &kx0, &kx1);
+        zs_conv_tap_range(iy, p->pad, Kh, Ho, &ky0, &ky1);
+        zs_conv_tap_range(ix, p->pad, Kw, Wo, &kx0, &kx1);
         for (int ky = ky0; ky <= ky1; ky++)
             for (int kx = kx0; kx <= kx1; kx++) {
                 float *a = acc + ((size_t)(iy + p->pad - ky) * Wo + (ix + p->pad - kx)) * Cop;
@@ -53,8 +47,7 @@ void zs_conv_sparse_vec__scalar(float *out, const int32_t *idx, const float *val
                 for (int o = 0; o < Cop; o++) a[o] += v * w[o];
             }
     }
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < Ho * Wo; q++) out[(size_t)o * Ho * Wo + q] = acc[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, acc, p->Co, Ho * Wo, Cop);
 }
 
 void zs_conv_sparse_list__scalar(float *out, const int32_t *idx, const float *val, int n,
@@ -69,8 +62,8 @@ void zs_conv_sparse_list__scalar(float *out, const int32_t *idx, const float *va
         int pos = idx[e] - ci * HW, iy = p->cy[pos], ix = p->cx[pos];
         float v = val[e];
         int ky0, ky1, kx0, kx1;
-        tap_range(iy, p->pad, Kh, Ho, &ky0, &ky1);
-        tap_range(ix, p->pad, Kw, Wo, &kx0, &kx1);
+        zs_conv_tap_range(iy, p->pad, Kh, Ho, &ky0, &ky1);
+        zs_conv_tap_range(ix, p->pad, Kw, Wo, &kx0, &kx1);
         for (int ky = ky0; ky <= ky1; ky++)
             for (int kx = kx0; kx <= kx1; kx++) {
                 float *o = out + (iy + p->pad - ky) * Wo + (ix + p->pad - kx);
@@ -110,9 +103,7 @@ void zs_conv_sparse_pos__scalar(float *out, const int32_t *idx, const float *val
                 }
             }
         }
-    int P = Ho * Wo;
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, acc, p->Co, Ho * Wo, Cop);
 }
 
 /* Tap-major (conv_sparse_tap): taps outermost, then output positions, then
@@ -141,6 +132,5 @@ void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val
                 }
             }
         }
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, scratch, p->Co, P, Cop);
 }

@@ -72,6 +72,5 @@ void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
         default: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 16 / CT_VL); break;
         }
     }
-    for (int o = 0; o < p->Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = scratch[(size_t)q * Cop + o];
+    zs_conv_unpack_acc(out, scratch, p->Co, P, Cop);
 }

@@ -237,6 +237,18 @@ size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
  * and its value. */
 void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
                          float *scratch, int32_t **pstart, int32_t **woff, float **pv);
+/* The taps [*k0, *k1] of a K-tap kernel through which input row (or
+ * column) i, padded by pad, reaches one of the n output rows. */
+static inline void zs_conv_tap_range(int i, int pad, int K, int n, int *k0, int *k1) {
+    int a = i + pad - n + 1, b = i + pad;
+    *k0 = a > 0 ? a : 0;
+    *k1 = b < K - 1 ? b : K - 1;
+}
+/* The conv_sparse_* accumulator, channel-last (P = Ho*Wo, Cop), to out (Co, P). */
+static inline void zs_conv_unpack_acc(float *out, const float *acc, int Co, int P, int Cop) {
+    for (int o = 0; o < Co; o++)
+        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
+}
 
 /* The ISA-independent part of kwta_select (pack.c): `pass` is the ISA's
  * streaming pass: count keys > hi into *above; collect the keys and indices
