@@ -107,23 +107,14 @@ def build_fold(args, f, folds, real_man, real_file):
 
 
 def train(args, net, f, data):
-    out = os.path.join(args.runs, f"{net}-fold{f}.safetensors")
-    if os.path.exists(out):
-        return out
     init = os.path.join(args.init_dir, net + args.init_suffix + ".safetensors")
-    cmd = [args.zeroskip, "train", "--init", init, "--seed", str(args.seed),
+    cmd = ["--init", init, "--seed", str(args.seed),
            "--data", data, "--val", os.path.join(args.data, "val.safetensors"),
            "--epochs", str(args.epochs), "--batch", "16", "--lr", str(args.lr), "--momentum", "0",
-           "--weight-decay", "0.01", "--lr-gamma", "0.9", "--out", out,
-           "--csv", os.path.join(args.runs, f"{net}-fold{f}.csv"),
-           "--checkpoint", os.path.join(args.runs, f"{net}-fold{f}.ckpt")]
+           "--weight-decay", "0.01", "--lr-gamma", "0.9", "--csv", os.path.join(args.runs, f"{net}-fold{f}.csv")]
     if args.max_samples:
-        cmd[-4:-4] = ["--max-samples", str(args.max_samples)]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    with open(os.path.join(args.runs, f"{net}-fold{f}.log"), "w") as lg:
-        subprocess.run(cmd, check=True, stdout=lg, stderr=subprocess.STDOUT, env=env)
-    log(f"digit_folds: trained {net} fold {f}")
-    return out
+        cmd += ["--max-samples", str(args.max_samples)]
+    return real_eval.run_train(args.zeroskip, cmd, args.runs, f"{net}-fold{f}", "digit_folds")
 
 
 def pct(xs):

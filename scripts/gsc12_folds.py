@@ -89,22 +89,14 @@ def build_fold(args, f, all_dir, fold_of):
 
 
 def train(args, net, f, d):
-    out = os.path.join(args.runs, f"{net}-fold{f}.safetensors")
-    if os.path.exists(out):
-        return out
-    cmd = [args.zeroskip, "train", "--preset", net, "--seed", str(args.seed),
+    cmd = ["--preset", net, "--seed", str(args.seed),
            "--data", os.path.join(d, "train.safetensors"), "--val", os.path.join(d, "test.safetensors"),
            "--epochs", str(args.epochs), "--batch", "16", "--first-batch", str(args.first_batch),
            "--lr", str(args.lr), "--momentum", "0", "--weight-decay", "0.01", "--lr-gamma", "0.9",
-           "--out", out, "--csv", os.path.join(args.runs, f"{net}-fold{f}.csv"),
-           "--checkpoint", os.path.join(args.runs, f"{net}-fold{f}.ckpt")]
+           "--csv", os.path.join(args.runs, f"{net}-fold{f}.csv")]
     if args.max_samples:
-        cmd[-4:-4] = ["--max-samples", str(args.max_samples)]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    with open(os.path.join(args.runs, f"{net}-fold{f}.log"), "w") as lg:
-        subprocess.run(cmd, check=True, stdout=lg, stderr=subprocess.STDOUT, env=env)
-    log(f"gsc12: trained {net} fold {f}")
-    return out
+        cmd += ["--max-samples", str(args.max_samples)]
+    return real_eval.run_train(args.zeroskip, cmd, args.runs, f"{net}-fold{f}", "gsc12")
 
 
 def evaluate(args, model, d):

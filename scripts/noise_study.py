@@ -116,19 +116,10 @@ def arch(args, net, **kw):
     return p
 
 
-def train(args, name, start, data, epochs, ckpt_from=None):
-    out = os.path.join(args.runs, name + ".safetensors")
-    if os.path.exists(out):
-        return out
-    cmd = [args.zeroskip, "train"] + start + [
-        "--seed", "1", "--data", data, "--epochs", str(epochs), "--batch", "16", "--first-batch", "4",
-        "--lr", "0.01", "--momentum", "0", "--weight-decay", "0.01", "--lr-gamma", "0.9",
-        "--out", out, "--checkpoint", os.path.join(args.runs, name + ".ckpt"), "--quiet"]
-    with open(os.path.join(args.runs, name + ".log"), "w") as lg:
-        subprocess.run(cmd, check=True, stdout=lg, stderr=subprocess.STDOUT,
-                       env=dict(os.environ, OMP_NUM_THREADS="1"))
-    log(f"noise_study: trained {name}")
-    return out
+def train(args, name, start, data, epochs):
+    cmd = start + ["--seed", "1", "--data", data, "--epochs", str(epochs), "--batch", "16", "--first-batch", "4",
+                   "--lr", "0.01", "--momentum", "0", "--weight-decay", "0.01", "--lr-gamma", "0.9", "--quiet"]
+    return real_eval.run_train(args.zeroskip, cmd, args.runs, name, "noise_study")
 
 
 def chain(args, net, data):

@@ -250,6 +250,20 @@ def build_features(zs, rows, out_dir, split="test", classes=None):
         return list(csv.DictReader(f)), os.path.join(out_dir, f"{split}.safetensors")
 
 
+def run_train(zs, train_args, runs, name, who):
+    """`zeroskip train TRAIN_ARGS --out RUNS/NAME.safetensors --checkpoint
+    RUNS/NAME.ckpt` on one thread, its output in RUNS/NAME.log; a model
+    already there is kept. Returns the model's path."""
+    out = os.path.join(runs, name + ".safetensors")
+    if os.path.exists(out):
+        return out
+    cmd = [zs, "train"] + train_args + ["--out", out, "--checkpoint", os.path.join(runs, name + ".ckpt")]
+    with open(os.path.join(runs, name + ".log"), "w") as lg:
+        subprocess.run(cmd, check=True, stdout=lg, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    log(f"{who}: trained {name}")
+    return out
+
+
 def predict(zs, model, data, tmp):
     subprocess.run([zs, "eval", "--model", model, "--data", data, "--predictions", tmp],
                    check=True, stdout=subprocess.DEVNULL)
