@@ -31,8 +31,5 @@ double zs_mel_to_hz(double mel);
 /* The front end's filterbank, (ZS_N_MELS, ZS_N_BINS) row-major, Slaney
  * area-normalised. Owned by `fe`. */
 const float *zs_frontend_melfb(const zs_frontend *fe);
-/* The mel power spectrogram before power_to_db, (ZS_N_MELS, ZS_N_FRAMES),
- * of the last zs_frontend_logmel call. Owned by `fe`. */
-const double *zs_frontend_melpower(const zs_frontend *fe);
 
 #endif

@@ -173,4 +173,3 @@ zs_status zs_frontend_logmel(zs_frontend *fe, const float *clip, float *out) {
 }
 
 const float *zs_frontend_melfb(const zs_frontend *fe) { return fe ? fe->fb : NULL; }
-const double *zs_frontend_melpower(const zs_frontend *fe) { return fe ? fe->mel : NULL; }

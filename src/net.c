@@ -12,7 +12,6 @@
 #include <stdio.h>
 
 const char *zs_preset_json(const char *name);
-const char *zs_layer_type_name(zs_layer_type t);
 
 /* ------------------------------------------------------------ JSON parsing */
 
@@ -23,7 +22,7 @@ static const struct { const char *name; zs_layer_type type; } type_names[] = {
     {"logsoftmax", ZS_LOGSOFTMAX},
 };
 
-const char *zs_layer_type_name(zs_layer_type t) {
+static const char *layer_type_name(zs_layer_type t) {
     for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
         if (type_names[i].type == t) return type_names[i].name;
     return "?";
@@ -933,7 +932,7 @@ zs_status zs_net_describe(const zs_net *net, FILE *f) {
             snprintf(k, sizeof k, "k=%d/%d%s boost=%.4g", in.k, in.k_inference,
                      in.type == ZS_KWINNERS2D ? (in.local ? " local" : " global") : "", (double)in.boost_strength);
         fprintf(f, "%-3d %-16s %-11s %-12s %-12s %9lld %9lld %9lld %7.1f%% %s\n", i, in.name,
-                zs_layer_type_name(in.type), a, b, (long long)in.params, (long long)in.weights,
+                layer_type_name(in.type), a, b, (long long)in.params, (long long)in.weights,
                 (long long)in.weight_nonzeros, 100.0 * in.weight_sparsity, k);
         tp += in.params; tnz += in.nonzeros;
     }
