@@ -19,91 +19,31 @@ static inline __m256i tail8(int rem) {
     return _mm256_loadu_si256((const __m256i *)(ones + 8 - rem));
 }
 
-/* conv_dense: conv_dense_kern.h, up to 4 ymm per tile row */
-typedef __m256 cd_v;
-typedef __m256i cd_mask;
-#define CD_VL 8
-#define CD_VMAX 4
-#define CD_TAIL(rem) tail8(rem)
-#define CD_SET1(a) _mm256_set1_ps(a)
-#define CD_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
-#define CD_LOADU(p) _mm256_loadu_ps(p)
-#define CD_STOREU(p, v) _mm256_storeu_ps((p), (v))
-#define CD_LOADT(p, m) _mm256_maskload_ps((p), (m))
-#define CD_STORET(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+/* the vector operations of conv_dense_kern.h, conv_vec_kern.h and conv_tap_kern.h */
+typedef __m256 ct_v;
+typedef __m256i ct_mask;
+#define CT_VL 8
+#define CT_TAIL(rem) tail8(rem)
+#define CT_SET1(a) _mm256_set1_ps(a)
+#define CT_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define CT_LOAD(p) _mm256_load_ps(p)
+#define CT_STORE(p, v) _mm256_store_ps((p), (v))
+#define CT_LOADU(p) _mm256_loadu_ps(p)
+#define CT_STOREU(p, v) _mm256_storeu_ps((p), (v))
+#define CT_LOADM(p, m) _mm256_maskload_ps((p), (m))
+#define CT_STOREM(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define CT_LOADT(p, rem) CT_LOADM((p), tail8(rem))
+
+#define CD_VMAX 4 /* conv_dense: up to 4 ymm per tile row */
 #include "conv_dense_kern.h"
+#define CV_UNROLL 8 /* conv_sparse_vec: unrolled vectors of a pair */
+#include "conv_vec_kern.h"
 
 void zs_conv_dense__avx2(float *out, const float *in, const zs_conv_taps *p) { cd_dense(out, in, p); }
 
-/* The pairs of one input (see conv_avx512.c). NB: 16-channel blocks. */
-static inline __attribute__((always_inline)) void vec_pairs(float *restrict acc, const float *restrict wvec,
-                                                            const uint32_t *restrict cmask, __m256 v, int ci,
-                                                            int oy0, int ox0, int ky0, int ky1, int kx0, int kx1,
-                                                            int Wo, int Kh, int Kw, int Cop, const int NB,
-                                                            uint32_t full) {
-    for (int ky = ky0; ky <= ky1; ky++) {
-        float *a = acc + ((size_t)(oy0 - ky) * Wo + (ox0 - kx0)) * Cop;
-        size_t row = (size_t)(ci * Kh + ky) * Kw + kx0;
-        const float *w = wvec + row * Cop;
-        const uint32_t *cm = cmask + row;
-        for (int kx = kx0; kx <= kx1; kx++, a -= Cop, w += Cop, cm++) {
-            uint32_t m = *cm;
-            if (m == full) {
-#pragma GCC unroll 8
-                for (int j = 0; j < 2 * NB; j++)
-                    _mm256_store_ps(a + 8 * j, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j)));
-            } else {
-                /* block-structured weights: only the 16-channel blocks with a kept weight */
-                while (m) {
-                    int j = 2 * __builtin_ctz(m);
-                    m &= m - 1;
-                    _mm256_store_ps(a + 8 * j, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j)));
-                    _mm256_store_ps(a + 8 * j + 8, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j + 8), _mm256_load_ps(a + 8 * j + 8)));
-                }
-            }
-        }
-    }
-}
-
 void zs_conv_sparse_vec__avx2(float *out, const int32_t *idx, const float *val, int n,
                               const zs_conv_scatter *p, float *acc) {
-    const int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W, nb = Cop / 16;
-    const int pad = p->pad;
-    const int32_t *cy = p->cy, *cx = p->cx;
-    const float *wvec = p->wvec;
-    const uint32_t *cmask = p->cmask;
-    const uint32_t full = nb >= 32 ? 0xFFFFFFFFu : (1u << nb) - 1u;
-    for (int j = 0; j < Cop / 8; j++) {
-        __m256 b = _mm256_maskload_ps(p->bias + 8 * j, tail8(p->Co - 8 * j));
-        for (int q = 0; q < Ho * Wo; q++) _mm256_store_ps(acc + (size_t)q * Cop + 8 * j, b);
-    }
-    int ci = 0;
-    for (int e = 0; e < n; e++) {
-        while (idx[e] >= (ci + 1) * HW) ci++;
-        int pos = idx[e] - ci * HW, iy = cy[pos], ix = cx[pos];
-        __m256 v = _mm256_set1_ps(val[e]);
-        int ky0, ky1, kx0, kx1;
-        zs_conv_tap_range(iy, pad, Kh, Ho, &ky0, &ky1);
-        zs_conv_tap_range(ix, pad, Kw, Wo, &kx0, &kx1);
-        if (nb == 4)
-            vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 4, full);
-        else if (nb > 32) {
-            for (int ky = ky0; ky <= ky1; ky++)
-                for (int kx = kx0; kx <= kx1; kx++) {
-                    float *a = acc + ((size_t)(iy + pad - ky) * Wo + (ix + pad - kx)) * Cop;
-                    const float *w = wvec + ((size_t)(ci * Kh + ky) * Kw + kx) * Cop;
-                    for (int j = 0; j < 2 * nb; j++)
-                        _mm256_store_ps(a + 8 * j, _mm256_fmadd_ps(v, _mm256_load_ps(w + 8 * j), _mm256_load_ps(a + 8 * j)));
-                }
-        } else
-            switch (nb) {
-            case 1: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 1, full); break;
-            case 2: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 2, full); break;
-            case 3: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 3, full); break;
-            default: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, nb, full); break;
-            }
-    }
-    zs_conv_unpack_acc(out, acc, p->Co, Ho * Wo, Cop);
+    cv_sparse_vec(out, idx, val, n, p, acc);
 }
 
 
@@ -180,12 +120,5 @@ void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, 
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
  * channels in 8 ymm */
-typedef __m256 ct_v;
-#define CT_VL 8
-#define CT_LOAD(p) _mm256_load_ps(p)
-#define CT_STORE(p, v) _mm256_store_ps((p), (v))
-#define CT_LOADT(p, rem) _mm256_maskload_ps((p), tail8(rem))
-#define CT_SET1(a) _mm256_set1_ps(a)
-#define CT_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define CT_FN zs_conv_sparse_tap__avx2
 #include "conv_tap_kern.h"

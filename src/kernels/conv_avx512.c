@@ -16,19 +16,25 @@ static inline __mmask16 tail16(int rem) {
     return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1u);
 }
 
-/* conv_dense: conv_dense_kern.h, up to 2 zmm per tile row */
-typedef __m512 cd_v;
-typedef __mmask16 cd_mask;
-#define CD_VL 16
-#define CD_VMAX 2
-#define CD_TAIL(rem) tail16(rem)
-#define CD_SET1(a) _mm512_set1_ps(a)
-#define CD_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
-#define CD_LOADU(p) _mm512_loadu_ps(p)
-#define CD_STOREU(p, v) _mm512_storeu_ps((p), (v))
-#define CD_LOADT(p, m) _mm512_maskz_loadu_ps((m), (p))
-#define CD_STORET(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+/* the vector operations of conv_dense_kern.h, conv_vec_kern.h and conv_tap_kern.h */
+typedef __m512 ct_v;
+typedef __mmask16 ct_mask;
+#define CT_VL 16
+#define CT_TAIL(rem) tail16(rem)
+#define CT_SET1(a) _mm512_set1_ps(a)
+#define CT_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define CT_LOAD(p) _mm512_load_ps(p)
+#define CT_STORE(p, v) _mm512_store_ps((p), (v))
+#define CT_LOADU(p) _mm512_loadu_ps(p)
+#define CT_STOREU(p, v) _mm512_storeu_ps((p), (v))
+#define CT_LOADM(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define CT_STOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define CT_LOADT(p, rem) CT_LOADM((p), tail16(rem))
+
+#define CD_VMAX 2 /* conv_dense: up to 2 zmm per tile row */
 #include "conv_dense_kern.h"
+#define CV_UNROLL 4 /* conv_sparse_vec: unrolled vectors of a pair */
+#include "conv_vec_kern.h"
 
 /* Small dense inputs (conv1: 1x32x32): Kw copies of the input, copy kx
  * shifted left by kx and every row padded to 32 floats, so every load of a
@@ -103,77 +109,9 @@ void zs_conv_dense__avx512(float *out, const float *in, const zs_conv_taps *p) {
     if (!conv_dense_small(out, in, p)) cd_dense(out, in, p);
 }
 
-/* The pairs of one input: its valid taps (ky, kx) in [ky0, ky1] x [kx0, kx1];
- * accumulator rows step back by Cop as kx grows, weight rows forward. */
-static inline __attribute__((always_inline)) void vec_pairs(float *restrict acc, const float *restrict wvec,
-                                                            const uint32_t *restrict cmask, __m512 v, int ci,
-                                                            int oy0, int ox0, int ky0, int ky1, int kx0, int kx1,
-                                                            int Wo, int Kh, int Kw, int Cop, const int NV,
-                                                            uint32_t full) {
-    for (int ky = ky0; ky <= ky1; ky++) {
-        float *a = acc + ((size_t)(oy0 - ky) * Wo + (ox0 - kx0)) * Cop;
-        size_t row = (size_t)(ci * Kh + ky) * Kw + kx0;
-        const float *w = wvec + row * Cop;
-        const uint32_t *cm = cmask + row;
-        for (int kx = kx0; kx <= kx1; kx++, a -= Cop, w += Cop, cm++) {
-            uint32_t m = *cm;
-            if (m == full) {
-#pragma GCC unroll 4
-                for (int j = 0; j < NV; j++)
-                    _mm512_store_ps(a + 16 * j, _mm512_fmadd_ps(v, _mm512_load_ps(w + 16 * j), _mm512_load_ps(a + 16 * j)));
-            } else {
-                /* block-structured weights: only the 16-channel blocks with a kept weight */
-                while (m) {
-                    int j = __builtin_ctz(m);
-                    m &= m - 1;
-                    _mm512_store_ps(a + 16 * j, _mm512_fmadd_ps(v, _mm512_load_ps(w + 16 * j), _mm512_load_ps(a + 16 * j)));
-                }
-            }
-        }
-    }
-}
-
 void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val, int n,
                                 const zs_conv_scatter *p, float *acc) {
-    const int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Kh = p->Kh, Kw = p->Kw, HW = p->H * p->W, nv = Cop / 16;
-    const int pad = p->pad;
-    const int32_t *cy = p->cy, *cx = p->cx;
-    const float *wvec = p->wvec;
-    const uint32_t *cmask = p->cmask;
-    /* more than 32 blocks: cmask bits alias, every block is visited */
-    const uint32_t full = nv >= 32 ? 0xFFFFFFFFu : (1u << nv) - 1u;
-    for (int j = 0; j < nv; j++) {
-        __m512 b = _mm512_maskz_loadu_ps(tail16(p->Co - 16 * j), p->bias + 16 * j);
-        for (int q = 0; q < Ho * Wo; q++) _mm512_store_ps(acc + (size_t)q * Cop + 16 * j, b);
-    }
-    int ci = 0;
-    for (int e = 0; e < n; e++) {
-        while (idx[e] >= (ci + 1) * HW) ci++;
-        int pos = idx[e] - ci * HW, iy = cy[pos], ix = cx[pos];
-        __m512 v = _mm512_set1_ps(val[e]);
-        int ky0, ky1, kx0, kx1;
-        zs_conv_tap_range(iy, pad, Kh, Ho, &ky0, &ky1);
-        zs_conv_tap_range(ix, pad, Kw, Wo, &kx0, &kx1);
-        if (nv == 4)
-            vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 4, full);
-        else if (nv > 32) {
-            for (int ky = ky0; ky <= ky1; ky++)
-                for (int kx = kx0; kx <= kx1; kx++) {
-                    float *a = acc + ((size_t)(iy + pad - ky) * Wo + (ix + pad - kx)) * Cop;
-                    const float *w = wvec + ((size_t)(ci * Kh + ky) * Kw + kx) * Cop;
-                    for (int j = 0; j < nv; j++)
-                        _mm512_store_ps(a + 16 * j, _mm512_fmadd_ps(v, _mm512_load_ps(w + 16 * j), _mm512_load_ps(a + 16 * j)));
-                }
-        } else
-            switch (nv) {
-            case 1: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 1, full); break;
-            case 2: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 2, full); break;
-            case 3: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, 3, full); break;
-            default: vec_pairs(acc, wvec, cmask, v, ci, iy + pad, ix + pad, ky0, ky1, kx0, kx1, Wo, Kh, Kw, Cop, nv, full); break;
-            }
-    }
-    /* (Ho*Wo, Cop) -> (Co, Ho*Wo) */
-    zs_conv_unpack_acc(out, acc, p->Co, Ho * Wo, Cop);
+    cv_sparse_vec(out, idx, val, n, p, acc);
 }
 
 
@@ -254,12 +192,5 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
  * channels in 4 zmm */
-typedef __m512 ct_v;
-#define CT_VL 16
-#define CT_LOAD(p) _mm512_load_ps(p)
-#define CT_STORE(p, v) _mm512_store_ps((p), (v))
-#define CT_LOADT(p, rem) _mm512_maskz_loadu_ps(tail16(rem), (p))
-#define CT_SET1(a) _mm512_set1_ps(a)
-#define CT_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define CT_FN zs_conv_sparse_tap__avx512
 #include "conv_tap_kern.h"

@@ -4,40 +4,44 @@
  * channel, a tile of R rows x V vectors (R*V <= 8 accumulators in
  * registers) walks the channel's tap list: broadcast weight, unaligned row
  * loads, FMA; the last vector of a row uses masked (fault-suppressing) loads
- * and stores. The includer defines:
- *   cd_v, cd_mask                  vector and tail-mask types
- *   CD_VL                          floats per vector
- *   CD_VMAX                        vectors per row of a tile (at most 4)
- *   CD_TAIL(rem)                   the mask of the first rem lanes
- *   CD_SET1(a), CD_FMA(a, b, c)    broadcast, a * b + c
- *   CD_LOADU(p), CD_STOREU(p, v)   unaligned load and store
- *   CD_LOADT(p, m), CD_STORET(p, m, v)   masked load and store
- * and calls cd_dense.
+ * and stores.
+ *
+ * The vector operations, defined by the ISA file before it includes this
+ * file, conv_vec_kern.h and conv_tap_kern.h:
+ *   ct_v, ct_mask               float vector and tail-mask types
+ *   CT_VL                       floats per vector
+ *   CT_TAIL(rem)                the mask of the first rem lanes (rem <= 0: none)
+ *   CT_SET1(a), CT_FMA(a, b, c) broadcast, fused a * b + c
+ *   CT_LOAD(p), CT_STORE(p, v)  aligned load / store
+ *   CT_LOADU(p), CT_STOREU(p, v)          unaligned load / store
+ *   CT_LOADM(p, m), CT_STOREM(p, m, v)    masked load (others 0) / store
+ *   CT_LOADT(p, rem)            CT_LOADM(p, CT_TAIL(rem))
+ * and here CD_VMAX, the vectors per row of a tile (at most 4).
  */
 
 static inline __attribute__((always_inline)) void cd_tile(float *op, const float *ib, const int32_t *off,
                                                           const float *w, int nt, float b, int W, int Wo,
-                                                          const int R, const int V, cd_mask ml) {
-    cd_v acc[8];
+                                                          const int R, const int V, ct_mask ml) {
+    ct_v acc[8];
 #pragma GCC unroll 8
-    for (int j = 0; j < R * V; j++) acc[j] = CD_SET1(b);
+    for (int j = 0; j < R * V; j++) acc[j] = CT_SET1(b);
     for (int t = 0; t < nt; t++) {
-        cd_v wv = CD_SET1(w[t]);
+        ct_v wv = CT_SET1(w[t]);
         const float *q = ib + off[t];
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
             for (int v = 0; v < V; v++) {
-                cd_v x = v == V - 1 ? CD_LOADT(q + r * W + CD_VL * v, ml) : CD_LOADU(q + r * W + CD_VL * v);
-                acc[r * V + v] = CD_FMA(wv, x, acc[r * V + v]);
+                ct_v x = v == V - 1 ? CT_LOADM(q + r * W + CT_VL * v, ml) : CT_LOADU(q + r * W + CT_VL * v);
+                acc[r * V + v] = CT_FMA(wv, x, acc[r * V + v]);
             }
     }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < V; v++) {
-            if (v == V - 1) CD_STORET(op + r * Wo + CD_VL * v, ml, acc[r * V + v]);
-            else CD_STOREU(op + r * Wo + CD_VL * v, acc[r * V + v]);
+            if (v == V - 1) CT_STOREM(op + r * Wo + CT_VL * v, ml, acc[r * V + v]);
+            else CT_STOREU(op + r * Wo + CT_VL * v, acc[r * V + v]);
         }
 }
 
@@ -53,9 +57,9 @@ static inline __attribute__((always_inline)) void cd_dense(float *out, const flo
         const float *w = p->w + p->start[o];
         int nt = p->start[o + 1] - p->start[o];
         for (int x0 = 0; x0 < Wo; x0 += 32) {
-            int rem = Wo - x0, V = (rem + CD_VL - 1) / CD_VL > CD_VMAX ? CD_VMAX : (rem + CD_VL - 1) / CD_VL;
+            int rem = Wo - x0, V = (rem + CT_VL - 1) / CT_VL > CD_VMAX ? CD_VMAX : (rem + CT_VL - 1) / CT_VL;
             int rmax = V >= 3 ? 2 : V == 2 ? 4 : 8;
-            cd_mask ml = CD_TAIL(rem - CD_VL * (V - 1));
+            ct_mask ml = CT_TAIL(rem - CT_VL * (V - 1));
             int nblk = (Ho + rmax - 1) / rmax, R = (Ho + nblk - 1) / nblk;
             for (int oy = 0; oy < Ho; oy += R) {
                 int r = Ho - oy < R ? Ho - oy : R;

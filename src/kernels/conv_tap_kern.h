@@ -1,14 +1,9 @@
 /*
  * conv_tap_kern.h — conv_sparse_tap, one source for every vector width.
  * Included by conv_avx2.c and conv_avx512.c (compiled with their -m flags)
- * after they define, for their width CT_VL (floats per vector, 64 / CT_VL
- * vectors at most in registers):
- *   ct_v                      float vector type
- *   CT_LOAD(p), CT_STORE(p, v) aligned load / store
- *   CT_LOADT(p, rem)          load of the first rem lanes (rem <= 0: none), others 0
- *   CT_SET1(a)                broadcast
- *   CT_FMA(a, b, c)           fused a * b + c
- * and CT_FN, the name of the function to define (zs_conv_sparse_fn).
+ * after they define the vector operations (listed in conv_dense_kern.h;
+ * 64 / CT_VL vectors at most in registers) and CT_FN, the name of the
+ * function to define (zs_conv_sparse_fn).
  *
  * Tap-major: for each tap (ky, kx), the 64-channel weight rows of that tap
  * (one per input channel: 16 KB for 64x64) stay in L1 while every output
