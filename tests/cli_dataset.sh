@@ -44,33 +44,21 @@ run "$ZS" dataset build --manifest "$T/missing.csv" --out "$T/o"
 check "missing manifest fails (got $rc)" failed_cleanly
 check "missing manifest is named" grep -q "missing.csv" "$T/err"
 
-printf 'path,label,source,speaker,split\na.wav,zero,x,s1,train\nb.wav,one,x,s1\n' >"$T/badrow.csv"
-run "$ZS" dataset build --manifest "$T/badrow.csv" --out "$T/o"
-check "short CSV row exits 1 (got $rc)" [ "$rc" -eq 1 ]
-check "short CSV row: file and line 3 named" grep -q "badrow.csv:3:" "$T/err"
-
-printf 'path,label,source,speaker,split\na.wav,seventy,x,s1,train\n' >"$T/badlabel.csv"
-run "$ZS" dataset build --manifest "$T/badlabel.csv" --out "$T/o"
-check "unknown label exits 1 (got $rc)" [ "$rc" -eq 1 ]
-check "unknown label is named with its line" grep -q "badlabel.csv:2: unknown label 'seventy'" "$T/err"
-
-printf 'path,label,source,speaker,split\na.wav,zero,x,s1,dev\n' >"$T/badsplit.csv"
-run "$ZS" dataset build --manifest "$T/badsplit.csv" --out "$T/o"
-check "unknown split exits 1 (got $rc)" [ "$rc" -eq 1 ]
-check "unknown split is named" grep -q "unknown split 'dev'" "$T/err"
-
-printf 'file,class,split\na.wav,zero,train\n' >"$T/badheader.csv"
-run "$ZS" dataset build --manifest "$T/badheader.csv" --out "$T/o"
-check "header without path/label exits 1 (got $rc)" [ "$rc" -eq 1 ]
-check "bad header explained" grep -q "header must name the columns" "$T/err"
-
-printf 'path,label,split\n"a.wav,zero,train\n' >"$T/badquote.csv"
-run "$ZS" dataset build --manifest "$T/badquote.csv" --out "$T/o"
-check "unterminated quote exits 1 (got $rc)" [ "$rc" -eq 1 ]
-
-printf 'path,label,split\n' >"$T/empty.csv"
-run "$ZS" dataset build --manifest "$T/empty.csv" --out "$T/o"
-check "manifest without rows exits 1 (got $rc)" [ "$rc" -eq 1 ]
+# bad_manifest NAME CSV WHAT [TEXT]: `dataset build` of the manifest CSV
+# (\n: a new line) exits 1 and, given TEXT, its message contains TEXT
+bad_manifest() {
+    printf '%b' "$2" >"$T/$1.csv"
+    run "$ZS" dataset build --manifest "$T/$1.csv" --out "$T/o"
+    check "$3 exits 1 (got $rc)" [ "$rc" -eq 1 ]
+    if [ -n "${4:-}" ]; then check "$3: message lacks '$4'" grep -qF -- "$4" "$T/err"; fi
+}
+H='path,label,source,speaker,split\n'
+bad_manifest badrow "${H}a.wav,zero,x,s1,train\nb.wav,one,x,s1\n" "short CSV row" "badrow.csv:3:"
+bad_manifest badlabel "${H}a.wav,seventy,x,s1,train\n" "unknown label" "badlabel.csv:2: unknown label 'seventy'"
+bad_manifest badsplit "${H}a.wav,zero,x,s1,dev\n" "unknown split" "unknown split 'dev'"
+bad_manifest badheader 'file,class,split\na.wav,zero,train\n' "header without path/label" "header must name the columns"
+bad_manifest badquote 'path,label,split\n"a.wav,zero,train\n' "unterminated quote"
+bad_manifest empty 'path,label,split\n' "manifest without rows"
 
 printf 'path,label,source,speaker,split\nno/such/clip.wav,zero,x,s1,train\n' >"$T/nofile.csv"
 run "$ZS" dataset build --manifest "$T/nofile.csv" --out "$T/nofile" --quiet
