@@ -313,32 +313,13 @@ void zs_dropout_backward(float *din, const float *dout, const uint8_t *mask, siz
 float zs_kth_largest(float *v, int n, int k) { KTH_LARGEST_BODY(float) }
 int32_t zs_kth_largest_i32(int32_t *v, int n, int k) { KTH_LARGEST_BODY(int32_t) }
 
-/* Top k by (larger score, then lower index): find the k-th largest value t,
- * then one scan in index order takes every score > t and the first scores
- * == t until k are taken. The scan writes indices already ascending. */
-int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work) {
-    if (k <= 0 || n <= 0) return 0;
-    if (k >= n) {
-        for (int i = 0; i < n; i++) sel[i] = i;
-        return n;
-    }
-    float *v = (float *)(void *)work;
-    memcpy(v, score, sizeof(float) * (size_t)n);
-    float t = zs_kth_largest(v, n, k);
-    int above = 0;
-    for (int i = 0; i < n; i++) above += score[i] > t;
-    int ties = k - above, c = 0;
-    for (int i = 0; i < n; i++) {
-        if (score[i] > t) sel[c++] = i;
-        else if (score[i] == t && ties > 0) { sel[c++] = i; ties--; }
-    }
-    return c;
-}
-
-/* nupic.torch's rule (KWinners break_ties=False): t = the k-th largest
- * score (torch.kthvalue(n - k + 1)); every score >= t wins, so ties at t
- * can give more than k winners. Indices ascending; returns the count. */
-int zs_topk_select_ties(int32_t *sel, const float *score, int n, int k, int32_t *work) {
+/* Top k of score[0..n), indices ascending into sel; returns the count.
+ * t = the k-th largest score. ties_nupic = 0: by (larger score, then lower
+ * index): every score > t and the first scores == t until k are taken.
+ * ties_nupic = 1: nupic.torch's rule (KWinners break_ties=False, t =
+ * torch.kthvalue(n - k + 1)): every score >= t wins, so ties at t can give
+ * more than k winners. work: scratch of n int32. */
+static int topk(int32_t *sel, const float *score, int n, int k, int32_t *work, int ties_nupic) {
     if (k <= 0 || n <= 0) return 0;
     if (k >= n) {
         for (int i = 0; i < n; i++) sel[i] = i;
@@ -348,9 +329,23 @@ int zs_topk_select_ties(int32_t *sel, const float *score, int n, int k, int32_t 
     memcpy(v, score, sizeof(float) * (size_t)n);
     float t = zs_kth_largest(v, n, k);
     int c = 0;
-    for (int i = 0; i < n; i++)
-        if (score[i] >= t) sel[c++] = i;
+    if (ties_nupic) {
+        for (int i = 0; i < n; i++)
+            if (score[i] >= t) sel[c++] = i;
+        return c;
+    }
+    int above = 0;
+    for (int i = 0; i < n; i++) above += score[i] > t;
+    int ties = k - above;
+    for (int i = 0; i < n; i++) {
+        if (score[i] > t) sel[c++] = i;
+        else if (score[i] == t && ties > 0) { sel[c++] = i; ties--; }
+    }
     return c;
+}
+
+int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work) {
+    return topk(sel, score, n, k, work, 0);
 }
 
 static int cmp_i32(const void *a, const void *b) {
@@ -369,8 +364,7 @@ void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float
         float *y = out + (size_t)n * U;
         for (int u = 0; u < U; u++) score_work[u] = x[u] * expf((td - duty[u]) * boost_strength);
         int32_t *sel = win_idx + (size_t)n * stride;
-        int c = ties_nupic ? zs_topk_select_ties(sel, score_work, U, kk, idx_work)
-                           : zs_topk_select(sel, score_work, U, kk, idx_work);
+        int c = topk(sel, score_work, U, kk, idx_work, ties_nupic);
         win_count[n] = c;
         memset(y, 0, sizeof(float) * U);
         for (int j = 0; j < c; j++) {
@@ -397,8 +391,7 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
                 for (int i = 0; i < S; i++) score_work[c * S + i] = x[c * S + i] * f;
             }
             int32_t *sel = win_idx + (size_t)n * stride;
-            int cnt = ties_nupic ? zs_topk_select_ties(sel, score_work, U, kk, idx_work)
-                                 : zs_topk_select(sel, score_work, U, kk, idx_work);
+            int cnt = topk(sel, score_work, U, kk, idx_work, ties_nupic);
             win_count[n] = cnt;
             memset(y, 0, sizeof(float) * U);
             for (int j = 0; j < cnt; j++) {
@@ -425,8 +418,7 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
         for (int p = 0; p < S; p++) {
             for (int c = 0; c < C; c++) score_work[c] = x[c * S + p] * fac[c];
             int32_t *local_sel = idx_work + C; /* after the C work slots */
-            int m = ties_nupic ? zs_topk_select_ties(local_sel, score_work, C, kk, idx_work)
-                               : zs_topk_select(local_sel, score_work, C, kk, idx_work);
+            int m = topk(local_sel, score_work, C, kk, idx_work, ties_nupic);
             for (int j = 0; j < m; j++) sel[cnt++] = local_sel[j] * S + p;
         }
         qsort(sel, (size_t)cnt, sizeof(int32_t), cmp_i32);

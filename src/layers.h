@@ -95,8 +95,6 @@ int32_t zs_kth_largest_i32(int32_t *v, int n, int k);
  * sorted by index ascending; returns the number written (min(k, n)).
  * work: scratch of n int32. */
 int zs_topk_select(int32_t *sel, const float *score, int n, int k, int32_t *work);
-/* nupic's rule: every score >= the k-th largest (count may exceed k). */
-int zs_topk_select_ties(int32_t *sel, const float *score, int n, int k, int32_t *work);
 
 /* Scratch for the k-WTA forwards: score_work of U + C floats and idx_work
  * of U + C int32, U = units per sample. */
