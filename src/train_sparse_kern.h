@@ -122,41 +122,44 @@ static inline void stn(float *p, v16 v, int n) {
     for (int i = 0; i < n; i++) p[i] = v[i];
 }
 
-static void TS(conv_fwd)(float *out, const float *xp, const float *bias, const ts_conv_geom *g) {
-    int Ho = g->Ho, Wo = g->Wo, Wp = g->Wp;
-    for (int o = 0; o < g->Co; o++) {
-        const int32_t *off = g->toff + g->tstart[o];
-        const float *w = g->tw + g->tstart[o];
-        int nt = g->tstart[o + 1] - g->tstart[o];
-        float *y = out + (size_t)o * Ho * Wo;
-        v16 b = splat(bias ? bias[o] : 0.0f);
-        for (int cx = 0; cx < Wo; cx += VL) {
-            int wn = Wo - cx < VL ? Wo - cx : VL;
-            int oy = 0;
-            for (; oy + 4 <= Ho; oy += 4) {
-                v16 a0 = b, a1 = b, a2 = b, a3 = b;
-                const float *base = xp + (size_t)oy * Wp + cx;
-                for (int j = 0; j < nt; j++) {
-                    const float *p = base + off[j];
-                    v16 wv = splat(w[j]);
-                    a0 += wv * ld(p);
-                    a1 += wv * ld(p + Wp);
-                    a2 += wv * ld(p + 2 * Wp);
-                    a3 += wv * ld(p + 3 * Wp);
-                }
-                stn(y + (size_t)oy * Wo + cx, a0, wn);
-                stn(y + (size_t)(oy + 1) * Wo + cx, a1, wn);
-                stn(y + (size_t)(oy + 2) * Wo + cx, a2, wn);
-                stn(y + (size_t)(oy + 3) * Wo + cx, a3, wn);
+/* One output plane y (R rows x C columns, row stride C) of a tap list:
+ * y = b + sum_j w[j] * x[off[j] + ...], x's rows Sx floats apart; four
+ * rows at a time. */
+static inline __attribute__((always_inline)) void TS(taps_plane)(float *y, const float *x, int R, int C, int Sx,
+                                                                  const int32_t *off, const float *w, int nt,
+                                                                  v16 b) {
+    for (int cx = 0; cx < C; cx += VL) {
+        int wn = C - cx < VL ? C - cx : VL;
+        int oy = 0;
+        for (; oy + 4 <= R; oy += 4) {
+            v16 a0 = b, a1 = b, a2 = b, a3 = b;
+            const float *base = x + (size_t)oy * Sx + cx;
+            for (int j = 0; j < nt; j++) {
+                const float *p = base + off[j];
+                v16 wv = splat(w[j]);
+                a0 += wv * ld(p);
+                a1 += wv * ld(p + Sx);
+                a2 += wv * ld(p + 2 * Sx);
+                a3 += wv * ld(p + 3 * Sx);
             }
-            for (; oy < Ho; oy++) {
-                v16 a0 = b;
-                const float *base = xp + (size_t)oy * Wp + cx;
-                for (int j = 0; j < nt; j++) a0 += splat(w[j]) * ld(base + off[j]);
-                stn(y + (size_t)oy * Wo + cx, a0, wn);
-            }
+            stn(y + (size_t)oy * C + cx, a0, wn);
+            stn(y + (size_t)(oy + 1) * C + cx, a1, wn);
+            stn(y + (size_t)(oy + 2) * C + cx, a2, wn);
+            stn(y + (size_t)(oy + 3) * C + cx, a3, wn);
+        }
+        for (; oy < R; oy++) {
+            v16 a0 = b;
+            const float *base = x + (size_t)oy * Sx + cx;
+            for (int j = 0; j < nt; j++) a0 += splat(w[j]) * ld(base + off[j]);
+            stn(y + (size_t)oy * C + cx, a0, wn);
         }
     }
+}
+
+static void TS(conv_fwd)(float *out, const float *xp, const float *bias, const ts_conv_geom *g) {
+    for (int o = 0; o < g->Co; o++)
+        TS(taps_plane)(out + (size_t)o * g->Ho * g->Wo, xp, g->Ho, g->Wo, g->Wp, g->toff + g->tstart[o],
+                       g->tw + g->tstart[o], g->tstart[o + 1] - g->tstart[o], splat(bias ? bias[o] : 0.0f));
 }
 
 static void TS(conv_dw)(float *dwl, const float *dyp, const float *xp, const ts_conv_geom *g) {
@@ -193,39 +196,9 @@ static void TS(conv_dw)(float *dwl, const float *dyp, const float *xp, const ts_
 }
 
 static void TS(conv_dx)(float *dx, const float *dyq, const ts_conv_geom *g) {
-    int H = g->H, W = g->W, Wq = g->Wq;
-    for (int c = 0; c < g->Ci; c++) {
-        const int32_t *off = g->coff + g->cstart[c];
-        const float *w = g->cw + g->cstart[c];
-        int nt = g->cstart[c + 1] - g->cstart[c];
-        float *d = dx + (size_t)c * H * W;
-        for (int cx = 0; cx < W; cx += VL) {
-            int wn = W - cx < VL ? W - cx : VL;
-            int iy = 0;
-            for (; iy + 4 <= H; iy += 4) {
-                v16 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
-                const float *base = dyq + (size_t)iy * Wq + cx;
-                for (int j = 0; j < nt; j++) {
-                    const float *p = base + off[j];
-                    v16 wv = splat(w[j]);
-                    a0 += wv * ld(p);
-                    a1 += wv * ld(p + Wq);
-                    a2 += wv * ld(p + 2 * Wq);
-                    a3 += wv * ld(p + 3 * Wq);
-                }
-                stn(d + (size_t)iy * W + cx, a0, wn);
-                stn(d + (size_t)(iy + 1) * W + cx, a1, wn);
-                stn(d + (size_t)(iy + 2) * W + cx, a2, wn);
-                stn(d + (size_t)(iy + 3) * W + cx, a3, wn);
-            }
-            for (; iy < H; iy++) {
-                v16 a0 = splat(0);
-                const float *base = dyq + (size_t)iy * Wq + cx;
-                for (int j = 0; j < nt; j++) a0 += splat(w[j]) * ld(base + off[j]);
-                stn(d + (size_t)iy * W + cx, a0, wn);
-            }
-        }
-    }
+    for (int c = 0; c < g->Ci; c++)
+        TS(taps_plane)(dx + (size_t)c * g->H * g->W, dyq, g->H, g->W, g->Wq, g->coff + g->cstart[c],
+                       g->cw + g->cstart[c], g->cstart[c + 1] - g->cstart[c], splat(0));
 }
 
 
