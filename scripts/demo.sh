@@ -35,6 +35,15 @@ cat <<'TXT'
    speaker of the Free Spoken Digit Dataset; yes/silence come from micro_speech
    ("yes" is not one of the 10 digits, so the right answer is "unknown").
 TXT
+# judge FILE TRUTH NAME: the model's answer for FILE in a row of the table
+# (counted in $right of $total)
+judge() {
+    line=$($ZS listen --model $MODEL "$1")
+    heard=$(printf '%s' "$line" | cut -f2); conf=$(printf '%s' "$line" | cut -f3)
+    mark=" "; [ "$heard" = "$2" ] && { mark="ok"; right=$((right + 1)); }
+    total=$((total + 1))
+    printf '%-32s %-9s %-9s %s %s\n' "$3" "$2" "$heard" "$conf" "$mark"
+}
 printf '%-32s %-9s %-9s %s\n' "file" "truth" "heard" "confidence"
 right=0; total=0
 for f in demo/clips/*.wav; do
@@ -44,11 +53,7 @@ for f in demo/clips/*.wav; do
         5_*) t=five;; 6_*) t=six;; 7_*) t=seven;; 8_*) t=eight;; 9_*) t=nine;;
         silence*) t=silence;; *) t=unknown;;
     esac
-    line=$($ZS listen --model $MODEL "$f")
-    heard=$(printf '%s' "$line" | cut -f2); conf=$(printf '%s' "$line" | cut -f3)
-    mark=" "; [ "$heard" = "$t" ] && { mark="ok"; right=$((right + 1)); }
-    total=$((total + 1))
-    printf '%-32s %-9s %-9s %s %s\n' "$f" "$t" "$heard" "$conf" "$mark"
+    judge "$f" "$t" "$f"
 done
 echo "   $right of $total right."
 GSC=../shared/data/speech_commands_v0.02_test/_unknown_
@@ -66,11 +71,7 @@ TXT
                done | awk 'NR % 8 == 1'); do
         t=${f%%_*}
         case " zero one two three four five six seven eight nine " in *" $t "*) ;; *) t=unknown;; esac
-        line=$($ZS listen --model $MODEL "$GSC/$f")
-        heard=$(printf '%s' "$line" | cut -f2); conf=$(printf '%s' "$line" | cut -f3)
-        mark=" "; [ "$heard" = "$t" ] && { mark="ok"; right=$((right + 1)); }
-        total=$((total + 1))
-        printf '%-32s %-9s %-9s %s %s\n' "${f%.flac} (${f%%_*})" "$t" "$heard" "$conf" "$mark"
+        judge "$GSC/$f" "$t" "${f%.flac} (${f%%_*})"
     done
     echo "   $right of $total right (docs/RESULTS.md: all held-out real speech, with confidence intervals)."
 fi
