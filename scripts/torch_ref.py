@@ -520,22 +520,20 @@ def init_gsc(model):
     key_of = {k: ((i + 1) << 32) | 0x5A17 for i, k in enumerate(keys)}
     new = {}
     mods = dict(model.named_modules())
-    for k in keys:
+
+    def parts(k):
+        """(module name, leaf, module, key, shape, elements) of tensor k"""
         mod_name, leaf = k.rsplit(".", 1)
-        m = mods[mod_name]
-        key = key_of[k]
         shape = tuple(sd[k].shape)
-        n = int(np.prod(shape)) if shape else 1
+        return mod_name, leaf, mods[mod_name], key_of[k], shape, int(np.prod(shape)) if shape else 1
+    for k in keys:  # the masks first: the weights are zero where they are
+        mod_name, leaf, m, key, shape, n = parts(k)
         if leaf == "mask":
             fan = int(np.prod(shape[1:]))
             nnz = ET.round_half_even((1.0 - m.weight_sparsity) * fan)
             new[k] = gen_mask(key, shape[0], fan, nnz).reshape(shape)
     for k in keys:
-        mod_name, leaf = k.rsplit(".", 1)
-        m = mods[mod_name]
-        key = key_of[k]
-        shape = tuple(sd[k].shape)
-        n = int(np.prod(shape)) if shape else 1
+        mod_name, leaf, m, key, shape, n = parts(k)
         if leaf in ("weight", "bias") and isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
             fan = int(np.prod(m.weight.shape[1:]))
             if hasattr(m, "mask"):
