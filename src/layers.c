@@ -353,6 +353,16 @@ static int cmp_i32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* y (U units) = x at the c winners sel[] and 0 elsewhere; their values into
+ * val (may be NULL) */
+static void keep_winners(float *y, const float *x, int U, const int32_t *sel, int c, float *val) {
+    memset(y, 0, sizeof(float) * U);
+    for (int j = 0; j < c; j++) {
+        y[sel[j]] = x[sel[j]];
+        if (val) val[j] = x[sel[j]];
+    }
+}
+
 void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
                          const float *in, const float *duty, float boost_strength,
                          int N, int U, int k, float *score_work, int32_t *idx_work, int ties_nupic) {
@@ -366,11 +376,7 @@ void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float
         int32_t *sel = win_idx + (size_t)n * stride;
         int c = topk(sel, score_work, U, kk, idx_work, ties_nupic);
         win_count[n] = c;
-        memset(y, 0, sizeof(float) * U);
-        for (int j = 0; j < c; j++) {
-            y[sel[j]] = x[sel[j]];
-            if (win_val) win_val[(size_t)n * stride + j] = x[sel[j]];
-        }
+        keep_winners(y, x, U, sel, c, win_val ? win_val + (size_t)n * stride : NULL);
     }
 }
 
@@ -393,11 +399,7 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
             int32_t *sel = win_idx + (size_t)n * stride;
             int cnt = topk(sel, score_work, U, kk, idx_work, ties_nupic);
             win_count[n] = cnt;
-            memset(y, 0, sizeof(float) * U);
-            for (int j = 0; j < cnt; j++) {
-                y[sel[j]] = x[sel[j]];
-                if (win_val) win_val[(size_t)n * stride + j] = x[sel[j]];
-            }
+            keep_winners(y, x, U, sel, cnt, win_val ? win_val + (size_t)n * stride : NULL);
         }
         return;
     }
@@ -411,9 +413,6 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
         const float *x = in + (size_t)n * U;
         float *y = out + (size_t)n * U;
         int32_t *sel = win_idx + (size_t)n * kmax;
-        int32_t chosen[1];
-        (void)chosen;
-        memset(y, 0, sizeof(float) * U);
         int cnt = 0;
         for (int p = 0; p < S; p++) {
             for (int c = 0; c < C; c++) score_work[c] = x[c * S + p] * fac[c];
@@ -423,10 +422,7 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
         }
         qsort(sel, (size_t)cnt, sizeof(int32_t), cmp_i32);
         win_count[n] = cnt;
-        for (int j = 0; j < cnt; j++) {
-            y[sel[j]] = x[sel[j]];
-            if (win_val) win_val[(size_t)n * kmax + j] = x[sel[j]];
-        }
+        keep_winners(y, x, U, sel, cnt, win_val ? win_val + (size_t)n * kmax : NULL);
     }
 }
 
