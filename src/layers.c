@@ -363,21 +363,33 @@ static void keep_winners(float *y, const float *x, int U, const int32_t *sel, in
     }
 }
 
-void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
-                         const float *in, const float *duty, float boost_strength,
-                         int N, int U, int k, float *score_work, int32_t *idx_work, int ties_nupic) {
+/* Global k-WTA of N samples of C groups of S units (a group shares its
+ * duty cycle and boost factor). */
+static void kwta_global(float *out, int32_t *win_count, int32_t *win_idx, float *win_val, const float *in,
+                        const float *duty, float boost_strength, int N, int C, int S, int k, float *score_work,
+                        int32_t *idx_work, int ties_nupic) {
+    int U = C * S;
     float td = (float)((double)k / U);
     int kk = k < U ? k : U;
     size_t stride = ties_nupic ? (size_t)U : (size_t)kk;
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * U;
-        float *y = out + (size_t)n * U;
-        for (int u = 0; u < U; u++) score_work[u] = x[u] * expf((td - duty[u]) * boost_strength);
+        for (int c = 0; c < C; c++) {
+            float f = expf((td - duty[c]) * boost_strength);
+            for (int i = 0; i < S; i++) score_work[c * S + i] = x[c * S + i] * f;
+        }
         int32_t *sel = win_idx + (size_t)n * stride;
-        int c = topk(sel, score_work, U, kk, idx_work, ties_nupic);
-        win_count[n] = c;
-        keep_winners(y, x, U, sel, c, win_val ? win_val + (size_t)n * stride : NULL);
+        int cnt = topk(sel, score_work, U, kk, idx_work, ties_nupic);
+        win_count[n] = cnt;
+        keep_winners(out + (size_t)n * U, x, U, sel, cnt, win_val ? win_val + (size_t)n * stride : NULL);
     }
+}
+
+void zs_kwinners_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
+                         const float *in, const float *duty, float boost_strength,
+                         int N, int U, int k, float *score_work, int32_t *idx_work, int ties_nupic) {
+    kwta_global(out, win_count, win_idx, win_val, in, duty, boost_strength, N, U, 1, k, score_work, idx_work,
+                ties_nupic);
 }
 
 void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, float *win_val,
@@ -386,21 +398,8 @@ void zs_kwinners2d_forward(float *out, int32_t *win_count, int32_t *win_idx, flo
                            float *score_work, int32_t *idx_work, int ties_nupic) {
     int S = H * W, U = C * S;
     if (!local) {
-        float td = (float)((double)k / U);
-        int kk = k < U ? k : U;
-        size_t stride = ties_nupic ? (size_t)U : (size_t)kk;
-        for (int n = 0; n < N; n++) {
-            const float *x = in + (size_t)n * U;
-            float *y = out + (size_t)n * U;
-            for (int c = 0; c < C; c++) {
-                float f = expf((td - duty[c]) * boost_strength);
-                for (int i = 0; i < S; i++) score_work[c * S + i] = x[c * S + i] * f;
-            }
-            int32_t *sel = win_idx + (size_t)n * stride;
-            int cnt = topk(sel, score_work, U, kk, idx_work, ties_nupic);
-            win_count[n] = cnt;
-            keep_winners(y, x, U, sel, cnt, win_val ? win_val + (size_t)n * stride : NULL);
-        }
+        kwta_global(out, win_count, win_idx, win_val, in, duty, boost_strength, N, C, S, k, score_work, idx_work,
+                    ties_nupic);
         return;
     }
     /* local: k of C at every position; kmax = k*S */
