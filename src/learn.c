@@ -102,24 +102,23 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
     net->training = 0;
     int on_plan = 0;
     int32_t *gi = NULL, *hi = NULL, *cols = NULL;
-    float *nzv = NULL;
-    zs_plan_lin_view *view = calloc((size_t)nl, sizeof *view);
-    ZS_RETURN_IF(!view, ZS_ENOMEM, "out of memory");
+    float *nzv = NULL, *glr = NULL;
     if (!net->dense && !getenv("ZS_LEARN_REF")) {
+        /* a model stays packed (first: packing drops a plan) */
+        if (!net->moment && (st = zs_net_pack(net))) goto out;
         if (!net->kernels && !net->plan_unsupported) {
             st = zs_plan_build(net);
             if (st == ZS_EUNSUPPORTED) net->plan_unsupported = 1, st = ZS_OK;
             else if (st) goto out;
         }
         if (net->kernels && zs_plan_can_keep(net, lo)) {
-            if (!net->moment && (st = zs_net_pack(net))) goto out;
             if ((st = zs_net_reserve(net, n))) goto out;
             zs_plan_calibrate(net, x, last->out);
             on_plan = 1;
             for (int i = lo; i < nl && on_plan; i++) {
                 zs_layer *L = &net->layers[i];
                 if (L->type != ZS_LINEAR || L->w) continue;
-                if (zs_plan_linear_view(net, i, &view[i])) on_plan = 0;
+                if (!zs_plan_linear_shared(net, i)) on_plan = 0; /* e.g. ZS_PLAN_LINEAR=gather: a copy */
             }
         }
     }
@@ -151,7 +150,8 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
     hi = malloc(sizeof(int32_t) * (maxu + (size_t)K + 16));
     cols = malloc(sizeof(int32_t) * (maxu + (size_t)K + 16));
     nzv = malloc(sizeof(float) * (maxu + (size_t)K + 16));
-    if (!gi || !hi || !cols || !nzv) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); goto out; }
+    glr = malloc(sizeof(float) * (maxu + (size_t)K + 16));
+    if (!gi || !hi || !cols || !nzv || !glr) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); goto out; }
 
     /* 2. gradients of each layer's output, top down, into the dout buffers
      * (dense per sample; zeros are skipped below) */
@@ -172,8 +172,21 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
             switch (L->type) {
             case ZS_LINEAR: {
                 memset(din, 0, sizeof(float) * (size_t)I);
+                if (!L->w) { /* packed, input-major: each input's kept weights to outputs with a gradient */
+                    const uint16_t *p16 = L->pidx16;
+                    const int32_t *p32 = L->pidx32;
+                    for (int t = 0; t < I; t++) {
+                        float a = 0.0f;
+                        for (int32_t k = L->prow[t]; k < L->prow[t + 1]; k++) {
+                            float go = g[p16 ? p16[k] : p32[k]];
+                            if (go != 0.0f) a += go * L->pval[k];
+                        }
+                        din[t] = a;
+                    }
+                    break;
+                }
                 int c = nonzeros(gi, nzv, g, U);
-                if (L->w && B->type == ZS_KWINNERS && !B->ties_nupic) {
+                if (B->type == ZS_KWINNERS && !B->ties_nupic) {
                     /* a k-WTA below passes gradient to its winners only: din there */
                     const int32_t *wi = B->win.idx + (size_t)s * B->win.kmax;
                     for (int e = 0; e < B->win.count[s]; e++) {
@@ -186,13 +199,8 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                 }
                 for (int j = 0; j < c; j++) {
                     float go = g[gi[j]];
-                    if (L->w) {
-                        const float *w = L->w + (size_t)gi[j] * I;
-                        for (int t = 0; t < I; t++) din[t] += go * w[t];
-                    } else { /* packed: the row's kept weights */
-                        for (int32_t k = L->prow[gi[j]]; k < L->prow[gi[j] + 1]; k++)
-                            din[L->pidx16 ? L->pidx16[k] : L->pidx32[k]] += go * L->pval[k];
-                    }
+                    const float *w = L->w + (size_t)gi[j] * I;
+                    for (int t = 0; t < I; t++) din[t] += go * w[t];
                 }
                 break;
             }
@@ -234,39 +242,39 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
         for (int s = 0; s < n; s++) {
             const float *g = L->dout + (size_t)s * U, *h = in + (size_t)s * I;
             int c = nonzeros(gi, nzv, g, U), ch = nonzeros(hi, nzv, h, I);
-            if (!L->w) { /* packed, on the plan: the rows' kept weights (a zero input leaves one as it is) */
-                const zs_plan_lin_view *v = &view[i];
+            if (!L->w) {
+                /* packed, input-major: the very weights the plan reads. The
+                 * columns of the non-zero inputs, their kept weights to
+                 * outputs with a gradient (col_update kernel); with weight
+                 * decay first every kept weight of those rows */
                 const zs_kernels *KS = zs_kernels_active();
                 const int32_t *prow = L->prow;
                 const uint16_t *p16 = L->pidx16;
                 const int32_t *p32 = L->pidx32;
                 float *pval = L->pval;
+                memset(glr, 0, sizeof(float) * (size_t)U);
                 for (int j = 0; j < c; j++) {
                     int o = gi[j];
                     float go = lr * g[o];
-                    int32_t k0 = prow[o], k1 = prow[o + 1];
+                    glr[o] = go;
                     if (L->b) L->b[o] -= go;
-                    int wd = opts->weight_decay > 0; /* then the whole row changes: all its plan copies */
-                    if (on_plan && p16 && !wd) { /* SGD and the plan's copies in one pass (row_update kernel) */
-                        if (KS->row_update(pval + k0, p16 + k0, k1 - k0, go, h, v->slot + k0, v->val, v->scale[o]))
-                            on_plan = 0; /* a weight the plan lacks (it was zero at build) */
-                    } else {
-                        for (int32_t k = k0; k < k1; k++) { /* as row_update, any index width, + decay */
-                            float hv = h[p16 ? p16[k] : p32[k]];
-                            if (wd) pval[k] *= decay;
-                            else if (hv == 0.0f) continue;
-                            if (hv != 0.0f) {
-                                float d = go * hv;
-                                pval[k] = pval[k] - d;
-                            }
-                            if (!on_plan) continue;
-                            int32_t t = v->slot[k];
-                            if (t >= 0) v->val[t] = pval[k] * v->scale[o];
-                            else if (pval[k] != 0.0f) on_plan = 0;
+                }
+                if (opts->weight_decay > 0)
+                    for (int t = 0; t < I; t++)
+                        for (int32_t k = prow[t]; k < prow[t + 1]; k++)
+                            if (g[p16 ? p16[k] : p32[k]] != 0.0f) pval[k] *= decay;
+                for (int q = 0; q < ch; q++) {
+                    int t = hi[q];
+                    float hv = h[t];
+                    int32_t k0 = prow[t], k1 = prow[t + 1];
+                    if (p16) KS->col_update(pval + k0, p16 + k0, k1 - k0, glr, hv);
+                    else
+                        for (int32_t k = k0; k < k1; k++) { /* as col_update, 32-bit indices */
+                            float a = glr[p32[k]];
+                            if (a == 0.0f) continue;
+                            float d = a * hv;
+                            pval[k] = pval[k] - d;
                         }
-                    }
-                    if (!on_plan) { zs_plan_free(net); continue; } /* rebuilt at the next inference */
-                    if (L->b) v->bias[o] = zs_plan_fold_bias(v, o, L->b[o]);
                 }
                 continue;
             }
@@ -327,7 +335,7 @@ out:
     free(hi);
     free(cols);
     free(nzv);
-    free(view);
+    free(glr);
     return st;
 }
 
@@ -344,9 +352,10 @@ static void copy_layer(zs_layer *D, const zs_layer *S, int rows) {
         size_t r = rows < 0 ? (size_t)S->out_c : (size_t)rows, nw = r * S->fan_in;
         if (S->w) memcpy(D->w, S->w, sizeof(float) * nw);
         else if (S->prow)
-            for (size_t u = 0; u < r; u++)
-                for (int32_t k = S->prow[u]; k < S->prow[u + 1]; k++) {
-                    size_t j = u * S->fan_in + (S->pidx16 ? S->pidx16[k] : (size_t)S->pidx32[k]);
+            for (int line = 0; line < zs_packed_lines(S); line++)
+                for (int32_t k = S->prow[line]; k < S->prow[line + 1]; k++) {
+                    size_t j = zs_packed_at(S, line, k);
+                    if (j >= nw) continue; /* a row past `rows` */
                     D->w[j] = S->pval[k];
                     if (D->mask) D->mask[j] = 1;
                 }

@@ -903,7 +903,7 @@ zs_status zs_net_layer_info(const zs_net *net, int i, zs_layer_info *info) {
         info->weight_nonzeros = 0;
         if (L->mask)
             for (size_t j = 0; j < L->n_weights; j++) info->weight_nonzeros += L->mask[j];
-        else if (L->prow) info->weight_nonzeros = L->prow[L->out_c];
+        else if (L->prow) info->weight_nonzeros = (int64_t)zs_packed_nnz(L);
         int64_t z = (int64_t)L->n_weights - info->weight_nonzeros;
         info->nonzeros -= z;
         info->weight_sparsity = (float)((double)z / (double)L->n_weights);

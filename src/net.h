@@ -7,9 +7,13 @@
  *   A sparse conv/linear layer (weight_sparsity > 0) is held in one of two
  *   forms:
  *   packed  (net->compact = 1; what a loaded model holds for inference)
- *           its kept weights only, unit by unit: L->prow (Co + 1) row
- *           pointers, L->pval (nnz) values, L->pidx16 (fan_in <= 65536) or
- *           L->pidx32 (nnz) ascending indices into the unit's fan-in; then
+ *           its kept weights only, in lines: a conv layer unit by unit
+ *           (L->pcol = 0: line = output unit, index = position in its
+ *           fan-in), a linear layer input by input (L->pcol = 1, CSC:
+ *           line = input feature, index = output unit, the layout the
+ *           inference kernel and learning both walk). L->prow (lines + 1)
+ *           line pointers, L->pval (nnz) values, L->pidx16 (indexed
+ *           dimension <= 65536) or L->pidx32 (nnz) ascending indices; then
  *           L->w, L->mask and every gradient/momentum pointer are NULL and
  *           params holds only the other parameters (biases, BN gamma/beta,
  *           dense layers' weights);
@@ -71,10 +75,11 @@ typedef struct zs_layer {
     float *w, *b;             /* (Co, Ci, Kh, Kw) or (O, I); (Co)              */
     float *dw, *db, *mw, *mb; /* gradients and momentum, same shapes           */
     uint8_t *mask;            /* (n_weights) or NULL when dense or packed      */
-    int32_t *prow;            /* packed form (net->compact): (out_c + 1)      */
-    float *pval;              /* (prow[out_c]) kept values, unit by unit      */
-    uint16_t *pidx16;         /* (prow[out_c]) indices into the fan-in, or    */
-    int32_t *pidx32;          /*   these when fan_in > 65536                   */
+    int32_t *prow;            /* packed form (net->compact): (lines + 1)      */
+    float *pval;              /* (nnz) kept values, line by line              */
+    uint16_t *pidx16;         /* (nnz) ascending indices within a line, or    */
+    int32_t *pidx32;          /*   these when the indexed dimension > 65536   */
+    int pcol;                 /* 1: lines are inputs, indices outputs (linear) */
 
     /* batchnorm (1d or 2d) */
     int affine;
@@ -162,7 +167,8 @@ void zs_net_apply_masks(zs_net *net);
  * zs_net_unpack: packed -> dense weights + masks (no-op when dense).
  * zs_net_pack: dense -> packed (no-op without a sparse layer or when
  * packed); frees dense weights, masks, gradients, momenta and the training
- * path's state; the plan (own copies) stays valid.
+ * path's state. Both free the inference plan when they change the form (it
+ * reads the packed arrays or the dense weights in place).
  * zs_net_train_alloc: zs_net_unpack, then gradients and momenta (zeros).
  * zs_layer_weights_dense: the layer's weights (Co, fan_in), masked ones 0,
  * from either form, into dst.
@@ -179,6 +185,14 @@ void zs_net_free_packed(zs_net *net);
  * the compact one)? */
 static inline int zs_layer_sparse(const zs_layer *L) {
     return (L->type == ZS_CONV2D || L->type == ZS_LINEAR) && L->weight_sparsity > 0;
+}
+/* Packed form (L->prow set): its lines, kept weights, and the flat index
+ * (unit * fan_in + position) of kept weight k of line `line`. */
+static inline int zs_packed_lines(const zs_layer *L) { return L->pcol ? (int)L->fan_in : L->out_c; }
+static inline size_t zs_packed_nnz(const zs_layer *L) { return (size_t)L->prow[zs_packed_lines(L)]; }
+static inline size_t zs_packed_at(const zs_layer *L, int line, int32_t k) {
+    size_t x = L->pidx16 ? L->pidx16[k] : (size_t)L->pidx32[k];
+    return L->pcol ? x * L->fan_in + (size_t)line : (size_t)line * L->fan_in + x;
 }
 
 #endif

@@ -3,18 +3,20 @@
  * model") and the buffers only training needs.
  *
  * A model loaded for inference holds each sparse conv/linear layer packed:
- * its kept weights unit by unit (values + ascending fan-in indices, the
- * form model files store), and nothing else of it: no dense weights, no
- * mask, no gradients, no momenta. The inference plan reads the weights from
- * there once, at build. Whatever needs dense weights (training, the
- * reference path, online learning, cost counting) calls zs_net_unpack or
- * zs_net_train_alloc first; zs_net_pack goes back.
- *
- * What it is not: a second weight format for the kernels. The plan packs
- * its own layouts (BatchNorm folded in) in src/kernels/.
+ * its kept weights line by line (values + ascending indices), and nothing
+ * else of it: no dense weights, no mask, no gradients, no momenta. A conv
+ * layer's lines are its output units (indices into the fan-in, as model
+ * files store every sparse layer); a linear layer's lines are its inputs
+ * (indices = output units, CSC): the one format the inference plan's
+ * linear kernel reads in place (BatchNorm applied after the sum) and
+ * online learning (zs_net_learn) updates in place. The conv layers' plan
+ * stages still pack their own copies (src/kernels/). Whatever needs dense
+ * weights (training, the reference path, cost counting) calls
+ * zs_net_unpack or zs_net_train_alloc first; zs_net_pack goes back.
  */
 #include "net.h"
 #include "train_sparse.h"
+#include "kernels/plan.h"
 #include <malloc.h>
 
 /* Point every parameter tensor into P, gradient into G, momentum into M
@@ -71,6 +73,7 @@ static void copy_params(zs_net *net, const old_ptrs *o) {
 static void free_packed_layer(zs_layer *L) {
     free(L->prow); free(L->pval); free(L->pidx16); free(L->pidx32);
     L->prow = NULL; L->pval = NULL; L->pidx16 = NULL; L->pidx32 = NULL;
+    L->pcol = 0;
 }
 
 void zs_net_free_packed(zs_net *net) {
@@ -78,22 +81,20 @@ void zs_net_free_packed(zs_net *net) {
     for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);
 }
 
-static size_t pidx_at(const zs_layer *L, size_t k) { return L->pidx16 ? L->pidx16[k] : (size_t)L->pidx32[k]; }
-
 void zs_layer_weights_dense(const zs_layer *L, float *dst) {
-    size_t fan = L->fan_in;
     if (L->w) {
         for (size_t j = 0; j < L->n_weights; j++) dst[j] = L->mask && !L->mask[j] ? 0.0f : L->w[j];
         return;
     }
     memset(dst, 0, sizeof(float) * L->n_weights);
     if (!L->prow) return;
-    for (int o = 0; o < L->out_c; o++)
-        for (int32_t k = L->prow[o]; k < L->prow[o + 1]; k++) dst[(size_t)o * fan + pidx_at(L, (size_t)k)] = L->pval[k];
+    for (int r = 0; r < zs_packed_lines(L); r++)
+        for (int32_t k = L->prow[r]; k < L->prow[r + 1]; k++) dst[zs_packed_at(L, r, k)] = L->pval[k];
 }
 
 zs_status zs_net_unpack(zs_net *net) {
     if (!net || !net->compact) return ZS_OK;
+    zs_plan_free(net); /* it reads the packed arrays */
     float *P = zs_alloc_aligned(net->n_params, sizeof(float));
     uint8_t *Mk = zs_alloc_aligned(net->n_masks, 1);
     old_ptrs *o = calloc((size_t)net->n_layers, sizeof *o);
@@ -109,9 +110,9 @@ zs_status zs_net_unpack(zs_net *net) {
         if (!zs_layer_sparse(L)) continue;
         L->mask = Mk + mo;
         mo += L->n_weights;
-        for (int u = 0; u < L->out_c; u++)
-            for (int32_t k = L->prow[u]; k < L->prow[u + 1]; k++) {
-                size_t j = (size_t)u * L->fan_in + pidx_at(L, (size_t)k);
+        for (int r = 0; r < zs_packed_lines(L); r++)
+            for (int32_t k = L->prow[r]; k < L->prow[r + 1]; k++) {
+                size_t j = zs_packed_at(L, r, k);
                 L->w[j] = L->pval[k];
                 L->mask[j] = 1;
             }
@@ -134,6 +135,7 @@ zs_status zs_net_pack(zs_net *net) {
     for (int i = 0; i < net->n_layers; i++)
         if (zs_layer_sparse(&net->layers[i])) { any = 1; small -= net->layers[i].n_weights; }
     if (!any) return ZS_OK;
+    zs_plan_free(net); /* it reads the dense weights */
     float *S = zs_alloc_aligned(small, sizeof(float));
     old_ptrs *o = calloc((size_t)net->n_layers, sizeof *o);
     if (!S || !o) goto oom;
@@ -142,22 +144,26 @@ zs_status zs_net_pack(zs_net *net) {
         if (!zs_layer_sparse(L)) continue;
         size_t nnz = 0;
         for (size_t j = 0; j < L->n_weights; j++) nnz += L->mask[j] != 0;
-        L->prow = malloc(sizeof(int32_t) * ((size_t)L->out_c + 1));
+        /* linear: input-major (CSC); conv: unit-major */
+        int col = L->type == ZS_LINEAR;
+        size_t lines = col ? L->fan_in : (size_t)L->out_c, len = col ? (size_t)L->out_c : L->fan_in;
+        L->prow = malloc(sizeof(int32_t) * (lines + 1));
         L->pval = malloc(sizeof(float) * (nnz ? nnz : 1));
-        if (L->fan_in <= 65536) L->pidx16 = malloc(sizeof(uint16_t) * (nnz ? nnz : 1));
+        if (len <= 65536) L->pidx16 = malloc(sizeof(uint16_t) * (nnz ? nnz : 1));
         else L->pidx32 = malloc(sizeof(int32_t) * (nnz ? nnz : 1));
         if (!L->prow || !L->pval || (!L->pidx16 && !L->pidx32)) goto oom;
+        L->pcol = col;
         size_t k = 0;
         L->prow[0] = 0;
-        for (int u = 0; u < L->out_c; u++) {
-            const size_t base = (size_t)u * L->fan_in;
-            for (size_t f = 0; f < L->fan_in; f++) {
-                if (!L->mask[base + f]) continue;
+        for (size_t r = 0; r < lines; r++) {
+            for (size_t f = 0; f < len; f++) {
+                size_t j = col ? f * L->fan_in + r : r * L->fan_in + f;
+                if (!L->mask[j]) continue;
                 if (L->pidx16) L->pidx16[k] = (uint16_t)f;
                 else L->pidx32[k] = (int32_t)f;
-                L->pval[k++] = L->w[base + f];
+                L->pval[k++] = L->w[j];
             }
-            L->prow[u + 1] = (int32_t)k;
+            L->prow[r + 1] = (int32_t)k;
         }
     }
     zs_ts_free(net);

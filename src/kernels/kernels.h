@@ -67,8 +67,10 @@ typedef struct zs_conv_scatter {
 } zs_conv_scatter;
 
 /* Linear weights (O, I), packed (any subset of):
- *   list:   per input column i, the non-zero (o, w): start (I+1), lo, lw
- *           (scatter from a sparse input list);
+ *   list:   per input column i, the kept (o, w): start (I+1), lo (uint16:
+ *           O <= 65536), lw (scatter from a sparse input list) — the
+ *           model's own packed form of a sparse linear layer (net.h, CSC),
+ *           which a plan reads in place (borrowed = 1: not freed here);
  *   block:  per column i, the 16-output blocks holding a non-zero:
  *           bstart (I+1), bo (first output of the block), bw (16 floats);
  *   gather: per block of 16 outputs, gnz steps of 16 (input index, w)
@@ -77,7 +79,8 @@ typedef struct zs_conv_scatter {
  *   dense:  wt (I, Op), Op = O rounded up to 16 (the output layer). */
 typedef struct zs_linear_pack {
     int I, O, Op;
-    int32_t *start, *lo; float *lw;
+    int32_t *start; uint16_t *lo; float *lw;
+    int borrowed;
     int32_t *bstart, *bo; float *bw;
     int gnz; int32_t *gi; float *gw;
     float *wt;
@@ -138,14 +141,12 @@ typedef void zs_linear_sparse_fn(float *out, const int32_t *idx, const float *va
                                  const zs_linear_pack *p);
 /* out (Op) = bias + W x for a dense input x (I), gather layout. */
 typedef void zs_linear_gather_fn(float *out, const float *x, const zs_linear_pack *p);
-/* Online SGD on one packed row (zs_net_learn on the plan): for k < n with
- * h[idx[k]] != 0 (the others do not change),
- *   w[k] = w[k] - a * h[idx[k]]  (a multiply, then a subtract: no FMA),
- * and where slot[k] >= 0, val[slot[k]] = w[k] * sc (the plan's folded
- * copy). Returns 1 when some changed w[k] with slot[k] < 0 is != 0 (a
- * weight the plan does not hold), else 0. */
-typedef int zs_row_update_fn(float *w, const uint16_t *idx, int n, float a, const float *h,
-                             const int32_t *slot, float *val, float sc);
+/* Online SGD on one packed column (zs_net_learn on a linear layer's
+ * input-major packed form, the very weights the plan reads): g holds
+ * lr x the gradient of each output; for k < n with g[idx[k]] != 0 (the
+ * others keep their bits),
+ *   w[k] = w[k] - g[idx[k]] * h  (a multiply, then a subtract: no FMA). */
+typedef void zs_col_update_fn(float *w, const uint16_t *idx, int n, const float *g, float h);
 /* Online SGD on one dense row (zs_net_learn, a dense layer): for t < n
  * with h[t] != 0, w[t] = w[t] - a * h[t] (multiply, then subtract); the
  * other weights keep their bits. */
@@ -178,7 +179,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(linear_sg, zs_linear_gather_fn, "linear dense in x sparse w: 16 outputs per step, gathered inputs") \
     X(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists, FMA in input order") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns") \
-    X(row_update, zs_row_update_fn, "online SGD on a packed row: gathered inputs, scattered plan copies") \
+    X(col_update, zs_col_update_fn, "online SGD on a packed column: gathered output gradients") \
     X(row_axpy, zs_row_axpy_fn, "online SGD on a dense row where the input is non-zero")
 
 /* Y(name, type, description): algorithmically scalar kernels (one version,
@@ -307,7 +308,8 @@ void zs_conv_taps_free(zs_conv_taps *p);
 zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *bias, int Co, int Ci,
                                int Kh, int Kw, int H, int W, int pad, int want_list, int want_vec);
 void zs_conv_scatter_free(zs_conv_scatter *p);
-/* Pack linear weights w (O, I); want: ZS_LIN_* bits (list, blocks, dense, gather). */
+/* Pack linear weights w (O, I); want: ZS_LIN_* bits (list, blocks, dense,
+ * gather); the list needs O <= 65536. */
 #define ZS_LIN_LIST 1
 #define ZS_LIN_BLOCK 2
 #define ZS_LIN_DENSE 4

@@ -73,28 +73,18 @@ void zs_linear_sg__avx2(float *out, const float *x, const zs_linear_pack *p) {
 #define LSL_VL 1
 #include "linear_list_kern.h"
 
-int zs_row_update__avx2(float *w, const uint16_t *idx, int n, float a, const float *h,
-                        const int32_t *slot, float *val, float sc) {
-    const __m256 va = _mm256_set1_ps(a), vs = _mm256_set1_ps(sc), z = _mm256_setzero_ps();
-    int missing = 0, k = 0;
+void zs_col_update__avx2(float *w, const uint16_t *idx, int n, const float *g, float h) {
+    const __m256 vh = _mm256_set1_ps(h), z = _mm256_setzero_ps();
+    int k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256i i = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(idx + k)));
-        __m256 hv = _mm256_i32gather_ps(h, i, 4);
-        int nz = _mm256_movemask_ps(_mm256_cmp_ps(hv, z, _CMP_NEQ_OQ));
-        if (!nz) continue;
+        __m256 gv = _mm256_i32gather_ps(g, i, 4);
+        __m256 nz = _mm256_cmp_ps(gv, z, _CMP_NEQ_OQ);
+        if (!_mm256_movemask_ps(nz)) continue;
         __m256 w0 = _mm256_loadu_ps(w + k);
-        __m256 wv = _mm256_blendv_ps(w0, _mm256_sub_ps(w0, _mm256_mul_ps(va, hv)), _mm256_cmp_ps(hv, z, _CMP_NEQ_OQ));
-        _mm256_storeu_ps(w + k, wv);
-        float c[8];
-        _mm256_storeu_ps(c, _mm256_mul_ps(wv, vs));
-        for (; nz; nz &= nz - 1) { /* no scatter in AVX2: the changed lanes */
-            int j = __builtin_ctz((unsigned)nz);
-            int32_t t = slot[k + j];
-            if (t >= 0) val[t] = c[j];
-            else missing |= w[k + j] != 0.0f;
-        }
+        _mm256_storeu_ps(w + k, _mm256_blendv_ps(w0, _mm256_sub_ps(w0, _mm256_mul_ps(gv, vh)), nz));
     }
-    return missing | zs_row_update__scalar(w + k, idx + k, n - k, a, h, slot + k, val, sc); /* the tail */
+    zs_col_update__scalar(w + k, idx + k, n - k, g, h); /* the tail */
 }
 
 void zs_row_axpy__avx2(float *w, const float *h, int n, float a) {

@@ -97,10 +97,10 @@ void zs_linear_sg__avx512(float *out, const float *x, const zs_linear_pack *p) {
 
 /* linear_ss_list: one source for every width (linear_list_kern.h); 16
  * outputs of a column per step, vgatherdps / FMA / vscatterdps */
-static inline __attribute__((always_inline)) void lsl_step16(float *out, const int32_t *lo, const float *lw,
+static inline __attribute__((always_inline)) void lsl_step16(float *out, const uint16_t *lo, const float *lw,
                                                              float v, int rem) {
     __mmask16 m = rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1u);
-    __m512i o = _mm512_maskz_loadu_epi32(m, lo);
+    __m512i o = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo));
     __m512 a = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, o, out, 4);
     a = _mm512_fmadd_ps(_mm512_set1_ps(v), _mm512_maskz_loadu_ps(m, lw), a);
     _mm512_mask_i32scatter_ps(out, m, o, a, 4);
@@ -110,25 +110,17 @@ static inline __attribute__((always_inline)) void lsl_step16(float *out, const i
 #define LSL_STEP(out, lo, lw, v, rem) lsl_step16((out), (lo), (lw), (v), (rem))
 #include "linear_list_kern.h"
 
-int zs_row_update__avx512(float *w, const uint16_t *idx, int n, float a, const float *h,
-                          const int32_t *slot, float *val, float sc) {
-    const __m512 va = _mm512_set1_ps(a), vs = _mm512_set1_ps(sc), z = _mm512_setzero_ps();
-    const __m512i zi = _mm512_setzero_si512();
-    __mmask16 miss = 0;
+void zs_col_update__avx512(float *w, const uint16_t *idx, int n, const float *g, float h) {
+    const __m512 vh = _mm512_set1_ps(h), z = _mm512_setzero_ps();
     for (int k = 0; k < n; k += 16) {
         __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
         __m512i i = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, idx + k));
-        __m512 hv = _mm512_mask_i32gather_ps(z, m, i, h, 4);
-        m = _mm512_mask_cmpneq_ps_mask(m, hv, z); /* the lanes that change */
+        __m512 gv = _mm512_mask_i32gather_ps(z, m, i, g, 4);
+        m = _mm512_mask_cmpneq_ps_mask(m, gv, z); /* the lanes that change */
         if (!m) continue;
-        __m512 wv = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_mul_ps(va, hv));
-        _mm512_mask_storeu_ps(w + k, m, wv);
-        __m512i sl = _mm512_maskz_loadu_epi32(m, slot + k);
-        __mmask16 has = _mm512_mask_cmpge_epi32_mask(m, sl, zi);
-        _mm512_mask_i32scatter_ps(val, has, sl, _mm512_mul_ps(wv, vs), 4);
-        miss |= _mm512_mask_cmpneq_ps_mask(m & ~has, wv, z);
+        __m512 wv = _mm512_maskz_loadu_ps(m, w + k);
+        _mm512_mask_storeu_ps(w + k, m, _mm512_sub_ps(wv, _mm512_mul_ps(gv, vh)));
     }
-    return miss != 0;
 }
 
 void zs_row_axpy__avx512(float *w, const float *h, int n, float a) {

@@ -20,7 +20,7 @@
 
 void LSL_FN(float *out, const int32_t *idx, const float *val, int n, const zs_linear_pack *p) {
     memcpy(out, p->bias, sizeof(float) * p->Op);
-    const int32_t *lo = p->lo;
+    const uint16_t *lo = p->lo;
     const float *lw = p->lw;
     for (int e = 0; e < n; e++) {
         int i = idx[e];

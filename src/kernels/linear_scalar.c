@@ -58,18 +58,13 @@ void zs_linear_sg__scalar(float *out, const float *x, const zs_linear_pack *p) {
     }
 }
 
-int zs_row_update__scalar(float *w, const uint16_t *idx, int n, float a, const float *h,
-                          const int32_t *slot, float *val, float sc) {
-    int missing = 0;
+void zs_col_update__scalar(float *w, const uint16_t *idx, int n, const float *g, float h) {
     for (int k = 0; k < n; k++) {
-        float x = h[idx[k]];
-        if (x == 0.0f) continue;
-        float d = a * x;
+        float a = g[idx[k]];
+        if (a == 0.0f) continue;
+        float d = a * h;
         w[k] = w[k] - d;
-        if (slot[k] >= 0) val[slot[k]] = w[k] * sc;
-        else missing |= w[k] != 0.0f;
     }
-    return missing;
 }
 
 void zs_row_axpy__scalar(float *w, const float *h, int n, float a) {

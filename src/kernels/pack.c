@@ -168,7 +168,7 @@ oom:
 
 void zs_linear_pack_free(zs_linear_pack *p) {
     if (!p) return;
-    free(p->start); free(p->lo); free(p->lw);
+    if (!p->borrowed) { free(p->start); free(p->lo); free(p->lw); }
     free(p->bstart); free(p->bo); zs_free_aligned(p->bw);
     zs_free_aligned(p->gi); zs_free_aligned(p->gw);
     zs_free_aligned(p->wt); zs_free_aligned(p->bias);
@@ -185,10 +185,14 @@ zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bi
     if (!p->bias) goto oom;
     for (int o = 0; o < O; o++) p->bias[o] = bias ? bias[o] : 0.0f;
     if (want & ZS_LIN_LIST) {
+        if (O > 65536) {
+            zs_linear_pack_free(p);
+            return ZS_ERR(ZS_EUNSUPPORTED, "linear pack: %d outputs (the list holds at most 65536)", O);
+        }
         size_t nnz = 0;
         for (size_t i = 0; i < (size_t)O * I; i++) nnz += keep(w, i);
         p->start = calloc((size_t)I + 1, sizeof(int32_t));
-        p->lo = calloc(nnz + 1, sizeof(int32_t));
+        p->lo = calloc(nnz + 1, sizeof(uint16_t));
         p->lw = calloc(nnz + 1, sizeof(float));
         if (!p->start || !p->lo || !p->lw) goto oom;
         size_t t = 0;
@@ -196,7 +200,7 @@ zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bi
             p->start[i] = (int32_t)t;
             for (int o = 0; o < O; o++) {
                 if (!keep(w, (size_t)o * I + i)) continue;
-                p->lo[t] = o;
+                p->lo[t] = (uint16_t)o;
                 p->lw[t++] = w[(size_t)o * I + i];
             }
         }

@@ -3,7 +3,11 @@
  * sequence compiled into stages that run the sparse kernels of kernels.h.
  *
  * At build: BatchNorm (running statistics) is folded into the preceding
- * conv/linear; k-WTA boost factors are precomputed per unit/channel exactly
+ * conv (the conv stages pack their own copies of the weights); a linear
+ * stage on a packed sparse layer reads the model's input-major packed
+ * form in place (net.h; no copy) and applies bias and BatchNorm after the
+ * sum (a stage on dense-held weights packs its layouts unfolded, with the
+ * same epilogue); k-WTA boost factors are precomputed per unit/channel exactly
  * as the reference computes them (expf((k/U - duty) * boost)), with
  * k = k_inference; a k-WTA2d followed by a 2x2/2 max-pool becomes one fused
  * stage; ReLU followed by a 2x2/2 max-pool too; every buffer a sample needs
@@ -23,9 +27,10 @@
  * masks, blk, timed on the first samples, switching
  * per sample to the dense-input taps kernel above 25 % non-zero inputs when
  * the input is a dense map), ZS_PLAN_LINEAR=gather|block|list (linear with
- * sparse weights; default with AVX2/AVX-512: per sample the list kernel
- * below ZS_PLAN_LINEAR_SWITCH (0.27) non-zero inputs, else gather; scalar:
- * list).
+ * sparse weights; default: a packed layer the list kernel on the model's
+ * own packed form; dense-held weights with AVX2/AVX-512 the fastest of
+ * list, gather (and block) timed on the first samples, scalar: list;
+ * gather and block pack copies of the weights).
  */
 #include "plan.h"
 #include "kernels.h"
@@ -73,11 +78,12 @@ typedef struct stage {
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
-    /* learning on a packed layer (zs_plan_linear_view): per kept weight of
-     * the layer's packed form, its index in the layout's values (-1: not
-     * packed here), and the BatchNorm fold factor per output */
-    int32_t *lslot;
-    float *lscale;
+    /* linear: the epilogue after the sum, y = acc + b, then the eval
+     * BatchNorm (y - mean) * invstd * gamma + beta exactly as the
+     * reference computes it; bias and BatchNorm read from the layers
+     * (so learning that changes the bias needs no plan update) */
+    const zs_layer *lin_L, *lin_bn;
+    float *invstd;            /* (O) when lin_bn                             */
 } stage;
 
 typedef struct zs_plan {
@@ -104,8 +110,7 @@ enum { REP_DENSE, REP_LIST };
 
 static void stage_free(stage *s) {
     free(s->f);
-    free(s->lslot);
-    free(s->lscale);
+    free(s->invstd);
     zs_conv_taps_free(&s->taps);
     zs_conv_scatter_free(&s->sc);
     zs_linear_pack_free(&s->lin);
@@ -290,59 +295,83 @@ zs_status zs_plan_build(zs_net *net) {
         }
         case ZS_LINEAR: {
             const zs_layer *bn = next && next->type == ZS_BATCHNORM ? next : NULL;
-            ZS_TRY(fold_weights(L, bn, &fw, &fb));
-            size_t nnz = 0, nw = (size_t)L->out_c * L->fan_in;
-            for (size_t j = 0; j < nw; j++) nnz += fw[j] != 0.0f;
-            int sparse_w = nnz * 2 < nw;
-            int fmt = !sparse_w ? ZS_LIN_DENSE : lin_mode == 0 ? ZS_LIN_GATHER : lin_mode == 1 ? ZS_LIN_BLOCK
-                    : lin_mode == 2 ? ZS_LIN_LIST : ZS_LIN_GATHER | ZS_LIN_LIST;
-            /* block-structured weights ("structure": "block"/"complementary"
-             * with 16-unit blocks; checked on the folded weights): the kept
-             * 16-output blocks of the columns are at least half full, so the
-             * block kernel is a third candidate in auto mode */
-            int blocky = 0;
-            if (sparse_w && lin_mode == 3) {
-                size_t nblk = 0;
-                for (size_t i = 0; i < L->fan_in; i++)
-                    for (int o0 = 0; o0 < L->out_c; o0 += 16) {
-                        int any = 0;
-                        for (int o = o0; o < o0 + 16 && o < L->out_c; o++) any |= fw[(size_t)o * L->fan_in + i] != 0.0f;
-                        nblk += (size_t)any;
-                    }
-                blocky = nnz * 2 >= nblk * 16;
-            }
-            if (fmt == (ZS_LIN_GATHER | ZS_LIN_LIST)) {
-                /* auto: the stage converts its input (list or dense) as needed */
-            } else if (fmt == ZS_LIN_GATHER) NEED_DENSE(L->name);
-            else NEED_LIST(L->name);
-            ADD(ST_LINEAR, L->name);
-            ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in, fmt | (blocky ? ZS_LIN_BLOCK : 0)));
-            s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : (fmt & ZS_LIN_LIST) ? p->K->linear_ss_list : p->K->linear_ss;
-            if (fmt & ZS_LIN_GATHER) s->lin_g = p->K->linear_sg;
-            s->kernel = fmt == ZS_LIN_DENSE ? "linear_sd" : fmt == ZS_LIN_LIST ? "linear_ss_list"
-                      : fmt == ZS_LIN_GATHER ? "linear_sg" : fmt == ZS_LIN_BLOCK ? "linear_ss"
-                      : "linear_ss_list (< 27% inputs) | linear_sg";
-            if (fmt == (ZS_LIN_GATHER | ZS_LIN_LIST)) {
-                const char *sw = getenv("ZS_PLAN_LINEAR_SWITCH"); /* tests: fraction, default 0.27 */
-                double frac = sw && *sw ? atof(sw) : 0.27;
-                s->list_below = frac <= 0 ? -1 : (int)(frac * (double)L->fan_in) + (frac >= 1);
-                s->in_list = rep == REP_LIST;
-                if (!sw || !*sw) {
-                    /* measured on the first samples: always list, always gather
-                     * (bit-identical: same_bits in tests/test_kernels.c) */
-                    s->n_alt = blocky ? 3 : 2;
-                    s->lin_alt[0] = INT32_MAX; s->alt_name[0] = "linear_ss_list";
-                    s->lin_alt[1] = -1; s->alt_name[1] = "linear_sg";
-                    s->lin_fn_alt[0] = s->lin_fn_alt[1] = p->K->linear_ss_list;
-                    /* (bit-identical too: one FMA per product in input order,
-                     * plus FMAs with the zero weights of a block) */
-                    s->lin_alt[2] = INT32_MAX; s->alt_name[2] = "linear_ss";
-                    s->lin_fn_alt[2] = p->K->linear_ss;
-                    s->list_below = s->lin_alt[0];
-                    s->kernel = s->alt_name[0];
+            if (L->prow && L->pcol && L->pidx16 && (lin_mode == 2 || lin_mode == 3)) {
+                /* a packed sparse layer: the list kernel on the model's
+                 * own input-major packed form, in place (no copy) */
+                NEED_LIST(L->name);
+                ADD(ST_LINEAR, L->name);
+                zs_linear_pack *lp = &s->lin;
+                lp->I = (int)L->fan_in; lp->O = L->out_c; lp->Op = (L->out_c + 15) & ~15;
+                lp->start = L->prow; lp->lo = L->pidx16; lp->lw = L->pval; lp->borrowed = 1;
+                if (!(lp->bias = zs_alloc_aligned((size_t)lp->Op, sizeof(float)))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
+                s->lin_fn = p->K->linear_ss_list;
+                s->kernel = "linear_ss_list (model's packed form)";
+            } else {
+                /* dense-held weights (a trainer's, or a layer without
+                 * sparsity): the plan packs its layouts, unfolded */
+                ZS_TRY(fold_weights(L, NULL, &fw, &fb));
+                memset(fb, 0, sizeof(float) * (size_t)L->out_c); /* the bias: in the epilogue */
+                size_t nnz = 0, nw = (size_t)L->out_c * L->fan_in;
+                for (size_t j = 0; j < nw; j++) nnz += fw[j] != 0.0f;
+                int sparse_w = nnz * 2 < nw;
+                int fmt = !sparse_w ? ZS_LIN_DENSE : lin_mode == 0 ? ZS_LIN_GATHER : lin_mode == 1 ? ZS_LIN_BLOCK
+                        : lin_mode == 2 ? ZS_LIN_LIST : ZS_LIN_GATHER | ZS_LIN_LIST;
+                if ((fmt & ZS_LIN_LIST) && L->out_c > 65536) fmt = ZS_LIN_GATHER; /* the list's uint16 outputs */
+                /* block-structured weights ("structure": "block"/"complementary"
+                 * with 16-unit blocks): the kept 16-output blocks of the
+                 * columns are at least half full, so the block kernel is a
+                 * third candidate in auto mode */
+                int blocky = 0;
+                if (sparse_w && lin_mode == 3) {
+                    size_t nblk = 0;
+                    for (size_t i = 0; i < L->fan_in; i++)
+                        for (int o0 = 0; o0 < L->out_c; o0 += 16) {
+                            int any = 0;
+                            for (int o = o0; o < o0 + 16 && o < L->out_c; o++) any |= fw[(size_t)o * L->fan_in + i] != 0.0f;
+                            nblk += (size_t)any;
+                        }
+                    blocky = nnz * 2 >= nblk * 16;
                 }
+                if (fmt == (ZS_LIN_GATHER | ZS_LIN_LIST)) {
+                    /* auto: the stage converts its input (list or dense) as needed */
+                } else if (fmt == ZS_LIN_GATHER) NEED_DENSE(L->name);
+                else NEED_LIST(L->name);
+                ADD(ST_LINEAR, L->name);
+                ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in, fmt | (blocky ? ZS_LIN_BLOCK : 0)));
+                s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : (fmt & ZS_LIN_LIST) ? p->K->linear_ss_list : p->K->linear_ss;
+                if (fmt & ZS_LIN_GATHER) s->lin_g = p->K->linear_sg;
+                s->kernel = fmt == ZS_LIN_DENSE ? "linear_sd" : fmt == ZS_LIN_LIST ? "linear_ss_list"
+                          : fmt == ZS_LIN_GATHER ? "linear_sg" : fmt == ZS_LIN_BLOCK ? "linear_ss"
+                          : "linear_ss_list (< 27% inputs) | linear_sg";
+                if (fmt == (ZS_LIN_GATHER | ZS_LIN_LIST)) {
+                    const char *sw = getenv("ZS_PLAN_LINEAR_SWITCH"); /* tests: fraction, default 0.27 */
+                    double frac = sw && *sw ? atof(sw) : 0.27;
+                    s->list_below = frac <= 0 ? -1 : (int)(frac * (double)L->fan_in) + (frac >= 1);
+                    s->in_list = rep == REP_LIST;
+                    if (!sw || !*sw) {
+                        /* measured on the first samples: always list, always gather
+                         * (bit-identical: same_bits in tests/test_kernels.c) */
+                        s->n_alt = blocky ? 3 : 2;
+                        s->lin_alt[0] = INT32_MAX; s->alt_name[0] = "linear_ss_list";
+                        s->lin_alt[1] = -1; s->alt_name[1] = "linear_sg";
+                        s->lin_fn_alt[0] = s->lin_fn_alt[1] = p->K->linear_ss_list;
+                        /* (bit-identical too: one FMA per product in input order,
+                         * plus FMAs with the zero weights of a block) */
+                        s->lin_alt[2] = INT32_MAX; s->alt_name[2] = "linear_ss";
+                        s->lin_fn_alt[2] = p->K->linear_ss;
+                        s->list_below = s->lin_alt[0];
+                        s->kernel = s->alt_name[0];
+                    }
+                }
+                free(fw); free(fb); fw = fb = NULL;
             }
-            free(fw); free(fb); fw = fb = NULL;
+            s->lin_L = L;
+            if (bn) {
+                s->lin_bn = bn;
+                if (!(s->invstd = malloc(sizeof(float) * (size_t)L->out_c))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
+                for (int o = 0; o < L->out_c; o++) /* as zs_batchnorm_forward in eval mode */
+                    s->invstd[o] = (float)(1.0 / sqrt((double)bn->running_var[o] + bn->bn_eps));
+            }
             C = L->out_c; H = W = 1;
             s->oC = C; s->oH = s->oW = 1;
             if ((size_t)s->lin.Op > maxd) maxd = (size_t)s->lin.Op;
@@ -483,6 +512,23 @@ static double now_ns(void) {
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* y (O) = acc + b, then the eval BatchNorm, per output (see stage). */
+static void lin_epilogue(const stage *s, float *y) {
+    const zs_layer *L = s->lin_L, *bn = s->lin_bn;
+    const float *b = L->has_bias ? L->b : NULL;
+    int O = L->out_c;
+    if (b)
+        for (int o = 0; o < O; o++) y[o] += b[o];
+    if (bn) {
+        const float *mean = bn->running_mean, *is = s->invstd;
+        const float *ga = bn->affine ? bn->gamma : NULL, *be = bn->affine ? bn->beta : NULL;
+        for (int o = 0; o < O; o++) {
+            float g = ga ? ga[o] : 1.0f, bb = be ? be[o] : 0.0f;
+            y[o] = (y[o] - mean[o]) * is[o] * g + bb;
+        }
+    }
+}
+
 /* Stage i on its input `cur` (and the list lidx/lval of *nl entries);
  * returns the stage's output map (cur itself for stages that only make a
  * list). Re-running a stage on the same input gives the same output. */
@@ -542,6 +588,7 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
                 }
             } else if (s->lin_g) s->lin_g(dst, cur, &s->lin);
             else s->lin_fn(dst, p->lidx, p->lval, nl, &s->lin);
+            lin_epilogue(s, dst);
             cur = dst;
             break;
         case ST_KWTA: {
@@ -630,7 +677,7 @@ static void drop_unused(zs_plan *p) {
             }
             if (strcmp(k, "linear_ss_list")) {
                 free(l->start); free(l->lo); free(l->lw);
-                l->start = l->lo = NULL; l->lw = NULL;
+                l->start = NULL; l->lo = NULL; l->lw = NULL;
             }
             if (strcmp(k, "linear_ss")) {
                 free(l->bstart); free(l->bo); zs_free_aligned(l->bw);
@@ -770,10 +817,11 @@ size_t zs_plan_bytes(const zs_net *net) {
         const zs_conv_taps *t = &s->taps;
         const zs_conv_scatter *c = &s->sc;
         const zs_linear_pack *l = &s->lin;
-        b += ub(s->f) + ub(s->lslot) + ub(s->lscale) + ub(t->start) + ub(t->off) + ub(t->w) + ub(t->bias);
+        b += ub(s->f) + ub(s->invstd) + ub(t->start) + ub(t->off) + ub(t->w) + ub(t->bias);
         b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
              ub(c->bstart) + ub(c->boff) + ub(c->bw);
-        b += ub(l->start) + ub(l->lo) + ub(l->lw) + ub(l->bstart) + ub(l->bo) + ub(l->bw) + ub(l->gi) + ub(l->gw) +
+        if (!l->borrowed) b += ub(l->start) + ub(l->lo) + ub(l->lw); /* else the model's, counted there */
+        b += ub(l->bstart) + ub(l->bo) + ub(l->bw) + ub(l->gi) + ub(l->gw) +
              ub(l->wt) + ub(l->bias);
     }
     return b;
@@ -859,6 +907,14 @@ static int32_t lower(const int32_t *key, int32_t lo, int32_t hi, int32_t v) {
     }
     return lo;
 }
+static int32_t lower16(const uint16_t *key, int32_t lo, int32_t hi, int32_t v) {
+    while (lo < hi) {
+        int32_t m = lo + (hi - lo) / 2;
+        if (key[m] < v) lo = m + 1;
+        else hi = m;
+    }
+    return lo;
+}
 
 zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr, const int32_t *cstart,
                                 const int32_t *cols) {
@@ -868,35 +924,28 @@ zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr
     stage *st = linear_stage(p, li);
     ZS_RETURN_IF(!st, ZS_EUNSUPPORTED, "zs_plan_update_linear: the plan has no stage for layer %d", li);
     const zs_layer *L = &net->layers[li];
-    const zs_layer *bn = li + 1 < net->n_layers && net->layers[li + 1].type == ZS_BATCHNORM ? &net->layers[li + 1] : NULL;
     zs_linear_pack *lp = &st->lin;
     int missing = 0;
     for (int r = 0; r < nr; r++) {
         int o = rows[r];
-        /* exactly as fold_weights: w * g, (b - mean) * g + beta */
-        float g = bn ? zs_bn_fold_scale(bn->running_var[o], bn->affine ? bn->gamma + o : NULL, bn->bn_eps) : 1.0f;
-        float b = L->has_bias && L->b ? L->b[o] : 0.0f;
-        if (bn) b = (b - bn->running_mean[o]) * g + (bn->affine ? bn->beta[o] : 0.0f);
-        lp->bias[o] = b;
+        /* the layouts hold the weights unfolded (bias and BatchNorm: the epilogue) */
         const float *wrow = L->w + (size_t)o * L->fan_in;
         size_t gbase = (size_t)(o / 16) * lp->gnz * 16 + (size_t)(o % 16);
         int j = 0; /* gather: walk of row o's lane, inputs ascending */
         for (int32_t c = cstart[r]; c < cstart[r + 1]; c++) {
             int32_t i = cols[c];
-            float v = bn ? wrow[i] * g : wrow[i];
-            int found = 0;
-            if (lp->wt) { lp->wt[(size_t)i * lp->Op + o] = v; found = 1; }
+            float v = wrow[i];
+            if (lp->wt) lp->wt[(size_t)i * lp->Op + o] = v;
             if (lp->start) {
-                int32_t t = lower(lp->lo, lp->start[i], lp->start[i + 1], o);
-                if (t < lp->start[i + 1] && lp->lo[t] == o) { lp->lw[t] = v; found = 1; }
+                int32_t t = lower16(lp->lo, lp->start[i], lp->start[i + 1], o);
+                if (t < lp->start[i + 1] && lp->lo[t] == o) lp->lw[t] = v;
                 else if (v != 0.0f) missing = 1;
             }
             if (lp->bstart) {
                 int32_t t = lower(lp->bo, lp->bstart[i], lp->bstart[i + 1], o - 15);
-                if (t < lp->bstart[i + 1] && lp->bo[t] <= o && o < lp->bo[t] + 16) {
+                if (t < lp->bstart[i + 1] && lp->bo[t] <= o && o < lp->bo[t] + 16)
                     lp->bw[(size_t)t * 16 + (o - lp->bo[t])] = v;
-                    found = 1;
-                } else if (v != 0.0f) missing = 1;
+                else if (v != 0.0f) missing = 1;
             }
             if (lp->gi) {
                 int hit = 0;
@@ -907,9 +956,7 @@ zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr
                     if (q > i) break;
                 }
                 if (!hit && v != 0.0f) missing = 1;
-                found |= hit;
             }
-            (void)found;
         }
     }
     ZS_RETURN_IF(missing, ZS_EUNSUPPORTED,
@@ -937,54 +984,8 @@ void zs_plan_calibrate(zs_net *net, const float *x, float *logprob) {
     while (p && !p->calibrated) calibrate_one(p, x, logprob);
 }
 
-zs_status zs_plan_linear_view(zs_net *net, int li, zs_plan_lin_view *v) {
+int zs_plan_linear_shared(const zs_net *net, int li) {
     zs_plan *p = net ? net->kernels : NULL;
-    ZS_RETURN_IF(!p || !v || li < 0 || li >= net->n_layers, ZS_EINVAL, "zs_plan_linear_view: bad argument");
-    const zs_layer *L = &net->layers[li];
     stage *st = linear_stage(p, li);
-    ZS_RETURN_IF(!st || L->type != ZS_LINEAR || !L->prow, ZS_EUNSUPPORTED,
-                 "zs_plan_linear_view: layer %d is not a packed linear layer with a plan stage", li);
-    zs_linear_pack *lp = &st->lin;
-    int layouts = !!lp->wt + !!lp->start + !!lp->bstart + !!lp->gi;
-    ZS_RETURN_IF(!p->calibrated || layouts != 1, ZS_EUNSUPPORTED,
-                 "zs_plan_linear_view: layer '%s' has %d weight layouts in the plan (one needed)", L->name, layouts);
-    const zs_layer *bn = li + 1 < net->n_layers && net->layers[li + 1].type == ZS_BATCHNORM ? &net->layers[li + 1] : NULL;
-    v->bn = bn;
-    v->bias = lp->bias;
-    v->val = lp->wt ? lp->wt : lp->start ? lp->lw : lp->bstart ? lp->bw : lp->gw;
-    if (!st->lslot) {
-        size_t nnz = (size_t)L->prow[L->out_c];
-        int32_t *slot = malloc(sizeof(int32_t) * (nnz ? nnz : 1));
-        float *sc = malloc(sizeof(float) * (size_t)L->out_c);
-        ZS_RETURN_IF(!slot || !sc, ZS_ENOMEM, "out of memory");
-        for (int o = 0; o < L->out_c; o++) {
-            sc[o] = bn ? zs_bn_fold_scale(bn->running_var[o], bn->affine ? bn->gamma + o : NULL, bn->bn_eps) : 1.0f;
-            size_t gbase = lp->gi ? (size_t)(o / 16) * lp->gnz * 16 + (size_t)(o % 16) : 0;
-            int j = 0;
-            for (int32_t k = L->prow[o]; k < L->prow[o + 1]; k++) {
-                int32_t i = L->pidx16 ? L->pidx16[k] : L->pidx32[k], t = -1;
-                if (lp->wt) t = (int32_t)((size_t)i * lp->Op + o);
-                else if (lp->start) {
-                    int32_t q = lower(lp->lo, lp->start[i], lp->start[i + 1], o);
-                    if (q < lp->start[i + 1] && lp->lo[q] == o) t = q;
-                } else if (lp->bstart) {
-                    int32_t q = lower(lp->bo, lp->bstart[i], lp->bstart[i + 1], o - 15);
-                    if (q < lp->bstart[i + 1] && lp->bo[q] <= o && o < lp->bo[q] + 16) t = q * 16 + (o - lp->bo[q]);
-                } else {
-                    for (; j < lp->gnz; j++) {
-                        int32_t q = lp->gi[gbase + (size_t)j * 16];
-                        if (j > 0 && q <= lp->gi[gbase + (size_t)(j - 1) * 16]) { j = lp->gnz; break; }
-                        if (q == i) { t = (int32_t)(gbase + (size_t)j * 16); j++; break; }
-                        if (q > i) break;
-                    }
-                }
-                slot[k] = t;
-            }
-        }
-        st->lslot = slot;
-        st->lscale = sc;
-    }
-    v->slot = st->lslot;
-    v->scale = st->lscale;
-    return ZS_OK;
+    return st && st->lin.borrowed && st->lin.lw == net->layers[li].pval;
 }

@@ -1,8 +1,9 @@
 /*
- * plan.h — the inference plan: the network's weights packed for the fast
- * sparse-sparse kernels (BatchNorm folded in eval mode), built lazily on the
- * first zs_net_infer() after load or training and freed whenever weights
- * change. Implemented in src/kernels/plan.c.
+ * plan.h — the inference plan: the stages of the fast sparse-sparse
+ * kernels over the network's weights (a packed linear layer read in place,
+ * conv weights packed with BatchNorm folded in eval mode), built lazily on
+ * the first zs_net_infer() after load or training and freed whenever the
+ * weights change form. Implemented in src/kernels/plan.c.
  */
 #ifndef ZS_PLAN_H
 #define ZS_PLAN_H
@@ -33,8 +34,7 @@ size_t zs_plan_bytes(const zs_net *net);
 /* The ISA whose kernels the built plan uses, or -1 when none is built. */
 int zs_plan_isa(const zs_net *net);
 /* Learning on the plan (src/learn.c, zs_net_learn). The network holds
- * activation buffers for >= s + 1 samples (zs_net_reserve) and dense
- * weights (zs_net_unpack).
+ * activation buffers for >= s + 1 samples (zs_net_reserve).
  * zs_plan_forward_keep: sample x through the plan (like zs_plan_infer, into
  * logprob (classes)), also writing what a backward pass over layers lo..
  * needs into the network's buffers at sample s: each linear layer's
@@ -42,36 +42,22 @@ int zs_plan_isa(const zs_net *net);
  * k-WTA's (>= lo) winners (win) and output, each ReLU's (>= lo) output.
  * zs_plan_can_keep: 1 when every stage at layers >= lo is one whose values
  * forward_keep can keep (no fused k-WTA + pool or ReLU + pool there).
+ * zs_plan_linear_shared: 1 when the plan's stage for linear layer li reads
+ * the layer's packed form (L->pval) in place, bias and BatchNorm in its
+ * epilogue: learning that changes them needs no plan update.
  * zs_plan_update_linear: after the weights (rows[r], cols[cstart[r] ..
- * cstart[r+1])) (columns ascending within a row) and the biases of rows[]
- * of linear layer li changed, write their folded values into the plan's
- * layouts; ZS_EUNSUPPORTED when a weight that was
- * zero at build (so not packed) is not zero now: rebuild the plan.
+ * cstart[r+1])) (columns ascending within a row) of rows[] of a dense-held
+ * linear layer li (L->w) changed, write them into the plan's layouts;
+ * ZS_EUNSUPPORTED when a weight that was zero at build (so not packed) is
+ * not zero now: rebuild the plan.
  * zs_plan_update_kwta: recompute the boost factors of k-WTA layer li from
  * its duty cycles. */
 zs_status zs_plan_forward_keep(zs_net *net, const float *x, int s, float *logprob, int lo);
 int zs_plan_can_keep(const zs_net *net, int lo);
+int zs_plan_linear_shared(const zs_net *net, int li);
 zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr, const int32_t *cstart,
                                 const int32_t *cols);
 zs_status zs_plan_update_kwta(zs_net *net, int li);
 /* Finish the plan's kernel choice (calibration) now, on sample x. */
 void zs_plan_calibrate(zs_net *net, const float *x, float *logprob);
-/* Learning on a packed linear layer li (L->prow) of a calibrated plan
- * whose stage for it keeps one weight layout: val[slot[k]] is the folded
- * copy of the layer's kept weight k (packed order; slot -1: not in the
- * plan because it was zero at build), = pval[k] * scale[o] for output o;
- * bias[o] the folded bias (zs_plan_fold_bias). ZS_EUNSUPPORTED otherwise. */
-typedef struct zs_plan_lin_view {
-    float *val;
-    const int32_t *slot;
-    const float *scale;
-    float *bias;
-    const zs_layer *bn;
-} zs_plan_lin_view;
-zs_status zs_plan_linear_view(zs_net *net, int li, zs_plan_lin_view *v);
-/* The folded bias of output o with bias b, exactly as the plan's build. */
-static inline float zs_plan_fold_bias(const zs_plan_lin_view *v, int o, float b) {
-    const zs_layer *bn = v->bn;
-    return bn ? (b - bn->running_mean[o]) * v->scale[o] + (bn->affine ? bn->beta[o] : 0.0f) : b;
-}
 #endif
