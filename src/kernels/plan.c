@@ -512,13 +512,26 @@ static double now_ns(void) {
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* y (O) = acc + b, then the eval BatchNorm, per output (see stage). */
+/* y (n) = acc + b, then the eval BatchNorm (y - mean) * invstd * gamma +
+ * beta, one pass (restrict: vectorised without alias checks). */
+static void bn_epilogue(float *restrict y, const float *restrict b, const float *restrict mean,
+                        const float *restrict is, const float *restrict ga, const float *restrict be, int n) {
+    for (int o = 0; o < n; o++) y[o] = ((y[o] + b[o]) - mean[o]) * is[o] * ga[o] + be[o];
+}
+static void bias_epilogue(float *restrict y, const float *restrict b, int n) {
+    for (int o = 0; o < n; o++) y[o] += b[o];
+}
+
+/* The linear stage's epilogue on its output y (see stage). */
 static void lin_epilogue(const stage *s, float *y) {
     const zs_layer *L = s->lin_L, *bn = s->lin_bn;
     const float *b = L->has_bias ? L->b : NULL;
     int O = L->out_c;
-    if (b)
-        for (int o = 0; o < O; o++) y[o] += b[o];
+    if (bn && b && bn->affine) {
+        bn_epilogue(y, b, bn->running_mean, s->invstd, bn->gamma, bn->beta, O);
+        return;
+    }
+    if (b) bias_epilogue(y, b, O);
     if (bn) {
         const float *mean = bn->running_mean, *is = s->invstd;
         const float *ga = bn->affine ? bn->gamma : NULL, *be = bn->affine ? bn->beta : NULL;
