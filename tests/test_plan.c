@@ -8,8 +8,11 @@
  *
  * Tolerance on log-probabilities: |plan - ref| <= 2e-3 + 2e-3 |ref|, and
  * identical argmax on every sample. (The plan folds BatchNorm into the
- * weights and sums in another order, so a unit at the k-WTA boundary may
- * occasionally swap with its neighbour; the tolerance covers that.)
+ * conv weights and sums in another order, so a unit at the k-WTA boundary
+ * may occasionally swap with its neighbour; the tolerance covers that.)
+ * winner_sets: the top k-WTA's winners through the plan of a packed model
+ * (its linear layer read in place, BatchNorm after the sum) are the
+ * reference path's on every sample, for every ISA.
  * Also: batch n equals n batches of 1 bit for bit, unsupported
  * architectures say ZS_EUNSUPPORTED (and zs_net_infer still answers; dense
  * networks too unless ZS_PLAN_DENSE=1, which these comparisons set),
@@ -262,6 +265,62 @@ out:
     free(x);
 }
 
+/* fp32 winner sets: the top k-WTA's winners of every sample through the
+ * plan of the packed model (its linear layer read in place, BatchNorm
+ * after the sum; every ISA) are the reference path's, unit for unit. */
+static void winner_sets(const char *preset) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, preset, 11) != ZS_OK) {
+        CHECK(0, "create %s: %s", preset, zs_last_error());
+        return;
+    }
+    int c, h, w;
+    zs_net_input_shape(net, &c, &h, &w);
+    size_t insz = (size_t)c * h * w;
+    int K = zs_net_num_classes(net), kw = -1, lo = -1;
+    warm_up(net, insz, K);
+    for (int i = net->n_layers - 1; i >= 0 && kw < 0; i--)
+        if (net->layers[i].type == ZS_KWINNERS) kw = i;
+    for (int i = kw; i >= 0 && lo < 0; i--)
+        if (net->layers[i].type == ZS_LINEAR) lo = i;
+    CHECK(kw > 0 && lo >= 0, "%s: a linear layer under a k-WTA", preset);
+    if (kw <= 0 || lo < 0) { zs_net_free(net); return; }
+    float *x = malloc(sizeof(float) * insz * NS), *lp = malloc(sizeof(float) * (size_t)K);
+    fill_inputs(x, insz * NS);
+    CHECK(zs_net_reserve(net, NS) == ZS_OK, "reserve");
+    net->training = 0;
+    zs_net_forward_ref(net, x, NS);
+    const zs_layer *L = &net->layers[kw];
+    int kmax = L->win.kmax;
+    int32_t *ref = malloc(sizeof(int32_t) * (size_t)kmax * NS), cnt[NS];
+    for (int s = 0; s < NS; s++) {
+        cnt[s] = L->win.count[s];
+        memcpy(ref + (size_t)s * kmax, L->win.idx + (size_t)s * kmax, sizeof(int32_t) * (size_t)cnt[s]);
+    }
+    CHECK(zs_net_pack(net) == ZS_OK && net->layers[lo].pcol, "%s: packed, the linear layer input-major", preset);
+    for (int isa = ZS_ISA_SCALAR; isa <= ZS_ISA_AVX512; isa++) {
+        if (isa > (int)zs_isa_cpu()) continue;
+        if (!build_with_isa(net, (zs_isa)isa) || !zs_plan_can_keep(net, lo)) {
+            CHECK(0, "%s: plan (%s) that keeps layer %d: %s", preset, zs_isa_name((zs_isa)isa), lo, zs_last_error());
+            continue;
+        }
+        CHECK(zs_plan_linear_shared(net, lo), "%s [%s]: the plan reads the packed linear layer in place", preset,
+              zs_isa_name((zs_isa)isa));
+        CHECK(zs_net_reserve(net, NS) == ZS_OK, "reserve");
+        int same = 0;
+        for (int s = 0; s < NS; s++) {
+            CHECK(zs_plan_forward_keep(net, x + (size_t)s * insz, s, lp, lo) == ZS_OK, "forward_keep: %s",
+                  zs_last_error());
+            same += L->win.count[s] == cnt[s] &&
+                    !memcmp(L->win.idx + (size_t)s * L->win.kmax, ref + (size_t)s * kmax, sizeof(int32_t) * (size_t)cnt[s]);
+        }
+        CHECK(same == NS, "%s [%s]: winner sets of '%s' identical to the reference on %d of %d samples", preset,
+              zs_isa_name((zs_isa)isa), L->name, same, NS);
+    }
+    free(x); free(lp); free(ref);
+    zs_net_free(net);
+}
+
 int main(void) {
     zs_rng_seed(&rng, 2024);
     static const char *presets[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
@@ -270,6 +329,8 @@ int main(void) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) compare_preset(presets[i], dense[i]);
     variants("gsc-sparse");
     variants("gsc-sparse-fast");
+    winner_sets("gsc-sparse");
+    winner_sets("mnist-sparse-mlp");
     odd_arch();
     unsupported();
     concurrent();
