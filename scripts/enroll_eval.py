@@ -5,17 +5,32 @@ Speech Commands v0.02 test clips (../shared/data/speech_commands_v0.02_test)
 split by speaker: `zeroskip enroll` learns WORD from one clip each of the
 first N speakers (sorted speaker ids); the word's clips of every other
 speaker are the held-out set (recall), the clips of every other word
-(and _unknown_) measure false accepts (called WORD). Old classes: accuracy
-of the model before and after on a data set (--test, e.g. the test split
-data/gsc/test.safetensors), with `zeroskip eval`.
+(and _unknown_) by speakers not enrolled measure false accepts (called
+WORD). Old classes: accuracy of the model before and after on a data set
+(--test, e.g. the test split of the model's data set), with `zeroskip eval`.
+
+Held-out clips must be clips the model never trained on: --trained CSV
+(repeatable) names the model's training data (a data set's
+manifest_train.csv and manifest_val.csv, paths relative to the CSV), and
+every clip listed there is left out of the held-out and false-accept sets
+(counted in "excluded_trained"). The shipped digit models learned about 50
+clips of each command word per word as `unknown` from the data set's
+train/val speakers; the enrollment base model (scripts/enroll_base.sh) never
+heard the command words, so for it only its other training clips (other
+words, _silence_) are left out.
 
 usage: enroll_eval.py --model M --word yes [--clips 20] [--test DATA]
-                      [--negatives 300] [--replay DATA] [--replay-n N]
-                      [--recall R] [--max-old F] [--no-augment] [--seed S]
+                      [--trained CSV ...] [--negatives 300] [--replay DATA]
+                      [--replay-n N] [--recall R] [--max-old F]
+                      [--no-augment] [--seed S]
                       [--zeroskip build/zeroskip] [--out-json FILE]
 Prints one JSON line of results (and writes it to --out-json).
 """
-import argparse, json, os, re, resource, subprocess, sys, tempfile, time
+import argparse, csv, json, os, re, resource, subprocess, sys, tempfile, time
+
+def speaker(f):
+    """Speaker id of a Speech Commands file name (_unknown_ names start with their word)."""
+    return os.path.basename(f).split("_nohash_")[0].split("_")[-1]
 
 def listen(z, model, files):
     out = []
@@ -39,6 +54,8 @@ def main():
     ap.add_argument("--clips", type=int, default=20)
     ap.add_argument("--root", default="../shared/data/speech_commands_v0.02_test")
     ap.add_argument("--test")
+    ap.add_argument("--trained", action="append", default=[],
+                    help="manifest CSV of the model's training data; its clips are not measured")
     ap.add_argument("--old-real", action="store_true",
                     help="old classes on real clips: FSDD speaker george (a test speaker, digits) + _silence_")
     ap.add_argument("--fsdd", default="../shared/data/fsdd/recordings")
@@ -49,6 +66,8 @@ def main():
     ap.add_argument("--recall", type=float)
     ap.add_argument("--max-old", type=float)
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--neg-weight", type=float)
+    ap.add_argument("--l2", type=float)
     ap.add_argument("--seed", type=int, help="enroll --seed: the replay draw")
     ap.add_argument("--zeroskip", default="build/zeroskip")
     ap.add_argument("--out-json")
@@ -56,7 +75,7 @@ def main():
     wdir = os.path.join(a.root, a.word)
     by_spk = {}
     for f in sorted(os.listdir(wdir)):
-        by_spk.setdefault(f.split("_nohash_")[0], []).append(os.path.join(wdir, f))
+        by_spk.setdefault(speaker(f), []).append(os.path.join(wdir, f))
     spk = sorted(by_spk)
     enroll_spk = spk[:a.clips]
     enroll = [by_spk[s][0] for s in enroll_spk]
@@ -67,14 +86,23 @@ def main():
         if d in (a.word, "_silence_") or not os.path.isdir(p):
             continue
         others += [os.path.join(p, f) for f in sorted(os.listdir(p))
-                   if f.split("_nohash_")[0] not in enroll_spk]
+                   if speaker(f) not in enroll_spk]
     negs = []
     for d in sorted(os.listdir(a.root)):
         p = os.path.join(a.root, d)
         if d in (a.word, "_silence_") or not os.path.isdir(p):
             continue
-        negs += [os.path.join(p, f) for f in sorted(os.listdir(p)) if f.split("_nohash_")[0] in enroll_spk]
+        negs += [os.path.join(p, f) for f in sorted(os.listdir(p)) if speaker(f) in enroll_spk]
     negs = negs[::max(1, len(negs) // a.negatives)][:a.negatives] if a.negatives else []
+    seen = set()
+    for m in a.trained:
+        d = os.path.dirname(os.path.abspath(m))
+        with open(m, newline="") as f:
+            seen |= {os.path.realpath(os.path.join(d, r["path"])) for r in csv.DictReader(f)}
+    n_held, n_others = len(held), len(others)
+    held = [f for f in held if os.path.realpath(f) not in seen]
+    others = [f for f in others if os.path.realpath(f) not in seen]
+    excluded = {"heldout": n_held - len(held), "other": n_others - len(others)}
     tmp = tempfile.mkdtemp(prefix="zs_enroll_")
     out = os.path.join(tmp, "enrolled.safetensors")
     cmd = [a.zeroskip, "enroll", "--model", a.model, "--word", a.word, "--out", out]
@@ -89,6 +117,10 @@ def main():
         cmd += ["--recall", str(a.recall)]
     if a.max_old is not None:
         cmd += ["--max-old", str(a.max_old)]
+    if a.neg_weight is not None:
+        cmd += ["--neg-weight", str(a.neg_weight)]
+    if a.l2 is not None:
+        cmd += ["--l2", str(a.l2)]
     if a.no_augment:
         cmd += ["--no-augment"]
     if a.seed is not None:
@@ -107,7 +139,9 @@ def main():
     o_new = listen(a.zeroskip, out, others)
     res = {
         "word": a.word, "enroll_clips": len(enroll), "enroll_speakers": len(enroll_spk), "negative_clips": len(negs),
-        "heldout_clips": len(held), "heldout_speakers": len(spk) - a.clips,
+        "heldout_clips": len(held),
+        "heldout_speakers": len({speaker(f) for f in held}),
+        "excluded_trained": excluded,
         "recall": round(100.0 * sum(x.get("label") == a.word for x in h) / len(h), 2),
         "other_clips": len(others),
         "false_accept": round(100.0 * sum(x.get("label") == a.word for x in o_new) / len(others), 2),

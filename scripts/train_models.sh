@@ -18,7 +18,10 @@
 #      (scripts/noise_probe.py) and controlled runs (scripts/noise_study.py);
 #   6. scripts/make_results.py -> docs/RESULTS.md, docs/img/*.png;
 #   7. shipped to models/: the seed-1 digit models of step 2 and fold 0 of
-#      the 12-class ones.
+#      the 12-class ones;
+#   8. the enrollment base model (scripts/enroll_base.sh: gsc-sparse from
+#      scratch on the data set without the 10 command words) ->
+#      models/gsc-sparse-enrollbase.safetensors.
 # Environment (defaults): SEEDS ["1"] EPOCHS [2] MAX_SAMPLES [12000] BATCH [16]
 #   LR [0.005] MOMENTUM [0] WD [0.01] GAMMA [0.9] JOBS [3]
 #   NETS [gsc-dense gsc-sparse gsc-supersparse]
@@ -120,5 +123,8 @@ mkdir -p models
 for net in $NETS; do $ZS convert "$RUNS/models/$net-s1.safetensors" "models/$net.safetensors"; done
 $ZS convert "$RUNS/gsc12/gsc-sparse-fold0.safetensors" models/gsc12-sparse.safetensors
 $ZS convert "$RUNS/gsc12/gsc-dense-fold0.safetensors" models/gsc12-dense.safetensors
+CORPUS=data/corpus OUT=data/enroll-base MODEL="$RUNS/models/gsc-sparse-enrollbase.safetensors" \
+    sh scripts/enroll_base.sh
+cp "$RUNS/models/gsc-sparse-enrollbase.safetensors" models/gsc-sparse-enrollbase.safetensors
 $PY scripts/make_model_card.py --runs "$RUNS" --out models/README.md
 ls -l models/
