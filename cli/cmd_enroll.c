@@ -26,7 +26,7 @@
 static const char *USAGE =
     "zeroskip enroll --model IN --word NAME --out OUT [--replay DATA] [--replay-n N]\n"
     "                [--negatives LIST] [--recall R] [--max-old F] [--no-augment]\n"
-    "                [--iters N] [--lr F] [--l2 F] [--seed S] CLIP...";
+    "                [--neg-weight F] [--iters N] [--lr F] [--l2 F] [--seed S] CLIP...";
 
 static const char *HELP =
     "Add the word NAME to a model from a handful of clips (5-20), keeping\n"
@@ -44,9 +44,11 @@ static const char *HELP =
     "                   learned against; best by the speakers of the CLIPs\n"
     "  --recall R (0.99) the bias lets this fraction of the clips'\n"
     "                   cross-validated scores through ...\n"
-    "  --max-old F (0.0075) ... unless more than this fraction of the\n"
+    "  --max-old F (0.003) ... unless more than this fraction of the\n"
     "                   calibration examples the model classifies right would\n"
     "                   be called NAME\n"
+    "  --neg-weight F (0.5) share of the negatives' loss on the --negatives\n"
+    "                   clips (the rest on the replayed examples)\n"
     "  --no-augment     learn from the clips only (default: each clip also as\n"
     "                   8 copies, speed 0.92/1.08 x shift -100/0/+100 ms)\n"
     "  --iters N (300), --lr F (0.5), --l2 F (0.03)  the row's fit\n"
@@ -127,7 +129,7 @@ static zs_status clip_features(zs_frontend *fe, const char *path, int aug, int32
 int cmd_enroll(int argc, char **argv) {
     const char *model_path = NULL, *word = NULL, *out_path = NULL, *replay_path = NULL, *neg_path = NULL, *v;
     long replay_n = 1000, iters = -1;
-    double recall = -1, max_old = -2, lr = -1, l2 = -1;
+    double recall = -1, max_old = -2, lr = -1, l2 = -1, neg_weight = -1;
     int augment = 1;
     uint64_t seed = 1;
     int nclips = 0;
@@ -152,6 +154,7 @@ int cmd_enroll(int argc, char **argv) {
         else if (OPT("--recall")) { BAD(r < 0 || cli_float("enroll", "--recall", v, 1e-3, 1.0, &recall)); }
         else if (OPT("--max-old")) { BAD(r < 0 || cli_float("enroll", "--max-old", v, 0.0, 1.0, &max_old)); }
         else if (OPT("--lr")) { BAD(r < 0 || cli_float("enroll", "--lr", v, 0.0, 100.0, &lr)); }
+        else if (OPT("--neg-weight")) { BAD(r < 0 || cli_float("enroll", "--neg-weight", v, 0.0, 1.0, &neg_weight)); }
         else if (OPT("--l2")) { BAD(r < 0 || cli_float("enroll", "--l2", v, 0.0, 100.0, &l2)); }
         else if (OPT("--seed")) { BAD(r < 0 || cli_u64("enroll", "--seed", v, &seed)); }
         else if (!strcmp(argv[i], "--no-augment")) {
@@ -277,6 +280,7 @@ int cmd_enroll(int argc, char **argv) {
     if (max_old >= 0) fo.max_old = (float)max_old;
     if (lr >= 0) fo.lr = (float)lr;
     if (l2 >= 0) fo.l2 = (float)l2;
+    if (neg_weight >= 0) fo.old_weight = (float)(1.0 - neg_weight);
     zs_fit_class_report fr;
     if ((st = zs_net_fit_class(net, K, E.x, E.y, E.g, E.n, C.x, C.y, C.n, &fo, &fr))) { rc = cli_fail("enroll", st); goto done; }
     /* how many of the clips (unaugmented) the grown model now calls NAME */

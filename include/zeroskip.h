@@ -335,14 +335,14 @@ typedef struct zs_fit_class_opts {
     float lr;          /* step size; default 0.5                               */
     float l2;          /* pull towards the row as it was (the imprint); 0.03   */
     float old_weight;  /* share of the negatives' loss on old-class examples
-                          (the rest on the y = -1 ones); default 0.95         */
+                          (the rest on the y = -1 ones); default 0.5          */
     float recall;      /* the bias lets about this fraction of the positives'
                           cross-validated scores through; default 0.99        */
     int folds;         /* cross-validation folds over the positives' groups;
                           default 5; < 2: the fitted bias instead             */
     float max_old;     /* cap: at most floor(max_old x n_cal) of the n_cal
                           calibration examples the network classifies right
-                          are called k afterwards; default 0.0075; < 0: none */
+                          are called k afterwards; default 0.003; < 0: none  */
 } zs_fit_class_opts;
 /* Defaults as documented above. */
 zs_fit_class_opts zs_fit_class_defaults(void);

@@ -522,10 +522,10 @@ zs_fit_class_opts zs_fit_class_defaults(void) {
     o.iters = 300;
     o.lr = 0.5f;
     o.l2 = 0.03f;
-    o.old_weight = 0.95f;
+    o.old_weight = 0.5f;
     o.recall = 0.99f;
     o.folds = 5;
-    o.max_old = 0.0075f;
+    o.max_old = 0.003f;
     return o;
 }
 

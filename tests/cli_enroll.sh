@@ -90,6 +90,8 @@ check "missing --word: exit 2" [ $? -eq 2 ]
 check "neither negatives nor replay: exit 2" [ $? -eq 2 ]
 "$ZS" enroll --model "$M" --word yes --out "$T/x.safetensors" --recall 2 --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
 check "--recall 2: exit 2" [ $? -eq 2 ]
+"$ZS" enroll --model "$M" --word yes --out "$T/x.safetensors" --neg-weight 1.5 --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
+check "--neg-weight 1.5: exit 2" [ $? -eq 2 ]
 "$ZS" enroll --model "$M" --word zero --out "$T/x.safetensors" --negatives "$T/neg.txt" "$T/yes_0.wav" 2>/dev/null
 check "an existing class: exit 1" [ $? -eq 1 ]
 "$ZS" enroll --model "$M" --word yes --out "$T/x.safetensors" --negatives "$T/neg.txt" "$T/missing.wav" 2>/dev/null

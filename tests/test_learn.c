@@ -316,6 +316,33 @@ static void test_fit_class(void) {
         zs_net_free(net);
         free(w0);
     }
+    /* old_weight: the share of the negatives' loss on the old examples; all
+     * of it on the y = -1 examples (0) separates them from the positives
+     * further than none of it (1): the gap between the positives' and the
+     * y = -1 examples' mean margin (new log-probability minus the best
+     * old one; the bias cancels) is wider */
+    double gap[2];
+    for (int c = 0; c < 2; c++) {
+        zs_net *net = NULL;
+        CHECK(zs_net_clone(base, &net) == ZS_OK, "clone");
+        if (!net) return;
+        zs_fit_class_opts o = zs_fit_class_defaults();
+        o.old_weight = (float)c;
+        o.folds = 3;
+        CHECK(zs_net_fit_class(net, 10, x, y, grp, N, xc, yc, NC, &o, NULL) == ZS_OK, "fit_class: %s", zs_last_error());
+        static float lpx[N * 11];
+        zs_net_infer(net, x, N, lpx);
+        double mp = 0, mn = 0;
+        for (int s = 0; s < NP + NN; s++) {
+            float best = -INFINITY;
+            for (int j = 0; j < 10; j++) best = lpx[s * 11 + j] > best ? lpx[s * 11 + j] : best;
+            if (s < NP) mp += (lpx[s * 11 + 10] - best) / NP;
+            else mn += (lpx[s * 11 + 10] - best) / NN;
+        }
+        gap[c] = mp - mn;
+        zs_net_free(net);
+    }
+    CHECK(gap[0] > gap[1], "old_weight 0 separates the y = -1 examples further (gap %g) than 1 (%g)", gap[0], gap[1]);
     /* errors: the network stays as it was */
     zs_net_unpack(base);
     const zs_layer *O = &base->layers[base->n_layers - 2];
