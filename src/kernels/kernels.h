@@ -295,9 +295,6 @@ static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
  * 1/sqrt(var + eps) (in double, as the reference), g = gamma or 1, beta or 0. */
 void zs_bn_fold(float *w, float *b, int Co, size_t fan_in, const float *mean, const float *var,
                 const float *gamma, const float *beta, float eps);
-/* The factor zs_bn_fold multiplies a channel's weights by: gamma (or 1) x
- * invstd, computed exactly as there. */
-float zs_bn_fold_scale(float var, const float *gamma, float eps);
 /* Pack conv weights w (Co, Ci, Kh, Kw) (zeros skipped) for an input of
  * (Ci, H, W) already padded. bias may be NULL. Free with zs_conv_taps_free. */
 zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, int Co, int Ci,

@@ -8,7 +8,9 @@
 #include <float.h>
 #include <math.h>
 
-float zs_bn_fold_scale(float var, const float *gamma, float eps) {
+/* The factor zs_bn_fold multiplies a channel's weights by: gamma (or 1) x
+ * invstd (1/sqrt in double, as the reference). */
+static float bn_fold_scale(float var, const float *gamma, float eps) {
     float invstd = (float)(1.0 / sqrt((double)var + eps));
     return (gamma ? *gamma : 1.0f) * invstd;
 }
@@ -16,7 +18,7 @@ float zs_bn_fold_scale(float var, const float *gamma, float eps) {
 void zs_bn_fold(float *w, float *b, int Co, size_t fan_in, const float *mean, const float *var,
                 const float *gamma, const float *beta, float eps) {
     for (int c = 0; c < Co; c++) {
-        float g = zs_bn_fold_scale(var[c], gamma ? gamma + c : NULL, eps);
+        float g = bn_fold_scale(var[c], gamma ? gamma + c : NULL, eps);
         for (size_t i = 0; i < fan_in; i++) w[(size_t)c * fan_in + i] *= g;
         b[c] = (b[c] - mean[c]) * g + (beta ? beta[c] : 0.0f);
     }
