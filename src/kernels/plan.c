@@ -931,23 +931,20 @@ int zs_plan_can_keep(const zs_net *net, int lo) {
     return 1;
 }
 
-/* First t in [lo, hi) with key[t] >= v (key ascending), or hi. */
-static int32_t lower(const int32_t *key, int32_t lo, int32_t hi, int32_t v) {
-    while (lo < hi) {
-        int32_t m = lo + (hi - lo) / 2;
-        if (key[m] < v) lo = m + 1;
-        else hi = m;
+/* First t in [lo, hi) with key[t] >= v (key ascending), or hi: one body
+ * for int32 and uint16 keys. */
+#define LOWER_BOUND(name, T)                                        \
+    static int32_t name(const T *key, int32_t lo, int32_t hi, int32_t v) { \
+        while (lo < hi) {                                           \
+            int32_t m = lo + (hi - lo) / 2;                         \
+            if (key[m] < v) lo = m + 1;                             \
+            else hi = m;                                            \
+        }                                                           \
+        return lo;                                                  \
     }
-    return lo;
-}
-static int32_t lower16(const uint16_t *key, int32_t lo, int32_t hi, int32_t v) {
-    while (lo < hi) {
-        int32_t m = lo + (hi - lo) / 2;
-        if (key[m] < v) lo = m + 1;
-        else hi = m;
-    }
-    return lo;
-}
+LOWER_BOUND(lower, int32_t)
+LOWER_BOUND(lower16, uint16_t)
+#undef LOWER_BOUND
 
 zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr, const int32_t *cstart,
                                 const int32_t *cols) {
