@@ -211,6 +211,11 @@ int cli_online_cpus(void) {
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
+int cli_machine_busy(double load0, double load1, int threads) {
+    double half = 0.5 * cli_online_cpus();
+    return load0 > half || load1 > threads + half;
+}
+
 double cli_loadavg(void) {
     double l = -1;
     FILE *f = fopen("/proc/loadavg", "r");

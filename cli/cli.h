@@ -34,6 +34,10 @@ int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, l
 /* Online CPUs (1..256); the 1-minute load average (/proc/loadavg), or -1. */
 int cli_online_cpus(void);
 double cli_loadavg(void);
+/* A run's load verdict: others were running when it started (load0 above
+ * half the CPUs), or the load at its end (load1) exceeded what its own
+ * `threads` add plus half the CPUs. */
+int cli_machine_busy(double load0, double load1, int threads);
 int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 /* Failures the command raises itself go through zs_last_error() as the

@@ -1470,10 +1470,8 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < n_rows; i++) row_summarise(&rows[i], o.rounds);
 
     double load1 = cli_loadavg();
-    /* busy: others were running when we started, or the load exceeded what
-     * this run adds (its busiest row: maxt threads, or a peer's) */
-    int ncpu = cli_online_cpus();
-    int busy = load0 > 0.5 * ncpu || load1 > maxt + 0.5 * ncpu;
+    /* what this run adds: its busiest row (maxt threads, or a peer's) */
+    int ncpu = cli_online_cpus(), busy = cli_machine_busy(load0, load1, maxt);
     if (!o.json) {
         if (o.do_sparse) print_cost("sparse", cost[0], n_cost[0], macs[0], dmacs[0]);
         if (use[1]) print_cost("dense ", cost[1], n_cost[1], macs[1], dmacs[1]);

@@ -179,7 +179,7 @@ int cmd_bench_learn(int argc, char **argv) {
                     r + 1, rounds, rate[0][r], rate[1][r], ratio[r], cpu[0][r], cpu[1][r], cratio[r]);
     }
     double load1 = cli_loadavg();
-    int ncpu = cli_online_cpus(), busy = load0 > 0.5 * ncpu || load1 > 1 + 0.5 * ncpu;
+    int ncpu = cli_online_cpus(), busy = cli_machine_busy(load0, load1, 1); /* one learning thread */
     cJSON *jr = json ? cJSON_CreateArray() : NULL, *jc = json ? cJSON_CreateArray() : NULL;
     for (long r = 0; json && r < rounds; r++) {
         cJSON_AddItemToArray(jr, cJSON_CreateNumber(ratio[r]));
