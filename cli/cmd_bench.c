@@ -15,9 +15,10 @@
  * engine is restarted between rounds.
  *
  * zeroskip rows: N copies of the model (network i > 0 is loaded from the same
- * file, or made from the same preset and seed: the same trained weights, its
- * own buffers); T pthreads serve them, worker w owns the networks i with
- * i % T == w round-robin, one batch of B inputs per zs_net_infer. If N < T
+ * file, or made from the same preset and seed: the same trained weights);
+ * T pthreads serve them, worker w owns the networks i with i % T == w
+ * round-robin, one batch of B inputs per zs_net_infer_with in the worker's
+ * one executor (the scratch its networks share, as a server would). If N < T
  * the idle workers get one more copy each: every core serves some network,
  * as a server would. A row's rate is the sum over workers of their words
  * over their own elapsed time; CPU time is each worker's thread CPU clock.
@@ -25,7 +26,9 @@
  * Inputs: real log-mel features (bench/data/gsc_test_256.safetensors, 256
  * Speech Commands test clips) unless --data or --random. MACs/word: useful
  * products counted on those inputs (zs_net_cost). Model size: the file's
- * bytes on disk and what zs_net_memory measures in memory.
+ * bytes on disk and what zs_net_memory measures in memory; the scratch one
+ * executor (per worker thread, whatever the number of networks) holds:
+ * zs_net_scratch_bytes.
  *
  * --profile: per-stage thread CPU time of the inference plan
  * (zs_net_profile) beside the measured per-core peaks (zs_cpu_peak_gflops,
@@ -350,6 +353,7 @@ typedef struct worker {
     int n_pool, batch;
     size_t insz;
     float *out;         /* (batch, K) */
+    zs_exec *exec;      /* the worker's scratch, shared by its networks */
     double warmup, seconds;
     long next;          /* call counter, kept across rounds */
     double words, wall, cpu;
@@ -363,7 +367,7 @@ static zs_status worker_call(worker *w) {
     long c = w->next++;
     int span = w->n_pool - w->batch + 1;
     size_t off = (size_t)((c * w->batch) % span) * w->insz;
-    return zs_net_infer(w->nets[c % w->n_nets], w->pool + off, w->batch, w->out);
+    return zs_net_infer_with(w->nets[c % w->n_nets], w->exec, w->pool + off, w->batch, w->out);
 }
 
 static void *worker_main(void *arg) {
@@ -416,6 +420,7 @@ static zs_status run_zs(zs_net **nets, zs_net **spares, int N, int T, int batch,
         wk->next = w;
         wk->bar = &bar;
         if (!(wk->out = calloc((size_t)batch * K, sizeof(float)))) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); goto done; }
+        if ((st = zs_exec_create(&wk->exec))) goto done;
     }
     pthread_barrier_init(&bar, NULL, (unsigned)T);
     for (int w = 0; w < T; w++) {
@@ -440,7 +445,7 @@ static zs_status run_zs(zs_net **nets, zs_net **spares, int N, int T, int batch,
     *cpu_us = words > 0 ? 1e6 * cpu / words : 0;
     *util = wall > 0 ? cpu / (wall / T) : 0; /* CPU seconds per elapsed second, all workers */
 done:
-    for (int w = 0; w < T; w++) free(ws[w].out);
+    for (int w = 0; w < T; w++) { free(ws[w].out); zs_exec_free(ws[w].exec); }
     free(ws);
     return st;
 }
@@ -1023,6 +1028,7 @@ static void print_ratios(const bench_opts *o, const row *rows, int n, cJSON *rat
 
 typedef struct msize {
     double file, model, plan;  /* bytes; file < 0: none */
+    double scratch;            /* one executor's scratch (per worker thread) */
 } msize;
 
 static zs_status measure_size(const net_source *s, zs_net *net, const char *tmp, int idx, msize *m) {
@@ -1035,10 +1041,12 @@ static zs_status measure_size(const net_source *s, zs_net *net, const char *tmp,
         if (zs_net_save(net, p) == ZS_OK && stat(p, &sb) == 0) m->file = (double)sb.st_size;
         remove(p);
     }
-    size_t plan = 0, model = 0;
+    size_t plan = 0, model = 0, scratch = 0;
     zs_status st = zs_net_memory(net, &plan, &model);
+    if (!st) st = zs_net_scratch_bytes(net, &scratch);
     m->plan = (double)plan;
     m->model = (double)model;
+    m->scratch = (double)scratch;
     return st;
 }
 
@@ -1046,7 +1054,8 @@ static void print_size(const char *what, const char *spec, const msize *m) {
     char f[32];
     if (m->file >= 0) snprintf(f, sizeof f, "%.0f", m->file);
     else snprintf(f, sizeof f, "-");
-    printf("  %-6s %-40s %12s %12.0f %12.0f %12.0f\n", what, spec, f, m->model, m->plan, m->model + m->plan);
+    printf("  %-6s %-40s %12s %12.0f %12.0f %12.0f %12.0f\n", what, spec, f, m->model, m->plan, m->model + m->plan,
+           m->scratch);
 }
 
 static cJSON *size_json(const char *spec, const msize *m) {
@@ -1055,6 +1064,7 @@ static cJSON *size_json(const char *spec, const msize *m) {
     if (m->file >= 0) cJSON_AddNumberToObject(o, "file_bytes", m->file);
     cJSON_AddNumberToObject(o, "model_bytes_in_memory", m->model);
     cJSON_AddNumberToObject(o, "plan_bytes_in_memory", m->plan);
+    cJSON_AddNumberToObject(o, "scratch_bytes_per_thread", m->scratch);
     return o;
 }
 
@@ -1483,8 +1493,8 @@ int cmd_bench(int argc, char **argv) {
         if (busy)
             printf("WARNING: the machine was busy (load average above what this run adds): absolute words/s are "
                    "low and noisy; trust the per-round ratios more\n");
-        printf("\nmodel size (bytes, measured):%-25s %12s %12s %12s %12s\n", "", "file on disk", "model in mem",
-               "plan in mem", "in memory");
+        printf("\nmodel size (bytes, measured):%-25s %12s %12s %12s %12s %12s\n", "", "file on disk", "model in mem",
+               "plan in mem", "in memory", "scratch/thr");
         if (use[0]) print_size("sparse", src[0].spec, &size[0]);
         if (use[1]) print_size("dense", src[1].spec, &size[1]);
         if (use[0] && use[1] && size[0].file > 0 && size[1].file > 0)
@@ -1492,6 +1502,9 @@ int cmd_bench(int argc, char **argv) {
                    size[1].file / size[0].file,
                    (size[1].model + size[1].plan) / (size[0].model + size[0].plan),
                    size[0].plan > 0 ? (size[1].model + size[1].plan) / size[0].plan : 0);
+        printf("  in memory = model + plan, per network; scratch/thr: the per-sample buffers, one executor per "
+               "worker thread\n  whatever the number of networks it serves (the dense reference path's activations "
+               "are per network and not counted)\n");
     }
     print_ratios(&o, rows, n_rows, ratios); /* prints unless --json */
     if (!o.json)

@@ -41,9 +41,11 @@ int cmd_info(int argc, char **argv) {
     struct stat sb;
     if (model && stat(model, &sb) == 0) printf("file: %lld bytes\n", (long long)sb.st_size);
     size_t model_b = 0, plan_b = 0;
-    if (zs_net_memory(net, &plan_b, &model_b) == ZS_OK)
+    size_t scratch_b = 0;
+    if (zs_net_memory(net, &plan_b, &model_b) == ZS_OK && zs_net_scratch_bytes(net, &scratch_b) == ZS_OK)
         printf("in memory: model %zu bytes (sparse layers packed: kept values + indices; other parameters, "
-               "BN/duty state; allocations measured), inference plan %zu bytes\n", model_b, plan_b);
+               "BN/duty state; allocations measured), inference plan %zu bytes; per-sample scratch %zu bytes "
+               "(one per executor: per serving thread, shared by its networks)\n", model_b, plan_b, scratch_b);
     else
         printf("in memory: %s\n", zs_last_error());
     if (kernels) {

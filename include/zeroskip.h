@@ -194,6 +194,19 @@ zs_status zs_net_layer_info(const zs_net *net, int i, zs_layer_info *info);
  * distinct networks may run in parallel. Returns ZS_ENUMERIC if an input or
  * output is NaN/Inf. */
 zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob);
+/* An executor: the per-sample scratch (activation, list and selection
+ * buffers) a network's inference plan runs in, apart from the network's
+ * weights. zs_net_infer uses the network's own; one executor may serve any
+ * number of networks, one call at a time (e.g. one executor per thread:
+ * twenty networks served by one thread share one scratch instead of
+ * holding twenty). It grows to the largest plan it has run (zs_exec_bytes). */
+typedef struct zs_exec zs_exec;
+zs_status zs_exec_create(zs_exec **out);
+void zs_exec_free(zs_exec *e);              /* NULL-safe */
+size_t zs_exec_bytes(const zs_exec *e);     /* bytes it holds now */
+/* zs_net_infer in executor e's scratch (NULL: the network's own). The same
+ * outputs as zs_net_infer. Not thread-safe per network or per executor. */
+zs_status zs_net_infer_with(zs_net *net, zs_exec *e, const float *x, int n, float *logprob);
 /* 1: run inference through the dense (im2col + GEMM) path even where the
  * network is sparse; 0 (default): sparse-sparse kernels where they apply. */
 void zs_net_set_dense(zs_net *net, int dense);
@@ -252,11 +265,15 @@ zs_status zs_net_profile(zs_net *net, const float *x, int n, int reps, zs_stage_
  * kept values + indices, other weights, biases, BatchNorm and k-WTA state;
  * dense weights, masks, gradients and momenta only once training, learning
  * or the reference path has needed them); *plan_bytes = the inference plan
- * (kept weights in the kernels' layouts with BatchNorm folded in, per-sample
- * buffers), built now if needed, 0 when there is none (forced dense or
- * unsupported). Activations of the reference path are not counted. Either
+ * (kept weights in the kernels' layouts with BatchNorm folded in, boost
+ * factors), built now if needed, 0 when there is none (forced dense or
+ * unsupported). Per-sample buffers live in an executor (zs_exec) and are
+ * not counted, as activations of the reference path are not; either
  * pointer may be NULL. */
 zs_status zs_net_memory(zs_net *net, size_t *plan_bytes, size_t *model_bytes);
+/* Bytes of executor scratch the network's plan needs to run (built now if
+ * needed; 0 when there is no plan): what one zs_exec serving it holds. */
+zs_status zs_net_scratch_bytes(zs_net *net, size_t *bytes);
 
 /* ---- training ---------------------------------------------------------- */
 typedef struct zs_sgd {

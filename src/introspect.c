@@ -148,6 +148,17 @@ zs_status zs_net_profile(zs_net *net, const float *x, int n, int reps, zs_stage_
     return ZS_OK;
 }
 
+zs_status zs_net_scratch_bytes(zs_net *net, size_t *bytes) {
+    ZS_RETURN_IF(!net || !bytes, ZS_EINVAL, "zs_net_scratch_bytes: NULL argument");
+    *bytes = 0;
+    if (!net->dense && !net->plan_unsupported) {
+        zs_status st = ensure_plan(net);
+        if (st && st != ZS_EUNSUPPORTED) return st;
+    }
+    *bytes = net->dense ? 0 : zs_plan_scratch_bytes(net);
+    return ZS_OK;
+}
+
 zs_status zs_net_memory(zs_net *net, size_t *plan_bytes, size_t *model_bytes) {
     ZS_RETURN_IF(!net, ZS_EINVAL, "zs_net_memory: NULL network");
     if (model_bytes) *model_bytes = zs_net_model_bytes(net);

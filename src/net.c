@@ -553,6 +553,7 @@ zs_status zs_net_create_preset(zs_net **out, const char *preset, uint64_t seed) 
 void zs_net_free(zs_net *net) {
     if (!net) return;
     zs_plan_free(net);
+    zs_exec_free(net->exec);
     zs_ts_free(net);
     if (net->class_names)
         for (int i = 0; i < net->num_classes; i++) free(net->class_names[i]);
@@ -817,6 +818,10 @@ void zs_net_set_dense(zs_net *net, int dense) {
 }
 
 zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob) {
+    return zs_net_infer_with(net, NULL, x, n, logprob);
+}
+
+zs_status zs_net_infer_with(zs_net *net, zs_exec *exec, const float *x, int n, float *logprob) {
     zs_status st;
     ZS_RETURN_IF(!net || !x || !logprob || n < 0, ZS_EINVAL, "zs_net_infer: bad argument");
     if (n == 0) return ZS_OK;
@@ -830,7 +835,7 @@ zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob) {
             else if (st) return st;
         }
         if (net->kernels) {
-            if ((st = zs_plan_infer(net, x, n, logprob))) return st;
+            if ((st = zs_plan_infer(net, exec, x, n, logprob))) return st;
             ZS_RETURN_IF(!zs_all_finite(logprob, (size_t)n * K), ZS_ENUMERIC, "output contains NaN or Inf");
             return ZS_OK;
         }

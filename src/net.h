@@ -144,6 +144,7 @@ struct zs_net {
     int epochs_done;          /* epochs completed by zs_train (checkpoints)   */
     zs_rng train_rng;         /* shuffling state after epochs_done epochs     */
     void *kernels;            /* packed inference plan (kernels/plan.c)       */
+    zs_exec *exec;            /* its own executor (zs_net_infer), lazily      */
     int plan_unsupported;     /* zs_plan_build said ZS_EUNSUPPORTED           */
 };
 

@@ -16,7 +16,8 @@
  * Also: batch n equals n batches of 1 bit for bit, unsupported
  * architectures say ZS_EUNSUPPORTED (and zs_net_infer still answers; dense
  * networks too unless ZS_PLAN_DENSE=1, which these comparisons set),
- * and networks run concurrently in threads give the sequential results.
+ * and networks run concurrently in threads give the sequential results,
+ * also when networks of different shapes share one executor (zs_exec).
  */
 #include "check.h"
 #include "kernels/kernels.h"
@@ -133,7 +134,7 @@ static void compare_preset(const char *preset, int dense) {
                zs_isa_name((zs_isa)isa), maxabs, worst, am, NS);
         /* batch n == n batches of 1, bit for bit */
         for (int n = 0; n < NS; n++)
-            CHECK(zs_plan_infer(net, x + n * insz, 1, one + n * K) == ZS_OK, "plan infer 1");
+            CHECK(zs_plan_infer(net, NULL, x + n * insz, 1, one + n * K) == ZS_OK, "plan infer 1");
         CHECK(!memcmp(one, got, sizeof(float) * K * NS), "%s [%s]: batch of %d == %d batches of 1", preset,
               zs_isa_name((zs_isa)isa), NS, NS);
     }
@@ -166,7 +167,7 @@ static void variants(const char *preset) {
         unsetenv("ZS_PLAN_CONV"); unsetenv("ZS_PLAN_LINEAR"); unsetenv("ZS_ISA"); unsetenv("ZS_PLAN_LINEAR_SWITCH");
         CHECK(st == ZS_OK, "%s plan variant %d: %s", preset, v, zs_last_error());
         if (st) continue;
-        CHECK(zs_plan_infer(net, x, 8, got) == ZS_OK, "infer");
+        CHECK(zs_plan_infer(net, NULL, x, 8, got) == ZS_OK, "infer");
         char what[128];
         snprintf(what, sizeof what, "%s with ZS_PLAN_CONV=%s ZS_PLAN_LINEAR=%s switch %s", preset,
                  conv[v] ? conv[v] : "default", lin[v] ? lin[v] : "default", sw[v] ? sw[v] : "default");
@@ -226,7 +227,7 @@ static void odd_arch(void) {
     zs_net_set_dense(net, 0);
     for (int isa = ZS_ISA_SCALAR; isa <= (int)zs_isa_cpu(); isa++) {
         CHECK(build_with_isa(net, (zs_isa)isa), "odd arch plan (%s): %s", zs_isa_name((zs_isa)isa), zs_last_error());
-        CHECK(zs_plan_infer(net, x, 8, got) == ZS_OK, "odd arch infer");
+        CHECK(zs_plan_infer(net, NULL, x, 8, got) == ZS_OK, "odd arch infer");
         CHECK_CLOSE(got, ref, 5 * 8, 2e-3, 2e-3, "odd arch (pad, affine BN, relu, 3x3/2 pool, dropout) vs reference");
     }
     zs_net_free(net);
@@ -263,6 +264,83 @@ static void concurrent(void) {
 out:
     for (int i = 0; i < NN; i++) zs_net_free(nets[i]);
     free(x);
+}
+
+/* One executor serving networks of different architectures in turn (the
+ * largest scratch first needed last, so it grows): every answer is the one
+ * the network gives in its own executor, bit for bit; once grown it holds
+ * at least each plan's need and does not grow again; two threads, each with
+ * one executor for two networks, give the same answers too. */
+typedef struct { zs_net *a, *b; zs_exec *e; const float *xa, *xb; float *oa, *ob; int n; zs_status st; } ejob;
+static void *run_ejob(void *v) {
+    ejob *j = v;
+    for (int r = 0; r < 3 && j->st == ZS_OK; r++) {
+        j->st = zs_net_infer_with(j->a, j->e, j->xa, j->n, j->oa);
+        if (j->st == ZS_OK) j->st = zs_net_infer_with(j->b, j->e, j->xb, j->n, j->ob);
+    }
+    return NULL;
+}
+
+static void shared_exec(void) {
+    enum { NN = 4, N = 5 };
+    static const char *pre[NN] = {"mnist-sparse-mlp", "gsc-sparse-fast", "gsc-sparse", "mnist-sparse-mlp"};
+    zs_net *nets[NN] = {0};
+    float *x[NN] = {0}, *own[NN] = {0}, *got[NN] = {0};
+    int K[NN];
+    size_t need[NN], most = 0;
+    zs_exec *e = NULL;
+    CHECK(zs_exec_create(NULL) == ZS_EINVAL && zs_exec_bytes(NULL) == 0, "zs_exec_create(NULL), zs_exec_bytes(NULL)");
+    zs_exec_free(NULL);
+    for (int i = 0; i < NN; i++) {
+        if (zs_net_create_preset(&nets[i], pre[i], 300 + i) != ZS_OK) { CHECK(0, "create: %s", zs_last_error()); goto out; }
+        int c, h, w;
+        zs_net_input_shape(nets[i], &c, &h, &w);
+        size_t insz = (size_t)c * h * w;
+        K[i] = zs_net_num_classes(nets[i]);
+        warm_up(nets[i], insz, K[i]);
+        x[i] = malloc(sizeof(float) * insz * N);
+        own[i] = malloc(sizeof(float) * (size_t)K[i] * N);
+        got[i] = malloc(sizeof(float) * (size_t)K[i] * N);
+        fill_inputs(x[i], insz * N);
+        CHECK(zs_net_infer(nets[i], x[i], N, own[i]) == ZS_OK, "own executor: %s", zs_last_error());
+        CHECK(zs_net_scratch_bytes(nets[i], &need[i]) == ZS_OK && need[i] > 0, "%s: scratch bytes", pre[i]);
+        if (need[i] > most) most = need[i];
+    }
+    CHECK(need[2] > need[0], "gsc-sparse needs more scratch (%zu) than the MLP (%zu)", need[2], need[0]);
+    CHECK(zs_exec_create(&e) == ZS_OK && zs_exec_bytes(e) == 0, "an executor starts empty");
+    size_t grown = 0;
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < NN; i++) {
+            CHECK(zs_net_infer_with(nets[i], e, x[i], N, got[i]) == ZS_OK, "infer_with: %s", zs_last_error());
+            CHECK(!memcmp(got[i], own[i], sizeof(float) * (size_t)K[i] * N),
+                  "round %d, %s in a shared executor == in its own", r, pre[i]);
+        }
+        if (r == 0) grown = zs_exec_bytes(e);
+        else CHECK(zs_exec_bytes(e) == grown, "the executor grows once (%zu, now %zu)", grown, zs_exec_bytes(e));
+    }
+    CHECK(grown >= most, "the executor holds the largest need (%zu >= %zu)", grown, most);
+    /* two threads, one executor each, serving two networks each */
+    {
+        zs_exec *te[2] = {0};
+        float *pa[NN];
+        for (int i = 0; i < NN; i++) pa[i] = malloc(sizeof(float) * (size_t)K[i] * N);
+        ejob jobs[2];
+        pthread_t th[2];
+        for (int t = 0; t < 2; t++) {
+            CHECK(zs_exec_create(&te[t]) == ZS_OK, "create");
+            jobs[t] = (ejob){nets[t], nets[t + 2], te[t], x[t], x[t + 2], pa[t], pa[t + 2], N, ZS_OK};
+            pthread_create(&th[t], NULL, run_ejob, &jobs[t]);
+        }
+        for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+        for (int t = 0; t < 2; t++) CHECK(jobs[t].st == ZS_OK, "thread %d: %s", t, zs_last_error());
+        for (int i = 0; i < NN; i++)
+            CHECK(!memcmp(pa[i], own[i], sizeof(float) * (size_t)K[i] * N), "%s: threads with shared executors", pre[i]);
+        for (int i = 0; i < NN; i++) free(pa[i]);
+        zs_exec_free(te[0]); zs_exec_free(te[1]);
+    }
+out:
+    zs_exec_free(e);
+    for (int i = 0; i < NN; i++) { zs_net_free(nets[i]); free(x[i]); free(own[i]); free(got[i]); }
 }
 
 /* fp32 winner sets: the top k-WTA's winners of every sample through the
@@ -334,5 +412,6 @@ int main(void) {
     odd_arch();
     unsupported();
     concurrent();
+    shared_exec();
     return check_finish("test_plan");
 }

@@ -11,7 +11,9 @@
  * as the reference computes them (expf((k/U - duty) * boost)), with
  * k = k_inference; a k-WTA2d followed by a 2x2/2 max-pool becomes one fused
  * stage; ReLU followed by a 2x2/2 max-pool too; every buffer a sample needs
- * is allocated here. zs_plan_infer allocates nothing and runs the samples
+ * is sized here and lives in an executor (zs_exec: the network's own, or
+ * one the caller shares between networks, e.g. one per thread). zs_plan_infer
+ * allocates nothing once the executor has grown to the plan, and runs the samples
  * one by one (batch 1 is the streaming case; larger batches just loop).
  *
  * What it is not: a general graph compiler. Supported: conv2d (stride 1,
@@ -86,6 +88,10 @@ typedef struct stage {
     float *invstd;            /* (O) when lin_bn                             */
 } stage;
 
+/* An executor's scratch regions, always in this order and each always in
+ * the same role, whichever plan runs: the largest each plan has needed. */
+enum { R_BUF0, R_BUF1, R_LIDX, R_LVAL, R_KWORK, R_CSCRATCH, R_CMAP, N_REGIONS };
+
 typedef struct zs_plan {
     const zs_kernels *K;
     int n, cap;
@@ -101,7 +107,13 @@ typedef struct zs_plan {
     float *cscratch;          /* conv_sparse scratch                       */
     float *cmap;              /* conv_kwta_pool's map when the stage's input
                                  is a plan buffer (NULL: not needed)        */
-    size_t kwork_len, cscratch_len; /* their bytes (zs_plan_bytes)         */
+    size_t kwork_len, cscratch_len; /* their bytes                         */
+    size_t cmap_len;          /* floats of cmap (0: none)                  */
+    /* The buffers above are not the plan's own: bind() points them into
+     * an executor's scratch (zs_exec) before every run; need[r] = bytes
+     * of region r (R_BUF0 ..). */
+    size_t need[N_REGIONS];
+    uint64_t id;              /* unique per built plan (zs_exec.last)      */
     int calibrated;           /* kernel alternatives chosen by measurement */
     int calib_seen;           /* samples timed so far (calibrate_one)       */
 } zs_plan;
@@ -120,10 +132,7 @@ static void plan_destroy(zs_plan *p) {
     if (!p) return;
     for (int i = 0; i < p->n; i++) stage_free(&p->st[i]);
     free(p->st);
-    zs_free_aligned(p->buf[0]); zs_free_aligned(p->buf[1]);
-    zs_free_aligned(p->lidx); zs_free_aligned(p->lval);
-    zs_free_aligned(p->kwork); zs_free_aligned(p->cscratch); zs_free_aligned(p->cmap);
-    free(p);
+    free(p); /* the buffers belong to an executor */
 }
 
 void zs_plan_free(zs_net *net) {
@@ -504,17 +513,17 @@ zs_status zs_plan_build(zs_net *net) {
     }
     p->buf_len = maxd + 64;
     p->list_len = maxl + 64;
-    p->buf[0] = zs_alloc_aligned(p->buf_len, sizeof(float));
-    p->buf[1] = zs_alloc_aligned(p->buf_len, sizeof(float));
-    p->lidx = zs_alloc_aligned(p->list_len, sizeof(int32_t));
-    p->lval = zs_alloc_aligned(p->list_len, sizeof(float));
-    p->kwork = zs_alloc_aligned(maxk, 1);
-    p->cscratch = zs_alloc_aligned(maxc, sizeof(float));
-    if (maxm && !(p->cmap = zs_alloc_aligned(maxm + 64, sizeof(float)))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
     p->kwork_len = maxk;
     p->cscratch_len = sizeof(float) * maxc;
-    if (!p->buf[0] || !p->buf[1] || !p->lidx || !p->lval || !p->kwork || !p->cscratch)
-        ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
+    p->cmap_len = maxm ? maxm + 64 : 0;
+    p->need[R_BUF0] = p->need[R_BUF1] = sizeof(float) * p->buf_len;
+    p->need[R_LIDX] = sizeof(int32_t) * p->list_len;
+    p->need[R_LVAL] = sizeof(float) * p->list_len;
+    p->need[R_KWORK] = p->kwork_len;
+    p->need[R_CSCRATCH] = p->cscratch_len;
+    p->need[R_CMAP] = sizeof(float) * p->cmap_len;
+    static _Atomic uint64_t next_id = 1;
+    p->id = next_id++;
     net->kernels = p;
     return ZS_OK;
 fail:
@@ -669,6 +678,91 @@ static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) 
     }
 }
 
+/* ------------------------------------------------------------ executors */
+
+/* A run's scratch (public: zs_exec): one zero-filled block of regions
+ * R_BUF0 .. (64-byte aligned, in that order), cap[r] bytes each, grown to
+ * the largest need of any plan bound to it. last: the id of the plan that
+ * ran in it last. */
+struct zs_exec {
+    unsigned char *mem;
+    size_t cap[N_REGIONS], bytes;
+    uint64_t last;
+};
+
+zs_status zs_exec_create(zs_exec **out) {
+    ZS_RETURN_IF(!out, ZS_EINVAL, "zs_exec_create: NULL argument");
+    *out = calloc(1, sizeof **out);
+    ZS_RETURN_IF(!*out, ZS_ENOMEM, "zs_exec_create: out of memory");
+    return ZS_OK;
+}
+
+void zs_exec_free(zs_exec *e) {
+    if (!e) return;
+    zs_free_aligned(e->mem);
+    free(e);
+}
+
+size_t zs_exec_bytes(const zs_exec *e) { return e && e->mem ? malloc_usable_size(e->mem) : 0; }
+
+/* Point p's buffers into e's scratch, growing it first if p needs more. */
+static zs_status bind(zs_plan *p, zs_exec *e) {
+    int grow = !e->mem;
+    for (int r = 0; r < N_REGIONS; r++) grow |= p->need[r] > e->cap[r];
+    if (grow) {
+        size_t cap[N_REGIONS], tot = 0;
+        for (int r = 0; r < N_REGIONS; r++) {
+            cap[r] = ((p->need[r] > e->cap[r] ? p->need[r] : e->cap[r]) + 63) & ~(size_t)63;
+            tot += cap[r];
+        }
+        unsigned char *m = zs_alloc_aligned(tot ? tot : 64, 1);
+        ZS_RETURN_IF(!m, ZS_ENOMEM, "executor: out of memory (%zu bytes of scratch)", tot);
+        zs_free_aligned(e->mem);
+        e->mem = m;
+        memcpy(e->cap, cap, sizeof cap);
+        e->bytes = tot;
+        e->last = 0;
+    }
+    unsigned char *q[N_REGIONS];
+    q[0] = e->mem;
+    for (int r = 1; r < N_REGIONS; r++) q[r] = q[r - 1] + e->cap[r - 1];
+    p->buf[0] = (float *)q[R_BUF0];
+    p->buf[1] = (float *)q[R_BUF1];
+    p->lidx = (int32_t *)q[R_LIDX];
+    p->lval = (float *)q[R_LVAL];
+    p->kwork = q[R_KWORK];
+    p->cscratch = (float *)q[R_CSCRATCH];
+    p->cmap = p->cmap_len ? (float *)q[R_CMAP] : NULL;
+    if (e->last != p->id) {
+        /* another plan ran here: what lies past this plan's extents may be
+         * its values; the 64 padding entries after each buffer are zero
+         * again, as in a block of this plan's own */
+        memset(p->buf[0] + p->buf_len - 64, 0, 64 * sizeof(float));
+        memset(p->buf[1] + p->buf_len - 64, 0, 64 * sizeof(float));
+        memset(p->lidx + p->list_len - 64, 0, 64 * sizeof(int32_t));
+        memset(p->lval + p->list_len - 64, 0, 64 * sizeof(float));
+        if (p->cmap) memset(p->cmap + p->cmap_len - 64, 0, 64 * sizeof(float));
+        e->last = p->id;
+    }
+    return ZS_OK;
+}
+
+/* The network's own executor (zs_net_infer, learning, profiling). */
+static zs_status bind_own(zs_net *net) {
+    if (!net->exec) {
+        zs_status st = zs_exec_create((zs_exec **)&net->exec);
+        if (st) return st;
+    }
+    return bind(net->kernels, net->exec);
+}
+
+size_t zs_plan_scratch_bytes(const zs_net *net) {
+    const zs_plan *p = net ? net->kernels : NULL;
+    size_t b = 0;
+    for (int r = 0; p && r < N_REGIONS; r++) b += (p->need[r] + 63) & ~(size_t)63;
+    return b;
+}
+
 static double wall_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -759,10 +853,12 @@ static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
     }
 }
 
-zs_status zs_plan_infer(zs_net *net, const float *x, int n, float *logprob) {
+zs_status zs_plan_infer(zs_net *net, zs_exec *e, const float *x, int n, float *logprob) {
     ZS_RETURN_IF(!net || !net->kernels, ZS_EINVAL, "zs_plan_infer: no plan built");
     ZS_RETURN_IF(n < 0 || (n > 0 && (!x || !logprob)), ZS_EINVAL, "zs_plan_infer: bad argument");
     zs_plan *p = net->kernels;
+    zs_status st = e ? bind(p, e) : bind_own(net);
+    if (st) return st;
     for (int i = 0; i < n; i++) {
         if (!p->calibrated) calibrate_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes);
         else infer_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes, NULL);
@@ -794,6 +890,8 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
 zs_status zs_plan_profile(zs_net *net, const float *x, int n, int reps, FILE *f) {
     ZS_RETURN_IF(!net || !net->kernels || !x || n < 1 || reps < 1, ZS_EINVAL, "zs_plan_profile: bad argument");
     zs_plan *p = net->kernels;
+    zs_status st = bind_own(net);
+    if (st) return st;
     double *prof = calloc((size_t)p->n, sizeof(double));
     float *lp = malloc(sizeof(float) * (size_t)p->classes);
     if (!prof || !lp) { free(prof); free(lp); return ZS_ERR(ZS_ENOMEM, "out of memory"); }
@@ -813,6 +911,7 @@ zs_status zs_plan_profile(zs_net *net, const float *x, int n, int reps, FILE *f)
 
 int zs_plan_profile_stages(zs_net *net, const float *x, int n, int reps, zs_stage_profile *out, int max) {
     zs_plan *p = net->kernels;
+    if (bind_own(net)) return -1;
     double *prof = calloc((size_t)p->n, sizeof(double));
     float *lp = malloc(sizeof(float) * (size_t)p->classes);
     if (!prof || !lp) { free(prof); free(lp); return -1; }
@@ -838,13 +937,11 @@ int zs_plan_profile_stages(zs_net *net, const float *x, int n, int reps, zs_stag
 static size_t ub(const void *q) { return q ? malloc_usable_size((void *)q) : 0; }
 
 /* What the plan really holds: the allocator's usable size of each of its
- * blocks (packed weights, boost factors, activation and list buffers,
- * selection and conv scratch). */
+ * blocks (packed weights, boost factors, stage table). */
 size_t zs_plan_bytes(const zs_net *net) {
     const zs_plan *p = net ? net->kernels : NULL;
     if (!p) return 0;
-    size_t b = ub(p) + ub(p->st) + ub(p->buf[0]) + ub(p->buf[1]) + ub(p->lidx) + ub(p->lval) + ub(p->kwork) +
-               ub(p->cscratch) + ub(p->cmap);
+    size_t b = ub(p) + ub(p->st); /* the buffers are an executor's: zs_exec_bytes */
     for (int i = 0; i < p->n; i++) {
         const stage *s = &p->st[i];
         const zs_conv_taps *t = &s->taps;
@@ -878,6 +975,8 @@ zs_status zs_plan_forward_keep(zs_net *net, const float *x, int s, float *logpro
     ZS_RETURN_IF(!net || !net->kernels || !x || !logprob || s < 0 || s >= net->max_batch, ZS_EINVAL,
                  "zs_plan_forward_keep: bad argument");
     zs_plan *p = net->kernels;
+    zs_status bs = bind_own(net);
+    if (bs) return bs;
     if (!p->calibrated) calibrate_one(p, x, logprob); /* same outputs; then run again, keeping */
     const float *cur = x;
     int nl = 0;
@@ -1009,9 +1108,13 @@ zs_status zs_plan_update_kwta(zs_net *net, int li) {
     return ZS_ERR(ZS_EUNSUPPORTED, "zs_plan_update_kwta: the plan has no k-WTA stage for layer %d", li);
 }
 
-void zs_plan_calibrate(zs_net *net, const float *x, float *logprob) {
+zs_status zs_plan_calibrate(zs_net *net, const float *x, float *logprob) {
     zs_plan *p = net ? net->kernels : NULL;
-    while (p && !p->calibrated) calibrate_one(p, x, logprob);
+    if (!p || p->calibrated) return ZS_OK;
+    zs_status st = bind_own(net);
+    if (st) return st;
+    while (!p->calibrated) calibrate_one(p, x, logprob);
+    return ZS_OK;
 }
 
 int zs_plan_linear_shared(const zs_net *net, int li) {

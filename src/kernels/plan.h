@@ -16,8 +16,11 @@
 zs_status zs_plan_build(zs_net *net);
 /* Free net->kernels (NULL-safe) and set it to NULL. */
 void zs_plan_free(zs_net *net);
-/* Inference through the plan on n samples (n, C, H, W) -> log-probs (n, K). */
-zs_status zs_plan_infer(zs_net *net, const float *x, int n, float *logprob);
+/* Inference through the plan on n samples (n, C, H, W) -> log-probs (n, K),
+ * in executor e's scratch (NULL: the network's own executor, net->exec). */
+zs_status zs_plan_infer(zs_net *net, zs_exec *e, const float *x, int n, float *logprob);
+/* Bytes of executor scratch the built plan needs (0: none built). */
+size_t zs_plan_scratch_bytes(const zs_net *net);
 /* The plan's stages, their shapes and kernels, to `f` ("no inference plan"
  * when none is built). */
 void zs_plan_describe(const zs_net *net, FILE *f);
@@ -59,5 +62,5 @@ zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr
                                 const int32_t *cols);
 zs_status zs_plan_update_kwta(zs_net *net, int li);
 /* Finish the plan's kernel choice (calibration) now, on sample x. */
-void zs_plan_calibrate(zs_net *net, const float *x, float *logprob);
+zs_status zs_plan_calibrate(zs_net *net, const float *x, float *logprob);
 #endif
