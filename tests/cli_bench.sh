@@ -49,8 +49,8 @@ for tb in "t1 b1" "t1 b16"; do
         && ok || bad "$tb ratio with 2 rounds"
 done
 grep -qE '^  t1 b1: sparse 2 networks / 1 \(aggregate\) +median' "$T/out" && ok || bad "networks ratio"
-grep -qE '^  sparse +gsc-sparse +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$' "$T/out" && ok || bad "sparse size row (file, model, plan, total)"
-grep -qE '^  dense +gsc-dense +[0-9]+ +[0-9]+ +0 +[0-9]+$' "$T/out" && ok || bad "dense size row: no plan"
+grep -qE '^  sparse +gsc-sparse +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[1-9][0-9]*$' "$T/out" && ok || bad "sparse size row (file, model, plan, total, scratch)"
+grep -qE '^  dense +gsc-dense +[0-9]+ +[0-9]+ +0 +[0-9]+ +0$' "$T/out" && ok || bad "dense size row: no plan, no scratch"
 grep -qE '^load average \(1 min\): [0-9.]+ at start, [0-9.]+ at end' "$T/out" && ok || bad "load average printed"
 grep -q 'peer' "$T/out" && bad "no peers without --peers" || ok
 grep 'target' "$T/out" | grep -qv 'docs/BENCHMARKS.md' && bad "no targets in the output" || ok
@@ -102,6 +102,7 @@ assert q["median"] == sorted(q["rounds"])[1], q
 s = d["size"]
 assert s["sparse"]["plan_bytes_in_memory"] > 0 and s["dense"]["plan_bytes_in_memory"] == 0, s
 assert s["sparse"]["model_bytes_in_memory"] > 0 and s["sparse"]["file_bytes"] > 0, s
+assert s["sparse"]["scratch_bytes_per_thread"] > 0 and s["dense"]["scratch_bytes_per_thread"] == 0, s
 assert d["peers_unavailable"] == []
 assert "busy_warning" in d and "loadavg_start" in d
 print("json ok")

@@ -25,7 +25,7 @@ echo "    gsc-sparse $sp bytes, gsc-dense $dn bytes ($(awk "BEGIN{printf \"%.2f\
 check "gsc-sparse ($sp bytes) at least 5x smaller than gsc-dense ($dn bytes)" [ $((sp * 5)) -le "$dn" ]
 if "$ZS" info "$SP" >"$T/info" 2>&1; then ok; else bad "info $SP"; fi
 check "info prints the file's bytes" grep -q "^file: $sp bytes$" "$T/info"
-check "info prints the bytes held in memory" grep -q "^in memory: model [0-9]* bytes.*inference plan [0-9]* bytes$" "$T/info"
+check "info prints the bytes held in memory" grep -q "^in memory: model [0-9]* bytes.*inference plan [0-9]* bytes; per-sample scratch [0-9]* bytes" "$T/info"
 
 if ! [ -x "$PY" ] || ! "$PY" -c 'import numpy' >/dev/null 2>&1; then
     skip "$PY with numpy not available: old-form and PyTorch checks skipped"; finish
