@@ -123,7 +123,8 @@ static void test_conv_dense(const zs_kernels *K) {
         }
 }
 
-static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, int vec, int blk) {
+/* groups: also run with every kx_group 1 .. Kw (conv_sparse_tap) */
+static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, int vec, int blk, int groups) {
     /* (Ci, H, W, Co, Kh, Kw, pad) */
     static const int shapes[][7] = {
         {64, 14, 14, 64, 5, 5, 0}, {1, 5, 5, 1, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {2, 6, 6, 15, 5, 5, 2},
@@ -148,16 +149,20 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
                 CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, list, vec) == ZS_OK, "pack");
                 if (blk) CHECK(zs_conv_scatter_pack_blocks(&p, NULL) == ZS_OK, "pack blocks");
                 float *scratch = falloc(zs_conv_sparse_scratch(&p));
-                fn(got, idx, val, n, &p, scratch);
                 zs_conv2d_forward_naive(want, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
                 float *mag = falloc((size_t)Co * Ho * Wo);
                 absv(w, w, (size_t)Co * fan); absv(b, b, (size_t)Co); absv(x, x, (size_t)U);
                 zs_conv2d_forward_naive(mag, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
-                char what[192];
-                snprintf(what, sizeof what, "[%s] %s Ci=%d %dx%d Co=%d K=%dx%d pad %d sparsity %s density %.1f (%d inputs)",
-                         isa_tag, name, Ci, H, W, Co, Kh, Kw, pad,
-                         sp < 4 ? (const char *[]){"0", "0.5", "0.9", "1"}[sp] : "16-blocks", densities[d], n);
-                check_mag(got, want, mag, (size_t)Co * Ho * Wo, what);
+                for (int g = 0; g <= (groups ? Kw : 0); g++) {
+                    p.kx_group = g;
+                    fn(got, idx, val, n, &p, scratch);
+                    char what[192];
+                    snprintf(what, sizeof what,
+                             "[%s] %s kx_group %d Ci=%d %dx%d Co=%d K=%dx%d pad %d sparsity %s density %.1f (%d inputs)",
+                             isa_tag, name, g, Ci, H, W, Co, Kh, Kw, pad,
+                             sp < 4 ? (const char *[]){"0", "0.5", "0.9", "1"}[sp] : "16-blocks", densities[d], n);
+                    check_mag(got, want, mag, (size_t)Co * Ho * Wo, what);
+                }
                 zs_free_aligned(mag);
                 zs_conv_scatter_free(&p);
                 zs_free_aligned(scratch);
@@ -166,11 +171,11 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
             }
 }
 
-static void test_conv_sparse_vec(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_vec, "conv_sparse_vec", 0, 1, 0); }
-static void test_conv_sparse_list(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_list, "conv_sparse_list", 1, 0, 0); }
-static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_pos, "conv_sparse_pos", 0, 1, 0); }
-static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1, 0); }
-static void test_conv_sparse_blk(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_blk, "conv_sparse_blk", 0, 1, 1); }
+static void test_conv_sparse_vec(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_vec, "conv_sparse_vec", 0, 1, 0, 0); }
+static void test_conv_sparse_list(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_list, "conv_sparse_list", 1, 0, 0, 0); }
+static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_pos, "conv_sparse_pos", 0, 1, 0, 0); }
+static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1, 0, 1); }
+static void test_conv_sparse_blk(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_blk, "conv_sparse_blk", 0, 1, 1, 0); }
 
 /* ---------------------------------------------------------------- k-WTA */
 
@@ -550,9 +555,9 @@ static void linear_case(zs_linear_sparse_fn *fn, zs_linear_gather_fn *gfn, const
 }
 
 /* The plan picks between these pairs by timing on the running CPU
- * (plan_calibrate), so they must agree BIT FOR BIT: conv_sparse_tap,
- * conv_sparse_pos and conv_sparse_blk add each output's products in the
- * same (ky, kx, ci) order (blk without the zero-weight ones); linear_ss
+ * (plan_calibrate), so they must agree BIT FOR BIT: conv_sparse_tap (for
+ * every kx_group), conv_sparse_pos and conv_sparse_blk add each output's
+ * products in the same (ky, kx, ci) order (blk without the zero-weight ones); linear_ss
  * (on block weights) too; linear_ss_list and linear_sg in input order, one FMA each. */
 static void same_bits(const zs_kernels *K) {
     static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {5, 4, 4, 33, 2, 2, 0}};
@@ -571,11 +576,14 @@ static void same_bits(const zs_kernels *K) {
             zs_conv_scatter p;
             CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK, "pack");
             float *scratch = falloc(zs_conv_sparse_scratch(&p));
-            K->conv_sparse_tap(o1, idx, val, n, &p, scratch);
             K->conv_sparse_pos(o2, idx, val, n, &p, scratch);
-            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
-                  "[%s] conv_sparse_tap == conv_sparse_pos bit for bit (Ci=%d %dx%d Co=%d density %.1f)", isa_tag, Ci, H,
-                  W, Co, densities[d]);
+            for (int g = Kw; g >= 0; g--) { /* ends at kx_group 0 (one tap) for o1 below */
+                p.kx_group = g;
+                K->conv_sparse_tap(o1, idx, val, n, &p, scratch);
+                CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
+                      "[%s] conv_sparse_tap kx_group %d == conv_sparse_pos bit for bit (Ci=%d %dx%d Co=%d density %.1f)",
+                      isa_tag, g, Ci, H, W, Co, densities[d]);
+            }
             CHECK(zs_conv_scatter_pack_blocks(&p, NULL) == ZS_OK, "pack blocks");
             K->conv_sparse_blk(o2, idx, val, n, &p, scratch);
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),

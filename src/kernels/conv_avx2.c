@@ -109,7 +109,7 @@ void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, 
                                 const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
+    zs_conv_sort_by_pos(idx, val, n, p, scratch, 0, &ps, &pw, &pv);
     int nv = p->Cop / 8; /* 8-float vectors; Cop is a multiple of 16 */
     for (int c = 0; c < nv; c += 4) {
         if (nv - c >= 4) pos_chunk(scratch, ps, pw, pv, p, 8 * c, 4);
@@ -120,5 +120,6 @@ void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, 
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
  * channels in 8 ymm */
+#define CT_NO 1 /* one output position per pass: its 8 ymm are 8 FMA chains */
 #define CT_FN zs_conv_sparse_tap__avx2
 #include "conv_tap_kern.h"

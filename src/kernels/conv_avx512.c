@@ -115,6 +115,48 @@ void zs_conv_sparse_vec__avx512(float *out, const int32_t *idx, const float *val
 }
 
 
+/* zs_conv_unpack_acc in 16x16 blocks transposed in registers: acc (P, Cop)
+ * channel-last (rows 64-byte aligned) -> out (Co, P). */
+static inline void tr16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop) {
+    for (int q0 = 0; q0 < P; q0 += 16) {
+        const int nq = P - q0 < 16 ? P - q0 : 16;
+        const __mmask16 mq = tail16(nq);
+        for (int o0 = 0; o0 < Co; o0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < nq ? _mm512_load_ps(acc + (size_t)(q0 + i) * Cop + o0) : _mm512_setzero_ps();
+            tr16(r);
+            const int no = Co - o0 < 16 ? Co - o0 : 16;
+            for (int i = 0; i < no; i++) _mm512_mask_storeu_ps(out + (size_t)(o0 + i) * P + q0, mq, r[i]);
+        }
+    }
+}
+
 /* Output-stationary (conv_sparse_pos): inputs bucketed by position; every
  * output position keeps up to 64 output channels in 4 registers and adds
  * v * w[ci, ky, kx] for the inputs of its window: no accumulator stores
@@ -177,7 +219,7 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
                                 const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
+    zs_conv_sort_by_pos(idx, val, n, p, scratch, 0, &ps, &pw, &pv);
     int nv = p->Cop / 16;
     for (int c = 0; c < nv; c += 4) {
         switch (nv - c >= 4 ? 4 : nv - c) {
@@ -187,10 +229,12 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
         default: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 1); break;
         }
     }
-    zs_conv_unpack_acc(out, scratch, p->Co, p->Ho * p->Wo, p->Cop);
+    unpack_acc16(out, scratch, p->Co, p->Ho * p->Wo, p->Cop);
 }
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
  * channels in 4 zmm */
+#define CT_NO 2 /* two output positions per pass: 8 FMA chains */
+#define CT_UNPACK unpack_acc16
 #define CT_FN zs_conv_sparse_tap__avx512
 #include "conv_tap_kern.h"

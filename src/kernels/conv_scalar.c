@@ -80,7 +80,7 @@ void zs_conv_sparse_pos__scalar(float *out, const int32_t *idx, const float *val
                                 const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
+    zs_conv_sort_by_pos(idx, val, n, p, scratch, 0, &ps, &pw, &pv);
     int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
     float *acc = scratch;
     for (int oy = 0; oy < Ho; oy++)
@@ -112,7 +112,7 @@ void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val
                                 const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
+    zs_conv_sort_by_pos(idx, val, n, p, scratch, 0, &ps, &pw, &pv);
     const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
     const int P = Ho * Wo;
     for (int q = 0; q < P; q++)

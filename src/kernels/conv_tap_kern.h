@@ -2,47 +2,111 @@
  * conv_tap_kern.h — conv_sparse_tap, one source for every vector width.
  * Included by conv_avx2.c and conv_avx512.c (compiled with their -m flags)
  * after they define the vector operations (listed in conv_dense_kern.h;
- * 64 / CT_VL vectors at most in registers) and CT_FN, the name of the
+ * 64 / CT_VL vectors at most in registers), CT_NO (output positions per
+ * pass: CT_NO * 64 / CT_VL accumulators in registers), optionally
+ * CT_UNPACK (the ISA's zs_conv_unpack_acc) and CT_FN, the name of the
  * function to define (zs_conv_sparse_fn).
  *
- * Tap-major: for each tap (ky, kx), the 64-channel weight rows of that tap
- * (one per input channel: 16 KB for 64x64) stay in L1 while every output
- * position adds v * w[ci, ky, kx] for the inputs at its tap position into
- * its channel-last accumulator (loaded and stored once per position and
- * tap). conv_sparse_pos instead walks all 25 taps per output and re-reads
- * every row from L2. Every channel sees one FMA per product, in the same
- * order at every width: the ISAs give the same bits.
+ * Phases of g = p->kx_group taps (ky, kx0 .. kx0+g-1) along a kernel row
+ * (0 or 1: one tap per phase): the weight rows of the phase (g per input
+ * channel, 16 KB each for 64x64) stay in cache while every output position
+ * adds v * w[ci, ky, kx] for the inputs at its g input positions, which
+ * are contiguous in the position-sorted list (zs_conv_sort_by_pos with the
+ * column in the weight offset): one loop of ~g*13 entries per output and
+ * phase, its channel-last accumulators loaded and stored once per phase,
+ * CT_NO adjacent outputs walked together (independent FMA chains). The
+ * plan times g = 1 .. Kw (calibrate_one): a larger g means longer loops
+ * and fewer accumulator loads, a smaller one a smaller weight working set.
+ * Every channel sees one FMA per product, in (ky, kx, ci) order for every
+ * g, at every width: the same bits as conv_sparse_pos and conv_sparse_blk.
  */
 #include "kernels.h"
+
+#ifndef CT_UNPACK
+#define CT_UNPACK zs_conv_unpack_acc
+#endif
+
+/* the inputs of output ox in the phase: input columns [ox + kx0 - pad,
+ * ox + kx0 + g - pad) clipped to [0, W), entries [*s0, *s1) of row pr */
+static inline __attribute__((always_inline)) void ct_run(const int32_t *pr, int ox, int kx0, int g, int pad, int W,
+                                                         int *s0, int *s1) {
+    int lo = ox + kx0 - pad, hi = lo + g;
+    lo = lo > 0 ? lo : 0;
+    hi = hi < W ? hi : W;
+    *s0 = hi > lo ? pr[lo] : 0;
+    *s1 = hi > lo ? pr[hi] : 0;
+}
+
+#define CT_ACC_IN(r, a, first, b, NV)                                                                              \
+    do {                                                                                                           \
+        _Pragma("GCC unroll 8") for (int j = 0; j < (NV); j++) r[j] = (first) ? b[j] : CT_LOAD((a) + CT_VL * j);   \
+    } while (0)
+#define CT_ACC_OUT(a, r, NV)                                                                                       \
+    do {                                                                                                           \
+        _Pragma("GCC unroll 8") for (int j = 0; j < (NV); j++) CT_STORE((a) + CT_VL * j, r[j]);                    \
+    } while (0)
+#define CT_STEP(r, s, wo, NV)                                                                                      \
+    do {                                                                                                           \
+        const ct_v v_ = CT_SET1(pv[s]);                                                                            \
+        const float *w_ = p->wvec + ((wo) + pw[s]);                                                                \
+        _Pragma("GCC unroll 8") for (int j = 0; j < (NV); j++) r[j] = CT_FMA(v_, CT_LOAD(w_ + CT_VL * j), r[j]);   \
+    } while (0)
 
 /* Channels [co0, co0 + NV * CT_VL) of every output position. */
 static inline __attribute__((always_inline)) void ct_chunk(float *restrict acc, const int32_t *restrict ps,
                                                            const int32_t *restrict pw, const float *restrict pv,
-                                                           const zs_conv_scatter *p, int co0, const int NV) {
+                                                           const zs_conv_scatter *p, int co0, const int NV, int G,
+                                                           int init) {
     const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
+    ct_v b[64 / CT_VL];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) b[j] = CT_LOADT(p->bias + co0 + CT_VL * j, p->Co - co0 - CT_VL * j);
     for (int ky = 0; ky < Kh; ky++) {
-        int oy0 = pad - ky > 0 ? pad - ky : 0, oy1 = H + pad - ky < Ho ? H + pad - ky : Ho;
-        for (int kx = 0; kx < Kw; kx++) {
-            int ox0 = pad - kx > 0 ? pad - kx : 0, ox1 = W + pad - kx < Wo ? W + pad - kx : Wo;
-            const float *wt = p->wvec + (size_t)(ky * Kw + kx) * Cop + co0;
+        const int oy0 = pad - ky > 0 ? pad - ky : 0, oy1 = H + pad - ky < Ho ? H + pad - ky : Ho;
+        for (int kx0 = 0; kx0 < Kw; kx0 += G) {
+            const int g = Kw - kx0 < G ? Kw - kx0 : G;
+            /* pad 0: the first phase reaches every output; it starts from the
+             * bias in registers (init) instead of a filled accumulator */
+            const int first = init && ky == 0 && kx0 == 0;
             for (int oy = oy0; oy < oy1; oy++) {
-                const int32_t *pr = ps + (oy + ky - pad) * W + (kx - pad);
+                const int32_t *pr = ps + (oy + ky - pad) * W;
                 float *ar = acc + (size_t)oy * Wo * Cop + co0;
-                for (int ox = ox0; ox < ox1; ox++) {
-                    const int s0 = pr[ox], s1 = pr[ox + 1];
-                    if (s0 == s1) continue;
-                    float *a = ar + (size_t)ox * Cop;
-                    ct_v r[64 / CT_VL];
-#pragma GCC unroll 8
-                    for (int j = 0; j < NV; j++) r[j] = CT_LOAD(a + CT_VL * j);
-                    for (int s = s0; s < s1; s++) {
-                        ct_v v = CT_SET1(pv[s]);
-                        const float *w = wt + pw[s];
-#pragma GCC unroll 8
-                        for (int j = 0; j < NV; j++) r[j] = CT_FMA(v, CT_LOAD(w + CT_VL * j), r[j]);
+                /* weight row of entry s for output ox: wvec + wo - ox * Cop + pw[s]
+                 * (pw[s] = ci * Kh * Kw * Cop + ix * Cop, kx = ix - ox + pad) */
+                const ptrdiff_t wo = (ptrdiff_t)(ky * Kw + pad) * Cop + co0;
+                int ox = 0;
+#if CT_NO == 2
+                for (; ox + 1 < Wo; ox += 2) {
+                    int sa, ea, sb, eb;
+                    ct_run(pr, ox, kx0, g, pad, W, &sa, &ea);
+                    ct_run(pr, ox + 1, kx0, g, pad, W, &sb, &eb);
+                    if (!first && sa == ea && sb == eb) continue;
+                    float *aa = ar + (size_t)ox * Cop, *ab = aa + Cop;
+                    const ptrdiff_t wa = wo - (ptrdiff_t)ox * Cop, wb = wa - Cop;
+                    ct_v ra[64 / CT_VL], rb[64 / CT_VL];
+                    CT_ACC_IN(ra, aa, first, b, NV);
+                    CT_ACC_IN(rb, ab, first, b, NV);
+                    const int m = ea - sa < eb - sb ? ea - sa : eb - sb;
+                    for (int i = 0; i < m; i++) {
+                        CT_STEP(ra, sa + i, wa, NV);
+                        CT_STEP(rb, sb + i, wb, NV);
                     }
-#pragma GCC unroll 8
-                    for (int j = 0; j < NV; j++) CT_STORE(a + CT_VL * j, r[j]);
+                    for (int s = sa + m; s < ea; s++) CT_STEP(ra, s, wa, NV);
+                    for (int s = sb + m; s < eb; s++) CT_STEP(rb, s, wb, NV);
+                    CT_ACC_OUT(aa, ra, NV);
+                    CT_ACC_OUT(ab, rb, NV);
+                }
+#endif
+                for (; ox < Wo; ox++) {
+                    int sa, ea;
+                    ct_run(pr, ox, kx0, g, pad, W, &sa, &ea);
+                    if (!first && sa == ea) continue;
+                    float *aa = ar + (size_t)ox * Cop;
+                    const ptrdiff_t wa = wo - (ptrdiff_t)ox * Cop;
+                    ct_v ra[64 / CT_VL];
+                    CT_ACC_IN(ra, aa, first, b, NV);
+                    for (int s = sa; s < ea; s++) CT_STEP(ra, s, wa, NV);
+                    CT_ACC_OUT(aa, ra, NV);
                 }
             }
         }
@@ -52,20 +116,25 @@ static inline __attribute__((always_inline)) void ct_chunk(float *restrict acc, 
 void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, &ps, &pw, &pv);
+    zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
     /* Cop: a multiple of 16; chunks of CH vectors = 64 channels */
     const int P = p->Ho * p->Wo, Cop = p->Cop, nv = Cop / CT_VL, CH = 64 / CT_VL;
-    for (int j = 0; j < nv; j++) {
-        ct_v b = CT_LOADT(p->bias + CT_VL * j, p->Co - CT_VL * j);
-        for (int q = 0; q < P; q++) CT_STORE(scratch + (size_t)q * Cop + CT_VL * j, b);
-    }
+    const int G = p->kx_group > 1 && p->kx_group <= p->Kw ? p->kx_group : 1, init = p->pad == 0;
+    if (!init)
+        for (int j = 0; j < nv; j++) {
+            ct_v b = CT_LOADT(p->bias + CT_VL * j, p->Co - CT_VL * j);
+            for (int q = 0; q < P; q++) CT_STORE(scratch + (size_t)q * Cop + CT_VL * j, b);
+        }
     for (int c = 0; c < nv; c += CH) {
         switch (nv - c >= CH ? CH : nv - c) {
-        case 64 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 64 / CT_VL); break;
-        case 48 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 48 / CT_VL); break;
-        case 32 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 32 / CT_VL); break;
-        default: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 16 / CT_VL); break;
+        case 64 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 64 / CT_VL, G, init); break;
+        case 48 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 48 / CT_VL, G, init); break;
+        case 32 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 32 / CT_VL, G, init); break;
+        default: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 16 / CT_VL, G, init); break;
         }
     }
-    zs_conv_unpack_acc(out, scratch, p->Co, P, Cop);
+    CT_UNPACK(out, scratch, p->Co, P, Cop);
 }
+#undef CT_ACC_IN
+#undef CT_ACC_OUT
+#undef CT_STEP

@@ -58,6 +58,8 @@ typedef struct zs_conv_scatter {
                          weight (block-structured masks skip empty blocks)   */
     int32_t *cy, *cx; /* (H*W) row and column of each input position           */
     float *bias;      /* (Co)                                                   */
+    int kx_group;     /* conv_sparse_tap: taps per phase along a kernel row
+                         (0 or 1: one); set by the plan (calibrate_one)      */
     /* blocks (optional, zs_conv_scatter_pack_blocks, conv_blk.c): per row
      * r = (ky*Kw + kx)*Ci + ci (tap-major) the 16-channel blocks of wvec
      * holding a non-zero weight: [bstart[r], bstart[r+1]) of (boff = first
@@ -167,7 +169,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(conv_dense, zs_conv_dense_fn, "conv2d dense in x sparse w: taps per out-channel, R rows x V vectors tile") \
     X(conv_sparse_vec, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, dense-over-Cout vectors") \
     X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
-    X(conv_sparse_tap, zs_conv_sparse_fn, "conv2d sparse in x sparse w: tap-major, one tap's Cout rows in L1") \
+    X(conv_sparse_tap, zs_conv_sparse_fn, "conv2d sparse in x sparse w: phases of kx_group taps, one run of inputs per output and phase") \
     X(conv_sparse_blk, zs_conv_sparse_fn, "conv2d sparse in x block-structured w: tap-major, kept 16-channel blocks only") \
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
@@ -232,12 +234,13 @@ size_t zs_conv_kwta_pool_work_size(int n);
 int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k);
 /* Floats of scratch for conv_sparse_* (64-byte aligned). */
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
-/* conv_sparse_pos helper: bucket the input list by position. In scratch,
- * after the (Ho*Wo, Cop) accumulator: pstart (H*W + 1), then per entry
- * (grouped by position) the offset ci*Kh*Kw*Cop of its weight rows in wvec
- * and its value. */
+/* conv_sparse_pos / _tap helper: bucket the input list by position. In
+ * scratch, after the (Ho*Wo, Cop) accumulator: pstart (H*W + 1), then per
+ * entry (grouped by position, channels ascending) the offset
+ * ci*Kh*Kw*Cop (+ ix*Cop, the input column, when with_col) of its weight
+ * rows in wvec and its value. */
 void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
-                         float *scratch, int32_t **pstart, int32_t **woff, float **pv);
+                         float *scratch, int with_col, int32_t **pstart, int32_t **woff, float **pv);
 /* The taps [*k0, *k1] of a K-tap kernel through which input row (or
  * column) i, padded by pad, reaches one of the n output rows. */
 static inline void zs_conv_tap_range(int i, int pad, int K, int n, int *k0, int *k1) {

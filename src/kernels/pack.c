@@ -74,8 +74,8 @@ size_t zs_conv_sparse_scratch(const zs_conv_scatter *p) {
 }
 
 void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
-                         float *scratch, int32_t **pstart, int32_t **woff, float **pv) {
-    int HW = p->H * p->W, T = p->Kh * p->Kw * p->Cop;
+                         float *scratch, int with_col, int32_t **pstart, int32_t **woff, float **pv) {
+    int HW = p->H * p->W, T = p->Kh * p->Kw * p->Cop, cs = with_col ? p->Cop : 0;
     int32_t *ps = (int32_t *)(scratch + (size_t)p->Ho * p->Wo * p->Cop + 16);
     int32_t *fill = ps + HW + 8, *w = fill + HW + 8;
     float *v = (float *)(w + n + 8);
@@ -92,8 +92,8 @@ void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_c
         for (int q = 0; q < HW; q++) { fill[q] = ps[q]; ps[q + 1] += ps[q]; }
         for (int e = 0; e < n; e++) {
             int ci = (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32);
-            int s = fill[idx[e] - ci * HW]++;
-            w[s] = ci * T;
+            int pos = idx[e] - ci * HW, s = fill[pos]++;
+            w[s] = ci * T + p->cx[pos] * cs;
             v[s] = val[e];
         }
     } else {
@@ -101,7 +101,7 @@ void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_c
         for (int q = 0; q < HW; q++) { fill[q] = ps[q]; ps[q + 1] += ps[q]; }
         for (int e = 0; e < n; e++) {
             int s = fill[idx[e] % HW]++;
-            w[s] = idx[e] / HW * T;
+            w[s] = idx[e] / HW * T + p->cx[idx[e] % HW] * cs;
             v[s] = val[e];
         }
     }

@@ -71,12 +71,13 @@ typedef struct stage {
     zs_conv_sparse_fn *conv_fn;
     /* kernel alternatives timed on the first samples (calibrate_one) */
     int n_alt, alt;
-    zs_conv_sparse_fn *conv_alt[4];
-    int lin_alt[4];           /* linear: list_below per alternative           */
-    zs_linear_sparse_fn *lin_fn_alt[4]; /* linear: list kernel per alternative */
-    const char *alt_name[4];
-    double alt_ns[4];         /* measured: median over the calibration samples */
-    double alt_t[4][16];      /* per calibration sample (CALIB_N)            */
+    zs_conv_sparse_fn *conv_alt[8];
+    int conv_g[8];            /* conv: sc.kx_group per alternative (tap)       */
+    int lin_alt[8];           /* linear: list_below per alternative           */
+    zs_linear_sparse_fn *lin_fn_alt[8]; /* linear: list kernel per alternative */
+    const char *alt_name[8];
+    double alt_ns[8];         /* measured: median over the calibration samples */
+    double alt_t[8][16];      /* per calibration sample (CALIB_N)            */
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
@@ -266,14 +267,23 @@ zs_status zs_plan_build(zs_net *net) {
                 if (conv_mode == 4) {
                     /* auto: kernels that give the same bits (same summation
                      * order; tests/test_kernels.c same_bits) are timed on the
-                     * first samples (calibrate_one) and the fastest kept: tap,
-                     * pos, and for block-structured masks blk. (vec sums in
-                     * another order.) */
-                    s->n_alt = s->sc.bstart ? 3 : 2;
-                    s->conv_alt[0] = p->K->conv_sparse_tap; s->alt_name[0] = "conv_sparse_tap";
-                    s->conv_alt[1] = p->K->conv_sparse_pos; s->alt_name[1] = "conv_sparse_pos";
-                    s->conv_alt[2] = p->K->conv_sparse_blk; s->alt_name[2] = "conv_sparse_blk";
+                     * first samples (calibrate_one) and the fastest kept: tap
+                     * with 1, 2, 3 and Kw taps per phase (kx_group), pos, and
+                     * for block-structured masks blk. (vec sums in another
+                     * order.) */
+                    static const char *const tap_names[] = {"conv_sparse_tap g1", "conv_sparse_tap g2",
+                                                            "conv_sparse_tap g3", "conv_sparse_tap row"};
+                    int na = 0;
+                    for (int g = 1; g <= 4; g++) {
+                        int kg = g == 4 ? L->kw : g;
+                        if (kg > L->kw || (g == 4 && L->kw <= 3)) continue;
+                        s->conv_alt[na] = p->K->conv_sparse_tap; s->conv_g[na] = kg; s->alt_name[na++] = tap_names[g - 1];
+                    }
+                    s->conv_alt[na] = p->K->conv_sparse_pos; s->alt_name[na++] = "conv_sparse_pos";
+                    if (s->sc.bstart) { s->conv_alt[na] = p->K->conv_sparse_blk; s->alt_name[na++] = "conv_sparse_blk"; }
+                    s->n_alt = na;
                     s->conv_fn = s->conv_alt[0];
+                    s->sc.kx_group = s->conv_g[0];
                     s->kernel = s->alt_name[0];
                 }
                 if (from_dense) {
@@ -772,8 +782,10 @@ static double wall_ns(void) {
 static void set_alt(stage *s, int a) {
     s->alt = a;
     s->kernel = s->alt_name[a];
-    if (s->kind == ST_CONV_SPARSE) s->conv_fn = s->conv_alt[a];
-    else {
+    if (s->kind == ST_CONV_SPARSE) {
+        s->conv_fn = s->conv_alt[a];
+        s->sc.kx_group = s->conv_g[a];
+    } else {
         s->list_below = s->lin_alt[a];
         s->lin_fn = s->lin_fn_alt[a];
     }
