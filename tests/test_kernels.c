@@ -558,7 +558,8 @@ static void linear_case(zs_linear_sparse_fn *fn, zs_linear_gather_fn *gfn, const
  * (plan_calibrate), so they must agree BIT FOR BIT: conv_sparse_tap (for
  * every kx_group), conv_sparse_pos and conv_sparse_blk add each output's
  * products in the same (ky, kx, ci) order (blk without the zero-weight ones); linear_ss
- * (on block weights) too; linear_ss_list and linear_sg in input order, one FMA each. */
+ * (on block weights) too; linear_ss_list and linear_sg in input order, one FMA each;
+ * linear_ss_expand (ZS_PLAN_LINEAR=expand) is held to the same bits as linear_ss_list. */
 static void same_bits(const zs_kernels *K) {
     static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {5, 4, 4, 33, 2, 2, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -606,7 +607,7 @@ static void same_bits(const zs_kernels *K) {
             zs_free_aligned(scratch); zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x);
             zs_free_aligned(o1); zs_free_aligned(o2); zs_free_aligned(val); zs_free_aligned(idx);
         }
-    static const int lshapes[][2] = {{1600, 1000}, {33, 130}, {17, 17}};
+    static const int lshapes[][2] = {{1600, 1000}, {33, 130}, {17, 17}, {40, 385}, {9, 800}};
     for (size_t s = 0; s < sizeof lshapes / sizeof lshapes[0]; s++)
         for (int d = 0; d < 4; d++) {
             int I = lshapes[s][0], O = lshapes[s][1];
@@ -618,11 +619,28 @@ static void same_bits(const zs_kernels *K) {
             sparse_input(x, I, densities[d]);
             int n = zs_sparsify__scalar(idx, val, x, I);
             zs_linear_pack p;
-            CHECK(zs_linear_pack_make(&p, w, b, O, I, ZS_LIN_LIST | ZS_LIN_GATHER) == ZS_OK, "pack");
+            CHECK(zs_linear_pack_make(&p, w, b, O, I, ZS_LIN_LIST | ZS_LIN_GATHER | ZS_LIN_EXPAND) == ZS_OK, "pack");
             K->linear_ss_list(o1, idx, val, n, &p);
             K->linear_sg(o2, x, &p);
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_sg bit for bit (I=%d O=%d density %.1f)",
                   isa_tag, I, O, densities[d]);
+            K->linear_ss_expand(o2, idx, val, n, &p);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_ss_expand bit for bit (I=%d O=%d density %.1f)",
+                  isa_tag, I, O, densities[d]);
+            /* kept weights of value +-0, inputs of value +-0, biases -0:
+             * the same FMAs on the same lanes keep every sign of zero */
+            for (int t = 0; t < p.start[I]; t += 3) p.lw[t] = t % 2 ? -0.0f : 0.0f;
+            for (int o = 0; o < O; o += 2) p.bias[o] = -0.0f;
+            for (int e = 0; e < n; e += 5) val[e] = e % 2 ? 0.0f : -0.0f;
+            K->linear_ss_list(o1, idx, val, n, &p);
+            K->linear_ss_expand(o2, idx, val, n, &p);
+            int negz = 0;
+            for (int o = 0; o < O; o++) negz += o1[o] == 0.0f && signbit(o1[o]);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O),
+                  "[%s] linear_ss_list == linear_ss_expand bit for bit, zero weights/inputs, -0 biases (I=%d O=%d density %.1f, %d outputs -0)",
+                  isa_tag, I, O, densities[d], negz);
+            CHECK(d > 0 || negz == (O + 1) / 2, "[%s] no input: the -0 biases stay -0 (%d of %d)", isa_tag, negz, (O + 1) / 2);
+            n = zs_sparsify__scalar(idx, val, x, I); /* the input values back */
             /* 16-output block weights ("structure": "block"): linear_ss too */
             zs_linear_pack_free(&p);
             for (int o0 = 0; o0 < O; o0 += 16)
@@ -630,8 +648,11 @@ static void same_bits(const zs_kernels *K) {
                     int keep = zs_rng_uniform(&rng) < 0.1;
                     for (int o = o0; o < o0 + 16 && o < O; o++) w[(size_t)o * I + i] = keep ? urand(-1, 1) : 0.0f;
                 }
-            CHECK(zs_linear_pack_make(&p, w, b, O, I, ZS_LIN_LIST | ZS_LIN_GATHER | ZS_LIN_BLOCK) == ZS_OK, "pack");
+            CHECK(zs_linear_pack_make(&p, w, b, O, I, ZS_LIN_LIST | ZS_LIN_GATHER | ZS_LIN_BLOCK | ZS_LIN_EXPAND) == ZS_OK, "pack");
             K->linear_ss_list(o1, idx, val, n, &p);
+            K->linear_ss_expand(o2, idx, val, n, &p);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_ss_expand bit for bit, block weights (I=%d O=%d density %.1f)",
+                  isa_tag, I, O, densities[d]);
             K->linear_ss(o2, idx, val, n, &p);
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_ss bit for bit, block weights (I=%d O=%d density %.1f)",
                   isa_tag, I, O, densities[d]);
@@ -646,6 +667,9 @@ static void same_bits(const zs_kernels *K) {
 
 static void test_linear_ss(const zs_kernels *K) { linear_case(K->linear_ss, NULL, "linear_ss", ZS_LIN_BLOCK, 0); }
 static void test_linear_ss_list(const zs_kernels *K) { linear_case(K->linear_ss_list, NULL, "linear_ss_list", ZS_LIN_LIST, 0); }
+static void test_linear_ss_expand(const zs_kernels *K) {
+    linear_case(K->linear_ss_expand, NULL, "linear_ss_expand", ZS_LIN_EXPAND, 0);
+}
 /* col_update against the scalar reference, bit for bit: columns of 0..1000
  * kept weights (ascending outputs), output gradients mostly zero (those
  * weights keep their bits, -0 included). */

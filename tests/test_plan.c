@@ -154,14 +154,14 @@ static void variants(const char *preset) {
     zs_net_set_dense(net, 1);
     CHECK(zs_net_infer(net, x, 8, ref) == ZS_OK, "reference");
     zs_net_set_dense(net, 0);
-    static const char *conv[] = {"taps", "vec", "list", "pos", NULL, NULL, NULL};
-    static const char *lin[] = {"gather", "block", "list", NULL, NULL, NULL, NULL};
-    static const char *sw[] = {NULL, NULL, NULL, NULL, NULL, "0", "1"}; /* auto linear: always gather / list */
-    for (int v = 0; v < 7; v++) {
+    static const char *conv[] = {"taps", "vec", "list", "pos", NULL, NULL, NULL, NULL, NULL};
+    static const char *lin[] = {"gather", "block", "list", NULL, NULL, NULL, NULL, "expand", "expand"};
+    static const char *sw[] = {NULL, NULL, NULL, NULL, NULL, "0", "1", NULL, NULL}; /* auto linear: always gather / list */
+    for (int v = 0; v < 9; v++) {
         if (conv[v]) setenv("ZS_PLAN_CONV", conv[v], 1);
         if (lin[v]) setenv("ZS_PLAN_LINEAR", lin[v], 1);
         if (sw[v]) setenv("ZS_PLAN_LINEAR_SWITCH", sw[v], 1);
-        if (v == 4) setenv("ZS_ISA", "avx2", 1); /* default choices under AVX2 */
+        if (v == 4 || v == 8) setenv("ZS_ISA", "avx2", 1); /* default choices / expand under AVX2 */
         zs_plan_free(net);
         zs_status st = zs_plan_build(net);
         unsetenv("ZS_PLAN_CONV"); unsetenv("ZS_PLAN_LINEAR"); unsetenv("ZS_ISA"); unsetenv("ZS_PLAN_LINEAR_SWITCH");
@@ -376,14 +376,21 @@ static void winner_sets(const char *preset) {
         memcpy(ref + (size_t)s * kmax, L->win.idx + (size_t)s * kmax, sizeof(int32_t) * (size_t)cnt[s]);
     }
     CHECK(zs_net_pack(net) == ZS_OK && net->layers[lo].pcol, "%s: packed, the linear layer input-major", preset);
-    for (int isa = ZS_ISA_SCALAR; isa <= ZS_ISA_AVX512; isa++) {
-        if (isa > (int)zs_isa_cpu()) continue;
-        if (!build_with_isa(net, (zs_isa)isa) || !zs_plan_can_keep(net, lo)) {
-            CHECK(0, "%s: plan (%s) that keeps layer %d: %s", preset, zs_isa_name((zs_isa)isa), lo, zs_last_error());
+    /* the default (timed) choice, then each packed-layer kernel forced */
+    static const char *lin[] = {NULL, "list", "expand"};
+    for (int isa = ZS_ISA_SCALAR; isa <= ZS_ISA_AVX512 * 3 + 2; isa++) {
+        int is = isa % (ZS_ISA_AVX512 + 1), fl = isa / (ZS_ISA_AVX512 + 1);
+        if (is > (int)zs_isa_cpu()) continue;
+        if (lin[fl]) setenv("ZS_PLAN_LINEAR", lin[fl], 1);
+        int ok = build_with_isa(net, (zs_isa)is);
+        unsetenv("ZS_PLAN_LINEAR");
+        if (!ok || !zs_plan_can_keep(net, lo)) {
+            CHECK(0, "%s: plan (%s) that keeps layer %d: %s", preset, zs_isa_name((zs_isa)is), lo, zs_last_error());
             continue;
         }
-        CHECK(zs_plan_linear_shared(net, lo), "%s [%s]: the plan reads the packed linear layer in place", preset,
-              zs_isa_name((zs_isa)isa));
+        char tag[64];
+        snprintf(tag, sizeof tag, "%s%s%s", zs_isa_name((zs_isa)is), lin[fl] ? ", ZS_PLAN_LINEAR=" : "", lin[fl] ? lin[fl] : "");
+        CHECK(zs_plan_linear_shared(net, lo), "%s [%s]: the plan reads the packed linear layer in place", preset, tag);
         CHECK(zs_net_reserve(net, NS) == ZS_OK, "reserve");
         int same = 0;
         for (int s = 0; s < NS; s++) {
@@ -392,8 +399,8 @@ static void winner_sets(const char *preset) {
             same += L->win.count[s] == cnt[s] &&
                     !memcmp(L->win.idx + (size_t)s * L->win.kmax, ref + (size_t)s * kmax, sizeof(int32_t) * (size_t)cnt[s]);
         }
-        CHECK(same == NS, "%s [%s]: winner sets of '%s' identical to the reference on %d of %d samples", preset,
-              zs_isa_name((zs_isa)isa), L->name, same, NS);
+        CHECK(same == NS, "%s [%s]: winner sets of '%s' identical to the reference on %d of %d samples", preset, tag,
+              L->name, same, NS);
     }
     free(x); free(lp); free(ref);
     zs_net_free(net);

@@ -78,11 +78,20 @@ typedef struct zs_conv_scatter {
  *   gather: per block of 16 outputs, gnz steps of 16 (input index, w)
  *           pairs, lane j = output 16b + j; rows shorter than gnz padded
  *           with (0, 0): gi, gw (Op/16, gnz, 16) (for a dense input);
- *   dense:  wt (I, Op), Op = O rounded up to 16 (the output layer). */
+ *   dense:  wt (I, Op), Op = O rounded up to 16 (the output layer);
+ *   expand: an index over the list (zs_linear_pack_expand, from start/lo;
+ *           values read from lw in place): per column i and 16-output
+ *           group g, the bit mask of its kept outputs, xm[i * xnb * xbg +
+ *           g] (groups past Op/16 padded with 0), and for each block b of
+ *           xbg groups (<= ZS_LIN_XBG, the accumulators one pass keeps in
+ *           registers) the index in lw of its first kept weight,
+ *           xoff[i * xnb + b]. */
+#define ZS_LIN_XBG 24
 typedef struct zs_linear_pack {
     int I, O, Op;
     int32_t *start; uint16_t *lo; float *lw;
     int borrowed;
+    int xbg, xnb; uint16_t *xm; int32_t *xoff;
     int32_t *bstart, *bo; float *bw;
     int gnz; int32_t *gi; float *gw;
     float *wt;
@@ -180,6 +189,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(linear_ss, zs_linear_sparse_fn, "linear sparse in x sparse w: 16-output blocks per column") \
     X(linear_sg, zs_linear_gather_fn, "linear dense in x sparse w: 16 outputs per step, gathered inputs") \
     X(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists, FMA in input order") \
+    X(linear_ss_expand, zs_linear_sparse_fn, "linear sparse in x sparse w: per column 16-output group masks, the list expanded in register, FMA in input order") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns") \
     X(col_update, zs_col_update_fn, "online SGD on a packed column: gathered output gradients") \
     X(row_axpy, zs_row_axpy_fn, "online SGD on a dense row where the input is non-zero")
@@ -309,13 +319,18 @@ zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *
                                int Kh, int Kw, int H, int W, int pad, int want_list, int want_vec);
 void zs_conv_scatter_free(zs_conv_scatter *p);
 /* Pack linear weights w (O, I); want: ZS_LIN_* bits (list, blocks, dense,
- * gather); the list needs O <= 65536. */
+ * gather, expand = the list and its expand index); the list needs
+ * O <= 65536. */
 #define ZS_LIN_LIST 1
 #define ZS_LIN_BLOCK 2
 #define ZS_LIN_DENSE 4
 #define ZS_LIN_GATHER 8
+#define ZS_LIN_EXPAND 16
 zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
                               int want);
+/* The expand index (xm, xoff) of a pack that holds the list (start, lo;
+ * borrowed or not), for linear_ss_expand. */
+zs_status zs_linear_pack_expand(zs_linear_pack *p);
 void zs_linear_pack_free(zs_linear_pack *p);
 
 /* Block layout of a packed scatter (p->wvec needed): the kept 16-channel

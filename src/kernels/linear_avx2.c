@@ -1,6 +1,8 @@
 /*
  * linear_avx2.c — linear layers with a sparse input list, AVX2+FMA (same
- * algorithms as linear_avx512.c with two 8-lane halves per 16-block).
+ * algorithms as linear_avx512.c with two 8-lane halves per 16-block;
+ * linear_ss_expand without vexpandps: per 8-output half a table maps the
+ * kept-lane mask to vpermps indices, and its sums stay in memory).
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -72,6 +74,56 @@ void zs_linear_sg__avx2(float *out, const float *x, const zs_linear_pack *p) {
 #define LSL_FN zs_linear_ss_list__avx2
 #define LSL_VL 1
 #include "linear_list_kern.h"
+
+/* linear_ss_expand: for an 8-bit lane mask m, lane j takes element
+ * popcount(m & ((1 << j) - 1)) of the column's next values when bit j is
+ * set; unset lanes hold INT32_MIN, whose sign bit is the blend mask that
+ * keeps those sums' bits. */
+#define LSX_PC7(x) (((x) & 1) + ((x) >> 1 & 1) + ((x) >> 2 & 1) + ((x) >> 3 & 1) + ((x) >> 4 & 1) + ((x) >> 5 & 1) + ((x) >> 6 & 1))
+#define LSX_L(m, j) (((m) >> (j) & 1) ? LSX_PC7((m) & ((1 << (j)) - 1)) : INT32_MIN)
+#define LSX_E(m) {LSX_L(m, 0), LSX_L(m, 1), LSX_L(m, 2), LSX_L(m, 3), LSX_L(m, 4), LSX_L(m, 5), LSX_L(m, 6), LSX_L(m, 7)}
+#define LSX_E4(m) LSX_E(m), LSX_E((m) + 1), LSX_E((m) + 2), LSX_E((m) + 3)
+#define LSX_E16(m) LSX_E4(m), LSX_E4((m) + 4), LSX_E4((m) + 8), LSX_E4((m) + 12)
+#define LSX_E64(m) LSX_E16(m), LSX_E16((m) + 16), LSX_E16((m) + 32), LSX_E16((m) + 48)
+static const int32_t lsx_perm[256][8] __attribute__((aligned(32))) = {LSX_E64(0), LSX_E64(64), LSX_E64(128), LSX_E64(192)};
+/* the first c lanes: a load of the column's next c values reads no further */
+static const int32_t lsx_first[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+void zs_linear_ss_expand__avx2(float *out, const int32_t *idx, const float *val, int n,
+                               const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    const int G = p->Op / 16;
+    const size_t stride = (size_t)p->xnb * p->xbg;
+    for (int e = 0; e < n; e++) {
+        const int i = idx[e];
+        if (e + 4 < n) {
+            int a = idx[e + 4], f0 = p->start[a], f1 = p->start[a + 1];
+            for (int f = f0; f < f1; f += 16) _mm_prefetch((const char *)(p->lw + f), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p->xm + (size_t)a * stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p->xm + (size_t)a * stride + 32), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p->xm + (size_t)a * stride + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p->xm + (size_t)a * stride + 96), _MM_HINT_T0);
+        }
+        const __m256 v = _mm256_set1_ps(val[e]);
+        const uint16_t *m = p->xm + (size_t)i * stride;
+        const float *w = p->lw + p->start[i];
+        for (int g = 0; g < G; g++) {
+            const unsigned k = m[g];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const unsigned k8 = k >> (8 * h) & 0xff;
+                const int c = _mm_popcnt_u32(k8);
+                const __m256i perm = _mm256_load_si256((const __m256i *)lsx_perm[k8]);
+                const __m256i first = _mm256_loadu_si256((const __m256i *)(lsx_first + 8 - c));
+                const __m256 wv = _mm256_permutevar8x32_ps(_mm256_maskload_ps(w, first), perm);
+                float *o = out + 16 * g + 8 * h;
+                const __m256 a = _mm256_loadu_ps(o);
+                _mm256_storeu_ps(o, _mm256_blendv_ps(_mm256_fmadd_ps(v, wv, a), a, _mm256_castsi256_ps(perm)));
+                w += c;
+            }
+        }
+    }
+}
 
 void zs_col_update__avx2(float *w, const uint16_t *idx, int n, const float *g, float h) {
     const __m256 vh = _mm256_set1_ps(h), z = _mm256_setzero_ps();

@@ -6,7 +6,12 @@
  *   linear_sg: 16 outputs per vector, vgatherdps of their inputs (from a
  *     dense, L1-resident x), two accumulators;
  *   linear_ss_list: 16 kept weights of a column per step, gathered and
- *     scattered outputs (linear_list_kern.h).
+ *     scattered outputs (linear_list_kern.h);
+ *   linear_ss_expand: dense over the outputs, in passes over blocks of
+ *     xbg 16-output groups whose sums stay in registers while the input
+ *     list streams by; per (column, group) vexpandps puts the column's
+ *     next popcount(mask) values into the kept lanes and one FMA, merge
+ *     masked, adds them (the other lanes keep their bits).
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -109,6 +114,58 @@ static inline __attribute__((always_inline)) void lsl_step16(float *out, const u
 #define LSL_VL 16
 #define LSL_STEP(out, lo, lw, v, rem) lsl_step16((out), (lo), (lw), (v), (rem))
 #include "linear_list_kern.h"
+
+/* linear_ss_expand: one pass over the input list for block b of B groups */
+static inline __attribute__((always_inline)) void lsx_block(float *out, const int32_t *idx, const float *val,
+                                                            int n, const zs_linear_pack *p, int b, const int B) {
+    const int g0 = b * B, G = p->Op / 16, xnb = p->xnb;
+    const size_t stride = (size_t)xnb * B;
+    const uint16_t *xm = p->xm + g0;
+    const int32_t *xoff = p->xoff + b;
+    const float *lw = p->lw;
+    __m512 acc[ZS_LIN_XBG];
+#pragma GCC unroll 24
+    for (int j = 0; j < B; j++) acc[j] = g0 + j < G ? _mm512_loadu_ps(out + 16 * (g0 + j)) : _mm512_setzero_ps();
+    for (int e = 0; e < n; e++) {
+        const int i = idx[e];
+        if (e + 4 < n) {
+            /* columns start at random places (L2/L3 at batch 1): fetch the
+             * block of the one 4 inputs ahead */
+            int a = idx[e + 4];
+            const float *wa = lw + xoff[(size_t)a * xnb];
+            _mm_prefetch((const char *)(xm + (size_t)a * stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)wa, _MM_HINT_T0);
+            _mm_prefetch((const char *)(wa + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wa + 32), _MM_HINT_T0);
+        }
+        const __m512 v = _mm512_set1_ps(val[e]);
+        const uint16_t *m = xm + (size_t)i * stride;
+        const float *w = lw + xoff[(size_t)i * xnb];
+#pragma GCC unroll 24
+        for (int j = 0; j < B; j++) {
+            const unsigned k = m[j];
+            acc[j] = _mm512_mask3_fmadd_ps(v, _mm512_maskz_expandloadu_ps((__mmask16)k, w), acc[j], (__mmask16)k);
+            w += _mm_popcnt_u32(k);
+        }
+    }
+#pragma GCC unroll 24
+    for (int j = 0; j < B; j++)
+        if (g0 + j < G) _mm512_storeu_ps(out + 16 * (g0 + j), acc[j]);
+}
+
+void zs_linear_ss_expand__avx512(float *out, const int32_t *idx, const float *val, int n,
+                                 const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    for (int b = 0; b < p->xnb; b++) {
+        switch (p->xbg) {
+#define LSX_(B) case B: lsx_block(out, idx, val, n, p, b, B); break;
+        LSX_(1) LSX_(2) LSX_(3) LSX_(4) LSX_(5) LSX_(6) LSX_(7) LSX_(8) LSX_(9) LSX_(10) LSX_(11) LSX_(12)
+        LSX_(13) LSX_(14) LSX_(15) LSX_(16) LSX_(17) LSX_(18) LSX_(19) LSX_(20) LSX_(21) LSX_(22) LSX_(23)
+        default: lsx_block(out, idx, val, n, p, b, ZS_LIN_XBG); break;
+#undef LSX_
+        }
+    }
+}
 
 void zs_col_update__avx512(float *w, const uint16_t *idx, int n, const float *g, float h) {
     const __m512 vh = _mm512_set1_ps(h), z = _mm512_setzero_ps();

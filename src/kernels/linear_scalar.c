@@ -4,6 +4,11 @@
  *                   that hold a non-zero (dense within the block);
  *   linear_ss_list: sparse weights, per input column the (o, w) non-zeros
  *                   (only products of non-zero input and non-zero weight);
+ *   linear_ss_expand: the same products as linear_ss_list, in the same
+ *                   order, walked by the expand index (per column the
+ *                   kept-output mask of each 16-output group; the SIMD
+ *                   versions expand the column's values into the group's
+ *                   lanes, with one masked FMA per group);
  *   linear_sd:      dense weights (the output layer), columns of Op floats;
  *   linear_sg:      dense input, sparse weights gathered 16 outputs at a
  *                   time (SIMD gathers in the ISA files).
@@ -32,6 +37,24 @@ void zs_linear_ss_list__scalar(float *out, const int32_t *idx, const float *val,
         int i = idx[e];
         float v = val[e];
         for (int t = p->start[i]; t < p->start[i + 1]; t++) out[p->lo[t]] += v * p->lw[t];
+    }
+}
+
+void zs_linear_ss_expand__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                 const zs_linear_pack *p) {
+    memcpy(out, p->bias, sizeof(float) * p->Op);
+    const int G = p->Op / 16;
+    const size_t stride = (size_t)p->xnb * p->xbg;
+    for (int e = 0; e < n; e++) {
+        int i = idx[e];
+        float v = val[e];
+        const uint16_t *m = p->xm + (size_t)i * stride;
+        const float *w = p->lw + p->start[i];
+        for (int g = 0; g < G; g++)
+            for (unsigned k = m[g]; k; k &= k - 1) {
+                float *o = out + 16 * g + __builtin_ctz(k);
+                *o += v * *w++;
+            }
     }
 }
 

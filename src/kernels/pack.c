@@ -174,7 +174,34 @@ void zs_linear_pack_free(zs_linear_pack *p) {
     free(p->bstart); free(p->bo); zs_free_aligned(p->bw);
     zs_free_aligned(p->gi); zs_free_aligned(p->gw);
     zs_free_aligned(p->wt); zs_free_aligned(p->bias);
+    free(p->xm); free(p->xoff);
     memset(p, 0, sizeof *p);
+}
+
+zs_status zs_linear_pack_expand(zs_linear_pack *p) {
+    ZS_RETURN_IF(!p->start || !p->lo, ZS_EINVAL, "linear pack: the expand index needs the list");
+    int G = p->Op / 16;
+    p->xnb = (G + ZS_LIN_XBG - 1) / ZS_LIN_XBG;
+    p->xbg = (G + p->xnb - 1) / p->xnb; /* blocks of equal size: little padding */
+    size_t stride = (size_t)p->xnb * p->xbg;
+    free(p->xm); free(p->xoff);
+    p->xm = calloc((size_t)p->I * stride + 1, sizeof(uint16_t));
+    p->xoff = malloc(sizeof(int32_t) * ((size_t)p->I * p->xnb + 1));
+    if (!p->xm || !p->xoff) {
+        free(p->xm); free(p->xoff);
+        p->xm = NULL; p->xoff = NULL;
+        return ZS_ERR(ZS_ENOMEM, "linear pack: out of memory");
+    }
+    for (int i = 0; i < p->I; i++) {
+        uint16_t *m = p->xm + (size_t)i * stride;
+        int32_t t = p->start[i];
+        for (int b = 0; b < p->xnb; b++) {
+            p->xoff[(size_t)i * p->xnb + b] = t;
+            for (; t < p->start[i + 1] && p->lo[t] < 16 * p->xbg * (b + 1); t++)
+                m[p->lo[t] / 16] |= (uint16_t)(1u << (p->lo[t] % 16));
+        }
+    }
+    return ZS_OK;
 }
 
 zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
@@ -186,6 +213,7 @@ zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bi
     p->bias = zs_alloc_aligned((size_t)p->Op, sizeof(float));
     if (!p->bias) goto oom;
     for (int o = 0; o < O; o++) p->bias[o] = bias ? bias[o] : 0.0f;
+    if (want & ZS_LIN_EXPAND) want |= ZS_LIN_LIST;
     if (want & ZS_LIN_LIST) {
         if (O > 65536) {
             zs_linear_pack_free(p);
@@ -207,6 +235,7 @@ zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bi
             }
         }
         p->start[I] = (int32_t)t;
+        if ((want & ZS_LIN_EXPAND) && zs_linear_pack_expand(p) != ZS_OK) goto oom;
     }
     if (want & ZS_LIN_BLOCK) {
         size_t nblk = 0;

@@ -28,11 +28,14 @@
  * sparse input; default: the fastest of tap, pos and, for block-structured
  * masks, blk, timed on the first samples, switching
  * per sample to the dense-input taps kernel above 25 % non-zero inputs when
- * the input is a dense map), ZS_PLAN_LINEAR=gather|block|list (linear with
- * sparse weights; default: a packed layer the list kernel on the model's
- * own packed form; dense-held weights with AVX2/AVX-512 the fastest of
- * list, gather (and block) timed on the first samples, scalar: list;
- * gather and block pack copies of the weights).
+ * the input is a dense map), ZS_PLAN_LINEAR=gather|block|list|expand
+ * (linear with sparse weights; default: a packed layer the list kernel on
+ * the model's own packed form (timed against block on a copy for
+ * block-structured masks); dense-held weights with AVX2/AVX-512 the
+ * fastest of list, gather (and block) timed on the first samples, scalar:
+ * list; gather and block pack copies of the weights; expand (not timed by
+ * default: slower than list on the shipped models, see docs/KERNELS.md)
+ * adds a per-column index of 16-output kept-lane masks to the list).
  */
 #include "plan.h"
 #include "kernels.h"
@@ -200,12 +203,13 @@ zs_status zs_plan_build(zs_net *net) {
     if (env_is("ZS_PLAN_CONV", "pos")) conv_mode = 3;
     if (env_is("ZS_PLAN_CONV", "tap")) conv_mode = 5;
     if (env_is("ZS_PLAN_CONV", "blk")) conv_mode = 6;
-    /* sparse linear: 0 gather, 1 block, 2 list, 3 auto (list below ~27 %
-     * non-zero inputs, else gather; scalar: list) */
+    /* sparse linear: 0 gather, 1 block, 2 list, 3 auto (timed; scalar:
+     * list), 4 expand */
     int lin_mode = p->K->isa == ZS_ISA_SCALAR ? 2 : 3;
     if (env_is("ZS_PLAN_LINEAR", "gather")) lin_mode = 0;
     if (env_is("ZS_PLAN_LINEAR", "block")) lin_mode = 1;
     if (env_is("ZS_PLAN_LINEAR", "list")) lin_mode = 2;
+    if (env_is("ZS_PLAN_LINEAR", "expand")) lin_mode = 4;
 
     float *fw = NULL, *fb = NULL;
     int any_sparse = 0;
@@ -314,17 +318,19 @@ zs_status zs_plan_build(zs_net *net) {
         }
         case ZS_LINEAR: {
             const zs_layer *bn = next && next->type == ZS_BATCHNORM ? next : NULL;
-            if (L->prow && L->pcol && L->pidx16 && (lin_mode == 2 || lin_mode == 3)) {
+            if (L->prow && L->pcol && L->pidx16 && lin_mode >= 2) {
                 /* a packed sparse layer: the list kernel on the model's
-                 * own input-major packed form, in place (no copy) */
+                 * own input-major packed form, in place (no copy), or the
+                 * expand kernel on it plus the plan's mask index */
                 NEED_LIST(L->name);
                 ADD(ST_LINEAR, L->name);
                 zs_linear_pack *lp = &s->lin;
                 lp->I = (int)L->fan_in; lp->O = L->out_c; lp->Op = (L->out_c + 15) & ~15;
                 lp->start = L->prow; lp->lo = L->pidx16; lp->lw = L->pval; lp->borrowed = 1;
                 if (!(lp->bias = zs_alloc_aligned((size_t)lp->Op, sizeof(float)))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
-                s->lin_fn = p->K->linear_ss_list;
-                s->kernel = "linear_ss_list (model's packed form)";
+                if (lin_mode == 4) ZS_TRY(zs_linear_pack_expand(lp));
+                s->lin_fn = lin_mode == 4 ? p->K->linear_ss_expand : p->K->linear_ss_list;
+                s->kernel = lin_mode == 4 ? "linear_ss_expand (model's packed form)" : "linear_ss_list (model's packed form)";
                 /* block-structured weights (kept 16-output blocks of the
                  * columns at least half full): the block kernel on a copy is
                  * timed against it; the copy is freed if it loses */
@@ -354,7 +360,8 @@ zs_status zs_plan_build(zs_net *net) {
                 for (size_t j = 0; j < nw; j++) nnz += fw[j] != 0.0f;
                 int sparse_w = nnz * 2 < nw;
                 int fmt = !sparse_w ? ZS_LIN_DENSE : lin_mode == 0 ? ZS_LIN_GATHER : lin_mode == 1 ? ZS_LIN_BLOCK
-                        : lin_mode == 2 ? ZS_LIN_LIST : ZS_LIN_GATHER | ZS_LIN_LIST;
+                        : lin_mode == 2 ? ZS_LIN_LIST : lin_mode == 4 ? ZS_LIN_LIST | ZS_LIN_EXPAND
+                        : ZS_LIN_GATHER | ZS_LIN_LIST;
                 if ((fmt & ZS_LIN_LIST) && L->out_c > 65536) fmt = ZS_LIN_GATHER; /* the list's uint16 outputs */
                 /* block-structured weights ("structure": "block"/"complementary"
                  * with 16-unit blocks): the kept 16-output blocks of the
@@ -377,9 +384,11 @@ zs_status zs_plan_build(zs_net *net) {
                 else NEED_LIST(L->name);
                 ADD(ST_LINEAR, L->name);
                 ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in, fmt | (blocky ? ZS_LIN_BLOCK : 0)));
-                s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : (fmt & ZS_LIN_LIST) ? p->K->linear_ss_list : p->K->linear_ss;
+                s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : (fmt & ZS_LIN_EXPAND) ? p->K->linear_ss_expand
+                          : (fmt & ZS_LIN_LIST) ? p->K->linear_ss_list : p->K->linear_ss;
                 if (fmt & ZS_LIN_GATHER) s->lin_g = p->K->linear_sg;
-                s->kernel = fmt == ZS_LIN_DENSE ? "linear_sd" : fmt == ZS_LIN_LIST ? "linear_ss_list"
+                s->kernel = fmt == ZS_LIN_DENSE ? "linear_sd" : (fmt & ZS_LIN_EXPAND) ? "linear_ss_expand"
+                          : fmt == ZS_LIN_LIST ? "linear_ss_list"
                           : fmt == ZS_LIN_GATHER ? "linear_sg" : fmt == ZS_LIN_BLOCK ? "linear_ss"
                           : "linear_ss_list (< 27% inputs) | linear_sg";
                 if (fmt == (ZS_LIN_GATHER | ZS_LIN_LIST)) {
@@ -964,7 +973,7 @@ size_t zs_plan_bytes(const zs_net *net) {
              ub(c->bstart) + ub(c->boff) + ub(c->bw);
         if (!l->borrowed) b += ub(l->start) + ub(l->lo) + ub(l->lw); /* else the model's, counted there */
         b += ub(l->bstart) + ub(l->bo) + ub(l->bw) + ub(l->gi) + ub(l->gw) +
-             ub(l->wt) + ub(l->bias);
+             ub(l->wt) + ub(l->bias) + ub(l->xm) + ub(l->xoff);
     }
     return b;
 }
