@@ -177,6 +177,52 @@ static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv
 static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1, 0, 1); }
 static void test_conv_sparse_blk(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_blk, "conv_sparse_blk", 0, 1, 1, 0); }
 
+/* conv_pos_lists: the lists zs_conv_sort_by_pos makes (with the column) from
+ * the sparsify list of the same map, entry for entry; conv_sparse_tap on
+ * them (idx NULL) gives the bits it gives on the list. */
+static void test_conv_pos_lists(const zs_kernels *K) {
+    /* (Ci, H, W, Co, Kh, Kw, pad) */
+    static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {70, 5, 7, 17, 3, 3, 0},
+                                    {17, 4, 5, 33, 2, 2, 1}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+        for (int d = 0; d < 4; d++) {
+            int Ci = shapes[sh][0], H = shapes[sh][1], W = shapes[sh][2], Co = shapes[sh][3];
+            int Kh = shapes[sh][4], Kw = shapes[sh][5], pad = shapes[sh][6], HW = H * W, U = Ci * HW;
+            int Ho = H + 2 * pad - Kh + 1, Wo = W + 2 * pad - Kw + 1, fan = Ci * Kh * Kw;
+            float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)U);
+            float *val = falloc((size_t)U + 16), *o1 = falloc((size_t)Co * Ho * Wo), *o2 = falloc((size_t)Co * Ho * Wo);
+            int32_t *idx = ialloc((size_t)U + 16);
+            sparse_weights(w, Co, fan, 0.8);
+            for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
+            sparse_input(x, U, densities[d]);
+            int n = zs_sparsify__scalar(idx, val, x, U);
+            zs_conv_scatter p;
+            CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK, "pack");
+            float *s1 = falloc(zs_conv_sparse_scratch(&p)), *s2 = falloc(zs_conv_sparse_scratch(&p));
+            int32_t *ps1, *pw1, *ps2, *pw2;
+            float *pv1, *pv2;
+            zs_conv_sort_by_pos(idx, val, n, &p, s1, 1, &ps1, &pw1, &pv1);
+            int m = K->conv_pos_lists(x, &p, s2);
+            zs_conv_lists_at(&p, s2, &ps2, &pw2, &pv2);
+            CHECK(m == n && !memcmp(ps1, ps2, sizeof(int32_t) * ((size_t)HW + 1)) &&
+                      !memcmp(pw1, pw2, sizeof(int32_t) * (size_t)n) && !memcmp(pv1, pv2, sizeof(float) * (size_t)n),
+                  "[%s] conv_pos_lists == sparsify + zs_conv_sort_by_pos (Ci=%d %dx%d density %.1f: %d vs %d entries)",
+                  isa_tag, Ci, H, W, densities[d], m, n);
+            for (int g = 0; g <= Kw; g++) {
+                p.kx_group = g;
+                K->conv_sparse_tap(o1, idx, val, n, &p, s1);
+                K->conv_pos_lists(x, &p, s2);
+                K->conv_sparse_tap(o2, NULL, NULL, m, &p, s2);
+                CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
+                      "[%s] conv_sparse_tap kx_group %d from conv_pos_lists == from the list bit for bit (Ci=%d %dx%d)",
+                      isa_tag, g, Ci, H, W);
+            }
+            zs_conv_scatter_free(&p);
+            zs_free_aligned(s1); zs_free_aligned(s2); zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x);
+            zs_free_aligned(val); zs_free_aligned(o1); zs_free_aligned(o2); zs_free_aligned(idx);
+        }
+}
+
 /* ---------------------------------------------------------------- k-WTA */
 
 /* Kinds of score data: 0 uniform, 1 heavy ties (few values, +-0), 2 mostly

@@ -118,6 +118,11 @@ void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, 
     zs_conv_unpack_acc(out, scratch, p->Co, p->Ho * p->Wo, p->Cop);
 }
 
+/* conv_pos_lists: the scalar loop (no compress instruction in AVX2) */
+int zs_conv_pos_lists__avx2(const float *x, const zs_conv_scatter *p, float *scratch) {
+    return zs_conv_pos_lists__scalar(x, p, scratch);
+}
+
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
  * channels in 8 ymm */
 #define CT_NO 1 /* one output position per pass: its 8 ymm are 8 FMA chains */

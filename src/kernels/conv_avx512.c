@@ -157,6 +157,47 @@ static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop) {
     }
 }
 
+/* conv_pos_lists: per 16 positions, the channels (Ci <= 64) transposed to
+ * position rows in registers (16x16 blocks), then per position the
+ * non-zeros compressed in register and stored (channels ascending). */
+int zs_conv_pos_lists__avx512(const float *x, const zs_conv_scatter *p, float *scratch) {
+    if (p->Ci > 64) return zs_conv_pos_lists__scalar(x, p, scratch);
+    int32_t *ps, *w;
+    float *v;
+    zs_conv_lists_at(p, scratch, &ps, &w, &v);
+    const int HW = p->H * p->W, T = p->Kh * p->Kw * p->Cop, Ci = p->Ci, nc = (Ci + 15) / 16;
+    float d[16 * 64] __attribute__((aligned(64)));
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i ciT = _mm512_mullo_epi32(iota, _mm512_set1_epi32(T));
+    int s = 0;
+    for (int q0 = 0; q0 < HW; q0 += 16) {
+        const int nq = HW - q0 < 16 ? HW - q0 : 16;
+        const __mmask16 mq = tail16(nq);
+        for (int c = 0; c < nc; c++) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = 16 * c + i < Ci ? _mm512_maskz_loadu_ps(mq, x + (size_t)(16 * c + i) * HW + q0) : _mm512_setzero_ps();
+            tr16(r);
+            for (int i = 0; i < 16; i++) _mm512_store_ps(d + 64 * i + 16 * c, r[i]);
+        }
+        for (int i = 0; i < nq; i++) {
+            const int q = q0 + i;
+            ps[q] = s;
+            const __m512i base = _mm512_add_epi32(ciT, _mm512_set1_epi32(p->cx[q] * p->Cop));
+            for (int c = 0; c < nc; c++) {
+                const __m512 a = _mm512_load_ps(d + 64 * i + 16 * c);
+                const __mmask16 m = _mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+                const __m512i wo = _mm512_add_epi32(base, _mm512_set1_epi32(16 * c * T));
+                _mm512_storeu_ps(v + s, _mm512_maskz_compress_ps(m, a));
+                _mm512_storeu_si512(w + s, _mm512_maskz_compress_epi32(m, wo));
+                s += __builtin_popcount(m);
+            }
+        }
+    }
+    ps[HW] = s;
+    return s;
+}
+
 /* Output-stationary (conv_sparse_pos): inputs bucketed by position; every
  * output position keeps up to 64 output channels in 4 registers and adds
  * v * w[ci, ky, kx] for the inputs of its window: no accumulator stores

@@ -106,13 +106,33 @@ void zs_conv_sparse_pos__scalar(float *out, const int32_t *idx, const float *val
     zs_conv_unpack_acc(out, acc, p->Co, Ho * Wo, Cop);
 }
 
+/* conv_pos_lists: positions outermost, channels ascending. */
+int zs_conv_pos_lists__scalar(const float *x, const zs_conv_scatter *p, float *scratch) {
+    int32_t *ps, *w;
+    float *v;
+    zs_conv_lists_at(p, scratch, &ps, &w, &v);
+    const int HW = p->H * p->W, T = p->Kh * p->Kw * p->Cop;
+    int s = 0;
+    for (int q = 0; q < HW; q++) {
+        ps[q] = s;
+        for (int ci = 0; ci < p->Ci; ci++) {
+            float a = x[(size_t)ci * HW + q];
+            if (a != 0.0f) { w[s] = ci * T + p->cx[q] * p->Cop; v[s] = a; s++; }
+        }
+    }
+    ps[HW] = s;
+    return s;
+}
+
 /* Tap-major (conv_sparse_tap): taps outermost, then output positions, then
- * the inputs at the tap's position; channel-last accumulator. */
+ * the inputs at the tap's position; channel-last accumulator. idx NULL: the
+ * lists of conv_pos_lists are in scratch. */
 void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val, int n,
                                 const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, 0, &ps, &pw, &pv);
+    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
+    else zs_conv_lists_at(p, scratch, &ps, &pw, &pv);
     const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
     const int P = Ho * Wo;
     for (int q = 0; q < P; q++)
@@ -128,7 +148,7 @@ void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val
                     if (ix < 0 || ix >= W) continue;
                     float *a = scratch + ((size_t)oy * Wo + ox) * Cop;
                     for (int s = ps[iy * W + ix]; s < ps[iy * W + ix + 1]; s++)
-                        for (int o = 0; o < Cop; o++) a[o] += pv[s] * wt[pw[s] + o];
+                        for (int o = 0; o < Cop; o++) a[o] += pv[s] * wt[pw[s] - ix * Cop + o];
                 }
             }
         }

@@ -12,7 +12,8 @@
  * channel, 16 KB each for 64x64) stay in cache while every output position
  * adds v * w[ci, ky, kx] for the inputs at its g input positions, which
  * are contiguous in the position-sorted list (zs_conv_sort_by_pos with the
- * column in the weight offset): one loop of ~g*13 entries per output and
+ * column in the weight offset, or conv_pos_lists from the dense map when
+ * idx is NULL): one loop of ~g*13 entries per output and
  * phase, its channel-last accumulators loaded and stored once per phase,
  * CT_NO adjacent outputs walked together (independent FMA chains). The
  * plan times g = 1 .. Kw (calibrate_one): a larger g means longer loops
@@ -116,7 +117,8 @@ static inline __attribute__((always_inline)) void ct_chunk(float *restrict acc, 
 void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
+    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
+    else zs_conv_lists_at(p, scratch, &ps, &pw, &pv); /* conv_pos_lists ran */
     /* Cop: a multiple of 16; chunks of CH vectors = 64 channels */
     const int P = p->Ho * p->Wo, Cop = p->Cop, nv = Cop / CT_VL, CH = 64 / CT_VL;
     const int G = p->kx_group > 1 && p->kx_group <= p->Kw ? p->kx_group : 1, init = p->pad == 0;

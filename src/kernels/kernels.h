@@ -121,6 +121,11 @@ typedef void zs_conv_dense_fn(float *out, const float *in, const zs_conv_taps *p
  * scratch: zs_conv_sparse_scratch(p) floats, 64-byte aligned. */
 typedef void zs_conv_sparse_fn(float *out, const int32_t *idx, const float *val, int n,
                                   const zs_conv_scatter *p, float *scratch);
+/* The non-zeros (x != 0, as sparsify) of a dense map x (Ci, H, W) bucketed
+ * by position, in scratch as zs_conv_sort_by_pos(.., with_col = 1, ..)
+ * leaves them; returns their count. conv_sparse_tap with idx == NULL reads
+ * them there instead of sorting a list (the plan times both routes). */
+typedef int zs_conv_pos_lists_fn(const float *x, const zs_conv_scatter *p, float *scratch);
 /* k-WTA selection without a full sort. Scores s_i = x_i * f[i / S] for
  * i < n = G*S (f: positive boost factors per group of S units). Writes the
  * cut of the k largest. work: zs_kwta_work_size(n) bytes, 8-byte aligned. */
@@ -179,6 +184,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(conv_sparse_vec, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, dense-over-Cout vectors") \
     X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
     X(conv_sparse_tap, zs_conv_sparse_fn, "conv2d sparse in x sparse w: phases of kx_group taps, one run of inputs per output and phase") \
+    X(conv_pos_lists, zs_conv_pos_lists_fn, "dense map -> non-zeros bucketed by position (conv_sparse_tap's input)") \
     X(conv_sparse_blk, zs_conv_sparse_fn, "conv2d sparse in x block-structured w: tap-major, kept 16-channel blocks only") \
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
@@ -248,9 +254,19 @@ size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
  * scratch, after the (Ho*Wo, Cop) accumulator: pstart (H*W + 1), then per
  * entry (grouped by position, channels ascending) the offset
  * ci*Kh*Kw*Cop (+ ix*Cop, the input column, when with_col) of its weight
- * rows in wvec and its value. */
+ * rows in wvec and its value (zs_conv_lists_at). */
 void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
                          float *scratch, int with_col, int32_t **pstart, int32_t **woff, float **pv);
+/* Where zs_conv_sort_by_pos / conv_pos_lists put the lists in scratch:
+ * pstart (H*W + 1), woff and pv (room for Ci*H*W + 16 entries each). */
+static inline void zs_conv_lists_at(const zs_conv_scatter *p, float *scratch, int32_t **pstart, int32_t **woff,
+                                    float **pv) {
+    size_t HW = (size_t)p->H * p->W, nmax = (size_t)p->Ci * HW;
+    int32_t *ps = (int32_t *)(scratch + (size_t)p->Ho * p->Wo * p->Cop + 16);
+    *pstart = ps;
+    *woff = ps + 2 * HW + 16;
+    *pv = (float *)(*woff + nmax + 16);
+}
 /* The taps [*k0, *k1] of a K-tap kernel through which input row (or
  * column) i, padded by pad, reaches one of the n output rows. */
 static inline void zs_conv_tap_range(int i, int pad, int K, int n, int *k0, int *k1) {

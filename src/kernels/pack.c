@@ -70,15 +70,16 @@ zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, 
 
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p) {
     size_t HW = (size_t)p->H * p->W, n = (size_t)p->Ci * HW;
-    return (size_t)p->Ho * p->Wo * p->Cop + 16 + 2 * HW + 2 * n + 64;
+    return (size_t)p->Ho * p->Wo * p->Cop + 16 + 2 * HW + 2 * n + 128;
 }
 
 void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
                          float *scratch, int with_col, int32_t **pstart, int32_t **woff, float **pv) {
     int HW = p->H * p->W, T = p->Kh * p->Kw * p->Cop, cs = with_col ? p->Cop : 0;
-    int32_t *ps = (int32_t *)(scratch + (size_t)p->Ho * p->Wo * p->Cop + 16);
-    int32_t *fill = ps + HW + 8, *w = fill + HW + 8;
-    float *v = (float *)(w + n + 8);
+    int32_t *ps, *w;
+    float *v;
+    zs_conv_lists_at(p, scratch, &ps, &w, &v);
+    int32_t *fill = ps + HW + 8;
     memset(ps, 0, sizeof(int32_t) * ((size_t)HW + 1));
     /* channel of each entry without a branch or a division: idx / HW as
      * (idx * ceil(2^32 / HW)) >> 32, exact while idx * HW < 2^32 (idx <

@@ -74,13 +74,16 @@ typedef struct stage {
     zs_conv_sparse_fn *conv_fn;
     /* kernel alternatives timed on the first samples (calibrate_one) */
     int n_alt, alt;
-    zs_conv_sparse_fn *conv_alt[8];
-    int conv_g[8];            /* conv: sc.kx_group per alternative (tap)       */
-    int lin_alt[8];           /* linear: list_below per alternative           */
-    zs_linear_sparse_fn *lin_fn_alt[8]; /* linear: list kernel per alternative */
-    const char *alt_name[8];
-    double alt_ns[8];         /* measured: median over the calibration samples */
-    double alt_t[8][16];      /* per calibration sample (CALIB_N)            */
+    zs_conv_sparse_fn *conv_alt[12];
+    int conv_g[12];           /* conv: sc.kx_group per alternative (tap)       */
+    int conv_map[12];         /* conv: lists by conv_pos_lists from the dense
+                                 map instead of sparsify + sort (tap)         */
+    int map_lists;            /* conv: the chosen alternative's conv_map      */
+    int lin_alt[12];          /* linear: list_below per alternative           */
+    zs_linear_sparse_fn *lin_fn_alt[12]; /* linear: list kernel per alternative */
+    const char *alt_name[12];
+    double alt_ns[12];        /* measured: median over the calibration samples */
+    double alt_t[12][16];     /* per calibration sample (CALIB_N)            */
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
@@ -272,17 +275,22 @@ zs_status zs_plan_build(zs_net *net) {
                     /* auto: kernels that give the same bits (same summation
                      * order; tests/test_kernels.c same_bits) are timed on the
                      * first samples (calibrate_one) and the fastest kept: tap
-                     * with 1, 2, 3 and Kw taps per phase (kx_group), pos, and
-                     * for block-structured masks blk. (vec sums in another
-                     * order.) */
-                    static const char *const tap_names[] = {"conv_sparse_tap g1", "conv_sparse_tap g2",
-                                                            "conv_sparse_tap g3", "conv_sparse_tap row"};
+                     * with 1, 2, 3 and Kw taps per phase (kx_group), from the
+                     * sparsify list or (dense input map) from conv_pos_lists,
+                     * pos, and for block-structured masks blk. (vec sums in
+                     * another order.) */
+                    static const char *const tap_names[2][4] = {
+                        {"conv_sparse_tap g1", "conv_sparse_tap g2", "conv_sparse_tap g3", "conv_sparse_tap row"},
+                        {"conv_pos_lists+conv_sparse_tap g1", "conv_pos_lists+conv_sparse_tap g2",
+                         "conv_pos_lists+conv_sparse_tap g3", "conv_pos_lists+conv_sparse_tap row"}};
                     int na = 0;
-                    for (int g = 1; g <= 4; g++) {
-                        int kg = g == 4 ? L->kw : g;
-                        if (kg > L->kw || (g == 4 && L->kw <= 3)) continue;
-                        s->conv_alt[na] = p->K->conv_sparse_tap; s->conv_g[na] = kg; s->alt_name[na++] = tap_names[g - 1];
-                    }
+                    for (int map = 0; map <= from_dense; map++)
+                        for (int g = 1; g <= 4; g++) {
+                            int kg = g == 4 ? L->kw : g;
+                            if (kg > L->kw || (g == 4 && L->kw <= 3)) continue;
+                            s->conv_alt[na] = p->K->conv_sparse_tap; s->conv_g[na] = kg; s->conv_map[na] = map;
+                            s->alt_name[na++] = tap_names[map][g - 1];
+                        }
                     s->conv_alt[na] = p->K->conv_sparse_pos; s->alt_name[na++] = "conv_sparse_pos";
                     if (s->sc.bstart) { s->conv_alt[na] = p->K->conv_sparse_blk; s->alt_name[na++] = "conv_sparse_blk"; }
                     s->n_alt = na;
@@ -620,6 +628,16 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
             break;
         }
         case ST_CONV_SPARSE:
+            if (s->dense_above && s->map_lists) {
+                /* the lists straight from the dense map (conv_sparse_tap
+                 * reads them in cscratch: idx NULL) */
+                nl = K->conv_pos_lists(cur, &s->sc, p->cscratch);
+                if (nl > s->dense_above) K->conv_dense(dst, cur, &s->taps);
+                else s->conv_fn(dst, NULL, NULL, nl, &s->sc, p->cscratch);
+                nl = 0; /* no list in lidx/lval */
+                cur = dst;
+                break;
+            }
             if (s->dense_above) {
                 nl = K->sparsify(p->lidx, p->lval, cur, (int)units);
                 if (nl > s->dense_above) {
@@ -794,6 +812,7 @@ static void set_alt(stage *s, int a) {
     if (s->kind == ST_CONV_SPARSE) {
         s->conv_fn = s->conv_alt[a];
         s->sc.kx_group = s->conv_g[a];
+        s->map_lists = s->conv_map[a];
     } else {
         s->list_below = s->lin_alt[a];
         s->lin_fn = s->lin_fn_alt[a];
