@@ -118,9 +118,99 @@ void zs_conv_sparse_pos__avx2(float *out, const int32_t *idx, const float *val, 
     zs_conv_unpack_acc(out, scratch, p->Co, p->Ho * p->Wo, p->Cop);
 }
 
-/* conv_pos_lists: the scalar loop (no compress instruction in AVX2) */
+/* conv_pos_lists: per 8 positions, the channels (Ci <= 64) transposed to
+ * position rows in registers (8x8 blocks), then per position and 8
+ * channels the non-zeros packed to the front by a vpermps whose indices
+ * come from a table on the 8-bit non-zero mask (AVX2 has no compress). */
+static inline void tr8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+static const uint32_t pack_idx[256] = { /* per 8-bit mask: the set lanes' indices, 4 bits each, first */
+    0x00000000, 0x00000000, 0x00000001, 0x00000010, 0x00000002, 0x00000020, 0x00000021, 0x00000210,
+    0x00000003, 0x00000030, 0x00000031, 0x00000310, 0x00000032, 0x00000320, 0x00000321, 0x00003210,
+    0x00000004, 0x00000040, 0x00000041, 0x00000410, 0x00000042, 0x00000420, 0x00000421, 0x00004210,
+    0x00000043, 0x00000430, 0x00000431, 0x00004310, 0x00000432, 0x00004320, 0x00004321, 0x00043210,
+    0x00000005, 0x00000050, 0x00000051, 0x00000510, 0x00000052, 0x00000520, 0x00000521, 0x00005210,
+    0x00000053, 0x00000530, 0x00000531, 0x00005310, 0x00000532, 0x00005320, 0x00005321, 0x00053210,
+    0x00000054, 0x00000540, 0x00000541, 0x00005410, 0x00000542, 0x00005420, 0x00005421, 0x00054210,
+    0x00000543, 0x00005430, 0x00005431, 0x00054310, 0x00005432, 0x00054320, 0x00054321, 0x00543210,
+    0x00000006, 0x00000060, 0x00000061, 0x00000610, 0x00000062, 0x00000620, 0x00000621, 0x00006210,
+    0x00000063, 0x00000630, 0x00000631, 0x00006310, 0x00000632, 0x00006320, 0x00006321, 0x00063210,
+    0x00000064, 0x00000640, 0x00000641, 0x00006410, 0x00000642, 0x00006420, 0x00006421, 0x00064210,
+    0x00000643, 0x00006430, 0x00006431, 0x00064310, 0x00006432, 0x00064320, 0x00064321, 0x00643210,
+    0x00000065, 0x00000650, 0x00000651, 0x00006510, 0x00000652, 0x00006520, 0x00006521, 0x00065210,
+    0x00000653, 0x00006530, 0x00006531, 0x00065310, 0x00006532, 0x00065320, 0x00065321, 0x00653210,
+    0x00000654, 0x00006540, 0x00006541, 0x00065410, 0x00006542, 0x00065420, 0x00065421, 0x00654210,
+    0x00006543, 0x00065430, 0x00065431, 0x00654310, 0x00065432, 0x00654320, 0x00654321, 0x06543210,
+    0x00000007, 0x00000070, 0x00000071, 0x00000710, 0x00000072, 0x00000720, 0x00000721, 0x00007210,
+    0x00000073, 0x00000730, 0x00000731, 0x00007310, 0x00000732, 0x00007320, 0x00007321, 0x00073210,
+    0x00000074, 0x00000740, 0x00000741, 0x00007410, 0x00000742, 0x00007420, 0x00007421, 0x00074210,
+    0x00000743, 0x00007430, 0x00007431, 0x00074310, 0x00007432, 0x00074320, 0x00074321, 0x00743210,
+    0x00000075, 0x00000750, 0x00000751, 0x00007510, 0x00000752, 0x00007520, 0x00007521, 0x00075210,
+    0x00000753, 0x00007530, 0x00007531, 0x00075310, 0x00007532, 0x00075320, 0x00075321, 0x00753210,
+    0x00000754, 0x00007540, 0x00007541, 0x00075410, 0x00007542, 0x00075420, 0x00075421, 0x00754210,
+    0x00007543, 0x00075430, 0x00075431, 0x00754310, 0x00075432, 0x00754320, 0x00754321, 0x07543210,
+    0x00000076, 0x00000760, 0x00000761, 0x00007610, 0x00000762, 0x00007620, 0x00007621, 0x00076210,
+    0x00000763, 0x00007630, 0x00007631, 0x00076310, 0x00007632, 0x00076320, 0x00076321, 0x00763210,
+    0x00000764, 0x00007640, 0x00007641, 0x00076410, 0x00007642, 0x00076420, 0x00076421, 0x00764210,
+    0x00007643, 0x00076430, 0x00076431, 0x00764310, 0x00076432, 0x00764320, 0x00764321, 0x07643210,
+    0x00000765, 0x00007650, 0x00007651, 0x00076510, 0x00007652, 0x00076520, 0x00076521, 0x00765210,
+    0x00007653, 0x00076530, 0x00076531, 0x00765310, 0x00076532, 0x00765320, 0x00765321, 0x07653210,
+    0x00007654, 0x00076540, 0x00076541, 0x00765410, 0x00076542, 0x00765420, 0x00765421, 0x07654210,
+    0x00076543, 0x00765430, 0x00765431, 0x07654310, 0x00765432, 0x07654320, 0x07654321, 0x76543210,
+};
 int zs_conv_pos_lists__avx2(const float *x, const zs_conv_scatter *p, float *scratch) {
-    return zs_conv_pos_lists__scalar(x, p, scratch);
+    if (p->Ci > 64) return zs_conv_pos_lists__scalar(x, p, scratch);
+    int32_t *ps, *w;
+    float *v;
+    zs_conv_lists_at(p, scratch, &ps, &w, &v);
+    const int HW = p->H * p->W, T = p->Kh * p->Kw * p->Cop, Ci = p->Ci, nc = (Ci + 7) / 8;
+    float d[8 * 64] __attribute__((aligned(32)));
+    const __m256i ciT = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(T));
+    const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    int s = 0;
+    for (int q0 = 0; q0 < HW; q0 += 8) {
+        const int nq = HW - q0 < 8 ? HW - q0 : 8;
+        const __m256i mq = tail8(nq);
+        for (int c = 0; c < nc; c++) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = 8 * c + i < Ci ? _mm256_maskload_ps(x + (size_t)(8 * c + i) * HW + q0, mq) : _mm256_setzero_ps();
+            tr8(r);
+            for (int i = 0; i < 8; i++) _mm256_store_ps(d + 64 * i + 8 * c, r[i]);
+        }
+        for (int i = 0; i < nq; i++) {
+            const int q = q0 + i;
+            ps[q] = s;
+            const __m256i base = _mm256_add_epi32(ciT, _mm256_set1_epi32(p->cx[q] * p->Cop));
+            for (int c = 0; c < nc; c++) {
+                const __m256 a = _mm256_load_ps(d + 64 * i + 8 * c);
+                const int m = _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+                const __m256i perm =
+                    _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)pack_idx[m]), shifts), _mm256_set1_epi32(15));
+                const __m256i wo = _mm256_add_epi32(base, _mm256_set1_epi32(8 * c * T));
+                _mm256_storeu_ps(v + s, _mm256_permutevar8x32_ps(a, perm));
+                _mm256_storeu_si256((__m256i *)(w + s), _mm256_permutevar8x32_epi32(wo, perm));
+                s += __builtin_popcount((unsigned)m);
+            }
+        }
+    }
+    ps[HW] = s;
+    return s;
 }
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
