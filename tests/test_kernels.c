@@ -229,12 +229,13 @@ static void test_conv_pos_lists(const zs_kernels *K) {
  * negative, 3 adversarial for the strided sample (large values off-sample). */
 static void kwta_data(float *x, float *f, int G, int S, int kind) {
     int n = G * S;
-    for (int g = 0; g < G; g++) f[g] = kind == 1 ? 1.0f : expf(urand(-1, 1));
+    for (int g = 0; g < G; g++) f[g] = kind == 1 || kind == 4 ? 1.0f : expf(urand(-1, 1));
     for (int i = 0; i < n; i++) {
         switch (kind) {
         case 0: x[i] = urand(-2, 2); break;
         case 1: { int v = (int)zs_rng_below(&rng, 5) - 2; x[i] = v == 0 ? (zs_rng_below(&rng, 2) ? -0.0f : 0.0f) : (float)v; break; }
         case 2: x[i] = urand(-5, 0.1f); break;
+        case 4: x[i] = 0.5f; break; /* all tie */
         default: x[i] = (i % 7 == 3) ? urand(10, 20) : urand(-1, 1); break;
         }
     }
@@ -257,9 +258,9 @@ static void test_kwta_select(const zs_kernels *K) {
     /* (G, S) */
     static const int shapes[][2] = {{1, 1}, {1, 7}, {8, 1}, {9, 1}, {1, 15}, {1, 16}, {17, 1}, {3, 33},
                                     {1000, 1}, {1500, 1}, {64, 100}, {64, 64}, {4095, 1}, {1, 4096},
-                                    {64, 196}, {64, 784}, {5, 1001}};
+                                    {64, 196}, {64, 784}, {5, 1001}, {300, 1}, {257, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int kind = 0; kind < 4; kind++) {
+        for (int kind = 0; kind < 5; kind++) {
             int G = shapes[s][0], S = shapes[s][1], n = G * S;
             int ks[] = {0, 1, 2, n / 20 + 1, n / 7, n / 2, n - 1, n, n + 5};
             float *x = falloc((size_t)n), *f = falloc((size_t)G), *sc = falloc((size_t)n), *val = falloc((size_t)n + 16);
@@ -474,6 +475,45 @@ static void test_raw_thresholds(void) {
         if (!ok) bad++;
         CHECK(ok, "zs_kwta_raw_ge/gt(t=%.9g, f=%.9g) = %.9g / %.9g: not the smallest float passing", (double)t,
               (double)f, (double)ge, (double)gt);
+    }
+}
+
+/* The ISA's kwta_raw_ge_n (vector t / f, then the first passing of six
+ * consecutive floats, a scalar walk where that does not settle it) against
+ * zs_kwta_raw_ge: thresholds and factors around 0, denormals, huge and
+ * tiny quotients (overflow to inf, into denormals), every tail length. */
+static void test_kwta_raw_ge_n(const zs_kernels *K) {
+    float f[37], got[37 + 16];
+    int bad = 0;
+    for (int i = 0; i < 4000 && bad < 5; i++) {
+        float t;
+        switch (i % 7) {
+        case 0: t = urand(-4, 4); break;
+        case 1: t = urand(-1e-38f, 1e-38f); break;
+        case 2: t = i % 2 ? 0.0f : -0.0f; break;
+        case 3: t = urand(-1, 1) * 1e30f; break;
+        case 4: t = (i % 3 - 1) * 3e38f; break;
+        case 5: t = (float)(int)urand(-3, 3); break;
+        default: t = (i % 2 ? 1 : -1) * 1e-45f * (float)(i % 5); break;
+        }
+        int C = 1 + i % 37;
+        for (int c = 0; c < C; c++) {
+            /* (factors far below 1e-5 make the scalar walk from t = 0 down
+             * through the x with x f rounding to -0 take billions of steps) */
+            switch ((i + c) % 3) {
+            case 0: f[c] = expf(urand(-3, 3)); break;
+            case 1: f[c] = expf(urand(-10, 80)); break;
+            default: f[c] = 1.0f; break;
+            }
+        }
+        K->kwta_raw_ge_n(got, f, C, t);
+        for (int c = 0; c < C; c++) {
+            float want = zs_kwta_raw_ge(t, f[c]);
+            int ok = got[c] == want || (isnan(got[c]) && isnan(want));
+            if (!ok) bad++;
+            CHECK(ok, "[%s] kwta_raw_ge_n(t=%.9g, f=%.9g) = %.9g, zs_kwta_raw_ge %.9g", isa_tag, (double)t,
+                  (double)f[c], (double)got[c], (double)want);
+        }
     }
 }
 

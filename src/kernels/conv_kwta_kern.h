@@ -22,7 +22,8 @@
  *                                (compressed, in lane order; writes CK_VL
  *                                entries); returns how many
  *   ck_keys(dst, y, fc)          the CK_VL keys zs_kwta_key(y * fc) to dst
- *   ck_count_lt2(s, m, a, b, &la, &lb)  how many of the m keys s are < a, < b
+ *   CK_ISA                       the ISA's zs_kwta_isa (counting, compaction,
+ *                                raw thresholds)
  *   CK_FN                        the name to define (zs_conv_kwta_pool_fn)
  *   CK_CONV_DENSE, CK_KWTA_SELECT, CK_KWTA_POOL
  *                                the ISA's conv_dense, kwta_select, kwta_pool
@@ -36,7 +37,7 @@
  *    tile's epilogue while the outputs are in registers, the count of keys
  *    above hi and the in-bracket candidates (raw per-channel thresholds,
  *    zs_kwta_raw_ge: no multiply or key per unit, keys made for candidates
- *    only), in index order; ck_select ranks them. When the
+ *    only), in index order; zs_kwta_select_cands ranks them. When the
  *    bracket missed (the sample lied), CK_KWTA_SELECT runs on the map;
  *  - the map is written once (it stays in L2) and read once, by the pool.
  * So the 50,176-unit map is never re-read for the selection and no winners
@@ -95,76 +96,6 @@ static inline void ck_sample_row(int32_t *dst, const float *sh, const int32_t *s
     for (int v = 0; v < CK_NV; v++) ck_keys(dst + CK_VL * v, acc[v], fc);
 }
 
-/* The bracket [lo, hi] from the m sample keys: it holds the keys of the
- * sample's descending ranks rhi = r - margin and rlo = r + margin (r = k m / n,
- * margin 3.5 sigma + 4, as kwta_select), found by bisection on the key
- * value, both ranks in the same SIMD counting pass (ck_count_lt2), until
- * each side is within 2^14 keys (1/512 of a binade) of its rank's key,
- * rounded outwards (hi: count(key > hi) <= rhi; lo: count(key >= lo) >=
- * rlo + 1). No sort, no histogram: ~17 passes over 1,792 keys in
- * registers. The bracket only steers how many candidates there are; the
- * cut is exact whatever it is. */
-static void ck_bracket(const int32_t *smp, int m, int n, int k, int32_t *lo, int32_t *hi) {
-    enum { TOL = 1 << 14 };
-    double q = (double)k / n, r = q * m, margin = 3.5 * sqrt(m * q * (1 - q)) + 4;
-    int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
-    int has_hi = rhi >= 0, has_lo = rlo < m;
-    int32_t kmin = INT32_MAX, kmax = INT32_MIN;
-    for (int i = 0; i < m; i++) {
-        kmin = smp[i] < kmin ? smp[i] : kmin;
-        kmax = smp[i] > kmax ? smp[i] : kmax;
-    }
-    int64_t ha = kmin, hb = kmax, la = kmin, lb = kmax;
-    if (!has_hi) ha = hb;
-    if (!has_lo) lb = la;
-    while (hb - ha > TOL || lb - la > TOL) {
-        int64_t hm = ha + (hb - ha) / 2, lm = la + (lb - la + 1) / 2;
-        int lt_h, lt_l;
-        ck_count_lt2(smp, m, (int32_t)(hm + 1), (int32_t)lm, &lt_h, &lt_l);
-        if (hb - ha > TOL) {
-            if (m - lt_h <= rhi) hb = hm;   /* count(key > hm) <= rhi */
-            else ha = hm + 1;
-        }
-        if (lb - la > TOL) {
-            if (m - lt_l >= rlo + 1) la = lm; /* count(key >= lm) >= rlo + 1 */
-            else lb = lm - 1;
-        }
-    }
-    *hi = has_hi ? (int32_t)hb : INT32_MAX;
-    *lo = has_lo ? (int32_t)la : INT32_MIN;
-}
-
-/* The cut among nc candidates (keys ck in [lo, hi], indices ci ascending):
- * the need-th largest by (key, then lower index). Its key by a ternary
- * search on the key value (the largest K with count(key >= K) >= need; two
- * probes per SIMD counting pass), then the tied candidates of key K in
- * index order: the (need - count(key > K))-th of them is the last winner.
- * The same cut as kwta_select's radix steps give, without histograms. */
-static zs_kwta_cut ck_select(const int32_t *ck, const int32_t *ci, int nc, int need, int32_t lo, int32_t hi) {
-    int64_t a = lo, b = hi; /* count(key >= a) >= need > count(key > b) */
-    while (a < b) {
-        int64_t d = b - a, t1 = a + (d + 2) / 3, t2 = a + (2 * d + 2) / 3;
-        int l1, l2;
-        ck_count_lt2(ck, nc, (int32_t)t1, (int32_t)t2, &l1, &l2);
-        if (nc - l2 >= need) a = t2;
-        else if (nc - l1 >= need) { a = t1; b = t2 - 1; }
-        else b = t1 - 1;
-    }
-    zs_kwta_cut cut;
-    cut.key = (int32_t)a;
-    int above = 0;
-    if (a < INT32_MAX) {
-        int l, l2;
-        ck_count_lt2(ck, nc, (int32_t)(a + 1), (int32_t)(a + 1), &l, &l2);
-        above = nc - l;
-    }
-    int tie = need - above; /* >= 1 */
-    cut.last = -1;
-    for (int i = 0; i < nc; i++)
-        if (ck[i] == cut.key && --tie == 0) { cut.last = ci[i]; break; }
-    return cut;
-}
-
 void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, int k, void *work, float *map) {
     const int Ci = p->Ci, H = p->H, W = p->W, Kw = p->Kw, Co = p->Co, Ho = p->Ho, Wo = p->Wo;
     const int HWo = Ho * Wo, n = Co * HWo, nnz = p->start[Co];
@@ -186,8 +117,13 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
             const float *src = in + (size_t)r * W + kx;
             for (int v = 0; v < CK_NV; v++) CK_STORE(d + CK_VL * v, CK_LOADN(src + CK_VL * v, W - kx - CK_VL * v));
         }
+    /* off = r * W + kx: r by a double multiply, exact for any int ((off +
+     * 0.5) / W is >= 0.5 / W from an integer, the rounding error far below
+     * that); an integer division per tap costs more than the rest of the
+     * setup */
+    const double iw = 1.0 / W;
     for (int t = 0; t < nnz; t++) {
-        int off = p->off[t], kx = off % W, r = off / W;
+        int off = p->off[t], r = (int)((off + 0.5) * iw), kx = off - r * W;
         so[t] = (kx * Ci * H + r) * CK_RS;
     }
     /* work: candidates (keys, indices), the sample */
@@ -200,17 +136,23 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
                           p->start[c + 1] - p->start[c], p->bias[c], f[c]);
         }
     int32_t lo, hi;
-    ck_bracket(smp, m, n, k, &lo, &hi);
-    float tlo = zs_kwta_key_float(lo), thi = zs_kwta_key_float(hi);
+    zs_kwta_bracket(smp, m, n, k, 1, CK_ISA, ck, &lo, &hi);
+    float tlo = zs_kwta_key_float(lo);
     /* 2. the conv, tile by tile; the epilogue counts and collects */
     int above = 0, nc = 0, nv = (Wo + CK_VL - 1) / CK_VL;
     ck_m vm[CK_NV];
     for (int v = 0; v < CK_NV; v++) vm[v] = CK_MASKN(Wo - CK_VL * v);
     const int nblk = (Ho + CK_RMAX - 1) / CK_RMAX, R = (Ho + nblk - 1) / nblk;
+    float tab[2][64];
     for (int c = 0; c < Co; c++) {
         /* key(y f) >= lo <=> y >= ta; key(y f) > hi <=> y >= tb (NaN: never) */
-        ck_v ta = CK_SET1(lo == INT32_MIN ? -INFINITY : zs_kwta_raw_ge(tlo, f[c]));
-        ck_v tb = CK_SET1(hi == INT32_MAX ? NAN : zs_kwta_raw_gt(thi, f[c]));
+        if (c % 64 == 0) {
+            int nb = Co - c < 64 ? Co - c : 64;
+            CK_ISA->raw_ge_n(tab[0], f + c, nb, tlo);
+            CK_ISA->raw_ge_n(tab[1], f + c, nb, zs_kwta_key_float(hi == INT32_MAX ? hi : hi + 1));
+        }
+        ck_v ta = CK_SET1(lo == INT32_MIN ? -INFINITY : tab[0][c % 64]);
+        ck_v tb = CK_SET1(hi == INT32_MAX ? NAN : tab[1][c % 64]);
         float *op = map + (size_t)c * HWo, b = p->bias[c];
         ck_v vf = CK_SET1(f[c]);
         const int32_t *sc = so + p->start[c];
@@ -239,7 +181,7 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
     /* 3. the cut among the candidates, or (bracket missed) from the map */
     zs_kwta_cut cut;
     int need = k - above;
-    if (need >= 1 && need <= nc) cut = ck_select(ck, ci, nc, need, lo, hi);
+    if (need >= 1 && need <= nc) cut = zs_kwta_select_cands(ck, ci, nc, need, lo, hi, CK_ISA);
     else CK_KWTA_SELECT(&cut, map, f, Co, HWo, k, work);
     /* 4. pool(k-WTA(y)): window maxima of the values passing their channel's test */
     CK_KWTA_POOL(out, map, f, Co, Ho, Wo, cut);

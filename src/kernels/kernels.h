@@ -147,6 +147,8 @@ typedef void zs_kwta_pool_fn(float *out, const float *x, const float *f, int C, 
  * aligned. */
 typedef void zs_conv_kwta_pool_fn(float *out, const float *in, const zs_conv_taps *p, const float *f, int k,
                                   void *work, float *map);
+/* out[c] = zs_kwta_raw_ge(t, f[c]) for c < C (f > 0 finite, t finite). */
+typedef void zs_kwta_raw_ge_n_fn(float *out, const float *f, int C, float t);
 /* Dense 2x2/2 max-pool of (C, H, W) -> (C, H/2, W/2); relu: max with 0 too. */
 typedef void zs_maxpool_fn(float *out, const float *x, int C, int H, int W, int relu);
 /* Non-zeros of x[0..n) as a list (idx ascending); returns the count.
@@ -189,6 +191,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
     X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
+    X(kwta_raw_ge_n, zs_kwta_raw_ge_n_fn, "raw per-channel k-WTA thresholds: t / f, then the first passing of six floats") \
     X(conv_kwta_pool, zs_conv_kwta_pool_fn, "conv (dense in) + global k-WTA + 2x2/2 max-pool: cut counted in the conv epilogue") \
     X(maxpool, zs_maxpool_fn, "dense 2x2/2 max-pool (+ReLU)")                                   \
     X(sparsify, zs_sparsify_fn, "dense -> non-zero list (compress in register)")                \
@@ -294,8 +297,31 @@ typedef int (*zs_kwta_pass_fn)(const float *x, const float *f, int G, int S, int
  * the vectors holding a candidate only. */
 typedef int (*zs_kwta_pass_pc_fn)(const float *x, const float *f, const float *a, const float *b, int G,
                                   int S, int *above, int32_t *ci, int32_t *ck, int cap);
+/* The ISA's helpers of the shared selection (pack.c). */
+typedef struct zs_kwta_isa {
+    zs_kwta_pass_fn pass;
+    zs_kwta_pass_pc_fn pass_pc; /* may be NULL */
+    /* how many of the m keys s are < a, and < b */
+    void (*count_lt2)(const int32_t *s, int m, int32_t a, int32_t b, int *la, int *lb);
+    /* keep the entries lo <= ck[i] <= hi of ck/ci[0..n) in order, in place
+     * (ci may be NULL); returns how many (it may write 16 entries past
+     * them); *above = how many were > hi */
+    int (*compact)(int32_t *ck, int32_t *ci, int n, int32_t lo, int32_t hi, int *above);
+    zs_kwta_raw_ge_n_fn *raw_ge_n;
+} zs_kwta_isa;
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
-                           void *work, zs_kwta_pass_fn pass, zs_kwta_pass_pc_fn pass_pc);
+                           void *work, const zs_kwta_isa *isa);
+/* The bracket [lo, hi] from m sample keys smp of a population of n units:
+ * it holds the sample's descending ranks r - w and r + w (r = k m / n,
+ * w = wide * (3.5 sigma + 4)), rounded outwards; INT32_MIN / INT32_MAX
+ * where a rank falls outside the sample. tmp: m + 16 keys of scratch. */
+void zs_kwta_bracket(const int32_t *smp, int m, int n, int k, int wide, const zs_kwta_isa *isa, int32_t *tmp,
+                     int32_t *lo, int32_t *hi);
+/* Among nc candidates (keys ck within [lo, hi], indices ci ascending; they
+ * are reordered/compacted in place), the cut of the need-th (1 <= need <=
+ * nc) in the order (larger key, then lower index). */
+zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, int32_t lo, int32_t hi,
+                                 const zs_kwta_isa *isa);
 /* Boost factors are positive, so a boosted test on x * f (rounded to float,
  * as the reference computes it) is a test on x alone:
  *   zs_kwta_raw_ge(t, f) = the smallest float x with fl(x * f) >= t,
@@ -311,7 +337,7 @@ float zs_kwta_key_float(int32_t key);
  * lim in the map's numbering). Only the group holding cut.last gets a lim
  * strictly inside it. */
 void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32_t first_unit, float *ge, float *gt,
-                            int32_t *lim);
+                            int32_t *lim, zs_kwta_raw_ge_n_fn *raw_ge_n);
 /* Composite key: larger is better (score key, then lower index). */
 static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
     return ((uint64_t)((uint32_t)key ^ 0x80000000u) << 32) | (uint32_t)~(uint32_t)i;

@@ -159,9 +159,86 @@ static int pass_pc_avx2(const float *x, const float *f, const float *a, const fl
     return nc;
 }
 
+static void count_lt2_avx2(const int32_t *s, int m, int32_t a, int32_t b, int *la, int *lb) {
+    const __m256i va = _mm256_set1_epi32(a), vb = _mm256_set1_epi32(b);
+    __m256i ca = _mm256_setzero_si256(), cb = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 8 <= m; i += 8) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
+        ca = _mm256_sub_epi32(ca, _mm256_cmpgt_epi32(va, x)); /* true lanes are -1 */
+        cb = _mm256_sub_epi32(cb, _mm256_cmpgt_epi32(vb, x));
+    }
+    int32_t ta[8], tb[8];
+    _mm256_storeu_si256((__m256i *)ta, ca);
+    _mm256_storeu_si256((__m256i *)tb, cb);
+    int na = 0, nb = 0;
+    for (int j = 0; j < 8; j++) { na += ta[j]; nb += tb[j]; }
+    for (; i < m; i++) { na += s[i] < a; nb += s[i] < b; }
+    *la = na;
+    *lb = nb;
+}
+
+/* in place: the 8 entries stored at m <= i were loaded already */
+static int compact_avx2(int32_t *ck, int32_t *ci, int n, int32_t lo, int32_t hi, int *above) {
+    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
+    int m = 0, ab = 0;
+    for (int i = 0; i < n; i += 8) {
+        __m256i t = tail8(n - i);
+        __m256i key = _mm256_maskload_epi32(ck + i, t);
+        __m256i gt = _mm256_and_si256(_mm256_cmpgt_epi32(key, vhi), t);
+        unsigned cm = mask8(_mm256_andnot_si256(_mm256_or_si256(_mm256_cmpgt_epi32(vlo, key), gt), t));
+        __m256i perm = compress_perm8(cm);
+        ab += __builtin_popcount(mask8(gt));
+        _mm256_storeu_si256((__m256i *)(ck + m), _mm256_permutevar8x32_epi32(key, perm));
+        if (ci) _mm256_storeu_si256((__m256i *)(ci + m), _mm256_permutevar8x32_epi32(_mm256_maskload_epi32(ci + i, t), perm));
+        m += __builtin_popcount(cm);
+    }
+    *above = ab;
+    return m;
+}
+
+/* zs_kwta_raw_ge on 8 factors (as zs_kwta_raw_ge_n__avx512: the first passing of the
+ * six consecutive floats q - 3 ulp .. q + 2 ulp, q = t / f; lanes where the
+ * first passes or the last fails take the scalar walk). */
+static inline __m256 key_float8(__m256i k) {
+    return _mm256_castsi256_ps(_mm256_xor_si256(k, _mm256_srli_epi32(_mm256_srai_epi32(k, 31), 1)));
+}
+void zs_kwta_raw_ge_n__avx2(float *out, const float *f, int C, float t) {
+    t += 0.0f;
+    const __m256 vt = _mm256_set1_ps(t);
+    const __m256i ex = _mm256_set1_epi32(0x7F800000);
+    for (int c = 0; c < C; c += 8) {
+        __m256i m = tail8(C - c);
+        __m256 vf = _mm256_blendv_ps(_mm256_set1_ps(1.0f), _mm256_maskload_ps(f + c, m), _mm256_castsi256_ps(m));
+        __m256 q = _mm256_div_ps(vt, vf);
+        __m256i inf = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(q), ex), ex);
+        __m256i kq = key8(q), nfalse = _mm256_setzero_si256();
+        unsigned first = 0, last = 0;
+        for (int j = -3; j <= 2; j++) {
+            __m256i kj = _mm256_add_epi32(kq, _mm256_set1_epi32(j));
+            __m256 p = _mm256_cmp_ps(_mm256_mul_ps(key_float8(kj), vf), vt, _CMP_GE_OQ);
+            if (j == -3) first = (unsigned)_mm256_movemask_ps(p);
+            else {
+                nfalse = _mm256_add_epi32(nfalse, _mm256_andnot_si256(_mm256_castps_si256(p), _mm256_set1_epi32(1)));
+                if (j == 2) last = (unsigned)_mm256_movemask_ps(p);
+            }
+        }
+        __m256 r = key_float8(_mm256_add_epi32(kq, _mm256_sub_epi32(nfalse, _mm256_set1_epi32(2))));
+        _mm256_maskstore_ps(out + c, m, r);
+        unsigned bad = mask8(m) & ~(~mask8(inf) & ~first & last);
+        while (bad) {
+            int j = __builtin_ctz(bad);
+            out[c + j] = zs_kwta_raw_ge(t, f[c + j]);
+            bad &= bad - 1;
+        }
+    }
+}
+
+static const zs_kwta_isa isa_avx2 = {pass_avx2, pass_pc_avx2, count_lt2_avx2, compact_avx2, zs_kwta_raw_ge_n__avx2};
+
 void zs_kwta_select__avx2(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                           void *work) {
-    zs_kwta_select_common(cut, x, f, G, S, k, work, pass_avx2, pass_pc_avx2);
+    zs_kwta_select_common(cut, x, f, G, S, k, work, &isa_avx2);
 }
 
 static inline __m256i win8(__m256 s, __m256i idxv, __m256i ck, __m256i cl, __m256i m) {
@@ -219,6 +296,7 @@ typedef __m256i kp_vi;
                   (x))
 #define KP_IOTA(at) _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)iota8), _mm256_set1_epi32(at))
 #define KP_PAIRMAX(a, b) pairmax((a), (b))
+#define KP_RAW_GE_N zs_kwta_raw_ge_n__avx2
 #define KP_FN zs_kwta_pool__avx2
 #include "kwta_pool_kern.h"
 
@@ -249,24 +327,7 @@ static inline int ck_scan(__m256 y, __m256 ta, __m256 tb, __m256 vf, int32_t i0,
 static inline void ck_keys(int32_t *dst, __m256 y, float fc) {
     _mm256_storeu_si256((__m256i *)dst, key8(_mm256_mul_ps(y, _mm256_set1_ps(fc))));
 }
-static inline void ck_count_lt2(const int32_t *s, int m, int32_t a, int32_t b, int *la, int *lb) {
-    const __m256i va = _mm256_set1_epi32(a), vb = _mm256_set1_epi32(b);
-    __m256i ca = _mm256_setzero_si256(), cb = _mm256_setzero_si256();
-    int i = 0;
-    for (; i + 8 <= m; i += 8) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
-        ca = _mm256_sub_epi32(ca, _mm256_cmpgt_epi32(va, x)); /* true lanes are -1 */
-        cb = _mm256_sub_epi32(cb, _mm256_cmpgt_epi32(vb, x));
-    }
-    int32_t ta[8], tb[8];
-    _mm256_storeu_si256((__m256i *)ta, ca);
-    _mm256_storeu_si256((__m256i *)tb, cb);
-    int na = 0, nb = 0;
-    for (int j = 0; j < 8; j++) { na += ta[j]; nb += tb[j]; }
-    for (; i < m; i++) { na += s[i] < a; nb += s[i] < b; }
-    *la = na;
-    *lb = nb;
-}
+#define CK_ISA (&isa_avx2)
 #define CK_FN zs_conv_kwta_pool__avx2
 #define CK_CONV_DENSE zs_conv_dense__avx2
 #define CK_KWTA_SELECT zs_kwta_select__avx2

@@ -78,9 +78,82 @@ static int pass_pc_avx512(const float *x, const float *f, const float *a, const 
     return nc;
 }
 
+static void count_lt2_avx512(const int32_t *s, int m, int32_t a, int32_t b, int *la, int *lb) {
+    const __m512i va = _mm512_set1_epi32(a), vb = _mm512_set1_epi32(b), one = _mm512_set1_epi32(1);
+    __m512i ca = _mm512_setzero_si512(), cb = _mm512_setzero_si512();
+    for (int i = 0; i < m; i += 16) {
+        __m512i x = _mm512_maskz_loadu_epi32(tail16(m - i), s + i);
+        __mmask16 t = tail16(m - i);
+        ca = _mm512_mask_add_epi32(ca, _mm512_mask_cmpgt_epi32_mask(t, va, x), ca, one);
+        cb = _mm512_mask_add_epi32(cb, _mm512_mask_cmpgt_epi32_mask(t, vb, x), cb, one);
+    }
+    *la = _mm512_reduce_add_epi32(ca);
+    *lb = _mm512_reduce_add_epi32(cb);
+}
+
+static int compact_avx512(int32_t *ck, int32_t *ci, int n, int32_t lo, int32_t hi, int *above) {
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+    int m = 0, ab = 0;
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 t = tail16(n - i);
+        __m512i key = _mm512_maskz_loadu_epi32(t, ck + i);
+        __mmask16 gt = _mm512_mask_cmpgt_epi32_mask(t, key, vhi);
+        __mmask16 cm = _mm512_mask_cmpge_epi32_mask(t & ~gt, key, vlo);
+        int cnt = __builtin_popcount(cm);
+        __mmask16 sm = tail16(cnt);
+        ab += __builtin_popcount(gt);
+        _mm512_mask_storeu_epi32(ck + m, sm, _mm512_maskz_compress_epi32(cm, key));
+        if (ci) _mm512_mask_storeu_epi32(ci + m, sm, _mm512_maskz_compress_epi32(cm, _mm512_maskz_loadu_epi32(t, ci + i)));
+        m += cnt;
+    }
+    *above = ab;
+    return m;
+}
+
+/* zs_kwta_raw_ge on 16 factors: q = t / f is within an ulp or two of the
+ * answer, so the answer is the first of the six consecutive floats
+ * q - 3 ulp .. q + 2 ulp (stepped on the monotone key) that passes, when
+ * the first fails and the last passes (else the lane takes the scalar walk). */
+void zs_kwta_raw_ge_n__avx512(float *out, const float *f, int C, float t) {
+    t += 0.0f;
+    const __m512 vt = _mm512_set1_ps(t);
+    const __m512i ex = _mm512_set1_epi32(0x7F800000);
+    for (int c = 0; c < C; c += 16) {
+        __mmask16 m = tail16(C - c);
+        __m512 vf = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, f + c);
+        __m512 q = _mm512_div_ps(vt, vf);
+        __mmask16 ok = _mm512_cmpneq_epi32_mask(_mm512_and_si512(_mm512_castps_si512(q), ex), ex);
+        __m512i kq = key16(q);
+        __m512i nfalse = _mm512_setzero_si512();
+        __mmask16 first = 0, last = 0;
+        for (int j = -3; j <= 2; j++) {
+            __m512i kj = _mm512_add_epi32(kq, _mm512_set1_epi32(j));
+            __m512 cj = _mm512_castsi512_ps(_mm512_xor_si512(kj, _mm512_srli_epi32(_mm512_srai_epi32(kj, 31), 1)));
+            __mmask16 p = _mm512_cmp_ps_mask(_mm512_mul_ps(cj, vf), vt, _CMP_GE_OQ);
+            if (j == -3) first = p;
+            else {
+                nfalse = _mm512_mask_add_epi32(nfalse, (__mmask16)~p, nfalse, _mm512_set1_epi32(1));
+                if (j == 2) last = p;
+            }
+        }
+        __m512i kr = _mm512_add_epi32(kq, _mm512_sub_epi32(nfalse, _mm512_set1_epi32(2)));
+        __m512 r = _mm512_castsi512_ps(_mm512_xor_si512(kr, _mm512_srli_epi32(_mm512_srai_epi32(kr, 31), 1)));
+        _mm512_mask_storeu_ps(out + c, m, r);
+        unsigned bad = (unsigned)(m & ~(ok & ~first & last));
+        while (bad) {
+            int j = __builtin_ctz(bad);
+            out[c + j] = zs_kwta_raw_ge(t, f[c + j]);
+            bad &= bad - 1;
+        }
+    }
+}
+
+static const zs_kwta_isa isa_avx512 = {pass_avx512, pass_pc_avx512, count_lt2_avx512, compact_avx512,
+                                       zs_kwta_raw_ge_n__avx512};
+
 void zs_kwta_select__avx512(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                             void *work) {
-    zs_kwta_select_common(cut, x, f, G, S, k, work, pass_avx512, pass_pc_avx512);
+    zs_kwta_select_common(cut, x, f, G, S, k, work, &isa_avx512);
 }
 
 /* Winner mask of 16 lanes with flat indices idxv. */
@@ -141,6 +214,7 @@ typedef __m512i kp_vi;
 #define KP_PAIRMAX(a, b)                                                                                   \
     _mm512_max_ps(_mm512_permutex2var_ps((a), _mm512_loadu_si512(even_idx), (b)),                          \
                   _mm512_permutex2var_ps((a), _mm512_loadu_si512(odd_idx), (b)))
+#define KP_RAW_GE_N zs_kwta_raw_ge_n__avx512
 #define KP_FN zs_kwta_pool__avx512
 #include "kwta_pool_kern.h"
 
@@ -169,20 +243,7 @@ static inline int ck_scan(__m512 y, __m512 ta, __m512 tb, __m512 vf, int32_t i0,
 static inline void ck_keys(int32_t *dst, __m512 y, float fc) {
     _mm512_storeu_si512(dst, key16(_mm512_mul_ps(y, _mm512_set1_ps(fc))));
 }
-static inline void ck_count_lt2(const int32_t *s, int m, int32_t a, int32_t b, int *la, int *lb) {
-    const __m512i va = _mm512_set1_epi32(a), vb = _mm512_set1_epi32(b), one = _mm512_set1_epi32(1);
-    __m512i ca = _mm512_setzero_si512(), cb = _mm512_setzero_si512();
-    int i = 0;
-    for (; i + 16 <= m; i += 16) {
-        __m512i x = _mm512_loadu_si512(s + i);
-        ca = _mm512_mask_add_epi32(ca, _mm512_cmpgt_epi32_mask(va, x), ca, one);
-        cb = _mm512_mask_add_epi32(cb, _mm512_cmpgt_epi32_mask(vb, x), cb, one);
-    }
-    int na = _mm512_reduce_add_epi32(ca), nb = _mm512_reduce_add_epi32(cb);
-    for (; i < m; i++) { na += s[i] < a; nb += s[i] < b; }
-    *la = na;
-    *lb = nb;
-}
+#define CK_ISA (&isa_avx512)
 #define CK_FN zs_conv_kwta_pool__avx512
 #define CK_CONV_DENSE zs_conv_dense__avx512
 #define CK_KWTA_SELECT zs_kwta_select__avx512

@@ -12,6 +12,7 @@
  *   KP_KEEP_SPLIT(x, gt, ge, iv, lim)  x where x >= gt or (x >= ge and iv <= lim), else +0
  *   KP_IOTA(at)                 lanes at, at + 1, ...
  *   KP_PAIRMAX(a, b)            max of adjacent lane pairs of the 2 KP_VL lanes (a, b), in order
+ *   KP_RAW_GE_N                 the ISA's zs_kwta_isa.raw_ge_n
  * and KP_FN, the name of the function to define (zs_kwta_pool_fn).
  *
  * The cut becomes per-channel raw thresholds (zs_kwta_cut_thresholds): a
@@ -64,7 +65,7 @@ void KP_FN(float *out, const float *x, const float *f, int C, int H, int W, zs_k
     int32_t lim[CH];
     for (int c0 = 0; c0 < C; c0 += CH) {
         int nc = C - c0 < CH ? C - c0 : CH;
-        zs_kwta_cut_thresholds(cut, f + c0, nc, H * W, c0 * H * W, ge, gt, lim);
+        zs_kwta_cut_thresholds(cut, f + c0, nc, H * W, c0 * H * W, ge, gt, lim, KP_RAW_GE_N);
         for (int cc = 0; cc < nc; cc++) {
             int c = c0 + cc;
             const float *xc = x + (size_t)c * H * W;

@@ -44,9 +44,36 @@ static int pass_pc_scalar(const float *x, const float *f, const float *a, const 
     return nc;
 }
 
+static void count_lt2_scalar(const int32_t *s, int m, int32_t a, int32_t b, int *la, int *lb) {
+    int na = 0, nb = 0;
+    for (int i = 0; i < m; i++) { na += s[i] < a; nb += s[i] < b; }
+    *la = na;
+    *lb = nb;
+}
+
+static int compact_scalar(int32_t *ck, int32_t *ci, int n, int32_t lo, int32_t hi, int *above) {
+    int m = 0, ab = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t key = ck[i];
+        ck[m] = key;
+        if (ci) ci[m] = ci[i];
+        m += key >= lo && key <= hi;
+        ab += key > hi;
+    }
+    *above = ab;
+    return m;
+}
+
+void zs_kwta_raw_ge_n__scalar(float *out, const float *f, int C, float t) {
+    for (int c = 0; c < C; c++) out[c] = zs_kwta_raw_ge(t, f[c]);
+}
+
+static const zs_kwta_isa isa_scalar = {pass_scalar, pass_pc_scalar, count_lt2_scalar, compact_scalar,
+                                       zs_kwta_raw_ge_n__scalar};
+
 void zs_kwta_select__scalar(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                             void *work) {
-    zs_kwta_select_common(cut, x, f, G, S, k, work, pass_scalar, pass_pc_scalar);
+    zs_kwta_select_common(cut, x, f, G, S, k, work, &isa_scalar);
 }
 
 static inline int wins(int32_t key, int32_t i, zs_kwta_cut cut) {

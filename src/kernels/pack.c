@@ -304,33 +304,29 @@ oom:
 /* ---------------------------------------------------------------- k-WTA select */
 
 /* Strategy (exact, no full sort):
- *  1. n >= KWTA_MIN_N: a strided sample of m keys gives a bracket [lo, hi]
- *     that holds the k-th largest key with a 3.5-sigma margin;
- *     smaller n: the bracket is everything.
+ *  1. n >= KWTA_MIN_N: a sample of m keys (strided, jittered) gives a
+ *     bracket [lo, hi] that holds the k-th largest key with a 3.5-sigma
+ *     margin (zs_kwta_bracket); smaller n: the bracket is everything.
  *  2. The ISA's streaming pass counts keys > hi and collects the keys and
  *     indices inside the bracket (in index order).
- *  3. Radix steps on the candidates (1024 buckets of the key range per
- *     step) narrow them to the bucket holding the k-th; the last few are
- *     ranked by (key, lower index first).
- *  If the bracket missed (the sample lied), everything is a candidate. */
-#define KWTA_MIN_N 4096
-#define KWTA_NB 1024
-/* stride of the four interleaved histograms: 1024 + 16 counters, so the
- * same bucket of two of them is not 4096 bytes apart (4K aliasing stalls
- * every load behind the other histogram's store to the same bucket) */
-#define KWTA_HS (KWTA_NB + 16)
+ *  3. zs_kwta_select_cands: a ternary search on the key value over the
+ *     candidates (two thresholds per SIMD counting pass), compacting them
+ *     whenever most fall outside the range left, then the tie split by index.
+ *  If the bracket missed (the sample lied), once more with four times the
+ *  margin, then everything is a candidate. */
+#define KWTA_MIN_N 2048
 
-static int sample_size(int n) { return n >= 16384 ? 1024 : 512; }
+static int sample_size(int n) { return n >= 16384 ? 1024 : 256; }
 
 size_t zs_kwta_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0);
-    return (2 * (nn + 32) + 1024 + 4 * KWTA_HS + 2 * (nn / 16 + 16) + 16) * sizeof(int32_t);
+    return (2 * (nn + 32) + 1024 + 2 * (nn / 16 + 16) + 16) * sizeof(int32_t);
 }
 
 int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
     int n = p->Co * p->Ho * p->Wo;
     if (p->Wo > ZS_CKP_ROW || p->W > ZS_CKP_ROW + p->Kw - 1 || (size_t)p->Kw * p->Ci * p->H * ZS_CKP_ROW > ZS_CKP_SH ||
-        p->start[p->Co] > ZS_CKP_TAPS || n < KWTA_MIN_N || k <= 0 || k >= n)
+        p->start[p->Co] > ZS_CKP_TAPS || n < 4096 || k <= 0 || k >= n)
         return 0;
     /* the sample: rows per channel so that it holds >= 1024 units */
     int row = p->Co * p->Wo, sr = row >= 1024 ? 1 : (1024 + row - 1) / row;
@@ -344,103 +340,108 @@ size_t zs_conv_kwta_pool_work_size(int n) {
     return a > b ? a : b;
 }
 
-/* Sort a[0..n) descending by an LSD radix sort on the order-preserving
- * unsigned image of the keys (4 passes of 8 bits; tmp holds n entries).
- * Branch-free, unlike a quickselect on random keys (mispredicts dominate). */
-static void sort_desc_i32(int32_t *a, int n, uint32_t *tmp) {
-    uint32_t cnt[4][256];
-    memset(cnt, 0, sizeof cnt);
-    uint32_t *u = (uint32_t *)a;
-    for (int i = 0; i < n; i++) {
-        uint32_t v = ~((uint32_t)a[i] ^ 0x80000000u); /* ascending v = descending key */
-        u[i] = v;
-        cnt[0][v & 255]++; cnt[1][(v >> 8) & 255]++; cnt[2][(v >> 16) & 255]++; cnt[3][v >> 24]++;
+/* Bisection on the key value for both ranks at once, both in the same SIMD
+ * counting pass, until each side is within 2^14 keys (1/512 of a binade)
+ * of its rank's key, rounded outwards (hi: count(key > hi) <= rhi; lo:
+ * count(key >= lo) >= rlo + 1). Every second step the keys outside the
+ * range both searches have left are dropped (a copy in tmp; those above it
+ * are counted), so the later steps count few keys. The bracket only steers
+ * how many candidates there are; the cut is exact whatever it is. */
+void zs_kwta_bracket(const int32_t *smp, int m, int n, int k, int wide, const zs_kwta_isa *isa, int32_t *tmp,
+                     int32_t *lo, int32_t *hi) {
+    enum { TOL = 1 << 14 };
+    double q = (double)k / n, r = q * m, margin = wide * (3.5 * sqrt(m * q * (1 - q)) + 4);
+    int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
+    int has_hi = rhi >= 0, has_lo = rlo < m;
+    memcpy(tmp, smp, sizeof(int32_t) * (size_t)m);
+    int mt = m, off = 0; /* keys in tmp; keys dropped above the range */
+    int64_t ha = INT32_MIN, hb = INT32_MAX, la = INT32_MIN, lb = INT32_MAX;
+    if (!has_hi) ha = hb;
+    if (!has_lo) lb = la;
+    for (int step = 1; hb - ha > TOL || lb - la > TOL; step++) {
+        int64_t hm = ha + (hb - ha) / 2, lm = la + (lb - la + 1) / 2;
+        int lt_h, lt_l;
+        isa->count_lt2(tmp, mt, (int32_t)(hm + 1), (int32_t)lm, &lt_h, &lt_l);
+        if (hb - ha > TOL) {
+            if (mt - lt_h + off <= rhi) hb = hm; /* count(key > hm) <= rhi */
+            else ha = hm + 1;
+        }
+        if (lb - la > TOL) {
+            if (mt - lt_l + off >= rlo + 1) la = lm; /* count(key >= lm) >= rlo + 1 */
+            else lb = lm - 1;
+        }
+        if (step % 2 == 0) {
+            int64_t L = has_hi ? ha : la, U = has_lo ? lb : hb;
+            if (has_hi && has_lo) { L = ha < la ? ha : la; U = hb > lb ? hb : lb; }
+            int ab;
+            mt = isa->compact(tmp, NULL, mt, (int32_t)L, (int32_t)U, &ab);
+            off += ab;
+        }
     }
-    for (int d = 0; d < 4; d++) {
-        uint32_t s = 0;
-        for (int b = 0; b < 256; b++) { uint32_t c = cnt[d][b]; cnt[d][b] = s; s += c; }
-    }
-    uint32_t *src = u, *dst = tmp;
-    for (int d = 0; d < 4; d++) {
-        int sh = 8 * d;
-        for (int i = 0; i < n; i++) dst[cnt[d][(src[i] >> sh) & 255]++] = src[i];
-        uint32_t *t = src; src = dst; dst = t;
-    }
-    for (int i = 0; i < n; i++) a[i] = (int32_t)(~u[i] ^ 0x80000000u); /* 4 passes: back in a */
+    *hi = has_hi ? (int32_t)hb : INT32_MAX;
+    *lo = has_lo ? (int32_t)la : INT32_MIN;
 }
 
-/* Among nc candidates (keys ck, indices ci ascending), the cut of the
- * need-th (1-based) in the order (larger key, then lower index). */
-static zs_kwta_cut select_candidates(int32_t *ck, int32_t *ci, int nc, int need, uint32_t *hist,
-                                     int32_t kmin, int32_t kmax) {
-    zs_kwta_cut cut;
-    if (kmin == INT32_MIN || kmax == INT32_MAX) { /* open bracket: measure it */
-        kmin = INT32_MAX; kmax = INT32_MIN;
+/* Invariant over the candidates left: count(key >= a) >= need >
+ * count(key > b). Each counting pass splits [a, b] in three; when fewer
+ * than half the candidates lie in [a, b], they are compacted to it (those
+ * above b leave, need drops by their number). */
+zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, int32_t lo, int32_t hi,
+                                 const zs_kwta_isa *isa) {
+    if ((lo == INT32_MIN || hi == INT32_MAX) && nc >= 256) {
+        /* open bracket over many: a bracket from 64 of them (at a stride)
+         * cuts the candidates to those inside it when the counts confirm it */
+        int32_t smp[64], tmp[64 + 16];
+        for (int j = 0; j < 64; j++) smp[j] = ck[(int)((int64_t)j * nc / 64)];
+        int32_t l2, h2;
+        zs_kwta_bracket(smp, 64, nc, need, 1, isa, tmp, &l2, &h2);
+        if (l2 < lo) l2 = lo;
+        if (h2 > hi) h2 = hi;
+        int lt_lo, le_hi;
+        isa->count_lt2(ck, nc, l2, h2 == INT32_MAX ? h2 : h2 + 1, &lt_lo, &le_hi);
+        if (h2 == INT32_MAX) le_hi = nc;
+        int gt = nc - le_hi, in = le_hi - lt_lo; /* need - gt of the `in` inside the bracket */
+        if (need - gt >= 1 && need - gt <= in) {
+            int ab;
+            nc = isa->compact(ck, ci, nc, l2, h2, &ab);
+            need -= ab;
+            lo = l2;
+            hi = h2;
+        }
+    }
+    int64_t a = lo, b = hi;
+    if (lo == INT32_MIN || hi == INT32_MAX) { /* open bracket: measure it */
+        int32_t kmin = INT32_MAX, kmax = INT32_MIN;
         for (int i = 0; i < nc; i++) {
             kmin = ck[i] < kmin ? ck[i] : kmin;
             kmax = ck[i] > kmax ? ck[i] : kmax;
         }
+        if (lo == INT32_MIN) a = kmin;
+        if (hi == INT32_MAX) b = kmax;
     }
-    for (;;) {
-        uint32_t range = (uint32_t)kmax - (uint32_t)kmin;
-        if (range == 0) { /* all tie: the need-th lowest index */
-            cut.key = kmin;
-            cut.last = ci[need - 1];
-            return cut;
+    int ge_a = nc, gt_b = 0; /* count(key >= a), count(key > b) among the nc */
+    while (a < b) {
+        int64_t d = b - a, t1 = a + (d + 2) / 3, t2 = a + (2 * d + 2) / 3;
+        int l1, l2;
+        isa->count_lt2(ck, nc, (int32_t)t1, (int32_t)t2, &l1, &l2);
+        if (nc - l2 >= need) { a = t2; ge_a = nc - l2; }
+        else if (nc - l1 >= need) { a = t1; b = t2 - 1; ge_a = nc - l1; gt_b = nc - l2; }
+        else { b = t1 - 1; gt_b = nc - l1; }
+        if (2 * (ge_a - gt_b) < nc) {
+            int ab;
+            nc = isa->compact(ck, ci, nc, (int32_t)a, (int32_t)b, &ab);
+            need -= ab; /* = gt_b */
+            ge_a = nc;
+            gt_b = 0;
         }
-        if (nc <= 24) break;
-        int shift = 0;
-        while ((range >> shift) >= KWTA_NB) shift++;
-        /* four interleaved histograms: runs of equal keys do not serialise */
-        memset(hist, 0, sizeof(uint32_t) * 4 * KWTA_HS);
-        int i4 = 0;
-        for (; i4 + 3 < nc; i4 += 4) {
-            hist[((uint32_t)ck[i4] - (uint32_t)kmin) >> shift]++;
-            hist[KWTA_HS + (((uint32_t)ck[i4 + 1] - (uint32_t)kmin) >> shift)]++;
-            hist[2 * KWTA_HS + (((uint32_t)ck[i4 + 2] - (uint32_t)kmin) >> shift)]++;
-            hist[3 * KWTA_HS + (((uint32_t)ck[i4 + 3] - (uint32_t)kmin) >> shift)]++;
-        }
-        for (; i4 < nc; i4++) hist[((uint32_t)ck[i4] - (uint32_t)kmin) >> shift]++;
-        int b = (int)(range >> shift);
-        uint32_t acc = 0, hb;
-        while (acc + (hb = hist[b] + hist[KWTA_HS + b] + hist[2 * KWTA_HS + b] + hist[3 * KWTA_HS + b]) < (uint32_t)need) {
-            acc += hb;
-            b--;
-        }
-        need -= (int)acc;
-        /* keep bucket b, in order (m <= i: in place): with a branch when the
-         * bucket is a small part of the candidates (rarely taken, so
-         * predicted), else branch-free */
-        int m = 0;
-        if ((uint64_t)hb * 16 < (uint64_t)nc) {
-            for (int i = 0; i < nc; i++)
-                if ((((uint32_t)ck[i] - (uint32_t)kmin) >> shift) == (uint32_t)b) { ck[m] = ck[i]; ci[m] = ci[i]; m++; }
-        } else {
-            for (int i = 0; i < nc; i++) {
-                int32_t key = ck[i];
-                int keep = (((uint32_t)key - (uint32_t)kmin) >> shift) == (uint32_t)b;
-                ck[m] = key; ci[m] = ci[i];
-                m += keep;
-            }
-        }
-        /* the exact bounds of what is left */
-        int32_t nmin = INT32_MAX, nmax = INT32_MIN;
-        for (int i = 0; i < m; i++) {
-            nmin = ck[i] < nmin ? ck[i] : nmin;
-            nmax = ck[i] > nmax ? ck[i] : nmax;
-        }
-        nc = m; kmin = nmin; kmax = nmax;
     }
-    /* few left: rank by composite key, insertion sort descending */
-    uint64_t c[24];
-    for (int i = 0; i < nc; i++) {
-        uint64_t v = zs_kwta_comp(ck[i], ci[i]);
-        int j = i - 1;
-        while (j >= 0 && c[j] < v) { c[j + 1] = c[j]; j--; }
-        c[j + 1] = v;
-    }
-    cut.key = (int32_t)((uint32_t)(c[need - 1] >> 32) ^ 0x80000000u);
-    cut.last = (int32_t)~(uint32_t)c[need - 1];
+    /* key a: the (need - gt_b)-th tied candidate in index order is the last winner */
+    zs_kwta_cut cut;
+    cut.key = (int32_t)a;
+    int tie = need - gt_b;
+    cut.last = -1;
+    for (int i = 0; i < nc; i++)
+        if (ck[i] == cut.key && --tie == 0) { cut.last = ci[i]; break; }
     return cut;
 }
 
@@ -491,13 +492,18 @@ float zs_kwta_raw_gt(float t, float f) {
 }
 
 void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32_t first_unit, float *ge, float *gt,
-                            int32_t *lim) {
+                            int32_t *lim, zs_kwta_raw_ge_n_fn *raw_ge_n) {
+    if (cut.key == INT32_MIN || cut.key == INT32_MAX) {
+        for (int c = 0; c < C; c++) {
+            ge[c] = gt[c] = cut.key == INT32_MIN ? -INFINITY : INFINITY;
+            lim[c] = cut.key == INT32_MIN ? INT32_MAX : -1;
+        }
+        return;
+    }
+    float t = zs_kwta_key_float(cut.key);
+    raw_ge_n(ge, f, C, t);
+    raw_ge_n(gt, f, C, zs_kwta_key_float(cut.key + 1)); /* key > cut.key <=> key >= cut.key + 1 */
     for (int c = 0; c < C; c++) {
-        if (cut.key == INT32_MIN) { ge[c] = gt[c] = -INFINITY; lim[c] = INT32_MAX; continue; }
-        if (cut.key == INT32_MAX) { ge[c] = gt[c] = INFINITY; lim[c] = -1; continue; }
-        float t = zs_kwta_key_float(cut.key);
-        ge[c] = zs_kwta_raw_ge(t, f[c]);
-        gt[c] = zs_kwta_raw_gt(t, f[c]);
         int32_t first = first_unit + c * S, last = first + S - 1;
         lim[c] = cut.last >= last ? INT32_MAX : cut.last < first ? -1 : cut.last;
         if (lim[c] == INT32_MAX) gt[c] = ge[c];      /* every tie wins   */
@@ -508,68 +514,62 @@ void zs_kwta_cut_thresholds(zs_kwta_cut cut, const float *f, int C, int S, int32
 /* Step 2 for the bracket [lo, hi]: keys > hi counted into *above, keys in
  * the bracket collected (ck, ci); returns their count or -1 past n. */
 static int bracket_pass(const float *x, const float *f, int G, int S, int32_t lo, int32_t hi, int *above,
-                        int32_t *ck, int32_t *ci, float *ta, float *tb, zs_kwta_pass_fn pass,
-                        zs_kwta_pass_pc_fn pass_pc) {
-    if (pass_pc && S >= 16 && lo != INT32_MIN && hi != INT32_MAX) {
+                        int32_t *ck, int32_t *ci, float *ta, float *tb, const zs_kwta_isa *isa) {
+    if (isa->pass_pc && S >= 16 && lo != INT32_MIN && hi != INT32_MAX) {
         /* per-group raw thresholds: lo <= key(x f) <=> x >= ta; key(x f) > hi <=> x >= tb */
-        float tlo = zs_kwta_key_float(lo), thi = zs_kwta_key_float(hi);
-        for (int g = 0; g < G; g++) { ta[g] = zs_kwta_raw_ge(tlo, f[g]); tb[g] = zs_kwta_raw_gt(thi, f[g]); }
-        return pass_pc(x, f, ta, tb, G, S, above, ci, ck, G * S);
+        float tlo = zs_kwta_key_float(lo);
+        isa->raw_ge_n(ta, f, G, tlo);
+        isa->raw_ge_n(tb, f, G, zs_kwta_key_float(hi + 1)); /* key > hi <=> key >= hi + 1 */
+        return isa->pass_pc(x, f, ta, tb, G, S, above, ci, ck, G * S);
     }
-    return pass(x, f, G, S, lo, hi, above, ck, ci, G * S);
+    return isa->pass(x, f, G, S, lo, hi, above, ck, ci, G * S);
 }
 
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
-                           void *work, zs_kwta_pass_fn pass, zs_kwta_pass_pc_fn pass_pc) {
+                           void *work, const zs_kwta_isa *isa) {
     int n = G * S;
     if (k >= n) { cut->key = INT32_MIN; cut->last = n - 1; return; }
     if (k <= 0) { cut->key = INT32_MAX; cut->last = -1; return; }
     int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
-    uint32_t *hist = (uint32_t *)(smp + 1024);
-    float *ta = (float *)(hist + 4 * KWTA_HS), *tb = ta + (n / 16 + 16);
+    float *ta = (float *)(smp + 1024), *tb = ta + (n / 16 + 16);
     int32_t lo = INT32_MIN, hi = INT32_MAX;
     int m = 0;
-    double q, r = 0, margin = 0;
     PROF0;
     if (n >= KWTA_MIN_N) {
-        /* 1. strided sample -> bracket */
+        /* 1. sample -> bracket: one unit of every stride, at a jittered
+         * offset (a plain stride can sit in phase with a map's rows) */
         m = sample_size(n);
-        int step = n / m, g = 0;
-        for (int j = 0, i = step / 2; j < m; j++, i += step) {
-            while (i >= (g + 1) * S) g++;
+        int step = n / m;
+        uint32_t h = 0x9E3779B9u;
+        const double is = 1.0 / S;
+        for (int j = 0, i0 = 0; j < m; j++, i0 += step) {
+            h = h * 1664525u + 1013904223u;
+            int i = i0 + (int)(((h >> 16) * (uint32_t)step) >> 16);
+            int g = (int)((i + 0.5) * is); /* i / S, exact (as in conv_kwta_kern.h) */
             smp[j] = zs_kwta_key(x[i] * f[g]);
         }
-        q = (double)k / n;
-        r = q * m;
-        margin = 3.5 * sqrt(m * q * (1 - q)) + 4;
-        int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
-        sort_desc_i32(smp, m, (uint32_t *)ci);
-        if (rlo < m) lo = smp[rlo];
-        if (rhi >= 0) hi = smp[rhi];
+        zs_kwta_bracket(smp, m, n, k, 1, isa, ci, &lo, &hi);
     }
     PROF(1);
     /* 2. one streaming pass */
     int above = 0;
-    int nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, pass, pass_pc);
+    int nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, isa);
     int need = k - above;
     if ((nc < 0 || need < 1 || need > nc) && m) {
-        /* 2'. the bracket missed (a strided sample of a spatially structured
-         * map can mislead): once more with four times the margin */
-        int rhi = (int)floor(r - 4 * margin), rlo = (int)ceil(r + 4 * margin);
-        lo = rlo < m ? smp[rlo] : INT32_MIN;
-        hi = rhi >= 0 ? smp[rhi] : INT32_MAX;
-        nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, pass, pass_pc);
+        /* 2'. the bracket missed: once more with four times the margin */
+        zs_kwta_bracket(smp, m, n, k, 4, isa, ci, &lo, &hi);
+        nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, isa);
         need = k - above;
     }
     if (nc < 0 || need < 1 || need > nc) {
         /* 2''. still missed: everything is a candidate */
         lo = INT32_MIN; hi = INT32_MAX;
-        nc = pass(x, f, G, S, lo, hi, &above, ck, ci, n);
+        nc = isa->pass(x, f, G, S, lo, hi, &above, ck, ci, n);
         need = k;
     }
     PROF(2);
     /* 3. narrow down the candidates */
-    *cut = select_candidates(ck, ci, nc, need, hist, lo, hi);
+    *cut = zs_kwta_select_cands(ck, ci, nc, need, lo, hi, isa);
     PROF(3);
 #ifdef KWTA_PROF
     kwta_cands += nc;
