@@ -26,7 +26,14 @@ called W; false accepts = every other fold-T clip (other command words,
 of B_G's classes before and after.
 
     /usr/bin/python3 scripts/enroll_real.py [--test-fold 0] [--groups G1,G2]
-        [--seeds 1,2,3] [--epochs 15] [--probe] [--out /work/data/enroll-real]
+        [--seeds 1,2,3] [--epochs 15] [--max-samples 0] [--base real|mixed]
+        [--probe] [--train-only] [--out /work/data/enroll-real]
+
+--base mixed adds the non-Speech-Commands examples of --mixed (the
+enroll-base data set: synthetic voices, FSDD, noise) to the training and
+validation data, with the digits as classes (docs/CONTINUAL.md, "Base
+models learned on real speech"). The replay set's first half (--replay-n)
+is learned against, the second half calibrates the cap.
 
 Steps whose output exists are skipped (features, base models); the runs
 append JSON lines to OUT/fold{T}/runs.jsonl and a Markdown table is printed.
