@@ -460,7 +460,9 @@ static void test_conv_kwta_pool(const zs_kernels *K) {
 static void test_raw_thresholds(void) {
     int bad = 0;
     for (int i = 0; i < 20000 && bad < 5; i++) {
-        float t, f = expf(urand(-3, 3));
+        /* every 7th factor tiny (down to 1e-37): from t = 0 the answer lies
+         * up to ~1e9 ulps below t / f (the bisection, not the walk) */
+        float t, f = i % 7 == 3 ? expf(urand(-85, -10)) : expf(urand(-3, 3));
         switch (i % 5) {
         case 0: t = urand(-4, 4); break;
         case 1: t = urand(-1e-38f, 1e-38f); break;
@@ -498,11 +500,10 @@ static void test_kwta_raw_ge_n(const zs_kernels *K) {
         }
         int C = 1 + i % 37;
         for (int c = 0; c < C; c++) {
-            /* (factors far below 1e-5 make the scalar walk from t = 0 down
-             * through the x with x f rounding to -0 take billions of steps) */
-            switch ((i + c) % 3) {
+            switch ((i + c) % 4) {
             case 0: f[c] = expf(urand(-3, 3)); break;
             case 1: f[c] = expf(urand(-10, 80)); break;
+            case 2: f[c] = expf(urand(-85, -10)); break; /* tiny: far answers from t = 0 */
             default: f[c] = 1.0f; break;
             }
         }

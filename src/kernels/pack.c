@@ -472,18 +472,34 @@ static inline float next_up(float x) {
 }
 static inline float next_down(float x) { return -next_up(-x); }
 
+/* The smallest x in [-FLT_MAX, +inf] with fl(x f) >= t (f > 0, so fl(x f)
+ * is non-decreasing in x). t / f is almost always within an ulp or two of
+ * it: a short walk. Where it is not (t = 0 with f below ~1e-5: every
+ * negative x down to about -denorm_min / f rounds to -0 >= 0, up to 1e9
+ * ulps away), bisection on the keys: 32 steps, the same answer. */
 float zs_kwta_raw_ge(float t, float f) {
     t += 0.0f; /* -0 -> +0 */
     float x = t / f;
     if (isinf(x)) x = x > 0 ? FLT_MAX : -FLT_MAX;
-    /* t / f is within an ulp or two of the answer: walk to it */
-    while (x * f < t) x = next_up(x);
-    for (;;) {
-        float d = next_down(x);
-        if (isinf(d) || !(d * f >= t)) break;
-        x = d;
+    int n = 0;
+    while (x * f < t && n < 32) x = next_up(x), n++;
+    if (x * f >= t) {
+        for (n = 0; n < 32; n++) {
+            float d = next_down(x);
+            if (isinf(d) || !(d * f >= t)) return x;
+            x = d;
+        }
+    } else if (x * f != x * f) {
+        return x; /* NaN */
     }
-    return x;
+    int64_t lo = zs_kwta_key(-FLT_MAX), hi = zs_kwta_key(INFINITY); /* the answer is in [lo, hi] */
+    if (zs_kwta_key_float((int32_t)lo) * f >= t) return -FLT_MAX;
+    while (hi - lo > 1) { /* P(lo) false, P(hi) true */
+        int64_t m = lo + (hi - lo) / 2;
+        if (zs_kwta_key_float((int32_t)m) * f >= t) hi = m;
+        else lo = m;
+    }
+    return zs_kwta_key_float((int32_t)hi);
 }
 
 float zs_kwta_raw_gt(float t, float f) {
