@@ -177,6 +177,38 @@ static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv
 static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1, 0, 1); }
 static void test_conv_sparse_blk(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_blk, "conv_sparse_blk", 0, 1, 1, 0); }
 
+/* A random sparse conv case: shape (Ci, H, W, Co, Kh, Kw, pad), 80 % of
+ * the weights zero, an input of the given density, its sparsify list
+ * (idx/val, n entries), the scatter pack p (vector layout), two outputs. */
+typedef struct {
+    int Ci, H, W, Co, Kh, Kw, pad, Ho, Wo, fan, U, n;
+    float *w, *b, *x, *val, *o1, *o2;
+    int32_t *idx;
+    zs_conv_scatter p;
+} conv_case;
+
+static void conv_case_make(conv_case *c, const int *shape, double density) {
+    c->Ci = shape[0]; c->H = shape[1]; c->W = shape[2]; c->Co = shape[3];
+    c->Kh = shape[4]; c->Kw = shape[5]; c->pad = shape[6];
+    c->Ho = c->H + 2 * c->pad - c->Kh + 1; c->Wo = c->W + 2 * c->pad - c->Kw + 1;
+    c->fan = c->Ci * c->Kh * c->Kw; c->U = c->Ci * c->H * c->W;
+    c->w = falloc((size_t)c->Co * c->fan); c->b = falloc((size_t)c->Co); c->x = falloc((size_t)c->U);
+    c->val = falloc((size_t)c->U + 16); c->idx = ialloc((size_t)c->U + 16);
+    c->o1 = falloc((size_t)c->Co * c->Ho * c->Wo); c->o2 = falloc((size_t)c->Co * c->Ho * c->Wo);
+    sparse_weights(c->w, c->Co, c->fan, 0.8);
+    for (int o = 0; o < c->Co; o++) c->b[o] = urand(-1, 1);
+    sparse_input(c->x, c->U, density);
+    c->n = zs_sparsify__scalar(c->idx, c->val, c->x, c->U);
+    CHECK(zs_conv_scatter_pack(&c->p, c->w, c->b, c->Co, c->Ci, c->Kh, c->Kw, c->H, c->W, c->pad, 0, 1) == ZS_OK,
+          "pack");
+}
+
+static void conv_case_free(conv_case *c) {
+    zs_conv_scatter_free(&c->p);
+    zs_free_aligned(c->w); zs_free_aligned(c->b); zs_free_aligned(c->x); zs_free_aligned(c->val);
+    zs_free_aligned(c->idx); zs_free_aligned(c->o1); zs_free_aligned(c->o2);
+}
+
 /* conv_pos_lists: the lists zs_conv_sort_by_pos makes (with the column) from
  * the sparsify list of the same map, entry for entry; conv_sparse_tap on
  * them (idx NULL) gives the bits it gives on the list. */
@@ -186,18 +218,12 @@ static void test_conv_pos_lists(const zs_kernels *K) {
                                     {17, 4, 5, 33, 2, 2, 1}};
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
         for (int d = 0; d < 4; d++) {
-            int Ci = shapes[sh][0], H = shapes[sh][1], W = shapes[sh][2], Co = shapes[sh][3];
-            int Kh = shapes[sh][4], Kw = shapes[sh][5], pad = shapes[sh][6], HW = H * W, U = Ci * HW;
-            int Ho = H + 2 * pad - Kh + 1, Wo = W + 2 * pad - Kw + 1, fan = Ci * Kh * Kw;
-            float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)U);
-            float *val = falloc((size_t)U + 16), *o1 = falloc((size_t)Co * Ho * Wo), *o2 = falloc((size_t)Co * Ho * Wo);
-            int32_t *idx = ialloc((size_t)U + 16);
-            sparse_weights(w, Co, fan, 0.8);
-            for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
-            sparse_input(x, U, densities[d]);
-            int n = zs_sparsify__scalar(idx, val, x, U);
-            zs_conv_scatter p;
-            CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK, "pack");
+            conv_case c;
+            conv_case_make(&c, shapes[sh], densities[d]);
+            int Ci = c.Ci, H = c.H, W = c.W, Co = c.Co, Kw = c.Kw, Ho = c.Ho, Wo = c.Wo, HW = H * W, n = c.n;
+            float *x = c.x, *val = c.val, *o1 = c.o1, *o2 = c.o2;
+            int32_t *idx = c.idx;
+            zs_conv_scatter p = c.p;
             float *s1 = falloc(zs_conv_sparse_scratch(&p)), *s2 = falloc(zs_conv_sparse_scratch(&p));
             int32_t *ps1, *pw1, *ps2, *pw2;
             float *pv1, *pv2;
@@ -217,9 +243,9 @@ static void test_conv_pos_lists(const zs_kernels *K) {
                       "[%s] conv_sparse_tap kx_group %d from conv_pos_lists == from the list bit for bit (Ci=%d %dx%d)",
                       isa_tag, g, Ci, H, W);
             }
-            zs_conv_scatter_free(&p);
-            zs_free_aligned(s1); zs_free_aligned(s2); zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x);
-            zs_free_aligned(val); zs_free_aligned(o1); zs_free_aligned(o2); zs_free_aligned(idx);
+            c.p = p;
+            conv_case_free(&c);
+            zs_free_aligned(s1); zs_free_aligned(s2);
         }
 }
 
@@ -651,18 +677,13 @@ static void same_bits(const zs_kernels *K) {
     static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {5, 4, 4, 33, 2, 2, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int d = 1; d < 4; d++) {
-            int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
-            int Kh = shapes[s][4], Kw = shapes[s][5], pad = shapes[s][6];
-            int Ho = H + 2 * pad - Kh + 1, Wo = W + 2 * pad - Kw + 1, fan = Ci * Kh * Kw, U = Ci * H * W;
-            float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)U);
-            float *o1 = falloc((size_t)Co * Ho * Wo), *o2 = falloc((size_t)Co * Ho * Wo), *val = falloc((size_t)U + 16);
-            int32_t *idx = ialloc((size_t)U + 16);
-            sparse_weights(w, Co, fan, 0.8);
-            for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
-            sparse_input(x, U, densities[d]);
-            int n = zs_sparsify__scalar(idx, val, x, U);
-            zs_conv_scatter p;
-            CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK, "pack");
+            conv_case c;
+            conv_case_make(&c, shapes[s], densities[d]);
+            int Ci = c.Ci, H = c.H, W = c.W, Co = c.Co, Kh = c.Kh, Kw = c.Kw, pad = c.pad, Ho = c.Ho, Wo = c.Wo;
+            int fan = c.fan, n = c.n;
+            float *w = c.w, *b = c.b, *val = c.val, *o1 = c.o1, *o2 = c.o2;
+            int32_t *idx = c.idx;
+            zs_conv_scatter p = c.p;
             float *scratch = falloc(zs_conv_sparse_scratch(&p));
             K->conv_sparse_pos(o2, idx, val, n, &p, scratch);
             for (int g = Kw; g >= 0; g--) { /* ends at kx_group 0 (one tap) for o1 below */
@@ -690,9 +711,9 @@ static void same_bits(const zs_kernels *K) {
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
                   "[%s] conv_sparse_tap == conv_sparse_blk bit for bit, block weights (Ci=%d %dx%d Co=%d density %.1f)",
                   isa_tag, Ci, H, W, Co, densities[d]);
-            zs_conv_scatter_free(&p);
-            zs_free_aligned(scratch); zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x);
-            zs_free_aligned(o1); zs_free_aligned(o2); zs_free_aligned(val); zs_free_aligned(idx);
+            c.p = p;
+            conv_case_free(&c);
+            zs_free_aligned(scratch);
         }
     static const int lshapes[][2] = {{1600, 1000}, {33, 130}, {17, 17}, {40, 385}, {9, 800}};
     for (size_t s = 0; s < sizeof lshapes / sizeof lshapes[0]; s++)
