@@ -114,7 +114,6 @@ typedef struct zs_plan {
     float *cscratch;          /* conv_sparse scratch                       */
     float *cmap;              /* conv_kwta_pool's map when the stage's input
                                  is a plan buffer (NULL: not needed)        */
-    size_t kwork_len, cscratch_len; /* their bytes                         */
     size_t cmap_len;          /* floats of cmap (0: none)                  */
     /* The buffers above are not the plan's own: bind() points them into
      * an executor's scratch (zs_exec) before every run; need[r] = bytes
@@ -540,14 +539,12 @@ zs_status zs_plan_build(zs_net *net) {
     }
     p->buf_len = maxd + 64;
     p->list_len = maxl + 64;
-    p->kwork_len = maxk;
-    p->cscratch_len = sizeof(float) * maxc;
     p->cmap_len = maxm ? maxm + 64 : 0;
     p->need[R_BUF0] = p->need[R_BUF1] = sizeof(float) * p->buf_len;
     p->need[R_LIDX] = sizeof(int32_t) * p->list_len;
     p->need[R_LVAL] = sizeof(float) * p->list_len;
-    p->need[R_KWORK] = p->kwork_len;
-    p->need[R_CSCRATCH] = p->cscratch_len;
+    p->need[R_KWORK] = maxk;
+    p->need[R_CSCRATCH] = sizeof(float) * maxc;
     p->need[R_CMAP] = sizeof(float) * p->cmap_len;
     static _Atomic uint64_t next_id = 1;
     p->id = next_id++;
@@ -723,9 +720,11 @@ static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) 
  * ran in it last. */
 struct zs_exec {
     unsigned char *mem;
-    size_t cap[N_REGIONS], bytes;
+    size_t cap[N_REGIONS];
     uint64_t last;
 };
+
+static size_t up64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 zs_status zs_exec_create(zs_exec **out) {
     ZS_RETURN_IF(!out, ZS_EINVAL, "zs_exec_create: NULL argument");
@@ -749,7 +748,7 @@ static zs_status bind(zs_plan *p, zs_exec *e) {
     if (grow) {
         size_t cap[N_REGIONS], tot = 0;
         for (int r = 0; r < N_REGIONS; r++) {
-            cap[r] = ((p->need[r] > e->cap[r] ? p->need[r] : e->cap[r]) + 63) & ~(size_t)63;
+            cap[r] = up64(p->need[r] > e->cap[r] ? p->need[r] : e->cap[r]);
             tot += cap[r];
         }
         unsigned char *m = zs_alloc_aligned(tot ? tot : 64, 1);
@@ -757,7 +756,6 @@ static zs_status bind(zs_plan *p, zs_exec *e) {
         zs_free_aligned(e->mem);
         e->mem = m;
         memcpy(e->cap, cap, sizeof cap);
-        e->bytes = tot;
         e->last = 0;
     }
     unsigned char *q[N_REGIONS];
@@ -796,7 +794,7 @@ static zs_status bind_own(zs_net *net) {
 size_t zs_plan_scratch_bytes(const zs_net *net) {
     const zs_plan *p = net ? net->kernels : NULL;
     size_t b = 0;
-    for (int r = 0; p && r < N_REGIONS; r++) b += (p->need[r] + 63) & ~(size_t)63;
+    for (int r = 0; p && r < N_REGIONS; r++) b += up64(p->need[r]);
     return b;
 }
 
