@@ -114,6 +114,10 @@ static int compact_avx512(int32_t *ck, int32_t *ci, int n, int32_t lo, int32_t h
  * answer, so the answer is the first of the six consecutive floats
  * q - 3 ulp .. q + 2 ulp (stepped on the monotone key) that passes, when
  * the first fails and the last passes (else the lane takes the scalar walk). */
+/* The float of 16 keys (zs_kwta_key_float: the key map is its own inverse). */
+static inline __m512 key_float16(__m512i k) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(k, _mm512_srli_epi32(_mm512_srai_epi32(k, 31), 1)));
+}
 void zs_kwta_raw_ge_n__avx512(float *out, const float *f, int C, float t) {
     t += 0.0f;
     const __m512 vt = _mm512_set1_ps(t);
@@ -128,16 +132,14 @@ void zs_kwta_raw_ge_n__avx512(float *out, const float *f, int C, float t) {
         __mmask16 first = 0, last = 0;
         for (int j = -3; j <= 2; j++) {
             __m512i kj = _mm512_add_epi32(kq, _mm512_set1_epi32(j));
-            __m512 cj = _mm512_castsi512_ps(_mm512_xor_si512(kj, _mm512_srli_epi32(_mm512_srai_epi32(kj, 31), 1)));
-            __mmask16 p = _mm512_cmp_ps_mask(_mm512_mul_ps(cj, vf), vt, _CMP_GE_OQ);
+            __mmask16 p = _mm512_cmp_ps_mask(_mm512_mul_ps(key_float16(kj), vf), vt, _CMP_GE_OQ);
             if (j == -3) first = p;
             else {
                 nfalse = _mm512_mask_add_epi32(nfalse, (__mmask16)~p, nfalse, _mm512_set1_epi32(1));
                 if (j == 2) last = p;
             }
         }
-        __m512i kr = _mm512_add_epi32(kq, _mm512_sub_epi32(nfalse, _mm512_set1_epi32(2)));
-        __m512 r = _mm512_castsi512_ps(_mm512_xor_si512(kr, _mm512_srli_epi32(_mm512_srai_epi32(kr, 31), 1)));
+        __m512 r = key_float16(_mm512_add_epi32(kq, _mm512_sub_epi32(nfalse, _mm512_set1_epi32(2))));
         _mm512_mask_storeu_ps(out + c, m, r);
         unsigned bad = (unsigned)(m & ~(ok & ~first & last));
         while (bad) {
