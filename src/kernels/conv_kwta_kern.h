@@ -14,13 +14,17 @@
  *   CK_FMA(a, b, c)              a * b + c, fused (as conv_dense does it)
  *   ck_m, CK_MASKN(n)            lane mask type; the first n lanes (n <= 0:
  *                                none, n >= CK_VL: all)
- *   CK_STOREM(p, v, m)           store of the lanes in m
- *   ck_scan(y, ta, tb, vf, i0, m, &above, ck, ci)
- *                                lanes j in m: count y >= tb into above; for
- *                                ta <= y < tb write the keys zs_kwta_key(y *
- *                                vf) to ck and the indices i0 + j to ci
- *                                (compressed, in lane order; writes CK_VL
- *                                entries); returns how many
+ *   CK_STOREU(p, v)              unaligned store of all CK_VL lanes
+ *   ck_bits(y, ta, tb, m, &above)
+ *                                lanes j in m: count y >= tb into above;
+ *                                returns the bits of the lanes with
+ *                                ta <= y < tb (the candidates)
+ *   ck_collect(y, fc, i0, bits, ck, ci)
+ *                                the lanes j in bits of the CK_VL floats at
+ *                                y: keys zs_kwta_key(y[j] * fc) to ck and
+ *                                indices i0 + j to ci (compressed, in lane
+ *                                order; writes CK_VL entries); returns how
+ *                                many
  *   ck_keys(dst, y, fc)          the CK_VL keys zs_kwta_key(y * fc) to dst
  *   CK_ISA                       the ISA's zs_kwta_isa (counting, compaction,
  *                                raw thresholds)
@@ -35,28 +39,33 @@
  *  - the cut is exact: a bracket [lo, hi] of keys from a sample (one row of
  *    every channel, computed first: a few hundred FMAs), then, in the conv
  *    tile's epilogue while the outputs are in registers, the count of keys
- *    above hi and the in-bracket candidates (raw per-channel thresholds,
- *    zs_kwta_raw_ge: no multiply or key per unit, keys made for candidates
- *    only), in index order; zs_kwta_select_cands ranks them. When the
- *    bracket missed (the sample lied), CK_KWTA_SELECT runs on the map;
- *  - the map is written once (it stays in L2) and read once, by the pool.
+ *    above hi and a bit per in-bracket candidate (raw per-channel
+ *    thresholds, zs_kwta_raw_ge: two compares per vector, no multiply or
+ *    key per unit); then the vectors holding candidates (a few percent)
+ *    are read back from the map and their keys and indices collected in
+ *    index order; zs_kwta_select_cands ranks them. When the bracket missed
+ *    (the sample lied), CK_KWTA_SELECT runs on the map;
+ *  - the map is written once (it stays in L2, rows stored whole: a row's
+ *    last vector spills into the next row, which is stored after it, or
+ *    into the map's slack) and read once by the pool.
  * So the 50,176-unit map is never re-read for the selection and no winners
  * list is built. Inputs the fast path does not fit (wide rows, big inputs,
  * small maps) run the three kernels one after the other.
  */
 #include "kernels.h"
 #include <math.h>
+#include <string.h>
 
 enum { CK_RS = ZS_CKP_ROW, CK_NV = CK_RS / CK_VL, CK_SH_MAX = ZS_CKP_SH, CK_TAPS = ZS_CKP_TAPS };
 
 /* R rows x CK_NV vectors of one channel: sums, then the epilogue: store to
- * the map and count/collect against the bracket. vm[v]: the lanes of
- * vector v inside the row (CK_NV - nv vectors lie past it). */
+ * the map, count against the bracket and note the candidates' lanes in cb
+ * (CK_NV entries per row, 0 past the row). vm[v]: the lanes of vector v
+ * inside the row (CK_NV - nv vectors lie past it). */
 static inline __attribute__((always_inline)) void ck_tile(float *op, const float *sh, const int32_t *so,
                                                           const float *w, int nt, float b, int Wo, const int R,
-                                                          int nv, const ck_m *vm, ck_v ta, ck_v tb, ck_v vf,
-                                                          int32_t i0, int *above, int32_t *ck, int32_t *ci,
-                                                          int *nc) {
+                                                          int nv, const ck_m *vm, ck_v ta, ck_v tb, int *above,
+                                                          uint16_t *cb) {
     ck_v acc[CK_RMAX][CK_NV];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
@@ -70,16 +79,18 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
 #pragma GCC unroll 4
             for (int v = 0; v < CK_NV; v++) acc[r][v] = CK_FMA(wv, CK_LOAD(q + CK_RS * r + CK_VL * v), acc[r][v]);
     }
-    int n = *nc, ab = 0;
+    int ab = 0;
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < CK_NV; v++) {
-            if (v >= nv) break;
-            CK_STOREM(op + r * Wo + CK_VL * v, acc[r][v], vm[v]);
-            n += ck_scan(acc[r][v], ta, tb, vf, i0 + r * Wo + CK_VL * v, vm[v], &ab, ck + n, ci + n);
+            if (v >= nv) {
+                cb[r * CK_NV + v] = 0;
+                continue;
+            }
+            CK_STOREU(op + r * Wo + CK_VL * v, acc[r][v]);
+            cb[r * CK_NV + v] = (uint16_t)ck_bits(acc[r][v], ta, tb, vm[v], &ab);
         }
-    *nc = n;
     *above += ab;
 }
 
@@ -126,8 +137,12 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         int off = p->off[t], r = (int)((off + 0.5) * iw), kx = off - r * W;
         so[t] = (kx * Ci * H + r) * CK_RS;
     }
-    /* work: candidates (keys, indices), the sample */
+    /* work: candidates (keys, indices), the sample, the candidate bits
+     * (CK_NV per row, then 4 zero entries: read 4 at a time) */
     int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
+    const int nent = Co * Ho * CK_NV;
+    uint16_t *cb = (uint16_t *)(smp + ZS_CKP_SAMPLE);
+    memset(cb + nent, 0, 4 * sizeof *cb);
     /* 1. the sample: rows (c * 11 + 5 + j * Ho / sr) mod Ho of every channel */
     for (int c = 0, e = 0; c < Co; c++)
         for (int j = 0; j < sr; j++, e += Wo) {
@@ -154,7 +169,6 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         ck_v ta = CK_SET1(lo == INT32_MIN ? -INFINITY : tab[0][c % 64]);
         ck_v tb = CK_SET1(hi == INT32_MAX ? NAN : tab[1][c % 64]);
         float *op = map + (size_t)c * HWo, b = p->bias[c];
-        ck_v vf = CK_SET1(f[c]);
         const int32_t *sc = so + p->start[c];
         const float *w = p->w + p->start[c];
         int nt = p->start[c + 1] - p->start[c];
@@ -162,8 +176,8 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
             int r = Ho - oy < R ? Ho - oy : R;
             const float *shr = sh + (size_t)oy * CK_RS;
             float *opr = op + (size_t)oy * Wo;
-            int32_t i0 = c * HWo + oy * Wo;
-#define CK_T_(RR) ck_tile(opr, shr, sc, w, nt, b, Wo, RR, nv, vm, ta, tb, vf, i0, &above, ck, ci, &nc)
+            uint16_t *cbr = cb + ((size_t)c * Ho + oy) * CK_NV;
+#define CK_T_(RR) ck_tile(opr, shr, sc, w, nt, b, Wo, RR, nv, vm, ta, tb, &above, cbr)
             switch (r) {
 #if CK_RMAX >= 7
             case 7: CK_T_(7); break;
@@ -178,11 +192,24 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
 #undef CK_T_
         }
     }
-    /* 3. the cut among the candidates, or (bracket missed) from the map */
+    /* 3. the candidates, in index order: entry e is vector e % CK_NV of
+     * row e / CK_NV (flat index row * Wo + ..., channel row / Ho) */
+    for (int e0 = 0, c = 0, cend = Ho * CK_NV; e0 < nent; e0 += 4) {
+        uint64_t w4;
+        memcpy(&w4, cb + e0, sizeof w4);
+        if (!w4) continue;
+        for (int e = e0; e < e0 + 4 && e < nent; e++) {
+            if (!cb[e]) continue;
+            while (e >= cend) c++, cend += Ho * CK_NV;
+            int32_t i0 = (e / CK_NV) * Wo + (e % CK_NV) * CK_VL;
+            nc += ck_collect(map + i0, f[c], i0, cb[e], ck + nc, ci + nc);
+        }
+    }
+    /* 4. the cut among the candidates, or (bracket missed) from the map */
     zs_kwta_cut cut;
     int need = k - above;
     if (need >= 1 && need <= nc) cut = zs_kwta_select_cands(ck, ci, nc, need, lo, hi, CK_ISA);
     else CK_KWTA_SELECT(&cut, map, f, Co, HWo, k, work);
-    /* 4. pool(k-WTA(y)): window maxima of the values passing their channel's test */
+    /* 5. pool(k-WTA(y)): window maxima of the values passing their channel's test */
     CK_KWTA_POOL(out, map, f, Co, Ho, Wo, cut);
 }

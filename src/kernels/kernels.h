@@ -243,7 +243,7 @@ size_t zs_kwta_work_size(int n);
 #define ZS_CKP_SAMPLE 4096
 size_t zs_conv_kwta_pool_work_size(int n);
 /* The fused path of conv_kwta_pool (SIMD versions) fits p and k: output
- * rows of at most ZS_CKP_ROW floats, Kw shifted copies of the input in
+ * rows of 8 to ZS_CKP_ROW floats, Kw shifted copies of the input in
  * ZS_CKP_SH floats, at most ZS_CKP_TAPS taps, a map of >= 4096 units,
  * 0 < k < units. Returns the sample's rows per channel (>= 1), or 0: the
  * kernel runs conv_dense, kwta_select and kwta_pool one after the other. */

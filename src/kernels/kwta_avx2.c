@@ -284,6 +284,7 @@ typedef __m256i kp_vi;
 #define KP_VL 8
 #define KP_LOADU(p) _mm256_loadu_ps(p)
 #define KP_LOADT(p, rem) _mm256_maskload_ps((p), tail8(rem))
+#define KP_STOREU(p, v) _mm256_storeu_ps((p), (v))
 #define KP_STORET(p, v, rem) _mm256_maskstore_ps((p), tail8(rem), (v))
 #define KP_SET1(a) _mm256_set1_ps(a)
 #define KP_SET1I(a) _mm256_set1_epi32(a)
@@ -309,20 +310,22 @@ typedef __m256 ck_v;
 #define CK_STORE(p, v) _mm256_store_ps((p), (v))
 #define CK_SET1(a) _mm256_set1_ps(a)
 #define CK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
-typedef __m256i ck_m;
-#define CK_MASKN(n) tail8(n)
-#define CK_STOREM(p, v, m) _mm256_maskstore_ps((p), (m), (v))
-static inline int ck_scan(__m256 y, __m256 ta, __m256 tb, __m256 vf, int32_t i0, __m256i m, int *above, int32_t *ck,
-                          int32_t *ci) {
-    __m256 mf = _mm256_castsi256_ps(m);
-    __m256 hb = _mm256_and_ps(_mm256_cmp_ps(y, tb, _CMP_GE_OQ), mf);
-    unsigned cm = (unsigned)_mm256_movemask_ps(_mm256_andnot_ps(hb, _mm256_and_ps(_mm256_cmp_ps(y, ta, _CMP_GE_OQ), mf)));
-    *above += __builtin_popcount((unsigned)_mm256_movemask_ps(hb));
-    __m256i perm = compress_perm8(cm);
-    _mm256_storeu_si256((__m256i *)ck, _mm256_permutevar8x32_epi32(key8(_mm256_mul_ps(y, vf)), perm));
+typedef unsigned ck_m;
+#define CK_MASKN(n) ((n) >= 8 ? 0xffu : (n) <= 0 ? 0u : (1u << (n)) - 1u)
+#define CK_STOREU(p, v) _mm256_storeu_ps((p), (v))
+static inline unsigned ck_bits(__m256 y, __m256 ta, __m256 tb, unsigned m, int *above) {
+    unsigned hb = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(y, tb, _CMP_GE_OQ)) & m;
+    unsigned ge = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(y, ta, _CMP_GE_OQ)) & m;
+    *above += __builtin_popcount(hb);
+    return ge & ~hb;
+}
+static inline int ck_collect(const float *y, float fc, int32_t i0, unsigned bits, int32_t *ck, int32_t *ci) {
+    __m256i perm = compress_perm8(bits);
+    __m256i key = key8(_mm256_mul_ps(_mm256_loadu_ps(y), _mm256_set1_ps(fc)));
+    _mm256_storeu_si256((__m256i *)ck, _mm256_permutevar8x32_epi32(key, perm));
     _mm256_storeu_si256((__m256i *)ci, _mm256_permutevar8x32_epi32(
                                            _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)iota8), _mm256_set1_epi32(i0)), perm));
-    return __builtin_popcount(cm);
+    return __builtin_popcount(bits);
 }
 static inline void ck_keys(int32_t *dst, __m256 y, float fc) {
     _mm256_storeu_si256((__m256i *)dst, key8(_mm256_mul_ps(y, _mm256_set1_ps(fc))));

@@ -203,6 +203,7 @@ typedef __m512i kp_vi;
 #define KP_VL 16
 #define KP_LOADU(p) _mm512_loadu_ps(p)
 #define KP_LOADT(p, rem) _mm512_maskz_loadu_ps(kp_tail16(rem), (p))
+#define KP_STOREU(p, v) _mm512_storeu_ps((p), (v))
 #define KP_STORET(p, v, rem) _mm512_mask_storeu_ps((p), kp_tail16(rem), (v))
 #define KP_SET1(a) _mm512_set1_ps(a)
 #define KP_SET1I(a) _mm512_set1_epi32(a)
@@ -231,16 +232,20 @@ typedef __m512 ck_v;
 #define CK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 typedef __mmask16 ck_m;
 #define CK_MASKN(n) kp_tail16(n)
-#define CK_STOREM(p, v, m) _mm512_mask_storeu_ps((p), (m), (v))
-/* compressed into registers, then full stores (the caller leaves room) */
-static inline int ck_scan(__m512 y, __m512 ta, __m512 tb, __m512 vf, int32_t i0, __mmask16 m, int *above, int32_t *ck,
-                          int32_t *ci) {
+#define CK_STOREU(p, v) _mm512_storeu_ps((p), (v))
+static inline unsigned ck_bits(__m512 y, __m512 ta, __m512 tb, __mmask16 m, int *above) {
     __mmask16 hb = _mm512_mask_cmp_ps_mask(m, y, tb, _CMP_GE_OQ);
     __mmask16 cm = _mm512_mask_cmp_ps_mask(m & ~hb, y, ta, _CMP_GE_OQ);
     *above += __builtin_popcount(hb);
-    _mm512_storeu_si512(ck, _mm512_maskz_compress_epi32(cm, key16(_mm512_mul_ps(y, vf))));
+    return cm;
+}
+/* compressed into registers, then full stores (the caller leaves room) */
+static inline int ck_collect(const float *y, float fc, int32_t i0, unsigned bits, int32_t *ck, int32_t *ci) {
+    __mmask16 cm = (__mmask16)bits;
+    __m512i key = key16(_mm512_mul_ps(_mm512_loadu_ps(y), _mm512_set1_ps(fc)));
+    _mm512_storeu_si512(ck, _mm512_maskz_compress_epi32(cm, key));
     _mm512_storeu_si512(ci, _mm512_maskz_compress_epi32(cm, _mm512_add_epi32(_mm512_loadu_si512(iota16), _mm512_set1_epi32(i0))));
-    return __builtin_popcount(cm);
+    return __builtin_popcount(bits);
 }
 static inline void ck_keys(int32_t *dst, __m512 y, float fc) {
     _mm512_storeu_si512(dst, key16(_mm512_mul_ps(y, _mm512_set1_ps(fc))));

@@ -5,6 +5,7 @@
  *   kp_v, kp_vi                 float / int32 vector types
  *   KP_LOADU(p)                 unaligned load
  *   KP_LOADT(p, rem)            load of the first rem lanes (rem <= 0: none), others 0
+ *   KP_STOREU(p, v)             unaligned store
  *   KP_STORET(p, v, rem)        store of the first rem lanes
  *   KP_SET1(a), KP_SET1I(a)     broadcasts
  *   KP_MAX(a, b)                _mm*_max_ps (same operand order everywhere)
@@ -21,7 +22,9 @@
  * where the ties at the cut are split (a separate instantiation of the row
  * loop, so the common one carries no test). The pooled value is the dense
  * max-pool of the k-WTA output (non-winners 0), as zs_maxpool2d_forward
- * gives it.
+ * gives it. A row's last vector is stored whole (masked stores are slow
+ * on some CPUs): its lanes past the row land in the next row, stored after
+ * it; only the very last row of `out` is stored masked.
  */
 #include "kernels.h"
 
@@ -31,9 +34,11 @@ static inline __attribute__((always_inline)) kp_v kp_keep(kp_v x, kp_v vgt, kp_v
     return KP_KEEP_SPLIT(x, vgt, vge, KP_IOTA(at), vl);
 }
 
-/* One channel: rows x (H, W) -> o (H/2, W/2); `first` = flat index of x[0]. */
+/* One channel: rows x (H, W) -> o (H/2, W/2); `first` = flat index of x[0];
+ * last: o's last row ends `out`. */
 static inline __attribute__((always_inline)) void kp_channel(float *o, const float *x, int H, int W, int first,
-                                                             kp_v vgt, kp_v vge, kp_vi vl, const int split) {
+                                                             kp_v vgt, kp_v vge, kp_vi vl, const int split,
+                                                             int last) {
     const int Ho = H / 2, Wo = W / 2, L = KP_VL;
     for (int py = 0; py < Ho; py++) {
         const float *r0 = x + (size_t)2 * py * W, *r1 = r0 + W;
@@ -45,7 +50,7 @@ static inline __attribute__((always_inline)) void kp_channel(float *o, const flo
             kp_v v1 = kp_keep(KP_LOADU(r0 + x0 + L), vgt, vge, vl, a0 + x0 + L, split);
             kp_v v2 = kp_keep(KP_LOADU(r1 + x0), vgt, vge, vl, a1 + x0, split);
             kp_v v3 = kp_keep(KP_LOADU(r1 + x0 + L), vgt, vge, vl, a1 + x0 + L, split);
-            KP_STORET(op + x0 / 2, KP_PAIRMAX(KP_MAX(v0, v2), KP_MAX(v1, v3)), L);
+            KP_STOREU(op + x0 / 2, KP_PAIRMAX(KP_MAX(v0, v2), KP_MAX(v1, v3)));
         }
         if (x0 < 2 * Wo) {
             int rem = 2 * Wo - x0;
@@ -53,7 +58,9 @@ static inline __attribute__((always_inline)) void kp_channel(float *o, const flo
             kp_v v1 = kp_keep(KP_LOADT(r0 + x0 + L, rem - L), vgt, vge, vl, a0 + x0 + L, split);
             kp_v v2 = kp_keep(KP_LOADT(r1 + x0, rem), vgt, vge, vl, a1 + x0, split);
             kp_v v3 = kp_keep(KP_LOADT(r1 + x0 + L, rem - L), vgt, vge, vl, a1 + x0 + L, split);
-            KP_STORET(op + x0 / 2, KP_PAIRMAX(KP_MAX(v0, v2), KP_MAX(v1, v3)), Wo - x0 / 2);
+            kp_v pm = KP_PAIRMAX(KP_MAX(v0, v2), KP_MAX(v1, v3));
+            if (last && py == Ho - 1) KP_STORET(op + x0 / 2, pm, Wo - x0 / 2);
+            else KP_STOREU(op + x0 / 2, pm);
         }
     }
 }
@@ -72,8 +79,8 @@ void KP_FN(float *out, const float *x, const float *f, int C, int H, int W, zs_k
             float *oc = out + (size_t)c * Ho * Wo;
             kp_v vgt = KP_SET1(gt[cc]), vge = KP_SET1(ge[cc]);
             kp_vi vl = KP_SET1I(lim[cc]);
-            if (ge[cc] != gt[cc]) kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 1);
-            else kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 0);
+            if (ge[cc] != gt[cc]) kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 1, c == C - 1);
+            else kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 0, c == C - 1);
         }
     }
 }

@@ -325,7 +325,7 @@ size_t zs_kwta_work_size(int n) {
 
 int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
     int n = p->Co * p->Ho * p->Wo;
-    if (p->Wo > ZS_CKP_ROW || p->W > ZS_CKP_ROW + p->Kw - 1 || (size_t)p->Kw * p->Ci * p->H * ZS_CKP_ROW > ZS_CKP_SH ||
+    if (p->Wo > ZS_CKP_ROW || p->Wo < 8 || p->W > ZS_CKP_ROW + p->Kw - 1 || (size_t)p->Kw * p->Ci * p->H * ZS_CKP_ROW > ZS_CKP_SH ||
         p->start[p->Co] > ZS_CKP_TAPS || n < 4096 || k <= 0 || k >= n)
         return 0;
     /* the sample: rows per channel so that it holds >= 1024 units */
@@ -336,7 +336,9 @@ int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
 
 size_t zs_conv_kwta_pool_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0), a = zs_kwta_work_size(n);
-    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE) * sizeof(int32_t);
+    /* candidates (keys, indices), the sample, the candidate bits: at most
+     * 4 uint16 per row of >= 8 units, + 4 */
+    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE) * sizeof(int32_t) + (nn / 2 + 4) * sizeof(uint16_t);
     return a > b ? a : b;
 }
 
