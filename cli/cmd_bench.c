@@ -30,7 +30,7 @@
  * executor (per worker thread, whatever the number of networks) holds:
  * zs_net_scratch_bytes.
  *
- * --profile: per-stage thread CPU time of the inference plan
+ * --profile: per-stage wall time of the inference plan (preempted samples dropped)
  * (zs_net_profile) beside the measured per-core peaks (zs_cpu_peak_gflops,
  * zs_cpu_stream_gbps) and each stage's floor.
  *
@@ -1081,7 +1081,7 @@ static int run_profile(const bench_opts *o, zs_net *net, const float *pool, int 
     double gmacs = peak / 2, tot = 0, ftot = 0;
     for (int i = 0; i < ns; i++) tot += sp[i].us_per_word;
     if (!o->json) {
-        printf("per-stage profile (thread CPU time, %d samples x %d, ISA %s); this core measured: fp32 FMA peak "
+        printf("per-stage profile (wall time, preempted samples dropped, %d samples x %d, ISA %s); this core measured: fp32 FMA peak "
                "%.1f GFLOP/s = %.1f GMAC/s, streaming pass %.1f GB/s\n",
                n, reps, zs_isa_name(isa), peak, gmacs, gbps);
         printf("floor: useful MACs at the FMA peak (conv/linear stages), else one streaming pass over the "

@@ -244,7 +244,7 @@ typedef struct zs_stage_profile {
     const char *layer;       /* the (first) layer it implements, owned by the
                                 network (valid until it is freed)            */
     const char *kernel;      /* the kernel(s) it runs, static storage         */
-    double us_per_word;      /* mean thread CPU time per sample, microseconds */
+    double us_per_word;      /* mean wall time per sample, microseconds (preempted samples dropped) */
     double macs_per_word;    /* useful multiply-adds per sample (conv/linear
                                 stages, as zs_net_cost counts them), else 0  */
     double bytes_per_word;   /* bytes of the stage's input map per sample: one
