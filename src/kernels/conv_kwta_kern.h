@@ -94,17 +94,37 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
     *above += ab;
 }
 
-/* One output row of one channel (the sample): keys of its Wo outputs. */
-static inline void ck_sample_row(int32_t *dst, const float *sh, const int32_t *so, const float *w, int nt, float b,
-                                 float fc) {
-    ck_v acc[CK_NV];
-    for (int v = 0; v < CK_NV; v++) acc[v] = CK_SET1(b);
-    for (int t = 0; t < nt; t++) {
-        ck_v wv = CK_SET1(w[t]);
-        const float *q = sh + so[t];
-        for (int v = 0; v < CK_NV; v++) acc[v] = CK_FMA(wv, CK_LOAD(q + CK_VL * v), acc[v]);
+/* CK_RMAX sample rows at once (independent FMA chains): the keys of row
+ * ys[g] of channel cs[g], g < ng, to dst + g * Wo, in order (a row's
+ * CK_NV * CK_VL - Wo lanes past its end are overwritten by the next). The
+ * sample only steers the bracket: a missing tap adds 0 * x. */
+static inline void ck_sample_rows(int32_t *dst, const float *sh, const int32_t *so, const zs_conv_taps *p,
+                                  const float *f, int Wo, const int *cs, const int *ys, int ng) {
+    ck_v acc[CK_RMAX][CK_NV];
+    const float *q[CK_RMAX], *w[CK_RMAX];
+    const int32_t *o[CK_RMAX];
+    int nt[CK_RMAX], ntm = 0;
+#pragma GCC unroll 8
+    for (int g = 0; g < CK_RMAX; g++) {
+        int c = cs[g < ng ? g : 0];
+        q[g] = sh + (size_t)ys[g < ng ? g : 0] * CK_RS;
+        o[g] = so + p->start[c];
+        w[g] = p->w + p->start[c];
+        nt[g] = p->start[c + 1] - p->start[c];
+        ntm = nt[g] > ntm ? nt[g] : ntm;
+#pragma GCC unroll 4
+        for (int v = 0; v < CK_NV; v++) acc[g][v] = CK_SET1(p->bias[c]);
     }
-    for (int v = 0; v < CK_NV; v++) ck_keys(dst + CK_VL * v, acc[v], fc);
+    for (int t = 0; t < ntm; t++)
+#pragma GCC unroll 8
+        for (int g = 0; g < CK_RMAX; g++) {
+            ck_v wv = CK_SET1(t < nt[g] ? w[g][t] : 0.0f);
+            const float *qq = q[g] + (t < nt[g] ? o[g][t] : 0);
+#pragma GCC unroll 4
+            for (int v = 0; v < CK_NV; v++) acc[g][v] = CK_FMA(wv, CK_LOAD(qq + CK_VL * v), acc[g][v]);
+        }
+    for (int g = 0; g < ng; g++)
+        for (int v = 0; v < CK_NV; v++) ck_keys(dst + g * Wo + CK_VL * v, acc[g][v], f[cs[g]]);
 }
 
 void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, int k, void *work, float *map) {
@@ -144,12 +164,19 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
     uint16_t *cb = (uint16_t *)(smp + ZS_CKP_SAMPLE);
     memset(cb + nent, 0, 4 * sizeof *cb);
     /* 1. the sample: rows (c * 11 + 5 + j * Ho / sr) mod Ho of every channel */
-    for (int c = 0, e = 0; c < Co; c++)
-        for (int j = 0; j < sr; j++, e += Wo) {
-            int y = (c * 11 + 5 + j * (Ho / sr)) % Ho;
-            ck_sample_row(smp + e, sh + (size_t)y * CK_RS, so + p->start[c], p->w + p->start[c],
-                          p->start[c + 1] - p->start[c], p->bias[c], f[c]);
-        }
+    {
+        int cs[CK_RMAX], ys[CK_RMAX], ng = 0, e = 0;
+        for (int c = 0; c < Co; c++)
+            for (int j = 0; j < sr; j++) {
+                cs[ng] = c;
+                ys[ng++] = (c * 11 + 5 + j * (Ho / sr)) % Ho;
+                if (ng == CK_RMAX || (c == Co - 1 && j == sr - 1)) {
+                    ck_sample_rows(smp + e, sh, so, p, f, Wo, cs, ys, ng);
+                    e += ng * Wo;
+                    ng = 0;
+                }
+            }
+    }
     int32_t lo, hi;
     zs_kwta_bracket(smp, m, n, k, 1, CK_ISA, ck, &lo, &hi);
     float tlo = zs_kwta_key_float(lo);
