@@ -8,6 +8,10 @@
  *   ck_v                         float vector type
  *   CK_RMAX                      rows per register tile (CK_RMAX * 32 / CK_VL
  *                                accumulators)
+ *   CK_PF                        0, or F: rows of F full vectors and a tail
+ *                                of at most CK_VL / 2 lanes run in tiles of
+ *                                4 rows whose tails share vectors by pairs
+ *                                (4 * F + 2 accumulators)
  *   CK_LOAD(p), CK_SET1(a)       aligned load, broadcast
  *   CK_LOADN(p, n), CK_STORE(p, v)  load of the first n lanes (others 0; n <=
  *                                0: none), aligned store
@@ -94,6 +98,62 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
     *above += ab;
 }
 
+#if CK_PF > 0
+/* 4 rows x CK_PF full vectors of one channel, and the rows' tails (T <=
+ * CK_VL / 2 lanes each) by pairs in 2 vectors: rows r, r + 1 in lanes [0,
+ * T) and [T, 2 T), loaded from tp (per input row, its tail and the next
+ * row's, CK_VL floats). Same sums, one FMA per tap in tap order. Stores,
+ * each of whole vectors: the pair's tail at row r's tail (spilling into row
+ * r + 1), then T lanes early at row r + 1's (its first T lanes land on row
+ * r + 1's last full vector), then row r + 1's full vectors. */
+static inline __attribute__((always_inline)) void ck_tile4(float *op, const float *sh, const float *tp,
+                                                           const int32_t *so, const int32_t *sot, const float *w,
+                                                           int nt, float b, int Wo, int T, ck_m mt, ck_v ta, ck_v tb,
+                                                           int *above, uint16_t *cb) {
+    ck_v acc[4][CK_PF], tl[2];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CK_PF; v++) acc[r][v] = CK_SET1(b);
+    tl[0] = tl[1] = CK_SET1(b);
+    for (int t = 0; t < nt; t++) {
+        ck_v wv = CK_SET1(w[t]);
+        const float *q = sh + so[t], *qt = tp + sot[t];
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < CK_PF; v++) acc[r][v] = CK_FMA(wv, CK_LOAD(q + CK_RS * r + CK_VL * v), acc[r][v]);
+        tl[0] = CK_FMA(wv, CK_LOAD(qt), tl[0]);
+        tl[1] = CK_FMA(wv, CK_LOAD(qt + 2 * CK_VL), tl[1]);
+    }
+    const ck_m all = CK_MASKN(CK_VL);
+    const unsigned lo = (1u << T) - 1;
+    int ab = 0;
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++) {
+        float *r0 = op + 2 * j * Wo, *r1 = r0 + Wo;
+        uint16_t *c0 = cb + 2 * j * CK_NV, *c1 = c0 + CK_NV;
+        unsigned bt = ck_bits(tl[j], ta, tb, mt, &ab);
+        CK_STOREU(r0 + CK_VL * CK_PF, tl[j]);
+        CK_STOREU(r1 + CK_VL * CK_PF - T, tl[j]);
+#pragma GCC unroll 4
+        for (int v = 0; v < CK_PF; v++) {
+            CK_STOREU(r0 + CK_VL * v, acc[2 * j][v]);
+            c0[v] = (uint16_t)ck_bits(acc[2 * j][v], ta, tb, all, &ab);
+        }
+#pragma GCC unroll 4
+        for (int v = 0; v < CK_PF; v++) {
+            CK_STOREU(r1 + CK_VL * v, acc[2 * j + 1][v]);
+            c1[v] = (uint16_t)ck_bits(acc[2 * j + 1][v], ta, tb, all, &ab);
+        }
+        c0[CK_PF] = (uint16_t)(bt & lo);
+        c1[CK_PF] = (uint16_t)(bt >> T & lo);
+        for (int v = CK_PF + 1; v < CK_NV; v++) c0[v] = c1[v] = 0;
+    }
+    *above += ab;
+}
+#endif
+
 /* CK_RMAX sample rows at once (independent FMA chains): the keys of row
  * ys[g] of channel cs[g], g < ng, to dst + g * Wo, in order (a row's
  * CK_NV * CK_VL - Wo lanes past its end are overwritten by the next). The
@@ -157,6 +217,23 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         int off = p->off[t], r = (int)((off + 0.5) * iw), kx = off - r * W;
         so[t] = (kx * Ci * H + r) * CK_RS;
     }
+#if CK_PF > 0
+    /* rows of CK_PF full vectors and a tail of T <= CK_VL / 2 lanes: 4-row
+     * tiles (ck_tile4) on tp, per input row of copy kx its tail and the next
+     * row's (0 past the copy) */
+    const int T = Wo - CK_VL * CK_PF, pairs = T > 0 && 2 * T <= CK_VL && Ho >= 4;
+    float tp[CK_SH_MAX / CK_RS * CK_VL] __attribute__((aligned(64)));
+    int32_t sot[CK_TAPS];
+    if (pairs) {
+        const int nr = Kw * Ci * H;
+        for (int r = 0; r < nr; r++)
+            for (int l = 0; l < CK_VL; l++) {
+                const float *row = sh + (size_t)r * CK_RS + CK_VL * CK_PF;
+                tp[r * CK_VL + l] = l < T ? row[l] : l < 2 * T && r + 1 < nr ? row[CK_RS + l - T] : 0.0f;
+            }
+        for (int t = 0; t < nnz; t++) sot[t] = so[t] / CK_RS * CK_VL;
+    }
+#endif
     /* work: candidates (keys, indices), the sample, the candidate bits
      * (CK_NV per row, then 4 zero entries: read 4 at a time) */
     int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
@@ -199,7 +276,15 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         const int32_t *sc = so + p->start[c];
         const float *w = p->w + p->start[c];
         int nt = p->start[c + 1] - p->start[c];
-        for (int oy = 0; oy < Ho; oy += R) {
+        int oy = 0;
+#if CK_PF > 0
+        if (pairs)
+            for (; oy + 4 <= Ho; oy += 4)
+                ck_tile4(op + (size_t)oy * Wo, sh + (size_t)oy * CK_RS, tp + (size_t)oy * CK_VL, sc,
+                         sot + p->start[c], w, nt, b, Wo, T, CK_MASKN(2 * T), ta, tb, &above,
+                         cb + ((size_t)c * Ho + oy) * CK_NV);
+#endif
+        for (; oy < Ho; oy += R) {
             int r = Ho - oy < R ? Ho - oy : R;
             const float *shr = sh + (size_t)oy * CK_RS;
             float *opr = op + (size_t)oy * Wo;

@@ -305,6 +305,7 @@ typedef __m256i kp_vi;
 typedef __m256 ck_v;
 #define CK_VL 8
 #define CK_RMAX 3
+#define CK_PF 3
 #define CK_LOAD(p) _mm256_load_ps(p)
 #define CK_LOADN(p, n) _mm256_maskload_ps((p), tail8(n))
 #define CK_STORE(p, v) _mm256_store_ps((p), (v))

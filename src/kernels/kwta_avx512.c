@@ -225,6 +225,7 @@ typedef __m512i kp_vi;
 typedef __m512 ck_v;
 #define CK_VL 16
 #define CK_RMAX 7
+#define CK_PF 0
 #define CK_LOAD(p) _mm512_load_ps(p)
 #define CK_LOADN(p, n) _mm512_maskz_loadu_ps(kp_tail16(n), (p))
 #define CK_STORE(p, v) _mm512_store_ps((p), (v))
