@@ -339,7 +339,7 @@ static zs_status build_c1(zs_qnet *q, const zs_net *net) {
     if (bn)
         zs_bn_fold(w, bias, L->out_c, L->fan_in, bn->running_mean, bn->running_var,
                    bn->affine ? bn->gamma : NULL, bn->affine ? bn->beta : NULL, bn->bn_eps);
-    zs_status st = zs_conv_taps_pack(q->c1, w, bias, L->out_c, L->in_c, L->kh, L->kw, L->in_h, L->in_w);
+    zs_status st = zs_conv_taps_pack(q->c1, w, bias, L->out_c, L->in_c, L->kh, L->kw, L->in_h, L->in_w, 0);
     free(w); free(bias);
     if (st != ZS_OK) return st;
     float td = (float)((double)K->k_inference / (double)U);

@@ -106,7 +106,7 @@ static void test_conv_dense(const zs_kernels *K) {
             for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
             for (int i = 0; i < Ci * H * W; i++) x[i] = urand(-1, 1);
             zs_conv_taps p;
-            CHECK(zs_conv_taps_pack(&p, w, b, Co, Ci, Kh, Kw, H, W) == ZS_OK, "pack");
+            CHECK(zs_conv_taps_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, 0) == ZS_OK, "pack");
             K->conv_dense(got, x, &p);
             zs_conv2d_forward_naive(want, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, 0);
             float *mag = falloc((size_t)Co * Ho * Wo);
@@ -448,7 +448,7 @@ static void test_conv_kwta_pool(const zs_kernels *K) {
                 }
             }
             zs_conv_taps p;
-            CHECK(zs_conv_taps_pack(&p, w, b, Co, Ci, Kh, Kw, H, W) == ZS_OK, "pack");
+            CHECK(zs_conv_taps_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, 0) == ZS_OK, "pack");
             int ks[] = {0, 1, U / 7, U / 2, U - 1, U, U + 3};
             for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
                 int k = ks[j];
@@ -670,7 +670,8 @@ static void linear_case(zs_linear_sparse_fn *fn, zs_linear_gather_fn *gfn, const
 /* The plan picks between these pairs by timing on the running CPU
  * (plan_calibrate), so they must agree BIT FOR BIT: conv_sparse_tap (for
  * every kx_group), conv_sparse_pos and conv_sparse_blk add each output's
- * products in the same (ky, kx, ci) order (blk without the zero-weight ones); linear_ss
+ * products in the same (ky, kx, ci) order (blk without the zero-weight ones),
+ * conv_dense on tap-major taps too (its zero inputs add nothing); linear_ss
  * (on block weights) too; linear_ss_list and linear_sg in input order, one FMA each;
  * linear_ss_expand (ZS_PLAN_LINEAR=expand) is held to the same bits as linear_ss_list. */
 static void same_bits(const zs_kernels *K) {
@@ -698,6 +699,26 @@ static void same_bits(const zs_kernels *K) {
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
                   "[%s] conv_sparse_tap == conv_sparse_blk bit for bit (Ci=%d %dx%d Co=%d density %.1f)", isa_tag, Ci, H,
                   W, Co, densities[d]);
+            /* conv_dense on tap-major taps (the plan's dense-input switch on a
+             * dense map) gives the sparse kernels' bits, zero inputs and a
+             * -0 bias included */
+            if (!pad) {
+                zs_conv_scatter q;
+                zs_conv_taps t;
+                float b0 = b[0];
+                b[0] = -0.0f;
+                CHECK(zs_conv_scatter_pack(&q, w, b, Co, Ci, Kh, Kw, H, W, 0, 0, 1) == ZS_OK &&
+                          zs_conv_taps_pack(&t, w, b, Co, Ci, Kh, Kw, H, W, 1) == ZS_OK,
+                      "pack tap-major");
+                K->conv_sparse_tap(o1, idx, val, n, &q, scratch);
+                K->conv_dense(o2, c.x, &t);
+                CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo),
+                      "[%s] conv_dense (tap-major taps) == conv_sparse_tap bit for bit (Ci=%d %dx%d Co=%d density %.1f)",
+                      isa_tag, Ci, H, W, Co, densities[d]);
+                b[0] = b0;
+                zs_conv_scatter_free(&q);
+                zs_conv_taps_free(&t);
+            }
             /* block-structured weights (one 16-channel block per row): the
              * block kernel skips 3 of 4 blocks and still agrees bit for bit */
             zs_conv_scatter_free(&p);

@@ -351,9 +351,13 @@ static inline uint64_t zs_kwta_comp(int32_t key, int32_t i) {
 void zs_bn_fold(float *w, float *b, int Co, size_t fan_in, const float *mean, const float *var,
                 const float *gamma, const float *beta, float eps);
 /* Pack conv weights w (Co, Ci, Kh, Kw) (zeros skipped) for an input of
- * (Ci, H, W) already padded. bias may be NULL. Free with zs_conv_taps_free. */
+ * (Ci, H, W) already padded. bias may be NULL. A channel's taps in (ci, ky,
+ * kx) order, or with tap_major in (ky, kx, ci) order: the order in which
+ * conv_sparse_tap/pos/blk sum, so that conv_dense on these taps gives
+ * their bits on any input (a zero input adds w * 0, which changes no
+ * sum: the bias is +0, never -0). Free with zs_conv_taps_free. */
 zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, int Co, int Ci,
-                            int Kh, int Kw, int H, int W);
+                            int Kh, int Kw, int H, int W, int tap_major);
 void zs_conv_taps_free(zs_conv_taps *p);
 /* Pack conv weights for a sparse input of (Ci, H, W), padding pad.
  * want_list / want_vec choose the layouts. */

@@ -36,7 +36,7 @@ void zs_conv_taps_free(zs_conv_taps *p) {
 static inline int keep(const float *w, size_t i) { return w[i] != 0.0f; }
 
 zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, int Co, int Ci,
-                            int Kh, int Kw, int H, int W) {
+                            int Kh, int Kw, int H, int W, int tap_major) {
     memset(p, 0, sizeof *p);
     ZS_RETURN_IF(Co < 1 || Ci < 1 || Kh < 1 || Kw < 1 || H < Kh || W < Kw, ZS_EINVAL,
                  "conv pack: bad shape Co=%d Ci=%d K=%dx%d input %dx%d", Co, Ci, Kh, Kw, H, W);
@@ -52,15 +52,17 @@ zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, 
     size_t t = 0;
     for (int o = 0; o < Co; o++) {
         p->start[o] = (int32_t)t;
-        p->bias[o] = bias ? bias[o] : 0.0f;
-        for (int c = 0; c < Ci; c++)
-            for (int ky = 0; ky < Kh; ky++)
-                for (int kx = 0; kx < Kw; kx++) {
-                    size_t wi = (((size_t)o * Ci + c) * Kh + ky) * Kw + kx;
-                    if (!keep(w, wi)) continue;
-                    p->off[t] = (int32_t)(((size_t)c * H + ky) * W + kx);
-                    p->w[t++] = w[wi];
-                }
+        /* x + -0 is x for every x; x + +0 turns -0 into +0 */
+        p->bias[o] = bias ? bias[o] + (tap_major ? 0.0f : -0.0f) : 0.0f;
+        for (int i = 0; i < Ci * Kh * Kw; i++) {
+            /* i: (c, ky, kx) or, tap-major, (ky, kx, c) */
+            int c = tap_major ? i % Ci : i / (Kh * Kw), kk = tap_major ? i / Ci : i % (Kh * Kw);
+            int ky = kk / Kw, kx = kk % Kw;
+            size_t wi = (((size_t)o * Ci + c) * Kh + ky) * Kw + kx;
+            if (!keep(w, wi)) continue;
+            p->off[t] = (int32_t)(((size_t)c * H + ky) * W + kx);
+            p->w[t++] = w[wi];
+        }
     }
     p->start[Co] = (int32_t)t;
     return ZS_OK;
@@ -133,7 +135,7 @@ zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *
     p->bias = calloc((size_t)Co, sizeof(float));
     if (!p->cy || !p->cx || !p->bias) goto oom;
     for (int i = 0; i < H * W; i++) { p->cy[i] = i / W; p->cx[i] = i % W; }
-    for (int o = 0; o < Co; o++) p->bias[o] = bias ? bias[o] : 0.0f;
+    for (int o = 0; o < Co; o++) p->bias[o] = bias ? bias[o] + 0.0f : 0.0f; /* -0 -> +0 (zs_conv_taps_pack) */
     if (want_list) {
         p->start = calloc(T + 1, sizeof(int32_t));
         p->lco = calloc(nnz + 1, sizeof(int32_t));

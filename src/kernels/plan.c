@@ -27,8 +27,9 @@
  * at build, for measurements: ZS_PLAN_CONV=taps|vec|list|pos|tap|blk (conv on a
  * sparse input; default: the fastest of tap, pos and, for block-structured
  * masks, blk, timed on the first samples, switching
- * per sample to the dense-input taps kernel above 25 % non-zero inputs when
- * the input is a dense map), ZS_PLAN_LINEAR=gather|block|list|expand
+ * per sample to the dense-input taps kernel above the non-zero count where
+ * it measured faster at build (measure_dense_above) when the input is a
+ * dense map), ZS_PLAN_LINEAR=gather|block|list|expand
  * (linear with sparse weights; default: a packed layer the list kernel on
  * the model's own packed form (timed against block on a copy for
  * block-structured masks); dense-held weights with AVX2/AVX-512 the
@@ -63,7 +64,8 @@ typedef struct stage {
     int li;                   /* index of that layer in the network         */
     int list_in;              /* the input arrives as the list lidx/lval    */
     int dense_above;          /* conv_sparse from a dense map: use the taps
-                                 kernel when more non-zeros than this (0: never) */
+                                 kernel when more non-zeros than this, measured
+                                 at build (0: not from a dense map) */
     int list_below, in_list;  /* linear auto: list kernel when fewer inputs
                                  than list_below; input arrives as a list?   */
     int G, S, k;              /* k-WTA: G groups of S units, k winners     */
@@ -183,6 +185,64 @@ static zs_status fold_weights(const zs_layer *L, const zs_layer *bn, float **w, 
     return ZS_OK;
 }
 
+/* CLOCK_MONOTONIC: read without a system call (tens of ns; the thread
+ * CPU-time clock costs ~0.6 us in a VM, more than some stages). The stage
+ * profile drops preempted samples instead (profile_run). */
+static double wall_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* The dense-input fallback of a conv on a dense map (ST_CONV_SPARSE with
+ * taps): measured on this CPU at build, never a fixed share. The sparse
+ * path (conv_pos_lists + conv_sparse_tap, one tap per phase) costs about
+ * a + b * nonzeros, the taps kernel the same at any density: both timed
+ * (best of 3) on synthetic maps with 1/4 and 1/2 of the units non-zero,
+ * the crossover solved from the line. dense_above: the non-zero count
+ * above which a sample takes the taps kernel (units: never). The choice
+ * is fixed for the plan's life, so one input gets the same bits whichever
+ * batch it is in. */
+static zs_status measure_dense_above(const zs_kernels *K, stage *s, int units) {
+    const zs_conv_scatter *sc = &s->sc;
+    size_t outn = (size_t)sc->Co * sc->Ho * sc->Wo;
+    float *x = zs_alloc_aligned((size_t)units + 64, sizeof(float));
+    float *y = zs_alloc_aligned(outn + 64, sizeof(float));
+    float *cs = zs_alloc_aligned(zs_conv_sparse_scratch(sc), sizeof(float));
+    if (!x || !y || !cs) {
+        zs_free_aligned(x); zs_free_aligned(y); zs_free_aligned(cs);
+        return ZS_ERR(ZS_ENOMEM, "plan: out of memory");
+    }
+    zs_conv_scatter one = *sc;
+    one.kx_group = 1;
+    zs_rng r;
+    zs_rng_seed(&r, 12345);
+    double ts[2] = {1e30, 1e30}, td = 1e30;
+    int nz[2] = {0, 0};
+    for (int d = 0; d < 2; d++) {
+        memset(x, 0, sizeof(float) * (size_t)units);
+        for (int i = 0; i < units; i++)
+            if (zs_rng_below(&r, 4) < (uint32_t)(d + 1)) x[i] = 0.5f + zs_rng_uniform(&r), nz[d]++;
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = wall_ns();
+            int nl = K->conv_pos_lists(x, &one, cs);
+            K->conv_sparse_tap(y, NULL, NULL, nl, &one, cs);
+            double t1 = wall_ns();
+            if (t1 - t0 < ts[d]) ts[d] = t1 - t0;
+            if (d == 1) {
+                K->conv_dense(y, x, &s->taps);
+                double t2 = wall_ns();
+                if (t2 - t1 < td) td = t2 - t1;
+            }
+        }
+    }
+    zs_free_aligned(x); zs_free_aligned(y); zs_free_aligned(cs);
+    double b = nz[1] > nz[0] ? (ts[1] - ts[0]) / (nz[1] - nz[0]) : 0, a = ts[0] - b * nz[0];
+    double cross = b > 0 ? (td - a) / b : td < ts[0] ? 0 : units;
+    s->dense_above = cross <= 0 ? 1 : cross >= units ? units : (int)cross;
+    return ZS_OK;
+}
+
 static int env_is(const char *name, const char *val) {
     const char *e = getenv(name);
     return e && !strcmp(e, val);
@@ -250,7 +310,7 @@ zs_status zs_plan_build(zs_net *net) {
             int useful_sparse = rep == REP_LIST || (sparse_hint && conv_mode != 0);
             if (useful_sparse) {
                 /* auto on a dense map: sparsify in the stage, then per sample the
-                 * sparse kernel or, above ~25 % non-zeros, the dense-input taps */
+                 * sparse kernel or, above the measured crossover, the dense-input taps */
                 int from_dense = rep == REP_DENSE && conv_mode == 4 && L->pad == 0;
                 if (!from_dense) NEED_LIST(L->name);
                 ADD(ST_CONV_SPARSE, L->name);
@@ -298,8 +358,10 @@ zs_status zs_plan_build(zs_net *net) {
                     s->kernel = s->alt_name[0];
                 }
                 if (from_dense) {
-                    ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W));
-                    s->dense_above = (int)(0.25 * (double)C * H * W);
+                    /* tap-major: the same bits as the sparse kernels, so the
+                     * per-sample switch (measured crossover) changes no answer */
+                    ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W, 1));
+                    ZS_TRY(measure_dense_above(p->K, s, (int)units));
                 }
                 size_t cs = zs_conv_sparse_scratch(&s->sc);
                 if (cs > maxc) maxc = cs;
@@ -313,7 +375,7 @@ zs_status zs_plan_build(zs_net *net) {
                     if ((size_t)C * H * W > maxd) maxd = (size_t)C * H * W;
                 }
                 ADD(ST_CONV_DENSE, L->name);
-                ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W));
+                ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W, 0));
                 s->kernel = "conv_dense";
             }
             free(fw); free(fb); fw = fb = NULL;
@@ -559,15 +621,6 @@ fail:
 #undef NEED_LIST
 }
 
-/* Wall clock for the stage profile: CLOCK_MONOTONIC is read without a
- * system call (tens of ns; the thread CPU-time clock costs ~0.6 us in a
- * VM, more than some stages); preempted samples are dropped instead
- * (profile_run). */
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 /* The linear stage's epilogue on its output y (see stage): y = acc + b
  * (b may be NULL), then the eval BatchNorm (y - mean) * invstd * g + beta
@@ -705,11 +758,11 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
 static void infer_one(zs_plan *p, const float *x, float *logprob, double *prof) {
     const float *cur = x;
     int nl = 0;
-    double t0 = prof ? now_ns() : 0;
+    double t0 = prof ? wall_ns() : 0;
     for (int i = 0; i < p->n; i++) {
         cur = step(p, i, cur, &nl, logprob);
         if (prof) {
-            double t1 = now_ns();
+            double t1 = wall_ns();
             prof[i] = t1 - t0;
             t0 = t1;
         }
@@ -800,12 +853,6 @@ size_t zs_plan_scratch_bytes(const zs_net *net) {
     size_t b = 0;
     for (int r = 0; p && r < N_REGIONS; r++) b += up64(p->need[r]);
     return b;
-}
-
-static double wall_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 static void set_alt(stage *s, int a) {
@@ -944,7 +991,7 @@ static int profile_run(zs_plan *p, const float *x, int n, int reps, float *lp, d
     if (!t || !tot) { free(t); free(tot); return -1; }
     double clk = 1e9;
     for (int i = 0; i < 64; i++) {
-        double a = now_ns(), b = now_ns();
+        double a = wall_ns(), b = wall_ns();
         if (b - a < clk) clk = b - a;
     }
     for (size_t j = 0; j < ns; j++) {
