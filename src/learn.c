@@ -71,8 +71,8 @@ static int lowest_trainable(const zs_net *net, int layers) {
 /* Non-zero positions of v[0..n) into idx (room for n + 16); returns their
  * count. The sparsify kernel (SIMD compress); its values go to scratch
  * (room for n + 16). */
-static int nonzeros(int32_t *idx, float *scratch, const float *v, int n) {
-    return zs_kernels_active()->sparsify(idx, scratch, v, n);
+static int nonzeros(const zs_kernels *K, int32_t *idx, float *scratch, const float *v, int n) {
+    return K->sparsify(idx, scratch, v, n);
 }
 
 zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, const zs_learn_opts *opts,
@@ -101,8 +101,10 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
      * them. Otherwise the reference layers on dense weights. */
     net->training = 0;
     int on_plan = 0;
+    const zs_kernels *KS = zs_kernels_active(); /* once: it reads the environment */
     int32_t *gi = NULL, *hi = NULL, *cols = NULL;
     float *nzv = NULL, *glr = NULL;
+    uint32_t *gm = NULL; /* col_update's bitmap of the outputs with a gradient */
     if (!net->dense && !getenv("ZS_LEARN_REF")) {
         /* a model stays packed (first: packing drops a plan) */
         if (!net->moment && (st = zs_net_pack(net))) goto out;
@@ -151,7 +153,8 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
     cols = malloc(sizeof(int32_t) * (maxu + (size_t)K + 16));
     nzv = malloc(sizeof(float) * (maxu + (size_t)K + 16));
     glr = malloc(sizeof(float) * (maxu + (size_t)K + 16));
-    if (!gi || !hi || !cols || !nzv || !glr) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); goto out; }
+    gm = calloc(ZS_COL_GM_WORDS(maxu + (size_t)K), sizeof(uint32_t));
+    if (!gi || !hi || !cols || !nzv || !glr || !gm) { st = ZS_ERR(ZS_ENOMEM, "out of memory"); goto out; }
 
     /* 2. gradients of each layer's output, top down, into the dout buffers
      * (dense per sample; zeros are skipped below) */
@@ -185,7 +188,7 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                     }
                     break;
                 }
-                int c = nonzeros(gi, nzv, g, U);
+                int c = nonzeros(KS, gi, nzv, g, U);
                 if (B->type == ZS_KWINNERS && !B->ties_nupic) {
                     /* a k-WTA below passes gradient to its winners only: din there */
                     const int32_t *wi = B->win.idx + (size_t)s * B->win.kmax;
@@ -241,22 +244,23 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
         const float *in = i ? net->layers[i - 1].out : x;
         for (int s = 0; s < n; s++) {
             const float *g = L->dout + (size_t)s * U, *h = in + (size_t)s * I;
-            int c = nonzeros(gi, nzv, g, U), ch = nonzeros(hi, nzv, h, I);
+            int c = nonzeros(KS, gi, nzv, g, U), ch = nonzeros(KS, hi, nzv, h, I);
             if (!L->w) {
                 /* packed, input-major: the very weights the plan reads. The
                  * columns of the non-zero inputs, their kept weights to
                  * outputs with a gradient (col_update kernel); with weight
                  * decay first every kept weight of those rows */
-                const zs_kernels *KS = zs_kernels_active();
                 const int32_t *prow = L->prow;
                 const uint16_t *p16 = L->pidx16;
                 const int32_t *p32 = L->pidx32;
                 float *pval = L->pval;
                 memset(glr, 0, sizeof(float) * (size_t)U);
+                memset(gm, 0, sizeof(uint32_t) * ZS_COL_GM_WORDS((size_t)U));
                 for (int j = 0; j < c; j++) {
                     int o = gi[j];
                     float go = lr * g[o];
                     glr[o] = go;
+                    if (go != 0.0f) gm[o / 32] |= 1u << (o % 32);
                     if (L->b) L->b[o] -= go;
                 }
                 if (opts->weight_decay > 0)
@@ -267,7 +271,7 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                     int t = hi[q];
                     float hv = h[t];
                     int32_t k0 = prow[t], k1 = prow[t + 1];
-                    if (p16) KS->col_update(pval + k0, p16 + k0, k1 - k0, glr, hv);
+                    if (p16) KS->col_update(pval + k0, p16 + k0, k1 - k0, glr, gm, U, hv);
                     else
                         for (int32_t k = k0; k < k1; k++) { /* as col_update, 32-bit indices */
                             float a = glr[p32[k]];
@@ -294,7 +298,7 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                         for (int t = 0; t < I; t++) if (m[t]) cols[nc++] = t;
                     }
                 } else {
-                    zs_kernels_active()->row_axpy(w, h, I, go); /* the non-zero inputs' weights */
+                    KS->row_axpy(w, h, I, go); /* the non-zero inputs' weights */
                     if (opts->weight_decay > 0) for (int t = 0; t < I; t++) cols[nc++] = t;
                     else memcpy(cols, hi, sizeof(int32_t) * (size_t)(nc = ch));
                 }
@@ -336,6 +340,7 @@ out:
     free(cols);
     free(nzv);
     free(glr);
+    free(gm);
     return st;
 }
 

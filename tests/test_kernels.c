@@ -807,21 +807,28 @@ static void test_col_update(const zs_kernels *K) {
     const int O = 1000;
     float *g = falloc((size_t)O);
     sparse_input(g, O, 0.1);
+    g[O - 1] = 0.5f; /* the last bitmap word's top bits */
+    uint32_t gm[ZS_COL_GM_WORDS(1000)] = {0};
+    for (int o = 0; o < O; o++)
+        if (g[o] != 0.0f) gm[o / 32] |= 1u << (o % 32);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int n = sizes[s];
         uint16_t *idx = malloc(sizeof(uint16_t) * ((size_t)n + 1));
         float *w = falloc((size_t)n + 1), *rw = falloc((size_t)n + 1);
         for (int k = 0; k < n; k++) {
-            idx[k] = (uint16_t)(n == O ? k : (int)(zs_rng_uniform(&rng) * O));
+            idx[k] = (uint16_t)(n == O ? k : k == n - 1 ? O - 1 : (int)(zs_rng_uniform(&rng) * O));
             rw[k] = w[k] = k % 7 == 3 ? -0.0f : urand(-1, 1);
         }
-        float h = urand(-2, 2);
-        zs_col_update__scalar(rw, idx, n, g, h);
-        K->col_update(w, idx, n, g, h);
+        float h = urand(-2, 2), *w2 = falloc((size_t)n + 1);
+        memcpy(w2, w, sizeof(float) * (size_t)n);
+        zs_col_update__scalar(rw, idx, n, g, NULL, O, h);
+        K->col_update(w, idx, n, g, gm, O, h);
+        K->col_update(w2, idx, n, g, NULL, O, h);
         int changed = 0;
         for (int k = 0; k < n; k++) changed += g[idx[k]] != 0.0f;
-        CHECK(!memcmp(w, rw, sizeof(float) * (size_t)n), "[%s] col_update n=%d: bits (%d weights changed)", isa_tag, n,
-              changed);
+        CHECK(!memcmp(w, rw, sizeof(float) * (size_t)n) && !memcmp(w2, rw, sizeof(float) * (size_t)n),
+              "[%s] col_update n=%d, with and without the bitmap: bits (%d weights changed)", isa_tag, n, changed);
+        zs_free_aligned(w2);
         free(idx);
         zs_free_aligned(w); zs_free_aligned(rw);
     }

@@ -164,7 +164,15 @@ typedef void zs_linear_gather_fn(float *out, const float *x, const zs_linear_pac
  * lr x the gradient of each output; for k < n with g[idx[k]] != 0 (the
  * others keep their bits),
  *   w[k] = w[k] - g[idx[k]] * h  (a multiply, then a subtract: no FMA). */
-typedef void zs_col_update_fn(float *w, const uint16_t *idx, int n, const float *g, float h);
+typedef void zs_col_update_fn(float *w, const uint16_t *idx, int n, const float *g, const uint32_t *gm, int U,
+                              float h);
+/* col_update's gm: NULL, or bit o of gm[o / 32] set iff g[o] != 0 for
+ * the U outputs, in at least max(32, (U + 31) / 32) words, 0 past U: the
+ * kernel may test it instead of g (AVX2: U <= 1024, four registers). */
+/* AVX2 lane compression (kwta_avx2.c): entry m packs, byte by byte, the
+ * indices of the lanes set in the 8-bit mask m, lowest first. */
+extern const uint64_t zs_avx2_compress_lut[256];
+#define ZS_COL_GM_WORDS(U) ((U) + 31 < 1024 ? 32 : ((U) + 31) / 32)
 /* Online SGD on one dense row (zs_net_learn, a dense layer): for t < n
  * with h[t] != 0, w[t] = w[t] - a * h[t] (multiply, then subtract); the
  * other weights keep their bits. */
@@ -200,7 +208,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists, FMA in input order") \
     X(linear_ss_expand, zs_linear_sparse_fn, "linear sparse in x sparse w: per column 16-output group masks, the list expanded in register, FMA in input order") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns") \
-    X(col_update, zs_col_update_fn, "online SGD on a packed column: gathered output gradients") \
+    X(col_update, zs_col_update_fn, "online SGD on a packed column: the changing weights found in a gradient bitmap (AVX2) or by gathered gradients") \
     X(row_axpy, zs_row_axpy_fn, "online SGD on a dense row where the input is non-zero")
 
 /* Y(name, type, description): algorithmically scalar kernels (one version,

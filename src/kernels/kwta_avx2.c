@@ -20,9 +20,10 @@ static inline __m256i key8(__m256 s) {
 }
 
 /* vpermps indices moving the lanes set in `mask` (8 bits) to the front:
- * a 256-entry table of packed byte indices (no pdep/pext: those need BMI2,
+ * a 256-entry table of packed byte indices (kernels.h; linear_avx2.c uses
+ * it too) (no pdep/pext: those need BMI2,
  * which some VMs hide, and are microcoded on Zen 1/2). */
-static const uint64_t perm_lut[256] = {
+const uint64_t zs_avx2_compress_lut[256] = {
     0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000001ull, 0x0000000000000100ull,
     0x0000000000000002ull, 0x0000000000000200ull, 0x0000000000000201ull, 0x0000000000020100ull,
     0x0000000000000003ull, 0x0000000000000300ull, 0x0000000000000301ull, 0x0000000000030100ull,
@@ -89,7 +90,7 @@ static const uint64_t perm_lut[256] = {
     0x0000070605040302ull, 0x0007060504030200ull, 0x0007060504030201ull, 0x0706050403020100ull
 };
 static inline __m256i compress_perm8(unsigned mask) {
-    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)perm_lut[mask]));
+    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)zs_avx2_compress_lut[mask]));
 }
 
 static inline unsigned mask8(__m256i m) { return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(m)); }

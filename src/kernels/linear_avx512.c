@@ -167,7 +167,7 @@ void zs_linear_ss_expand__avx512(float *out, const int32_t *idx, const float *va
     }
 }
 
-void zs_col_update__avx512(float *w, const uint16_t *idx, int n, const float *g, float h) {
+void zs_col_update__avx512(float *w, const uint16_t *idx, int n, const float *g, const uint32_t *gm, int U, float h) {
     const __m512 vh = _mm512_set1_ps(h), z = _mm512_setzero_ps();
     for (int k = 0; k < n; k += 16) {
         __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);

@@ -81,7 +81,7 @@ void zs_linear_sg__scalar(float *out, const float *x, const zs_linear_pack *p) {
     }
 }
 
-void zs_col_update__scalar(float *w, const uint16_t *idx, int n, const float *g, float h) {
+void zs_col_update__scalar(float *w, const uint16_t *idx, int n, const float *g, const uint32_t *gm, int U, float h) {
     for (int k = 0; k < n; k++) {
         float a = g[idx[k]];
         if (a == 0.0f) continue;
