@@ -255,7 +255,7 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
             }
     }
     int32_t lo, hi;
-    zs_kwta_bracket(smp, m, n, k, 1, CK_ISA, ck, &lo, &hi);
+    zs_kwta_bracket(smp, m, n, k, 3.5, CK_ISA, ck, &lo, &hi);
     float tlo = zs_kwta_key_float(lo);
     /* 2. the conv, tile by tile; the epilogue counts and collects */
     int above = 0, nc = 0, nv = (Wo + CK_VL - 1) / CK_VL;

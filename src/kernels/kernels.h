@@ -321,9 +321,10 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
                            void *work, const zs_kwta_isa *isa);
 /* The bracket [lo, hi] from m sample keys smp of a population of n units:
  * it holds the sample's descending ranks r - w and r + w (r = k m / n,
- * w = wide * (3.5 sigma + 4)), rounded outwards; INT32_MIN / INT32_MAX
- * where a rank falls outside the sample. tmp: m + 16 keys of scratch. */
-void zs_kwta_bracket(const int32_t *smp, int m, int n, int k, int wide, const zs_kwta_isa *isa, int32_t *tmp,
+ * w = z sigma + 4, sigma the binomial deviation of the rank), rounded
+ * outwards; INT32_MIN / INT32_MAX where a rank falls outside the sample.
+ * tmp: m + 16 keys of scratch. */
+void zs_kwta_bracket(const int32_t *smp, int m, int n, int k, double z, const zs_kwta_isa *isa, int32_t *tmp,
                      int32_t *lo, int32_t *hi);
 /* Among nc candidates (keys ck within [lo, hi], indices ci ascending; they
  * are reordered/compacted in place), the cut of the need-th (1 <= need <=

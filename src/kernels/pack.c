@@ -351,10 +351,10 @@ size_t zs_conv_kwta_pool_work_size(int n) {
  * range both searches have left are dropped (a copy in tmp; those above it
  * are counted), so the later steps count few keys. The bracket only steers
  * how many candidates there are; the cut is exact whatever it is. */
-void zs_kwta_bracket(const int32_t *smp, int m, int n, int k, int wide, const zs_kwta_isa *isa, int32_t *tmp,
+void zs_kwta_bracket(const int32_t *smp, int m, int n, int k, double z, const zs_kwta_isa *isa, int32_t *tmp,
                      int32_t *lo, int32_t *hi) {
     enum { TOL = 1 << 14 };
-    double q = (double)k / n, r = q * m, margin = wide * (3.5 * sqrt(m * q * (1 - q)) + 4);
+    double q = (double)k / n, r = q * m, margin = z * sqrt(m * q * (1 - q)) + 4;
     int rhi = (int)floor(r - margin), rlo = (int)ceil(r + margin);
     int has_hi = rhi >= 0, has_lo = rlo < m;
     memcpy(tmp, smp, sizeof(int32_t) * (size_t)m);
@@ -398,7 +398,7 @@ zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, int
         int32_t smp[64], tmp[64 + 16];
         for (int j = 0; j < 64; j++) smp[j] = ck[(int)((int64_t)j * nc / 64)];
         int32_t l2, h2;
-        zs_kwta_bracket(smp, 64, nc, need, 1, isa, tmp, &l2, &h2);
+        zs_kwta_bracket(smp, 64, nc, need, 3.5, isa, tmp, &l2, &h2);
         if (l2 < lo) l2 = lo;
         if (h2 > hi) h2 = hi;
         int lt_lo, le_hi;
@@ -568,7 +568,7 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
             int g = (int)((i + 0.5) * is); /* i / S, exact (as in conv_kwta_kern.h) */
             smp[j] = zs_kwta_key(x[i] * f[g]);
         }
-        zs_kwta_bracket(smp, m, n, k, 1, isa, ci, &lo, &hi);
+        zs_kwta_bracket(smp, m, n, k, 3.5, isa, ci, &lo, &hi);
     }
     PROF(1);
     /* 2. one streaming pass */
@@ -577,7 +577,7 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     int need = k - above;
     if ((nc < 0 || need < 1 || need > nc) && m) {
         /* 2'. the bracket missed: once more with four times the margin */
-        zs_kwta_bracket(smp, m, n, k, 4, isa, ci, &lo, &hi);
+        zs_kwta_bracket(smp, m, n, k, 14.0, isa, ci, &lo, &hi);
         nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, isa);
         need = k - above;
     }
