@@ -226,11 +226,12 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
     int32_t sot[CK_TAPS];
     if (pairs) {
         const int nr = Kw * Ci * H;
-        for (int r = 0; r < nr; r++)
-            for (int l = 0; l < CK_VL; l++) {
-                const float *row = sh + (size_t)r * CK_RS + CK_VL * CK_PF;
-                tp[r * CK_VL + l] = l < T ? row[l] : l < 2 * T && r + 1 < nr ? row[CK_RS + l - T] : 0.0f;
-            }
+        memset(tp, 0, sizeof(float) * (size_t)nr * CK_VL);
+        for (int r = 0; r < nr; r++) {
+            const float *row = sh + (size_t)r * CK_RS + CK_VL * CK_PF;
+            memcpy(tp + (size_t)r * CK_VL, row, sizeof(float) * (size_t)T);
+            if (r + 1 < nr) memcpy(tp + (size_t)r * CK_VL + T, row + CK_RS, sizeof(float) * (size_t)T);
+        }
         for (int t = 0; t < nnz; t++) sot[t] = so[t] / CK_RS * CK_VL;
     }
 #endif
