@@ -17,6 +17,9 @@ else
     echo "setup: npm not found: ONNX Runtime peer unavailable (apt install nodejs npm)" >&2
 fi
 PY=${PYTHON:-/usr/bin/python3}
+if ! "$PY" -c 'import onnx' 2>/dev/null; then
+    echo "setup: $PY cannot import onnx: the ONNX export (bench/export_onnx.py) needs it (apt install python3-onnx)" >&2
+fi
 if "$PY" -c 'import torch, numpy' 2>/dev/null; then
     "$PY" -c 'import torch; print("torch", torch.__version__, "ok")'
 else
