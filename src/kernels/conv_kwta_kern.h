@@ -236,11 +236,9 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
     }
 #endif
     /* work: candidates (keys, indices), the sample, the candidate bits
-     * (CK_NV per row, then 4 zero entries: read 4 at a time) */
+     * (CK_NV per row) */
     int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
-    const int nent = Co * Ho * CK_NV;
     uint16_t *cb = (uint16_t *)(smp + ZS_CKP_SAMPLE);
-    memset(cb + nent, 0, 4 * sizeof *cb);
     /* 1. the sample: rows (c * 11 + 5 + j * Ho / sr) mod Ho of every channel */
     {
         int cs[CK_RMAX], ys[CK_RMAX], ng = 0, e = 0;
@@ -305,17 +303,19 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
 #undef CK_T_
         }
     }
-    /* 3. the candidates, in index order: entry e is vector e % CK_NV of
-     * row e / CK_NV (flat index row * Wo + ..., channel row / Ho) */
-    for (int e0 = 0, c = 0, cend = Ho * CK_NV; e0 < nent; e0 += 4) {
-        uint64_t w4;
-        memcpy(&w4, cb + e0, sizeof w4);
-        if (!w4) continue;
-        for (int e = e0; e < e0 + 4 && e < nent; e++) {
-            if (!cb[e]) continue;
-            while (e >= cend) c++, cend += Ho * CK_NV;
-            int32_t i0 = (e / CK_NV) * Wo + (e % CK_NV) * CK_VL;
-            nc += ck_collect(map + i0, f[c], i0, cb[e], ck + nc, ci + nc);
+    /* 3. the candidates, in index order: row r (channel r / Ho) holds
+     * entries r * CK_NV + v, v < nv, the vectors at flat index r * Wo + v *
+     * CK_VL. Every vector is collected, whether it holds a candidate or not:
+     * which ones do is data, a branch on it mispredicts (measured on Zen 3:
+     * 5,090 -> 5,390 words/s end to end without it). */
+    for (int c = 0, r = 0; c < Co; c++) {
+        const float fc = f[c];
+        for (int y = 0; y < Ho; y++, r++) {
+            const uint16_t *cr = cb + (size_t)r * CK_NV;
+            for (int v = 0; v < nv; v++) {
+                int32_t i0 = r * Wo + v * CK_VL;
+                nc += ck_collect(map + i0, fc, i0, cr[v], ck + nc, ci + nc);
+            }
         }
     }
     /* 4. the cut among the candidates, or (bracket missed) from the map */
