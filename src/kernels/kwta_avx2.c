@@ -147,7 +147,8 @@ static int pass_pc_avx2(const float *x, const float *f, const float *a, const fl
             unsigned hb = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(xv, vb, _CMP_GE_OQ)) & lm;
             unsigned cm = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(xv, va, _CMP_GE_OQ)) & lm & ~hb;
             ab += __builtin_popcount(hb);
-            if (!cm) continue;
+            /* no branch on cm: which vectors hold a candidate is data (it
+             * mispredicted; Zen 3, end to end: +1.7 % words/s) */
             int cnt = __builtin_popcount(cm);
             if (nc + cnt > cap) return -1;
             __m256i perm = compress_perm8(cm);
