@@ -376,9 +376,11 @@ static void test_kwta_pool(const zs_kernels *K) {
             int C = shapes[s][0], H = shapes[s][1], W = shapes[s][2], U = C * H * W, Ho = H / 2, Wo = W / 2;
             int ks[] = {0, 1, U / 7 + 1, U / 2, U};
             float *x = falloc((size_t)U), *f = falloc((size_t)C), *sc = falloc((size_t)U), *y = falloc((size_t)U);
-            float *got = falloc((size_t)C * Ho * Wo), *want = falloc((size_t)C * Ho * Wo), *val = falloc((size_t)U + 16);
+            /* got: 16 sentinels past the output, which no store may touch */
+            float *got = falloc((size_t)C * Ho * Wo + 16), *want = falloc((size_t)C * Ho * Wo), *val = falloc((size_t)U + 16);
             int32_t *sel = ialloc((size_t)U), *work = ialloc((size_t)U);
             void *kw = zs_alloc_aligned(zs_kwta_work_size(U), 1);
+            for (int e = 0; e < 16; e++) got[(size_t)C * Ho * Wo + e] = 12345.0f;
             kwta_data(x, f, C, H * W, kind);
             for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
                 int k = ks[j];
@@ -392,6 +394,9 @@ static void test_kwta_pool(const zs_kernels *K) {
                 char what[128];
                 snprintf(what, sizeof what, "[%s] kwta_pool C=%d %dx%d k=%d kind %d", isa_tag, C, H, W, k, kind);
                 check_exact(got, want, (size_t)C * Ho * Wo, what);
+                int kept = 1;
+                for (int e = 0; e < 16; e++) kept &= got[(size_t)C * Ho * Wo + e] == 12345.0f;
+                CHECK(kept, "%s: nothing stored past the output", what);
             }
             zs_free_aligned(x); zs_free_aligned(f); zs_free_aligned(sc); zs_free_aligned(y);
             zs_free_aligned(got); zs_free_aligned(want); zs_free_aligned(val);

@@ -23,8 +23,8 @@
  * loop, so the common one carries no test). The pooled value is the dense
  * max-pool of the k-WTA output (non-winners 0), as zs_maxpool2d_forward
  * gives it. A row's last vector is stored whole (masked stores are slow
- * on some CPUs): its lanes past the row land in the next row, stored after
- * it; only the very last row of `out` is stored masked.
+ * on some CPUs): its lanes past the row land in the next rows, stored after
+ * it; only a vector that would pass the end of `out` is stored masked.
  */
 #include "kernels.h"
 
@@ -35,10 +35,10 @@ static inline __attribute__((always_inline)) kp_v kp_keep(kp_v x, kp_v vgt, kp_v
 }
 
 /* One channel: rows x (H, W) -> o (H/2, W/2); `first` = flat index of x[0];
- * last: o's last row ends `out`. */
+ * end: the end of `out`. */
 static inline __attribute__((always_inline)) void kp_channel(float *o, const float *x, int H, int W, int first,
                                                              kp_v vgt, kp_v vge, kp_vi vl, const int split,
-                                                             int last) {
+                                                             const float *end) {
     const int Ho = H / 2, Wo = W / 2, L = KP_VL;
     for (int py = 0; py < Ho; py++) {
         const float *r0 = x + (size_t)2 * py * W, *r1 = r0 + W;
@@ -59,7 +59,7 @@ static inline __attribute__((always_inline)) void kp_channel(float *o, const flo
             kp_v v2 = kp_keep(KP_LOADT(r1 + x0, rem), vgt, vge, vl, a1 + x0, split);
             kp_v v3 = kp_keep(KP_LOADT(r1 + x0 + L, rem - L), vgt, vge, vl, a1 + x0 + L, split);
             kp_v pm = KP_PAIRMAX(KP_MAX(v0, v2), KP_MAX(v1, v3));
-            if (last && py == Ho - 1) KP_STORET(op + x0 / 2, pm, Wo - x0 / 2);
+            if (end - (op + x0 / 2) < L) KP_STORET(op + x0 / 2, pm, Wo - x0 / 2);
             else KP_STOREU(op + x0 / 2, pm);
         }
     }
@@ -79,8 +79,9 @@ void KP_FN(float *out, const float *x, const float *f, int C, int H, int W, zs_k
             float *oc = out + (size_t)c * Ho * Wo;
             kp_v vgt = KP_SET1(gt[cc]), vge = KP_SET1(ge[cc]);
             kp_vi vl = KP_SET1I(lim[cc]);
-            if (ge[cc] != gt[cc]) kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 1, c == C - 1);
-            else kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 0, c == C - 1);
+            const float *end = out + (size_t)C * Ho * Wo;
+            if (ge[cc] != gt[cc]) kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 1, end);
+            else kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 0, end);
         }
     }
 }
