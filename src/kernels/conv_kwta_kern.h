@@ -45,19 +45,21 @@
  *    tile's epilogue while the outputs are in registers, the count of keys
  *    above hi and a bit per in-bracket candidate (raw per-channel
  *    thresholds, zs_kwta_raw_ge: two compares per vector, no multiply or
- *    key per unit); then the vectors holding candidates (a few percent)
- *    are read back from the map and their keys and indices collected in
- *    index order; zs_kwta_select_cands ranks them. When the bracket missed
+ *    key per unit); then every vector is read back from the map and the
+ *    candidates' keys and indices compressed in index order (no branch on
+ *    which vectors hold one); zs_kwta_select_cands ranks them. When the bracket missed
  *    (the sample lied), CK_KWTA_SELECT runs on the map;
  *  - the map is written once (it stays in L2, rows stored whole: a row's
  *    last vector spills into the next row, which is stored after it, or
- *    into the map's slack) and read once by the pool.
+ *    into the map's slack), read once by the collection and once by the
+ *    pool.
  * So the 50,176-unit map is never re-read for the selection and no winners
  * list is built. Inputs the fast path does not fit (wide rows, big inputs,
  * small maps) run the three kernels one after the other.
  */
 #include "kernels.h"
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 enum { CK_RS = ZS_CKP_ROW, CK_NV = CK_RS / CK_VL, CK_SH_MAX = ZS_CKP_SH, CK_TAPS = ZS_CKP_TAPS };
@@ -217,13 +219,18 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         int off = p->off[t], r = (int)((off + 0.5) * iw), kx = off - r * W;
         so[t] = (kx * Ci * H + r) * CK_RS;
     }
+    /* work: candidates (keys, indices), the sample, the candidate bits
+     * (CK_NV per row), then (AVX2) the pair tiles' tail rows and tap offsets */
+    int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
+    uint16_t *cb = (uint16_t *)(smp + ZS_CKP_SAMPLE);
 #if CK_PF > 0
     /* rows of CK_PF full vectors and a tail of T <= CK_VL / 2 lanes: 4-row
      * tiles (ck_tile4) on tp, per input row of copy kx its tail and the next
      * row's (0 past the copy) */
     const int T = Wo - CK_VL * CK_PF, pairs = T > 0 && 2 * T <= CK_VL && Ho >= 4;
-    float tp[CK_SH_MAX / CK_RS * CK_VL] __attribute__((aligned(64)));
-    int32_t sot[CK_TAPS];
+    /* in work, 64-byte aligned past the candidate bits (zs_conv_kwta_pool_work_size) */
+    float *tp = (float *)(((uintptr_t)(cb + n / 2 + 4) + 63) & ~(uintptr_t)63);
+    int32_t *sot = (int32_t *)(tp + CK_SH_MAX / CK_RS * CK_VL);
     if (pairs) {
         const int nr = Kw * Ci * H;
         memset(tp, 0, sizeof(float) * (size_t)nr * CK_VL);
@@ -235,10 +242,6 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         for (int t = 0; t < nnz; t++) sot[t] = so[t] / CK_RS * CK_VL;
     }
 #endif
-    /* work: candidates (keys, indices), the sample, the candidate bits
-     * (CK_NV per row) */
-    int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
-    uint16_t *cb = (uint16_t *)(smp + ZS_CKP_SAMPLE);
     /* 1. the sample: rows (c * 11 + 5 + j * Ho / sr) mod Ho of every channel */
     {
         int cs[CK_RMAX], ys[CK_RMAX], ng = 0, e = 0;

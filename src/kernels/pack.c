@@ -338,9 +338,12 @@ int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
 
 size_t zs_conv_kwta_pool_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0), a = zs_kwta_work_size(n);
-    /* candidates (keys, indices), the sample, the candidate bits: at most
-     * 4 uint16 per row of >= 8 units, + 4 */
-    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE) * sizeof(int32_t) + (nn / 2 + 4) * sizeof(uint16_t);
+    /* candidates (keys, indices), the sample, the candidate bits (at most
+     * 4 uint16 per row of >= 8 units), then 64-byte aligned the pair tiles'
+     * tail rows (ZS_CKP_SH / ZS_CKP_ROW rows of <= 16 floats) and tap
+     * offsets (ZS_CKP_TAPS) */
+    size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE) * sizeof(int32_t) + (nn / 2 + 4) * sizeof(uint16_t) + 64 +
+               (size_t)ZS_CKP_SH / ZS_CKP_ROW * 16 * sizeof(float) + (size_t)ZS_CKP_TAPS * sizeof(int32_t);
     return a > b ? a : b;
 }
 
