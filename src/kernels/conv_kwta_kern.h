@@ -66,8 +66,9 @@ enum { CK_RS = ZS_CKP_ROW, CK_NV = CK_RS / CK_VL, CK_SH_MAX = ZS_CKP_SH, CK_TAPS
 
 /* R rows x CK_NV vectors of one channel: sums, then the epilogue: store to
  * the map, count against the bracket and note the candidates' lanes in cb
- * (CK_NV entries per row, 0 past the row). vm[v]: the lanes of vector v
- * inside the row (CK_NV - nv vectors lie past it). */
+ * (CK_NV entries per row; those past the row, v >= nv, are never read).
+ * vm[v]: the lanes of vector v inside the row (CK_NV - nv vectors lie past
+ * it). */
 static inline __attribute__((always_inline)) void ck_tile(float *op, const float *sh, const int32_t *so,
                                                           const float *w, int nt, float b, int Wo, const int R,
                                                           int nv, const ck_m *vm, ck_v ta, ck_v tb, int *above,
@@ -90,10 +91,7 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < CK_NV; v++) {
-            if (v >= nv) {
-                cb[r * CK_NV + v] = 0;
-                continue;
-            }
+            if (v >= nv) break;
             CK_STOREU(op + r * Wo + CK_VL * v, acc[r][v]);
             cb[r * CK_NV + v] = (uint16_t)ck_bits(acc[r][v], ta, tb, vm[v], &ab);
         }
@@ -150,7 +148,6 @@ static inline __attribute__((always_inline)) void ck_tile4(float *op, const floa
         }
         c0[CK_PF] = (uint16_t)(bt & lo);
         c1[CK_PF] = (uint16_t)(bt >> T & lo);
-        for (int v = CK_PF + 1; v < CK_NV; v++) c0[v] = c1[v] = 0;
     }
     *above += ab;
 }

@@ -70,6 +70,7 @@ void KP_FN(float *out, const float *x, const float *f, int C, int H, int W, zs_k
     enum { CH = 256 };
     float ge[CH], gt[CH];
     int32_t lim[CH];
+    const float *end = out + (size_t)C * Ho * Wo;
     for (int c0 = 0; c0 < C; c0 += CH) {
         int nc = C - c0 < CH ? C - c0 : CH;
         zs_kwta_cut_thresholds(cut, f + c0, nc, H * W, c0 * H * W, ge, gt, lim, KP_RAW_GE_N);
@@ -79,7 +80,6 @@ void KP_FN(float *out, const float *x, const float *f, int C, int H, int W, zs_k
             float *oc = out + (size_t)c * Ho * Wo;
             kp_v vgt = KP_SET1(gt[cc]), vge = KP_SET1(ge[cc]);
             kp_vi vl = KP_SET1I(lim[cc]);
-            const float *end = out + (size_t)C * Ho * Wo;
             if (ge[cc] != gt[cc]) kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 1, end);
             else kp_channel(oc, xc, H, W, c * H * W, vgt, vge, vl, 0, end);
         }
