@@ -220,10 +220,21 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                 break;
             }
             case ZS_BATCHNORM: { /* eval: y = (x - mean) / sqrt(var + eps) */
+                /* a > 0, so g * a keeps a zero's sign: a channel whose
+                 * gradient is all zeros (most of them under a k-WTA) passes
+                 * it through without the square root and division */
                 int S = L->in_h * L->in_w;
                 for (int ch = 0; ch < L->in_c; ch++) {
+                    const float *gc = g + (size_t)ch * S;
+                    float *dc = din + (size_t)ch * S;
+                    int t = 0;
+                    while (t < S && gc[t] == 0.0f) t++;
+                    if (t == S) {
+                        memcpy(dc, gc, sizeof(float) * (size_t)S);
+                        continue;
+                    }
                     float a = 1.0f / sqrtf(L->running_var[ch] + L->bn_eps);
-                    for (int t = 0; t < S; t++) din[(size_t)ch * S + t] = g[(size_t)ch * S + t] * a;
+                    for (t = 0; t < S; t++) dc[t] = gc[t] * a;
                 }
                 break;
             }
