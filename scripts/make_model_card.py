@@ -115,13 +115,16 @@ def main():
               f"Trained on real Speech Commands clips only, speaker-disjoint {len(g12['folds'])}-fold "
               "(scripts/gsc12_folds.py); the shipped files are the fold-0 models (tested on fold 0's speakers)"
               + (f", trained from scratch for {g12['epochs']} epochs over each clip and {g12['augment']} augmented "
-                 "copies with nupic's recipe" if "first_batch" in g12 else "") + ".", "",
-              "| file | architecture | cross-validated accuracy (mean ± std) | fold 0 (this file) |",
-              "|---|---|---|---|"]
+                 "copies with nupic's recipe" if "first_batch" in g12 else "")
+              + (", the initial learning rate chosen per network and fold by nested cross-validation among "
+                 + ", ".join(f"{x:g}" for x in g12["lrs"]) if len(g12.get("lrs", [])) > 1 else "") + ".", "",
+              "| file | architecture | cross-validated accuracy (mean ± std) | fold 0 (this file) | initial lr (this file) |",
+              "|---|---|---|---|---|"]
         for net, short in (("gsc-dense", "gsc12-dense"), ("gsc-sparse", "gsc12-sparse")):
             if net in g12["summary"]:
                 s = g12["summary"][net]
-                L.append(f"| {short}.safetensors | {net} | {s['mean']:.2f} ± {s['std']:.2f} % | {s['folds'][0]:.2f} % |")
+                lr0 = g12["results"][net]["fold0"].get("lr", g12.get("lr", 0.01))
+                L.append(f"| {short}.safetensors | {net} | {s['mean']:.2f} ± {s['std']:.2f} % | {s['folds'][0]:.2f} % | {lr0:g} |")
         L.append("")
     eb = os.path.join(a.models, "gsc-sparse-enrollbase.safetensors")
     if os.path.exists(eb):

@@ -88,6 +88,58 @@ def gnuplot(script):
         return False
 
 
+def gsc12_section(g):
+    """The 12-class section of docs/RESULTS.md from scripts/gsc12_folds.py's JSON."""
+    L = []
+    L.append("## 12-class Speech Commands models (speaker-disjoint %d-fold)\n" % len(g["folds"]))
+    ex = g.get("train_examples", {})
+    nested = len(g.get("lrs", [])) > 1
+    if nested:
+        rate = ("lr ×0.9 and boost ×0.9 per epoch from an initial lr chosen per network and test fold by "
+                "nested cross-validation among %s" % ", ".join("%g" % x for x in g["lrs"]))
+    else:
+        rate = "lr %g and boost ×0.9 per epoch" % g.get("lr", g.get("lrs", [0.01])[0])
+    L.append("yes, no, up, down, left, right, on, off, stop, go, unknown (every other word, digits "
+             "included), silence; real Speech Commands clips only, from scratch, nupic's recipe (SGD, %s, "
+             "weight decay 0.01, batch 16, first epoch at batch %s) for %d epochs over "
+             "every training example (each clip and %d augmented copies%s; `scripts/gsc12_folds.py`). "
+             "Each fold's model is tested on the clips of speakers it never heard (fold 0 / 1 / 2: %s "
+             "clips). The shipped gsc12-sparse and gsc12-dense are the fold-0 models.\n"
+             % (rate, g.get("first_batch", 16), g["epochs"], g["augment"],
+                (": %s training examples" % " / ".join(str(ex[k]) for k in sorted(ex))) if ex else "",
+                " / ".join(str(g["results"][next(iter(g["results"]))]["fold%d" % f]["n"]) for f in g["folds"])))
+    if nested:
+        L.append("The initial learning rate: for test fold f, each candidate trains on every copy of the clips "
+                 "of the lower of the two other folds and is scored on the clips of the higher one (accuracy "
+                 "below); the best (ties: the smaller rate) then trains on both folds and is tested on fold f. "
+                 "No test clip chooses anything.\n")
+        L.append("| network | test fold | " + " | ".join("lr %g" % x for x in g["lrs"]) + " | chosen |")
+        L.append("|---|---|" + "---|" * len(g["lrs"]) + "---|")
+        for net, per in g.get("inner", {}).items():
+            for f in g["folds"]:
+                sc = per["fold%d" % f]
+                L.append("| %s | %d | " % (net, f) + " | ".join("%.2f %%" % sc["%g" % x] for x in g["lrs"]) +
+                         " | %g |" % g["results"][net]["fold%d" % f]["lr"])
+        L.append("")
+    L.append("| network | accuracy (mean ± std over folds) | per fold |")
+    L.append("|---|---|---|")
+    for net, sm in g["summary"].items():
+        L.append("| %s | %.2f ± %.2f %% | %s |" % (net, sm["mean"], sm["std"],
+                                                   ", ".join("%.1f" % x for x in sm["folds"])))
+    if "gsc-sparse" in g["summary"] and "gsc-dense" in g["summary"]:
+        d = [x - y for x, y in zip(g["summary"]["gsc-sparse"]["folds"], g["summary"]["gsc-dense"]["folds"])]
+        md_, sd_ = mean_std(d)
+        L.append("")
+        L.append("Sparse minus dense, per fold (same speakers, same data): %s points; mean %+.2f ± %.2f "
+                 "(std over folds), so %s." % (", ".join("%+.1f" % x for x in d), md_, sd_,
+                 "sparse is within 1 point of dense" if abs(md_) <= 1 else
+                 "sparse is more than 1 point above dense" if md_ > 1 else
+                 ("the difference is within its fold-to-fold spread" if abs(md_) <= sd_ else
+                  "the difference is larger than its fold-to-fold spread")))
+    L.append("")
+    return L
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default="results")
@@ -210,33 +262,7 @@ def main():
                     st["demo"]["false_alarms"]))
         L.append("")
     if os.path.exists(a.gsc12):
-        g = json.load(open(a.gsc12))
-        L.append("## 12-class Speech Commands models (speaker-disjoint %d-fold)\n" % len(g["folds"]))
-        ex = g.get("train_examples", {})
-        L.append("yes, no, up, down, left, right, on, off, stop, go, unknown (every other word, digits "
-                 "included), silence; real Speech Commands clips only, from scratch, nupic's recipe (SGD, lr %g "
-                 "and boost ×0.9 per epoch, weight decay 0.01, batch 16, first epoch at batch %s) for %d epochs over "
-                 "every training example (each clip and %d augmented copies%s; `scripts/gsc12_folds.py`). "
-                 "Each fold's model is tested on the clips of speakers it never heard (fold 0 / 1 / 2: %s "
-                 "clips). The shipped gsc12-sparse and gsc12-dense are the fold-0 models.\n"
-                 % (g.get("lr", 0.01), g.get("first_batch", 16), g["epochs"], g["augment"],
-                    (": %s training examples" % " / ".join(str(ex[k]) for k in sorted(ex))) if ex else "",
-                    " / ".join(str(g["results"][next(iter(g["results"]))]["fold%d" % f]["n"]) for f in g["folds"])))
-        L.append("| network | accuracy (mean ± std over folds) | per fold |")
-        L.append("|---|---|---|")
-        for net, sm in g["summary"].items():
-            L.append("| %s | %.2f ± %.2f %% | %s |" % (net, sm["mean"], sm["std"],
-                                                       ", ".join("%.1f" % x for x in sm["folds"])))
-        if "gsc-sparse" in g["summary"] and "gsc-dense" in g["summary"]:
-            d = [x - y for x, y in zip(g["summary"]["gsc-sparse"]["folds"], g["summary"]["gsc-dense"]["folds"])]
-            md_, sd_ = mean_std(d)
-            L.append("")
-            L.append("Sparse minus dense, per fold (same speakers, same data): %s points; mean %+.2f ± %.2f "
-                     "(std over folds), so %s." % (", ".join("%+.1f" % x for x in d), md_, sd_,
-                     "sparse is within 1 point of dense" if abs(md_) <= 1 else
-                     ("the difference is within its fold-to-fold spread" if abs(md_) <= sd_ else
-                      "the difference is larger than its fold-to-fold spread")))
-        L.append("")
+        L += gsc12_section(json.load(open(a.gsc12)))
     n_test = len(manifest)
     L.append("## Accuracy on the held-out test split (%d clips)\n" % n_test)
     L.append("| network | all | " + " | ".join("%s (%d)" % (s, sum(1 for r in manifest if r["source"] == s)) for s in sources) + " |")

@@ -13,7 +13,8 @@
 #      shipped); streaming of its fold-0 sparse model: settings tuned on
 #      validation recordings, then measured on recordings of fold 0's
 #      speakers (scripts/stream_eval.py);
-#      the 12-class command models over 3 speaker-disjoint folds
+#      the 12-class command models over 3 speaker-disjoint folds, 30
+#      epochs, the initial learning rate by nested cross-validation
 #      (scripts/gsc12_folds.py); noise robustness: the shipped digit models
 #      (scripts/noise_probe.py) and controlled runs (scripts/noise_study.py);
 #   6. scripts/make_results.py -> docs/RESULTS.md, docs/img/*.png;
@@ -113,8 +114,8 @@ $PY scripts/stream_eval.py test --data data/stream-fold0 --model "$F0" --params 
 OMP_NUM_THREADS=1 nice -n 10 $PY scripts/gsc12_folds.py --runs "$RUNS/gsc12" --out "$RUNS/gsc12.json" --jobs "$JOBS"
 $PY scripts/noise_probe.py $M1 --noise "$DATA/noise" --out "$RUNS/noise_probe.json"
 OMP_NUM_THREADS=1 nice -n 10 $PY scripts/noise_study.py --runs "$RUNS/noise_study" --out "$RUNS/noise_study.json" \
-    --md "$RUNS/noise_study.md" --jobs "$JOBS" --extra gsc-dense:6:"$RUNS/gsc12/gsc-dense-fold0.safetensors" \
-    --extra gsc-sparse:6:"$RUNS/gsc12/gsc-sparse-fold0.safetensors"
+    --md "$RUNS/noise_study.md" --jobs "$JOBS" --extra gsc-dense:30:"$RUNS/gsc12/gsc-dense-fold0.safetensors" \
+    --extra gsc-sparse:30:"$RUNS/gsc12/gsc-sparse-fold0.safetensors"
 $PY scripts/make_results.py --runs "$RUNS" --data "$DATA" --out docs/RESULTS.md --real "$RUNS/real_eval.md" \
     --stream "$RUNS/stream_test.json" --stream-tune "$RUNS/stream_tune.json" --gsc12 "$RUNS/gsc12.json" \
     --probe "$RUNS/noise_probe.json" --digit-folds "$RUNS/digit_folds.json" --noise-study "$RUNS/noise_study.md"
