@@ -74,23 +74,28 @@ def build_all(args):
     return d, {r["path"]: r["split"] for r in rows}
 
 
-def build_fold(args, f, all_dir, fold_of):
-    """fold f: train = every copy of the other folds' clips, test = copy 0
-    (the clip itself) of fold f's."""
-    d = os.path.join(args.data, f"fold{f}")
+def build_split(args, name, all_dir, fold_of, train_folds, test_fold):
+    """data/gsc12/NAME/: train = every copy of the clips of train_folds,
+    test = copy 0 (the clip itself) of test_fold's."""
+    d = os.path.join(args.data, name)
     if os.path.exists(os.path.join(d, "test.safetensors")):
         return d
     os.makedirs(d, exist_ok=True)
     t, meta = st_io.load(os.path.join(all_dir, "train.safetensors"))
     with open(os.path.join(all_dir, "manifest_train.csv")) as fh:
         man = list(csv.DictReader(fh))
-    fold = np.array([fold_of[r["path"]] == f"fold{f}" for r in man])
+    fold = np.array([int(fold_of[r["path"]][len("fold"):]) for r in man])
     copy0 = np.array([r["copy"] == "0" for r in man])
-    for name, sel in (("train", ~fold), ("test", fold & copy0)):
-        st_io.save(os.path.join(d, name + ".safetensors.tmp"),
+    for part, sel in (("train", np.isin(fold, list(train_folds))), ("test", (fold == test_fold) & copy0)):
+        st_io.save(os.path.join(d, part + ".safetensors.tmp"),
                    {"features": t["features"][sel], "labels": t["labels"][sel]}, meta)
-        os.replace(os.path.join(d, name + ".safetensors.tmp"), os.path.join(d, name + ".safetensors"))
+        os.replace(os.path.join(d, part + ".safetensors.tmp"), os.path.join(d, part + ".safetensors"))
     return d
+
+
+def build_fold(args, f, all_dir, fold_of):
+    """fold f: train = every copy of the other folds' clips, test = fold f's clips."""
+    return build_split(args, f"fold{f}", all_dir, fold_of, {0, 1, 2} - {f}, f)
 
 
 def build_inner(args, f, all_dir, fold_of):
@@ -98,21 +103,7 @@ def build_inner(args, f, all_dir, fold_of):
     of the clips of the lower of the two other folds, val = the clips (copy
     0) of the higher one. Fold f's clips are in neither."""
     a, b = sorted({0, 1, 2} - {f})
-    d = os.path.join(args.data, f"inner{f}")
-    if os.path.exists(os.path.join(d, "test.safetensors")):
-        return d
-    os.makedirs(d, exist_ok=True)
-    t, meta = st_io.load(os.path.join(all_dir, "train.safetensors"))
-    with open(os.path.join(all_dir, "manifest_train.csv")) as fh:
-        man = list(csv.DictReader(fh))
-    fa = np.array([fold_of[r["path"]] == f"fold{a}" for r in man])
-    fb = np.array([fold_of[r["path"]] == f"fold{b}" for r in man])
-    copy0 = np.array([r["copy"] == "0" for r in man])
-    for name, sel in (("train", fa), ("test", fb & copy0)):
-        st_io.save(os.path.join(d, name + ".safetensors.tmp"),
-                   {"features": t["features"][sel], "labels": t["labels"][sel]}, meta)
-        os.replace(os.path.join(d, name + ".safetensors.tmp"), os.path.join(d, name + ".safetensors"))
-    return d
+    return build_split(args, f"inner{f}", all_dir, fold_of, {a}, b)
 
 
 def train(args, net, f, d, lr, tag=""):

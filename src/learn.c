@@ -220,7 +220,8 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                 break;
             }
             case ZS_BATCHNORM: { /* eval: y = (x - mean) / sqrt(var + eps) */
-                /* a > 0, so g * a keeps a zero's sign: a channel whose
+                /* a is finite and > 0 (running_var >= 0, eps >= 1e-12), so
+                 * g * a keeps a zero's sign: a channel whose
                  * gradient is all zeros (most of them under a k-WTA) passes
                  * it through without the square root and division */
                 int S = L->in_h * L->in_w;
