@@ -485,6 +485,56 @@ static void test_conv_kwta_pool(const zs_kernels *K) {
         }
 }
 
+/* conv_pool (conv + 2x2/2 max-pool, the pool-first networks' first stage)
+ * against this ISA's conv_dense then maxpool, bit for bit, and against the
+ * scalar kernels within rounding; nothing written past out's 16 floats of
+ * slack. Shapes: conv1 of gsc-codesigned, odd output sizes, several input
+ * channels, and shapes the fused path does not fit (wide rows). */
+static void test_conv_pool(const zs_kernels *K) {
+    /* (Ci, H, W, Co, Kh, Kw, fused path expected) */
+    static const int shapes[][7] = {
+        {1, 32, 32, 64, 5, 5, 1}, {2, 20, 20, 16, 3, 3, 1}, {1, 31, 33, 24, 5, 5, 1}, {1, 20, 12, 40, 3, 3, 1},
+        {3, 9, 9, 5, 3, 3, 1},    {1, 40, 40, 8, 5, 5, 0},  {1, 6, 34, 4, 3, 3, 1},   {1, 3, 3, 2, 2, 2, 1},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 3; kind++) {
+            int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
+            int Kh = shapes[s][4], Kw = shapes[s][5], Ho = H - Kh + 1, Wo = W - Kw + 1, fan = Ci * Kh * Kw;
+            size_t U = (size_t)Co * Ho * Wo, P = (size_t)Co * (Ho / 2) * (Wo / 2);
+            float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)Ci * H * W);
+            float *map = falloc(U), *got = falloc(P + 48), *want = falloc(P), *ref = falloc(P);
+            sparse_weights(w, Co, fan, kind == 2 ? 0.0 : 1.0 - 12.0 / 25.0);
+            for (int o = 0; o < Co; o++) b[o] = kind == 1 && o % 2 ? -0.0f : urand(-1, 1);
+            for (int i = 0; i < Ci * H * W; i++) x[i] = kind == 1 ? (float)(int)urand(-2, 2) : urand(-80, 2);
+            zs_conv_taps p;
+            CHECK(zs_conv_taps_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, 0) == ZS_OK, "pack");
+            char what[160];
+            snprintf(what, sizeof what, "[%s] conv_pool Ci=%d %dx%d Co=%d K=%dx%d kind %d", isa_tag, Ci, H, W, Co, Kh,
+                     Kw, kind);
+            CHECK(zs_conv_shift_fits(&p) == shapes[s][6], "%s: fused path %s", what, shapes[s][6] ? "expected" : "not expected");
+            memset(got, 0xff, sizeof(float) * P);
+            for (size_t i = P + 16; i < P + 48; i++) got[i] = 1234.5f;
+            K->conv_pool(got, x, &p, map);
+            K->conv_dense(map, x, &p);
+            K->maxpool(want, map, Co, Ho, Wo, 0);
+            check_exact(got, want, P, what);
+            int canary = 1;
+            for (size_t i = P + 16; i < P + 48; i++) canary &= got[i] == 1234.5f;
+            CHECK(canary, "%s: wrote past the 16 floats of slack", what);
+            zs_conv_pool__scalar(ref, x, &p, map);
+            double worst = 0;
+            for (size_t i = 0; i < P; i++) {
+                double d = fabs((double)got[i] - ref[i]) / (1.0 + fabs((double)ref[i]));
+                worst = d > worst ? d : worst;
+            }
+            /* sums of up to 75 terms of magnitude <= 80: rounding, not a bug */
+            CHECK(worst < 1e-4, "%s: %.3g from the scalar kernels", what, worst);
+            zs_conv_taps_free(&p);
+            zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x); zs_free_aligned(map);
+            zs_free_aligned(got); zs_free_aligned(want); zs_free_aligned(ref);
+        }
+}
+
 /* zs_kwta_raw_ge / zs_kwta_raw_gt (the raw per-channel thresholds every
  * k-WTA kernel uses) against their definition: the smallest float x with
  * fl(x f) >= t (> t), on thresholds around 0, denormals, large values. */

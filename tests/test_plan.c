@@ -2,7 +2,7 @@
  * test_plan.c — whole networks through the inference plan (sparse kernels)
  * against the reference path (zs_net_set_dense(net, 1) + zs_net_infer),
  * for every ISA the CPU has (ZS_ISA set before the plan is built), on the
- * gsc-sparse, gsc-dense, gsc-supersparse and gsc-sparse-fast presets (and
+ * gsc-sparse, gsc-dense, gsc-supersparse, gsc-sparse-fast and gsc-codesigned presets (and
  * the MLP presets). Networks get a few SGD steps first so that BatchNorm
  * statistics and k-WTA duty cycles (boosting) are not trivial.
  *
@@ -141,6 +141,38 @@ static void compare_preset(const char *preset, int dense) {
     zs_plan_free(net);
     free(x); free(ref); free(got); free(one);
     zs_net_free(net);
+}
+
+/* The pool-first networks (conv -> BatchNorm -> max-pool -> k-WTA): the
+ * plan fuses conv and pool into one conv_pool stage, which gives the same
+ * bits as the two kernels (ZS_PLAN_FUSE=0), for every ISA. */
+static void pool_first_fused(const char *preset) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, preset, 5) != ZS_OK) { CHECK(0, "create %s", preset); return; }
+    warm_up(net, 1024, 12);
+    float *x = malloc(sizeof(float) * 1024 * 4), a[12 * 4], b[12 * 4];
+    fill_inputs(x, 1024 * 4);
+    for (int isa = ZS_ISA_SCALAR; isa <= ZS_ISA_AVX512 && isa <= (int)zs_isa_cpu(); isa++) {
+        CHECK(build_with_isa(net, (zs_isa)isa), "%s plan (%s)", preset, zs_isa_name((zs_isa)isa));
+        char *desc = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&desc, &len);
+        zs_plan_describe(net, m);
+        fclose(m);
+        CHECK(desc && strstr(desc, "conv_pool"), "%s [%s]: the plan has a conv_pool stage:\n%s", preset,
+              zs_isa_name((zs_isa)isa), desc ? desc : "");
+        free(desc);
+        CHECK(zs_plan_infer(net, NULL, x, 4, a) == ZS_OK, "infer fused");
+        setenv("ZS_PLAN_FUSE", "0", 1);
+        CHECK(build_with_isa(net, (zs_isa)isa), "%s plan without fusion", preset);
+        unsetenv("ZS_PLAN_FUSE");
+        CHECK(zs_plan_infer(net, NULL, x, 4, b) == ZS_OK, "infer unfused");
+        CHECK(!memcmp(a, b, sizeof a), "%s [%s]: conv_pool stage == conv_dense + maxpool, bit for bit", preset,
+              zs_isa_name((zs_isa)isa));
+    }
+    zs_plan_free(net);
+    zs_net_free(net);
+    free(x);
 }
 
 /* The other kernel choices of the plan (ZS_PLAN_CONV / ZS_PLAN_LINEAR) on
@@ -409,11 +441,13 @@ static void winner_sets(const char *preset) {
 int main(void) {
     zs_rng_seed(&rng, 2024);
     static const char *presets[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
-                                    "mnist-mlp", "mnist-sparse-mlp"};
-    static const int dense[] = {0, 1, 0, 0, 1, 0};
+                                    "gsc-codesigned", "mnist-mlp", "mnist-sparse-mlp"};
+    static const int dense[] = {0, 1, 0, 0, 0, 1, 0};
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) compare_preset(presets[i], dense[i]);
     variants("gsc-sparse");
     variants("gsc-sparse-fast");
+    pool_first_fused("gsc-sparse-fast");
+    pool_first_fused("gsc-codesigned");
     winner_sets("gsc-sparse");
     winner_sets("mnist-sparse-mlp");
     odd_arch();

@@ -64,6 +64,29 @@
 
 enum { CK_RS = ZS_CKP_ROW, CK_NV = CK_RS / CK_VL, CK_SH_MAX = ZS_CKP_SH, CK_TAPS = ZS_CKP_TAPS };
 
+/* Kw copies of the input, copy kx shifted left by kx, rows padded to CK_RS
+ * floats (lanes past the row 0), and each tap's offset so[t] into them:
+ * every load of a tap is aligned. The caller checked the sizes
+ * (zs_conv_shift_fits). */
+static inline void ck_shift(float *sh, int32_t *so, const float *in, const zs_conv_taps *p) {
+    const int Ci = p->Ci, H = p->H, W = p->W, Kw = p->Kw, nnz = p->start[p->Co];
+    for (int kx = 0; kx < Kw; kx++)
+        for (int r = 0; r < Ci * H; r++) {
+            float *d = sh + ((size_t)kx * Ci * H + r) * CK_RS;
+            const float *src = in + (size_t)r * W + kx;
+            for (int v = 0; v < CK_NV; v++) CK_STORE(d + CK_VL * v, CK_LOADN(src + CK_VL * v, W - kx - CK_VL * v));
+        }
+    /* off = r * W + kx: r by a double multiply, exact for any int ((off +
+     * 0.5) / W is >= 0.5 / W from an integer, the rounding error far below
+     * that); an integer division per tap costs more than the rest of the
+     * setup */
+    const double iw = 1.0 / W;
+    for (int t = 0; t < nnz; t++) {
+        int off = p->off[t], r = (int)((off + 0.5) * iw), kx = off - r * W;
+        so[t] = (kx * Ci * H + r) * CK_RS;
+    }
+}
+
 /* R rows x CK_NV vectors of one channel: sums, then the epilogue: store to
  * the map, count against the bracket and note the candidates' lanes in cb
  * (CK_NV entries per row; those past the row, v >= nv, are never read).
@@ -187,8 +210,8 @@ static inline void ck_sample_rows(int32_t *dst, const float *sh, const int32_t *
 }
 
 void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, int k, void *work, float *map) {
-    const int Ci = p->Ci, H = p->H, W = p->W, Kw = p->Kw, Co = p->Co, Ho = p->Ho, Wo = p->Wo;
-    const int HWo = Ho * Wo, n = Co * HWo, nnz = p->start[Co];
+    const int Co = p->Co, Ho = p->Ho, Wo = p->Wo;
+    const int HWo = Ho * Wo, n = Co * HWo;
     int sr = zs_conv_kwta_pool_fast(p, k), m = Co * sr * Wo;
     if (!sr) {
         CK_CONV_DENSE(map, in, p);
@@ -197,25 +220,9 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         CK_KWTA_POOL(out, map, f, Co, Ho, Wo, cut);
         return;
     }
-    /* Kw copies of the input, copy kx shifted left by kx, rows padded to
-     * CK_RS floats: every load of a tap is aligned */
     float sh[CK_SH_MAX] __attribute__((aligned(64)));
     int32_t so[CK_TAPS];
-    for (int kx = 0; kx < Kw; kx++)
-        for (int r = 0; r < Ci * H; r++) {
-            float *d = sh + ((size_t)kx * Ci * H + r) * CK_RS;
-            const float *src = in + (size_t)r * W + kx;
-            for (int v = 0; v < CK_NV; v++) CK_STORE(d + CK_VL * v, CK_LOADN(src + CK_VL * v, W - kx - CK_VL * v));
-        }
-    /* off = r * W + kx: r by a double multiply, exact for any int ((off +
-     * 0.5) / W is >= 0.5 / W from an integer, the rounding error far below
-     * that); an integer division per tap costs more than the rest of the
-     * setup */
-    const double iw = 1.0 / W;
-    for (int t = 0; t < nnz; t++) {
-        int off = p->off[t], r = (int)((off + 0.5) * iw), kx = off - r * W;
-        so[t] = (kx * Ci * H + r) * CK_RS;
-    }
+    ck_shift(sh, so, in, p);
     /* work: candidates (keys, indices), the sample, the candidate bits
      * (CK_NV per row), then (AVX2) the pair tiles' tail rows and tap offsets */
     int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
@@ -229,7 +236,7 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
     float *tp = (float *)(((uintptr_t)(cb + n / 2 + 4) + 63) & ~(uintptr_t)63);
     int32_t *sot = (int32_t *)(tp + CK_SH_MAX / CK_RS * CK_VL);
     if (pairs) {
-        const int nr = Kw * Ci * H;
+        const int nr = p->Kw * p->Ci * p->H, nnz = p->start[Co];
         memset(tp, 0, sizeof(float) * (size_t)nr * CK_VL);
         for (int r = 0; r < nr; r++) {
             const float *row = sh + (size_t)r * CK_RS + CK_VL * CK_PF;
@@ -333,3 +340,75 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
     /* 5. pool(k-WTA(y)): window maxima of the values passing their channel's test */
     CK_KWTA_POOL(out, map, f, Co, Ho, Wo, cut);
 }
+
+#ifdef CP_FN
+/* conv_pool: conv (dense input, the shifted copies above) and 2x2/2
+ * max-pool in the epilogue: out (Co, Ho/2, Wo/2) the same bits as
+ * CP_MAXPOOL(CK_CONV_DENSE(in)) (sums as conv_dense's; the maxima in the
+ * maxpool kernel's order: rows, then lane pairs (KP_PAIRMAX), then with
+ * -inf). The pooled rows are stored whole (CK_NV / 2 vectors, a row's last
+ * spilling into the next, which is stored after it, or into out's slack of
+ * 16 floats). PR pooled rows (2 PR conv rows) per register tile. */
+static inline __attribute__((always_inline)) void cp_tile(float *op, const float *sh, const int32_t *so,
+                                                          const float *w, int nt, float b, int Wp, int np,
+                                                          const int PR) {
+    ck_v acc[2 * PR][CK_NV];
+#pragma GCC unroll 8
+    for (int r = 0; r < 2 * PR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CK_NV; v++) acc[r][v] = CK_SET1(b);
+    for (int t = 0; t < nt; t++) {
+        ck_v wv = CK_SET1(w[t]);
+        const float *q = sh + so[t];
+#pragma GCC unroll 8
+        for (int r = 0; r < 2 * PR; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < CK_NV; v++) acc[r][v] = CK_FMA(wv, CK_LOAD(q + CK_RS * r + CK_VL * v), acc[r][v]);
+    }
+    const ck_v ninf = CK_SET1(-INFINITY);
+#pragma GCC unroll 4
+    for (int pr = 0; pr < PR; pr++)
+#pragma GCC unroll 2
+        for (int j = 0; j < CK_NV / 2; j++) {
+            if (j >= np) break;
+            ck_v a = KP_MAX(acc[2 * pr][2 * j], acc[2 * pr + 1][2 * j]);
+            ck_v c = KP_MAX(acc[2 * pr][2 * j + 1], acc[2 * pr + 1][2 * j + 1]);
+            CK_STOREU(op + pr * Wp + CK_VL * j, KP_MAX(KP_PAIRMAX(a, c), ninf));
+        }
+}
+
+void CP_FN(float *out, const float *in, const zs_conv_taps *p, float *map) {
+    const int Co = p->Co, Ho = p->Ho, Wo = p->Wo, Hp = Ho / 2, Wp = Wo / 2;
+    if (!zs_conv_shift_fits(p) || Hp < 1 || Wp < 1) {
+        CK_CONV_DENSE(map, in, p);
+        CP_MAXPOOL(out, map, Co, Ho, Wo, 0);
+        return;
+    }
+    float sh[CK_SH_MAX] __attribute__((aligned(64)));
+    int32_t so[CK_TAPS];
+    ck_shift(sh, so, in, p);
+    /* pooled vectors per row: CK_VL pooled columns each */
+    const int np = (Wp + CK_VL - 1) / CK_VL;
+    const int nblk = (Hp + CP_PRMAX - 1) / CP_PRMAX, PR = (Hp + nblk - 1) / nblk;
+    for (int c = 0; c < Co; c++) {
+        float *op = out + (size_t)c * Hp * Wp, b = p->bias[c];
+        const int32_t *sc = so + p->start[c];
+        const float *w = p->w + p->start[c];
+        int nt = p->start[c + 1] - p->start[c];
+        for (int py = 0; py < Hp; py += PR) {
+            int r = Hp - py < PR ? Hp - py : PR;
+            const float *shr = sh + (size_t)2 * py * CK_RS;
+            float *opr = op + (size_t)py * Wp;
+            switch (r) {
+#if CP_PRMAX >= 3
+            case 3: cp_tile(opr, shr, sc, w, nt, b, Wp, np, 3); break;
+#endif
+#if CP_PRMAX >= 2
+            case 2: cp_tile(opr, shr, sc, w, nt, b, Wp, np, 2); break;
+#endif
+            default: cp_tile(opr, shr, sc, w, nt, b, Wp, np, 1); break;
+            }
+        }
+    }
+}
+#endif

@@ -3,8 +3,8 @@
  * the kernel families, and the ONE kernel list (ZS_KERNEL_LIST) that
  * declares every per-ISA function, fills the dispatch table (registry.c),
  * lists the kernels (`zeroskip info --kernels`, zs_kernels_list) and forces
- * tests/test_kernels.c and bench/kern_bench.c to cover each of them (a
- * kernel without a test_<name>() function does not compile).
+ * tests/test_kernels.c to cover each of them (a kernel without a
+ * test_<name>() function does not compile).
  *
  * What this is not: a general sparse tensor library. Kernels work on ONE
  * sample (batch 1: the plan loops over samples), stride-1 convolutions,
@@ -147,6 +147,12 @@ typedef void zs_kwta_pool_fn(float *out, const float *x, const float *f, int C, 
  * aligned. */
 typedef void zs_conv_kwta_pool_fn(float *out, const float *in, const zs_conv_taps *p, const float *f, int k,
                                   void *work, float *map);
+/* Fused conv (dense input, taps) + 2x2/2 max-pool (no k-WTA between: the
+ * pool-first networks): out (Co, Ho/2, Wo/2) = maxpool(conv_dense(in)) of
+ * the same ISA, the same bits; out needs 16 floats of slack past its end.
+ * map: Co*Ho*Wo + 64 floats of scratch, 64-byte aligned (used where the
+ * fused path does not fit: zs_conv_shift_fits). */
+typedef void zs_conv_pool_fn(float *out, const float *in, const zs_conv_taps *p, float *map);
 /* out[c] = zs_kwta_raw_ge(t, f[c]) for c < C (f > 0 finite, t finite). */
 typedef void zs_kwta_raw_ge_n_fn(float *out, const float *f, int C, float t);
 /* Dense 2x2/2 max-pool of (C, H, W) -> (C, H/2, W/2); relu: max with 0 too. */
@@ -201,6 +207,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
     X(kwta_raw_ge_n, zs_kwta_raw_ge_n_fn, "raw per-channel k-WTA thresholds: t / f, then the first passing of six floats") \
     X(conv_kwta_pool, zs_conv_kwta_pool_fn, "conv (dense in) + global k-WTA + 2x2/2 max-pool: cut counted in the conv epilogue") \
+    X(conv_pool, zs_conv_pool_fn, "conv (dense in) + 2x2/2 max-pool in the epilogue: the conv map never stored") \
     X(maxpool, zs_maxpool_fn, "dense 2x2/2 max-pool (+ReLU)")                                   \
     X(sparsify, zs_sparsify_fn, "dense -> non-zero list (compress in register)")                \
     X(linear_ss, zs_linear_sparse_fn, "linear sparse in x sparse w: 16-output blocks per column") \
@@ -259,6 +266,10 @@ size_t zs_conv_kwta_pool_work_size(int n);
 #define ZS_CKP_SH 8192
 #define ZS_CKP_TAPS 4096
 int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k);
+/* The shifted input copies of the fused conv kernels (conv_kwta_pool,
+ * conv_pool) fit p: output rows of at most ZS_CKP_ROW floats, Kw copies of
+ * the input in ZS_CKP_SH floats, at most ZS_CKP_TAPS taps. */
+int zs_conv_shift_fits(const zs_conv_taps *p);
 /* Floats of scratch for conv_sparse_* (64-byte aligned). */
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
 /* conv_sparse_pos / _tap helper: bucket the input list by position. In

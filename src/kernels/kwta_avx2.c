@@ -264,7 +264,8 @@ int zs_kwta_emit__avx2(int32_t *idx, float *val, const float *x, const float *f,
             __m256 xv = _mm256_maskload_ps(x + t, m);
             __m256i iv = _mm256_add_epi32(iota, _mm256_set1_epi32(t));
             unsigned w = mask8(win8(_mm256_mul_ps(xv, fac8(f, S, g, t, m)), iv, ck, cl, m));
-            if (!w) continue;
+            /* no branch on w: which vectors hold a winner is data (a
+             * mispredicted branch costs more than the two stores) */
             __m256i perm = compress_perm8(w);
             _mm256_storeu_si256((__m256i *)(idx + n), _mm256_permutevar8x32_epi32(iv, perm));
             _mm256_storeu_ps(val + n, _mm256_permutevar8x32_ps(xv, perm));
@@ -338,6 +339,9 @@ static inline void ck_keys(int32_t *dst, __m256 y, float fc) {
 #define CK_CONV_DENSE zs_conv_dense__avx2
 #define CK_KWTA_SELECT zs_kwta_select__avx2
 #define CK_KWTA_POOL zs_kwta_pool__avx2
+#define CP_FN zs_conv_pool__avx2
+#define CP_MAXPOOL zs_maxpool__avx2
+#define CP_PRMAX 1
 #include "conv_kwta_kern.h"
 
 void zs_maxpool__avx2(float *out, const float *x, int C, int H, int W, int relu) {

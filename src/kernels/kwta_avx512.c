@@ -180,7 +180,7 @@ int zs_kwta_emit__avx512(int32_t *idx, float *val, const float *x, const float *
             __m512 xv = _mm512_maskz_loadu_ps(m, x + t);
             __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(t));
             __mmask16 w = win16(_mm512_mul_ps(xv, fac16(f, S, g, t, m)), iv, ck, cl, m);
-            if (!w) continue;
+            /* no branch on w (data: it mispredicts); an empty mask stores nothing */
             int cnt = __builtin_popcount(w);
             __mmask16 sm = tail16(cnt);
             _mm512_mask_storeu_epi32(idx + n, sm, _mm512_maskz_compress_epi32(w, iv));
@@ -256,6 +256,9 @@ static inline void ck_keys(int32_t *dst, __m512 y, float fc) {
 #define CK_CONV_DENSE zs_conv_dense__avx512
 #define CK_KWTA_SELECT zs_kwta_select__avx512
 #define CK_KWTA_POOL zs_kwta_pool__avx512
+#define CP_FN zs_conv_pool__avx512
+#define CP_MAXPOOL zs_maxpool__avx512
+#define CP_PRMAX 3
 #include "conv_kwta_kern.h"
 
 void zs_maxpool__avx512(float *out, const float *x, int C, int H, int W, int relu) {

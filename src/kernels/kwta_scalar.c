@@ -189,3 +189,9 @@ void zs_conv_kwta_pool__scalar(float *out, const float *in, const zs_conv_taps *
     zs_kwta_select__scalar(&cut, map, f, p->Co, p->Ho * p->Wo, k, work);
     zs_kwta_pool__scalar(out, map, f, p->Co, p->Ho, p->Wo, cut);
 }
+
+/* conv_pool, the reference: conv_dense into the map, then maxpool. */
+void zs_conv_pool__scalar(float *out, const float *in, const zs_conv_taps *p, float *map) {
+    zs_conv_dense__scalar(map, in, p);
+    zs_maxpool__scalar(out, map, p->Co, p->Ho, p->Wo, 0);
+}

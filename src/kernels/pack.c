@@ -325,11 +325,14 @@ size_t zs_kwta_work_size(int n) {
     return (2 * (nn + 32) + 1024 + 2 * (nn / 16 + 16) + 16) * sizeof(int32_t);
 }
 
+int zs_conv_shift_fits(const zs_conv_taps *p) {
+    return p->Wo <= ZS_CKP_ROW && p->W <= ZS_CKP_ROW + p->Kw - 1 &&
+           (size_t)p->Kw * p->Ci * p->H * ZS_CKP_ROW <= ZS_CKP_SH && p->start[p->Co] <= ZS_CKP_TAPS;
+}
+
 int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
     int n = p->Co * p->Ho * p->Wo;
-    if (p->Wo > ZS_CKP_ROW || p->Wo < 8 || p->W > ZS_CKP_ROW + p->Kw - 1 || (size_t)p->Kw * p->Ci * p->H * ZS_CKP_ROW > ZS_CKP_SH ||
-        p->start[p->Co] > ZS_CKP_TAPS || n < 4096 || k <= 0 || k >= n)
-        return 0;
+    if (!zs_conv_shift_fits(p) || p->Wo < 8 || n < 4096 || k <= 0 || k >= n) return 0;
     /* the sample: rows per channel so that it holds >= 1024 units */
     int row = p->Co * p->Wo, sr = row >= 1024 ? 1 : (1024 + row - 1) / row;
     if (sr > p->Ho) sr = p->Ho;

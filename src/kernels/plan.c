@@ -10,7 +10,8 @@
  * same epilogue); k-WTA boost factors are precomputed per unit/channel exactly
  * as the reference computes them (expf((k/U - duty) * boost)), with
  * k = k_inference; a k-WTA2d followed by a 2x2/2 max-pool becomes one fused
- * stage; ReLU followed by a 2x2/2 max-pool too; every buffer a sample needs
+ * stage; ReLU followed by a 2x2/2 max-pool too, and a conv (+BatchNorm)
+ * followed by a 2x2/2 max-pool (conv_pool: the pool-first networks); every buffer a sample needs
  * is sized here and lives in an executor (zs_exec: the network's own, or
  * one the caller shares between networks, e.g. one per thread). zs_plan_infer
  * allocates nothing once the executor has grown to the plan, and runs the samples
@@ -48,12 +49,12 @@
 
 typedef enum {
     ST_PAD, ST_CONV_DENSE, ST_CONV_SPARSE, ST_LINEAR, ST_KWTA, ST_KWTA_POOL, ST_MAXPOOL,
-    ST_MAXPOOL_ANY, ST_RELU, ST_SPARSIFY, ST_DENSIFY, ST_LOGSOFTMAX, ST_CONV_KWTA_POOL
+    ST_MAXPOOL_ANY, ST_RELU, ST_SPARSIFY, ST_DENSIFY, ST_LOGSOFTMAX, ST_CONV_KWTA_POOL, ST_CONV_POOL
 } stage_kind;
 
 static const char *const stage_names[] = {"pad", "conv_dense", "conv_sparse", "linear", "kwta",
                                           "kwta_pool", "maxpool", "maxpool_any", "relu", "sparsify",
-                                          "densify", "logsoftmax", "conv_kwta_pool"};
+                                          "densify", "logsoftmax", "conv_kwta_pool", "conv_pool"};
 
 typedef struct stage {
     stage_kind kind;
@@ -548,7 +549,21 @@ zs_status zs_plan_build(zs_net *net) {
             }
             break;
         }
-        case ZS_MAXPOOL2D:
+        case ZS_MAXPOOL2D: {
+            /* conv (+BN) -> 2x2/2 max-pool (the pool-first networks): one
+             * stage, conv_pool (ZS_PLAN_FUSE=0: the two kernels) */
+            stage *cv = p->n ? &p->st[p->n - 1] : NULL;
+            if (rep == REP_DENSE && is_pool22(L) && cv && cv->kind == ST_CONV_DENSE && cv->oC == C && cv->oH == H &&
+                cv->oW == W && i > 0 && (net->layers[i - 1].type == ZS_CONV2D || net->layers[i - 1].type == ZS_BATCHNORM) &&
+                !env_is("ZS_PLAN_FUSE", "0")) {
+                s = cv;
+                s->kind = ST_CONV_POOL;
+                s->kernel = zs_conv_shift_fits(&s->taps) ? "conv_pool" : "conv_pool (conv_dense+maxpool)";
+                if (p->n > 1 && units > maxm) maxm = units; /* input in a plan buffer: own map */
+                H = L->out_h; W = L->out_w;
+                s->oH = H; s->oW = W;
+                break;
+            }
             NEED_DENSE(L->name);
             ADD(is_pool22(L) ? ST_MAXPOOL : ST_MAXPOOL_ANY, L->name);
             s->pk = L->pool_k; s->ps = L->pool_stride;
@@ -556,6 +571,7 @@ zs_status zs_plan_build(zs_net *net) {
             H = L->out_h; W = L->out_w;
             s->oH = H; s->oW = W;
             break;
+        }
         case ZS_RELU:
             NEED_DENSE(L->name);
             if (is_pool22(next)) {
@@ -678,6 +694,12 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
             /* the map: the plan buffer that is neither input nor output, if any */
             float *map = cur == p->buf[0] || cur == p->buf[1] ? p->cmap : dst == p->buf[0] ? p->buf[1] : p->buf[0];
             K->conv_kwta_pool(dst, cur, &s->taps, s->f, s->k, p->kwork, map);
+            cur = dst;
+            break;
+        }
+        case ST_CONV_POOL: {
+            float *map = cur == p->buf[0] || cur == p->buf[1] ? p->cmap : dst == p->buf[0] ? p->buf[1] : p->buf[0];
+            K->conv_pool(dst, cur, &s->taps, map);
             cur = dst;
             break;
         }
