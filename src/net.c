@@ -118,7 +118,13 @@ static zs_status jsparsity(cJSON *o, const char *lname, double *out) {
  * unit of a block has the same mask)
  * or "complementary" (units in consecutive groups of G = 1/(1 - sparsity)
  * blocks of "block" = B units (default 1) whose masks partition the
- * fan-in: each position is kept by exactly one block of every group).
+ * fan-in: each position is kept by exactly one block of every group)
+ * or "routed" (conv only: the output channels in G = 1/(1 - sparsity)
+ * blocks of "block" = B channels (default 16), the input channels dealt
+ * at random to G equal classes; (o, ci, ky, kx) is kept iff o's block is
+ * (class(ci) + ky) mod G. Every kernel row of an input channel feeds one
+ * block, the same for all kx, and inputs of one class feed one block per
+ * kernel row: conv_sparse_routed keeps each block's sums in registers).
  * Checked against the layer's shape here. */
 static zs_status jstructure(cJSON *o, zs_layer *L, const char *n, int units, double sparsity) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "structure");
@@ -127,28 +133,36 @@ static zs_status jstructure(cJSON *o, zs_layer *L, const char *n, int units, dou
     L->mask_block = L->mask_group = 0;
     if (s) {
         ZS_RETURN_IF(!cJSON_IsString(s) || (strcmp(s->valuestring, "random") && strcmp(s->valuestring, "block") &&
-                                            strcmp(s->valuestring, "complementary")),
-                     ZS_EFORMAT, "architecture: layer '%s': 'structure' must be \"random\", \"block\" or "
-                     "\"complementary\"", n);
+                                            strcmp(s->valuestring, "complementary") && strcmp(s->valuestring, "routed")),
+                     ZS_EFORMAT, "architecture: layer '%s': 'structure' must be \"random\", \"block\", "
+                     "\"complementary\" or \"routed\"", n);
         L->mask_structure = !strcmp(s->valuestring, "block") ? ZS_MASK_BLOCK
-                          : !strcmp(s->valuestring, "complementary") ? ZS_MASK_COMPLEMENTARY : ZS_MASK_RANDOM;
+                          : !strcmp(s->valuestring, "complementary") ? ZS_MASK_COMPLEMENTARY
+                          : !strcmp(s->valuestring, "routed") ? ZS_MASK_ROUTED : ZS_MASK_RANDOM;
     }
     ZS_RETURN_IF(b && L->mask_structure == ZS_MASK_RANDOM, ZS_EFORMAT,
-                 "architecture: layer '%s': 'block' needs \"structure\": \"block\" or \"complementary\"", n);
+                 "architecture: layer '%s': 'block' needs \"structure\": \"block\", \"complementary\" or \"routed\"", n);
     if (L->mask_structure == ZS_MASK_RANDOM) return ZS_OK;
     ZS_RETURN_IF(!(sparsity > 0), ZS_EFORMAT, "architecture: layer '%s': a mask structure needs 'sparsity' > 0", n);
     if (L->mask_structure == ZS_MASK_BLOCK) {
         /* units need not be a multiple of the block: the last block is shorter */
         return jint(o, "block", 16, 1, units, n, &L->mask_block);
     }
+    const char *sn = L->mask_structure == ZS_MASK_ROUTED ? "routed" : "complementary";
+    ZS_RETURN_IF(L->mask_structure == ZS_MASK_ROUTED && L->type != ZS_CONV2D, ZS_EFORMAT,
+                 "architecture: layer '%s': \"routed\" is a conv2d structure", n);
     double g = 1.0 / (1.0 - sparsity);
     int G = (int)floor(g + 0.5);
     ZS_RETURN_IF(G < 2 || fabs(g - G) > 1e-6 * g, ZS_EFORMAT,
-                 "architecture: layer '%s': \"complementary\" needs sparsity 1 - 1/G for an integer G >= 2 "
-                 "(0.5, 0.75, 0.8, 0.9 ...), not %g", n, sparsity);
+                 "architecture: layer '%s': \"%s\" needs sparsity 1 - 1/G for an integer G >= 2 "
+                 "(0.5, 0.75, 0.8, 0.9 ...), not %g", n, sn, sparsity);
     int B;
-    zs_status st = jint(o, "block", 1, 1, units, n, &B);
+    zs_status st = jint(o, "block", L->mask_structure == ZS_MASK_ROUTED ? 16 : 1, 1, units, n, &B);
     if (st) return st;
+    if (L->mask_structure == ZS_MASK_ROUTED)
+        ZS_RETURN_IF(units != G * B || L->in_c % G, ZS_EFORMAT,
+                     "architecture: layer '%s': \"routed\" needs %d x %d = %d output channels (has %d) and input "
+                     "channels in %d equal classes (has %d)", n, G, B, G * B, units, G, L->in_c);
     ZS_RETURN_IF(units % (G * B), ZS_EFORMAT,
                  "architecture: layer '%s': \"complementary\" groups of %d x %d units do not divide its %d output units",
                  n, G, B, units);
@@ -347,10 +361,30 @@ static void kaiming_uniform(float *w, size_t n, size_t fan_in, zs_rng *r) {
  * block (block); per group of G = mask_group blocks of mask_block units a
  * random permutation of the fan-in dealt round-robin to its blocks, so each
  * position has exactly one owner block in the group and each unit floor or
- * ceil(fan_in / G) weights (complementary). */
+ * ceil(fan_in / G) weights (complementary); routed: see jstructure. */
 static zs_status make_mask(zs_layer *L, zs_rng *r) {
     int32_t *perm = malloc(sizeof(int32_t) * L->fan_in);
     ZS_RETURN_IF(!perm, ZS_ENOMEM, "out of memory building mask of '%s'", L->name);
+    if (L->mask_structure == ZS_MASK_ROUTED) {
+        /* input channels dealt to G classes by a random permutation */
+        int G = L->mask_group, B = L->mask_block, Ci = L->in_c, KK = L->kh * L->kw;
+        for (int i = 0; i < Ci; i++) perm[i] = i;
+        for (int j = 0; j + 1 < Ci; j++) {
+            int pick = j + (int)zs_rng_below(r, (uint32_t)(Ci - j));
+            int32_t t = perm[j]; perm[j] = perm[pick]; perm[pick] = t;
+        }
+        memset(L->mask, 0, L->n_weights);
+        for (int j = 0; j < Ci; j++) {
+            int ci = perm[j], cls = j % G;
+            for (int ky = 0; ky < L->kh; ky++) {
+                int blk = (cls + ky) % G;
+                for (int u = 0; u < B; u++)
+                    memset(L->mask + ((size_t)(blk * B + u) * Ci + ci) * KK + (size_t)ky * L->kw, 1, (size_t)L->kw);
+            }
+        }
+        free(perm);
+        return ZS_OK;
+    }
     if (L->mask_structure == ZS_MASK_COMPLEMENTARY) {
         int G = L->mask_group, B = L->mask_block;
         memset(L->mask, 0, L->n_weights);

@@ -55,7 +55,7 @@ typedef struct zs_winners {
 } zs_winners;
 
 /* Mask structures ("structure" in the architecture JSON). */
-enum { ZS_MASK_RANDOM = 0, ZS_MASK_BLOCK = 1, ZS_MASK_COMPLEMENTARY = 2 };
+enum { ZS_MASK_RANDOM = 0, ZS_MASK_BLOCK = 1, ZS_MASK_COMPLEMENTARY = 2, ZS_MASK_ROUTED = 3 };
 
 typedef struct zs_layer {
     zs_layer_type type;

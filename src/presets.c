@@ -20,6 +20,7 @@
 #define BLOCK16 "\"structure\":\"block\",\"block\":16"
 #define COMPL "\"structure\":\"complementary\""
 #define CBLOCK16 "\"structure\":\"complementary\",\"block\":16"
+#define ROUTED16 "\"structure\":\"routed\",\"block\":16"
 #define BN(name) "{\"type\":\"batchnorm\",\"name\":\"" name "\",\"affine\":false,\"momentum\":0.1,\"eps\":1e-5}"
 #define POOL(name) "{\"type\":\"maxpool2d\",\"name\":\"" name "\",\"kernel\":2,\"stride\":2}"
 #define LIN(name, o, sp) \
@@ -33,7 +34,7 @@
 
 static const char *const names[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
                                     "gsc-block", "gsc-block-fast", "gsc-complementary",
-                                    "gsc-cblock-fast", "gsc-codesigned", "mnist-mlp", "mnist-sparse-mlp", NULL};
+                                    "gsc-cblock-fast", "gsc-codesigned", "gsc-routed", "mnist-mlp", "mnist-sparse-mlp", NULL};
 
 /* The GSC networks: input 1x32x32, conv1 + BN, conv2 + BN, a hidden
  * linear layer + BN + k-WTA, the 12-class output. */
@@ -89,6 +90,11 @@ static const char *const jsons[] = {
      * with the hidden linear layer at 96 % zeros (16-unit blocks), so the
      * packed file is >= 10x smaller than gsc-dense's */
     GSC_FAST("gsc-codesigned", CONVS("cnn2", "64", "0.75", CBLOCK16), LINS("linear", "1000", "0.96", BLOCK16)),
+    /* gsc-routed: gsc-codesigned with "routed" conv2 masks (75 % zeros:
+     * input channels in 4 classes, class c feeds 16-channel block
+     * (c + ky) mod 4 at kernel row ky, all kx), which conv_sparse_routed
+     * sums in registers */
+    GSC_FAST("gsc-routed", CONVS("cnn2", "64", "0.75", ROUTED16), LINS("linear", "1000", "0.96", BLOCK16)),
     /* mnist-mlp: 28x28 images, dense */
     "{\"name\":\"mnist-mlp\",\"input\":[1,28,28],\"layers\":["
     FLATTEN "," LIN("fc1", "512", "0.0") "," RELU("fc1_relu") ","

@@ -177,6 +177,93 @@ static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv
 static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1, 0, 1); }
 static void test_conv_sparse_blk(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_blk, "conv_sparse_blk", 0, 1, 1, 0); }
 
+/* conv_sparse_routed on weights with a routing (each kernel row (ci, ky)
+ * keeps one 16-channel block, the same for all kx, the block given by
+ * ci's class and ky; some rows all zero) against the naive conv, for 1 to
+ * 4 blocks, 1 to ZS_ROUTED_NC classes, padding, every input density; and
+ * zs_conv_scatter_pack_routed finds no routing where there is none (a row
+ * in two blocks, more than ZS_ROUTED_NC classes, more than 4 blocks). */
+static void test_conv_sparse_routed(const zs_kernels *K) {
+    /* (Ci, H, W, Co, Kh, Kw, pad, classes) */
+    static const int shapes[][8] = {
+        {64, 14, 14, 64, 5, 5, 0, 4}, {8, 6, 7, 16, 3, 3, 1, 1}, {12, 9, 9, 32, 5, 5, 2, 3},
+        {9, 5, 11, 48, 2, 4, 0, 8},   {64, 14, 14, 64, 5, 5, 0, 1}, {3, 1, 1, 64, 1, 1, 0, 2},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int d = 0; d < 4; d++) {
+            int Ci = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Co = shapes[s][3];
+            int Kh = shapes[s][4], Kw = shapes[s][5], pad = shapes[s][6], nc = shapes[s][7], G = Co / 16;
+            int Ho = H + 2 * pad - Kh + 1, Wo = W + 2 * pad - Kw + 1, KK = Kh * Kw, fan = Ci * KK, U = Ci * H * W;
+            float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co), *x = falloc((size_t)U);
+            float *got = falloc((size_t)Co * Ho * Wo), *want = falloc((size_t)Co * Ho * Wo), *mag = falloc((size_t)Co * Ho * Wo);
+            float *val = falloc((size_t)U + 16);
+            int32_t *idx = ialloc((size_t)U + 16), cls[64];
+            uint8_t tab[ZS_ROUTED_NC][8];
+            for (int c = 0; c < nc; c++)
+                for (int ky = 0; ky < Kh; ky++) tab[c][ky] = (uint8_t)zs_rng_below(&rng, (uint32_t)G);
+            for (int ci = 0; ci < Ci; ci++) cls[ci] = ci < nc ? ci : (int)zs_rng_below(&rng, (uint32_t)nc);
+            memset(w, 0, sizeof(float) * (size_t)Co * fan);
+            for (int ci = 0; ci < Ci; ci++)
+                for (int ky = 0; ky < Kh; ky++) {
+                    if (ci % 5 == 3 && ky == 0) continue; /* a row without weights */
+                    int blk = tab[cls[ci]][ky];
+                    for (int o = 16 * blk; o < 16 * blk + 16; o++)
+                        for (int kx = 0; kx < Kw; kx++)
+                            if (zs_rng_below(&rng, 8)) w[(size_t)o * fan + (size_t)ci * KK + ky * Kw + kx] = urand(-1, 1);
+                }
+            for (int o = 0; o < Co; o++) b[o] = urand(-1, 1);
+            sparse_input(x, U, densities[d]);
+            int n = zs_sparsify__scalar(idx, val, x, U);
+            zs_conv_scatter p;
+            CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK, "pack");
+            CHECK(zs_conv_scatter_pack_routed(&p) == ZS_OK, "pack routed");
+            char what[192];
+            snprintf(what, sizeof what, "[%s] conv_sparse_routed Ci=%d %dx%d Co=%d K=%dx%d pad %d, %d classes, density %.1f (%d inputs)",
+                     isa_tag, Ci, H, W, Co, Kh, Kw, pad, nc, densities[d], n);
+            CHECK(p.rt_nc >= 1 && p.rt_nc <= nc + 1, "%s: routing found (%d classes)", what, p.rt_nc);
+            if (p.rt_nc) {
+                float *scratch = falloc(zs_conv_sparse_scratch(&p));
+                zs_conv2d_forward_naive(want, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
+                absv(w, w, (size_t)Co * fan); absv(b, b, (size_t)Co); absv(x, x, (size_t)U);
+                zs_conv2d_forward_naive(mag, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
+                K->conv_sparse_routed(got, idx, val, n, &p, scratch);
+                check_mag(got, want, mag, (size_t)Co * Ho * Wo, what);
+                zs_free_aligned(scratch);
+            }
+            /* no routing: one row in two blocks (Co >= 32), or more classes */
+            if (G >= 2 && d == 0) {
+                int ci = Ci - 1, o2 = 16 * ((tab[cls[ci]][Kh - 1] + 1) % G);
+                zs_conv_scatter q;
+                float keep = w[(size_t)o2 * fan + (size_t)ci * KK + (Kh - 1) * Kw];
+                w[(size_t)o2 * fan + (size_t)ci * KK + (Kh - 1) * Kw] = 0.5f;
+                CHECK(zs_conv_scatter_pack(&q, w, b, Co, Ci, Kh, Kw, H, W, pad, 0, 1) == ZS_OK &&
+                      zs_conv_scatter_pack_routed(&q) == ZS_OK && q.rt_nc == 0 && !q.rt_w,
+                      "%s: a row in two blocks is not routable", what);
+                zs_conv_scatter_free(&q);
+                w[(size_t)o2 * fan + (size_t)ci * KK + (Kh - 1) * Kw] = keep;
+            }
+            zs_conv_scatter_free(&p);
+            zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x); zs_free_aligned(mag);
+            zs_free_aligned(got); zs_free_aligned(want); zs_free_aligned(val); zs_free_aligned(idx);
+        }
+    /* more classes than ZS_ROUTED_NC; Co = 80 (5 blocks) */
+    for (int t = 0; t < 2; t++) {
+        int Ci = 12, Co = t ? 80 : 64, Kh = 4, Kw = 2, fan = Ci * Kh * Kw;
+        float *w = falloc((size_t)Co * fan), *b = falloc((size_t)Co);
+        memset(w, 0, sizeof(float) * (size_t)Co * fan);
+        memset(b, 0, sizeof(float) * (size_t)Co);
+        for (int ci = 0; ci < Ci; ci++)
+            for (int ky = 0; ky < Kh; ky++) /* class of ci: its own block sequence (ci in base 4) */
+                w[(size_t)(16 * ((ci >> (2 * ky)) & 3) + (t ? 16 * (ci % 2) * (ky == 3) : 0)) * fan + (size_t)ci * Kh * Kw + ky * Kw] = 1.0f;
+        zs_conv_scatter q;
+        CHECK(zs_conv_scatter_pack(&q, w, b, Co, Ci, Kh, Kw, 6, 6, 0, 0, 1) == ZS_OK &&
+              zs_conv_scatter_pack_routed(&q) == ZS_OK && q.rt_nc == 0,
+              "[%s] conv routing: %s is not routable", isa_tag, t ? "Co = 80" : "12 classes");
+        zs_conv_scatter_free(&q);
+        zs_free_aligned(w); zs_free_aligned(b);
+    }
+}
+
 /* A random sparse conv case: shape (Ci, H, W, Co, Kh, Kw, pad), 80 % of
  * the weights zero, an input of the given density, its sparsify list
  * (idx/val, n entries), the scatter pack p (vector layout), two outputs. */

@@ -1,4 +1,4 @@
-/* test_masks.c — mask structures ("structure": "block" / "complementary",
+/* test_masks.c — mask structures ("structure": "block" / "complementary" / "routed",
  * docs/ARCHITECTURE.md "Mask structures"): the presets' masks have the
  * structure, the seed decides them, training keeps them, a saved model
  * keeps them, and bad combinations are refused with the key named. */
@@ -29,6 +29,32 @@ static int is_block(const zs_layer *L, int B, int nnz) {
         }
         if (c != nnz) return 0;
     }
+    return 1;
+}
+
+/* routed (conv, G blocks of B channels): each input channel has a class
+ * c < G (G classes of in_c / G channels); (o, ci, ky, kx) kept iff o / B ==
+ * (class(ci) + ky) mod G; masked weights are 0 */
+static int is_routed(const zs_layer *L, int G, int B) {
+    int Ci = L->in_c, KK = L->kh * L->kw, count[64] = {0};
+    if (L->out_c != G * B || G > 64) return 0;
+    for (int ci = 0; ci < Ci; ci++) {
+        /* the class: the block that keeps (ci, ky = 0) */
+        int cls = -1;
+        for (int o = 0; o < L->out_c && cls < 0; o++)
+            if (L->mask[((size_t)o * Ci + ci) * KK]) cls = o / B;
+        if (cls < 0) return 0;
+        count[cls]++;
+        for (int o = 0; o < L->out_c; o++)
+            for (int ky = 0; ky < L->kh; ky++)
+                for (int kx = 0; kx < L->kw; kx++) {
+                    size_t k = ((size_t)o * Ci + ci) * KK + (size_t)ky * L->kw + kx;
+                    if (L->mask[k] != (o / B == (cls + ky) % G)) return 0;
+                    if (!L->mask[k] && L->w[k] != 0.0f) return 0;
+                }
+    }
+    for (int c = 0; c < G; c++)
+        if (count[c] != Ci / G) return 0;
     return 1;
 }
 
@@ -78,6 +104,19 @@ static void test_presets(void) {
               "gsc-codesigned: conv2 complementary 16-channel blocks, linear 16-unit blocks of 64 of 1600");
         zs_net_free(d);
     }
+    d = NULL;
+    zs_net *d2 = NULL;
+    CHECK(zs_net_create_preset(&d, "gsc-routed", 1) == ZS_OK && zs_net_create_preset(&d2, "gsc-routed", 2) == ZS_OK,
+          "gsc-routed: %s", zs_last_error());
+    if (d && d2) {
+        const zs_layer *r2 = find(d, "cnn2");
+        CHECK(r2->mask_structure == ZS_MASK_ROUTED && is_routed(r2, 4, 16) && r2->nnz_per_unit == 400 &&
+              is_block(r2, 16, 400) && is_routed(find(d2, "cnn2"), 4, 16),
+              "gsc-routed conv2: 4 classes of 16 input channels, class c feeds block (c + ky) mod 4, 400 of 1600 kept");
+        CHECK(memcmp(r2->mask, find(d2, "cnn2")->mask, r2->n_weights), "gsc-routed: another seed, other classes");
+    }
+    zs_net_free(d);
+    zs_net_free(d2);
     const zs_layer *c2 = find(a, "cnn2"), *li = find(a, "linear");
     CHECK(c2->mask_structure == ZS_MASK_BLOCK && c2->mask_block == 16 && is_block(c2, 16, 320),
           "gsc-block conv2: 16-channel blocks per (ci, ky, kx), 320 of 1600 per channel");
@@ -144,6 +183,13 @@ static void test_refused(void) {
             "1 - 1/G");
     refused("{\"type\":\"conv2d\",\"out_channels\":9,\"kernel\":3,\"sparsity\":0.5,\"structure\":\"complementary\"}",
             "do not divide");
+    refused("{\"type\":\"conv2d\",\"out_channels\":8,\"kernel\":3,\"sparsity\":0.5,\"structure\":\"routed\"}",
+            "needs 2 x 16 = 32 output channels");
+    refused("{\"type\":\"conv2d\",\"out_channels\":12,\"kernel\":3,\"sparsity\":0.75,\"structure\":\"routed\",\"block\":3}",
+            "input channels in 4 equal classes");
+    refused("{\"type\":\"conv2d\",\"out_channels\":8,\"kernel\":3,\"sparsity\":0.5},{\"type\":\"flatten\"},"
+            "{\"type\":\"linear\",\"out_features\":4,\"sparsity\":0.5,\"structure\":\"routed\",\"block\":2}",
+            "is a conv2d structure");
     /* accepted: a short last block, complementary at 0.5 */
     zs_net *n = NULL;
     CHECK(zs_net_create_json(&n, "{\"input\":[2,6,6],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":12,\"kernel\":3,"

@@ -2,7 +2,7 @@
  * test_plan.c — whole networks through the inference plan (sparse kernels)
  * against the reference path (zs_net_set_dense(net, 1) + zs_net_infer),
  * for every ISA the CPU has (ZS_ISA set before the plan is built), on the
- * gsc-sparse, gsc-dense, gsc-supersparse, gsc-sparse-fast and gsc-codesigned presets (and
+ * gsc-sparse, gsc-dense, gsc-supersparse, gsc-sparse-fast, gsc-codesigned and gsc-routed presets (and
  * the MLP presets). Networks get a few SGD steps first so that BatchNorm
  * statistics and k-WTA duty cycles (boosting) are not trivial.
  *
@@ -173,6 +173,52 @@ static void pool_first_fused(const char *preset) {
     zs_plan_free(net);
     zs_net_free(net);
     free(x);
+}
+
+/* Routed conv2 masks (gsc-routed): the routing is found in the trained
+ * weights and conv_sparse_routed (ZS_PLAN_CONV=routed forces it) matches the
+ * reference on every ISA; a network without a routing refuses the forced
+ * choice with a message; the default plan names the kernel it chose at
+ * build. */
+static void routed(void) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, "gsc-routed", 9) != ZS_OK) { CHECK(0, "create gsc-routed"); return; }
+    warm_up(net, 1024, 12);
+    float *x = malloc(sizeof(float) * 1024 * 8), ref[12 * 8], got[12 * 8];
+    fill_inputs(x, 1024 * 8);
+    zs_net_set_dense(net, 1);
+    CHECK(zs_net_infer(net, x, 8, ref) == ZS_OK, "reference");
+    zs_net_set_dense(net, 0);
+    for (int isa = ZS_ISA_SCALAR; isa <= ZS_ISA_AVX512 && isa <= (int)zs_isa_cpu(); isa++) {
+        setenv("ZS_PLAN_CONV", "routed", 1);
+        int ok = build_with_isa(net, (zs_isa)isa);
+        unsetenv("ZS_PLAN_CONV");
+        CHECK(ok, "gsc-routed: plan with ZS_PLAN_CONV=routed (%s): %s", zs_isa_name((zs_isa)isa), zs_last_error());
+        if (!ok) continue;
+        char *desc = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&desc, &len);
+        zs_plan_describe(net, m);
+        fclose(m);
+        CHECK(desc && strstr(desc, "conv_sparse_routed"), "gsc-routed [%s]: conv2 runs conv_sparse_routed:\n%s",
+              zs_isa_name((zs_isa)isa), desc ? desc : "");
+        free(desc);
+        CHECK(zs_plan_infer(net, NULL, x, 8, got) == ZS_OK, "infer");
+        char what[96];
+        snprintf(what, sizeof what, "gsc-routed [%s] with conv_sparse_routed", zs_isa_name((zs_isa)isa));
+        CHECK_CLOSE(got, ref, 12 * 8, 2e-3, 2e-3, what);
+    }
+    zs_plan_free(net);
+    zs_net_free(net);
+    free(x);
+    /* no routing: the random complementary blocks of gsc-codesigned */
+    if (zs_net_create_preset(&net, "gsc-codesigned", 9) != ZS_OK) { CHECK(0, "create gsc-codesigned"); return; }
+    setenv("ZS_PLAN_CONV", "routed", 1);
+    zs_status st = zs_plan_build(net);
+    unsetenv("ZS_PLAN_CONV");
+    CHECK(st == ZS_EUNSUPPORTED && strstr(zs_last_error(), "no routing"),
+          "gsc-codesigned with ZS_PLAN_CONV=routed: unsupported, with a message (%s)", zs_last_error());
+    zs_net_free(net);
 }
 
 /* The other kernel choices of the plan (ZS_PLAN_CONV / ZS_PLAN_LINEAR) on
@@ -441,13 +487,14 @@ static void winner_sets(const char *preset) {
 int main(void) {
     zs_rng_seed(&rng, 2024);
     static const char *presets[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
-                                    "gsc-codesigned", "mnist-mlp", "mnist-sparse-mlp"};
-    static const int dense[] = {0, 1, 0, 0, 0, 1, 0};
+                                    "gsc-codesigned", "gsc-routed", "mnist-mlp", "mnist-sparse-mlp"};
+    static const int dense[] = {0, 1, 0, 0, 0, 0, 1, 0};
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) compare_preset(presets[i], dense[i]);
     variants("gsc-sparse");
     variants("gsc-sparse-fast");
     pool_first_fused("gsc-sparse-fast");
     pool_first_fused("gsc-codesigned");
+    routed();
     winner_sets("gsc-sparse");
     winner_sets("mnist-sparse-mlp");
     odd_arch();

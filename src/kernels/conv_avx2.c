@@ -218,3 +218,7 @@ int zs_conv_pos_lists__avx2(const float *x, const zs_conv_scatter *p, float *scr
 #define CT_NO 1 /* one output position per pass: its 8 ymm are 8 FMA chains */
 #define CT_FN zs_conv_sparse_tap__avx2
 #include "conv_tap_kern.h"
+
+#define CR_U 1 /* 4 FMA chains per run (two outputs) */
+#define CR_FN zs_conv_sparse_routed__avx2
+#include "conv_routed_kern.h"

@@ -279,3 +279,8 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
 #define CT_UNPACK unpack_acc16
 #define CT_FN zs_conv_sparse_tap__avx512
 #include "conv_tap_kern.h"
+
+#define CR_U 2 /* 4 FMA chains per run (two outputs) */
+#define CR_UNPACK unpack_acc16
+#define CR_FN zs_conv_sparse_routed__avx512
+#include "conv_routed_kern.h"

@@ -3,17 +3,21 @@
  * conv_blk_scalar.c, conv_blk_avx2.c and conv_blk_avx512.c with BLK_ISA
  * set (the Makefile gives the last two their -m flags).
  *
- * Sparse input list x block layout of zs_conv_scatter (conv_blk.c). Tap
- * major, as conv_sparse_tap: for each tap (ky, kx), each output position
- * adds v * w for the inputs at the tap's input position, in channel order,
- * into its channel-last accumulator, but only for the 16-channel blocks of
- * the row (ci, ky, kx) that hold a weight (conv_sparse_tap multiplies all
- * Cop channels, zeros included). Every output channel therefore sees the
- * same products in the same order as in conv_sparse_tap of the same ISA
- * (FMA in the SIMD files, multiply then add in the scalar one) minus
- * products with a zero weight, which leave a sum unchanged: the two give
- * the same bits (tests/test_kernels.c same_bits), so the plan can time them
- * against each other.
+ * Sparse input list x block layout of zs_conv_scatter (conv_blk.c). Input
+ * stationary: the inputs bucketed by position (positions in order, channels
+ * in order within one), each input adds v * w into the channel-last
+ * accumulator of every output it reaches (one per tap), but only for the
+ * 16-channel blocks of its row (ci, ky, kx) that hold a weight
+ * (conv_sparse_tap multiplies all Cop channels, zeros included). An output
+ * thus receives its products in the order of the input positions, then of
+ * the channels: the order of conv_sparse_tap (tap (ky, kx) ascending is
+ * input position ascending), less the products with a zero weight, which
+ * leave a sum unchanged; same multiply-add (FMA in the SIMD files,
+ * multiply then add in the scalar one): the two give the same bits
+ * (tests/test_kernels.c same_bits), so the plan times them against each
+ * other. Consecutive updates of one input go to different outputs, so no
+ * update waits on the one before it (the tap-major order made the inputs of
+ * one position, often in the same block, a chain through memory).
  */
 #include "kernels.h"
 
@@ -77,27 +81,30 @@ void BLK_NAME(float *out, const int32_t *idx, const float *val, int n, const zs_
         for (int o = 0; o < Cop; o++) acc[(size_t)q * Cop + o] = o < p->Co ? p->bias[o] : 0.0f;
     const int32_t *bstart = p->bstart, *boff = p->boff;
     const float *bw = p->bw;
-    const int one = p->bstart[(size_t)Ci * Kh * Kw] == Ci * Kh * Kw; /* as many blocks as rows */
-    int one_ok = one;
-    for (int r = 0; one_ok && r < Ci * Kh * Kw; r++) one_ok = p->bstart[r] == r;
-    for (int ky = 0; ky < Kh; ky++) {
-        int oy0 = pad - ky > 0 ? pad - ky : 0, oy1 = H + pad - ky < Ho ? H + pad - ky : Ho;
-        for (int kx = 0; kx < Kw; kx++) {
-            int ox0 = pad - kx > 0 ? pad - kx : 0, ox1 = W + pad - kx < Wo ? W + pad - kx : Wo;
-            const int32_t *rs = bstart + (size_t)(ky * Kw + kx) * Ci;
-            for (int oy = oy0; oy < oy1; oy++) {
-                const int32_t *pr = ps + (oy + ky - pad) * W + (kx - pad);
-                float *ar = acc + (size_t)oy * Wo * Cop;
-                for (int ox = ox0; ox < ox1; ox++) {
-                    const int s0 = pr[ox], s1 = pr[ox + 1];
-                    float *a = ar + (size_t)ox * Cop;
-                    if (one_ok) {
+    const int KK = Kh * Kw;
+    int one = p->bstart[(size_t)Ci * KK] == Ci * KK; /* as many blocks as rows */
+    for (int r = 0; one && r < Ci * KK; r++) one = p->bstart[r] == r;
+    for (int iy = 0; iy < H; iy++) {
+        int ky0, ky1;
+        zs_conv_tap_range(iy, pad, Kh, Ho, &ky0, &ky1);
+        for (int ix = 0; ix < W; ix++) {
+            int kx0, kx1;
+            zs_conv_tap_range(ix, pad, Kw, Wo, &kx0, &kx1);
+            /* the output the tap (ky, kx) reaches: (iy + pad - ky, ix + pad - kx),
+             * at flat position oyx - ky * Wo - kx */
+            const int oyx = (iy + pad) * Wo + ix + pad;
+            for (int s = ps[iy * W + ix], s1 = ps[iy * W + ix + 1]; s < s1; s++) {
+                const vblk v = VSET1(pv[s]);
+                const int rc = pc[s] * KK;
+                for (int ky = ky0; ky <= ky1; ky++) {
+                    const int oy = oyx - ky * Wo;
+                    const int ry = rc + ky * Kw;
+                    if (one) {
                         /* exactly one block per row (complementary 16-channel
                          * blocks): block r of row r, no inner loop */
-                        for (int s = s0; s < s1; s++) {
-                            const vblk v = VSET1(pv[s]);
-                            const int r = rs[pc[s]];
-                            float *ab = a + boff[r];
+                        for (int kx = kx0; kx <= kx1; kx++) {
+                            const int r = ry + kx;
+                            float *ab = acc + (size_t)(oy - kx) * Cop + boff[r];
                             const float *w = bw + (size_t)16 * r;
 #if VN > 1
 #pragma GCC unroll 16
@@ -107,10 +114,10 @@ void BLK_NAME(float *out, const int32_t *idx, const float *val, int n, const zs_
                         }
                         continue;
                     }
-                    for (int s = s0; s < s1; s++) {
-                        const vblk v = VSET1(pv[s]);
-                        for (int b = rs[pc[s]], b1 = rs[pc[s] + 1]; b < b1; b++) {
-                            float *ab = a + boff[b];
+                    for (int kx = kx0; kx <= kx1; kx++) {
+                        float *ax = acc + (size_t)(oy - kx) * Cop;
+                        for (int b = bstart[ry + kx], b1 = bstart[ry + kx + 1]; b < b1; b++) {
+                            float *ab = ax + boff[b];
                             const float *w = bw + (size_t)16 * b;
 #if VN > 1
 #pragma GCC unroll 16

@@ -154,3 +154,14 @@ void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val
         }
     zs_conv_unpack_acc(out, scratch, p->Co, P, Cop);
 }
+
+/* conv_sparse_routed: conv_routed_kern.h on "vectors" of one float, each
+ * product a multiply then an add (as the other scalar kernels) */
+typedef float ct_v;
+#define CT_VL 1
+#define CT_SET1(a) (a)
+#define CT_FMA(a, b, c) ((c) + (a) * (b))
+#define CT_LOAD(p) (*(p))
+#define CT_STORE(p, v) (*(p) = (v))
+#define CR_FN zs_conv_sparse_routed__scalar
+#include "conv_routed_kern.h"

@@ -61,11 +61,21 @@ typedef struct zs_conv_scatter {
     int kx_group;     /* conv_sparse_tap: taps per phase along a kernel row
                          (0 or 1: one); set by the plan (calibrate_one)      */
     /* blocks (optional, zs_conv_scatter_pack_blocks, conv_blk.c): per row
-     * r = (ky*Kw + kx)*Ci + ci (tap-major) the 16-channel blocks of wvec
+     * r = (ci*Kh + ky)*Kw + kx (wvec's rows) the 16-channel blocks of wvec
      * holding a non-zero weight: [bstart[r], bstart[r+1]) of (boff = first
      * channel, bw = 16 weights, 64-byte aligned) */
     int32_t *bstart, *boff;
     float *bw;
+    /* routing (optional, zs_conv_scatter_pack_routed, conv_blk.c): every
+     * kernel row (ci, ky) keeps one 16-channel block, the same for all kx,
+     * given by the input channel's class: rt_blk[rt_cls[ci] * Kh + ky]
+     * (< Cop / 16 <= 4); rt_nc classes (0: not routable); rt_w (Ci, Kh,
+     * Kw + 2, 16): the block's weights at kx + 1, zero rows at 0 and Kw + 1
+     * (conv_sparse_routed's output pairs), 64-byte aligned */
+    int rt_nc;
+    int32_t *rt_cls;
+    uint8_t *rt_blk;
+    float *rt_w;
 } zs_conv_scatter;
 
 /* Linear weights (O, I), packed (any subset of):
@@ -201,7 +211,8 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
     X(conv_sparse_tap, zs_conv_sparse_fn, "conv2d sparse in x sparse w: phases of kx_group taps, one run of inputs per output and phase") \
     X(conv_pos_lists, zs_conv_pos_lists_fn, "dense map -> non-zeros bucketed by position (conv_sparse_tap's input)") \
-    X(conv_sparse_blk, zs_conv_sparse_fn, "conv2d sparse in x block-structured w: tap-major, kept 16-channel blocks only") \
+    X(conv_sparse_blk, zs_conv_sparse_fn, "conv2d sparse in x block-structured w: input-major, kept 16-channel blocks only") \
+    X(conv_sparse_routed, zs_conv_sparse_fn, "conv2d sparse in x routed w: per kernel row and output, one run per input class into the block's registers") \
     X(kwta_select, zs_kwta_select_fn, "k-WTA cut: sampled bracket + SIMD count/collect + select") \
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
     X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
@@ -272,6 +283,23 @@ int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k);
 int zs_conv_shift_fits(const zs_conv_taps *p);
 /* Floats of scratch for conv_sparse_* (64-byte aligned). */
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);
+/* Where conv_sparse_routed keeps, in scratch: the accumulator (Ho*Wo, Cop),
+ * bucket starts ps (rt_nc*H*W + 1) and fill (rt_nc*H*W), per entry its
+ * weight offset pw and value pv (room for Ci*H*W + 16 each). */
+static inline void zs_conv_routed_at(const zs_conv_scatter *p, float *scratch, float **acc, int32_t **ps,
+                                     int32_t **fill, int32_t **pw, float **pv) {
+    size_t HW = (size_t)p->H * p->W, nb = (size_t)p->rt_nc * HW;
+    *acc = scratch;
+    *ps = (int32_t *)(scratch + (size_t)p->Ho * p->Wo * p->Cop + 16);
+    *fill = *ps + nb + 16;
+    *pw = *fill + nb + 16;
+    *pv = (float *)(*pw + (size_t)p->Ci * HW + 16);
+}
+/* The routing of a packed scatter (p->wvec needed) for conv_sparse_routed,
+ * when its weights have one: rt_* set (rt_nc > 0), else rt_nc = 0 and
+ * nothing allocated. At most ZS_ROUTED_NC classes. */
+#define ZS_ROUTED_NC 8
+zs_status zs_conv_scatter_pack_routed(zs_conv_scatter *p);
 /* conv_sparse_pos / _tap helper: bucket the input list by position. In
  * scratch, after the (Ho*Wo, Cop) accumulator: pstart (H*W + 1), then per
  * entry (grouped by position, channels ascending) the offset

@@ -71,8 +71,9 @@ zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, 
 /* ---------------------------------------------------------------- conv scatter */
 
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p) {
-    size_t HW = (size_t)p->H * p->W, n = (size_t)p->Ci * HW;
-    return (size_t)p->Ho * p->Wo * p->Cop + 16 + 2 * HW + 2 * n + 128;
+    size_t HW = (size_t)p->H * p->W, n = (size_t)p->Ci * HW, P = (size_t)p->Ho * p->Wo * p->Cop;
+    size_t a = P + 16 + 2 * HW + 2 * n + 128, r = P + 16 + 2 * ((size_t)ZS_ROUTED_NC * HW + 16) + 2 * (n + 16) + 64;
+    return a > r ? a : r;
 }
 
 void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
@@ -116,6 +117,7 @@ void zs_conv_scatter_free(zs_conv_scatter *p) {
     free(p->start); free(p->lco); free(p->lw); zs_free_aligned(p->wvec); free(p->cmask);
     free(p->cy); free(p->cx); free(p->bias);
     free(p->bstart); free(p->boff); zs_free_aligned(p->bw);
+    free(p->rt_cls); free(p->rt_blk); zs_free_aligned(p->rt_w);
     memset(p, 0, sizeof *p);
 }
 

@@ -244,6 +244,61 @@ static zs_status measure_dense_above(const zs_kernels *K, stage *s, int units) {
     return ZS_OK;
 }
 
+/* A conv stage on routed masks (sc.rt_nc > 0) with a list input:
+ * conv_sparse_routed sums in another order than the tap/pos/blk kernels
+ * (the same bits among themselves, timed per sample by calibrate_one), so
+ * it is chosen here, at build, before any sample: timed against each of
+ * the stage's alternatives on a synthetic input list of n entries at random
+ * positions (best of 5 runs each). The loser's layouts are freed. */
+static zs_status choose_routed(const zs_kernels *K, stage *s, int n) {
+    zs_conv_scatter *sc = &s->sc;
+    int units = sc->Ci * sc->H * sc->W;
+    n = n < 1 ? 1 : n > units ? units : n;
+    size_t outn = (size_t)sc->Co * sc->Ho * sc->Wo;
+    int32_t *idx = malloc(sizeof(int32_t) * (size_t)units);
+    float *val = malloc(sizeof(float) * (size_t)units);
+    float *y = zs_alloc_aligned(outn + 64, sizeof(float));
+    float *cs = zs_alloc_aligned(zs_conv_sparse_scratch(sc), sizeof(float));
+    if (!idx || !val || !y || !cs) {
+        free(idx); free(val); zs_free_aligned(y); zs_free_aligned(cs);
+        return ZS_ERR(ZS_ENOMEM, "plan: out of memory");
+    }
+    zs_rng r;
+    zs_rng_seed(&r, 4242);
+    /* n of the units, ascending (selection sampling) */
+    for (int i = 0, m = 0; i < units && m < n; i++)
+        if (zs_rng_below(&r, (uint32_t)(units - i)) < (uint32_t)(n - m)) { idx[m] = i; val[m++] = 0.5f + zs_rng_uniform(&r); }
+    double best_other = 1e30, routed = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        for (int a = 0; a < (s->n_alt > 0 ? s->n_alt : 1); a++) {
+            zs_conv_sparse_fn *fn = s->n_alt > 0 ? s->conv_alt[a] : s->conv_fn;
+            sc->kx_group = s->n_alt > 0 ? s->conv_g[a] : sc->kx_group;
+            double t0 = wall_ns();
+            fn(y, idx, val, n, sc, cs);
+            double t = wall_ns() - t0;
+            if (t < best_other) best_other = t;
+        }
+        double t0 = wall_ns();
+        K->conv_sparse_routed(y, idx, val, n, sc, cs);
+        double t = wall_ns() - t0;
+        if (t < routed) routed = t;
+    }
+    free(idx); free(val); zs_free_aligned(y); zs_free_aligned(cs);
+    if (s->n_alt > 0) sc->kx_group = s->conv_g[0];
+    if (routed < best_other) {
+        s->conv_fn = K->conv_sparse_routed;
+        s->kernel = "conv_sparse_routed (timed at build)";
+        s->n_alt = 0;
+        free(sc->bstart); free(sc->boff); zs_free_aligned(sc->bw);
+        sc->bstart = sc->boff = NULL; sc->bw = NULL;
+        zs_free_aligned(sc->wvec); sc->wvec = NULL;
+    } else {
+        free(sc->rt_cls); free(sc->rt_blk); zs_free_aligned(sc->rt_w);
+        sc->rt_cls = NULL; sc->rt_blk = NULL; sc->rt_w = NULL; sc->rt_nc = 0;
+    }
+    return ZS_OK;
+}
+
 static int env_is(const char *name, const char *val) {
     const char *e = getenv(name);
     return e && !strcmp(e, val);
@@ -266,6 +321,7 @@ zs_status zs_plan_build(zs_net *net) {
     if (env_is("ZS_PLAN_CONV", "pos")) conv_mode = 3;
     if (env_is("ZS_PLAN_CONV", "tap")) conv_mode = 5;
     if (env_is("ZS_PLAN_CONV", "blk")) conv_mode = 6;
+    if (env_is("ZS_PLAN_CONV", "routed")) conv_mode = 7;
     /* sparse linear: 0 gather, 1 block, 2 list, 3 auto (timed; scalar:
      * list), 4 expand */
     int lin_mode = p->K->isa == ZS_ISA_SCALAR ? 2 : 3;
@@ -357,6 +413,21 @@ zs_status zs_plan_build(zs_net *net) {
                     s->conv_fn = s->conv_alt[0];
                     s->sc.kx_group = s->conv_g[0];
                     s->kernel = s->alt_name[0];
+                }
+                if ((conv_mode == 4 && !from_dense) || conv_mode == 7) {
+                    /* routed masks: conv_sparse_routed, if it wins at build
+                     * (ZS_PLAN_CONV=routed: always; the weights must have a
+                     * routing) */
+                    ZS_TRY(zs_conv_scatter_pack_routed(&s->sc));
+                    if (conv_mode == 7 && !s->sc.rt_nc)
+                        ZS_FAIL(ZS_EUNSUPPORTED, "plan: conv '%s' has no routing (ZS_PLAN_CONV=routed)", L->name);
+                    if (conv_mode == 7) {
+                        s->conv_fn = p->K->conv_sparse_routed;
+                        s->kernel = "conv_sparse_routed";
+                    } else if (s->sc.rt_nc) {
+                        const stage *pk = p->n > 1 && p->st[p->n - 2].kind == ST_KWTA ? &p->st[p->n - 2] : NULL;
+                        ZS_TRY(choose_routed(p->K, s, pk ? pk->k : (int)(units / 10)));
+                    }
                 }
                 if (from_dense) {
                     /* tap-major: the same bits as the sparse kernels, so the
