@@ -1179,7 +1179,7 @@ size_t zs_plan_bytes(const zs_net *net) {
         const zs_linear_pack *l = &s->lin;
         b += ub(s->f) + ub(s->invstd) + ub(t->start) + ub(t->off) + ub(t->w) + ub(t->bias);
         b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
-             ub(c->bstart) + ub(c->boff) + ub(c->bw);
+             ub(c->bstart) + ub(c->boff) + ub(c->bw) + ub(c->rt_cls) + ub(c->rt_blk) + ub(c->rt_w);
         if (!l->borrowed) b += ub(l->start) + ub(l->lo) + ub(l->lw); /* else the model's, counted there */
         b += ub(l->bstart) + ub(l->bo) + ub(l->bw) + ub(l->gi) + ub(l->gw) +
              ub(l->wt) + ub(l->bias) + ub(l->xm) + ub(l->xoff);
