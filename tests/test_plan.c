@@ -143,6 +143,20 @@ static void compare_preset(const char *preset, int dense) {
     zs_net_free(net);
 }
 
+/* The built plan's description contains `what`; else it goes to the log. */
+static int plan_has(const zs_net *net, const char *what) {
+    char *desc = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&desc, &len);
+    if (!m) return 0;
+    zs_plan_describe(net, m);
+    fclose(m);
+    int ok = desc && strstr(desc, what);
+    if (!ok) printf("plan without %s:\n%s", what, desc ? desc : "");
+    free(desc);
+    return ok;
+}
+
 /* The pool-first networks (conv -> BatchNorm -> max-pool -> k-WTA): the
  * plan fuses conv and pool into one conv_pool stage, which gives the same
  * bits as the two kernels (ZS_PLAN_FUSE=0), for every ISA. */
@@ -154,14 +168,7 @@ static void pool_first_fused(const char *preset) {
     fill_inputs(x, 1024 * 4);
     for (int isa = ZS_ISA_SCALAR; isa <= ZS_ISA_AVX512 && isa <= (int)zs_isa_cpu(); isa++) {
         CHECK(build_with_isa(net, (zs_isa)isa), "%s plan (%s)", preset, zs_isa_name((zs_isa)isa));
-        char *desc = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&desc, &len);
-        zs_plan_describe(net, m);
-        fclose(m);
-        CHECK(desc && strstr(desc, "conv_pool"), "%s [%s]: the plan has a conv_pool stage:\n%s", preset,
-              zs_isa_name((zs_isa)isa), desc ? desc : "");
-        free(desc);
+        CHECK(plan_has(net, "conv_pool"), "%s [%s]: the plan has a conv_pool stage", preset, zs_isa_name((zs_isa)isa));
         CHECK(zs_plan_infer(net, NULL, x, 4, a) == ZS_OK, "infer fused");
         setenv("ZS_PLAN_FUSE", "0", 1);
         CHECK(build_with_isa(net, (zs_isa)isa), "%s plan without fusion", preset);
@@ -195,14 +202,8 @@ static void routed(void) {
         unsetenv("ZS_PLAN_CONV");
         CHECK(ok, "gsc-routed: plan with ZS_PLAN_CONV=routed (%s): %s", zs_isa_name((zs_isa)isa), zs_last_error());
         if (!ok) continue;
-        char *desc = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&desc, &len);
-        zs_plan_describe(net, m);
-        fclose(m);
-        CHECK(desc && strstr(desc, "conv_sparse_routed"), "gsc-routed [%s]: conv2 runs conv_sparse_routed:\n%s",
-              zs_isa_name((zs_isa)isa), desc ? desc : "");
-        free(desc);
+        CHECK(plan_has(net, "conv_sparse_routed"), "gsc-routed [%s]: conv2 runs conv_sparse_routed",
+              zs_isa_name((zs_isa)isa));
         CHECK(zs_plan_infer(net, NULL, x, 8, got) == ZS_OK, "infer");
         char what[96];
         snprintf(what, sizeof what, "gsc-routed [%s] with conv_sparse_routed", zs_isa_name((zs_isa)isa));

@@ -87,16 +87,10 @@ static inline void ck_shift(float *sh, int32_t *so, const float *in, const zs_co
     }
 }
 
-/* R rows x CK_NV vectors of one channel: sums, then the epilogue: store to
- * the map, count against the bracket and note the candidates' lanes in cb
- * (CK_NV entries per row; those past the row, v >= nv, are never read).
- * vm[v]: the lanes of vector v inside the row (CK_NV - nv vectors lie past
- * it). */
-static inline __attribute__((always_inline)) void ck_tile(float *op, const float *sh, const int32_t *so,
-                                                          const float *w, int nt, float b, int Wo, const int R,
-                                                          int nv, const ck_m *vm, ck_v ta, ck_v tb, int *above,
-                                                          uint16_t *cb) {
-    ck_v acc[CK_RMAX][CK_NV];
+/* R rows x CK_NV vectors of one channel's sums from the shifted copies:
+ * bias, then one FMA per tap in tap order (conv_dense's sums). */
+static inline __attribute__((always_inline)) void ck_sums(ck_v (*acc)[CK_NV], const float *sh, const int32_t *so,
+                                                          const float *w, int nt, float b, const int R) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
@@ -109,6 +103,19 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
 #pragma GCC unroll 4
             for (int v = 0; v < CK_NV; v++) acc[r][v] = CK_FMA(wv, CK_LOAD(q + CK_RS * r + CK_VL * v), acc[r][v]);
     }
+}
+
+/* R rows x CK_NV vectors of one channel: sums, then the epilogue: store to
+ * the map, count against the bracket and note the candidates' lanes in cb
+ * (CK_NV entries per row; those past the row, v >= nv, are never read).
+ * vm[v]: the lanes of vector v inside the row (CK_NV - nv vectors lie past
+ * it). */
+static inline __attribute__((always_inline)) void ck_tile(float *op, const float *sh, const int32_t *so,
+                                                          const float *w, int nt, float b, int Wo, const int R,
+                                                          int nv, const ck_m *vm, ck_v ta, ck_v tb, int *above,
+                                                          uint16_t *cb) {
+    ck_v acc[CK_RMAX][CK_NV];
+    ck_sums(acc, sh, so, w, nt, b, R);
     int ab = 0;
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
@@ -353,18 +360,7 @@ static inline __attribute__((always_inline)) void cp_tile(float *op, const float
                                                           const float *w, int nt, float b, int Wp, int np,
                                                           const int PR) {
     ck_v acc[2 * PR][CK_NV];
-#pragma GCC unroll 8
-    for (int r = 0; r < 2 * PR; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < CK_NV; v++) acc[r][v] = CK_SET1(b);
-    for (int t = 0; t < nt; t++) {
-        ck_v wv = CK_SET1(w[t]);
-        const float *q = sh + so[t];
-#pragma GCC unroll 8
-        for (int r = 0; r < 2 * PR; r++)
-#pragma GCC unroll 4
-            for (int v = 0; v < CK_NV; v++) acc[r][v] = CK_FMA(wv, CK_LOAD(q + CK_RS * r + CK_VL * v), acc[r][v]);
-    }
+    ck_sums(acc, sh, so, w, nt, b, 2 * PR);
     const ck_v ninf = CK_SET1(-INFINITY);
 #pragma GCC unroll 4
     for (int pr = 0; pr < PR; pr++)

@@ -35,48 +35,14 @@
 #endif
 #define CT_ADD(a, b) CT_FMA(CT_SET1(1.0f), (a), (b))
 
-/* the run [s0, s1) of one class into the block at ab (16 sums, in L1):
- * CR_U inputs at a time into CR_U partial sums (CR_U * CR_NV independent
- * FMA chains: one chain of a run's length would wait on the FMA latency),
- * added up in a fixed order at the end of the run */
-static inline __attribute__((always_inline)) void cr_run(float *ab, const float *wr, const int32_t *pw,
-                                                         const float *pv, int s0, int s1) {
-    ct_v t[CR_U][CR_NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < CR_NV; j++) t[0][j] = CT_LOAD(ab + CT_VL * j);
-#pragma GCC unroll 8
-    for (int u = 1; u < CR_U; u++)
-#pragma GCC unroll 4
-        for (int j = 0; j < CR_NV; j++) t[u][j] = CT_SET1(0.0f);
-    int s = s0;
-    for (; s + CR_U <= s1; s += CR_U)
-#pragma GCC unroll 8
-        for (int u = 0; u < CR_U; u++) {
-            const ct_v v = CT_SET1(pv[s + u]);
-            const float *w = wr + pw[s + u];
-#pragma GCC unroll 4
-            for (int j = 0; j < CR_NV; j++) t[u][j] = CT_FMA(v, CT_LOAD(w + CT_VL * j), t[u][j]);
-        }
-    for (; s < s1; s++) {
-        const ct_v v = CT_SET1(pv[s]);
-        const float *w = wr + pw[s];
-#pragma GCC unroll 4
-        for (int j = 0; j < CR_NV; j++) t[0][j] = CT_FMA(v, CT_LOAD(w + CT_VL * j), t[0][j]);
-    }
-#pragma GCC unroll 8
-    for (int u = 1; u < CR_U; u++)
-#pragma GCC unroll 4
-        for (int j = 0; j < CR_NV; j++) t[0][j] = CT_ADD(t[u][j], t[0][j]);
-#pragma GCC unroll 4
-    for (int j = 0; j < CR_NV; j++) CT_STORE(ab + CT_VL * j, t[0][j]);
-}
-
-/* The same for two adjacent outputs (ox, ox + 1) at once: their window
- * rows together are one run of Kw + 1 columns; each input adds to ox with
- * kx = ix + pad - ox and to ox + 1 with kx - 1, the weight row before it
- * (the zero rows of rt_w make the two edge columns add 0 to the output
- * they do not reach): one loop for two runs, one broadcast per input for
- * two outputs. */
+/* The run [s0, s1) of one class into one block of two adjacent outputs
+ * (ox, ox + 1), 16 sums each at a1 and a2 (in L1): their window rows
+ * together are one run of Kw + 1 columns; each input adds to ox with kx =
+ * ix + pad - ox and to ox + 1 with kx - 1, the weight row before it (the
+ * zero rows of rt_w make the two edge columns add 0 to the output they do
+ * not reach): one loop for two runs, one broadcast per input for two
+ * outputs. CR_U inputs at a time into CR_U partial sums (independent FMA
+ * chains), added up in a fixed order at the end of the run. */
 static inline __attribute__((always_inline)) void cr_run2(float *a1, float *a2, const float *wr, const int32_t *pw,
                                                           const float *pv, int s0, int s1) {
     ct_v t1[CR_U][CR_NV], t2[CR_U][CR_NV];
@@ -146,7 +112,7 @@ void CR_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
         pw[s] = ci * Kh * (Kw + 2) * 16 + (p->cx[q] + pad + 1) * 16;
         pv[s] = val[e];
     }
-    float b0[64];
+    float b0[64], sink[16] __attribute__((aligned(64))); /* the missing second output of an odd last column */
     for (int o = 0; o < Cop; o++) b0[o] = o < p->Co ? p->bias[o] : 0.0f;
     for (int q = 0; q < Ho * Wo; q++) memcpy(acc + (size_t)q * Cop, b0, sizeof(float) * (size_t)Cop);
     for (int ky = 0; ky < Kh; ky++) {
@@ -166,8 +132,7 @@ void CR_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
                 const float *wr = p->rt_w + (ky * (Kw + 2) - ox) * 16;
                 for (int c = 0; c < nc; c++) {
                     const int32_t *rc = row + (size_t)c * HW;
-                    if (two) cr_run2(a + boff[c], a + Cop + boff[c], wr, pw, pv, rc[lo], rc[hi]);
-                    else cr_run(a + boff[c], wr, pw, pv, rc[lo], rc[hi]);
+                    cr_run2(a + boff[c], two ? a + Cop + boff[c] : sink, wr, pw, pv, rc[lo], rc[hi]);
                 }
             }
         }
