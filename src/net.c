@@ -356,6 +356,15 @@ static void kaiming_uniform(float *w, size_t n, size_t fan_in, zs_rng *r) {
     for (size_t i = 0; i < n; i++) w[i] = (2.0f * zs_rng_uniform(r) - 1.0f) * bound;
 }
 
+/* perm[0 .. n) = a uniform random permutation of 0 .. n-1 (Fisher-Yates). */
+static void shuffled(int32_t *perm, size_t n, zs_rng *r) {
+    for (size_t i = 0; i < n; i++) perm[i] = (int32_t)i;
+    for (size_t j = 0; j + 1 < n; j++) {
+        size_t pick = j + zs_rng_below(r, (uint32_t)(n - j));
+        int32_t t = perm[j]; perm[j] = perm[pick]; perm[pick] = t;
+    }
+}
+
 /* Exactly nnz_per_unit kept weights per output unit, chosen uniformly
  * (random); per block of mask_block units one such choice shared by the
  * block (block); per group of G = mask_group blocks of mask_block units a
@@ -368,11 +377,7 @@ static zs_status make_mask(zs_layer *L, zs_rng *r) {
     if (L->mask_structure == ZS_MASK_ROUTED) {
         /* input channels dealt to G classes by a random permutation */
         int G = L->mask_group, B = L->mask_block, Ci = L->in_c, KK = L->kh * L->kw;
-        for (int i = 0; i < Ci; i++) perm[i] = i;
-        for (int j = 0; j + 1 < Ci; j++) {
-            int pick = j + (int)zs_rng_below(r, (uint32_t)(Ci - j));
-            int32_t t = perm[j]; perm[j] = perm[pick]; perm[pick] = t;
-        }
+        shuffled(perm, (size_t)Ci, r);
         memset(L->mask, 0, L->n_weights);
         for (int j = 0; j < Ci; j++) {
             int ci = perm[j], cls = j % G;
@@ -389,11 +394,7 @@ static zs_status make_mask(zs_layer *L, zs_rng *r) {
         int G = L->mask_group, B = L->mask_block;
         memset(L->mask, 0, L->n_weights);
         for (int g = 0; g < L->out_c; g += G * B) {
-            for (size_t i = 0; i < L->fan_in; i++) perm[i] = (int32_t)i;
-            for (size_t j = 0; j + 1 < L->fan_in; j++) {
-                size_t pick = j + zs_rng_below(r, (uint32_t)(L->fan_in - j));
-                int32_t t = perm[j]; perm[j] = perm[pick]; perm[pick] = t;
-            }
+            shuffled(perm, L->fan_in, r);
             for (size_t j = 0; j < L->fan_in; j++)
                 for (int u = 0; u < B; u++)
                     L->mask[(size_t)(g + (int)(j % (size_t)G) * B + u) * L->fan_in + (size_t)perm[j]] = 1;

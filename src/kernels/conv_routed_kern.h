@@ -12,13 +12,14 @@
  * (ci, ky) keeps one 16-channel block b = rt_blk[class(ci) * Kh + ky], the
  * same for every kx, and Cop / 16 <= 4 blocks. The inputs are bucketed by
  * (class, row, column), channels ascending within a bucket; then per
- * kernel row ky (a phase: its 16-float weight rows, Ci * Kw of them, stay
- * in cache), for each output position and each class, the inputs of the
- * class in the output's window row are one contiguous run, all feeding the
- * one block the class feeds at this ky: the block's 16 sums are loaded
- * into registers once per run, every product in the run is useful and
- * costs one vector FMA per CT_VL channels (CR_U partial sums: independent
- * chains), and the sums are stored once. Sums per output channel in the
+ * kernel row ky (a phase: its 16-float weight rows, Ci * (Kw + 2) of them,
+ * stay in cache), for each pair of adjacent output positions and each
+ * class, the inputs of the class in the pair's window row are one
+ * contiguous run, all feeding the one block the class feeds at this ky:
+ * the block's 16 sums of both outputs are loaded into registers once per
+ * run, every product in the run is useful (but the edge columns' products
+ * with a zero row) and costs one vector FMA per CT_VL channels (CR_U
+ * partial sums: independent chains), and the sums are stored once. Sums per output channel in the
  * order (ky, class, column, channel; within a run CR_U interleaved partial
  * sums): not conv_sparse_tap's order, so the plan chooses between them at
  * build, never per sample.
@@ -112,7 +113,8 @@ void CR_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
         pw[s] = ci * Kh * (Kw + 2) * 16 + (p->cx[q] + pad + 1) * 16;
         pv[s] = val[e];
     }
-    float b0[64], sink[16] __attribute__((aligned(64))); /* the missing second output of an odd last column */
+    /* sink: the missing second output of an odd last column */
+    float b0[64], sink[16] __attribute__((aligned(64))) = {0};
     for (int o = 0; o < Cop; o++) b0[o] = o < p->Co ? p->bias[o] : 0.0f;
     for (int q = 0; q < Ho * Wo; q++) memcpy(acc + (size_t)q * Cop, b0, sizeof(float) * (size_t)Cop);
     for (int ky = 0; ky < Kh; ky++) {

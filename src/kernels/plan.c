@@ -248,8 +248,9 @@ static zs_status measure_dense_above(const zs_kernels *K, stage *s, int units) {
  * conv_sparse_routed sums in another order than the tap/pos/blk kernels
  * (the same bits among themselves, timed per sample by calibrate_one), so
  * it is chosen here, at build, before any sample: timed against each of
- * the stage's alternatives on a synthetic input list of n entries at random
- * positions (best of 5 runs each). The loser's layouts are freed. */
+ * the stage's alternatives (set by the auto mode, s->n_alt >= 1) on a
+ * synthetic input list of n entries at random positions (best of 5 runs
+ * each). The loser's layouts are freed. */
 static zs_status choose_routed(const zs_kernels *K, stage *s, int n) {
     zs_conv_scatter *sc = &s->sc;
     int units = sc->Ci * sc->H * sc->W;
@@ -270,11 +271,10 @@ static zs_status choose_routed(const zs_kernels *K, stage *s, int n) {
         if (zs_rng_below(&r, (uint32_t)(units - i)) < (uint32_t)(n - m)) { idx[m] = i; val[m++] = 0.5f + zs_rng_uniform(&r); }
     double best_other = 1e30, routed = 1e30;
     for (int rep = 0; rep < 5; rep++) {
-        for (int a = 0; a < (s->n_alt > 0 ? s->n_alt : 1); a++) {
-            zs_conv_sparse_fn *fn = s->n_alt > 0 ? s->conv_alt[a] : s->conv_fn;
-            sc->kx_group = s->n_alt > 0 ? s->conv_g[a] : sc->kx_group;
+        for (int a = 0; a < s->n_alt; a++) {
+            sc->kx_group = s->conv_g[a];
             double t0 = wall_ns();
-            fn(y, idx, val, n, sc, cs);
+            s->conv_alt[a](y, idx, val, n, sc, cs);
             double t = wall_ns() - t0;
             if (t < best_other) best_other = t;
         }
@@ -284,7 +284,7 @@ static zs_status choose_routed(const zs_kernels *K, stage *s, int n) {
         if (t < routed) routed = t;
     }
     free(idx); free(val); zs_free_aligned(y); zs_free_aligned(cs);
-    if (s->n_alt > 0) sc->kx_group = s->conv_g[0];
+    sc->kx_group = s->conv_g[0];
     if (routed < best_other) {
         s->conv_fn = K->conv_sparse_routed;
         s->kernel = "conv_sparse_routed (timed at build)";
