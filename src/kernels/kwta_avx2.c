@@ -334,6 +334,23 @@ static inline int ck_collect(const float *y, float fc, int32_t i0, unsigned bits
 static inline void ck_keys(int32_t *dst, __m256 y, float fc) {
     _mm256_storeu_si256((__m256i *)dst, key8(_mm256_mul_ps(y, _mm256_set1_ps(fc))));
 }
+/* a channel's rows of candidate bits (4 entries per row, all inside it),
+ * 8 entries per step: the non-zero entries' vector indices and bits,
+ * compressed in order (8 stores of slack past the count) */
+#define CK_VLIST_STEP 8
+static inline int ck_vlist(int32_t *vl, int32_t *vb, const uint16_t *cb, int ne, int i0, int Wo) {
+    const __m256i off = _mm256_setr_epi32(0, 8, 16, 24, Wo, Wo + 8, Wo + 16, Wo + 24), z = _mm256_setzero_si256();
+    int nl = 0;
+    for (int e = 0; e < ne; e += 8) {
+        __m256i b = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(cb + e)));
+        unsigned m = ~mask8(_mm256_cmpeq_epi32(b, z)) & 0xffu;
+        __m256i perm = compress_perm8(m), iv = _mm256_add_epi32(off, _mm256_set1_epi32(i0 + e / 4 * Wo));
+        _mm256_storeu_si256((__m256i *)(vl + nl), _mm256_permutevar8x32_epi32(iv, perm));
+        _mm256_storeu_si256((__m256i *)(vb + nl), _mm256_permutevar8x32_epi32(b, perm));
+        nl += __builtin_popcount(m);
+    }
+    return nl;
+}
 #define CK_ISA (&isa_avx2)
 #define CK_FN zs_conv_kwta_pool__avx2
 #define CK_CONV_DENSE zs_conv_dense__avx2

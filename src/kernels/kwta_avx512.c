@@ -251,6 +251,24 @@ static inline int ck_collect(const float *y, float fc, int32_t i0, unsigned bits
 static inline void ck_keys(int32_t *dst, __m512 y, float fc) {
     _mm512_storeu_si512(dst, key16(_mm512_mul_ps(y, _mm512_set1_ps(fc))));
 }
+/* a channel's rows of candidate bits (2 entries per row, all inside it),
+ * 16 entries per step: the non-zero entries' vector indices and bits,
+ * compressed in order (16 stores of slack past the count) */
+#define CK_VLIST_STEP 16
+static inline int ck_vlist(int32_t *vl, int32_t *vb, const uint16_t *cb, int ne, int i0, int Wo) {
+    const __m512i off = _mm512_setr_epi32(0, 16, Wo, Wo + 16, 2 * Wo, 2 * Wo + 16, 3 * Wo, 3 * Wo + 16, 4 * Wo,
+                                          4 * Wo + 16, 5 * Wo, 5 * Wo + 16, 6 * Wo, 6 * Wo + 16, 7 * Wo, 7 * Wo + 16);
+    int nl = 0;
+    for (int e = 0; e < ne; e += 16) {
+        __m512i b = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(cb + e)));
+        __mmask16 m = _mm512_test_epi32_mask(b, b);
+        __m512i iv = _mm512_add_epi32(off, _mm512_set1_epi32(i0 + e / 2 * Wo));
+        _mm512_storeu_si512(vl + nl, _mm512_maskz_compress_epi32(m, iv));
+        _mm512_storeu_si512(vb + nl, _mm512_maskz_compress_epi32(m, b));
+        nl += __builtin_popcount(m);
+    }
+    return nl;
+}
 #define CK_ISA (&isa_avx512)
 #define CK_FN zs_conv_kwta_pool__avx512
 #define CK_CONV_DENSE zs_conv_dense__avx512
