@@ -485,6 +485,54 @@ static void winner_sets(const char *preset) {
     zs_net_free(net);
 }
 
+/* Kernel choice by measurement (calibrate_one): the plan times its
+ * alternatives over its first samples (the first sample kept and rerun with
+ * each alternative), then keeps one. The answers are the same bits during
+ * and after, also for the first sample (its log-probabilities are not those
+ * of the rerun's buffer); the plan describes what it measured once done. */
+static void calibration(const char *preset) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, preset, 11) != ZS_OK) {
+        CHECK(0, "create %s: %s", preset, zs_last_error());
+        return;
+    }
+    int c, h, w;
+    zs_net_input_shape(net, &c, &h, &w);
+    size_t insz = (size_t)c * h * w;
+    int K = zs_net_num_classes(net);
+    warm_up(net, insz, K);
+    enum { NX = 7, ROUNDS = 40 }; /* 280 samples: past any plan's calibration */
+    float *x = malloc(sizeof(float) * insz * NX), *first = malloc(sizeof(float) * K * NX);
+    float *got = malloc(sizeof(float) * K * NX);
+    fill_inputs(x, insz * NX);
+    CHECK(zs_plan_build(net) == ZS_OK, "%s: plan: %s", preset, zs_last_error());
+    char *desc = NULL;
+    size_t dlen = 0;
+    FILE *f = open_memstream(&desc, &dlen);
+    zs_plan_describe(net, f);
+    fclose(f);
+    int alts = desc && strstr(desc, "being measured on the first samples") != NULL;
+    free(desc);
+    int same = 1, r;
+    for (r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < NX; i++) {
+            float *o = r == 0 ? first + (size_t)i * K : got + (size_t)i * K;
+            if (zs_net_infer(net, x + insz * i, 1, o) != ZS_OK) { same = 0; break; }
+            if (r > 0 && memcmp(o, first + (size_t)i * K, sizeof(float) * (size_t)K)) same = 0;
+        }
+    CHECK(same, "%s: the same input gives the same bits during and after the kernel measurement", preset);
+    desc = NULL;
+    f = open_memstream(&desc, &dlen);
+    zs_plan_describe(net, f);
+    fclose(f);
+    CHECK(!alts || (desc && strstr(desc, "measured on the first samples") && !strstr(desc, "being measured")),
+          "%s: the plan has measured its alternatives after %d samples", preset, ROUNDS * NX);
+    CHECK(alts, "%s: the plan has kernel alternatives to measure", preset);
+    free(desc);
+    free(x); free(first); free(got);
+    zs_net_free(net);
+}
+
 int main(void) {
     zs_rng_seed(&rng, 2024);
     static const char *presets[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
@@ -496,6 +544,7 @@ int main(void) {
     pool_first_fused("gsc-sparse-fast");
     pool_first_fused("gsc-codesigned");
     routed();
+    calibration("gsc-sparse");
     winner_sets("gsc-sparse");
     winner_sets("mnist-sparse-mlp");
     odd_arch();

@@ -58,6 +58,10 @@ typedef struct zs_conv_scatter {
                          weight (block-structured masks skip empty blocks)   */
     int32_t *cy, *cx; /* (H*W) row and column of each input position           */
     float *bias;      /* (Co)                                                   */
+    int prefetch;     /* conv_sparse_tap: prefetch each next phase's weight
+                         rows (set per sample by the plan: 1 when another
+                         plan ran on this thread since this one, so the
+                         rows are likely out of L2) */
     int kx_group;     /* conv_sparse_tap: taps per phase along a kernel row
                          (0 or 1: one); set by the plan (calibrate_one)      */
     /* blocks (optional, zs_conv_scatter_pack_blocks, conv_blk.c): per row

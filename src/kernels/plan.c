@@ -85,8 +85,8 @@ typedef struct stage {
     int lin_alt[12];          /* linear: list_below per alternative           */
     zs_linear_sparse_fn *lin_fn_alt[12]; /* linear: list kernel per alternative */
     const char *alt_name[12];
-    double alt_ns[12];        /* measured: median over the calibration samples */
-    double alt_t[12][16];     /* per calibration sample (CALIB_N)            */
+    double alt_ns[12];        /* measured: median ns of a whole sample      */
+    double alt_t[12][8];      /* whole-sample ns per recorded round (CALIB_M) */
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
@@ -123,8 +123,15 @@ typedef struct zs_plan {
      * of region r (R_BUF0 ..). */
     size_t need[N_REGIONS];
     uint64_t id;              /* unique per built plan (zs_exec.last)      */
+    int cold;                 /* this sample's weights likely out of L2:
+                                 another plan ran on this thread before it */
     int calibrated;           /* kernel alternatives chosen by measurement */
     int calib_seen;           /* samples timed so far (calibrate_one)       */
+    int calib_n;              /* samples to see: (CALIB_M + 1) x the
+                                 alternatives of each stage that has them    */
+    float *calib_x;           /* the first sample (in_size) and a place for
+                                 its log-probabilities (classes), timed with
+                                 each alternative; freed once calibrated     */
 } zs_plan;
 
 enum { REP_DENSE, REP_LIST };
@@ -141,6 +148,7 @@ static void plan_destroy(zs_plan *p) {
     if (!p) return;
     for (int i = 0; i < p->n; i++) stage_free(&p->st[i]);
     free(p->st);
+    free(p->calib_x);
     free(p); /* the buffers belong to an executor */
 }
 
@@ -780,7 +788,7 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
                  * reads them in cscratch: idx NULL) */
                 nl = K->conv_pos_lists(cur, &s->sc, p->cscratch);
                 if (nl > s->dense_above) K->conv_dense(dst, cur, &s->taps);
-                else s->conv_fn(dst, NULL, NULL, nl, &s->sc, p->cscratch);
+                else s->sc.prefetch = p->cold, s->conv_fn(dst, NULL, NULL, nl, &s->sc, p->cscratch);
                 nl = 0; /* no list in lidx/lval */
                 cur = dst;
                 break;
@@ -793,6 +801,7 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
                     break;
                 }
             }
+            s->sc.prefetch = p->cold;
             s->conv_fn(dst, p->lidx, p->lval, nl, &s->sc, p->cscratch);
             cur = dst;
             break;
@@ -932,6 +941,15 @@ static zs_status bind(zs_plan *p, zs_exec *e) {
     return ZS_OK;
 }
 
+/* The plan that last ran a sample on this thread: when another one did,
+ * this plan's weights have likely been pushed out of L2 (p->cold for its
+ * first sample). */
+static _Thread_local uint64_t tl_last_plan;
+static void note_run(zs_plan *p) {
+    p->cold = tl_last_plan != p->id;
+    tl_last_plan = p->id;
+}
+
 /* The network's own executor (zs_net_infer, learning, profiling). */
 static zs_status bind_own(zs_net *net) {
     if (!net->exec) {
@@ -961,14 +979,26 @@ static void set_alt(stage *s, int a) {
     }
 }
 
-/* Kernel choice by measurement on this CPU: for the first CALIB_N samples
- * the plan sees (over any number of calls), every stage with alternatives
- * runs each of them once on the sample (in alternating order); then the
- * alternative with the smallest median time is kept for the life of the
- * plan. The alternatives give the same bits (tests/test_kernels.c
- * same_bits), so outputs never depend on which one runs. ZS_PLAN_CONV /
- * ZS_PLAN_LINEAR / ZS_PLAN_LINEAR_SWITCH fix a kernel instead. */
-#define CALIB_N 16
+/* Kernel choice by measurement on this CPU. The first sample the plan
+ * sees is kept (calib_x). Then for each later sample (any number of
+ * calls), after the caller's sample has run, calib_x runs once more, whole,
+ * with one stage set to one of its alternatives, in turn; the stages with
+ * alternatives take their turns one after the other, each (CALIB_M + 1) x
+ * its alternatives samples, the first round unrecorded (page faults, first
+ * touches). Each stage keeps the alternative with the smallest median time
+ * of the whole sample for the life of the plan, before the next stage's
+ * turns. Why so: timing every alternative back to back on the caller's
+ * sample (as this did before) let the later ones find inputs and weights
+ * warm, and in about a third of the runs on Zen 3 it kept a list-based
+ * conv2 ~8 us/word slower than conv_pos_lists once it ran alone; timing one
+ * alternative per caller's sample mixes in the samples' contents (a
+ * stage's time per input favoured conv_sparse_tap g1, 1.5-2 % slower end
+ * to end than g2). One input, whole samples, in the steady state's cache
+ * state (after a sample of the same network). The alternatives give the
+ * same bits (tests/test_kernels.c same_bits), so outputs never depend on
+ * which one runs. ZS_PLAN_CONV / ZS_PLAN_LINEAR / ZS_PLAN_LINEAR_SWITCH fix
+ * a kernel instead. */
+#define CALIB_M 5
 
 /* After calibration a stage runs one kernel for good: the layouts only
  * the other alternatives read are freed (linear: list start/lo/lw, gather
@@ -999,38 +1029,55 @@ static void drop_unused(zs_plan *p) {
     }
 }
 
-static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
-    const float *cur = x;
-    int nl = 0;
-    for (int i = 0; i < p->n; i++) {
-        stage *s = &p->st[i];
-        if (s->n_alt > 1) {
-            /* one run each, in alternating order: a repeated run would find
-             * its weights in cache, which the steady state does not */
-            for (int j = 0; j < s->n_alt; j++) {
-                int a = p->calib_seen % 2 ? s->n_alt - 1 - j : j;
-                set_alt(s, a);
-                int nl2 = nl;
-                double t0 = wall_ns();
-                step(p, i, cur, &nl2, logprob);
-                s->alt_t[a][p->calib_seen] = wall_ns() - t0;
-            }
-            /* median so far (a preempted run is one outlier, not a verdict) */
-            int m = p->calib_seen + 1, b = 0;
-            for (int a = 0; a < s->n_alt; a++) {
-                double t[16];
-                memcpy(t, s->alt_t[a], sizeof(double) * (size_t)m);
-                for (int u = 1; u < m; u++)
-                    for (int v = u; v > 0 && t[v - 1] > t[v]; v--) { double q = t[v]; t[v] = t[v - 1]; t[v - 1] = q; }
-                s->alt_ns[a] = m % 2 ? t[m / 2] : 0.5 * (t[m / 2 - 1] + t[m / 2]);
-                if (s->alt_ns[a] < s->alt_ns[b]) b = a;
-            }
-            set_alt(s, b);
-        }
-        cur = step(p, i, cur, &nl, logprob);
+static void median_pick(stage *s) {
+    int b = 0;
+    for (int a = 0; a < s->n_alt; a++) {
+        double v[CALIB_M];
+        memcpy(v, s->alt_t[a], sizeof v);
+        for (int u = 1; u < CALIB_M; u++)
+            for (int w = u; w > 0 && v[w - 1] > v[w]; w--) { double q = v[w]; v[w] = v[w - 1]; v[w - 1] = q; }
+        s->alt_ns[a] = CALIB_M % 2 ? v[CALIB_M / 2] : 0.5 * (v[CALIB_M / 2 - 1] + v[CALIB_M / 2]);
+        if (s->alt_ns[a] < s->alt_ns[b]) b = a;
     }
-    if (++p->calib_seen == CALIB_N) {
+    set_alt(s, b);
+}
+
+static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
+    if (!p->calib_n) {
+        for (int i = 0; i < p->n; i++)
+            if (p->st[i].n_alt > 1) p->calib_n += (CALIB_M + 1) * p->st[i].n_alt;
+        if (!p->calib_n) {
+            p->calibrated = 1;
+            infer_one(p, x, logprob, NULL);
+            return;
+        }
+        p->calib_x = malloc(sizeof(float) * (p->in_size + (size_t)p->classes));
+        if (p->calib_x) memcpy(p->calib_x, x, sizeof(float) * p->in_size);
+    }
+    infer_one(p, x, logprob, NULL); /* the caller's sample, the current alternatives */
+    /* whose turn: stage i, alternative a, round r */
+    int t = p->calib_seen, i = 0;
+    for (; i < p->n; i++) {
+        if (p->st[i].n_alt <= 1) continue;
+        if (t < (CALIB_M + 1) * p->st[i].n_alt) break;
+        t -= (CALIB_M + 1) * p->st[i].n_alt;
+    }
+    stage *s = &p->st[i];
+    const int a = t % s->n_alt, r = t / s->n_alt, keep = s->alt;
+    const float *cx = p->calib_x ? p->calib_x : x; /* (no copy: out of memory) */
+    float *clp = p->calib_x ? p->calib_x + p->in_size : logprob;
+    set_alt(s, a);
+    double t0 = wall_ns();
+    infer_one(p, cx, clp, NULL);
+    double dt = wall_ns() - t0;
+    if (!p->calib_x) infer_one(p, x, logprob, NULL); /* logprob was overwritten: the caller's again */
+    set_alt(s, keep);
+    if (r >= 1) s->alt_t[a][r - 1] = dt;
+    if (t + 1 == (CALIB_M + 1) * s->n_alt) median_pick(s); /* the stage's last turn */
+    if (++p->calib_seen == p->calib_n) {
         p->calibrated = 1;
+        free(p->calib_x);
+        p->calib_x = NULL;
         drop_unused(p);
     }
 }
@@ -1042,6 +1089,7 @@ zs_status zs_plan_infer(zs_net *net, zs_exec *e, const float *x, int n, float *l
     zs_status st = e ? bind(p, e) : bind_own(net);
     if (st) return st;
     for (int i = 0; i < n; i++) {
+        note_run(p);
         if (!p->calibrated) calibrate_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes);
         else infer_one(p, x + (size_t)i * p->in_size, logprob + (size_t)i * p->classes, NULL);
     }
@@ -1061,7 +1109,6 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
             fprintf(f, " (%s:", p->calibrated ? "measured on the first samples" : "being measured on the first samples");
             for (int a = 0; a < s->n_alt; a++)
                 if (p->calibrated) fprintf(f, " %s %.1f us", s->alt_name[a], s->alt_ns[a] / 1e3);
-                else if (p->calib_seen) fprintf(f, " %s %.1f us", s->alt_name[a], s->alt_ns[a] / 1e3);
                 else fprintf(f, " %s", s->alt_name[a]);
             fputc(')', f);
         }
@@ -1207,6 +1254,7 @@ zs_status zs_plan_forward_keep(zs_net *net, const float *x, int s, float *logpro
     zs_plan *p = net->kernels;
     zs_status bs = bind_own(net);
     if (bs) return bs;
+    note_run(p);
     if (!p->calibrated) calibrate_one(p, x, logprob); /* same outputs; then run again, keeping */
     const float *cur = x;
     int nl = 0;
