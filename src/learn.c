@@ -225,6 +225,11 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                  * gradient is all zeros (most of them under a k-WTA) passes
                  * it through without the square root and division */
                 int S = L->in_h * L->in_w;
+                if (S == 1) { /* BatchNorm1d: one unit per channel */
+                    for (int ch = 0; ch < L->in_c; ch++)
+                        din[ch] = g[ch] == 0.0f ? g[ch] : g[ch] * (1.0f / sqrtf(L->running_var[ch] + L->bn_eps));
+                    break;
+                }
                 for (int ch = 0; ch < L->in_c; ch++) {
                     const float *gc = g + (size_t)ch * S;
                     float *dc = din + (size_t)ch * S;
