@@ -1478,6 +1478,10 @@ int cmd_bench(int argc, char **argv) {
             }
     if (progress) fprintf(stderr, "\r%78s\r", "");
     for (int i = 0; i < n_rows; i++) row_summarise(&rows[i], o.rounds);
+    /* the bytes held after the runs: a plan packs some layouts only when a
+     * sample first needs them (conv2's dense-input taps) */
+    for (int m = 0; m < 2; m++)
+        if (use[m] && (st = measure_size(&src[m], nets[m][0], tmpdir, m, &size[m]))) { rc = cli_fail(CMD, st); goto out; }
 
     double load1 = cli_loadavg();
     /* what this run adds: its busiest row (maxt threads, or a peer's) */

@@ -995,6 +995,49 @@ static void test_row_axpy(const zs_kernels *K) {
 }
 
 static void test_linear_sd(const zs_kernels *K) { linear_case(K->linear_sd, NULL, "linear_sd", ZS_LIN_DENSE, 1); }
+
+/* linear_sr reads the rows (O, I) in place: the same bits as the same ISA's
+ * linear_sd on the same weights (bias, then one product per list entry in
+ * list order: FMA in the SIMD files, multiply-add in the scalar one), and
+ * within rounding of a double reference; outputs past O stay 0. */
+static void test_linear_sr(const zs_kernels *K) {
+    static const int shapes[][2] = {{1, 1}, {15, 12}, {1000, 12}, {16, 16}, {17, 17}, {100, 7}, {33, 130}, {8, 9}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int d = 0; d < 4; d++) {
+            int I = shapes[s][0], O = shapes[s][1];
+            float *w = falloc((size_t)O * I), *b = falloc((size_t)O), *x = falloc((size_t)I);
+            float *val = falloc((size_t)I + 16), *want = falloc((size_t)O), *mag = falloc((size_t)O);
+            float *sd = falloc((size_t)O + 16), *sr = falloc((size_t)O + 16);
+            int32_t *idx = ialloc((size_t)I + 16);
+            sparse_weights(w, O, I, 0.0);
+            for (int o = 0; o < O; o++) b[o] = urand(-1, 1);
+            sparse_input(x, I, densities[d]);
+            int n = zs_sparsify__scalar(idx, val, x, I);
+            for (int o = 0; o < O; o++) {
+                double a = b[o], m = fabs(b[o]);
+                for (int i = 0; i < I; i++) {
+                    a += (double)w[(size_t)o * I + i] * x[i];
+                    m += fabs((double)w[(size_t)o * I + i] * x[i]);
+                }
+                want[o] = (float)a;
+                mag[o] = (float)m;
+            }
+            zs_linear_pack p;
+            CHECK(zs_linear_pack_make(&p, w, b, O, I, ZS_LIN_DENSE) == ZS_OK, "pack");
+            K->linear_sd(sd, idx, val, n, &p);
+            p.wr = w;
+            for (int o = 0; o < p.Op; o++) sr[o] = 12345.0f; /* every output written */
+            K->linear_sr(sr, idx, val, n, &p);
+            char what[160];
+            snprintf(what, sizeof what, "[%s] linear_sr I=%d O=%d density %.1f", isa_tag, I, O, densities[d]);
+            check_mag(sr, want, mag, (size_t)O, what);
+            CHECK(!memcmp(sr, sd, sizeof(float) * (size_t)p.Op), "%s: the bits of linear_sd (outputs past O: 0)", what);
+            zs_linear_pack_free(&p);
+            zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x); zs_free_aligned(val);
+            zs_free_aligned(want); zs_free_aligned(mag); zs_free_aligned(sd); zs_free_aligned(sr);
+            zs_free_aligned(idx);
+        }
+}
 static void test_linear_sg(const zs_kernels *K) { linear_case(NULL, K->linear_sg, "linear_sg", ZS_LIN_GATHER, 0); }
 
 /* ---------------------------------------------------------------- driver */

@@ -257,6 +257,41 @@ static void variants(const char *preset) {
     free(x);
 }
 
+/* conv2 on a dense map switches per sample to its dense-input taps above the
+ * crossover measured at build; the taps are packed only when a sample first
+ * needs them. ZS_PLAN_CONV_DENSE_ABOVE (a fraction of the units) fixes the
+ * crossover: 0 sends every sample to the taps, 1 none. Same bits either
+ * way, for every ISA; the plan holds the taps only after such a sample. */
+static void dense_fallback(const char *preset) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, preset, 13) != ZS_OK) { CHECK(0, "create %s", preset); return; }
+    warm_up(net, 1024, 12);
+    enum { N = 6 };
+    float *x = malloc(sizeof(float) * 1024 * N), sparse[12 * N], dense[12 * N];
+    fill_inputs(x, 1024 * N);
+    for (int isa = ZS_ISA_SCALAR; isa <= (int)zs_isa_cpu(); isa++) {
+        setenv("ZS_PLAN_CONV_DENSE_ABOVE", "1", 1);
+        int ok = build_with_isa(net, (zs_isa)isa);
+        size_t b_sparse = zs_plan_bytes(net);
+        ok = ok && zs_plan_infer(net, NULL, x, N, sparse) == ZS_OK;
+        CHECK(ok && zs_plan_bytes(net) == b_sparse, "%s [%s]: no sample above the crossover: no taps packed (%zu bytes)",
+              preset, zs_isa_name((zs_isa)isa), b_sparse);
+        setenv("ZS_PLAN_CONV_DENSE_ABOVE", "0", 1);
+        ok = build_with_isa(net, (zs_isa)isa);
+        unsetenv("ZS_PLAN_CONV_DENSE_ABOVE");
+        size_t b0 = zs_plan_bytes(net);
+        ok = ok && zs_plan_infer(net, NULL, x, N, dense) == ZS_OK;
+        size_t b1 = zs_plan_bytes(net);
+        CHECK(ok && b0 < b_sparse + 4096 && b1 > b0 + 100000, "%s [%s]: the dense-input taps packed on first need (%zu, %zu -> %zu bytes)",
+              preset, zs_isa_name((zs_isa)isa), b_sparse, b0, b1);
+        CHECK(ok && !memcmp(sparse, dense, sizeof sparse), "%s [%s]: dense-input taps give the sparse kernels' bits",
+              preset, zs_isa_name((zs_isa)isa));
+    }
+    zs_plan_free(net);
+    zs_net_free(net);
+    free(x);
+}
+
 static void unsupported(void) {
     static const char *archs[] = {
         /* local k-WTA */
@@ -545,6 +580,7 @@ int main(void) {
     pool_first_fused("gsc-codesigned");
     routed();
     calibration("gsc-sparse");
+    dense_fallback("gsc-sparse");
     winner_sets("gsc-sparse");
     winner_sets("mnist-sparse-mlp");
     odd_arch();

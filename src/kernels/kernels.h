@@ -109,6 +109,7 @@ typedef struct zs_linear_pack {
     int32_t *bstart, *bo; float *bw;
     int gnz; int32_t *gi; float *gw;
     float *wt;
+    const float *wr;  /* linear_sr: the model's own rows (O, I), borrowed */
     float *bias;      /* (Op), zero past O */
 } zs_linear_pack;
 
@@ -230,6 +231,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists, FMA in input order") \
     X(linear_ss_expand, zs_linear_sparse_fn, "linear sparse in x sparse w: per column 16-output group masks, the list expanded in register, FMA in input order") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns") \
+    X(linear_sr, zs_linear_sparse_fn, "linear sparse in x dense w read in place from the model's rows (small output layers)") \
     X(col_update, zs_col_update_fn, "online SGD on a packed column: the changing weights found in a gradient bitmap (AVX2) or by gathered gradients") \
     X(row_axpy, zs_row_axpy_fn, "online SGD on a dense row where the input is non-zero")
 

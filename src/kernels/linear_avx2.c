@@ -198,3 +198,8 @@ void zs_row_axpy__avx2(float *w, const float *h, int n, float a) {
     }
     zs_row_axpy__scalar(w + t, h + t, n - t, a); /* the tail */
 }
+
+/* linear_sr: the model's rows in place (linear_row_kern.h) */
+#define LSR_FN zs_linear_sr__avx2
+#define LSR_MAC(acc, v, w) fmaf((v), (w), (acc))
+#include "linear_row_kern.h"

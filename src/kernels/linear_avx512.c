@@ -190,3 +190,8 @@ void zs_row_axpy__avx512(float *w, const float *h, int n, float a) {
         _mm512_mask_storeu_ps(w + t, m, _mm512_sub_ps(wv, _mm512_mul_ps(va, hv)));
     }
 }
+
+/* linear_sr: the model's rows in place (linear_row_kern.h) */
+#define LSR_FN zs_linear_sr__avx512
+#define LSR_MAC(acc, v, w) fmaf((v), (w), (acc))
+#include "linear_row_kern.h"

@@ -97,3 +97,8 @@ void zs_row_axpy__scalar(float *w, const float *h, int n, float a) {
             w[t] = w[t] - d;
         }
 }
+
+/* linear_sr: the model's rows in place (linear_row_kern.h) */
+#define LSR_FN zs_linear_sr__scalar
+#define LSR_MAC(acc, v, w) ((acc) + (v) * (w))
+#include "linear_row_kern.h"

@@ -64,6 +64,10 @@ typedef struct stage {
     int pad, relu, pk, ps;
     int li;                   /* index of that layer in the network         */
     int list_in;              /* the input arrives as the list lidx/lval    */
+    const zs_layer *conv_L, *conv_bn; /* conv_sparse from a dense map: the
+                                 layers its dense-input taps are packed from,
+                                 when a sample first needs them             */
+    int taps_failed;          /* that packing ran out of memory: sparse path */
     int dense_above;          /* conv_sparse from a dense map: use the taps
                                  kernel when more non-zeros than this, measured
                                  at build (0: not from a dense map) */
@@ -439,9 +443,21 @@ zs_status zs_plan_build(zs_net *net) {
                 }
                 if (from_dense) {
                     /* tap-major: the same bits as the sparse kernels, so the
-                     * per-sample switch (measured crossover) changes no answer */
-                    ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W, 1));
-                    ZS_TRY(measure_dense_above(p->K, s, (int)units));
+                     * per-sample switch (measured crossover) changes no answer.
+                     * Packed to measure, then dropped: a sample above the
+                     * crossover packs them again (dense_taps); real inputs
+                     * stay far below it (gsc-sparse: ~20 % non-zero, crossover
+                     * 40-47 %), and the plan holds 164 KB less */
+                    const char *da = getenv("ZS_PLAN_CONV_DENSE_ABOVE"); /* tests: a fraction of the units */
+                    if (da && *da) {
+                        double f = atof(da) * (double)units;
+                        s->dense_above = f < 1 ? 1 : f > (double)units ? (int)units : (int)f;
+                    } else {
+                        ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W, 1));
+                        ZS_TRY(measure_dense_above(p->K, s, (int)units));
+                        zs_conv_taps_free(&s->taps);
+                    }
+                    s->conv_L = L; s->conv_bn = bn;
                 }
                 size_t cs = zs_conv_sparse_scratch(&s->sc);
                 if (cs > maxc) maxc = cs;
@@ -532,11 +548,18 @@ zs_status zs_plan_build(zs_net *net) {
                 } else if (fmt == ZS_LIN_GATHER) NEED_DENSE(L->name);
                 else NEED_LIST(L->name);
                 ADD(ST_LINEAR, L->name);
-                ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in, fmt | (blocky ? ZS_LIN_BLOCK : 0)));
-                s->lin_fn = fmt == ZS_LIN_DENSE ? p->K->linear_sd : (fmt & ZS_LIN_EXPAND) ? p->K->linear_ss_expand
+                /* a small dense layer (the output: <= 16 outputs, one
+                 * 16-float column would be mostly padding) is read in place
+                 * from the model's rows: no copy to hold or to update when
+                 * it learns */
+                int rows = fmt == ZS_LIN_DENSE && L->out_c <= 16 && L->w && !L->mask;
+                ZS_TRY(zs_linear_pack_make(&s->lin, fw, fb, L->out_c, (int)L->fan_in,
+                                           rows ? 0 : fmt | (blocky ? ZS_LIN_BLOCK : 0)));
+                if (rows) s->lin.wr = L->w;
+                s->lin_fn = rows ? p->K->linear_sr : fmt == ZS_LIN_DENSE ? p->K->linear_sd : (fmt & ZS_LIN_EXPAND) ? p->K->linear_ss_expand
                           : (fmt & ZS_LIN_LIST) ? p->K->linear_ss_list : p->K->linear_ss;
                 if (fmt & ZS_LIN_GATHER) s->lin_g = p->K->linear_sg;
-                s->kernel = fmt == ZS_LIN_DENSE ? "linear_sd" : (fmt & ZS_LIN_EXPAND) ? "linear_ss_expand"
+                s->kernel = rows ? "linear_sr (the model's rows in place)" : fmt == ZS_LIN_DENSE ? "linear_sd" : (fmt & ZS_LIN_EXPAND) ? "linear_ss_expand"
                           : fmt == ZS_LIN_LIST ? "linear_ss_list"
                           : fmt == ZS_LIN_GATHER ? "linear_sg" : fmt == ZS_LIN_BLOCK ? "linear_ss"
                           : "linear_ss_list (< 27% inputs) | linear_sg";
@@ -750,6 +773,22 @@ static void lin_epilogue(const stage *s, float *y) {
 /* Stage i on its input `cur` (and the list lidx/lval of *nl entries);
  * returns the stage's output map (cur itself for stages that only make a
  * list). Re-running a stage on the same input gives the same output. */
+/* A conv_sparse stage's dense-input taps, packed the first time a sample
+ * has more non-zeros than the crossover (kept from then on). 0: out of
+ * memory, the sparse path runs (the same bits). */
+static int dense_taps(stage *s) {
+    if (s->taps.w) return 1;
+    if (s->taps_failed || !s->conv_L) return 0;
+    float *fw = NULL, *fb = NULL;
+    const zs_layer *L = s->conv_L;
+    int ok = fold_weights(L, s->conv_bn, &fw, &fb) == ZS_OK &&
+             zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, s->C, L->kh, L->kw, s->H, s->W, 1) == ZS_OK;
+    free(fw);
+    free(fb);
+    s->taps_failed = !ok;
+    return ok;
+}
+
 static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *logprob) {
     const zs_kernels *K = p->K;
     stage *s = &p->st[i];
@@ -787,7 +826,7 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
                 /* the lists straight from the dense map (conv_sparse_tap
                  * reads them in cscratch: idx NULL) */
                 nl = K->conv_pos_lists(cur, &s->sc, p->cscratch);
-                if (nl > s->dense_above) K->conv_dense(dst, cur, &s->taps);
+                if (nl > s->dense_above && dense_taps(s)) K->conv_dense(dst, cur, &s->taps);
                 else s->sc.prefetch = p->cold, s->conv_fn(dst, NULL, NULL, nl, &s->sc, p->cscratch);
                 nl = 0; /* no list in lidx/lval */
                 cur = dst;
@@ -795,7 +834,7 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
             }
             if (s->dense_above) {
                 nl = K->sparsify(p->lidx, p->lval, cur, (int)units);
-                if (nl > s->dense_above) {
+                if (nl > s->dense_above && dense_taps(s)) {
                     K->conv_dense(dst, cur, &s->taps);
                     cur = dst;
                     break;
@@ -1332,6 +1371,7 @@ zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr
     ZS_RETURN_IF(!st, ZS_EUNSUPPORTED, "zs_plan_update_linear: the plan has no stage for layer %d", li);
     const zs_layer *L = &net->layers[li];
     zs_linear_pack *lp = &st->lin;
+    if (lp->wr == L->w) return ZS_OK; /* linear_sr reads the rows in place */
     int missing = 0;
     for (int r = 0; r < nr; r++) {
         int o = rows[r];
