@@ -766,6 +766,31 @@ static void test_maxpool_winners(const zs_kernels *K) {
 
 /* ---------------------------------------------------------------- linear */
 
+/* want = b + W x in double (W: O x I rows), mag = the sum of |terms|. */
+static void linear_ref(float *want, float *mag, const float *w, const float *b, const float *x, int O, int I) {
+    for (int o = 0; o < O; o++) {
+        double a = b[o], m = fabs(b[o]);
+        for (int i = 0; i < I; i++) {
+            a += (double)w[(size_t)o * I + i] * x[i];
+            m += fabs((double)w[(size_t)o * I + i] * x[i]);
+        }
+        want[o] = (float)a;
+        mag[o] = (float)m;
+    }
+}
+
+/* A linear case: weights (sparsity sp), biases, an input (density d) and
+ * its list; the double reference. Returns the list's length. */
+static int linear_data(float *w, float *b, float *x, int32_t *idx, float *val, float *want, float *mag, int O,
+                       int I, double sp, double d) {
+    sparse_weights(w, O, I, sp);
+    for (int o = 0; o < O; o++) b[o] = urand(-1, 1);
+    sparse_input(x, I, d);
+    int n = zs_sparsify__scalar(idx, val, x, I);
+    linear_ref(want, mag, w, b, x, O, I);
+    return n;
+}
+
 static void linear_case(zs_linear_sparse_fn *fn, zs_linear_gather_fn *gfn, const char *name, int want_fmt,
                         int dense_w) {
     static const int shapes[][2] = {{1, 1}, {15, 12}, {16, 16}, {17, 17}, {100, 7}, {1600, 1000},
@@ -779,19 +804,7 @@ static void linear_case(zs_linear_sparse_fn *fn, zs_linear_gather_fn *gfn, const
                 float *val = falloc((size_t)I + 16), *want = falloc((size_t)O), *got = falloc((size_t)O + 16);
                 float *mag = falloc((size_t)O);
                 int32_t *idx = ialloc((size_t)I + 16);
-                sparse_weights(w, O, I, sparsities[sp]);
-                for (int o = 0; o < O; o++) b[o] = urand(-1, 1);
-                sparse_input(x, I, densities[d]);
-                int n = zs_sparsify__scalar(idx, val, x, I);
-                for (int o = 0; o < O; o++) {
-                    double a = b[o], m = fabs(b[o]);
-                    for (int i = 0; i < I; i++) {
-                        a += (double)w[(size_t)o * I + i] * x[i];
-                        m += fabs((double)w[(size_t)o * I + i] * x[i]);
-                    }
-                    want[o] = (float)a;
-                    mag[o] = (float)m;
-                }
+                int n = linear_data(w, b, x, idx, val, want, mag, O, I, sparsities[sp], densities[d]);
                 zs_linear_pack p;
                 CHECK(zs_linear_pack_make(&p, w, b, O, I, want_fmt) == ZS_OK, "pack");
                 if (gfn) gfn(got, x, &p);
@@ -1009,19 +1022,7 @@ static void test_linear_sr(const zs_kernels *K) {
             float *val = falloc((size_t)I + 16), *want = falloc((size_t)O), *mag = falloc((size_t)O);
             float *sd = falloc((size_t)O + 16), *sr = falloc((size_t)O + 16);
             int32_t *idx = ialloc((size_t)I + 16);
-            sparse_weights(w, O, I, 0.0);
-            for (int o = 0; o < O; o++) b[o] = urand(-1, 1);
-            sparse_input(x, I, densities[d]);
-            int n = zs_sparsify__scalar(idx, val, x, I);
-            for (int o = 0; o < O; o++) {
-                double a = b[o], m = fabs(b[o]);
-                for (int i = 0; i < I; i++) {
-                    a += (double)w[(size_t)o * I + i] * x[i];
-                    m += fabs((double)w[(size_t)o * I + i] * x[i]);
-                }
-                want[o] = (float)a;
-                mag[o] = (float)m;
-            }
+            int n = linear_data(w, b, x, idx, val, want, mag, O, I, 0.0, densities[d]);
             zs_linear_pack p;
             CHECK(zs_linear_pack_make(&p, w, b, O, I, ZS_LIN_DENSE) == ZS_OK, "pack");
             K->linear_sd(sd, idx, val, n, &p);

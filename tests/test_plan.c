@@ -62,6 +62,22 @@ static void warm_up(zs_net *net, size_t insz, int K) {
     free(x);
 }
 
+/* A preset network after warm_up; its input size and class count. NULL
+ * (a failed check) when it cannot be made. */
+static zs_net *warmed_preset(const char *preset, uint64_t seed, size_t *insz, int *K) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, preset, seed) != ZS_OK) {
+        CHECK(0, "create %s: %s", preset, zs_last_error());
+        return NULL;
+    }
+    int c, h, w;
+    zs_net_input_shape(net, &c, &h, &w);
+    *insz = (size_t)c * h * w;
+    *K = zs_net_num_classes(net);
+    warm_up(net, *insz, *K);
+    return net;
+}
+
 static int build_with_isa(zs_net *net, zs_isa isa) {
     setenv("ZS_ISA", zs_isa_name(isa), 1);
     setenv("ZS_PLAN_DENSE", "1", 1); /* dense nets too (default: reference path) */
@@ -461,16 +477,10 @@ out:
  * plan of the packed model (its linear layer read in place, BatchNorm
  * after the sum; every ISA) are the reference path's, unit for unit. */
 static void winner_sets(const char *preset) {
-    zs_net *net = NULL;
-    if (zs_net_create_preset(&net, preset, 11) != ZS_OK) {
-        CHECK(0, "create %s: %s", preset, zs_last_error());
-        return;
-    }
-    int c, h, w;
-    zs_net_input_shape(net, &c, &h, &w);
-    size_t insz = (size_t)c * h * w;
-    int K = zs_net_num_classes(net), kw = -1, lo = -1;
-    warm_up(net, insz, K);
+    size_t insz;
+    int K, kw = -1, lo = -1;
+    zs_net *net = warmed_preset(preset, 11, &insz, &K);
+    if (!net) return;
     for (int i = net->n_layers - 1; i >= 0 && kw < 0; i--)
         if (net->layers[i].type == ZS_KWINNERS) kw = i;
     for (int i = kw; i >= 0 && lo < 0; i--)
@@ -526,16 +536,10 @@ static void winner_sets(const char *preset) {
  * and after, also for the first sample (its log-probabilities are not those
  * of the rerun's buffer); the plan describes what it measured once done. */
 static void calibration(const char *preset) {
-    zs_net *net = NULL;
-    if (zs_net_create_preset(&net, preset, 11) != ZS_OK) {
-        CHECK(0, "create %s: %s", preset, zs_last_error());
-        return;
-    }
-    int c, h, w;
-    zs_net_input_shape(net, &c, &h, &w);
-    size_t insz = (size_t)c * h * w;
-    int K = zs_net_num_classes(net);
-    warm_up(net, insz, K);
+    size_t insz;
+    int K;
+    zs_net *net = warmed_preset(preset, 11, &insz, &K);
+    if (!net) return;
     enum { NX = 7, ROUNDS = 40 }; /* 280 samples: past any plan's calibration */
     float *x = malloc(sizeof(float) * insz * NX), *first = malloc(sizeof(float) * K * NX);
     float *got = malloc(sizeof(float) * K * NX);

@@ -770,9 +770,6 @@ static void lin_epilogue(const stage *s, float *y) {
     }
 }
 
-/* Stage i on its input `cur` (and the list lidx/lval of *nl entries);
- * returns the stage's output map (cur itself for stages that only make a
- * list). Re-running a stage on the same input gives the same output. */
 /* A conv_sparse stage's dense-input taps, packed the first time a sample
  * has more non-zeros than the crossover (kept from then on). 0: out of
  * memory, the sparse path runs (the same bits). */
@@ -789,6 +786,9 @@ static int dense_taps(stage *s) {
     return ok;
 }
 
+/* Stage i on its input `cur` (and the list lidx/lval of *nl entries);
+ * returns the stage's output map (cur itself for stages that only make a
+ * list). Re-running a stage on the same input gives the same output. */
 static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *logprob) {
     const zs_kernels *K = p->K;
     stage *s = &p->st[i];
