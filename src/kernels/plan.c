@@ -1145,7 +1145,7 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
                 s->oC, s->oH, s->oW, s->kernel);
         if (s->kind == ST_KWTA || s->kind == ST_KWTA_POOL || s->kind == ST_CONV_KWTA_POOL) fprintf(f, " k=%d", s->k);
         if (s->n_alt > 1) {
-            fprintf(f, " (%s:", p->calibrated ? "measured on the first samples" : "being measured on the first samples");
+            fprintf(f, " (%s:", p->calibrated ? "measured on the first samples, a whole sample with each" : "being measured on the first samples");
             for (int a = 0; a < s->n_alt; a++)
                 if (p->calibrated) fprintf(f, " %s %.1f us", s->alt_name[a], s->alt_ns[a] / 1e3);
                 else fprintf(f, " %s", s->alt_name[a]);
