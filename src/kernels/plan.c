@@ -138,6 +138,9 @@ typedef struct zs_plan {
                                  each alternative; freed once calibrated     */
 } zs_plan;
 
+/* recorded rounds per alternative in the kernel measurement (calibrate_one) */
+#define CALIB_M 5
+
 enum { REP_DENSE, REP_LIST };
 
 static void stage_free(stage *s) {
@@ -726,6 +729,13 @@ zs_status zs_plan_build(zs_net *net) {
     p->need[R_KWORK] = maxk;
     p->need[R_CSCRATCH] = sizeof(float) * maxc;
     p->need[R_CMAP] = sizeof(float) * p->cmap_len;
+    /* kernel choice by measurement (calibrate_one): its turns, and the
+     * first sample's copy it reruns */
+    for (int i = 0; i < p->n; i++)
+        if (p->st[i].n_alt > 1) p->calib_n += (CALIB_M + 1) * p->st[i].n_alt;
+    if (p->calib_n && !(p->calib_x = malloc(sizeof(float) * (p->in_size + (size_t)p->classes))))
+        ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
+    p->calibrated = p->calib_n == 0;
     static _Atomic uint64_t next_id = 1;
     p->id = next_id++;
     net->kernels = p;
@@ -1036,8 +1046,7 @@ static void set_alt(stage *s, int a) {
  * state (after a sample of the same network). The alternatives give the
  * same bits (tests/test_kernels.c same_bits), so outputs never depend on
  * which one runs. ZS_PLAN_CONV / ZS_PLAN_LINEAR / ZS_PLAN_LINEAR_SWITCH fix
- * a kernel instead. */
-#define CALIB_M 5
+ * a kernel instead. (CALIB_M: above, with the plan.) */
 
 /* After calibration a stage runs one kernel for good: the layouts only
  * the other alternatives read are freed (linear: list start/lo/lw, gather
@@ -1082,17 +1091,7 @@ static void median_pick(stage *s) {
 }
 
 static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
-    if (!p->calib_n) {
-        for (int i = 0; i < p->n; i++)
-            if (p->st[i].n_alt > 1) p->calib_n += (CALIB_M + 1) * p->st[i].n_alt;
-        if (!p->calib_n) {
-            p->calibrated = 1;
-            infer_one(p, x, logprob, NULL);
-            return;
-        }
-        p->calib_x = malloc(sizeof(float) * (p->in_size + (size_t)p->classes));
-        if (p->calib_x) memcpy(p->calib_x, x, sizeof(float) * p->in_size);
-    }
+    if (p->calib_seen == 0) memcpy(p->calib_x, x, sizeof(float) * p->in_size);
     infer_one(p, x, logprob, NULL); /* the caller's sample, the current alternatives */
     /* whose turn: stage i, alternative a, round r */
     int t = p->calib_seen, i = 0;
@@ -1103,13 +1102,10 @@ static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
     }
     stage *s = &p->st[i];
     const int a = t % s->n_alt, r = t / s->n_alt, keep = s->alt;
-    const float *cx = p->calib_x ? p->calib_x : x; /* (no copy: out of memory) */
-    float *clp = p->calib_x ? p->calib_x + p->in_size : logprob;
     set_alt(s, a);
     double t0 = wall_ns();
-    infer_one(p, cx, clp, NULL);
+    infer_one(p, p->calib_x, p->calib_x + p->in_size, NULL);
     double dt = wall_ns() - t0;
-    if (!p->calib_x) infer_one(p, x, logprob, NULL); /* logprob was overwritten: the caller's again */
     set_alt(s, keep);
     if (r >= 1) s->alt_t[a][r - 1] = dt;
     if (t + 1 == (CALIB_M + 1) * s->n_alt) median_pick(s); /* the stage's last turn */
