@@ -1253,7 +1253,7 @@ static size_t ub(const void *q) { return q ? malloc_usable_size((void *)q) : 0; 
 size_t zs_plan_bytes(const zs_net *net) {
     const zs_plan *p = net ? net->kernels : NULL;
     if (!p) return 0;
-    size_t b = ub(p) + ub(p->st); /* the buffers are an executor's: zs_exec_bytes */
+    size_t b = ub(p) + ub(p->st) + ub(p->calib_x); /* the buffers are an executor's: zs_exec_bytes */
     for (int i = 0; i < p->n; i++) {
         const stage *s = &p->st[i];
         const zs_conv_taps *t = &s->taps;
