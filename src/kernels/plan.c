@@ -1077,13 +1077,17 @@ static void drop_unused(zs_plan *p) {
     }
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static void median_pick(stage *s) {
     int b = 0;
     for (int a = 0; a < s->n_alt; a++) {
         double v[CALIB_M];
         memcpy(v, s->alt_t[a], sizeof v);
-        for (int u = 1; u < CALIB_M; u++)
-            for (int w = u; w > 0 && v[w - 1] > v[w]; w--) { double q = v[w]; v[w] = v[w - 1]; v[w - 1] = q; }
+        qsort(v, CALIB_M, sizeof(double), cmp_dbl);
         s->alt_ns[a] = CALIB_M % 2 ? v[CALIB_M / 2] : 0.5 * (v[CALIB_M / 2 - 1] + v[CALIB_M / 2]);
         if (s->alt_ns[a] < s->alt_ns[b]) b = a;
     }
@@ -1149,11 +1153,6 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
         }
         fputc('\n', f);
     }
-}
-
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* reps passes over the n samples x, each stage timed per sample; mean[i]:
