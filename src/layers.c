@@ -439,6 +439,15 @@ void zs_kwinners_update_duty(float *duty, int64_t *learning_iterations, const fl
                              int N, int C, int S, int duty_cycle_period) {
     *learning_iterations += N;
     int64_t period = *learning_iterations < duty_cycle_period ? *learning_iterations : duty_cycle_period;
+    if (N == 1 && S == 1) { /* one sample of a BatchNorm1d-style layer: the same operations without the count loops */
+        const float a = (float)(period - N), b = (float)period;
+        for (int c = 0; c < C; c++) {
+            float d = duty[c] * a;
+            d = d + (out[c] > 0.0f ? 1.0f : 0.0f);
+            duty[c] = d / b;
+        }
+        return;
+    }
     for (int c = 0; c < C; c++) {
         int64_t cnt = 0;
         for (int n = 0; n < N; n++) {

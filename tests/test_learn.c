@@ -4,6 +4,7 @@
  * zs_net_clone (same answers, independent copy), zs_net_fit_class (only the
  * row fitted moves, the cap on calibration examples holds, errors). */
 #include "check.h"
+#include "layers.h"
 #include "net.h"
 #include "zeroskip.h"
 #include <math.h>
@@ -483,7 +484,39 @@ static void test_learn_on_plan(void) {
     learn_on_plan_case("gsc-sparse", 32 * 32, 0, 0.0f);
 }
 
+/* zs_kwinners_update_duty for one sample of a 1-d layer (learn's case,
+ * its own loop) gives the bits of the general count loop: duty (period -
+ * N) + active, divided by the period, while the period grows and after. */
+static void test_duty_one_sample(void) {
+    enum { C = 1000 };
+    float duty[C], want[C], out[C];
+    uint32_t r = 12345;
+    for (int c = 0; c < C; c++) {
+        r = r * 1664525u + 1013904223u;
+        duty[c] = want[c] = (float)(r >> 8) / 16777216.0f * 0.3f;
+        out[c] = (r & 3) == 0 ? 0.5f : (r & 3) == 1 ? 0.0f : (r & 3) == 2 ? -0.0f : -1.0f;
+    }
+    out[7] = NAN;
+    int64_t li = 0, wli = 0;
+    int bad = 0;
+    for (int step = 0; step < 40; step++) {
+        out[step * 13 % C] = step % 2 ? 2.0f : 0.0f; /* the winners move */
+        zs_kwinners_update_duty(duty, &li, out, 1, C, 1, 16);
+        wli += 1;
+        int64_t period = wli < 16 ? wli : 16;
+        for (int c = 0; c < C; c++) {
+            int64_t cnt = out[c] > 0.0f;
+            float active = (float)cnt / 1.0f, d = want[c] * (float)(period - 1);
+            d = d + active;
+            want[c] = d / (float)period;
+        }
+        bad += memcmp(duty, want, sizeof duty) != 0 || li != wli;
+    }
+    CHECK(bad == 0, "duty cycles of one sample, S = 1: the general loop's bits (%d of 40 steps differ)", bad);
+}
+
 int main(void) {
+    test_duty_one_sample();
     test_gradient_and_sparsity();
     test_clone();
     test_add_class();
