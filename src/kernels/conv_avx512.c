@@ -41,7 +41,8 @@ typedef __mmask16 ct_mask;
  * tap is one aligned 64-byte line (unaligned loads of 28-wide rows split
  * cache lines for 4 taps in 5, halving load throughput). Tile: R <= 7 rows x
  * 2 vectors (14 accumulators). */
-enum { SH_MAX = 8192, SH_TAPS = 4096 };
+enum { SH_MAX = ZS_CKP_SH };
+_Static_assert(ZS_CKP_ROW == 32, "conv_dense_small reads the packing's soff: rows of 32 floats");
 static inline __attribute__((always_inline)) void sh_tile(float *op, const float *sh, const int32_t *soff,
                                                           const float *w, int nt, float b, int Wo, const int R,
                                                           __mmask16 ml) {
@@ -66,20 +67,16 @@ static inline __attribute__((always_inline)) void sh_tile(float *op, const float
 
 static int conv_dense_small(float *out, const float *in, const zs_conv_taps *p) {
     const int Ci = p->Ci, H = p->H, W = p->W, Kw = p->Kw, Ho = p->Ho, Wo = p->Wo;
-    const int nnz = p->start[p->Co];
-    if (Wo <= 16 || Wo > 32 || W > 32 + Kw || (size_t)Kw * Ci * H * 32 > SH_MAX || nnz > SH_TAPS) return 0;
+    if (Wo <= 16 || Wo > 32 || W > 32 + Kw || (size_t)Kw * Ci * H * 32 > SH_MAX) return 0;
+    /* tap t reads row p->soff[t] / 32 of the copies (made at packing: rows of ZS_CKP_ROW = 32 floats) */
     float sh[SH_MAX] __attribute__((aligned(64)));
-    int32_t soff[SH_TAPS];
+    const int32_t *soff = p->soff;
     for (int kx = 0; kx < Kw; kx++)
         for (int r = 0; r < Ci * H; r++) {
             float *d = sh + ((size_t)kx * Ci * H + r) * 32;
             const float *src = in + (size_t)r * W;
             for (int x = 0; x < 32; x++) d[x] = x + kx < W ? src[x + kx] : 0.0f;
         }
-    for (int t = 0; t < nnz; t++) {
-        int off = p->off[t], kx = off % W, r = off / W;
-        soff[t] = (kx * Ci * H + r) * 32;
-    }
     const __mmask16 ml = (__mmask16)((1u << (Wo - 16)) - 1u);
     const int nblk = (Ho + 6) / 7, R = (Ho + nblk - 1) / nblk;
     for (int o = 0; o < p->Co; o++) {

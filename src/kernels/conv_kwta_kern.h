@@ -62,29 +62,20 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { CK_RS = ZS_CKP_ROW, CK_NV = CK_RS / CK_VL, CK_SH_MAX = ZS_CKP_SH, CK_TAPS = ZS_CKP_TAPS };
+enum { CK_RS = ZS_CKP_ROW, CK_NV = CK_RS / CK_VL, CK_SH_MAX = ZS_CKP_SH };
 
 /* Kw copies of the input, copy kx shifted left by kx, rows padded to CK_RS
- * floats (lanes past the row 0), and each tap's offset so[t] into them:
- * every load of a tap is aligned. The caller checked the sizes
- * (zs_conv_shift_fits). */
-static inline void ck_shift(float *sh, int32_t *so, const float *in, const zs_conv_taps *p) {
-    const int Ci = p->Ci, H = p->H, W = p->W, Kw = p->Kw, nnz = p->start[p->Co];
+ * floats (lanes past the row 0): tap t of the packing reads them at
+ * p->soff[t] (made at packing), so every load of a tap is aligned. The
+ * caller checked the sizes (zs_conv_shift_fits). */
+static inline void ck_shift(float *sh, const float *in, const zs_conv_taps *p) {
+    const int Ci = p->Ci, H = p->H, W = p->W, Kw = p->Kw;
     for (int kx = 0; kx < Kw; kx++)
         for (int r = 0; r < Ci * H; r++) {
             float *d = sh + ((size_t)kx * Ci * H + r) * CK_RS;
             const float *src = in + (size_t)r * W + kx;
             for (int v = 0; v < CK_NV; v++) CK_STORE(d + CK_VL * v, CK_LOADN(src + CK_VL * v, W - kx - CK_VL * v));
         }
-    /* off = r * W + kx: r by a double multiply, exact for any int ((off +
-     * 0.5) / W is >= 0.5 / W from an integer, the rounding error far below
-     * that); an integer division per tap costs more than the rest of the
-     * setup */
-    const double iw = 1.0 / W;
-    for (int t = 0; t < nnz; t++) {
-        int off = p->off[t], r = (int)((off + 0.5) * iw), kx = off - r * W;
-        so[t] = (kx * Ci * H + r) * CK_RS;
-    }
 }
 
 /* R rows x CK_NV vectors of one channel's sums from the shifted copies:
@@ -137,7 +128,7 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
  * r + 1), then T lanes early at row r + 1's (its first T lanes land on row
  * r + 1's last full vector), then row r + 1's full vectors. */
 static inline __attribute__((always_inline)) void ck_tile4(float *op, const float *sh, const float *tp,
-                                                           const int32_t *so, const int32_t *sot, const float *w,
+                                                           const int32_t *so, const float *w,
                                                            int nt, float b, int Wo, int T, ck_m mt, ck_v ta, ck_v tb,
                                                            int *above, uint16_t *cb) {
     ck_v acc[4][CK_PF], tl[2];
@@ -148,7 +139,8 @@ static inline __attribute__((always_inline)) void ck_tile4(float *op, const floa
     tl[0] = tl[1] = CK_SET1(b);
     for (int t = 0; t < nt; t++) {
         ck_v wv = CK_SET1(w[t]);
-        const float *q = sh + so[t], *qt = tp + sot[t];
+        /* row so[t] / CK_RS of the tail rows (so[t]: a multiple of CK_RS) */
+        const float *q = sh + so[t], *qt = tp + (uint32_t)so[t] / (CK_RS / CK_VL);
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++)
 #pragma GCC unroll 4
@@ -228,10 +220,10 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         return;
     }
     float sh[CK_SH_MAX] __attribute__((aligned(64)));
-    int32_t so[CK_TAPS];
-    ck_shift(sh, so, in, p);
+    const int32_t *so = p->soff;
+    ck_shift(sh, in, p);
     /* work: candidates (keys, indices), the sample, the candidate bits
-     * (CK_NV per row), then (AVX2) the pair tiles' tail rows and tap offsets */
+     * (CK_NV per row), then (AVX2) the pair tiles' tail rows */
     int32_t *ck = work, *ci = ck + n + 32, *smp = ci + n + 32;
     uint16_t *cb = (uint16_t *)(smp + ZS_CKP_SAMPLE);
 #if CK_PF > 0
@@ -239,18 +231,17 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
      * tiles (ck_tile4) on tp, per input row of copy kx its tail and the next
      * row's (0 past the copy) */
     const int T = Wo - CK_VL * CK_PF, pairs = T > 0 && 2 * T <= CK_VL && Ho >= 4;
-    /* in work, 64-byte aligned past the candidate bits (zs_conv_kwta_pool_work_size) */
+    /* in work, 64-byte aligned past the candidate bits (zs_conv_kwta_pool_work_size);
+     * tap t's tail row: so[t] / CK_RS (ck_tile4) */
     float *tp = (float *)(((uintptr_t)(cb + n / 2 + 4) + 63) & ~(uintptr_t)63);
-    int32_t *sot = (int32_t *)(tp + CK_SH_MAX / CK_RS * CK_VL);
     if (pairs) {
-        const int nr = p->Kw * p->Ci * p->H, nnz = p->start[Co];
+        const int nr = p->Kw * p->Ci * p->H;
         memset(tp, 0, sizeof(float) * (size_t)nr * CK_VL);
         for (int r = 0; r < nr; r++) {
             const float *row = sh + (size_t)r * CK_RS + CK_VL * CK_PF;
             memcpy(tp + (size_t)r * CK_VL, row, sizeof(float) * (size_t)T);
             if (r + 1 < nr) memcpy(tp + (size_t)r * CK_VL + T, row + CK_RS, sizeof(float) * (size_t)T);
         }
-        for (int t = 0; t < nnz; t++) sot[t] = so[t] / CK_RS * CK_VL;
     }
 #endif
     /* 1. the sample: rows (c * 11 + 5 + j * Ho / sr) mod Ho of every channel */
@@ -294,7 +285,7 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         if (pairs)
             for (; oy + 4 <= Ho; oy += 4)
                 ck_tile4(op + (size_t)oy * Wo, sh + (size_t)oy * CK_RS, tp + (size_t)oy * CK_VL, sc,
-                         sot + p->start[c], w, nt, b, Wo, T, CK_MASKN(2 * T), ta, tb, &above,
+                         w, nt, b, Wo, T, CK_MASKN(2 * T), ta, tb, &above,
                          cb + ((size_t)c * Ho + oy) * CK_NV);
 #endif
         for (; oy < Ho; oy += R) {
@@ -382,8 +373,8 @@ void CP_FN(float *out, const float *in, const zs_conv_taps *p, float *map) {
         return;
     }
     float sh[CK_SH_MAX] __attribute__((aligned(64)));
-    int32_t so[CK_TAPS];
-    ck_shift(sh, so, in, p);
+    const int32_t *so = p->soff;
+    ck_shift(sh, in, p);
     /* pooled vectors per row: CK_VL pooled columns each */
     const int np = (Wp + CK_VL - 1) / CK_VL;
     const int nblk = (Hp + CP_PRMAX - 1) / CP_PRMAX, PR = (Hp + nblk - 1) / nblk;

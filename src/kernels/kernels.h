@@ -38,6 +38,9 @@ typedef struct zs_conv_taps {
     int Ci, H, W, Co, Kh, Kw, Ho, Wo;
     int32_t *start;   /* (Co + 1) taps of channel o: [start[o], start[o+1])   */
     int32_t *off;     /* (nnz) ci*H*W + ky*W + kx                              */
+    int32_t *soff;    /* (nnz) the tap's offset into the fused kernels' Kw
+                         shifted input copies (conv_kwta_pool, conv_pool):
+                         (kx*Ci*H + ci*H + ky) * ZS_CKP_ROW                    */
     float *w;         /* (nnz)                                                 */
     float *bias;      /* (Co)                                                  */
 } zs_conv_taps;
@@ -276,16 +279,15 @@ size_t zs_kwta_work_size(int n);
 size_t zs_conv_kwta_pool_work_size(int n);
 /* The fused path of conv_kwta_pool (SIMD versions) fits p and k: output
  * rows of 8 to ZS_CKP_ROW floats, Kw shifted copies of the input in
- * ZS_CKP_SH floats, at most ZS_CKP_TAPS taps, a map of >= 4096 units,
+ * ZS_CKP_SH floats, a map of >= 4096 units,
  * 0 < k < units. Returns the sample's rows per channel (>= 1), or 0: the
  * kernel runs conv_dense, kwta_select and kwta_pool one after the other. */
 #define ZS_CKP_ROW 32
 #define ZS_CKP_SH 8192
-#define ZS_CKP_TAPS 4096
 int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k);
 /* The shifted input copies of the fused conv kernels (conv_kwta_pool,
  * conv_pool) fit p: output rows of at most ZS_CKP_ROW floats, Kw copies of
- * the input in ZS_CKP_SH floats, at most ZS_CKP_TAPS taps. */
+ * the input in ZS_CKP_SH floats (the taps' offsets into them: soff). */
 int zs_conv_shift_fits(const zs_conv_taps *p);
 /* Floats of scratch for conv_sparse_* (64-byte aligned). */
 size_t zs_conv_sparse_scratch(const zs_conv_scatter *p);

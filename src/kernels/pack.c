@@ -28,7 +28,7 @@ void zs_bn_fold(float *w, float *b, int Co, size_t fan_in, const float *mean, co
 
 void zs_conv_taps_free(zs_conv_taps *p) {
     if (!p) return;
-    free(p->start); free(p->off); free(p->w); free(p->bias);
+    free(p->start); free(p->off); free(p->soff); free(p->w); free(p->bias);
     memset(p, 0, sizeof *p);
 }
 
@@ -46,9 +46,10 @@ zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, 
     p->Ho = H - Kh + 1; p->Wo = W - Kw + 1;
     p->start = calloc((size_t)Co + 1, sizeof(int32_t));
     p->off = calloc(nnz + 1, sizeof(int32_t));
+    p->soff = calloc(nnz + 1, sizeof(int32_t));
     p->w = calloc(nnz + 1, sizeof(float));
     p->bias = calloc((size_t)Co, sizeof(float));
-    if (!p->start || !p->off || !p->w || !p->bias) { zs_conv_taps_free(p); return ZS_ERR(ZS_ENOMEM, "conv pack: out of memory"); }
+    if (!p->start || !p->off || !p->soff || !p->w || !p->bias) { zs_conv_taps_free(p); return ZS_ERR(ZS_ENOMEM, "conv pack: out of memory"); }
     size_t t = 0;
     for (int o = 0; o < Co; o++) {
         p->start[o] = (int32_t)t;
@@ -61,6 +62,9 @@ zs_status zs_conv_taps_pack(zs_conv_taps *p, const float *w, const float *bias, 
             size_t wi = (((size_t)o * Ci + c) * Kh + ky) * Kw + kx;
             if (!keep(w, wi)) continue;
             p->off[t] = (int32_t)(((size_t)c * H + ky) * W + kx);
+            /* row c*H + ky of shifted copy kx (wraps for shapes the fused
+             * kernels do not take: zs_conv_shift_fits) */
+            p->soff[t] = (int32_t)(((uint32_t)kx * Ci * H + (uint32_t)c * H + ky) * ZS_CKP_ROW);
             p->w[t++] = w[wi];
         }
     }
@@ -329,7 +333,7 @@ size_t zs_kwta_work_size(int n) {
 
 int zs_conv_shift_fits(const zs_conv_taps *p) {
     return p->Wo <= ZS_CKP_ROW && p->W <= ZS_CKP_ROW + p->Kw - 1 &&
-           (size_t)p->Kw * p->Ci * p->H * ZS_CKP_ROW <= ZS_CKP_SH && p->start[p->Co] <= ZS_CKP_TAPS;
+           (size_t)p->Kw * p->Ci * p->H * ZS_CKP_ROW <= ZS_CKP_SH;
 }
 
 int zs_conv_kwta_pool_fast(const zs_conv_taps *p, int k) {
@@ -345,10 +349,9 @@ size_t zs_conv_kwta_pool_work_size(int n) {
     size_t nn = (size_t)(n > 0 ? n : 0), a = zs_kwta_work_size(n);
     /* candidates (keys, indices), the sample, the candidate bits (at most
      * 4 uint16 per row of >= 8 units), then 64-byte aligned the pair tiles'
-     * tail rows (ZS_CKP_SH / ZS_CKP_ROW rows of <= 16 floats) and tap
-     * offsets (ZS_CKP_TAPS) */
+     * tail rows (ZS_CKP_SH / ZS_CKP_ROW rows of <= 16 floats) */
     size_t b = (2 * (nn + 32) + ZS_CKP_SAMPLE) * sizeof(int32_t) + (nn / 2 + 4) * sizeof(uint16_t) + 64 +
-               (size_t)ZS_CKP_SH / ZS_CKP_ROW * 16 * sizeof(float) + (size_t)ZS_CKP_TAPS * sizeof(int32_t);
+               (size_t)ZS_CKP_SH / ZS_CKP_ROW * 16 * sizeof(float);
     return a > b ? a : b;
 }
 

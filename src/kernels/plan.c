@@ -1258,7 +1258,7 @@ size_t zs_plan_bytes(const zs_net *net) {
         const zs_conv_taps *t = &s->taps;
         const zs_conv_scatter *c = &s->sc;
         const zs_linear_pack *l = &s->lin;
-        b += ub(s->f) + ub(s->invstd) + ub(t->start) + ub(t->off) + ub(t->w) + ub(t->bias);
+        b += ub(s->f) + ub(s->invstd) + ub(t->start) + ub(t->off) + ub(t->soff) + ub(t->w) + ub(t->bias);
         b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
              ub(c->bstart) + ub(c->boff) + ub(c->bw) + ub(c->rt_cls) + ub(c->rt_blk) + ub(c->rt_w);
         if (!l->borrowed) b += ub(l->start) + ub(l->lo) + ub(l->lw); /* else the model's, counted there */
