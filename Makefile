@@ -16,6 +16,10 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 # src/cpu.c checks every feature named here before it picks an ISA.
 AVX2_FLAGS   := -mavx2 -mfma -mpopcnt
 AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl
+# The kernels' hot loops at fixed alignments: where the linker happens to
+# put them otherwise moved a stage by up to 20 % between builds that differ
+# elsewhere (docs/BENCHMARKS.md, 2026-11-29 08:30 UTC section).
+KERNEL_FLAGS := -falign-functions=64 -falign-loops=32
 
 LIB_SRC  := $(sort $(wildcard src/*.c) $(wildcard src/kernels/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -34,7 +38,7 @@ tests: $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/kernels/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS),$(if $(findstring _avx2,$<),$(AVX2_FLAGS),)) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS),$(if $(findstring _avx2,$<),$(AVX2_FLAGS),)) $(if $(findstring src/kernels/,$<),$(KERNEL_FLAGS),) -c $< -o $@
 
 # the command sees only the public header (tests/cli_headers.sh checks it too)
 $(CLI_OBJ): CPPFLAGS := -Iinclude -D_GNU_SOURCE
