@@ -505,6 +505,8 @@ static void test_conv_kwta_pool(const zs_kernels *K) {
     static const int shapes[][7] = {
         {1, 32, 32, 64, 5, 5, 1}, {2, 20, 20, 16, 3, 3, 1}, {1, 31, 33, 24, 5, 5, 1}, {1, 20, 12, 40, 3, 3, 1},
         {1, 12, 12, 8, 5, 5, 0}, {1, 40, 40, 8, 5, 5, 0}, {1, 32, 32, 64, 5, 5, 1},
+        /* rows of 25 to 27: the AVX2 pair tiles' tails of 1 to 3 lanes */
+        {1, 20, 29, 16, 5, 5, 1}, {1, 21, 30, 16, 5, 5, 1}, {2, 18, 31, 12, 5, 5, 1},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int kind = 0; kind < 6; kind++) {

@@ -129,7 +129,7 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
  * r + 1's last full vector), then row r + 1's full vectors. */
 static inline __attribute__((always_inline)) void ck_tile4(float *op, const float *sh, const float *tp,
                                                            const int32_t *so, const float *w,
-                                                           int nt, float b, int Wo, int T, ck_m mt, ck_v ta, ck_v tb,
+                                                           int nt, float b, int Wo, int T, ck_v ta, ck_v tb,
                                                            int *above, uint16_t *cb) {
     ck_v acc[4][CK_PF], tl[2];
 #pragma GCC unroll 4
@@ -148,30 +148,30 @@ static inline __attribute__((always_inline)) void ck_tile4(float *op, const floa
         tl[0] = CK_FMA(wv, CK_LOAD(qt), tl[0]);
         tl[1] = CK_FMA(wv, CK_LOAD(qt + 2 * CK_VL), tl[1]);
     }
-    const ck_m all = CK_MASKN(CK_VL);
+    const ck_v mt = CK_MASKV(2 * T);
     const unsigned lo = (1u << T) - 1;
-    int ab = 0;
+    ck_cnt ab = CK_CNT_ZERO();
 #pragma GCC unroll 2
     for (int j = 0; j < 2; j++) {
         float *r0 = op + 2 * j * Wo, *r1 = r0 + Wo;
         uint16_t *c0 = cb + 2 * j * CK_NV, *c1 = c0 + CK_NV;
-        unsigned bt = ck_bits(tl[j], ta, tb, mt, &ab);
+        unsigned bt = ck_bitsm(tl[j], ta, tb, mt, &ab);
         CK_STOREU(r0 + CK_VL * CK_PF, tl[j]);
         CK_STOREU(r1 + CK_VL * CK_PF - T, tl[j]);
 #pragma GCC unroll 4
         for (int v = 0; v < CK_PF; v++) {
             CK_STOREU(r0 + CK_VL * v, acc[2 * j][v]);
-            c0[v] = (uint16_t)ck_bits(acc[2 * j][v], ta, tb, all, &ab);
+            c0[v] = (uint16_t)ck_bitsv(acc[2 * j][v], ta, tb, &ab);
         }
 #pragma GCC unroll 4
         for (int v = 0; v < CK_PF; v++) {
             CK_STOREU(r1 + CK_VL * v, acc[2 * j + 1][v]);
-            c1[v] = (uint16_t)ck_bits(acc[2 * j + 1][v], ta, tb, all, &ab);
+            c1[v] = (uint16_t)ck_bitsv(acc[2 * j + 1][v], ta, tb, &ab);
         }
         c0[CK_PF] = (uint16_t)(bt & lo);
         c1[CK_PF] = (uint16_t)(bt >> T & lo);
     }
-    *above += ab;
+    *above += ck_cnt_sum(ab);
 }
 #endif
 
@@ -285,7 +285,7 @@ void CK_FN(float *out, const float *in, const zs_conv_taps *p, const float *f, i
         if (pairs)
             for (; oy + 4 <= Ho; oy += 4)
                 ck_tile4(op + (size_t)oy * Wo, sh + (size_t)oy * CK_RS, tp + (size_t)oy * CK_VL, sc,
-                         w, nt, b, Wo, T, CK_MASKN(2 * T), ta, tb, &above,
+                         w, nt, b, Wo, T, ta, tb, &above,
                          cb + ((size_t)c * Ho + oy) * CK_NV);
 #endif
         for (; oy < Ho; oy += R) {

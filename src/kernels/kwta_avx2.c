@@ -323,6 +323,29 @@ static inline unsigned ck_bits(__m256 y, __m256 ta, __m256 tb, unsigned m, int *
     *above += __builtin_popcount(hb);
     return ge & ~hb;
 }
+/* ck_tile4's epilogue (CK_PF): the same bits as ck_bits, the count kept in
+ * a vector (each lane -1 per y >= tb) and summed once per tile: no
+ * movemask + popcount per vector. ck_bitsv: all lanes; ck_bitsm: the
+ * lanes of mv (a prefix, CK_MASKV). */
+typedef __m256i ck_cnt;
+#define CK_CNT_ZERO() _mm256_setzero_si256()
+#define CK_MASKV(n) _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_loadu_si256((const __m256i *)iota8)))
+static inline unsigned ck_bitsv(__m256 y, __m256 ta, __m256 tb, ck_cnt *cnt) {
+    __m256 hb = _mm256_cmp_ps(y, tb, _CMP_GE_OQ);
+    *cnt = _mm256_add_epi32(*cnt, _mm256_castps_si256(hb));
+    return (unsigned)_mm256_movemask_ps(_mm256_andnot_ps(hb, _mm256_cmp_ps(y, ta, _CMP_GE_OQ)));
+}
+static inline unsigned ck_bitsm(__m256 y, __m256 ta, __m256 tb, __m256 mv, ck_cnt *cnt) {
+    __m256 hb = _mm256_and_ps(_mm256_cmp_ps(y, tb, _CMP_GE_OQ), mv);
+    *cnt = _mm256_add_epi32(*cnt, _mm256_castps_si256(hb));
+    return (unsigned)_mm256_movemask_ps(_mm256_andnot_ps(hb, _mm256_and_ps(_mm256_cmp_ps(y, ta, _CMP_GE_OQ), mv)));
+}
+static inline int ck_cnt_sum(ck_cnt c) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return -_mm_cvtsi128_si32(s);
+}
 static inline int ck_collect(const float *y, float fc, int32_t i0, unsigned bits, int32_t *ck, int32_t *ci) {
     __m256i perm = compress_perm8(bits);
     __m256i key = key8(_mm256_mul_ps(_mm256_loadu_ps(y), _mm256_set1_ps(fc)));
