@@ -688,6 +688,55 @@ static void test_kwta_raw_ge_n(const zs_kernels *K) {
     }
 }
 
+/* boost against the scalar version (expf) bit for bit: duty cycles in
+ * [0, 1] and past, boost strengths that push x past expf's fast path
+ * (overflow to inf, underflow to 0 and denormals), NaN and inf duty, every
+ * tail length. */
+static void test_boost(const zs_kernels *K) {
+    enum { N = 1000 };
+    static float duty[N], got[N], want[N];
+    int bad = 0;
+    for (int i = 0; i < 400; i++) {
+        int C = i < 64 ? i : i % 3 ? 1 + i % 97 : N;
+        float td = urand(0, 0.3f), beta;
+        switch (i % 5) {
+        case 0: beta = urand(0, 2); break;
+        case 1: beta = urand(0, 200); break; /* |x| past 88 */
+        case 2: beta = urand(100, 400); break;
+        case 3: beta = 0.0f; break;
+        default: beta = urand(-3, 3); break;
+        }
+        for (int c = 0; c < C; c++) {
+            duty[c] = urand(0, 1);
+            if (i % 7 == 0 && c % 11 == 3) duty[c] = (c % 2) ? NAN : INFINITY;
+            if (i % 9 == 0 && c % 5 == 1) duty[c] = urand(-1e3f, 1e3f);
+        }
+        zs_boost__scalar(want, duty, C, td, beta);
+        K->boost(got, duty, C, td, beta);
+        for (int c = 0; c < C; c++)
+            if (memcmp(&got[c], &want[c], sizeof(float)) && !(isnan(got[c]) && isnan(want[c]))) {
+                if (bad++ < 5)
+                    fprintf(stderr, "  boost C=%d c=%d td=%g beta=%g duty=%g: got %a want %a\n", C, c, (double)td,
+                            (double)beta, (double)duty[c], (double)got[c], (double)want[c]);
+            }
+    }
+    CHECK(bad == 0, "[%s] boost == expf((td - duty) * beta) bit for bit (%d differ)", isa_tag, bad);
+    /* x = -duty exactly (td 0, beta 1): every 4,099th float bit pattern,
+     * both signs, every exponent (a million inputs) */
+    int badx = 0;
+    for (uint64_t u = 0; u < 0x100000000ull; u += (uint64_t)N * 4099) {
+        for (int c = 0; c < N; c++) {
+            uint32_t b = (uint32_t)(u + (uint64_t)c * 4099);
+            memcpy(&duty[c], &b, sizeof b);
+        }
+        zs_boost__scalar(want, duty, N, 0.0f, 1.0f);
+        K->boost(got, duty, N, 0.0f, 1.0f);
+        for (int c = 0; c < N; c++)
+            badx += memcmp(&got[c], &want[c], sizeof(float)) && !(isnan(got[c]) && isnan(want[c]));
+    }
+    CHECK(badx == 0, "[%s] boost == expf over a million float bit patterns (%d differ)", isa_tag, badx);
+}
+
 static void test_maxpool(const zs_kernels *K) {
     static const int shapes[][3] = {{1, 2, 2}, {3, 4, 6}, {64, 28, 28}, {2, 5, 7}, {64, 10, 10},
                                     {2, 3, 33}, {1, 2, 64}, {4, 16, 17}, {2, 6, 31}};

@@ -173,6 +173,14 @@ typedef void zs_conv_kwta_pool_fn(float *out, const float *in, const zs_conv_tap
 typedef void zs_conv_pool_fn(float *out, const float *in, const zs_conv_taps *p, float *map);
 /* out[c] = zs_kwta_raw_ge(t, f[c]) for c < C (f > 0 finite, t finite). */
 typedef void zs_kwta_raw_ge_n_fn(float *out, const float *f, int C, float t);
+/* k-WTA boost factors: f[c] = expf((td - duty[c]) * beta), c < C, the
+ * difference and product in float as the reference layers compute them.
+ * SIMD versions: glibc's expf algorithm (2.28 and later: the 32-entry
+ * 2^(i/32) table, a cubic in double, its FMAs) four lanes at a time, the
+ * inputs its fast path does not take (|x| >= 2^7 roughly, inf, NaN) by
+ * expf itself; checked equal to expf over all 2^32 inputs on glibc 2.36,
+ * and by the tests against the scalar version (expf). */
+typedef void zs_boost_fn(float *f, const float *duty, int C, float td, float beta);
 /* Dense 2x2/2 max-pool of (C, H, W) -> (C, H/2, W/2); relu: max with 0 too. */
 typedef void zs_maxpool_fn(float *out, const float *x, int C, int H, int W, int relu);
 /* Non-zeros of x[0..n) as a list (idx ascending); returns the count.
@@ -225,6 +233,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(kwta_emit, zs_kwta_emit_fn, "k-WTA winners list from a cut (compress in register)")       \
     X(kwta_pool, zs_kwta_pool_fn, "k-WTA mask fused with 2x2/2 max-pool")                      \
     X(kwta_raw_ge_n, zs_kwta_raw_ge_n_fn, "raw per-channel k-WTA thresholds: t / f, then the first passing of six floats") \
+    X(boost, zs_boost_fn, "k-WTA boost factors exp((td - duty) beta): expf's algorithm in double, 4 lanes") \
     X(conv_kwta_pool, zs_conv_kwta_pool_fn, "conv (dense in) + global k-WTA + 2x2/2 max-pool: cut counted in the conv epilogue") \
     X(conv_pool, zs_conv_pool_fn, "conv (dense in) + 2x2/2 max-pool in the epilogue: the conv map never stored") \
     X(maxpool, zs_maxpool_fn, "dense 2x2/2 max-pool (+ReLU)")                                   \

@@ -304,6 +304,10 @@ typedef __m256i kp_vi;
 #define KP_FN zs_kwta_pool__avx2
 #include "kwta_pool_kern.h"
 
+/* the boost factors: one source (boost_kern.h) */
+#define BOOST_FN zs_boost__avx2
+#include "boost_kern.h"
+
 /* conv_kwta_pool: one width-templated source (conv_kwta_kern.h) */
 typedef __m256 ck_v;
 #define CK_VL 8

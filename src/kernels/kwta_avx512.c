@@ -221,6 +221,10 @@ typedef __m512i kp_vi;
 #define KP_FN zs_kwta_pool__avx512
 #include "kwta_pool_kern.h"
 
+/* the boost factors: the AVX2 source (boost_kern.h), four double lanes */
+#define BOOST_FN zs_boost__avx512
+#include "boost_kern.h"
+
 /* conv_kwta_pool: one width-templated source (conv_kwta_kern.h) */
 typedef __m512 ck_v;
 #define CK_VL 16

@@ -5,6 +5,7 @@
  * (bit-identical winner sets; see kernels.h for the contracts).
  */
 #include "kernels.h"
+#include <math.h>
 
 static int pass_scalar(const float *x, const float *f, int G, int S, int32_t lo, int32_t hi,
                        int *above, int32_t *ck, int32_t *ci, int cap) {
@@ -62,6 +63,10 @@ static int compact_scalar(int32_t *ck, int32_t *ci, int n, int32_t lo, int32_t h
     }
     *above = ab;
     return m;
+}
+
+void zs_boost__scalar(float *f, const float *duty, int C, float td, float beta) {
+    for (int c = 0; c < C; c++) f[c] = expf((td - duty[c]) * beta);
 }
 
 void zs_kwta_raw_ge_n__scalar(float *out, const float *f, int C, float t) {

@@ -8,7 +8,8 @@
  * form in place (net.h; no copy) and applies bias and BatchNorm after the
  * sum (a stage on dense-held weights packs its layouts unfolded, with the
  * same epilogue); k-WTA boost factors are precomputed per unit/channel exactly
- * as the reference computes them (expf((k/U - duty) * boost)), with
+ * as the reference computes them (expf((k/U - duty) * boost): the boost
+ * kernel, expf's bits), with
  * k = k_inference; a k-WTA2d followed by a 2x2/2 max-pool becomes one fused
  * stage; ReLU followed by a 2x2/2 max-pool too, and a conv (+BatchNorm)
  * followed by a 2x2/2 max-pool (conv_pool: the pool-first networks); every buffer a sample needs
@@ -626,7 +627,7 @@ zs_status zs_plan_build(zs_net *net) {
                 s->li = li_cur; /* the k-WTA layer (its boost factors: zs_plan_update_kwta) */
                 s->G = G; s->S = S; s->k = kk;
                 if (!(s->f = malloc(sizeof(float) * (size_t)G))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
-                for (int g = 0; g < G; g++) s->f[g] = expf((td - L->duty[g]) * L->boost_strength);
+                p->K->boost(s->f, L->duty, G, td, L->boost_strength);
                 if (zs_conv_kwta_pool_work_size((int)units) > maxk) maxk = zs_conv_kwta_pool_work_size((int)units);
                 if (p->n > 1 && units > maxm) maxm = units; /* input in a plan buffer: own map */
                 s->kernel = zs_conv_kwta_pool_fast(&s->taps, kk) ? "conv_kwta_pool"
@@ -640,7 +641,7 @@ zs_status zs_plan_build(zs_net *net) {
             ADD(fuse ? ST_KWTA_POOL : ST_KWTA, L->name);
             s->G = G; s->S = S; s->k = kk;
             if (!(s->f = malloc(sizeof(float) * (size_t)G))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
-            for (int g = 0; g < G; g++) s->f[g] = expf((td - L->duty[g]) * L->boost_strength);
+            p->K->boost(s->f, L->duty, G, td, L->boost_strength);
             if (zs_kwta_work_size((int)units) > maxk) maxk = zs_kwta_work_size((int)units);
             if (fuse) {
                 s->kernel = "kwta_select+kwta_pool";
@@ -1415,7 +1416,7 @@ zs_status zs_plan_update_kwta(zs_net *net, int li) {
         if ((st->kind != ST_KWTA && st->kind != ST_KWTA_POOL && st->kind != ST_CONV_KWTA_POOL) || st->li != li) continue;
         size_t units = (size_t)st->G * st->S;
         float td = (float)((double)L->k_inference / (double)units); /* as zs_plan_build */
-        for (int g = 0; g < st->G; g++) st->f[g] = expf((td - L->duty[g]) * L->boost_strength);
+        p->K->boost(st->f, L->duty, st->G, td, L->boost_strength); /* the same bits as expf */
         return ZS_OK;
     }
     return ZS_ERR(ZS_EUNSUPPORTED, "zs_plan_update_kwta: the plan has no k-WTA stage for layer %d", li);
