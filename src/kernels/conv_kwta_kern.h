@@ -23,6 +23,13 @@
  *                                lanes j in m: count y >= tb into above;
  *                                returns the bits of the lanes with
  *                                ta <= y < tb (the candidates)
+ *   with CK_PF, for the 4-row tiles: ck_cnt, CK_CNT_ZERO(), ck_cnt_sum(c)
+ *                                a count kept in a vector, its total;
+ *                                CK_MASKV(n) the first n lanes as a
+ *                                vector; ck_bitsv(y, ta, tb, &cnt) and
+ *                                ck_bitsm(y, ta, tb, mv, &cnt): ck_bits on
+ *                                all lanes / the lanes of mv, counting
+ *                                into cnt
  *   ck_collect(y, fc, i0, bits, ck, ci)
  *                                the lanes j in bits of the CK_VL floats at
  *                                y: keys zs_kwta_key(y[j] * fc) to ck and

@@ -177,7 +177,7 @@ typedef void zs_kwta_raw_ge_n_fn(float *out, const float *f, int C, float t);
  * difference and product in float as the reference layers compute them.
  * SIMD versions: glibc's expf algorithm (2.28 and later: the 32-entry
  * 2^(i/32) table, a cubic in double, its FMAs) four lanes at a time, the
- * inputs its fast path does not take (|x| >= 2^7 roughly, inf, NaN) by
+ * inputs its fast path does not take (|x| >= 88, inf, NaN) by
  * expf itself; checked equal to expf over all 2^32 inputs on glibc 2.36,
  * and by the tests against the scalar version (expf). */
 typedef void zs_boost_fn(float *f, const float *duty, int C, float td, float beta);
