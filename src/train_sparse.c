@@ -121,7 +121,7 @@ static int kwta_forward(zs_layer *L, const float *x, int N) {
     int k = L->k;
     float td = (float)((double)k / U);
     int kk = k < U ? k : U;
-    for (int g = 0; g < G; g++) t->f[g] = expf((td - L->duty[g]) * L->boost_strength);
+    K->boost(t->f, L->duty, G, td, L->boost_strength); /* expf's bits, as the reference layer */
     L->win.kmax = kk;
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * U;
