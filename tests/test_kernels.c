@@ -962,6 +962,9 @@ static void same_bits(const zs_kernels *K) {
             K->linear_ss_expand(o2, idx, val, n, &p);
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_ss_expand bit for bit (I=%d O=%d density %.1f)",
                   isa_tag, I, O, densities[d]);
+            K->linear_ss_list1(o2, idx, val, n, &p);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_ss_list1 bit for bit (I=%d O=%d density %.1f)",
+                  isa_tag, I, O, densities[d]);
             /* kept weights of value +-0, inputs of value +-0, biases -0:
              * the same FMAs on the same lanes keep every sign of zero */
             for (int t = 0; t < p.start[I]; t += 3) p.lw[t] = t % 2 ? -0.0f : 0.0f;
@@ -974,6 +977,10 @@ static void same_bits(const zs_kernels *K) {
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O),
                   "[%s] linear_ss_list == linear_ss_expand bit for bit, zero weights/inputs, -0 biases (I=%d O=%d density %.1f, %d outputs -0)",
                   isa_tag, I, O, densities[d], negz);
+            K->linear_ss_list1(o2, idx, val, n, &p);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O),
+                  "[%s] linear_ss_list == linear_ss_list1 bit for bit, zero weights/inputs, -0 biases (I=%d O=%d density %.1f)",
+                  isa_tag, I, O, densities[d]);
             CHECK(d > 0 || negz == (O + 1) / 2, "[%s] no input: the -0 biases stay -0 (%d of %d)", isa_tag, negz, (O + 1) / 2);
             n = zs_sparsify__scalar(idx, val, x, I); /* the input values back */
             /* 16-output block weights ("structure": "block"): linear_ss too */
@@ -1002,6 +1009,7 @@ static void same_bits(const zs_kernels *K) {
 
 static void test_linear_ss(const zs_kernels *K) { linear_case(K->linear_ss, NULL, "linear_ss", ZS_LIN_BLOCK, 0); }
 static void test_linear_ss_list(const zs_kernels *K) { linear_case(K->linear_ss_list, NULL, "linear_ss_list", ZS_LIN_LIST, 0); }
+static void test_linear_ss_list1(const zs_kernels *K) { linear_case(K->linear_ss_list1, NULL, "linear_ss_list1", ZS_LIN_LIST, 0); }
 static void test_linear_ss_expand(const zs_kernels *K) {
     linear_case(K->linear_ss_expand, NULL, "linear_ss_expand", ZS_LIN_EXPAND, 0);
 }

@@ -241,6 +241,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(linear_ss, zs_linear_sparse_fn, "linear sparse in x sparse w: 16-output blocks per column") \
     X(linear_sg, zs_linear_gather_fn, "linear dense in x sparse w: 16 outputs per step, gathered inputs") \
     X(linear_ss_list, zs_linear_sparse_fn, "linear sparse in x sparse w: (o, w) column lists, FMA in input order") \
+    X(linear_ss_list1, zs_linear_sparse_fn, "linear_ss_list one kept weight at a time (AVX-512: no gather/scatter, timed against it; else the same kernel)") \
     X(linear_ss_expand, zs_linear_sparse_fn, "linear sparse in x sparse w: per column 16-output group masks, the list expanded in register, FMA in input order") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns") \
     X(linear_sr, zs_linear_sparse_fn, "linear sparse in x dense w read in place from the model's rows (small output layers)") \

@@ -74,6 +74,10 @@ void zs_linear_sg__avx2(float *out, const float *x, const zs_linear_pack *p) {
 #define LSL_FN zs_linear_ss_list__avx2
 #define LSL_VL 1
 #include "linear_list_kern.h"
+/* linear_ss_list1: one kept weight at a time already */
+void zs_linear_ss_list1__avx2(float *out, const int32_t *idx, const float *val, int n, const zs_linear_pack *p) {
+    zs_linear_ss_list__avx2(out, idx, val, n, p);
+}
 
 /* linear_ss_expand: for an 8-bit lane mask m, lane j takes element
  * popcount(m & ((1 << j) - 1)) of the column's next values when bit j is

@@ -7,6 +7,9 @@
  *     dense, L1-resident x), two accumulators;
  *   linear_ss_list: 16 kept weights of a column per step, gathered and
  *     scattered outputs (linear_list_kern.h);
+ *   linear_ss_list1: the same source one kept weight at a time, a scalar
+ *     FMA each (where vscatterdps is microcoded, as on AMD Zen 4/5, it
+ *     measured faster; the plan times the two);
  *   linear_ss_expand: dense over the outputs, in passes over blocks of
  *     xbg 16-output groups whose sums stay in registers while the input
  *     list streams by; per (column, group) vexpandps puts the column's
@@ -113,6 +116,12 @@ static inline __attribute__((always_inline)) void lsl_step16(float *out, const u
 #define LSL_FN zs_linear_ss_list__avx512
 #define LSL_VL 16
 #define LSL_STEP(out, lo, lw, v, rem) lsl_step16((out), (lo), (lw), (v), (rem))
+#include "linear_list_kern.h"
+#undef LSL_FN
+#undef LSL_VL
+#undef LSL_STEP
+#define LSL_FN zs_linear_ss_list1__avx512
+#define LSL_VL 1
 #include "linear_list_kern.h"
 
 /* linear_ss_expand: one pass over the input list for block b of B groups */

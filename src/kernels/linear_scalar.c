@@ -40,6 +40,12 @@ void zs_linear_ss_list__scalar(float *out, const int32_t *idx, const float *val,
     }
 }
 
+/* linear_ss_list1: one kept weight at a time already */
+void zs_linear_ss_list1__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                const zs_linear_pack *p) {
+    zs_linear_ss_list__scalar(out, idx, val, n, p);
+}
+
 void zs_linear_ss_expand__scalar(float *out, const int32_t *idx, const float *val, int n,
                                  const zs_linear_pack *p) {
     memcpy(out, p->bias, sizeof(float) * p->Op);

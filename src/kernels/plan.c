@@ -500,9 +500,18 @@ zs_status zs_plan_build(zs_net *net) {
                 if (lin_mode == 4) ZS_TRY(zs_linear_pack_expand(lp));
                 s->lin_fn = lin_mode == 4 ? p->K->linear_ss_expand : p->K->linear_ss_list;
                 s->kernel = lin_mode == 4 ? "linear_ss_expand (model's packed form)" : "linear_ss_list (model's packed form)";
-                /* block-structured weights (kept 16-output blocks of the
-                 * columns at least half full): the block kernel on a copy is
-                 * timed against it; the copy is freed if it loses */
+                /* auto: timed against it (bit-identical, tests/test_kernels.c
+                 * same_bits), AVX-512's one-weight-at-a-time twin (no
+                 * gather/scatter) and, for block-structured weights (kept
+                 * 16-output blocks of the columns at least half full), the
+                 * block kernel on a copy, freed if it loses */
+                int na = 0;
+                if (lin_mode == 3) {
+                    s->alt_name[na] = "linear_ss_list"; s->lin_fn_alt[na++] = p->K->linear_ss_list;
+                    if (p->K->isa == ZS_ISA_AVX512) {
+                        s->alt_name[na] = "linear_ss_list1"; s->lin_fn_alt[na++] = p->K->linear_ss_list1;
+                    }
+                }
                 size_t nblk = 0, nnz = (size_t)L->prow[L->fan_in];
                 for (size_t i = 0; i < L->fan_in; i++)
                     for (int32_t k = L->prow[i], last = -1; k < L->prow[i + 1]; k++)
@@ -514,11 +523,13 @@ zs_status zs_plan_build(zs_net *net) {
                     free(fw); free(fb); fw = fb = NULL;
                     lp->bstart = b.bstart; lp->bo = b.bo; lp->bw = b.bw;
                     zs_free_aligned(b.bias);
+                    s->alt_name[na] = "linear_ss"; s->lin_fn_alt[na++] = p->K->linear_ss;
+                }
+                if (na > 1) {
                     s->in_list = 1;
-                    s->n_alt = 2;
-                    s->lin_alt[0] = s->lin_alt[1] = s->list_below = INT32_MAX;
-                    s->alt_name[0] = "linear_ss_list"; s->lin_fn_alt[0] = p->K->linear_ss_list;
-                    s->alt_name[1] = "linear_ss"; s->lin_fn_alt[1] = p->K->linear_ss;
+                    s->n_alt = na;
+                    for (int a = 0; a < na; a++) s->lin_alt[a] = INT32_MAX;
+                    s->list_below = INT32_MAX;
                 }
             } else {
                 /* dense-held weights (a trainer's, or a layer without
@@ -575,14 +586,21 @@ zs_status zs_plan_build(zs_net *net) {
                     if (!sw || !*sw) {
                         /* measured on the first samples: always list, always gather
                          * (bit-identical: same_bits in tests/test_kernels.c) */
-                        s->n_alt = blocky ? 3 : 2;
+                        int na = 2;
                         s->lin_alt[0] = INT32_MAX; s->alt_name[0] = "linear_ss_list";
                         s->lin_alt[1] = -1; s->alt_name[1] = "linear_sg";
                         s->lin_fn_alt[0] = s->lin_fn_alt[1] = p->K->linear_ss_list;
-                        /* (bit-identical too: one FMA per product in input order,
-                         * plus FMAs with the zero weights of a block) */
-                        s->lin_alt[2] = INT32_MAX; s->alt_name[2] = "linear_ss";
-                        s->lin_fn_alt[2] = p->K->linear_ss;
+                        if (p->K->isa == ZS_ISA_AVX512) { /* no gather/scatter: same bits */
+                            s->lin_alt[na] = INT32_MAX; s->alt_name[na] = "linear_ss_list1";
+                            s->lin_fn_alt[na++] = p->K->linear_ss_list1;
+                        }
+                        if (blocky) {
+                            /* (bit-identical too: one FMA per product in input order,
+                             * plus FMAs with the zero weights of a block) */
+                            s->lin_alt[na] = INT32_MAX; s->alt_name[na] = "linear_ss";
+                            s->lin_fn_alt[na++] = p->K->linear_ss;
+                        }
+                        s->n_alt = na;
                         s->list_below = s->lin_alt[0];
                         s->kernel = s->alt_name[0];
                     }
@@ -1063,7 +1081,7 @@ static void drop_unused(zs_plan *p) {
                 zs_free_aligned(l->gi); zs_free_aligned(l->gw);
                 l->gi = NULL; l->gw = NULL; l->gnz = 0;
             }
-            if (strcmp(k, "linear_ss_list")) {
+            if (strcmp(k, "linear_ss_list") && strcmp(k, "linear_ss_list1")) {
                 if (!l->borrowed) { free(l->start); free(l->lo); free(l->lw); }
                 l->start = NULL; l->lo = NULL; l->lw = NULL;
             }
