@@ -147,7 +147,20 @@ int zs_has_control_chars(const char *s) {
 }
 
 int zs_all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
+    /* blocks of 64 without a branch per value (the compiler vectorises the
+     * exponent test; the early exit per element kept it scalar: ~1 us of
+     * every 1024-float sample) */
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint32_t bad = 0;
+        for (int j = 0; j < 64; j++) {
+            uint32_t u;
+            memcpy(&u, x + i + j, sizeof u);
+            bad |= (u & 0x7F800000u) == 0x7F800000u;
+        }
+        if (bad) return 0;
+    }
+    for (; i < n; i++)
         if (!isfinite(x[i])) return 0;
     return 1;
 }

@@ -14,6 +14,7 @@
 #include "audio_internal.h"
 #include "check.h"
 #include "zs_internal.h"
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -227,7 +228,29 @@ static void test_threads(zs_frontend *fe) {
     }
 }
 
+/* zs_all_finite (the input check of every infer/learn/front-end call):
+ * one NaN, +inf or -inf at any place of any length is found; the largest
+ * finite values, -0 and subnormals pass. */
+static void test_all_finite(void) {
+    float x[200] = {0};
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int n = 0; n <= 200; n += n < 70 ? 1 : 13) {
+        for (int i = 0; i < n; i++) x[i] = i % 4 == 0 ? FLT_MAX : i % 4 == 1 ? -0.0f : i % 4 == 2 ? 1e-40f : -FLT_MAX;
+        CHECK(zs_all_finite(x, (size_t)n), "all_finite: %d finite values pass", n);
+        int missed = 0;
+        for (int i = 0; i < n; i++)
+            for (int b = 0; b < 3; b++) {
+                float keep = x[i];
+                x[i] = bad[b];
+                missed += zs_all_finite(x, (size_t)n);
+                x[i] = keep;
+            }
+        CHECK(!missed, "all_finite: n=%d, a NaN/inf at each place found (%d missed)", n, missed);
+    }
+}
+
 int main(void) {
+    test_all_finite();
     zs_frontend *fe = NULL;
     zs_status st = zs_frontend_create(&fe);
     CHECK(st == ZS_OK && fe, "create: %s", zs_last_error());
