@@ -97,7 +97,6 @@ typedef struct stage {
     zs_linear_sparse_fn *lin_fn_alt[12]; /* linear: list kernel per alternative */
     const char *alt_name[12];
     double alt_ns[12];        /* measured: median ns of a whole sample      */
-    double alt_t[12][CALIB_M]; /* whole-sample ns per recorded round         */
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
@@ -143,6 +142,10 @@ typedef struct zs_plan {
     float *calib_x;           /* the first sample (in_size) and a place for
                                  its log-probabilities (classes), timed with
                                  each alternative; freed once calibrated     */
+    double (*calib_t)[CALIB_M]; /* the measuring stage's whole-sample ns per
+                                 alternative and recorded round (12 x
+                                 CALIB_M; the stages measure in turn); freed
+                                 with calib_x                                */
 } zs_plan;
 
 
@@ -161,6 +164,7 @@ static void plan_destroy(zs_plan *p) {
     for (int i = 0; i < p->n; i++) stage_free(&p->st[i]);
     free(p->st);
     free(p->calib_x);
+    free(p->calib_t);
     free(p); /* the buffers belong to an executor */
 }
 
@@ -756,7 +760,8 @@ zs_status zs_plan_build(zs_net *net) {
      * first sample's copy it reruns */
     for (int i = 0; i < p->n; i++)
         if (p->st[i].n_alt > 1) p->calib_n += (CALIB_M + 1) * p->st[i].n_alt;
-    if (p->calib_n && !(p->calib_x = malloc(sizeof(float) * (p->in_size + (size_t)p->classes))))
+    if (p->calib_n && (!(p->calib_x = malloc(sizeof(float) * (p->in_size + (size_t)p->classes))) ||
+                       !(p->calib_t = calloc(12, sizeof *p->calib_t))))
         ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
     p->calibrated = p->calib_n == 0;
     static _Atomic uint64_t next_id = 1;
@@ -1105,11 +1110,11 @@ static int cmp_dbl(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static void median_pick(stage *s) {
+static void median_pick(const zs_plan *p, stage *s) {
     int b = 0;
     for (int a = 0; a < s->n_alt; a++) {
         double v[CALIB_M];
-        memcpy(v, s->alt_t[a], sizeof v);
+        memcpy(v, p->calib_t[a], sizeof v);
         qsort(v, CALIB_M, sizeof(double), cmp_dbl);
         s->alt_ns[a] = CALIB_M % 2 ? v[CALIB_M / 2] : 0.5 * (v[CALIB_M / 2 - 1] + v[CALIB_M / 2]);
         if (s->alt_ns[a] < s->alt_ns[b]) b = a;
@@ -1134,12 +1139,14 @@ static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
     infer_one(p, p->calib_x, p->calib_x + p->in_size, NULL);
     double dt = wall_ns() - t0;
     set_alt(s, keep);
-    if (r >= 1) s->alt_t[a][r - 1] = dt;
-    if (t + 1 == (CALIB_M + 1) * s->n_alt) median_pick(s); /* the stage's last turn */
+    if (r >= 1) p->calib_t[a][r - 1] = dt;
+    if (t + 1 == (CALIB_M + 1) * s->n_alt) median_pick(p, s); /* the stage's last turn */
     if (++p->calib_seen == p->calib_n) {
         p->calibrated = 1;
         free(p->calib_x);
+        free(p->calib_t);
         p->calib_x = NULL;
+        p->calib_t = NULL;
         drop_unused(p);
     }
 }
@@ -1275,7 +1282,7 @@ static size_t ub(const void *q) { return q ? malloc_usable_size((void *)q) : 0; 
 size_t zs_plan_bytes(const zs_net *net) {
     const zs_plan *p = net ? net->kernels : NULL;
     if (!p) return 0;
-    size_t b = ub(p) + ub(p->st) + ub(p->calib_x); /* the buffers are an executor's: zs_exec_bytes */
+    size_t b = ub(p) + ub(p->st) + ub(p->calib_x) + ub(p->calib_t); /* the buffers are an executor's: zs_exec_bytes */
     for (int i = 0; i < p->n; i++) {
         const stage *s = &p->st[i];
         const zs_conv_taps *t = &s->taps;
