@@ -289,19 +289,18 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                     for (int t = 0; t < I; t++)
                         for (int32_t k = prow[t]; k < prow[t + 1]; k++)
                             if (g[p16 ? p16[k] : p32[k]] != 0.0f) pval[k] *= decay;
-                for (int q = 0; q < ch; q++) {
-                    int t = hi[q];
-                    float hv = h[t];
-                    int32_t k0 = prow[t], k1 = prow[t + 1];
-                    if (p16) KS->col_update(pval + k0, p16 + k0, k1 - k0, glr, gm, U, hv);
-                    else
-                        for (int32_t k = k0; k < k1; k++) { /* as col_update, 32-bit indices */
+                if (p16) KS->col_update(pval, p16, prow, hi, nzv, ch, glr, gm, U); /* nzv: h at hi */
+                else
+                    for (int q = 0; q < ch; q++) {
+                        int t = hi[q];
+                        float hv = h[t];
+                        for (int32_t k = prow[t]; k < prow[t + 1]; k++) { /* as col_update, 32-bit indices */
                             float a = glr[p32[k]];
                             if (a == 0.0f) continue;
                             float d = a * hv;
                             pval[k] = pval[k] - d;
                         }
-                }
+                    }
                 continue;
             }
             for (int j = 0; j < c && st == ZS_OK; j++) {

@@ -1013,40 +1013,60 @@ static void test_linear_ss_list1(const zs_kernels *K) { linear_case(K->linear_ss
 static void test_linear_ss_expand(const zs_kernels *K) {
     linear_case(K->linear_ss_expand, NULL, "linear_ss_expand", ZS_LIN_EXPAND, 0);
 }
-/* col_update against the scalar reference, bit for bit: columns of 0..1000
- * kept weights (ascending outputs), output gradients mostly zero (those
- * weights keep their bits, -0 included). */
+/* col_update against the scalar reference, bit for bit: layers of columns
+ * of 0..1000 kept weights (ascending outputs, the last one at the top
+ * bitmap word's top bits), output gradients mostly zero (those weights keep
+ * their bits, -0 included) or mostly not (more changes than AVX-512's list
+ * holds: its write-backs between columns), a subset of the columns in
+ * any order, each with its input value, with and without the bitmap. */
 static void test_col_update(const zs_kernels *K) {
     static const int sizes[] = {0, 1, 7, 8, 15, 16, 17, 33, 100, 1000};
-    const int O = 1000;
-    float *g = falloc((size_t)O);
-    sparse_input(g, O, 0.1);
-    g[O - 1] = 0.5f; /* the last bitmap word's top bits */
-    uint32_t gm[ZS_COL_GM_WORDS(1000)] = {0};
-    for (int o = 0; o < O; o++)
-        if (g[o] != 0.0f) gm[o / 32] |= 1u << (o % 32);
-    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-        int n = sizes[s];
-        uint16_t *idx = malloc(sizeof(uint16_t) * ((size_t)n + 1));
-        float *w = falloc((size_t)n + 1), *rw = falloc((size_t)n + 1);
-        for (int k = 0; k < n; k++) {
-            idx[k] = (uint16_t)(n == O ? k : k == n - 1 ? O - 1 : (int)(zs_rng_uniform(&rng) * O));
-            rw[k] = w[k] = k % 7 == 3 ? -0.0f : urand(-1, 1);
+    const int O = 1000, NS = (int)(sizeof sizes / sizeof sizes[0]), I = 3 * NS;
+    for (int dense_g = 0; dense_g < 2; dense_g++) {
+        float *g = falloc((size_t)O);
+        sparse_input(g, O, dense_g ? 0.9 : 0.1);
+        g[O - 1] = 0.5f;
+        uint32_t gm[ZS_COL_GM_WORDS(1000)] = {0};
+        for (int o = 0; o < O; o++)
+            if (g[o] != 0.0f) gm[o / 32] |= 1u << (o % 32);
+        /* column t: sizes[t % NS] kept weights */
+        int32_t start[3 * (sizeof sizes / sizeof sizes[0]) + 1], cols[3 * (sizeof sizes / sizeof sizes[0])];
+        float h[3 * (sizeof sizes / sizeof sizes[0])];
+        start[0] = 0;
+        for (int t = 0; t < I; t++) start[t + 1] = start[t] + sizes[t % NS];
+        const int nnz = start[I];
+        uint16_t *idx = malloc(sizeof(uint16_t) * ((size_t)nnz + 1));
+        float *w = falloc((size_t)nnz + 1), *rw = falloc((size_t)nnz + 1), *w2 = falloc((size_t)nnz + 1);
+        for (int t = 0; t < I; t++) {
+            const int n = sizes[t % NS];
+            for (int k = 0; k < n; k++) { /* ascending distinct outputs, the last O - 1 */
+                int o = n == O ? k : (int)((double)k * (O - 1) / n + zs_rng_uniform(&rng) * ((double)(O - 1) / n));
+                idx[start[t] + k] = (uint16_t)(k == n - 1 ? O - 1 : o);
+            }
         }
-        float h = urand(-2, 2), *w2 = falloc((size_t)n + 1);
-        memcpy(w2, w, sizeof(float) * (size_t)n);
-        zs_col_update__scalar(rw, idx, n, g, NULL, O, h);
-        K->col_update(w, idx, n, g, gm, O, h);
-        K->col_update(w2, idx, n, g, NULL, O, h);
+        float *w0 = falloc((size_t)nnz + 1);
+        for (int k = 0; k < nnz; k++) w0[k] = rw[k] = w[k] = w2[k] = k % 7 == 3 ? -0.0f : urand(-1, 1);
+        int nc = 0;
+        for (int t = I - 1; t >= 0; t--) /* two of three columns, descending */
+            if (t % 3 != 1) { cols[nc] = t; h[nc++] = urand(-2, 2); }
+        zs_col_update__scalar(rw, idx, start, cols, h, nc, g, NULL, O);
+        K->col_update(w, idx, start, cols, h, nc, g, gm, O);
+        K->col_update(w2, idx, start, cols, h, nc, g, NULL, O);
         int changed = 0;
-        for (int k = 0; k < n; k++) changed += g[idx[k]] != 0.0f;
-        CHECK(!memcmp(w, rw, sizeof(float) * (size_t)n) && !memcmp(w2, rw, sizeof(float) * (size_t)n),
-              "[%s] col_update n=%d, with and without the bitmap: bits (%d weights changed)", isa_tag, n, changed);
-        zs_free_aligned(w2);
+        for (int q = 0; q < nc; q++)
+            for (int k = start[cols[q]]; k < start[cols[q] + 1]; k++) changed += g[idx[k]] != 0.0f;
+        int untouched = 1; /* the columns not listed keep every bit */
+        for (int t = 1; t < I; t += 3) untouched &= !memcmp(w + start[t], w0 + start[t], sizeof(float) * (size_t)sizes[t % NS]);
+        CHECK(!memcmp(w, rw, sizeof(float) * (size_t)nnz) && !memcmp(w2, rw, sizeof(float) * (size_t)nnz) && untouched,
+              "[%s] col_update, %d columns of %d kept weights, gradient density %.1f, with and without the bitmap: "
+              "bits (%d weights changed)",
+              isa_tag, nc, nnz, dense_g ? 0.9 : 0.1, changed);
+        CHECK(!dense_g || changed > 2048, "dense gradients: %d changes, more than AVX-512's list holds at once", changed);
+        zs_free_aligned(w0);
         free(idx);
-        zs_free_aligned(w); zs_free_aligned(rw);
+        zs_free_aligned(w); zs_free_aligned(rw); zs_free_aligned(w2);
+        zs_free_aligned(g);
     }
-    zs_free_aligned(g);
 }
 
 /* row_axpy against the scalar reference, bit for bit (zero inputs leave

@@ -191,13 +191,17 @@ typedef void zs_linear_sparse_fn(float *out, const int32_t *idx, const float *va
                                  const zs_linear_pack *p);
 /* out (Op) = bias + W x for a dense input x (I), gather layout. */
 typedef void zs_linear_gather_fn(float *out, const float *x, const zs_linear_pack *p);
-/* Online SGD on one packed column (zs_net_learn on a linear layer's
- * input-major packed form, the very weights the plan reads): g holds
- * lr x the gradient of each output; for k < n with g[idx[k]] != 0 (the
- * others keep their bits),
- *   w[k] = w[k] - g[idx[k]] * h  (a multiply, then a subtract: no FMA). */
-typedef void zs_col_update_fn(float *w, const uint16_t *idx, int n, const float *g, const uint32_t *gm, int U,
-                              float h);
+/* Online SGD on the packed columns of the non-zero inputs (zs_net_learn on
+ * a linear layer's input-major packed form, the very weights the plan
+ * reads: kept weights w, their outputs idx, column t at [start[t],
+ * start[t + 1])): g holds lr x the gradient of each output; for q < nc,
+ * column t = cols[q] with input value h[q], for each k of it with
+ * g[idx[k]] != 0 (the others keep their bits),
+ *   w[k] = w[k] - g[idx[k]] * h[q]  (a multiply, then a subtract: no FMA).
+ * Each weight changes at most once, so the order is free: the SIMD
+ * versions may scan every column first and write after. */
+typedef void zs_col_update_fn(float *w, const uint16_t *idx, const int32_t *start, const int32_t *cols,
+                              const float *h, int nc, const float *g, const uint32_t *gm, int U);
 /* col_update's gm: NULL, or bit o of gm[o / 32] set iff g[o] != 0 for
  * the U outputs, in at least max(32, (U + 31) / 32) words, 0 past U: the
  * kernel may test it instead of g (AVX2: U <= 1024, four registers). */
@@ -245,7 +249,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(linear_ss_expand, zs_linear_sparse_fn, "linear sparse in x sparse w: per column 16-output group masks, the list expanded in register, FMA in input order") \
     X(linear_sd, zs_linear_sparse_fn, "linear sparse in x dense w: Op-float columns") \
     X(linear_sr, zs_linear_sparse_fn, "linear sparse in x dense w read in place from the model's rows (small output layers)") \
-    X(col_update, zs_col_update_fn, "online SGD on a packed column: the changing weights found in a gradient bitmap (AVX2) or by gathered gradients") \
+    X(col_update, zs_col_update_fn, "online SGD on the packed columns of the non-zero inputs: the changing weights found in a gradient bitmap (AVX2, AVX-512: all columns scanned, then written) or by gathered gradients") \
     X(row_axpy, zs_row_axpy_fn, "online SGD on a dense row where the input is non-zero")
 
 /* Y(name, type, description): algorithmically scalar kernels (one version,

@@ -179,47 +179,64 @@ void zs_linear_ss_expand__avx512(float *out, const int32_t *idx, const float *va
 /* col_update. With the gradient bitmap gm and U <= 1024 (its 32 words in
  * two registers): per 16 kept weights, vpermt2d picks each index's bitmap
  * word, a variable shift and a test its bit, and the positions of the
- * lanes that change are compressed into a list; then those few weights
+ * lanes that change are compressed into a list, with their column's input
+ * value beside them; every column is scanned so, then those few weights
  * (~15 % at k-WTA sparsity) are updated one by one, their loads free of
- * any branch (as the AVX2 version). No gather: vgatherdps cost ~24 cycles
- * per 16 lanes on AMD Zen 5 (this kernel 47 -> 20 us per learn step's
- * 56k kept weights there, docs/BENCHMARKS.md). Otherwise:
- * gathered gradients, masked per 16. */
-void zs_col_update__avx512(float *w, const uint16_t *idx, int n, const float *g, const uint32_t *gm, int U, float h) {
+ * any branch, the list flushed when it could overflow. No gather:
+ * vgatherdps cost ~24 cycles per 16 lanes on AMD Zen 5 (per learn step's
+ * 56k kept weights there: gathered 47 us, this scan with a write-back per
+ * column 29-32, all columns first 18; docs/BENCHMARKS.md). Otherwise:
+ * gathered gradients, masked per 16, column by column. */
+enum { CU_CAP = 2048 }; /* hits held before a write-back; a column has <= 1024 */
+static void cu_flush(float *w, const uint16_t *idx, const float *g, const int32_t *hit, const float *hh, int nh) {
+    for (int q = 0; q < nh; q++) { /* as the scalar reference: multiply, then subtract */
+        const int32_t kk = hit[q];
+        const float d = g[idx[kk]] * hh[q];
+        w[kk] = w[kk] - d;
+    }
+}
+void zs_col_update__avx512(float *w, const uint16_t *idx, const int32_t *start, const int32_t *cols, const float *h,
+                           int nc, const float *g, const uint32_t *gm, int U) {
     if (gm && U <= 1024) {
-        enum { CHUNK = 256 };
-        int32_t hit[CHUNK + 16];
+        int32_t hit[CU_CAP + 16];
+        float hh[CU_CAP + 16];
         const __m512i b0 = _mm512_loadu_si512(gm), b1 = _mm512_loadu_si512(gm + 16);
         const __m512i c31 = _mm512_set1_epi32(31), one = _mm512_set1_epi32(1),
                       iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for (int k = 0; k < n;) {
-            int nh = 0;
-            const int end = n - k > CHUNK ? k + CHUNK : n;
-            for (; k < end; k += 16) {
-                const __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
+        int nh = 0;
+        for (int q = 0; q < nc; q++) {
+            const int32_t k0 = start[cols[q]], k1 = start[cols[q] + 1];
+            if (nh + (k1 - k0) > CU_CAP) { /* (k1 - k0 <= U: distinct outputs) */
+                cu_flush(w, idx, g, hit, hh, nh);
+                nh = 0;
+            }
+            const __m512 vh = _mm512_set1_ps(h[q]);
+            for (int32_t k = k0; k < k1; k += 16) {
+                const __mmask16 m = k1 - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k1 - k)) - 1);
                 const __m512i iv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, idx + k));
                 const __m512i t = _mm512_permutex2var_epi32(b0, _mm512_srli_epi32(iv, 5), b1);
                 const __mmask16 hm = _mm512_mask_test_epi32_mask(m, _mm512_srlv_epi32(t, _mm512_and_si512(iv, c31)), one);
                 _mm512_storeu_si512(hit + nh, _mm512_maskz_compress_epi32(hm, _mm512_add_epi32(iota, _mm512_set1_epi32(k))));
+                _mm512_storeu_ps(hh + nh, vh);
                 nh += __builtin_popcount(hm);
             }
-            for (int q = 0; q < nh; q++) { /* as the scalar reference: multiply, then subtract */
-                const int kk = hit[q];
-                const float d = g[idx[kk]] * h;
-                w[kk] = w[kk] - d;
-            }
         }
+        cu_flush(w, idx, g, hit, hh, nh);
         return;
     }
-    const __m512 vh = _mm512_set1_ps(h), z = _mm512_setzero_ps();
-    for (int k = 0; k < n; k += 16) {
-        __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
-        __m512i i = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, idx + k));
-        __m512 gv = _mm512_mask_i32gather_ps(z, m, i, g, 4);
-        m = _mm512_mask_cmpneq_ps_mask(m, gv, z); /* the lanes that change */
-        if (!m) continue;
-        __m512 wv = _mm512_maskz_loadu_ps(m, w + k);
-        _mm512_mask_storeu_ps(w + k, m, _mm512_sub_ps(wv, _mm512_mul_ps(gv, vh)));
+    const __m512 z = _mm512_setzero_ps();
+    for (int q = 0; q < nc; q++) {
+        const __m512 vh = _mm512_set1_ps(h[q]);
+        const int32_t k1 = start[cols[q] + 1];
+        for (int32_t k = start[cols[q]]; k < k1; k += 16) {
+            __mmask16 m = k1 - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k1 - k)) - 1);
+            __m512i i = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, idx + k));
+            __m512 gv = _mm512_mask_i32gather_ps(z, m, i, g, 4);
+            m = _mm512_mask_cmpneq_ps_mask(m, gv, z); /* the lanes that change */
+            if (!m) continue;
+            __m512 wv = _mm512_maskz_loadu_ps(m, w + k);
+            _mm512_mask_storeu_ps(w + k, m, _mm512_sub_ps(wv, _mm512_mul_ps(gv, vh)));
+        }
     }
 }
 

@@ -87,13 +87,15 @@ void zs_linear_sg__scalar(float *out, const float *x, const zs_linear_pack *p) {
     }
 }
 
-void zs_col_update__scalar(float *w, const uint16_t *idx, int n, const float *g, const uint32_t *gm, int U, float h) {
-    for (int k = 0; k < n; k++) {
-        float a = g[idx[k]];
-        if (a == 0.0f) continue;
-        float d = a * h;
-        w[k] = w[k] - d;
-    }
+void zs_col_update__scalar(float *w, const uint16_t *idx, const int32_t *start, const int32_t *cols, const float *h,
+                           int nc, const float *g, const uint32_t *gm, int U) {
+    for (int q = 0; q < nc; q++)
+        for (int32_t k = start[cols[q]]; k < start[cols[q] + 1]; k++) {
+            float a = g[idx[k]];
+            if (a == 0.0f) continue;
+            float d = a * h[q];
+            w[k] = w[k] - d;
+        }
 }
 
 void zs_row_axpy__scalar(float *w, const float *h, int n, float a) {
