@@ -108,6 +108,10 @@ typedef struct zs_linear_pack {
     int I, O, Op;
     int32_t *start; uint16_t *lo; float *lw;
     int borrowed;
+    int pf;           /* list: kept weights of a column the list kernels
+                         prefetch ahead, whatever its length (the mean per
+                         column rounded up to 16: no loop on the length,
+                         whose exit mispredicts; zs_linear_pack_pf) */
     int xbg, xnb; uint16_t *xm; int32_t *xoff;
     int32_t *bstart, *bo; float *bw;
     int gnz; int32_t *gi; float *gw;
@@ -444,6 +448,8 @@ void zs_conv_scatter_free(zs_conv_scatter *p);
 #define ZS_LIN_EXPAND 16
 zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
                               int want);
+/* p->pf from the list (start, I). */
+void zs_linear_pack_pf(zs_linear_pack *p);
 /* The expand index (xm, xoff) of a pack that holds the list (start, lo;
  * borrowed or not), for linear_ss_expand. */
 zs_status zs_linear_pack_expand(zs_linear_pack *p);

@@ -27,12 +27,13 @@ void LSL_FN(float *out, const int32_t *idx, const float *val, int n, const zs_li
         float v = val[e];
         if (e + LSL_AHEAD < n) {
             /* columns start at random places (L2/L3 at batch 1): fetch the
-             * one LSL_AHEAD inputs ahead while this one is added */
-            int f0 = p->start[idx[e + LSL_AHEAD]], f1 = p->start[idx[e + LSL_AHEAD] + 1];
-            for (int f = f0; f < f1; f += 16) {
-                __builtin_prefetch(lo + f);
-                __builtin_prefetch(lw + f);
-            }
+             * one LSL_AHEAD inputs ahead while this one is added, p->pf
+             * weights of it whatever its length (a loop on the length
+             * mispredicted its exit once per column: on Zen 5 the stage
+             * 34.5 -> 32.0 us/word) */
+            const int f0 = p->start[idx[e + LSL_AHEAD]];
+            for (int f = 0; f < p->pf; f += 32) __builtin_prefetch(lo + f0 + f);
+            for (int f = 0; f < p->pf; f += 16) __builtin_prefetch(lw + f0 + f);
         }
         int t = p->start[i];
         const int t1 = p->start[i + 1];

@@ -213,6 +213,11 @@ zs_status zs_linear_pack_expand(zs_linear_pack *p) {
     return ZS_OK;
 }
 
+void zs_linear_pack_pf(zs_linear_pack *p) {
+    const int64_t mean = p->I > 0 ? ((int64_t)p->start[p->I] + p->I - 1) / p->I : 0;
+    p->pf = (int)(mean < 16 ? 16 : mean > 1024 ? 1024 : (mean + 15) & ~15);
+}
+
 zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bias, int O, int I,
                               int want) {
     memset(p, 0, sizeof *p);
@@ -244,6 +249,7 @@ zs_status zs_linear_pack_make(zs_linear_pack *p, const float *w, const float *bi
             }
         }
         p->start[I] = (int32_t)t;
+        zs_linear_pack_pf(p);
         if ((want & ZS_LIN_EXPAND) && zs_linear_pack_expand(p) != ZS_OK) goto oom;
     }
     if (want & ZS_LIN_BLOCK) {

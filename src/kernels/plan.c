@@ -504,6 +504,7 @@ zs_status zs_plan_build(zs_net *net) {
                 zs_linear_pack *lp = &s->lin;
                 lp->I = (int)L->fan_in; lp->O = L->out_c; lp->Op = (L->out_c + 15) & ~15;
                 lp->start = L->prow; lp->lo = L->pidx16; lp->lw = L->pval; lp->borrowed = 1;
+                zs_linear_pack_pf(lp);
                 if (!(lp->bias = zs_alloc_aligned((size_t)lp->Op, sizeof(float)))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
                 if (lin_mode == 4) ZS_TRY(zs_linear_pack_expand(lp));
                 s->lin_fn = lin_mode == 4 ? p->K->linear_ss_expand : p->K->linear_ss_list;
