@@ -375,7 +375,11 @@ static void *worker_main(void *arg) {
     zs_set_threads(1); /* a per-thread setting (OpenMP): one core per worker */
     zs_status st = ZS_OK;
     double t0 = now_s();
-    /* warm-up: every network at least once (plans are built lazily) */
+    /* warm-up: every network's plan built and its kernels chosen
+     * (zs_net_prepare: otherwise twenty networks at batch 1 would still be
+     * timing their alternatives, a second forward pass per sample, in the
+     * first round), then every network at least once */
+    for (int i = 0; st == ZS_OK && w->warmup > 0 && i < w->n_nets; i++) st = zs_net_prepare(w->nets[i], w->exec, w->pool);
     for (long c = 0; st == ZS_OK && w->warmup > 0 && (c < w->n_nets || now_s() - t0 < w->warmup); c++)
         st = worker_call(w);
     pthread_barrier_wait(w->bar);

@@ -207,6 +207,16 @@ size_t zs_exec_bytes(const zs_exec *e);     /* bytes it holds now */
 /* zs_net_infer in executor e's scratch (NULL: the network's own). The same
  * outputs as zs_net_infer. Not thread-safe per network or per executor. */
 zs_status zs_net_infer_with(zs_net *net, zs_exec *e, const float *x, int n, float *logprob);
+/* Build the network's inference plan now and finish its kernel choice on
+ * the one sample x (C, H, W), in executor e's scratch (NULL: the
+ * network's own): the plan times its kernel alternatives on whole samples
+ * (a second forward pass per sample for its first ~100 samples, src/
+ * kernels/plan.c) and keeps the fastest on this CPU; after this call the
+ * first zs_net_infer calls run at full speed. Optional (inference does the
+ * same on the samples it serves); changes no answer. A no-op for a network
+ * forced dense or without a fast plan. Not thread-safe per network or per
+ * executor. */
+zs_status zs_net_prepare(zs_net *net, zs_exec *e, const float *x);
 /* 1: run inference through the dense (im2col + GEMM) path even where the
  * network is sparse; 0 (default): sparse-sparse kernels where they apply. */
 void zs_net_set_dense(zs_net *net, int dense);

@@ -115,7 +115,7 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
         }
         if (net->kernels && zs_plan_can_keep(net, lo)) {
             if ((st = zs_net_reserve(net, n))) goto out;
-            if ((st = zs_plan_calibrate(net, x, last->out))) goto out;
+            if ((st = zs_plan_calibrate(net, NULL, x, last->out))) goto out;
             on_plan = 1;
             for (int i = lo; i < nl && on_plan; i++) {
                 zs_layer *L = &net->layers[i];

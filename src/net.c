@@ -852,6 +852,24 @@ void zs_net_set_dense(zs_net *net, int dense) {
     net->dense = dense;
 }
 
+zs_status zs_net_prepare(zs_net *net, zs_exec *e, const float *x) {
+    ZS_RETURN_IF(!net || !x, ZS_EINVAL, "zs_net_prepare: bad argument");
+    size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
+    ZS_RETURN_IF(!zs_all_finite(x, insz), ZS_ENUMERIC, "input contains NaN or Inf");
+    if (net->dense) return ZS_OK;
+    if (!net->kernels && !net->plan_unsupported) {
+        zs_status st = zs_plan_build(net);
+        if (st == ZS_EUNSUPPORTED) net->plan_unsupported = 1;
+        else if (st) return st;
+    }
+    if (!net->kernels) return ZS_OK;
+    float *lp = malloc(sizeof(float) * (size_t)(net->num_classes > 0 ? net->num_classes : 1));
+    ZS_RETURN_IF(!lp, ZS_ENOMEM, "out of memory");
+    zs_status st = zs_plan_calibrate(net, e, x, lp);
+    free(lp);
+    return st;
+}
+
 zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob) {
     return zs_net_infer_with(net, NULL, x, n, logprob);
 }

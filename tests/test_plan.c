@@ -572,6 +572,56 @@ static void calibration(const char *preset) {
     zs_net_free(net);
 }
 
+/* zs_net_prepare: the plan built and its kernel choice finished on one
+ * sample before any inference (the describe says so at once), in a given
+ * executor or the network's own; the answers are the same bits as a twin
+ * that measured on the samples it served; bad arguments and NaN refused;
+ * a network forced dense is left alone. */
+static void prepared(void) {
+    zs_net *a = NULL, *b = NULL;
+    if (zs_net_load(&a, "models/gsc-sparse.safetensors") != ZS_OK || zs_net_load(&b, "models/gsc-sparse.safetensors") != ZS_OK) {
+        CHECK(0, "load models/gsc-sparse.safetensors: %s", zs_last_error());
+        zs_net_free(a);
+        zs_net_free(b);
+        return;
+    }
+    int c, h, w, K = zs_net_num_classes(a);
+    zs_net_input_shape(a, &c, &h, &w);
+    const size_t insz = (size_t)c * h * w;
+    enum { NX = 40 };
+    float *x = malloc(sizeof(float) * insz * NX), *oa = malloc(sizeof(float) * (size_t)K), *ob = malloc(sizeof(float) * (size_t)K);
+    fill_inputs(x, insz * NX);
+    zs_exec *e = NULL;
+    CHECK(zs_exec_create(&e) == ZS_OK, "executor");
+    CHECK(zs_net_prepare(a, e, x + insz) == ZS_OK, "prepare: %s", zs_last_error());
+    char *desc = NULL;
+    size_t dlen = 0;
+    FILE *f = open_memstream(&desc, &dlen);
+    zs_plan_describe(a, f);
+    fclose(f);
+    CHECK(desc && strstr(desc, "measured on the first samples") && !strstr(desc, "being measured"),
+          "prepared: the kernel choice is made before any inference");
+    free(desc);
+    CHECK(zs_exec_bytes(e) > 0, "prepared in the given executor (%zu bytes)", zs_exec_bytes(e));
+    CHECK(zs_net_prepare(a, NULL, x) == ZS_OK, "prepare again: a no-op");
+    int same = 1;
+    for (int i = 0; i < NX; i++) {
+        same &= zs_net_infer_with(a, e, x + insz * i, 1, oa) == ZS_OK && zs_net_infer(b, x + insz * i, 1, ob) == ZS_OK;
+        same &= !memcmp(oa, ob, sizeof(float) * (size_t)K);
+    }
+    CHECK(same, "prepared and measuring-while-serving twins give the same bits on %d samples", NX);
+    CHECK(zs_net_prepare(NULL, NULL, x) == ZS_EINVAL && zs_net_prepare(a, NULL, NULL) == ZS_EINVAL, "bad arguments refused");
+    x[5] = NAN;
+    CHECK(zs_net_prepare(b, NULL, x) == ZS_ENUMERIC, "NaN input refused");
+    x[5] = 0.0f;
+    zs_net_set_dense(b, 1);
+    CHECK(zs_net_prepare(b, NULL, x) == ZS_OK, "forced dense: nothing to prepare");
+    zs_exec_free(e);
+    free(x); free(oa); free(ob);
+    zs_net_free(a);
+    zs_net_free(b);
+}
+
 int main(void) {
     zs_rng_seed(&rng, 2024);
     static const char *presets[] = {"gsc-sparse", "gsc-dense", "gsc-supersparse", "gsc-sparse-fast",
@@ -584,6 +634,7 @@ int main(void) {
     pool_first_fused("gsc-codesigned");
     routed();
     calibration("gsc-sparse");
+    prepared();
     dense_fallback("gsc-sparse");
     winner_sets("gsc-sparse");
     winner_sets("mnist-sparse-mlp");

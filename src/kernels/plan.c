@@ -1452,10 +1452,10 @@ zs_status zs_plan_update_kwta(zs_net *net, int li) {
     return ZS_ERR(ZS_EUNSUPPORTED, "zs_plan_update_kwta: the plan has no k-WTA stage for layer %d", li);
 }
 
-zs_status zs_plan_calibrate(zs_net *net, const float *x, float *logprob) {
+zs_status zs_plan_calibrate(zs_net *net, zs_exec *e, const float *x, float *logprob) {
     zs_plan *p = net ? net->kernels : NULL;
     if (!p || p->calibrated) return ZS_OK;
-    zs_status st = bind_own(net);
+    zs_status st = e ? bind(p, e) : bind_own(net);
     if (st) return st;
     while (!p->calibrated) calibrate_one(p, x, logprob);
     return ZS_OK;

@@ -61,6 +61,7 @@ int zs_plan_linear_shared(const zs_net *net, int li);
 zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr, const int32_t *cstart,
                                 const int32_t *cols);
 zs_status zs_plan_update_kwta(zs_net *net, int li);
-/* Finish the plan's kernel choice (calibration) now, on sample x. */
-zs_status zs_plan_calibrate(zs_net *net, const float *x, float *logprob);
+/* Finish the plan's kernel choice (calibration) now, on sample x, in
+ * executor e (NULL: the network's own); logprob: room for the classes. */
+zs_status zs_plan_calibrate(zs_net *net, zs_exec *e, const float *x, float *logprob);
 #endif
