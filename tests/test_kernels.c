@@ -1063,6 +1063,25 @@ static void test_col_update(const zs_kernels *K) {
               isa_tag, nc, nnz, dense_g ? 0.9 : 0.1, changed);
         CHECK(!dense_g || changed > 2048, "dense gradients: %d changes, more than AVX-512's list holds at once", changed);
         zs_free_aligned(w0);
+        /* a column longer than that list (outputs repeated: not from a
+         * packer, but a file may say so) between two short ones */
+        {
+            enum { LONG = 3000 };
+            int32_t st3[4] = {0, 5, 5 + LONG, 10 + LONG}, c3[3] = {0, 1, 2};
+            float h3[3] = {0.5f, -1.25f, 2.0f};
+            uint16_t *i3 = malloc(sizeof(uint16_t) * (10 + LONG));
+            float *a3 = falloc(10 + LONG), *r3 = falloc(10 + LONG);
+            for (int k = 0; k < 10 + LONG; k++) {
+                i3[k] = (uint16_t)((k * 7) % O);
+                a3[k] = r3[k] = urand(-1, 1);
+            }
+            zs_col_update__scalar(r3, i3, st3, c3, h3, 3, g, NULL, O);
+            K->col_update(a3, i3, st3, c3, h3, 3, g, gm, O);
+            CHECK(!memcmp(a3, r3, sizeof(float) * (10 + LONG)), "[%s] col_update, a column of %d kept weights: bits",
+                  isa_tag, LONG);
+            free(i3);
+            zs_free_aligned(a3); zs_free_aligned(r3);
+        }
         free(idx);
         zs_free_aligned(w); zs_free_aligned(rw); zs_free_aligned(w2);
         zs_free_aligned(g);

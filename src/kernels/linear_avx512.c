@@ -209,6 +209,10 @@ void zs_col_update__avx512(float *w, const uint16_t *idx, const int32_t *start, 
             if (nh + (k1 - k0) > CU_CAP) { /* (k1 - k0 <= U: distinct outputs) */
                 cu_flush(w, idx, g, hit, hh, nh);
                 nh = 0;
+                if (k1 - k0 > CU_CAP) { /* not from a packer: repeated outputs */
+                    zs_col_update__scalar(w, idx, start, cols + q, h + q, 1, g, NULL, U);
+                    continue;
+                }
             }
             const __m512 vh = _mm512_set1_ps(h[q]);
             for (int32_t k = k0; k < k1; k += 16) {

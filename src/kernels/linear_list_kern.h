@@ -22,6 +22,7 @@ void LSL_FN(float *out, const int32_t *idx, const float *val, int n, const zs_li
     memcpy(out, p->bias, sizeof(float) * p->Op);
     const uint16_t *lo = p->lo;
     const float *lw = p->lw;
+    const int nnz = p->start[p->I]; /* the prefetches stay inside the list */
     for (int e = 0; e < n; e++) {
         int i = idx[e];
         float v = val[e];
@@ -31,9 +32,9 @@ void LSL_FN(float *out, const int32_t *idx, const float *val, int n, const zs_li
              * weights of it whatever its length (a loop on the length
              * mispredicted its exit once per column: on Zen 5 the stage
              * 34.5 -> 32.0 us/word) */
-            const int f0 = p->start[idx[e + LSL_AHEAD]];
-            for (int f = 0; f < p->pf; f += 32) __builtin_prefetch(lo + f0 + f);
-            for (int f = 0; f < p->pf; f += 16) __builtin_prefetch(lw + f0 + f);
+            const int f0 = p->start[idx[e + LSL_AHEAD]], f1 = f0 + p->pf < nnz ? f0 + p->pf : nnz;
+            for (int f = f0; f < f1; f += 32) __builtin_prefetch(lo + f);
+            for (int f = f0; f < f1; f += 16) __builtin_prefetch(lw + f);
         }
         int t = p->start[i];
         const int t1 = p->start[i + 1];
