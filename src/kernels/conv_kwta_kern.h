@@ -114,6 +114,18 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
                                                           uint16_t *cb) {
     ck_v acc[CK_RMAX][CK_NV];
     ck_sums(acc, sh, so, w, nt, b, R);
+#ifdef CK_TILE_CNT
+    ck_tcnt cnt = CK_TCNT_ZERO();
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CK_NV; v++) {
+            if (v >= nv) break;
+            CK_STOREU(op + r * Wo + CK_VL * v, acc[r][v]);
+            cb[r * CK_NV + v] = (uint16_t)ck_bitsc(acc[r][v], ta, tb, vm[v], &cnt);
+        }
+    *above += ck_tcnt_sum(cnt);
+#else
     int ab = 0;
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
@@ -124,6 +136,7 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
             cb[r * CK_NV + v] = (uint16_t)ck_bits(acc[r][v], ta, tb, vm[v], &ab);
         }
     *above += ab;
+#endif
 }
 
 #if CK_PF > 0

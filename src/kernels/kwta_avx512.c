@@ -244,6 +244,17 @@ static inline unsigned ck_bits(__m512 y, __m512 ta, __m512 tb, __mmask16 m, int 
     *above += __builtin_popcount(hb);
     return cm;
 }
+/* ck_tile's epilogue: the same bits, the count kept in a vector (a masked
+ * add per vector, summed once per tile) instead of kmov + popcnt + add */
+#define CK_TILE_CNT 1
+typedef __m512i ck_tcnt;
+#define CK_TCNT_ZERO() _mm512_setzero_si512()
+static inline unsigned ck_bitsc(__m512 y, __m512 ta, __m512 tb, __mmask16 m, ck_tcnt *cnt) {
+    __mmask16 hb = _mm512_mask_cmp_ps_mask(m, y, tb, _CMP_GE_OQ);
+    *cnt = _mm512_mask_add_epi32(*cnt, hb, *cnt, _mm512_set1_epi32(1));
+    return _mm512_mask_cmp_ps_mask(m & ~hb, y, ta, _CMP_GE_OQ);
+}
+static inline int ck_tcnt_sum(ck_tcnt c) { return _mm512_reduce_add_epi32(c); }
 /* compressed into registers, then full stores (the caller leaves room) */
 static inline int ck_collect(const float *y, float fc, int32_t i0, unsigned bits, int32_t *ck, int32_t *ci) {
     __mmask16 cm = (__mmask16)bits;
