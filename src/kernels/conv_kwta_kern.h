@@ -23,6 +23,9 @@
  *                                lanes j in m: count y >= tb into above;
  *                                returns the bits of the lanes with
  *                                ta <= y < tb (the candidates)
+ *   optionally CK_TILE_CNT, for ck_tile's epilogue: ck_tcnt, CK_TCNT_ZERO(),
+ *                                ck_bitsc(y, ta, tb, m, &cnt) (ck_bits
+ *                                counting into a vector), ck_tcnt_sum(c)
  *   with CK_PF, for the 4-row tiles: ck_cnt, CK_CNT_ZERO(), ck_cnt_sum(c)
  *                                a count kept in a vector, its total;
  *                                CK_MASKV(n) the first n lanes as a
