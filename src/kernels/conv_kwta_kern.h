@@ -119,25 +119,23 @@ static inline __attribute__((always_inline)) void ck_tile(float *op, const float
     ck_sums(acc, sh, so, w, nt, b, R);
 #ifdef CK_TILE_CNT
     ck_tcnt cnt = CK_TCNT_ZERO();
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < CK_NV; v++) {
-            if (v >= nv) break;
-            CK_STOREU(op + r * Wo + CK_VL * v, acc[r][v]);
-            cb[r * CK_NV + v] = (uint16_t)ck_bitsc(acc[r][v], ta, tb, vm[v], &cnt);
-        }
-    *above += ck_tcnt_sum(cnt);
+#define CK_TB_(y, m) ck_bitsc((y), ta, tb, (m), &cnt)
 #else
     int ab = 0;
+#define CK_TB_(y, m) ck_bits((y), ta, tb, (m), &ab)
+#endif
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < CK_NV; v++) {
             if (v >= nv) break;
             CK_STOREU(op + r * Wo + CK_VL * v, acc[r][v]);
-            cb[r * CK_NV + v] = (uint16_t)ck_bits(acc[r][v], ta, tb, vm[v], &ab);
+            cb[r * CK_NV + v] = (uint16_t)CK_TB_(acc[r][v], vm[v]);
         }
+#undef CK_TB_
+#ifdef CK_TILE_CNT
+    *above += ck_tcnt_sum(cnt);
+#else
     *above += ab;
 #endif
 }
