@@ -108,11 +108,7 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
     if (!net->dense && !getenv("ZS_LEARN_REF")) {
         /* a model stays packed (first: packing drops a plan) */
         if (!net->moment && (st = zs_net_pack(net))) goto out;
-        if (!net->kernels && !net->plan_unsupported) {
-            st = zs_plan_build(net);
-            if (st == ZS_EUNSUPPORTED) net->plan_unsupported = 1, st = ZS_OK;
-            else if (st) goto out;
-        }
+        if ((st = zs_net_plan_ensure(net))) goto out;
         if (net->kernels && zs_plan_can_keep(net, lo)) {
             if ((st = zs_net_reserve(net, n))) goto out;
             if ((st = zs_plan_calibrate(net, NULL, x, last->out))) goto out;

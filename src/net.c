@@ -852,20 +852,22 @@ void zs_net_set_dense(zs_net *net, int dense) {
     net->dense = dense;
 }
 
+zs_status zs_net_plan_ensure(zs_net *net) {
+    if (net->dense || net->kernels || net->plan_unsupported) return ZS_OK;
+    zs_status st = zs_plan_build(net);
+    if (st == ZS_EUNSUPPORTED) net->plan_unsupported = 1;
+    return st == ZS_EUNSUPPORTED ? ZS_OK : st;
+}
+
 zs_status zs_net_prepare(zs_net *net, zs_exec *e, const float *x) {
     ZS_RETURN_IF(!net || !x, ZS_EINVAL, "zs_net_prepare: bad argument");
     size_t insz = (size_t)net->in_c * net->in_h * net->in_w;
     ZS_RETURN_IF(!zs_all_finite(x, insz), ZS_ENUMERIC, "input contains NaN or Inf");
-    if (net->dense) return ZS_OK;
-    if (!net->kernels && !net->plan_unsupported) {
-        zs_status st = zs_plan_build(net);
-        if (st == ZS_EUNSUPPORTED) net->plan_unsupported = 1;
-        else if (st) return st;
-    }
-    if (!net->kernels) return ZS_OK;
+    zs_status st = zs_net_plan_ensure(net);
+    if (st || net->dense || !net->kernels) return st;
     float *lp = malloc(sizeof(float) * (size_t)(net->num_classes > 0 ? net->num_classes : 1));
     ZS_RETURN_IF(!lp, ZS_ENOMEM, "out of memory");
-    zs_status st = zs_plan_calibrate(net, e, x, lp);
+    st = zs_plan_calibrate(net, e, x, lp);
     free(lp);
     return st;
 }
@@ -882,11 +884,7 @@ zs_status zs_net_infer_with(zs_net *net, zs_exec *exec, const float *x, int n, f
     ZS_RETURN_IF(!zs_all_finite(x, insz * (size_t)n), ZS_ENUMERIC, "input contains NaN or Inf");
     int K = net->num_classes;
     if (!net->dense) {
-        if (!net->kernels && !net->plan_unsupported) {
-            st = zs_plan_build(net);
-            if (st == ZS_EUNSUPPORTED) net->plan_unsupported = 1;
-            else if (st) return st;
-        }
+        if ((st = zs_net_plan_ensure(net))) return st;
         if (net->kernels) {
             if ((st = zs_plan_infer(net, exec, x, n, logprob))) return st;
             ZS_RETURN_IF(!zs_all_finite(logprob, (size_t)n * K), ZS_ENUMERIC, "output contains NaN or Inf");

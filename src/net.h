@@ -150,6 +150,11 @@ struct zs_net {
 
 /* Make activations hold `n` samples (no-op if they already do). */
 zs_status zs_net_reserve(zs_net *net, int n);
+/* The plan zs_net_infer runs, built now if it is not yet: ZS_OK with
+ * net->kernels NULL when there is none (forced dense, or zs_plan_build
+ * said ZS_EUNSUPPORTED: remembered in plan_unsupported); zs_plan_build's
+ * other errors. */
+zs_status zs_net_plan_ensure(zs_net *net);
 /* Forward pass in the current mode (training or eval) through the
  * reference path; returns the final layer's output (N, K). */
 const float *zs_net_forward_ref(zs_net *net, const float *x, int n);
