@@ -60,8 +60,11 @@ static const char *const stage_names[] = {"pad", "conv_dense", "conv_sparse", "l
 /* recorded rounds per alternative in the kernel measurement (calibrate_one):
  * on a shared AMD Zen 5 VM the median of 5 kept AVX-512's scatter kernel
  * for the linear layer in 2 of 16 plans (~8 % slower there), of 9 in none
- * of 24 */
+ * of 24 (the plan now keeps the lower quartile) */
 #define CALIB_M 9
+/* kernel alternatives a stage can time (conv2: tap g1..g3/row from the list
+ * and from the map, pos, blk: 10) */
+#define MAX_ALT 12
 
 typedef struct stage {
     stage_kind kind;
@@ -88,15 +91,15 @@ typedef struct stage {
     zs_conv_sparse_fn *conv_fn;
     /* kernel alternatives timed on the first samples (calibrate_one) */
     int n_alt, alt;
-    zs_conv_sparse_fn *conv_alt[12];
-    int conv_g[12];           /* conv: sc.kx_group per alternative (tap)       */
-    int conv_map[12];         /* conv: lists by conv_pos_lists from the dense
+    zs_conv_sparse_fn *conv_alt[MAX_ALT];
+    int conv_g[MAX_ALT];      /* conv: sc.kx_group per alternative (tap) */
+    int conv_map[MAX_ALT];    /* conv: lists by conv_pos_lists from the dense
                                  map instead of sparsify + sort (tap)         */
     int map_lists;            /* conv: the chosen alternative's conv_map      */
-    int lin_alt[12];          /* linear: list_below per alternative           */
-    zs_linear_sparse_fn *lin_fn_alt[12]; /* linear: list kernel per alternative */
-    const char *alt_name[12];
-    double alt_ns[12];        /* measured: median ns of a whole sample      */
+    int lin_alt[MAX_ALT];     /* linear: list_below per alternative */
+    zs_linear_sparse_fn *lin_fn_alt[MAX_ALT]; /* linear: list kernel per alternative */
+    const char *alt_name[MAX_ALT];
+    double alt_ns[MAX_ALT];   /* measured: lower-quartile ns of a whole sample */
     zs_linear_sparse_fn *lin_fn;   /* sparse input list, or            */
     zs_linear_gather_fn *lin_g;    /* dense input (gather layout)      */
     const char *kernel;       /* for zs_plan_describe                      */
@@ -143,7 +146,7 @@ typedef struct zs_plan {
                                  its log-probabilities (classes), timed with
                                  each alternative; freed once calibrated     */
     double (*calib_t)[CALIB_M]; /* the measuring stage's whole-sample ns per
-                                 alternative and recorded round (12 x
+                                 alternative and recorded round (MAX_ALT x
                                  CALIB_M; the stages measure in turn); freed
                                  with calib_x                                */
 } zs_plan;
@@ -762,7 +765,7 @@ zs_status zs_plan_build(zs_net *net) {
     for (int i = 0; i < p->n; i++)
         if (p->st[i].n_alt > 1) p->calib_n += (CALIB_M + 1) * p->st[i].n_alt;
     if (p->calib_n && (!(p->calib_x = malloc(sizeof(float) * (p->in_size + (size_t)p->classes))) ||
-                       !(p->calib_t = calloc(12, sizeof *p->calib_t))))
+                       !(p->calib_t = calloc(MAX_ALT, sizeof *p->calib_t))))
         ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
     p->calibrated = p->calib_n == 0;
     static _Atomic uint64_t next_id = 1;
@@ -1063,9 +1066,14 @@ static void set_alt(stage *s, int a) {
  * with one stage set to one of its alternatives, in turn; the stages with
  * alternatives take their turns one after the other, each (CALIB_M + 1) x
  * its alternatives samples, the first round unrecorded (page faults, first
- * touches). Each stage keeps the alternative with the smallest median time
- * of the whole sample for the life of the plan, before the next stage's
- * turns. Why so: timing every alternative back to back on the caller's
+ * touches). Each stage keeps the alternative with the smallest lower
+ * quartile of its rounds' whole-sample times for the life of the plan,
+ * before the next stage's turns (a shared machine only adds time: bursts
+ * of another load that hit 4-5 of one alternative's 9 rounds move its
+ * median, not its quartile; with a periodic load on the same core the
+ * median kept the slower linear kernel in 2-3 of 16 builds, the quartile
+ * in 0-2, and the quartile's conv2 choice was the same in 12 of 16, the
+ * median's in 8). Why so: timing every alternative back to back on the caller's
  * sample (as this did before) let the later ones find inputs and weights
  * warm, and in about a third of the runs on Zen 3 it kept a list-based
  * conv2 ~8 us/word slower than conv_pos_lists once it ran alone; timing one
@@ -1111,13 +1119,13 @@ static int cmp_dbl(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static void median_pick(const zs_plan *p, stage *s) {
+static void quartile_pick(const zs_plan *p, stage *s) {
     int b = 0;
     for (int a = 0; a < s->n_alt; a++) {
         double v[CALIB_M];
         memcpy(v, p->calib_t[a], sizeof v);
         qsort(v, CALIB_M, sizeof(double), cmp_dbl);
-        s->alt_ns[a] = CALIB_M % 2 ? v[CALIB_M / 2] : 0.5 * (v[CALIB_M / 2 - 1] + v[CALIB_M / 2]);
+        s->alt_ns[a] = v[(CALIB_M - 1) / 4];
         if (s->alt_ns[a] < s->alt_ns[b]) b = a;
     }
     set_alt(s, b);
@@ -1141,7 +1149,7 @@ static void calibrate_one(zs_plan *p, const float *x, float *logprob) {
     double dt = wall_ns() - t0;
     set_alt(s, keep);
     if (r >= 1) p->calib_t[a][r - 1] = dt;
-    if (t + 1 == (CALIB_M + 1) * s->n_alt) median_pick(p, s); /* the stage's last turn */
+    if (t + 1 == (CALIB_M + 1) * s->n_alt) quartile_pick(p, s); /* the stage's last turn */
     if (++p->calib_seen == p->calib_n) {
         p->calibrated = 1;
         free(p->calib_x);
