@@ -180,12 +180,11 @@ int zs_kwta_emit__avx512(int32_t *idx, float *val, const float *x, const float *
             __m512 xv = _mm512_maskz_loadu_ps(m, x + t);
             __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(t));
             __mmask16 w = win16(_mm512_mul_ps(xv, fac16(f, S, g, t, m)), iv, ck, cl, m);
-            /* no branch on w (data: it mispredicts); an empty mask stores nothing */
-            int cnt = __builtin_popcount(w);
-            __mmask16 sm = tail16(cnt);
-            _mm512_mask_storeu_epi32(idx + n, sm, _mm512_maskz_compress_epi32(w, iv));
-            _mm512_mask_storeu_ps(val + n, sm, _mm512_maskz_compress_ps(w, xv));
-            n += cnt;
+            /* no branch on w (data: it mispredicts); whole stores (room for
+             * 16 past the count: zs_kwta_emit_fn) */
+            _mm512_storeu_si512(idx + n, _mm512_maskz_compress_epi32(w, iv));
+            _mm512_storeu_ps(val + n, _mm512_maskz_compress_ps(w, xv));
+            n += __builtin_popcount(w);
         }
     }
     return n;
@@ -322,11 +321,10 @@ int zs_sparsify__avx512(int32_t *idx, float *val, const float *x, int n) {
         __m512 xv = _mm512_maskz_loadu_ps(t, x + i);
         __mmask16 nz = _mm512_mask_cmp_ps_mask(t, xv, _mm512_setzero_ps(), _CMP_NEQ_UQ);
         if (!nz) continue;
-        int cnt = __builtin_popcount(nz);
-        __mmask16 sm = tail16(cnt);
-        _mm512_mask_storeu_epi32(idx + m, sm, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(iota, _mm512_set1_epi32(i))));
-        _mm512_mask_storeu_ps(val + m, sm, _mm512_maskz_compress_ps(nz, xv));
-        m += cnt;
+        /* whole stores (room for 16 past the count: zs_sparsify_fn) */
+        _mm512_storeu_si512(idx + m, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(iota, _mm512_set1_epi32(i))));
+        _mm512_storeu_ps(val + m, _mm512_maskz_compress_ps(nz, xv));
+        m += __builtin_popcount(nz);
     }
     return m;
 }
