@@ -466,17 +466,6 @@ zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, int
     return cut;
 }
 
-#ifdef KWTA_PROF
-#include <time.h>
-double kwta_prof[4]; long kwta_cands;
-static double pnow(void) { struct timespec ts; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return ts.tv_sec * 1e9 + ts.tv_nsec; }
-#define PROF(i) do { double t_ = pnow(); kwta_prof[(i) - 1] += t_ - tp_; tp_ = t_; } while (0)
-#define PROF0 double tp_ = pnow()
-#else
-#define PROF(i) do { } while (0)
-#define PROF0 do { } while (0)
-#endif
-
 float zs_kwta_key_float(int32_t key) {
     union { float f; int32_t i; } u;
     u.i = key ^ (int32_t)((uint32_t)(key >> 31) >> 1);
@@ -571,7 +560,6 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
     float *ta = (float *)(smp + 1024), *tb = ta + (n / 16 + 16);
     int32_t lo = INT32_MIN, hi = INT32_MAX;
     int m = 0;
-    PROF0;
     if (n >= KWTA_MIN_N) {
         /* 1. sample -> bracket: one unit of every stride, at a jittered
          * offset (a plain stride can sit in phase with a map's rows) */
@@ -587,7 +575,6 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
         }
         zs_kwta_bracket(smp, m, n, k, 3.5, isa, ci, &lo, &hi);
     }
-    PROF(1);
     /* 2. one streaming pass */
     int above = 0;
     int nc = bracket_pass(x, f, G, S, lo, hi, &above, ck, ci, ta, tb, isa);
@@ -604,11 +591,6 @@ void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int
         nc = isa->pass(x, f, G, S, lo, hi, &above, ck, ci, n);
         need = k;
     }
-    PROF(2);
     /* 3. narrow down the candidates */
     *cut = zs_kwta_select_cands(ck, ci, nc, need, lo, hi, isa);
-    PROF(3);
-#ifdef KWTA_PROF
-    kwta_cands += nc;
-#endif
 }
