@@ -40,8 +40,8 @@ static int pass_avx512(const float *x, const float *f, int G, int S, int32_t lo,
             int cnt = __builtin_popcount(cm);
             if (nc + cnt > cap) return -1;
             /* compress into registers, then whole stores (branch-free; the
-             * contract allows 16 entries past the count: masked stores cost
-             * more on AMD Zen 4/5) */
+             * contract allows 16 entries past the count; masked stores
+             * measured slower on AMD Zen 5) */
             _mm512_storeu_si512(ck + nc, _mm512_maskz_compress_epi32(cm, key));
             _mm512_storeu_si512(ci + nc, _mm512_maskz_compress_epi32(cm, _mm512_add_epi32(iota, _mm512_set1_epi32(t))));
             nc += cnt;
