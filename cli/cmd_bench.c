@@ -117,6 +117,9 @@ static void help(void) {
         "  --profile         instead of the rounds: time per stage of the sparse\n"
         "                    model's inference plan, GMAC/s per stage, the CPU's\n"
         "                    measured peak and each stage's floor\n"
+        "  --int8-weights    the sparse model's sparse-input convs on int8 weight rows\n"
+        "                    (one scale per output channel; zs_net_set_int8_weights):\n"
+        "                    smaller and faster, answers not exact\n"
         "  --quick           smoke run: batch 1,16, networks 1,2, threads 1,\n"
         "                    0.05 s per row, 2 rounds\n\n"
         "A missing peer prints \"peer X unavailable: reason\" and is not an error.\n");
@@ -132,7 +135,7 @@ typedef struct bench_opts {
     double seconds, warmup;
     int rounds;
     int do_sparse, do_dense;
-    int json, peers, quick, random, profile;
+    int json, peers, quick, random, profile, int8_weights;
     uint64_t seed;
 } bench_opts;
 
@@ -198,6 +201,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         if (!strcmp(a, "--quick")) { o->quick = 1; continue; }
         if (!strcmp(a, "--random")) { o->random = 1; continue; }
         if (!strcmp(a, "--profile")) { o->profile = 1; continue; }
+        if (!strcmp(a, "--int8-weights")) { o->int8_weights = 1; continue; }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
         if (OPT("--model")) { if (r < 0) return -1; o->model = v; continue; }
         if (OPT("--dense-model")) { if (r < 0) return -1; o->dense_model = v; continue; }
@@ -284,6 +288,7 @@ typedef struct net_source {
     char spec[4096];
     int is_preset;
     int force_dense;     /* run through the dense path                    */
+    int int8_weights;    /* zs_net_set_int8_weights                       */
     int has_kwta;        /* the network contains k-WTA layers             */
     char arch_name[64];
 } net_source;
@@ -297,6 +302,7 @@ static int is_preset(const char *name) {
 static zs_status make_net(const net_source *s, uint64_t seed, zs_net **out) {
     zs_status st = s->is_preset ? zs_net_create_preset(out, s->spec, seed) : zs_net_load(out, s->spec);
     if (st == ZS_OK) zs_net_set_dense(*out, s->force_dense);
+    if (st == ZS_OK) zs_net_set_int8_weights(*out, s->int8_weights);
     return st;
 }
 
@@ -1272,6 +1278,7 @@ int cmd_bench(int argc, char **argv) {
     const char *model = o.model;
     if (!model) model = repo_file(DEFAULT_MODEL, model_buf, sizeof model_buf) ? "gsc-sparse" : model_buf;
     if ((st = source_init(&src[0], model, 0, o.seed))) { rc = cli_fail_file(CMD, model, st); goto out; }
+    src[0].int8_weights = o.int8_weights;
     const char *dspec = dense_twin(&o, &src[0], dense_buf, sizeof dense_buf);
     if ((st = source_init(&src[1], dspec ? dspec : model, 1, o.seed))) { rc = cli_fail_file(CMD, dspec ? dspec : model, st); goto out; }
 
@@ -1334,8 +1341,9 @@ int cmd_bench(int argc, char **argv) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/zsbench.XXXXXX");
     if (!mkdtemp(tmpdir)) tmpdir[0] = 0;
     if (!o.json) {
-        printf("zeroskip bench %s: model %s (%s%s), dense rows: %s%s\n", zs_version(), src[0].spec, src[0].arch_name,
-               src[0].is_preset ? ", preset: untrained" : "", src[1].spec,
+        printf("zeroskip bench %s: model %s (%s%s%s), dense rows: %s%s\n", zs_version(), src[0].spec, src[0].arch_name,
+               src[0].is_preset ? ", preset: untrained" : "",
+               o.int8_weights ? ", int8 weight rows in its sparse-input convs: not exact" : "", src[1].spec,
                !strcmp(src[1].spec, src[0].spec) ? " on the dense path" : "");
         printf("cpu: %s, %d online CPUs, isa %s (active %s); networks i>0: copies of network 0\n", cpu,
                cli_online_cpus(), zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()));
@@ -1348,6 +1356,7 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddStringToObject(root, "zeroskip_version", zs_version());
     cJSON_AddStringToObject(root, "model", src[0].spec);
     cJSON_AddStringToObject(root, "arch", src[0].arch_name);
+    cJSON_AddStringToObject(root, "weights", o.int8_weights ? "int8 rows in sparse-input convs" : "fp32");
     cJSON_AddStringToObject(root, "dense_model", src[1].spec);
     cJSON_AddStringToObject(root, "cpu", cpu);
     cJSON_AddNumberToObject(root, "online_cpus", cli_online_cpus());

@@ -7,23 +7,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *USAGE = "zeroskip eval --model MODEL --data DATA [--dense] [--json] [--predictions FILE.csv]";
+static const char *USAGE =
+    "zeroskip eval --model MODEL --data DATA [--dense | --int8-weights] [--json] [--predictions FILE.csv]";
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *preds = NULL, *v;
-    int dense = 0, json = 0;
+    int dense = 0, json = 0, i8 = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s\n\nEvaluate a model in inference mode: accuracy, mean NLL, per-class accuracy\n"
                    "and the confusion matrix (rows: true class, columns: predicted).\n"
                    "  --dense   run the dense reference path instead of the sparse kernels\n"
+                   "  --int8-weights  sparse-input convs on int8 rows (one scale per output channel):\n"
+                   "            smaller and faster, not exact (zs_net_set_int8_weights)\n"
                    "  --json    machine-readable output\n"
                    "  --predictions FILE.csv   one line per sample: index,label,predicted,confidence\n"
                    "            (a file is replaced atomically; a device, pipe or stdout is written in place)\n", USAGE);
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--dense")) { dense = 1; continue; }
+        if (!strcmp(argv[i], "--int8-weights")) { i8 = 1; continue; }
         if (!strcmp(argv[i], "--json")) { json = 1; continue; }
         if ((r = cli_opt(argc, argv, &i, "--model", &v))) { if (r < 0) return EXIT_USAGE; model = v; }
         else if ((r = cli_opt(argc, argv, &i, "--data", &v))) { if (r < 0) return EXIT_USAGE; data = v; }
@@ -31,6 +35,7 @@ int cmd_eval(int argc, char **argv) {
         else return cli_usage("eval", USAGE, "unknown option '%s'", argv[i]);
     }
     if (!model || !data) return cli_usage("eval", USAGE, "--model and --data are required");
+    if (dense && i8) return cli_usage("eval", USAGE, "--dense and --int8-weights exclude each other");
     /* a regular file is replaced atomically; a device or FIFO is written in
      * place; the file that is stdout (/dev/stdout, any redirection) goes
      * through stdout, before the report */
@@ -46,6 +51,7 @@ int cmd_eval(int argc, char **argv) {
     if ((st = zs_net_load(&net, model))) return cli_fail_file("eval", model, st);
     if ((st = zs_dataset_load(&ds, data))) { zs_net_free(net); return cli_fail_file("eval", data, st); }
     zs_net_set_dense(net, dense);
+    zs_net_set_int8_weights(net, i8);
     zs_eval_result r;
     if ((st = zs_eval(net, ds, &r))) { zs_dataset_free(ds); zs_net_free(net); return cli_fail_file("eval", data, st); }
     int K = r.num_classes;

@@ -25,8 +25,9 @@
 #include <time.h>
 
 static const char *USAGE =
-    "zeroskip listen --model M [--int8|--int16 --calib C] [--top K] [--json] [--max-seconds S] FILE...\n"
-    "       zeroskip listen --model M --stream FILE|- [--raw-rate R] [--hop S]\n"
+    "zeroskip listen --model M [--int8|--int16 --calib C | --int8-weights] [--top K] [--json] [--max-seconds S]\n"
+    "                       FILE...\n"
+    "       zeroskip listen --model M --stream FILE|- [--int8-weights] [--raw-rate R] [--hop S]\n"
     "                       [--smooth N] [--threshold P] [--gate-db D] [--min-gap S]\n"
     "                       [--no-centre] [--windows FILE.csv]";
 
@@ -46,6 +47,9 @@ static const char *HELP =
     "                      held-out clips, docs/FPGA.md); not what the core computes\n"
     "  --calib C           features (a data set file) that calibrate the activation\n"
     "                      scales for --int8/--int16, e.g. models/calib-gsc.safetensors\n"
+    "  --int8-weights      the fp32 engine with int8 weight rows in its sparse-input\n"
+    "                      convs (one scale per output channel): smaller and faster,\n"
+    "                      not exact (zs_net_set_int8_weights; no calibration)\n"
     "Stream mode: scan a long recording or stdin ('-': WAV, or raw with --raw-rate)\n"
     "with a 1 s window; prints START_S END_S LABEL CONFIDENCE per detected word\n"
     "(silence/unknown are not words) and the real-time factor on stderr.\n"
@@ -90,10 +94,11 @@ static void model_free(model *m) {
     zs_net_free(m->net);
 }
 
-static int model_open(model *m, const char *path, const char *calib, int qmode) {
+static int model_open(model *m, const char *path, const char *calib, int qmode, int int8_weights) {
     memset(m, 0, sizeof *m);
     zs_status st = zs_net_load(&m->net, path);
     if (st != ZS_OK) return cli_fail_file("listen", path, st);
+    zs_net_set_int8_weights(m->net, int8_weights);
     if (calib) {
         zs_dataset *cd = NULL;
         st = zs_dataset_load(&cd, calib);
@@ -344,7 +349,7 @@ int cmd_listen(int argc, char **argv) {
     const char *dump = NULL;
     int json = 0, nfiles = 0, centre = 1;
     smooth = smooth_def;
-    int int8 = 0, int16 = 0;
+    int int8 = 0, int16 = 0, i8w = 0;
     const char *calib = NULL;
     char **files = calloc((size_t)argc + 1, sizeof(char *));
     if (!files) return EXIT_FAIL;
@@ -360,6 +365,7 @@ int cmd_listen(int argc, char **argv) {
         if (!strcmp(argv[i], "--no-centre")) { centre = 0; continue; }
         if (!strcmp(argv[i], "--int8")) { if (int8) int8 = 2; else int8 = 1; continue; }
         if (!strcmp(argv[i], "--int16")) { if (int16) int16 = 2; else int16 = 1; continue; }
+        if (!strcmp(argv[i], "--int8-weights")) { i8w = 1; continue; }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
 #define BAD(cond) do { if (cond) { free(files); return EXIT_USAGE; } } while (0)
         if (OPT("--model")) { BAD(r < 0); model_path = v; }
@@ -389,11 +395,12 @@ int cmd_listen(int argc, char **argv) {
     else if (int8 > 1 || int16 > 1) rc = cli_usage("listen", USAGE, "--int8/--int16 given twice");
     else if (int8 && int16) rc = cli_usage("listen", USAGE, "--int8 and --int16 exclude each other");
     else if ((int8 || int16) != (calib != NULL)) rc = cli_usage("listen", USAGE, "--int8/--int16 and --calib go together");
+    else if ((int8 || int16) && i8w) rc = cli_usage("listen", USAGE, "--int8/--int16 (the integer path) and --int8-weights exclude each other");
     else if ((int8 || int16) && stream) rc = cli_usage("listen", USAGE, "--int8/--int16 work in file mode (FILE...), not with --stream");
     if (rc != EXIT_OK) { free(files); return rc; }
 
     model m;
-    rc = model_open(&m, model_path, calib, int16 ? ZS_QNET_INT16 : ZS_QNET_INT8);
+    rc = model_open(&m, model_path, calib, int16 ? ZS_QNET_INT16 : ZS_QNET_INT8, i8w);
     if (rc == EXIT_OK) {
         so = (zs_scan_opts){hop, (int)smooth, threshold, gate_db, centre, min_gap};
         rc = stream ? listen_stream(&m, stream, (int)raw_rate, &so, dump)

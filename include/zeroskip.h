@@ -220,6 +220,16 @@ zs_status zs_net_prepare(zs_net *net, zs_exec *e, const float *x);
 /* 1: run inference through the dense (im2col + GEMM) path even where the
  * network is sparse; 0 (default): sparse-sparse kernels where they apply. */
 void zs_net_set_dense(zs_net *net, int dense);
+/* 1: the inference plan holds the weights of its sparse-input conv stages
+ * (gsc-sparse: conv2) as int8 rows, one scale per output channel (max |w| /
+ * 127, BatchNorm folded in first), converted to fp32 as they are loaded;
+ * inputs, sums, k-WTA and every other layer stay fp32. Smaller (conv2:
+ * 102 KB instead of 410 KB) and faster where measured (docs/BENCHMARKS.md),
+ * but no longer exact: answers and winner sets can differ from the fp32
+ * reference path (top-1 agreement: docs/RESULTS.md). 0 (default): the
+ * exact fp32 plan. Takes effect at the next inference (the plan is
+ * rebuilt); the model (weights, training) is unchanged. */
+void zs_net_set_int8_weights(zs_net *net, int on);
 
 /* ---- introspection and measurement (used by `zeroskip info`/`bench`) --- */
 /* The inference plan zs_net_infer runs (stages, shapes, kernels), built now

@@ -852,6 +852,13 @@ void zs_net_set_dense(zs_net *net, int dense) {
     net->dense = dense;
 }
 
+void zs_net_set_int8_weights(zs_net *net, int on) {
+    if (!net || net->int8_weights == !!on) return;
+    net->int8_weights = !!on;
+    zs_plan_free(net); /* rebuilt with the other rows on next use */
+    net->plan_unsupported = 0;
+}
+
 zs_status zs_net_plan_ensure(zs_net *net) {
     if (net->dense || net->kernels || net->plan_unsupported) return ZS_OK;
     zs_status st = zs_plan_build(net);

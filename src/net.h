@@ -139,6 +139,8 @@ struct zs_net {
 
     int training;
     int dense;                /* force dense inference path                   */
+    int int8_weights;         /* plan: int8 rows where a stage has an int8
+                                 kernel (zs_net_set_int8_weights)             */
     uint64_t drop_rng;        /* dropout RNG state                            */
     int64_t steps;            /* optimizer steps taken                        */
     int epochs_done;          /* epochs completed by zs_train (checkpoints)   */

@@ -12,6 +12,7 @@ expect_rc 2 "" "$ZS" train --preset gsc-sparse --data x --epochs zero
 grep -q -- "--epochs" "$T/err" && ok || bad "bad --epochs names the option"
 expect_rc 2 "" "$ZS" train --preset gsc-sparse --data x --lr -1
 expect_rc 2 "" "$ZS" eval --model m
+expect_rc 2 "" "$ZS" eval --model m --data d --dense --int8-weights
 expect_rc 1 "" "$ZS" info --preset nosuch
 grep -q nosuch "$T/err" && ok || bad "unknown preset named"
 expect_rc 3 "" "$ZS" info "$T/missing.safetensors"

@@ -123,8 +123,11 @@ static void test_conv_dense(const zs_kernels *K) {
         }
 }
 
-/* groups: also run with every kx_group 1 .. Kw (conv_sparse_tap) */
-static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, int vec, int blk, int groups) {
+/* groups: also run with every kx_group 1 .. Kw (conv_sparse_tap); q8: the
+ * vec rows requantised to int8 (conv_sparse_tap_q8), the reference on the
+ * weights they hold (qscale * wq, each within qscale / 2 of w) */
+static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, int vec, int blk, int groups,
+                             int q8) {
     /* (Ci, H, W, Co, Kh, Kw, pad) */
     static const int shapes[][7] = {
         {64, 14, 14, 64, 5, 5, 0}, {1, 5, 5, 1, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {2, 6, 6, 15, 5, 5, 2},
@@ -148,6 +151,19 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
                 zs_conv_scatter p;
                 CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, list, vec) == ZS_OK, "pack");
                 if (blk) CHECK(zs_conv_scatter_pack_blocks(&p, NULL) == ZS_OK, "pack blocks");
+                if (q8) {
+                    CHECK(zs_conv_scatter_quantize_q8(&p) == ZS_OK && p.wq && !p.wvec, "quantise");
+                    int qbad = 0;
+                    for (int o = 0; o < Co; o++) {
+                        for (int j = 0; j < fan; j++) {
+                            float *wj = &w[(size_t)o * fan + j], wr = p.qscale[o] * p.wq[(size_t)j * p.Cop + o];
+                            qbad += !(fabsf(wr - *wj) <= 0.5f * p.qscale[o] * 1.0001f) || (*wj == 0.0f && wr != 0.0f);
+                            *wj = wr;
+                        }
+                        b[o] = p.qscale[o] * p.qbias[o];
+                    }
+                    CHECK(qbad == 0, "[%s] int8 rows within half a step of the weights, zeros kept (%d off)", isa_tag, qbad);
+                }
                 float *scratch = falloc(zs_conv_sparse_scratch(&p));
                 zs_conv2d_forward_naive(want, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
                 float *mag = falloc((size_t)Co * Ho * Wo);
@@ -171,11 +187,14 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
             }
 }
 
-static void test_conv_sparse_vec(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_vec, "conv_sparse_vec", 0, 1, 0, 0); }
-static void test_conv_sparse_list(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_list, "conv_sparse_list", 1, 0, 0, 0); }
-static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_pos, "conv_sparse_pos", 0, 1, 0, 0); }
-static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1, 0, 1); }
-static void test_conv_sparse_blk(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_blk, "conv_sparse_blk", 0, 1, 1, 0); }
+static void test_conv_sparse_vec(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_vec, "conv_sparse_vec", 0, 1, 0, 0, 0); }
+static void test_conv_sparse_list(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_list, "conv_sparse_list", 1, 0, 0, 0, 0); }
+static void test_conv_sparse_pos(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_pos, "conv_sparse_pos", 0, 1, 0, 0, 0); }
+static void test_conv_sparse_tap(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_tap, "conv_sparse_tap", 0, 1, 0, 1, 0); }
+static void test_conv_sparse_tap_q8(const zs_kernels *K) {
+    conv_sparse_case(K->conv_sparse_tap_q8, "conv_sparse_tap_q8", 0, 1, 0, 1, 1);
+}
+static void test_conv_sparse_blk(const zs_kernels *K) { conv_sparse_case(K->conv_sparse_blk, "conv_sparse_blk", 0, 1, 1, 0, 0); }
 
 /* conv_sparse_routed on weights with a routing (each kernel row (ci, ky)
  * keeps one 16-channel block, the same for all kx, the block given by
@@ -330,6 +349,28 @@ static void test_conv_pos_lists(const zs_kernels *K) {
                       "[%s] conv_sparse_tap kx_group %d from conv_pos_lists == from the list bit for bit (Ci=%d %dx%d)",
                       isa_tag, g, Ci, H, W);
             }
+            /* conv_sparse_tap_q8 (timed by the plan over kx_group and input
+             * source like conv_sparse_tap): the same bits from the list and
+             * from conv_pos_lists, and for every kx_group */
+            zs_conv_scatter q;
+            CHECK(zs_conv_scatter_pack(&q, c.w, c.b, Co, Ci, c.Kh, Kw, H, W, c.pad, 0, 1) == ZS_OK &&
+                      zs_conv_scatter_quantize_q8(&q) == ZS_OK,
+                  "pack + quantise");
+            float *o0 = falloc((size_t)Co * Ho * Wo);
+            q.kx_group = 0;
+            K->conv_sparse_tap_q8(o0, idx, val, n, &q, s1);
+            for (int g = 0; g <= Kw; g++) {
+                q.kx_group = g;
+                K->conv_sparse_tap_q8(o1, idx, val, n, &q, s1);
+                K->conv_pos_lists(x, &q, s2);
+                K->conv_sparse_tap_q8(o2, NULL, NULL, m, &q, s2);
+                CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)Co * Ho * Wo) &&
+                          !memcmp(o0, o1, sizeof(float) * (size_t)Co * Ho * Wo),
+                      "[%s] conv_sparse_tap_q8 kx_group %d == kx_group 0, from conv_pos_lists == from the list, "
+                      "bit for bit (Ci=%d %dx%d)", isa_tag, g, Ci, H, W);
+            }
+            zs_free_aligned(o0);
+            zs_conv_scatter_free(&q);
             c.p = p;
             conv_case_free(&c);
             zs_free_aligned(s1); zs_free_aligned(s2);

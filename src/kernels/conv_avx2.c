@@ -218,6 +218,15 @@ int zs_conv_pos_lists__avx2(const float *x, const zs_conv_scatter *p, float *scr
 #define CT_NO 1 /* one output position per pass: its 8 ymm are 8 FMA chains */
 #define CT_FN zs_conv_sparse_tap__avx2
 #include "conv_tap_kern.h"
+/* conv_sparse_tap_q8: the same on int8 rows (8 weights sign-extended and
+ * converted per load) */
+#define CT_LOADW(o) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p->wq + (o)))))
+#define CT_BIAS qbias
+#define CT_CHUNK ct_chunk_q8
+#define CT_WROWS wq
+#define CT_UNPACK(out, acc, Co, P, Cop) zs_conv_unpack_acc_scaled((out), (acc), (Co), (P), (Cop), p->qscale)
+#define CT_FN zs_conv_sparse_tap_q8__avx2
+#include "conv_tap_kern.h"
 
 #define CR_U 1 /* 4 FMA chains per run (two outputs) */
 #define CR_FN zs_conv_sparse_routed__avx2

@@ -139,7 +139,7 @@ static inline void tr16(__m512 r[16]) {
         r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
     }
 }
-static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop) {
+static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop, const float *scale) {
     for (int q0 = 0; q0 < P; q0 += 16) {
         const int nq = P - q0 < 16 ? P - q0 : 16;
         const __mmask16 mq = tail16(nq);
@@ -149,6 +149,8 @@ static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop) {
                 r[i] = i < nq ? _mm512_load_ps(acc + (size_t)(q0 + i) * Cop + o0) : _mm512_setzero_ps();
             tr16(r);
             const int no = Co - o0 < 16 ? Co - o0 : 16;
+            if (scale)
+                for (int i = 0; i < no; i++) r[i] = _mm512_mul_ps(r[i], _mm512_set1_ps(scale[o0 + i]));
             for (int i = 0; i < no; i++) _mm512_mask_storeu_ps(out + (size_t)(o0 + i) * P + q0, mq, r[i]);
         }
     }
@@ -267,17 +269,26 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
         default: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 1); break;
         }
     }
-    unpack_acc16(out, scratch, p->Co, p->Ho * p->Wo, p->Cop);
+    unpack_acc16(out, scratch, p->Co, p->Ho * p->Wo, p->Cop, NULL);
 }
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
  * channels in 4 zmm */
 #define CT_NO 2 /* two output positions per pass: 8 FMA chains */
-#define CT_UNPACK unpack_acc16
+#define CT_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), NULL)
 #define CT_FN zs_conv_sparse_tap__avx512
+#include "conv_tap_kern.h"
+/* conv_sparse_tap_q8: the same on int8 rows (16 weights sign-extended and
+ * converted per load) */
+#define CT_LOADW(o) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(p->wq + (o)))))
+#define CT_BIAS qbias
+#define CT_CHUNK ct_chunk_q8
+#define CT_WROWS wq
+#define CT_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), p->qscale)
+#define CT_FN zs_conv_sparse_tap_q8__avx512
 #include "conv_tap_kern.h"
 
 #define CR_U 2 /* 4 FMA chains per run (two outputs) */
-#define CR_UNPACK unpack_acc16
+#define CR_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), NULL)
 #define CR_FN zs_conv_sparse_routed__avx512
 #include "conv_routed_kern.h"

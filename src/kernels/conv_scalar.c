@@ -155,6 +155,36 @@ void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val
     zs_conv_unpack_acc(out, scratch, p->Co, P, Cop);
 }
 
+/* conv_sparse_tap_q8, the reference: conv_sparse_tap's order on the int8
+ * rows, sums from qbias, each channel scaled at the unpack. */
+void zs_conv_sparse_tap_q8__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                   const zs_conv_scatter *p, float *scratch) {
+    int32_t *ps, *pw;
+    float *pv;
+    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
+    else zs_conv_lists_at(p, scratch, &ps, &pw, &pv);
+    const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
+    const int P = Ho * Wo;
+    for (int q = 0; q < P; q++)
+        for (int o = 0; o < Cop; o++) scratch[(size_t)q * Cop + o] = o < p->Co ? p->qbias[o] : 0.0f;
+    for (int ky = 0; ky < Kh; ky++)
+        for (int kx = 0; kx < Kw; kx++) {
+            const int8_t *wt = p->wq + (size_t)(ky * Kw + kx) * Cop;
+            for (int oy = 0; oy < Ho; oy++) {
+                int iy = oy + ky - pad;
+                if (iy < 0 || iy >= H) continue;
+                for (int ox = 0; ox < Wo; ox++) {
+                    int ix = ox + kx - pad;
+                    if (ix < 0 || ix >= W) continue;
+                    float *a = scratch + ((size_t)oy * Wo + ox) * Cop;
+                    for (int s = ps[iy * W + ix]; s < ps[iy * W + ix + 1]; s++)
+                        for (int o = 0; o < Cop; o++) a[o] += pv[s] * (float)wt[pw[s] - ix * Cop + o];
+                }
+            }
+        }
+    zs_conv_unpack_acc_scaled(out, scratch, p->Co, P, Cop, p->qscale);
+}
+
 /* conv_sparse_routed: conv_routed_kern.h on "vectors" of one float, each
  * product a multiply then an add (as the other scalar kernels) */
 typedef float ct_v;

@@ -26,7 +26,18 @@
 #ifndef CT_UNPACK
 #define CT_UNPACK zs_conv_unpack_acc
 #endif
+/* the weight rows: fp32 (wvec) unless the includer defines CT_LOADW (the
+ * CT_VL weights at element offset o of a row) and CT_BIAS (conv_sparse_tap_q8:
+ * int8 rows, qbias) */
+#ifndef CT_LOADW
+#define CT_LOADW(o) CT_LOAD(p->wvec + (o))
+#define CT_BIAS bias
+#define CT_CHUNK ct_chunk
+#define CT_WROWS wvec /* the rows' array (prefetch) */
+#endif
 
+#ifndef CT_RUN_ONCE
+#define CT_RUN_ONCE
 /* the inputs of output ox in the phase: input columns [ox + kx0 - pad,
  * ox + kx0 + g - pad) clipped to [0, W), entries [*s0, *s1) of row pr */
 static inline __attribute__((always_inline)) void ct_run(const int32_t *pr, int ox, int kx0, int g, int pad, int W,
@@ -37,6 +48,7 @@ static inline __attribute__((always_inline)) void ct_run(const int32_t *pr, int 
     *s0 = hi > lo ? pr[lo] : 0;
     *s1 = hi > lo ? pr[hi] : 0;
 }
+#endif
 
 #define CT_ACC_IN(r, a, first, b, NV)                                                                              \
     do {                                                                                                           \
@@ -49,19 +61,19 @@ static inline __attribute__((always_inline)) void ct_run(const int32_t *pr, int 
 #define CT_STEP(r, s, wo, NV)                                                                                      \
     do {                                                                                                           \
         const ct_v v_ = CT_SET1(pv[s]);                                                                            \
-        const float *w_ = p->wvec + ((wo) + pw[s]);                                                                \
-        _Pragma("GCC unroll 8") for (int j = 0; j < (NV); j++) r[j] = CT_FMA(v_, CT_LOAD(w_ + CT_VL * j), r[j]);   \
+        const ptrdiff_t o_ = (wo) + pw[s];                                                                         \
+        _Pragma("GCC unroll 8") for (int j = 0; j < (NV); j++) r[j] = CT_FMA(v_, CT_LOADW(o_ + CT_VL * j), r[j]);  \
     } while (0)
 
 /* Channels [co0, co0 + NV * CT_VL) of every output position. */
-static inline __attribute__((always_inline)) void ct_chunk(float *restrict acc, const int32_t *restrict ps,
+static inline __attribute__((always_inline)) void CT_CHUNK(float *restrict acc, const int32_t *restrict ps,
                                                            const int32_t *restrict pw, const float *restrict pv,
                                                            const zs_conv_scatter *p, int co0, const int NV, int G,
                                                            int init) {
     const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
     ct_v b[64 / CT_VL];
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; j++) b[j] = CT_LOADT(p->bias + co0 + CT_VL * j, p->Co - co0 - CT_VL * j);
+    for (int j = 0; j < NV; j++) b[j] = CT_LOADT(p->CT_BIAS + co0 + CT_VL * j, p->Co - co0 - CT_VL * j);
     for (int ky = 0; ky < Kh; ky++) {
         const int oy0 = pad - ky > 0 ? pad - ky : 0, oy1 = H + pad - ky < Ho ? H + pad - ky : Ho;
         for (int kx0 = 0; kx0 < Kw; kx0 += G) {
@@ -78,10 +90,11 @@ static inline __attribute__((always_inline)) void ct_chunk(float *restrict acc, 
             int nky = ky, nkx = kx0 + G;
             if (nkx >= Kw) nky++, nkx = 0;
             const int ng = Kw - nkx < G ? Kw - nkx : G, nrow = oy1 - oy0;
-            const int lpc = (ng * NV * CT_VL * 4 + 63) / 64; /* lines per input channel */
+            const int wb = (int)sizeof *p->CT_WROWS;
+            const int lpc = (ng * NV * CT_VL * wb + 63) / 64; /* lines per input channel */
             const int lines = p->prefetch && nky < Kh ? p->Ci * lpc : 0;
-            const char *pa = (const char *)(p->wvec + (size_t)(nky * Kw + nkx) * Cop + co0);
-            const size_t cstride = (size_t)Kh * Kw * Cop * sizeof(float);
+            const char *pa = (const char *)(p->CT_WROWS + (size_t)(nky * Kw + nkx) * Cop + co0);
+            const size_t cstride = (size_t)Kh * Kw * Cop * wb;
             int pf = 0, pl = 0;
             for (int oy = oy0; oy < oy1; oy++) {
                 for (const int pend = nrow > 0 ? lines * (oy - oy0 + 1) / nrow : 0; pf < pend; pf++) {
@@ -142,15 +155,15 @@ void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
     const int G = p->kx_group > 1 && p->kx_group <= p->Kw ? p->kx_group : 1, init = p->pad == 0;
     if (!init)
         for (int j = 0; j < nv; j++) {
-            ct_v b = CT_LOADT(p->bias + CT_VL * j, p->Co - CT_VL * j);
+            ct_v b = CT_LOADT(p->CT_BIAS + CT_VL * j, p->Co - CT_VL * j);
             for (int q = 0; q < P; q++) CT_STORE(scratch + (size_t)q * Cop + CT_VL * j, b);
         }
     for (int c = 0; c < nv; c += CH) {
         switch (nv - c >= CH ? CH : nv - c) {
-        case 64 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 64 / CT_VL, G, init); break;
-        case 48 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 48 / CT_VL, G, init); break;
-        case 32 / CT_VL: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 32 / CT_VL, G, init); break;
-        default: ct_chunk(scratch, ps, pw, pv, p, CT_VL * c, 16 / CT_VL, G, init); break;
+        case 64 / CT_VL: CT_CHUNK(scratch, ps, pw, pv, p, CT_VL * c, 64 / CT_VL, G, init); break;
+        case 48 / CT_VL: CT_CHUNK(scratch, ps, pw, pv, p, CT_VL * c, 48 / CT_VL, G, init); break;
+        case 32 / CT_VL: CT_CHUNK(scratch, ps, pw, pv, p, CT_VL * c, 32 / CT_VL, G, init); break;
+        default: CT_CHUNK(scratch, ps, pw, pv, p, CT_VL * c, 16 / CT_VL, G, init); break;
         }
     }
     CT_UNPACK(out, scratch, p->Co, P, Cop);
@@ -158,3 +171,9 @@ void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
 #undef CT_ACC_IN
 #undef CT_ACC_OUT
 #undef CT_STEP
+#undef CT_LOADW
+#undef CT_BIAS
+#undef CT_CHUNK
+#undef CT_WROWS
+#undef CT_UNPACK
+#undef CT_FN

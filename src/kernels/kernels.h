@@ -57,6 +57,13 @@ typedef struct zs_conv_scatter {
     int32_t *lco;     /* (nnz) co*Ho*Wo                                         */
     float *lw;        /* (nnz)                                                  */
     float *wvec;      /* (Ci*Kh*Kw, Cop), 64-byte aligned                       */
+    /* int8 rows (optional, zs_conv_scatter_quantize_q8; wvec freed): wvec's
+     * layout as int8 with one scale per output channel, w ~ qscale[o] * wq;
+     * conv_sparse_tap_q8 sums v * wq from qbias = bias / qscale and scales
+     * each channel's sum once, at the unpack */
+    int8_t *wq;       /* (Ci*Kh*Kw, Cop), 64-byte aligned                       */
+    float *qscale;    /* (Cop), 0 past Co                                       */
+    float *qbias;     /* (Cop)                                                  */
     uint32_t *cmask;  /* (Ci*Kh*Kw) bit j: the 16 outputs 16j.. have a non-zero
                          weight (block-structured masks skip empty blocks)   */
     int32_t *cy, *cx; /* (H*W) row and column of each input position           */
@@ -234,6 +241,7 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(conv_sparse_vec, zs_conv_sparse_fn, "conv2d sparse in x sparse w: scatter, dense-over-Cout vectors") \
     X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
     X(conv_sparse_tap, zs_conv_sparse_fn, "conv2d sparse in x sparse w: phases of kx_group taps, one run of inputs per output and phase") \
+    X(conv_sparse_tap_q8, zs_conv_sparse_fn, "conv_sparse_tap on int8 rows (one scale per output channel): int8 -> fp32 per row load, fp32 sums, scaled at the unpack") \
     X(conv_pos_lists, zs_conv_pos_lists_fn, "dense map -> non-zeros bucketed by position (conv_sparse_tap's input)") \
     X(conv_sparse_blk, zs_conv_sparse_fn, "conv2d sparse in x block-structured w: input-major, kept 16-channel blocks only") \
     X(conv_sparse_routed, zs_conv_sparse_fn, "conv2d sparse in x routed w: per kernel row and output, one run per input class into the block's registers") \
@@ -355,6 +363,12 @@ static inline void zs_conv_unpack_acc(float *out, const float *acc, int Co, int 
     for (int o = 0; o < Co; o++)
         for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
 }
+/* The same, each channel's sums times scale[o] (conv_sparse_tap_q8). */
+static inline void zs_conv_unpack_acc_scaled(float *out, const float *acc, int Co, int P, int Cop,
+                                             const float *scale) {
+    for (int o = 0; o < Co; o++)
+        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o] * scale[o];
+}
 
 /* The ISA-independent part of kwta_select (pack.c): `pass` is the ISA's
  * streaming pass: count keys > hi into *above; collect the keys and indices
@@ -438,6 +452,12 @@ void zs_conv_taps_free(zs_conv_taps *p);
 zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *bias, int Co, int Ci,
                                int Kh, int Kw, int H, int W, int pad, int want_list, int want_vec);
 void zs_conv_scatter_free(zs_conv_scatter *p);
+/* Requantise a packed scatter's vec layout (wvec) to int8 rows: per output
+ * channel o, qscale[o] = max |w[o]| / 127 (1 for a channel without a
+ * weight), wq = w / qscale rounded to nearest (even), qbias = bias /
+ * qscale; wvec is freed (the kernels that read it no longer apply; only
+ * conv_sparse_tap_q8 does). */
+zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p);
 /* Pack linear weights w (O, I); want: ZS_LIN_* bits (list, blocks, dense,
  * gather, expand = the list and its expand index); the list needs
  * O <= 65536. */

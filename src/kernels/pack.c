@@ -119,10 +119,37 @@ void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_c
 void zs_conv_scatter_free(zs_conv_scatter *p) {
     if (!p) return;
     free(p->start); free(p->lco); free(p->lw); zs_free_aligned(p->wvec); free(p->cmask);
+    zs_free_aligned(p->wq); free(p->qscale); free(p->qbias);
     free(p->cy); free(p->cx); free(p->bias);
     free(p->bstart); free(p->boff); zs_free_aligned(p->bw);
     free(p->rt_cls); free(p->rt_blk); zs_free_aligned(p->rt_w);
     memset(p, 0, sizeof *p);
+}
+
+zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p) {
+    if (!p->wvec || p->wq) return ZS_ERR(ZS_EINVAL, "conv scatter: no fp32 rows to quantise (or already int8)");
+    const size_t T = (size_t)p->Ci * p->Kh * p->Kw;
+    int8_t *q = zs_alloc_aligned(T * p->Cop, 1);
+    float *sc = calloc((size_t)p->Cop, sizeof(float)), *qb = calloc((size_t)p->Cop, sizeof(float));
+    if (!q || !sc || !qb) {
+        zs_free_aligned(q); free(sc); free(qb);
+        return ZS_ERR(ZS_ENOMEM, "conv scatter quantise: out of memory");
+    }
+    for (int o = 0; o < p->Co; o++) {
+        float m = 0.0f;
+        for (size_t j = 0; j < T; j++) m = fmaxf(m, fabsf(p->wvec[j * p->Cop + o]));
+        sc[o] = m > 0.0f ? m / 127.0f : 1.0f;
+        qb[o] = p->bias ? p->bias[o] / sc[o] : 0.0f;
+    }
+    for (size_t j = 0; j < T; j++)
+        for (int o = 0; o < p->Cop; o++) {
+            float v = o < p->Co ? nearbyintf(p->wvec[j * p->Cop + o] / sc[o]) : 0.0f;
+            q[j * p->Cop + o] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+        }
+    zs_free_aligned(p->wvec);
+    p->wvec = NULL;
+    p->wq = q; p->qscale = sc; p->qbias = qb;
+    return ZS_OK;
 }
 
 zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *bias, int Co, int Ci,

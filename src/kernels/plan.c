@@ -414,6 +414,16 @@ zs_status zs_plan_build(zs_net *net) {
                            : mode == 5 ? p->K->conv_sparse_tap : mode == 6 ? p->K->conv_sparse_blk : p->K->conv_sparse_pos;
                 s->kernel = mode == 2 ? "conv_sparse_list" : mode == 1 ? "conv_sparse_vec" : mode == 5 ? "conv_sparse_tap"
                           : mode == 6 ? "conv_sparse_blk" : "conv_sparse_pos";
+                /* int8 rows (zs_net_set_int8_weights): conv_sparse_tap_q8,
+                 * timed over the same groups and input sources; no dense-input
+                 * fallback (its taps are fp32: another answer for one input
+                 * depending on its density) */
+                const int q8 = net->int8_weights && conv_mode == 4;
+                if (q8) {
+                    ZS_TRY(zs_conv_scatter_quantize_q8(&s->sc));
+                    free(s->sc.bstart); free(s->sc.boff); zs_free_aligned(s->sc.bw); /* fp32 blocks */
+                    s->sc.bstart = s->sc.boff = NULL; s->sc.bw = NULL;
+                }
                 if (conv_mode == 4) {
                     /* auto: kernels that give the same bits (same summation
                      * order; tests/test_kernels.c same_bits) are timed on the
@@ -422,26 +432,35 @@ zs_status zs_plan_build(zs_net *net) {
                      * sparsify list or (dense input map) from conv_pos_lists,
                      * pos, and for block-structured masks blk. (vec sums in
                      * another order.) */
-                    static const char *const tap_names[2][4] = {
+                    static const char *const tap_names[4][4] = {
                         {"conv_sparse_tap g1", "conv_sparse_tap g2", "conv_sparse_tap g3", "conv_sparse_tap row"},
                         {"conv_pos_lists+conv_sparse_tap g1", "conv_pos_lists+conv_sparse_tap g2",
-                         "conv_pos_lists+conv_sparse_tap g3", "conv_pos_lists+conv_sparse_tap row"}};
+                         "conv_pos_lists+conv_sparse_tap g3", "conv_pos_lists+conv_sparse_tap row"},
+                        {"conv_sparse_tap_q8 g1", "conv_sparse_tap_q8 g2", "conv_sparse_tap_q8 g3",
+                         "conv_sparse_tap_q8 row"},
+                        {"conv_pos_lists+conv_sparse_tap_q8 g1", "conv_pos_lists+conv_sparse_tap_q8 g2",
+                         "conv_pos_lists+conv_sparse_tap_q8 g3", "conv_pos_lists+conv_sparse_tap_q8 row"}};
                     int na = 0;
                     for (int map = 0; map <= from_dense; map++)
                         for (int g = 1; g <= 4; g++) {
                             int kg = g == 4 ? L->kw : g;
                             if (kg > L->kw || (g == 4 && L->kw <= 3)) continue;
-                            s->conv_alt[na] = p->K->conv_sparse_tap; s->conv_g[na] = kg; s->conv_map[na] = map;
-                            s->alt_name[na++] = tap_names[map][g - 1];
+                            s->conv_alt[na] = q8 ? p->K->conv_sparse_tap_q8 : p->K->conv_sparse_tap;
+                            s->conv_g[na] = kg; s->conv_map[na] = map;
+                            s->alt_name[na++] = tap_names[q8 ? map + 2 : map][g - 1];
                         }
-                    s->conv_alt[na] = p->K->conv_sparse_pos; s->alt_name[na++] = "conv_sparse_pos";
-                    if (s->sc.bstart) { s->conv_alt[na] = p->K->conv_sparse_blk; s->alt_name[na++] = "conv_sparse_blk"; }
+                    if (!q8) {
+                        s->conv_alt[na] = p->K->conv_sparse_pos; s->alt_name[na++] = "conv_sparse_pos";
+                    }
+                    if (s->sc.bstart && !q8) {
+                        s->conv_alt[na] = p->K->conv_sparse_blk; s->alt_name[na++] = "conv_sparse_blk";
+                    }
                     s->n_alt = na;
                     s->conv_fn = s->conv_alt[0];
                     s->sc.kx_group = s->conv_g[0];
                     s->kernel = s->alt_name[0];
                 }
-                if ((conv_mode == 4 && !from_dense) || conv_mode == 7) {
+                if ((conv_mode == 4 && !from_dense && !q8) || conv_mode == 7) {
                     /* routed masks: conv_sparse_routed, if it wins at build
                      * (ZS_PLAN_CONV=routed: always; the weights must have a
                      * routing) */
@@ -464,7 +483,9 @@ zs_status zs_plan_build(zs_net *net) {
                      * stay far below it (gsc-sparse: ~20 % non-zero, crossover
                      * 40-47 %), and the plan holds 164 KB less */
                     const char *da = getenv("ZS_PLAN_CONV_DENSE_ABOVE"); /* tests: a fraction of the units */
-                    if (da && *da) {
+                    if (q8) {
+                        s->dense_above = (int)units; /* never */
+                    } else if (da && *da) {
                         double f = atof(da) * (double)units;
                         s->dense_above = f < 1 ? 1 : f > (double)units ? (int)units : (int)f;
                     } else {
@@ -1298,7 +1319,7 @@ size_t zs_plan_bytes(const zs_net *net) {
         const zs_conv_scatter *c = &s->sc;
         const zs_linear_pack *l = &s->lin;
         b += ub(s->f) + ub(s->invstd) + ub(t->start) + ub(t->off) + ub(t->soff) + ub(t->w) + ub(t->bias);
-        b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
+        b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->wq) + ub(c->qscale) + ub(c->qbias) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
              ub(c->bstart) + ub(c->boff) + ub(c->bw) + ub(c->rt_cls) + ub(c->rt_blk) + ub(c->rt_w);
         if (!l->borrowed) b += ub(l->start) + ub(l->lo) + ub(l->lw); /* else the model's, counted there */
         b += ub(l->bstart) + ub(l->bo) + ub(l->bw) + ub(l->gi) + ub(l->gw) +
