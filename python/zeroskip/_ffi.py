@@ -41,6 +41,7 @@ zs_status zs_net_set_class_names(zs_net *net, int n, const char *const *names);
 const char *zs_net_arch_name(const zs_net *net);
 zs_status zs_net_infer(zs_net *net, const float *x, int n, float *logprob);
 void zs_net_set_dense(zs_net *net, int dense);
+void zs_net_set_int8_weights(zs_net *net, int on);
 
 typedef struct zs_sgd { float lr; float momentum; float weight_decay; } zs_sgd;
 zs_status zs_net_train_step(zs_net *net, const float *x, const int32_t *y, int n,
