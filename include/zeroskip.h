@@ -220,15 +220,20 @@ zs_status zs_net_prepare(zs_net *net, zs_exec *e, const float *x);
 /* 1: run inference through the dense (im2col + GEMM) path even where the
  * network is sparse; 0 (default): sparse-sparse kernels where they apply. */
 void zs_net_set_dense(zs_net *net, int dense);
-/* 1: the inference plan holds the weights of its sparse-input conv stages
- * (gsc-sparse: conv2) as int8 rows, one scale per output channel (max |w| /
- * 127, BatchNorm folded in first), converted to fp32 as they are loaded;
- * inputs, sums, k-WTA and every other layer stay fp32. Smaller (conv2:
- * 102 KB instead of 410 KB) and faster where measured (docs/BENCHMARKS.md),
- * but no longer exact: answers and winner sets can differ from the fp32
- * reference path (top-1 agreement: docs/RESULTS.md). 0 (default): the
- * exact fp32 plan. Takes effect at the next inference (the plan is
- * rebuilt); the model (weights, training) is unchanged. */
+/* 1: the inference plan runs its sparse-input conv stages (gsc-sparse:
+ * conv2) in integers: weights int8, one scale per output channel (max |w| /
+ * 127, BatchNorm folded in first); each sample's inputs u8, one scale per
+ * sample (max / 255, negatives 0); exact integer sums (AVX-512 VNNI:
+ * vpdpbusd on 4-channel groups where it measures faster; else fp32 FMAs on
+ * the integer values, which are exact below 2^24, so every ISA gives the
+ * same bits), scaled back to fp32 with the bias. k-WTA and every other
+ * layer stay fp32. Smaller (conv2: 102 KB instead of 410 KB) and faster
+ * where measured (docs/BENCHMARKS.md), but no longer exact: answers and
+ * winner sets can differ from the fp32 reference path (top-1 agreement:
+ * docs/RESULTS.md). A layer whose sums could reach 2^24 keeps fp32 inputs
+ * (int8 weights only). 0 (default): the exact fp32 plan. Takes effect at
+ * the next inference (the plan is rebuilt); the model (weights, training)
+ * is unchanged. */
 void zs_net_set_int8_weights(zs_net *net, int on);
 
 /* ---- introspection and measurement (used by `zeroskip info`/`bench`) --- */

@@ -25,6 +25,20 @@ zs_isa zs_isa_cpu(void) {
     return (zs_isa)v;
 }
 
+static atomic_int cpu_vnni = -1;
+
+int zs_cpu_avx512_vnni(void) {
+    int v = atomic_load(&cpu_vnni);
+    if (v >= 0) return v;
+    v = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    v = zs_isa_cpu() == ZS_ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
+#endif
+    atomic_store(&cpu_vnni, v);
+    return v;
+}
+
 zs_isa zs_isa_active(void) {
     zs_isa cpu = zs_isa_cpu();
     const char *e = getenv("ZS_ISA");

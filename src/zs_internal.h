@@ -48,6 +48,9 @@ double zs_round_half_even(double x);
 int zs_has_control_chars(const char *s);
 /* 1 if all n values are finite. */
 int zs_all_finite(const float *x, size_t n);
+/* 1: the CPU runs the AVX-512 kernels and has AVX-512 VNNI (vpdpbusd:
+ * conv_sparse_vnni); the ZS_ISA override does not change it. */
+int zs_cpu_avx512_vnni(void);
 
 /* Open `path` for reading without ever blocking in open(): O_NONBLOCK,
  * then fstat; anything but a regular file (FIFO, device, directory,

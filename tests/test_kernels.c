@@ -160,9 +160,23 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
                             qbad += !(fabsf(wr - *wj) <= 0.5f * p.qscale[o] * 1.0001f) || (*wj == 0.0f && wr != 0.0f);
                             *wj = wr;
                         }
-                        b[o] = p.qscale[o] * p.qbias[o];
                     }
                     CHECK(qbad == 0, "[%s] int8 rows within half a step of the weights, zeros kept (%d off)", isa_tag, qbad);
+                    /* and, where the sums stay below 2^24 (qact: not for
+                     * the dense 64 x 5 x 5 weights), the inputs on the
+                     * sample's u8 grid (negatives 0) */
+                    double qs = 0;
+                    for (int o = 0; o < Co; o++) {
+                        double a = 0;
+                        for (int j = 0; j < fan; j++) a += fabs((double)p.wq[(size_t)j * p.Cop + o]);
+                        qs = a > qs ? a : qs;
+                    }
+                    CHECK(p.qact == (255.0 * qs < 16777216.0), "[%s] int8 rows: qact %d for sums up to %.0f", isa_tag,
+                          p.qact, 255.0 * qs);
+                    float mx = 0.0f;
+                    for (int i = 0; i < U; i++) mx = x[i] > mx ? x[i] : mx;
+                    for (int i = 0; i < U && p.qact; i++)
+                        x[i] = mx > 0.0f ? mx / 255.0f * (float)zs_conv_q8_input(x[i], 255.0f / mx) : 0.0f;
                 }
                 float *scratch = falloc(zs_conv_sparse_scratch(&p));
                 zs_conv2d_forward_naive(want, x, w, b, 1, Ci, H, W, Co, Kh, Kw, 1, pad);
@@ -313,6 +327,79 @@ static void conv_case_free(conv_case *c) {
     zs_conv_scatter_free(&c->p);
     zs_free_aligned(c->w); zs_free_aligned(c->b); zs_free_aligned(c->x); zs_free_aligned(c->val);
     zs_free_aligned(c->idx); zs_free_aligned(c->o1); zs_free_aligned(c->o2);
+}
+
+/* conv_pos_groups (int8 path): per position the 4-channel groups of the
+ * quantised inputs, groups ascending, exactly the words conv_pos_lists'
+ * entries make once zs_conv_quantize_inputs has rounded them (zero words
+ * left out), and the sample's scale. */
+static void test_conv_pos_groups(const zs_kernels *K) {
+    static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {6, 5, 7, 17, 3, 3, 0},
+                                    {17, 4, 5, 33, 2, 2, 1}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+        for (int d = 0; d < 4; d++) {
+            conv_case c;
+            conv_case_make(&c, shapes[sh], densities[d]);
+            zs_conv_scatter *p = &c.p;
+            const int HW = c.H * c.W, T = c.Kh * c.Kw * p->Cop;
+            float *s1 = falloc(zs_conv_sparse_scratch(p)), *s2 = falloc(zs_conv_sparse_scratch(p));
+            int32_t *ps, *pw, *gs, *gw;
+            float *pv, qa;
+            uint32_t *gv;
+            int m = K->conv_pos_lists(c.x, p, s1);
+            zs_conv_lists_at(p, s1, &ps, &pw, &pv);
+            float want_qa = zs_conv_quantize_inputs(pv, m);
+            int mg = K->conv_pos_groups(c.x, p, s2);
+            zs_conv_groups_at(p, s2, &gs, &gw, &gv, &qa);
+            int bad = mg != gs[HW] || qa != want_qa, k = 0;
+            for (int q = 0; q < HW && !bad; q++) {
+                bad |= gs[q] != k;
+                const int32_t col = p->cx[q] * p->Cop; /* an entry's offset: ci * T + col */
+                for (int e = ps[q]; e < ps[q + 1];) {
+                    int g = (pw[e] - col) / T / 4;
+                    uint32_t u = 0;
+                    for (; e < ps[q + 1] && (pw[e] - col) / T / 4 == g; e++)
+                        u |= (uint32_t)pv[e] << (8 * ((pw[e] - col) / T % 4));
+                    if (!u) continue;
+                    bad |= k >= mg || gv[k] != u || gw[k] != g * T + col;
+                    k++;
+                }
+            }
+            CHECK(!bad && k == mg, "[%s] conv_pos_groups == quantised conv_pos_lists in groups of 4 (Ci=%d %dx%d "
+                  "density %.1f: %d words)", isa_tag, c.Ci, c.H, c.W, densities[d], mg);
+            conv_case_free(&c);
+            zs_free_aligned(s1); zs_free_aligned(s2);
+        }
+}
+
+/* conv_sparse_vnni: from conv_pos_groups, the bits of conv_sparse_tap_q8
+ * from conv_pos_lists (both exact integer sums), for every kx_group; on a
+ * CPU without AVX-512 VNNI every ISA's version is the reference. */
+static void test_conv_sparse_vnni(const zs_kernels *K) {
+    static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {6, 5, 7, 17, 3, 3, 0},
+                                    {17, 4, 5, 33, 2, 2, 1}, {8, 6, 6, 48, 5, 5, 2}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+        for (int d = 0; d < 4; d++) {
+            conv_case c;
+            conv_case_make(&c, shapes[sh], densities[d]);
+            zs_conv_scatter *p = &c.p;
+            CHECK(zs_conv_scatter_quantize_q8(p) == ZS_OK && p->qact && p->wq4, "quantise");
+            float *s1 = falloc(zs_conv_sparse_scratch(p)), *s2 = falloc(zs_conv_sparse_scratch(p));
+            const size_t on = (size_t)c.Co * c.Ho * c.Wo;
+            p->kx_group = 0;
+            int m = K->conv_pos_lists(c.x, p, s1);
+            K->conv_sparse_tap_q8(c.o1, NULL, NULL, m, p, s1);
+            for (int g = 0; g <= c.Kw; g++) {
+                p->kx_group = g;
+                int mg = K->conv_pos_groups(c.x, p, s2);
+                K->conv_sparse_vnni(c.o2, NULL, NULL, mg, p, s2);
+                CHECK(!memcmp(c.o1, c.o2, sizeof(float) * on),
+                      "[%s] conv_sparse_vnni kx_group %d == conv_sparse_tap_q8 bit for bit (Ci=%d %dx%d Co=%d pad %d "
+                      "density %.1f)", isa_tag, g, c.Ci, c.H, c.W, c.Co, c.pad, densities[d]);
+            }
+            conv_case_free(&c);
+            zs_free_aligned(s1); zs_free_aligned(s2);
+        }
 }
 
 /* conv_pos_lists: the lists zs_conv_sort_by_pos makes (with the column) from

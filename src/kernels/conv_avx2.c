@@ -221,12 +221,25 @@ int zs_conv_pos_lists__avx2(const float *x, const zs_conv_scatter *p, float *scr
 /* conv_sparse_tap_q8: the same on int8 rows (8 weights sign-extended and
  * converted per load) */
 #define CT_LOADW(o) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p->wq + (o)))))
-#define CT_BIAS qbias
+#define CT_BIASV(off, rem) CT_SET1(0.0f)
+#define CT_PREP const float qa_ = p->qact ? zs_conv_quantize_inputs(pv, ps[p->H * p->W]) : 1.0f;
 #define CT_CHUNK ct_chunk_q8
 #define CT_WROWS wq
-#define CT_UNPACK(out, acc, Co, P, Cop) zs_conv_unpack_acc_scaled((out), (acc), (Co), (P), (Cop), p->qscale)
+#define CT_UNPACK(out, acc, Co, P, Cop) zs_conv_unpack_acc_scaled((out), (acc), (Co), (P), (Cop), p->qscale, qa_, p->bias)
 #define CT_FN zs_conv_sparse_tap_q8__avx2
 #include "conv_tap_kern.h"
+
+/* conv_sparse_vnni: AVX2 has no four-way u8 x s8 sum that cannot saturate
+ * (vpmaddubsw saturates at 2 x 255 x 127): the reference; the plan offers
+ * the kernel only with AVX-512 VNNI */
+void zs_conv_sparse_vnni__avx2(float *out, const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
+                               float *scratch) {
+    zs_conv_sparse_vnni__scalar(out, idx, val, n, p, scratch);
+}
+
+int zs_conv_pos_groups__avx2(const float *x, const zs_conv_scatter *p, float *scratch) {
+    return zs_conv_pos_groups__scalar(x, p, scratch);
+}
 
 #define CR_U 1 /* 4 FMA chains per run (two outputs) */
 #define CR_FN zs_conv_sparse_routed__avx2

@@ -139,7 +139,10 @@ static inline void tr16(__m512 r[16]) {
         r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
     }
 }
-static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop, const float *scale) {
+/* scale (may be NULL): out = acc * (qa * scale[o]) + bias[o] (a multiply,
+ * then an add: zs_conv_unpack_acc_scaled's bits) */
+static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop, const float *scale, float qa,
+                         const float *bias) {
     for (int q0 = 0; q0 < P; q0 += 16) {
         const int nq = P - q0 < 16 ? P - q0 : 16;
         const __mmask16 mq = tail16(nq);
@@ -150,7 +153,9 @@ static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop, c
             tr16(r);
             const int no = Co - o0 < 16 ? Co - o0 : 16;
             if (scale)
-                for (int i = 0; i < no; i++) r[i] = _mm512_mul_ps(r[i], _mm512_set1_ps(scale[o0 + i]));
+                for (int i = 0; i < no; i++)
+                    r[i] = _mm512_add_ps(_mm512_mul_ps(r[i], _mm512_set1_ps(qa * scale[o0 + i])),
+                                         _mm512_set1_ps(bias[o0 + i]));
             for (int i = 0; i < no; i++) _mm512_mask_storeu_ps(out + (size_t)(o0 + i) * P + q0, mq, r[i]);
         }
     }
@@ -194,6 +199,60 @@ int zs_conv_pos_lists__avx512(const float *x, const zs_conv_scatter *p, float *s
         }
     }
     ps[HW] = s;
+    return s;
+}
+
+/* conv_pos_groups: the map's max first; then per 16 positions each 4-channel
+ * group's u8 inputs (zs_conv_q8_input, in vectors) packed into one word per
+ * position, the 16 x 16 (group, position) words transposed in registers,
+ * and per position the non-zero words compressed and stored with their
+ * row offsets (groups ascending). */
+int zs_conv_pos_groups__avx512(const float *x, const zs_conv_scatter *p, float *scratch) {
+    if (p->Ci > 64) return zs_conv_pos_groups__scalar(x, p, scratch);
+    int32_t *gs, *gw;
+    uint32_t *gv;
+    zs_conv_groups_at(p, scratch, &gs, &gw, &gv, NULL);
+    const int HW = p->H * p->W, Ci = p->Ci, G4 = (Ci + 3) / 4, T = p->Kh * p->Kw * p->Cop;
+    const size_t N = (size_t)Ci * HW;
+    __m512 mv = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= N; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
+    mv = _mm512_max_ps(mv, _mm512_maskz_loadu_ps(tail16((int)(N - i)), x + i));
+    const float mx = _mm512_reduce_max_ps(mv);
+    const float inv = mx > 0.0f ? 255.0f / mx : 0.0f, qa = mx > 0.0f ? mx / 255.0f : 1.0f;
+    const __m512 vinv = _mm512_set1_ps(inv), v255 = _mm512_set1_ps(255.0f), half = _mm512_set1_ps(0.5f);
+    const __m512i gT = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(T));
+    int s = 0;
+    for (int q0 = 0; q0 < HW; q0 += 16) {
+        const int nq = HW - q0 < 16 ? HW - q0 : 16;
+        const __mmask16 mq = tail16(nq);
+        __m512 r[16];
+        for (int g = 0; g < 16; g++) {
+            __m512i u = _mm512_setzero_si512();
+            for (int b = 0; b < 4 && g < G4; b++) {
+                const int c = 4 * g + b;
+                if (c >= Ci) break;
+                const __m512 xv = _mm512_maskz_loadu_ps(mq, x + (size_t)c * HW + q0);
+                __m512 t = _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(xv, _mm512_setzero_ps(), _CMP_GT_OQ), xv, vinv);
+                t = _mm512_min_ps(t, v255);
+                u = _mm512_or_si512(u, _mm512_slli_epi32(_mm512_cvttps_epi32(_mm512_add_ps(t, half)), 8 * b));
+            }
+            r[g] = _mm512_castsi512_ps(u);
+        }
+        tr16(r);
+        for (int j = 0; j < nq; j++) {
+            const int q = q0 + j;
+            gs[q] = s;
+            const __m512i wv = _mm512_castps_si512(r[j]);
+            const __mmask16 m = _mm512_test_epi32_mask(wv, wv);
+            _mm512_storeu_si512(gv + s, _mm512_maskz_compress_epi32(m, wv));
+            _mm512_storeu_si512(gw + s, _mm512_maskz_compress_epi32(m, _mm512_add_epi32(gT, _mm512_set1_epi32(p->cx[q] * p->Cop))));
+            s += __builtin_popcount(m);
+        }
+    }
+    gs[HW] = s;
+    memcpy(gs + HW + 1, &qa, sizeof qa);
     return s;
 }
 
@@ -269,26 +328,102 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
         default: pos_chunk(scratch, ps, pw, pv, p, 16 * c, 1); break;
         }
     }
-    unpack_acc16(out, scratch, p->Co, p->Ho * p->Wo, p->Cop, NULL);
+    unpack_acc16(out, scratch, p->Co, p->Ho * p->Wo, p->Cop, NULL, 1.0f, NULL);
 }
 
 /* conv_sparse_tap: one width-templated source (conv_tap_kern.h), 64
  * channels in 4 zmm */
 #define CT_NO 2 /* two output positions per pass: 8 FMA chains */
-#define CT_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), NULL)
+#define CT_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), NULL, 1.0f, NULL)
 #define CT_FN zs_conv_sparse_tap__avx512
 #include "conv_tap_kern.h"
 /* conv_sparse_tap_q8: the same on int8 rows (16 weights sign-extended and
  * converted per load) */
 #define CT_LOADW(o) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(p->wq + (o)))))
-#define CT_BIAS qbias
+#define CT_BIASV(off, rem) CT_SET1(0.0f)
+#define CT_PREP const float qa_ = p->qact ? zs_conv_quantize_inputs(pv, ps[p->H * p->W]) : 1.0f;
 #define CT_CHUNK ct_chunk_q8
 #define CT_WROWS wq
-#define CT_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), p->qscale)
+#define CT_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), p->qscale, qa_, p->bias)
 #define CT_FN zs_conv_sparse_tap_q8__avx512
 #include "conv_tap_kern.h"
 
+/* conv_sparse_vnni: conv_sparse_tap's phases (kx_group taps along a kernel
+ * row) over conv_pos_groups' 4-channel words, one vpdpbusd per 16 outputs
+ * (4 products each), int32 sums, two outputs per pass; then the sums to
+ * fp32 and conv_sparse_tap_q8's unpack (the same bits: exact integers).
+ * Without VNNI on this CPU: the reference. */
+static inline __attribute__((always_inline, target("avx512vnni"))) void
+vn_chunk(int32_t *restrict acc, const int32_t *restrict gs, const int32_t *restrict gw, const uint32_t *restrict gv,
+         const zs_conv_scatter *p, int co0, const int NV, int G) {
+    const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
+    for (int ky = 0; ky < Kh; ky++) {
+        const int oy0 = pad - ky > 0 ? pad - ky : 0, oy1 = H + pad - ky < Ho ? H + pad - ky : Ho;
+        for (int kx0 = 0; kx0 < Kw; kx0 += G) {
+            const int g = Kw - kx0 < G ? Kw - kx0 : G;
+            for (int oy = oy0; oy < oy1; oy++) {
+                const int32_t *pr = gs + (oy + ky - pad) * W;
+                int32_t *ar = acc + (size_t)oy * Wo * Cop + co0;
+                /* bytes: 4 * (row offset), row of entry s for output ox:
+                 * gw[s] + (ky * Kw + pad - ox) * Cop, channels from co0 */
+                const int8_t *wb = p->wq4 + 4 * ((ptrdiff_t)(ky * Kw + pad) * Cop + co0);
+                for (int ox = 0; ox < Wo; ox++) {
+                    int lo = ox + kx0 - pad, hi = lo + g;
+                    lo = lo > 0 ? lo : 0;
+                    hi = hi < W ? hi : W;
+                    if (hi <= lo || pr[lo] == pr[hi]) continue;
+                    int32_t *a = ar + (size_t)ox * Cop;
+                    const int8_t *wo = wb - 4 * (ptrdiff_t)ox * Cop;
+                    __m512i r[4];
+#pragma GCC unroll 4
+                    for (int j = 0; j < NV; j++) r[j] = _mm512_load_si512(a + 16 * j);
+                    for (int s = pr[lo]; s < pr[hi]; s++) {
+                        const __m512i v = _mm512_set1_epi32((int)gv[s]);
+                        const int8_t *w = wo + 4 * (ptrdiff_t)gw[s];
+#pragma GCC unroll 4
+                        for (int j = 0; j < NV; j++) r[j] = _mm512_dpbusd_epi32(r[j], v, _mm512_load_si512(w + 64 * j));
+                    }
+#pragma GCC unroll 4
+                    for (int j = 0; j < NV; j++) _mm512_store_si512(a + 16 * j, r[j]);
+                }
+            }
+        }
+    }
+}
+
+static __attribute__((target("avx512vnni"))) void vn_sums(int32_t *acc, const int32_t *gs, const int32_t *gw,
+                                                         const uint32_t *gv, const zs_conv_scatter *p) {
+    const int Cop = p->Cop, nv = Cop / 16, G = p->kx_group > 1 && p->kx_group <= p->Kw ? p->kx_group : 1;
+    for (int c = 0; c < nv; c += 4) {
+        switch (nv - c >= 4 ? 4 : nv - c) {
+        case 4: vn_chunk(acc, gs, gw, gv, p, 16 * c, 4, G); break;
+        case 3: vn_chunk(acc, gs, gw, gv, p, 16 * c, 3, G); break;
+        case 2: vn_chunk(acc, gs, gw, gv, p, 16 * c, 2, G); break;
+        default: vn_chunk(acc, gs, gw, gv, p, 16 * c, 1, G); break;
+        }
+    }
+}
+
+void zs_conv_sparse_vnni__avx512(float *out, const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
+                                 float *scratch) {
+    if (!zs_cpu_avx512_vnni()) {
+        zs_conv_sparse_vnni__scalar(out, idx, val, n, p, scratch);
+        return;
+    }
+    int32_t *gs, *gw;
+    uint32_t *gv;
+    float qa;
+    zs_conv_groups_at(p, scratch, &gs, &gw, &gv, &qa);
+    const size_t PC = (size_t)p->Ho * p->Wo * p->Cop;
+    int32_t *acc = (int32_t *)scratch;
+    for (size_t i = 0; i < PC; i += 16) _mm512_store_si512(acc + i, _mm512_setzero_si512());
+    vn_sums(acc, gs, gw, gv, p);
+    for (size_t i = 0; i < PC; i += 16)
+        _mm512_store_ps(scratch + i, _mm512_cvtepi32_ps(_mm512_load_si512(acc + i)));
+    unpack_acc16(out, scratch, p->Co, p->Ho * p->Wo, p->Cop, p->qscale, qa, p->bias);
+}
+
 #define CR_U 2 /* 4 FMA chains per run (two outputs) */
-#define CR_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), NULL)
+#define CR_UNPACK(out, acc, Co, P, Cop) unpack_acc16((out), (acc), (Co), (P), (Cop), NULL, 1.0f, NULL)
 #define CR_FN zs_conv_sparse_routed__avx512
 #include "conv_routed_kern.h"

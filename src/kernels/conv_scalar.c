@@ -11,6 +11,7 @@
  * Summation order everywhere: bias, then taps in packing order.
  */
 #include "kernels.h"
+#include <string.h>
 
 void zs_conv_dense__scalar(float *out, const float *in, const zs_conv_taps *p) {
     int Ho = p->Ho, Wo = p->Wo, W = p->W;
@@ -156,7 +157,8 @@ void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val
 }
 
 /* conv_sparse_tap_q8, the reference: conv_sparse_tap's order on the int8
- * rows, sums from qbias, each channel scaled at the unpack. */
+ * rows (inputs quantised when qact), sums from 0, each channel scaled and
+ * its bias added at the unpack. */
 void zs_conv_sparse_tap_q8__scalar(float *out, const int32_t *idx, const float *val, int n,
                                    const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
@@ -165,8 +167,8 @@ void zs_conv_sparse_tap_q8__scalar(float *out, const int32_t *idx, const float *
     else zs_conv_lists_at(p, scratch, &ps, &pw, &pv);
     const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
     const int P = Ho * Wo;
-    for (int q = 0; q < P; q++)
-        for (int o = 0; o < Cop; o++) scratch[(size_t)q * Cop + o] = o < p->Co ? p->qbias[o] : 0.0f;
+    const float qa = p->qact ? zs_conv_quantize_inputs(pv, ps[H * W]) : 1.0f;
+    memset(scratch, 0, sizeof(float) * (size_t)P * Cop);
     for (int ky = 0; ky < Kh; ky++)
         for (int kx = 0; kx < Kw; kx++) {
             const int8_t *wt = p->wq + (size_t)(ky * Kw + kx) * Cop;
@@ -182,7 +184,43 @@ void zs_conv_sparse_tap_q8__scalar(float *out, const int32_t *idx, const float *
                 }
             }
         }
-    zs_conv_unpack_acc_scaled(out, scratch, p->Co, P, Cop, p->qscale);
+    zs_conv_unpack_acc_scaled(out, scratch, p->Co, P, Cop, p->qscale, qa, p->bias);
+}
+
+/* conv_sparse_vnni, the reference: the 4-channel groups of conv_pos_groups
+ * (idx must be NULL: the groups are in scratch) on the rows of wq4, int32
+ * sums, then conv_sparse_tap_q8's unpack. */
+void zs_conv_sparse_vnni__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                 const zs_conv_scatter *p, float *scratch) {
+    (void)idx; (void)val; (void)n;
+    int32_t *gs, *gw;
+    uint32_t *gv;
+    float qa;
+    zs_conv_groups_at(p, scratch, &gs, &gw, &gv, &qa);
+    const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
+    const int P = Ho * Wo;
+    int32_t *acc = (int32_t *)scratch;
+    memset(acc, 0, sizeof(int32_t) * (size_t)P * Cop);
+    for (int ky = 0; ky < Kh; ky++)
+        for (int kx = 0; kx < Kw; kx++)
+            for (int oy = 0; oy < Ho; oy++) {
+                int iy = oy + ky - pad;
+                if (iy < 0 || iy >= H) continue;
+                for (int ox = 0; ox < Wo; ox++) {
+                    int ix = ox + kx - pad;
+                    if (ix < 0 || ix >= W) continue;
+                    int32_t *a = acc + ((size_t)oy * Wo + ox) * Cop;
+                    for (int s = gs[iy * W + ix]; s < gs[iy * W + ix + 1]; s++) {
+                        const int8_t *row = p->wq4 + 4 * ((ptrdiff_t)gw[s] + (ptrdiff_t)(ky * Kw + pad - ox) * Cop);
+                        for (int o = 0; o < Cop; o++)
+                            for (int i = 0; i < 4; i++) a[o] += (int32_t)((gv[s] >> (8 * i)) & 255u) * row[4 * o + i];
+                    }
+                }
+            }
+    for (int o = 0; o < p->Co; o++) {
+        const float sc = qa * p->qscale[o];
+        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = (float)acc[(size_t)q * Cop + o] * sc + p->bias[o];
+    }
 }
 
 /* conv_sparse_routed: conv_routed_kern.h on "vectors" of one float, each

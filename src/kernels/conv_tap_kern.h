@@ -27,13 +27,17 @@
 #define CT_UNPACK zs_conv_unpack_acc
 #endif
 /* the weight rows: fp32 (wvec) unless the includer defines CT_LOADW (the
- * CT_VL weights at element offset o of a row) and CT_BIAS (conv_sparse_tap_q8:
- * int8 rows, qbias) */
+ * CT_VL weights at element offset o of a row), CT_BIASV (the sums' start:
+ * CT_VL channels from off, rem of them real), CT_PREP (run on the input
+ * lists pv before the sums), CT_CHUNK (a name for the chunk function) and
+ * CT_WROWS (the rows' array, for the prefetch): conv_sparse_tap_q8 (int8
+ * rows, sums from 0, inputs quantised, scale and bias at the unpack) */
 #ifndef CT_LOADW
 #define CT_LOADW(o) CT_LOAD(p->wvec + (o))
-#define CT_BIAS bias
+#define CT_BIASV(off, rem) CT_LOADT(p->bias + (off), (rem))
+#define CT_PREP
 #define CT_CHUNK ct_chunk
-#define CT_WROWS wvec /* the rows' array (prefetch) */
+#define CT_WROWS wvec
 #endif
 
 #ifndef CT_RUN_ONCE
@@ -73,7 +77,7 @@ static inline __attribute__((always_inline)) void CT_CHUNK(float *restrict acc, 
     const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
     ct_v b[64 / CT_VL];
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; j++) b[j] = CT_LOADT(p->CT_BIAS + co0 + CT_VL * j, p->Co - co0 - CT_VL * j);
+    for (int j = 0; j < NV; j++) b[j] = CT_BIASV(co0 + CT_VL * j, p->Co - co0 - CT_VL * j);
     for (int ky = 0; ky < Kh; ky++) {
         const int oy0 = pad - ky > 0 ? pad - ky : 0, oy1 = H + pad - ky < Ho ? H + pad - ky : Ho;
         for (int kx0 = 0; kx0 < Kw; kx0 += G) {
@@ -150,12 +154,13 @@ void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
     float *pv;
     if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
     else zs_conv_lists_at(p, scratch, &ps, &pw, &pv); /* conv_pos_lists ran */
+    CT_PREP
     /* Cop: a multiple of 16; chunks of CH vectors = 64 channels */
     const int P = p->Ho * p->Wo, Cop = p->Cop, nv = Cop / CT_VL, CH = 64 / CT_VL;
     const int G = p->kx_group > 1 && p->kx_group <= p->Kw ? p->kx_group : 1, init = p->pad == 0;
     if (!init)
         for (int j = 0; j < nv; j++) {
-            ct_v b = CT_LOADT(p->CT_BIAS + CT_VL * j, p->Co - CT_VL * j);
+            ct_v b = CT_BIASV(CT_VL * j, p->Co - CT_VL * j);
             for (int q = 0; q < P; q++) CT_STORE(scratch + (size_t)q * Cop + CT_VL * j, b);
         }
     for (int c = 0; c < nv; c += CH) {
@@ -172,7 +177,8 @@ void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
 #undef CT_ACC_OUT
 #undef CT_STEP
 #undef CT_LOADW
-#undef CT_BIAS
+#undef CT_BIASV
+#undef CT_PREP
 #undef CT_CHUNK
 #undef CT_WROWS
 #undef CT_UNPACK

@@ -28,6 +28,7 @@
 #include "zs_internal.h"
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ------------------------------------------------------------ packed formats */
 
@@ -58,12 +59,19 @@ typedef struct zs_conv_scatter {
     float *lw;        /* (nnz)                                                  */
     float *wvec;      /* (Ci*Kh*Kw, Cop), 64-byte aligned                       */
     /* int8 rows (optional, zs_conv_scatter_quantize_q8; wvec freed): wvec's
-     * layout as int8 with one scale per output channel, w ~ qscale[o] * wq;
-     * conv_sparse_tap_q8 sums v * wq from qbias = bias / qscale and scales
-     * each channel's sum once, at the unpack */
+     * layout as int8 with one scale per output channel, w ~ qscale[o] * wq.
+     * With qact the inputs of each sample are quantised too, to integers
+     * u = round(v * 255 / max) in [0, 255] (zs_conv_quantize_inputs: negative
+     * inputs count as 0), so every sum is an exact integer (|sum| < 2^24:
+     * checked at quantisation) whichever kernel and order adds it up;
+     * out = sum * (max / 255 * qscale[o]) + bias[o], a multiply then an add.
+     * conv_sparse_tap_q8 sums in fp32 over (position, channel) lists;
+     * conv_sparse_vnni in int32 over (position, 4-channel group) words with
+     * wq4, the same rows with the 4 input channels of a group innermost */
     int8_t *wq;       /* (Ci*Kh*Kw, Cop), 64-byte aligned                       */
+    int8_t *wq4;      /* (ceil(Ci/4), Kh, Kw, Cop, 4), 64-byte aligned          */
     float *qscale;    /* (Cop), 0 past Co                                       */
-    float *qbias;     /* (Cop)                                                  */
+    int qact;         /* 1: inputs quantised (integer sums), 0: fp32 inputs     */
     uint32_t *cmask;  /* (Ci*Kh*Kw) bit j: the 16 outputs 16j.. have a non-zero
                          weight (block-structured masks skip empty blocks)   */
     int32_t *cy, *cx; /* (H*W) row and column of each input position           */
@@ -242,6 +250,8 @@ typedef int zs_maxpool_winners_fn(int32_t *oidx, float *oval, const int32_t *idx
     X(conv_sparse_pos, zs_conv_sparse_fn, "conv2d sparse in x sparse w: inputs by position, Cout sums in registers") \
     X(conv_sparse_tap, zs_conv_sparse_fn, "conv2d sparse in x sparse w: phases of kx_group taps, one run of inputs per output and phase") \
     X(conv_sparse_tap_q8, zs_conv_sparse_fn, "conv_sparse_tap on int8 rows (one scale per output channel): int8 -> fp32 per row load, fp32 sums, scaled at the unpack") \
+    X(conv_sparse_vnni, zs_conv_sparse_fn, "conv_sparse_tap_q8's integer sums over 4-channel input groups: vpdpbusd (AVX-512 VNNI; elsewhere the reference, never chosen)") \
+    X(conv_pos_groups, zs_conv_pos_lists_fn, "dense map -> quantised non-zero 4-channel groups by position (conv_sparse_vnni's input; AVX2: the reference)") \
     X(conv_pos_lists, zs_conv_pos_lists_fn, "dense map -> non-zeros bucketed by position (conv_sparse_tap's input)") \
     X(conv_sparse_blk, zs_conv_sparse_fn, "conv2d sparse in x block-structured w: input-major, kept 16-channel blocks only") \
     X(conv_sparse_routed, zs_conv_sparse_fn, "conv2d sparse in x routed w: per kernel row and output, one run per input class into the block's registers") \
@@ -363,11 +373,36 @@ static inline void zs_conv_unpack_acc(float *out, const float *acc, int Co, int 
     for (int o = 0; o < Co; o++)
         for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o];
 }
-/* The same, each channel's sums times scale[o] (conv_sparse_tap_q8). */
+/* The same, out = acc * (qa * scale[o]) + bias[o] (conv_sparse_tap_q8). */
 static inline void zs_conv_unpack_acc_scaled(float *out, const float *acc, int Co, int P, int Cop,
-                                             const float *scale) {
-    for (int o = 0; o < Co; o++)
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o] * scale[o];
+                                             const float *scale, float qa, const float *bias) {
+    for (int o = 0; o < Co; o++) {
+        const float s = qa * scale[o];
+        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = acc[(size_t)q * Cop + o] * s + bias[o];
+    }
+}
+/* Quantise a sample's conv inputs in place (qact): v = round(v * 255 / max)
+ * in [0, 255] (negatives 0; round = floor(x + 0.5)); returns max / 255 (1
+ * when no input is positive). conv_pos_groups makes the same integers. */
+float zs_conv_quantize_inputs(float *v, int n);
+/* The u8 input of value x at inverse scale inv = 255 / max (the rounding
+ * every kernel of the int8 path uses). */
+static inline uint32_t zs_conv_q8_input(float x, float inv) {
+    float t = x > 0.0f ? x * inv : 0.0f;
+    t = t < 255.0f ? t : 255.0f;
+    return (uint32_t)(t + 0.5f);
+}
+/* Where conv_pos_groups puts its lists in scratch (zs_conv_lists_at's
+ * regions): gstart (H*W + 1) per position, then the sample's max / 255 as
+ * the float at gstart + H*W + 1; per word its row offset (the group's
+ * g*Kh*Kw*Cop + ix*Cop, like conv_pos_lists' with g for ci) and the 4 u8
+ * inputs of the group, channel 4g + i in byte i. */
+static inline void zs_conv_groups_at(const zs_conv_scatter *p, float *scratch, int32_t **gstart, int32_t **woff,
+                                     uint32_t **gv, float *qa) {
+    float *pv;
+    zs_conv_lists_at(p, scratch, gstart, woff, &pv);
+    *gv = (uint32_t *)pv;
+    if (qa) memcpy(qa, *gstart + (size_t)p->H * p->W + 1, sizeof(float));
 }
 
 /* The ISA-independent part of kwta_select (pack.c): `pass` is the ISA's

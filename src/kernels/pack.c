@@ -119,7 +119,7 @@ void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_c
 void zs_conv_scatter_free(zs_conv_scatter *p) {
     if (!p) return;
     free(p->start); free(p->lco); free(p->lw); zs_free_aligned(p->wvec); free(p->cmask);
-    zs_free_aligned(p->wq); free(p->qscale); free(p->qbias);
+    zs_free_aligned(p->wq); zs_free_aligned(p->wq4); free(p->qscale);
     free(p->cy); free(p->cx); free(p->bias);
     free(p->bstart); free(p->boff); zs_free_aligned(p->bw);
     free(p->rt_cls); free(p->rt_blk); zs_free_aligned(p->rt_w);
@@ -128,28 +128,80 @@ void zs_conv_scatter_free(zs_conv_scatter *p) {
 
 zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p) {
     if (!p->wvec || p->wq) return ZS_ERR(ZS_EINVAL, "conv scatter: no fp32 rows to quantise (or already int8)");
-    const size_t T = (size_t)p->Ci * p->Kh * p->Kw;
-    int8_t *q = zs_alloc_aligned(T * p->Cop, 1);
-    float *sc = calloc((size_t)p->Cop, sizeof(float)), *qb = calloc((size_t)p->Cop, sizeof(float));
-    if (!q || !sc || !qb) {
-        zs_free_aligned(q); free(sc); free(qb);
+    const size_t T = (size_t)p->Ci * p->Kh * p->Kw, KK = (size_t)p->Kh * p->Kw, G4 = ((size_t)p->Ci + 3) / 4;
+    int8_t *q = zs_alloc_aligned(T * p->Cop, 1), *q4 = zs_alloc_aligned(G4 * 4 * KK * p->Cop, 1);
+    float *sc = calloc((size_t)p->Cop, sizeof(float));
+    if (!q || !q4 || !sc) {
+        zs_free_aligned(q); zs_free_aligned(q4); free(sc);
         return ZS_ERR(ZS_ENOMEM, "conv scatter quantise: out of memory");
     }
     for (int o = 0; o < p->Co; o++) {
         float m = 0.0f;
         for (size_t j = 0; j < T; j++) m = fmaxf(m, fabsf(p->wvec[j * p->Cop + o]));
         sc[o] = m > 0.0f ? m / 127.0f : 1.0f;
-        qb[o] = p->bias ? p->bias[o] / sc[o] : 0.0f;
     }
-    for (size_t j = 0; j < T; j++)
-        for (int o = 0; o < p->Cop; o++) {
+    double worst = 0; /* the largest sum of |w| / scale over a channel's weights */
+    for (int o = 0; o < p->Cop; o++) {
+        double a = 0;
+        for (size_t j = 0; j < T; j++) {
             float v = o < p->Co ? nearbyintf(p->wvec[j * p->Cop + o] / sc[o]) : 0.0f;
-            q[j * p->Cop + o] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            q[j * p->Cop + o] = (int8_t)v;
+            a += fabs(v);
         }
+        worst = a > worst ? a : worst;
+    }
+    /* the 4-channel groups' rows, channels past Ci zero */
+    memset(q4, 0, G4 * 4 * KK * p->Cop);
+    for (size_t ci = 0; ci < (size_t)p->Ci; ci++)
+        for (size_t t = 0; t < KK; t++)
+            for (int o = 0; o < p->Cop; o++)
+                q4[(((ci / 4) * KK + t) * p->Cop + o) * 4 + ci % 4] = q[(ci * KK + t) * p->Cop + o];
     zs_free_aligned(p->wvec);
     p->wvec = NULL;
-    p->wq = q; p->qscale = sc; p->qbias = qb;
+    p->wq = q; p->wq4 = q4; p->qscale = sc;
+    /* integer sums stay exact in fp32 (and int32) below 2^24 */
+    p->qact = 255.0 * worst < 16777216.0;
     return ZS_OK;
+}
+
+float zs_conv_quantize_inputs(float *v, int n) {
+    float mx = 0.0f;
+    for (int e = 0; e < n; e++) mx = v[e] > mx ? v[e] : mx;
+    if (!(mx > 0.0f)) {
+        for (int e = 0; e < n; e++) v[e] = 0.0f;
+        return 1.0f;
+    }
+    const float inv = 255.0f / mx;
+    for (int e = 0; e < n; e++) v[e] = (float)zs_conv_q8_input(v[e], inv);
+    return mx / 255.0f;
+}
+
+/* conv_pos_groups: per position (row-major), the 4-channel groups holding a
+ * non-zero quantised input, groups ascending. */
+int zs_conv_pos_groups__scalar(const float *x, const zs_conv_scatter *p, float *scratch) {
+    const int HW = p->H * p->W, C = p->Ci, G4 = (C + 3) / 4;
+    const int32_t T = p->Kh * p->Kw * p->Cop;
+    int32_t *gs, *gw;
+    uint32_t *gv;
+    zs_conv_groups_at(p, scratch, &gs, &gw, &gv, NULL);
+    float mx = 0.0f;
+    for (size_t i = 0; i < (size_t)C * HW; i++) mx = x[i] > mx ? x[i] : mx;
+    const float inv = mx > 0.0f ? 255.0f / mx : 0.0f, qa = mx > 0.0f ? mx / 255.0f : 1.0f;
+    int m = 0;
+    for (int q = 0; q < HW; q++) {
+        gs[q] = m;
+        for (int g = 0; g < G4; g++) {
+            uint32_t u = 0;
+            for (int i = 0; i < 4 && 4 * g + i < C; i++) u |= zs_conv_q8_input(x[(size_t)(4 * g + i) * HW + q], inv) << (8 * i);
+            if (!u) continue;
+            gw[m] = g * T + p->cx[q] * p->Cop;
+            gv[m++] = u;
+        }
+    }
+    gs[HW] = m;
+    memcpy(gs + HW + 1, &qa, sizeof qa);
+    return m;
 }
 
 zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *bias, int Co, int Ci,

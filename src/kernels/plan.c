@@ -95,7 +95,10 @@ typedef struct stage {
     int conv_g[MAX_ALT];      /* conv: sc.kx_group per alternative (tap) */
     int conv_map[MAX_ALT];    /* conv: lists by conv_pos_lists from the dense
                                  map instead of sparsify + sort (tap)         */
+    zs_conv_pos_lists_fn *lists_alt[MAX_ALT]; /* conv: what makes them (conv_pos_lists,
+                                 or conv_pos_groups for conv_sparse_vnni)     */
     int map_lists;            /* conv: the chosen alternative's conv_map      */
+    zs_conv_pos_lists_fn *lists_fn; /* conv: the chosen alternative's lists_alt */
     int lin_alt[MAX_ALT];     /* linear: list_below per alternative */
     zs_linear_sparse_fn *lin_fn_alt[MAX_ALT]; /* linear: list kernel per alternative */
     const char *alt_name[MAX_ALT];
@@ -326,6 +329,8 @@ static zs_status choose_routed(const zs_kernels *K, stage *s, int n) {
     return ZS_OK;
 }
 
+static void set_alt(stage *s, int a);
+
 static int env_is(const char *name, const char *val) {
     const char *e = getenv(name);
     return e && !strcmp(e, val);
@@ -432,22 +437,35 @@ zs_status zs_plan_build(zs_net *net) {
                      * sparsify list or (dense input map) from conv_pos_lists,
                      * pos, and for block-structured masks blk. (vec sums in
                      * another order.) */
-                    static const char *const tap_names[4][4] = {
+                    static const char *const tap_names[5][4] = {
                         {"conv_sparse_tap g1", "conv_sparse_tap g2", "conv_sparse_tap g3", "conv_sparse_tap row"},
                         {"conv_pos_lists+conv_sparse_tap g1", "conv_pos_lists+conv_sparse_tap g2",
                          "conv_pos_lists+conv_sparse_tap g3", "conv_pos_lists+conv_sparse_tap row"},
                         {"conv_sparse_tap_q8 g1", "conv_sparse_tap_q8 g2", "conv_sparse_tap_q8 g3",
                          "conv_sparse_tap_q8 row"},
                         {"conv_pos_lists+conv_sparse_tap_q8 g1", "conv_pos_lists+conv_sparse_tap_q8 g2",
-                         "conv_pos_lists+conv_sparse_tap_q8 g3", "conv_pos_lists+conv_sparse_tap_q8 row"}};
+                         "conv_pos_lists+conv_sparse_tap_q8 g3", "conv_pos_lists+conv_sparse_tap_q8 row"},
+                        {"conv_pos_groups+conv_sparse_vnni g1", "conv_pos_groups+conv_sparse_vnni g2",
+                         "conv_pos_groups+conv_sparse_vnni g3", "conv_pos_groups+conv_sparse_vnni row"}};
+                    /* int8 rows with integer sums from a dense map, AVX-512
+                     * VNNI: also conv_sparse_vnni on 4-channel groups (the
+                     * same bits: exact integers) */
+                    const int vnni = q8 && from_dense && s->sc.qact && p->K->isa == ZS_ISA_AVX512 &&
+                                     zs_cpu_avx512_vnni();
+                    if (q8 && !vnni) { /* only conv_sparse_vnni reads the groups' rows */
+                        zs_free_aligned(s->sc.wq4);
+                        s->sc.wq4 = NULL;
+                    }
                     int na = 0;
-                    for (int map = 0; map <= from_dense; map++)
+                    for (int map = 0; map <= from_dense + vnni; map++)
                         for (int g = 1; g <= 4; g++) {
                             int kg = g == 4 ? L->kw : g;
                             if (kg > L->kw || (g == 4 && L->kw <= 3)) continue;
-                            s->conv_alt[na] = q8 ? p->K->conv_sparse_tap_q8 : p->K->conv_sparse_tap;
-                            s->conv_g[na] = kg; s->conv_map[na] = map;
-                            s->alt_name[na++] = tap_names[q8 ? map + 2 : map][g - 1];
+                            s->conv_alt[na] = map == 2 ? p->K->conv_sparse_vnni
+                                            : q8 ? p->K->conv_sparse_tap_q8 : p->K->conv_sparse_tap;
+                            s->lists_alt[na] = map == 2 ? p->K->conv_pos_groups : p->K->conv_pos_lists;
+                            s->conv_g[na] = kg; s->conv_map[na] = map > 0;
+                            s->alt_name[na++] = tap_names[map == 2 ? 4 : q8 ? map + 2 : map][g - 1];
                         }
                     if (!q8) {
                         s->conv_alt[na] = p->K->conv_sparse_pos; s->alt_name[na++] = "conv_sparse_pos";
@@ -456,9 +474,7 @@ zs_status zs_plan_build(zs_net *net) {
                         s->conv_alt[na] = p->K->conv_sparse_blk; s->alt_name[na++] = "conv_sparse_blk";
                     }
                     s->n_alt = na;
-                    s->conv_fn = s->conv_alt[0];
-                    s->sc.kx_group = s->conv_g[0];
-                    s->kernel = s->alt_name[0];
+                    set_alt(s, 0);
                 }
                 if ((conv_mode == 4 && !from_dense && !q8) || conv_mode == 7) {
                     /* routed masks: conv_sparse_routed, if it wins at build
@@ -888,7 +904,7 @@ static const float *step(zs_plan *p, int i, const float *cur, int *nlp, float *l
             if (s->dense_above && s->map_lists) {
                 /* the lists straight from the dense map (conv_sparse_tap
                  * reads them in cscratch: idx NULL) */
-                nl = K->conv_pos_lists(cur, &s->sc, p->cscratch);
+                nl = s->lists_fn(cur, &s->sc, p->cscratch);
                 if (nl > s->dense_above && dense_taps(s)) K->conv_dense(dst, cur, &s->taps);
                 else s->sc.prefetch = p->cold, s->conv_fn(dst, NULL, NULL, nl, &s->sc, p->cscratch);
                 nl = 0; /* no list in lidx/lval */
@@ -1075,6 +1091,7 @@ static void set_alt(stage *s, int a) {
         s->conv_fn = s->conv_alt[a];
         s->sc.kx_group = s->conv_g[a];
         s->map_lists = s->conv_map[a];
+        s->lists_fn = s->lists_alt[a];
     } else {
         s->list_below = s->lin_alt[a];
         s->lin_fn = s->lin_fn_alt[a];
@@ -1128,9 +1145,17 @@ static void drop_unused(zs_plan *p) {
                 free(l->bstart); free(l->bo); zs_free_aligned(l->bw);
                 l->bstart = l->bo = NULL; l->bw = NULL;
             }
-        } else if (s->kind == ST_CONV_SPARSE && strcmp(k, "conv_sparse_blk") && s->sc.bstart) {
-            free(s->sc.bstart); free(s->sc.boff); zs_free_aligned(s->sc.bw);
-            s->sc.bstart = s->sc.boff = NULL; s->sc.bw = NULL;
+        } else if (s->kind == ST_CONV_SPARSE) {
+            if (strcmp(k, "conv_sparse_blk") && s->sc.bstart) {
+                free(s->sc.bstart); free(s->sc.boff); zs_free_aligned(s->sc.bw);
+                s->sc.bstart = s->sc.boff = NULL; s->sc.bw = NULL;
+            }
+            /* int8 rows: the layout the winner does not read */
+            if (s->sc.wq && s->sc.wq4) {
+                int8_t **drop = s->conv_fn == p->K->conv_sparse_vnni ? &s->sc.wq : &s->sc.wq4;
+                zs_free_aligned(*drop);
+                *drop = NULL;
+            }
         }
     }
 }
@@ -1319,7 +1344,7 @@ size_t zs_plan_bytes(const zs_net *net) {
         const zs_conv_scatter *c = &s->sc;
         const zs_linear_pack *l = &s->lin;
         b += ub(s->f) + ub(s->invstd) + ub(t->start) + ub(t->off) + ub(t->soff) + ub(t->w) + ub(t->bias);
-        b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->wq) + ub(c->qscale) + ub(c->qbias) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
+        b += ub(c->start) + ub(c->lco) + ub(c->lw) + ub(c->wvec) + ub(c->wq) + ub(c->wq4) + ub(c->qscale) + ub(c->cmask) + ub(c->cy) + ub(c->cx) + ub(c->bias) +
              ub(c->bstart) + ub(c->boff) + ub(c->bw) + ub(c->rt_cls) + ub(c->rt_blk) + ub(c->rt_w);
         if (!l->borrowed) b += ub(l->start) + ub(l->lo) + ub(l->lw); /* else the model's, counted there */
         b += ub(l->bstart) + ub(l->bo) + ub(l->bw) + ub(l->gi) + ub(l->gw) +
