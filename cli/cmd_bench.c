@@ -117,9 +117,9 @@ static void help(void) {
         "  --profile         instead of the rounds: time per stage of the sparse\n"
         "                    model's inference plan, GMAC/s per stage, the CPU's\n"
         "                    measured peak and each stage's floor\n"
-        "  --int8-weights    the sparse model's sparse-input convs on int8 weight rows\n"
-        "                    (one scale per output channel; zs_net_set_int8_weights):\n"
-        "                    smaller and faster, answers not exact\n"
+        "  --int8-weights    the sparse model's sparse-input convs in integers (int8\n"
+        "                    weights, u8 inputs; zs_net_set_int8_weights): smaller\n"
+        "                    and faster, answers not exact\n"
         "  --quick           smoke run: batch 1,16, networks 1,2, threads 1,\n"
         "                    0.05 s per row, 2 rounds\n\n"
         "A missing peer prints \"peer X unavailable: reason\" and is not an error.\n");
@@ -1343,7 +1343,7 @@ int cmd_bench(int argc, char **argv) {
     if (!o.json) {
         printf("zeroskip bench %s: model %s (%s%s%s), dense rows: %s%s\n", zs_version(), src[0].spec, src[0].arch_name,
                src[0].is_preset ? ", preset: untrained" : "",
-               o.int8_weights ? ", int8 weight rows in its sparse-input convs: not exact" : "", src[1].spec,
+               o.int8_weights ? ", sparse-input convs in int8 (--int8-weights): not exact" : "", src[1].spec,
                !strcmp(src[1].spec, src[0].spec) ? " on the dense path" : "");
         printf("cpu: %s, %d online CPUs, isa %s (active %s); networks i>0: copies of network 0\n", cpu,
                cli_online_cpus(), zs_isa_name(zs_isa_cpu()), zs_isa_name(zs_isa_active()));
@@ -1356,7 +1356,7 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddStringToObject(root, "zeroskip_version", zs_version());
     cJSON_AddStringToObject(root, "model", src[0].spec);
     cJSON_AddStringToObject(root, "arch", src[0].arch_name);
-    cJSON_AddStringToObject(root, "weights", o.int8_weights ? "int8 rows in sparse-input convs" : "fp32");
+    cJSON_AddStringToObject(root, "weights", o.int8_weights ? "sparse-input convs in int8 (int8 weights, u8 inputs)" : "fp32");
     cJSON_AddStringToObject(root, "dense_model", src[1].spec);
     cJSON_AddStringToObject(root, "cpu", cpu);
     cJSON_AddNumberToObject(root, "online_cpus", cli_online_cpus());

@@ -19,7 +19,7 @@ int cmd_eval(int argc, char **argv) {
             printf("usage: %s\n\nEvaluate a model in inference mode: accuracy, mean NLL, per-class accuracy\n"
                    "and the confusion matrix (rows: true class, columns: predicted).\n"
                    "  --dense   run the dense reference path instead of the sparse kernels\n"
-                   "  --int8-weights  sparse-input convs on int8 rows (one scale per output channel):\n"
+                   "  --int8-weights  sparse-input convs in integers (int8 weights, u8 inputs):\n"
                    "            smaller and faster, not exact (zs_net_set_int8_weights)\n"
                    "  --json    machine-readable output\n"
                    "  --predictions FILE.csv   one line per sample: index,label,predicted,confidence\n"

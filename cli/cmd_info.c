@@ -16,9 +16,9 @@ int cmd_info(int argc, char **argv) {
                    "non-zeros and bytes of a model file or a preset (the file's size and the\n"
                    "bytes the loaded network holds in memory); --kernels lists the\n"
                    "kernels this CPU runs (override with ZS_ISA=scalar|avx2|avx512).\n"
-                   "--int8-weights: the inference plan with int8 weight rows in its sparse-input\n"
-                   "convs (zs_net_set_int8_weights), as `eval`, `listen` and `bench` run it\n"
-                   "with that option.\n", USAGE);
+                   "--int8-weights: the inference plan with its sparse-input convs in int8\n"
+                   "(zs_net_set_int8_weights), as `eval`, `listen` and `bench` run it with that\n"
+                   "option (built now: before its kernel choice, both int8 layouts held).\n", USAGE);
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--kernels")) { kernels = 1; continue; }
@@ -51,7 +51,7 @@ int cmd_info(int argc, char **argv) {
         printf("in memory: model %zu bytes (sparse layers packed: kept values + indices; other parameters, "
                "BN/duty state; allocations measured), inference plan %zu bytes; per-sample scratch %zu bytes "
                "(one per executor: per serving thread, shared by its networks)%s\n", model_b, plan_b, scratch_b,
-               i8 ? "; the plan's sparse-input convs on int8 rows" : "");
+               i8 ? "; the plan's sparse-input convs in int8, before its kernel choice" : "");
     else
         printf("in memory: %s\n", zs_last_error());
     if (kernels) {

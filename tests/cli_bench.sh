@@ -62,9 +62,9 @@ grep -q '^inputs: 256 samples from bench/data/gsc_test_256.safetensors (real log
     && ok || bad "default inputs are the real features"
 grep -qE "^  sparse +models/gsc-sparse.safetensors +$(wc -c <models/gsc-sparse.safetensors) " "$T/out" \
     && ok || bad "default model: the shipped file, its bytes on disk"
-# --int8-weights: said in the header, and the plan measured smaller (conv2's int8 rows)
+# --int8-weights: said in the header, and the plan measured smaller (conv2 in int8)
 expect_rc 0 "" "$ZS" bench --quick --modes sparse --networks 1 --batch 1 --int8-weights
-grep -q '^zeroskip bench .*int8 weight rows in its sparse-input convs: not exact' "$T/out" && ok || bad "--int8-weights in the header"
+grep -q '^zeroskip bench .*sparse-input convs in int8 (--int8-weights): not exact' "$T/out" && ok || bad "--int8-weights in the header"
 awk '/^  sparse +models\/gsc-sparse/ { found = 1; ok = $5 > 0 && $5 < 200000 } END { exit !(found && ok) }' "$T/out" \
     && ok || bad "--int8-weights: the plan below 200,000 bytes"
 expect_rc 1 "" "$ZS" bench --quick --model mnist-sparse-mlp --networks 1 --batch 1

@@ -99,7 +99,7 @@ expect_rc 2 "" "$ZS" listen --model "$T/m.st" --int16 "$D/yes_1000ms.wav"
 "$ZS" listen --model models/gsc-sparse.safetensors $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l32"
 "$ZS" listen --model models/gsc-sparse.safetensors --int16 --calib models/calib-gsc-train.safetensors $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l16"
 [ -s "$T/l32" ] && [ "$(wc -l <"$T/l32")" -eq 6 ] && cmp -s "$T/l32" "$T/l16" && ok || bad "listen --int16: labels as fp32 on the six clips"
-# int8 weight rows (zs_net_set_int8_weights): the same labels on the six clips
+# the int8 path (zs_net_set_int8_weights): the same labels on the six clips
 "$ZS" listen --model models/gsc-sparse.safetensors --int8-weights $D/*.wav 2>/dev/null | cut -f1,2 >"$T/l8w"
 cmp -s "$T/l32" "$T/l8w" && ok || bad "listen --int8-weights: labels as fp32 on the six clips"
 expect_rc 2 "" "$ZS" listen --model "$T/m.st" --int8 --calib models/calib-gsc-train.safetensors --int8-weights "$D/yes_1000ms.wav"

@@ -133,9 +133,9 @@ check(np.array_equal(m.predict(X), lp.argmax(1)), "predict")
 m.set_int8_weights(True)
 lq = m.infer(X)
 check(lq.shape == lp.shape and np.array_equal(lq.argmax(1), lp.argmax(1)) and not np.array_equal(lq, lp),
-      "int8 weight rows: other log-probs, the same answers on these clips")
+      "int8 path: other log-probs, the same answers on these clips")
 m.set_int8_weights(False)
-check(np.array_equal(m.infer(X), lp), "int8 weight rows off: the fp32 bits again")
+check(np.array_equal(m.infer(X), lp), "int8 path off: the fp32 bits again")
 
 # ---- errors: ZeroskipError with the library's message -----------------------
 raises(lambda: zs.Model.load("/nonexistent/m.safetensors"), "ZS_EIO", "/nonexistent/m.safetensors", "load missing file")

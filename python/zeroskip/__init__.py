@@ -269,9 +269,9 @@ class Model:
         lib().zs_net_set_dense(self._net, 1 if dense else 0)
 
     def set_int8_weights(self, on=True):
-        """Hold conv2's weights as int8 rows in the inference plan (one scale
-        per output channel): smaller and faster, not exact (top-1 as fp32 on
-        99.75 % of the test split); the model and training are unchanged."""
+        """Run conv2 in integers (int8 weights, u8 inputs, exact integer sums):
+        smaller and faster, not exact (top-1 as fp32 on 99.8 % of the test
+        split); the model and training are unchanged."""
         lib().zs_net_set_int8_weights(self._net, 1 if on else 0)
 
     # -- saving -----------------------------------------------------------
