@@ -18,7 +18,8 @@ int cmd_info(int argc, char **argv) {
                    "kernels this CPU runs (override with ZS_ISA=scalar|avx2|avx512).\n"
                    "--int8-weights: the inference plan with its sparse-input convs in int8\n"
                    "(zs_net_set_int8_weights), as `eval`, `listen` and `bench` run it with that\n"
-                   "option (built now: before its kernel choice, both int8 layouts held).\n", USAGE);
+                   "option (built now: before its kernel choice, which with AVX-512 VNNI keeps\n"
+                   "one of two int8 layouts).\n", USAGE);
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--kernels")) { kernels = 1; continue; }

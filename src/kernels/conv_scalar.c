@@ -126,33 +126,44 @@ int zs_conv_pos_lists__scalar(const float *x, const zs_conv_scatter *p, float *s
 }
 
 /* Tap-major (conv_sparse_tap): taps outermost, then output positions, then
- * the inputs at the tap's position; channel-last accumulator. idx NULL: the
- * lists of conv_pos_lists are in scratch. */
-void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val, int n,
-                                const zs_conv_scatter *p, float *scratch) {
-    int32_t *ps, *pw;
-    float *pv;
-    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
-    else zs_conv_lists_at(p, scratch, &ps, &pw, &pv);
+ * the inputs at the tap's position, into the channel-last accumulator acc
+ * (filled by the caller); the rows are p->wvec, or p->wq when it is NULL. */
+static void tap_sums(float *acc, const int32_t *ps, const int32_t *pw, const float *pv, const zs_conv_scatter *p) {
     const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
-    const int P = Ho * Wo;
-    for (int q = 0; q < P; q++)
-        for (int o = 0; o < Cop; o++) scratch[(size_t)q * Cop + o] = o < p->Co ? p->bias[o] : 0.0f;
     for (int ky = 0; ky < Kh; ky++)
         for (int kx = 0; kx < Kw; kx++) {
-            const float *wt = p->wvec + (size_t)(ky * Kw + kx) * Cop;
+            const ptrdiff_t t0 = (ptrdiff_t)(ky * Kw + kx) * Cop;
             for (int oy = 0; oy < Ho; oy++) {
                 int iy = oy + ky - pad;
                 if (iy < 0 || iy >= H) continue;
                 for (int ox = 0; ox < Wo; ox++) {
                     int ix = ox + kx - pad;
                     if (ix < 0 || ix >= W) continue;
-                    float *a = scratch + ((size_t)oy * Wo + ox) * Cop;
-                    for (int s = ps[iy * W + ix]; s < ps[iy * W + ix + 1]; s++)
-                        for (int o = 0; o < Cop; o++) a[o] += pv[s] * wt[pw[s] - ix * Cop + o];
+                    float *a = acc + ((size_t)oy * Wo + ox) * Cop;
+                    for (int s = ps[iy * W + ix]; s < ps[iy * W + ix + 1]; s++) {
+                        const ptrdiff_t r = t0 + pw[s] - (ptrdiff_t)ix * Cop;
+                        if (p->wvec)
+                            for (int o = 0; o < Cop; o++) a[o] += pv[s] * p->wvec[r + o];
+                        else
+                            for (int o = 0; o < Cop; o++) a[o] += pv[s] * (float)p->wq[r + o];
+                    }
                 }
             }
         }
+}
+
+/* conv_sparse_tap: sums from the bias. idx NULL: the lists of
+ * conv_pos_lists are in scratch. */
+void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val, int n,
+                                const zs_conv_scatter *p, float *scratch) {
+    int32_t *ps, *pw;
+    float *pv;
+    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
+    else zs_conv_lists_at(p, scratch, &ps, &pw, &pv);
+    const int P = p->Ho * p->Wo, Cop = p->Cop;
+    for (int q = 0; q < P; q++)
+        for (int o = 0; o < Cop; o++) scratch[(size_t)q * Cop + o] = o < p->Co ? p->bias[o] : 0.0f;
+    tap_sums(scratch, ps, pw, pv, p);
     zs_conv_unpack_acc(out, scratch, p->Co, P, Cop);
 }
 
@@ -165,25 +176,10 @@ void zs_conv_sparse_tap_q8__scalar(float *out, const int32_t *idx, const float *
     float *pv;
     if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
     else zs_conv_lists_at(p, scratch, &ps, &pw, &pv);
-    const int Ho = p->Ho, Wo = p->Wo, H = p->H, W = p->W, Kh = p->Kh, Kw = p->Kw, pad = p->pad, Cop = p->Cop;
-    const int P = Ho * Wo;
-    const float qa = p->qact ? zs_conv_quantize_inputs(pv, ps[H * W]) : 1.0f;
+    const int P = p->Ho * p->Wo, Cop = p->Cop;
+    const float qa = p->qact ? zs_conv_quantize_inputs(pv, ps[p->H * p->W]) : 1.0f;
     memset(scratch, 0, sizeof(float) * (size_t)P * Cop);
-    for (int ky = 0; ky < Kh; ky++)
-        for (int kx = 0; kx < Kw; kx++) {
-            const int8_t *wt = p->wq + (size_t)(ky * Kw + kx) * Cop;
-            for (int oy = 0; oy < Ho; oy++) {
-                int iy = oy + ky - pad;
-                if (iy < 0 || iy >= H) continue;
-                for (int ox = 0; ox < Wo; ox++) {
-                    int ix = ox + kx - pad;
-                    if (ix < 0 || ix >= W) continue;
-                    float *a = scratch + ((size_t)oy * Wo + ox) * Cop;
-                    for (int s = ps[iy * W + ix]; s < ps[iy * W + ix + 1]; s++)
-                        for (int o = 0; o < Cop; o++) a[o] += pv[s] * (float)wt[pw[s] - ix * Cop + o];
-                }
-            }
-        }
+    tap_sums(scratch, ps, pw, pv, p);
     zs_conv_unpack_acc_scaled(out, scratch, p->Co, P, Cop, p->qscale, qa, p->bias);
 }
 
