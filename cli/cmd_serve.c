@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 static const char *USAGE =
-    "zeroskip serve --model M [--socket PATH] [--lr F] [--layers N] [--steps N]";
+    "zeroskip serve --model M [--socket PATH] [--lr F] [--layers N] [--steps N] [--int8-weights]";
 
 static const char *HELP =
     "Serve a model that keeps learning: one request per line on stdin (and on\n"
@@ -52,7 +52,10 @@ static const char *HELP =
     "                  then runs until `quit` (or a signal), not until stdin ends\n"
     "  --lr F (0.01)   learning rate of each learn step\n"
     "  --layers N (2)  linear layers that learn, counted from the output\n"
-    "  --steps N (1)   SGD steps per learn request\n";
+    "  --steps N (1)   SGD steps per learn request\n"
+    "  --int8-weights  answer `listen` on the int8 path (conv2 in integers:\n"
+    "                  smaller and faster, not exact; zs_net_set_int8_weights);\n"
+    "                  learning and `save` are unchanged\n";
 
 #define MAX_LINE 4096
 
@@ -464,11 +467,17 @@ int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *sock_path = NULL, *v;
     double lr = 0.01;
     long layers = 2, steps = 1;
+    int i8w = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s\n\n%s", USAGE, HELP);
             return EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--int8-weights")) {
+            if (i8w) return cli_usage("serve", USAGE, "--int8-weights given twice");
+            i8w = 1;
+            continue;
         }
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
         if (OPT("--model")) { if (r < 0) return EXIT_USAGE; model_path = v; }
@@ -488,6 +497,7 @@ int cmd_serve(int argc, char **argv) {
     sv.steps = (int)steps;
     zs_status st = zs_net_load(&sv.learner, model_path);
     if (st) return cli_fail_file("serve", model_path, st);
+    zs_net_set_int8_weights(sv.learner, i8w); /* the snapshots are clones: they keep it */
     int c, h, w;
     zs_net_input_shape(sv.learner, &c, &h, &w);
     if (c != 1 || h != ZS_N_MELS || w != ZS_N_FRAMES) {

@@ -414,7 +414,8 @@ zs_status zs_net_fit_class(zs_net *net, int k, const float *x, const int32_t *y,
                            const float *xc, const int32_t *yc, int nc, const zs_fit_class_opts *opts,
                            zs_fit_class_report *rep);
 /* A deep copy (architecture, labels, weights, masks, BatchNorm statistics,
- * duty cycles, boost state, momenta, step count) into a new network: what a
+ * duty cycles, boost state, momenta, step count, the dense and int8-path
+ * settings) into a new network: what a
  * server publishes as an immutable snapshot while it learns on the
  * original. Without momenta in `src` the copy is held as a loaded model is
  * (sparse layers packed). `src` is only read, so several threads may clone it at once

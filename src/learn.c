@@ -414,6 +414,7 @@ static void copy_net_state(zs_net *d, const zs_net *s) {
     d->train_rng = s->train_rng;
     d->drop_rng = s->drop_rng;
     d->dense = s->dense;
+    d->int8_weights = s->int8_weights;
 }
 
 zs_status zs_net_clone(const zs_net *src, zs_net **out) {

@@ -79,6 +79,19 @@ check "saved model answers as the server did" "$PY" -c '
 import json,sys
 a=json.loads(open(sys.argv[1]).read().splitlines()[5]); b=json.loads(open(sys.argv[2]).read())
 sys.exit(0 if abs(a["confidence"]-b["confidence"])<1e-6 else 1)' "$T/out" "$T/l"
+# --int8-weights: the same requests answered on the int8 path (snapshots
+# keep it): the same labels, learning as before, other confidences
+"$ZS" serve --model "$M" --int8-weights <"$T/req" >"$T/out8" 2>/dev/null
+check "serve --int8-weights: 19 answers" [ "$(wc -l <"$T/out8")" -eq 19 ]
+same=1
+for n in 1 2 3 4 5 6 7 8; do [ "$(jget "$T/out8" $n label)" = "$(jget "$T/out" $n label)" ] || same=0; done
+check "serve --int8-weights: the fp32 labels, the new word learned" [ $same -eq 1 ] && [ "$(jget "$T/out8" 6 label)" = "yes" ]
+check "serve --int8-weights: answers from the int8 plan (other confidences)" "$PY" -c '
+import json,sys
+a=[json.loads(l) for l in open(sys.argv[1])]; b=[json.loads(l) for l in open(sys.argv[2])]
+sys.exit(0 if any(a[i]["confidence"] != b[i]["confidence"] for i in (0, 1, 6, 7)) else 1)' "$T/out" "$T/out8"
+"$ZS" serve --model "$M" --int8-weights --int8-weights </dev/null >/dev/null 2>&1
+check "serve --int8-weights twice: usage (2)" [ $? -eq 2 ]
 # quit stops early
 printf 'stats\nquit\nstats\n' | "$ZS" serve --model "$M" >"$T/q" 2>&1
 check "quit answers and stops the server" [ "$(wc -l <"$T/q")" -eq 2 ] && grep -q '"cmd":"quit"' "$T/q"
