@@ -152,7 +152,7 @@ static void conv_sparse_case(zs_conv_sparse_fn *fn, const char *name, int list, 
                 CHECK(zs_conv_scatter_pack(&p, w, b, Co, Ci, Kh, Kw, H, W, pad, list, vec) == ZS_OK, "pack");
                 if (blk) CHECK(zs_conv_scatter_pack_blocks(&p, NULL) == ZS_OK, "pack blocks");
                 if (q8) {
-                    CHECK(zs_conv_scatter_quantize_q8(&p) == ZS_OK && p.wq && !p.wvec, "quantise");
+                    CHECK(zs_conv_scatter_quantize_q8(&p, 0) == ZS_OK && p.wq && !p.wvec, "quantise");
                     int qbad = 0;
                     for (int o = 0; o < Co; o++) {
                         for (int j = 0; j < fan; j++) {
@@ -383,7 +383,7 @@ static void test_conv_sparse_vnni(const zs_kernels *K) {
             conv_case c;
             conv_case_make(&c, shapes[sh], densities[d]);
             zs_conv_scatter *p = &c.p;
-            CHECK(zs_conv_scatter_quantize_q8(p) == ZS_OK && p->qact && p->wq4, "quantise");
+            CHECK(zs_conv_scatter_quantize_q8(p, 1) == ZS_OK && p->qact && p->wq4, "quantise");
             float *s1 = falloc(zs_conv_sparse_scratch(p)), *s2 = falloc(zs_conv_sparse_scratch(p));
             const size_t on = (size_t)c.Co * c.Ho * c.Wo;
             p->kx_group = 0;
@@ -441,7 +441,7 @@ static void test_conv_pos_lists(const zs_kernels *K) {
              * from conv_pos_lists, and for every kx_group */
             zs_conv_scatter q;
             CHECK(zs_conv_scatter_pack(&q, c.w, c.b, Co, Ci, c.Kh, Kw, H, W, c.pad, 0, 1) == ZS_OK &&
-                      zs_conv_scatter_quantize_q8(&q) == ZS_OK,
+                      zs_conv_scatter_quantize_q8(&q, 0) == ZS_OK,
                   "pack + quantise");
             float *o0 = falloc((size_t)Co * Ho * Wo);
             q.kx_group = 0;

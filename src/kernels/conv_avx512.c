@@ -219,7 +219,8 @@ int zs_conv_pos_groups__avx512(const float *x, const zs_conv_scatter *p, float *
     for (; i + 16 <= N; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
     mv = _mm512_max_ps(mv, _mm512_maskz_loadu_ps(tail16((int)(N - i)), x + i));
     const float mx = _mm512_reduce_max_ps(mv);
-    const float inv = mx > 0.0f ? 255.0f / mx : 0.0f, qa = mx > 0.0f ? mx / 255.0f : 1.0f;
+    float inv;
+    const float qa = zs_conv_q8_scale(mx, &inv);
     const __m512 vinv = _mm512_set1_ps(inv), v255 = _mm512_set1_ps(255.0f), half = _mm512_set1_ps(0.5f);
     const __m512i gT = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                           _mm512_set1_epi32(T));
@@ -350,8 +351,9 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
 
 /* conv_sparse_vnni: conv_sparse_tap's phases (kx_group taps along a kernel
  * row) over conv_pos_groups' 4-channel words, one vpdpbusd per 16 outputs
- * (4 products each), int32 sums, two outputs per pass; then the sums to
- * fp32 and conv_sparse_tap_q8's unpack (the same bits: exact integers).
+ * (4 products each), int32 sums, one output position per pass; then the
+ * sums to fp32 and conv_sparse_tap_q8's unpack (the same bits: exact
+ * integers).
  * Without VNNI on this CPU: the reference. */
 static inline __attribute__((always_inline, target("avx512vnni"))) void
 vn_chunk(int32_t *restrict acc, const int32_t *restrict gs, const int32_t *restrict gw, const uint32_t *restrict gv,
@@ -368,16 +370,15 @@ vn_chunk(int32_t *restrict acc, const int32_t *restrict gs, const int32_t *restr
                  * gw[s] + (ky * Kw + pad - ox) * Cop, channels from co0 */
                 const int8_t *wb = p->wq4 + 4 * ((ptrdiff_t)(ky * Kw + pad) * Cop + co0);
                 for (int ox = 0; ox < Wo; ox++) {
-                    int lo = ox + kx0 - pad, hi = lo + g;
-                    lo = lo > 0 ? lo : 0;
-                    hi = hi < W ? hi : W;
-                    if (hi <= lo || pr[lo] == pr[hi]) continue;
+                    int s0, s1;
+                    ct_run(pr, ox, kx0, g, pad, W, &s0, &s1); /* conv_tap_kern.h */
+                    if (s0 == s1) continue;
                     int32_t *a = ar + (size_t)ox * Cop;
                     const int8_t *wo = wb - 4 * (ptrdiff_t)ox * Cop;
                     __m512i r[4];
 #pragma GCC unroll 4
                     for (int j = 0; j < NV; j++) r[j] = _mm512_load_si512(a + 16 * j);
-                    for (int s = pr[lo]; s < pr[hi]; s++) {
+                    for (int s = s0; s < s1; s++) {
                         const __m512i v = _mm512_set1_epi32((int)gv[s]);
                         const int8_t *w = wo + 4 * (ptrdiff_t)gw[s];
 #pragma GCC unroll 4

@@ -385,6 +385,13 @@ static inline void zs_conv_unpack_acc_scaled(float *out, const float *acc, int C
  * in [0, 255] (negatives 0; round = floor(x + 0.5)); returns max / 255 (1
  * when no input is positive). conv_pos_groups makes the same integers. */
 float zs_conv_quantize_inputs(float *v, int n);
+/* A sample's input scale from its largest input mx: returns max / 255 (1
+ * when no input is positive) and sets *inv = 255 / max (0 then), the one
+ * computation every quantiser of the int8 path uses. */
+static inline float zs_conv_q8_scale(float mx, float *inv) {
+    *inv = mx > 0.0f ? 255.0f / mx : 0.0f;
+    return mx > 0.0f ? mx / 255.0f : 1.0f;
+}
 /* The u8 input of value x at inverse scale inv = 255 / max (the rounding
  * every kernel of the int8 path uses). */
 static inline uint32_t zs_conv_q8_input(float x, float inv) {
@@ -489,10 +496,11 @@ zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *
 void zs_conv_scatter_free(zs_conv_scatter *p);
 /* Requantise a packed scatter's vec layout (wvec) to int8 rows: per output
  * channel o, qscale[o] = max |w[o]| / 127 (1 for a channel without a
- * weight), wq = w / qscale rounded to nearest (even), qbias = bias /
- * qscale; wvec is freed (the kernels that read it no longer apply; only
- * conv_sparse_tap_q8 does). */
-zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p);
+ * weight), wq = w / qscale rounded to nearest (even); with groups also
+ * wq4 (conv_sparse_vnni's layout); qact as above. wvec is freed (the
+ * kernels that read it no longer apply; conv_sparse_tap_q8 and
+ * conv_sparse_vnni do). */
+zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p, int groups);
 /* Pack linear weights w (O, I); want: ZS_LIN_* bits (list, blocks, dense,
  * gather, expand = the list and its expand index); the list needs
  * O <= 65536. */

@@ -126,12 +126,12 @@ void zs_conv_scatter_free(zs_conv_scatter *p) {
     memset(p, 0, sizeof *p);
 }
 
-zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p) {
+zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p, int groups) {
     if (!p->wvec || p->wq) return ZS_ERR(ZS_EINVAL, "conv scatter: no fp32 rows to quantise (or already int8)");
     const size_t T = (size_t)p->Ci * p->Kh * p->Kw, KK = (size_t)p->Kh * p->Kw, G4 = ((size_t)p->Ci + 3) / 4;
-    int8_t *q = zs_alloc_aligned(T * p->Cop, 1), *q4 = zs_alloc_aligned(G4 * 4 * KK * p->Cop, 1);
+    int8_t *q = zs_alloc_aligned(T * p->Cop, 1), *q4 = groups ? zs_alloc_aligned(G4 * 4 * KK * p->Cop, 1) : NULL;
     float *sc = calloc((size_t)p->Cop, sizeof(float));
-    if (!q || !q4 || !sc) {
+    if (!q || (groups && !q4) || !sc) {
         zs_free_aligned(q); zs_free_aligned(q4); free(sc);
         return ZS_ERR(ZS_ENOMEM, "conv scatter quantise: out of memory");
     }
@@ -152,8 +152,8 @@ zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p) {
         worst = a > worst ? a : worst;
     }
     /* the 4-channel groups' rows, channels past Ci zero */
-    memset(q4, 0, G4 * 4 * KK * p->Cop);
-    for (size_t ci = 0; ci < (size_t)p->Ci; ci++)
+    if (q4) memset(q4, 0, G4 * 4 * KK * p->Cop);
+    for (size_t ci = 0; ci < (size_t)p->Ci && q4; ci++)
         for (size_t t = 0; t < KK; t++)
             for (int o = 0; o < p->Cop; o++)
                 q4[(((ci / 4) * KK + t) * p->Cop + o) * 4 + ci % 4] = q[(ci * KK + t) * p->Cop + o];
@@ -168,13 +168,10 @@ zs_status zs_conv_scatter_quantize_q8(zs_conv_scatter *p) {
 float zs_conv_quantize_inputs(float *v, int n) {
     float mx = 0.0f;
     for (int e = 0; e < n; e++) mx = v[e] > mx ? v[e] : mx;
-    if (!(mx > 0.0f)) {
-        for (int e = 0; e < n; e++) v[e] = 0.0f;
-        return 1.0f;
-    }
-    const float inv = 255.0f / mx;
-    for (int e = 0; e < n; e++) v[e] = (float)zs_conv_q8_input(v[e], inv);
-    return mx / 255.0f;
+    float inv;
+    const float qa = zs_conv_q8_scale(mx, &inv);
+    for (int e = 0; e < n; e++) v[e] = (float)zs_conv_q8_input(v[e], inv); /* all 0 when inv is */
+    return qa;
 }
 
 /* conv_pos_groups: per position (row-major), the 4-channel groups holding a
@@ -187,7 +184,8 @@ int zs_conv_pos_groups__scalar(const float *x, const zs_conv_scatter *p, float *
     zs_conv_groups_at(p, scratch, &gs, &gw, &gv, NULL);
     float mx = 0.0f;
     for (size_t i = 0; i < (size_t)C * HW; i++) mx = x[i] > mx ? x[i] : mx;
-    const float inv = mx > 0.0f ? 255.0f / mx : 0.0f, qa = mx > 0.0f ? mx / 255.0f : 1.0f;
+    float inv;
+    const float qa = zs_conv_q8_scale(mx, &inv);
     int m = 0;
     for (int q = 0; q < HW; q++) {
         gs[q] = m;

@@ -406,11 +406,18 @@ zs_status zs_plan_build(zs_net *net) {
                 ZS_TRY(zs_conv_scatter_pack(&s->sc, fw, fb, L->out_c, C, L->kh, L->kw, H, W, L->pad,
                                             conv_mode == 2, conv_mode != 2));
                 int mode = conv_mode;
+                /* int8 rows (zs_net_set_int8_weights): conv_sparse_tap_q8 and,
+                 * from a dense map with AVX-512 VNNI, conv_sparse_vnni, timed
+                 * over the same groups and input sources; no fp32 blocks and
+                 * no dense-input fallback (its taps are fp32: another answer
+                 * for one input depending on its density) */
+                const int q8 = net->int8_weights && conv_mode == 4;
+                const int vnni_cpu = q8 && from_dense && p->K->isa == ZS_ISA_AVX512 && zs_cpu_avx512_vnni();
                 /* block-structured masks ("structure": "block"/"complementary",
                  * checked here on the folded weights, not trusted from the JSON):
                  * at most half of the rows' 16-channel blocks hold a weight */
                 double bfrac = 1.0;
-                if (mode == 4 || mode == 6) ZS_TRY(zs_conv_scatter_pack_blocks(&s->sc, &bfrac));
+                if ((mode == 4 && !q8) || mode == 6) ZS_TRY(zs_conv_scatter_pack_blocks(&s->sc, &bfrac));
                 if (mode == 4 && bfrac > 0.5) {
                     free(s->sc.bstart); free(s->sc.boff); zs_free_aligned(s->sc.bw);
                     s->sc.bstart = s->sc.boff = NULL; s->sc.bw = NULL;
@@ -419,16 +426,7 @@ zs_status zs_plan_build(zs_net *net) {
                            : mode == 5 ? p->K->conv_sparse_tap : mode == 6 ? p->K->conv_sparse_blk : p->K->conv_sparse_pos;
                 s->kernel = mode == 2 ? "conv_sparse_list" : mode == 1 ? "conv_sparse_vec" : mode == 5 ? "conv_sparse_tap"
                           : mode == 6 ? "conv_sparse_blk" : "conv_sparse_pos";
-                /* int8 rows (zs_net_set_int8_weights): conv_sparse_tap_q8,
-                 * timed over the same groups and input sources; no dense-input
-                 * fallback (its taps are fp32: another answer for one input
-                 * depending on its density) */
-                const int q8 = net->int8_weights && conv_mode == 4;
-                if (q8) {
-                    ZS_TRY(zs_conv_scatter_quantize_q8(&s->sc));
-                    free(s->sc.bstart); free(s->sc.boff); zs_free_aligned(s->sc.bw); /* fp32 blocks */
-                    s->sc.bstart = s->sc.boff = NULL; s->sc.bw = NULL;
-                }
+                if (q8) ZS_TRY(zs_conv_scatter_quantize_q8(&s->sc, vnni_cpu));
                 if (conv_mode == 4) {
                     /* auto: kernels that give the same bits (same summation
                      * order; tests/test_kernels.c same_bits) are timed on the
@@ -447,12 +445,10 @@ zs_status zs_plan_build(zs_net *net) {
                          "conv_pos_lists+conv_sparse_tap_q8 g3", "conv_pos_lists+conv_sparse_tap_q8 row"},
                         {"conv_pos_groups+conv_sparse_vnni g1", "conv_pos_groups+conv_sparse_vnni g2",
                          "conv_pos_groups+conv_sparse_vnni g3", "conv_pos_groups+conv_sparse_vnni row"}};
-                    /* int8 rows with integer sums from a dense map, AVX-512
-                     * VNNI: also conv_sparse_vnni on 4-channel groups (the
-                     * same bits: exact integers) */
-                    const int vnni = q8 && from_dense && s->sc.qact && p->K->isa == ZS_ISA_AVX512 &&
-                                     zs_cpu_avx512_vnni();
-                    if (q8 && !vnni) { /* only conv_sparse_vnni reads the groups' rows */
+                    /* conv_sparse_vnni on 4-channel groups needs integer sums
+                     * (the same bits as conv_sparse_tap_q8: exact integers) */
+                    const int vnni = vnni_cpu && s->sc.qact;
+                    if (vnni_cpu && !vnni) { /* only conv_sparse_vnni reads the groups' rows */
                         zs_free_aligned(s->sc.wq4);
                         s->sc.wq4 = NULL;
                     }
