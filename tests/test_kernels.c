@@ -376,8 +376,9 @@ static void test_conv_pos_groups(const zs_kernels *K) {
  * from conv_pos_lists (both exact integer sums), for every kx_group; on a
  * CPU without AVX-512 VNNI every ISA's version is the reference. */
 static void test_conv_sparse_vnni(const zs_kernels *K) {
+    /* 130 input channels: zs_conv_list_groups without its bitmask */
     static const int shapes[][7] = {{64, 14, 14, 64, 5, 5, 0}, {3, 8, 9, 7, 3, 3, 1}, {6, 5, 7, 17, 3, 3, 0},
-                                    {17, 4, 5, 33, 2, 2, 1}, {8, 6, 6, 48, 5, 5, 2}};
+                                    {17, 4, 5, 33, 2, 2, 1}, {8, 6, 6, 48, 5, 5, 2}, {130, 3, 4, 16, 1, 1, 0}};
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
         for (int d = 0; d < 4; d++) {
             conv_case c;
@@ -396,6 +397,32 @@ static void test_conv_sparse_vnni(const zs_kernels *K) {
                 CHECK(!memcmp(c.o1, c.o2, sizeof(float) * on),
                       "[%s] conv_sparse_vnni kx_group %d == conv_sparse_tap_q8 bit for bit (Ci=%d %dx%d Co=%d pad %d "
                       "density %.1f)", isa_tag, g, c.Ci, c.H, c.W, c.Co, c.pad, densities[d]);
+                /* from the list (zs_conv_list_groups in the kernel): the
+                 * groups conv_pos_groups makes, so the same bits */
+                memset(c.o2, 0, sizeof(float) * on);
+                K->conv_sparse_vnni(c.o2, c.idx, c.val, c.n, p, s2);
+                CHECK(!memcmp(c.o1, c.o2, sizeof(float) * on),
+                      "[%s] conv_sparse_vnni kx_group %d from the list == conv_sparse_tap_q8 bit for bit (Ci=%d %dx%d "
+                      "Co=%d density %.1f)", isa_tag, g, c.Ci, c.H, c.W, c.Co, densities[d]);
+            }
+            /* zs_conv_list_groups == conv_pos_groups word for word (the
+             * list in a shuffled order: the words do not depend on it) */
+            {
+                const int HW = c.H * c.W;
+                int32_t *sidx = malloc(sizeof(int32_t) * (size_t)(c.n + 1));
+                float *sval = falloc((size_t)c.n + 1);
+                for (int e = 0; e < c.n; e++) { sidx[e] = c.idx[c.n - 1 - e]; sval[e] = c.val[c.n - 1 - e]; }
+                int ma = K->conv_pos_groups(c.x, p, s1), mb = zs_conv_list_groups(sidx, sval, c.n, p, s2);
+                int32_t *gs1, *gw1, *gs2, *gw2;
+                uint32_t *gv1, *gv2;
+                float qa1, qa2;
+                zs_conv_groups_at(p, s1, &gs1, &gw1, &gv1, &qa1);
+                zs_conv_groups_at(p, s2, &gs2, &gw2, &gv2, &qa2);
+                CHECK(ma == mb && qa1 == qa2 && !memcmp(gs1, gs2, sizeof(int32_t) * ((size_t)HW + 1)) &&
+                          !memcmp(gw1, gw2, sizeof(int32_t) * (size_t)ma) && !memcmp(gv1, gv2, sizeof(uint32_t) * (size_t)ma),
+                      "[%s] zs_conv_list_groups == conv_pos_groups (Ci=%d %dx%d density %.1f: %d vs %d groups)", isa_tag,
+                      c.Ci, c.H, c.W, densities[d], mb, ma);
+                free(sidx); zs_free_aligned(sval);
             }
             conv_case_free(&c);
             zs_free_aligned(s1); zs_free_aligned(s2);

@@ -257,6 +257,49 @@ int zs_conv_pos_groups__avx512(const float *x, const zs_conv_scatter *p, float *
     return s;
 }
 
+/* zs_conv_list_groups in vectors (Ci <= 64): the u8 inputs stored byte by
+ * byte into a (position, group) map in gv's region, then per position its
+ * words in one register, the non-zero ones compressed and stored (masked:
+ * never past the position's own words) with their row offsets. */
+static int list_groups(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p, float *scratch) {
+    if (p->Ci > 64) return zs_conv_list_groups(idx, val, n, p, scratch);
+    int32_t *gs, *gw;
+    uint32_t *gv;
+    zs_conv_groups_at(p, scratch, &gs, &gw, &gv, NULL);
+    const int HW = p->H * p->W, G4 = (p->Ci + 3) / 4, T = p->Kh * p->Kw * p->Cop;
+    memset(gv, 0, sizeof(uint32_t) * (size_t)HW * G4);
+    __m512 mv = _mm512_setzero_ps();
+    int e = 0;
+    for (; e + 16 <= n; e += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(val + e));
+    mv = _mm512_max_ps(mv, _mm512_maskz_loadu_ps(tail16(n - e), val + e));
+    float inv;
+    const float qa = zs_conv_q8_scale(_mm512_reduce_max_ps(mv), &inv);
+    uint8_t *map = (uint8_t *)gv;
+    const int mulok = (uint64_t)p->Ci * HW * HW < (1ull << 32);
+    const uint64_t mul = ((1ull << 32) + (uint64_t)HW - 1) / (uint64_t)HW;
+    for (e = 0; e < n; e++) {
+        const int ci = mulok ? (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32) : idx[e] / HW, q = idx[e] - ci * HW;
+        map[((size_t)q * G4 + (ci >> 2)) * 4 + (ci & 3)] = (uint8_t)zs_conv_q8_input(val[e], inv);
+    }
+    const __mmask16 mg = tail16(G4);
+    const __m512i gT = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(T));
+    int s = 0;
+    for (int q = 0; q < HW; q++) {
+        gs[q] = s;
+        const __m512i wv = _mm512_maskz_loadu_epi32(mg, gv + (size_t)q * G4);
+        const __mmask16 m = _mm512_test_epi32_mask(wv, wv);
+        const __mmask16 st = tail16(__builtin_popcount(m));
+        _mm512_mask_storeu_epi32(gv + s, st, _mm512_maskz_compress_epi32(m, wv));
+        _mm512_mask_storeu_epi32(gw + s, st,
+                                 _mm512_maskz_compress_epi32(m, _mm512_add_epi32(gT, _mm512_set1_epi32(p->cx[q] * p->Cop))));
+        s += __builtin_popcount(m);
+    }
+    gs[HW] = s;
+    memcpy(gs + HW + 1, &qa, sizeof qa);
+    return s;
+}
+
 /* Output-stationary (conv_sparse_pos): inputs bucketed by position; every
  * output position keeps up to 64 output channels in 4 registers and adds
  * v * w[ci, ky, kx] for the inputs of its window: no accumulator stores
@@ -353,7 +396,7 @@ void zs_conv_sparse_pos__avx512(float *out, const int32_t *idx, const float *val
  * row) over conv_pos_groups' 4-channel words, one vpdpbusd per 16 outputs
  * (4 products each), int32 sums, one output position per pass; then the
  * sums to fp32 and conv_sparse_tap_q8's unpack (the same bits: exact
- * integers).
+ * integers). idx given: the groups from the list (list_groups).
  * Without VNNI on this CPU: the reference. */
 static inline __attribute__((always_inline, target("avx512vnni"))) void
 vn_chunk(int32_t *restrict acc, const int32_t *restrict gs, const int32_t *restrict gw, const uint32_t *restrict gv,
@@ -411,6 +454,7 @@ void zs_conv_sparse_vnni__avx512(float *out, const int32_t *idx, const float *va
         zs_conv_sparse_vnni__scalar(out, idx, val, n, p, scratch);
         return;
     }
+    if (idx) list_groups(idx, val, n, p, scratch);
     int32_t *gs, *gw;
     uint32_t *gv;
     float qa;

@@ -184,11 +184,11 @@ void zs_conv_sparse_tap_q8__scalar(float *out, const int32_t *idx, const float *
 }
 
 /* conv_sparse_vnni, the reference: the 4-channel groups of conv_pos_groups
- * (idx must be NULL: the groups are in scratch) on the rows of wq4, int32
- * sums, then conv_sparse_tap_q8's unpack. */
+ * (idx NULL: already in scratch) or of zs_conv_list_groups (the list idx,
+ * val) on the rows of wq4, int32 sums, then conv_sparse_tap_q8's unpack. */
 void zs_conv_sparse_vnni__scalar(float *out, const int32_t *idx, const float *val, int n,
                                  const zs_conv_scatter *p, float *scratch) {
-    (void)idx; (void)val; (void)n;
+    if (idx) zs_conv_list_groups(idx, val, n, p, scratch);
     int32_t *gs, *gw;
     uint32_t *gv;
     float qa;

@@ -399,6 +399,10 @@ static inline uint32_t zs_conv_q8_input(float x, float inv) {
     t = t < 255.0f ? t : 255.0f;
     return (uint32_t)(t + 0.5f);
 }
+/* conv_sparse_vnni's input from a list instead of a dense map: the groups
+ * conv_pos_groups makes of the map the list describes (channel-major
+ * indices, each at most once), in scratch; returns their count. */
+int zs_conv_list_groups(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p, float *scratch);
 /* Where conv_pos_groups puts its lists in scratch (zs_conv_lists_at's
  * regions): gstart (H*W + 1) per position, then the sample's max / 255 as
  * the float at gstart + H*W + 1; per word its row offset (the group's

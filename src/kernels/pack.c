@@ -202,6 +202,66 @@ int zs_conv_pos_groups__scalar(const float *x, const zs_conv_scatter *p, float *
     return m;
 }
 
+/* conv_sparse_vnni's groups from a list (channel-major indices, each at
+ * most once): the same words, in the same order, as conv_pos_groups on the
+ * map the list describes. The words are gathered in place in gv's region
+ * (H*W*ceil(Ci/4) of them, zeroed; Ci*H*W + 16 fit) and compacted forward;
+ * with Ci <= 128 a bitmask per position (after gstart's H*W + 2 words, in
+ * conv_sort_by_pos' fill room) lists each position's groups. */
+int zs_conv_list_groups(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p, float *scratch) {
+    const int HW = p->H * p->W, G4 = (p->Ci + 3) / 4;
+    const int32_t T = p->Kh * p->Kw * p->Cop;
+    int32_t *gs, *gw;
+    uint32_t *gv;
+    zs_conv_groups_at(p, scratch, &gs, &gw, &gv, NULL);
+    uint32_t *bits = (uint32_t *)gs + HW + 8;
+    const int use_bits = G4 <= 32;
+    memset(gv, 0, sizeof(uint32_t) * (size_t)HW * G4);
+    if (use_bits) memset(bits, 0, sizeof(uint32_t) * (size_t)HW);
+    float m8[8] = {0}; /* the max in 8 independent chains (the same value) */
+    int e = 0;
+    for (; e + 8 <= n; e += 8)
+        for (int j = 0; j < 8; j++) m8[j] = val[e + j] > m8[j] ? val[e + j] : m8[j];
+    for (; e < n; e++) m8[0] = val[e] > m8[0] ? val[e] : m8[0];
+    float mx = 0.0f;
+    for (int j = 0; j < 8; j++) mx = m8[j] > mx ? m8[j] : mx;
+    float inv;
+    const float qa = zs_conv_q8_scale(mx, &inv);
+    /* idx / HW as in zs_conv_sort_by_pos (exact while Ci * HW * HW < 2^32) */
+    const int mulok = (uint64_t)p->Ci * HW * HW < (1ull << 32);
+    const uint64_t mul = ((1ull << 32) + (uint64_t)HW - 1) / (uint64_t)HW;
+    for (e = 0; e < n; e++) {
+        const uint32_t u = zs_conv_q8_input(val[e], inv);
+        if (!u) continue;
+        const int ci = mulok ? (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32) : idx[e] / HW, q = idx[e] - ci * HW;
+        gv[(size_t)q * G4 + (ci >> 2)] |= u << (8 * (ci & 3));
+        if (use_bits) bits[q] |= 1u << (ci >> 2);
+    }
+    int m = 0;
+    for (int q = 0; q < HW; q++) {
+        gs[q] = m;
+        const int32_t col = p->cx[q] * p->Cop;
+        if (use_bits) {
+            for (uint32_t b = bits[q]; b; b &= b - 1) {
+                const int g = __builtin_ctz(b);
+                const uint32_t u = gv[(size_t)q * G4 + g]; /* read before gv[m], m <= its index */
+                gw[m] = g * T + col;
+                gv[m++] = u;
+            }
+        } else {
+            for (int g = 0; g < G4; g++) {
+                const uint32_t u = gv[(size_t)q * G4 + g];
+                if (!u) continue;
+                gw[m] = g * T + col;
+                gv[m++] = u;
+            }
+        }
+    }
+    gs[HW] = m;
+    memcpy(gs + HW + 1, &qa, sizeof qa);
+    return m;
+}
+
 zs_status zs_conv_scatter_pack(zs_conv_scatter *p, const float *w, const float *bias, int Co, int Ci,
                                int Kh, int Kw, int H, int W, int pad, int want_list, int want_vec) {
     memset(p, 0, sizeof *p);

@@ -407,12 +407,12 @@ zs_status zs_plan_build(zs_net *net) {
                                             conv_mode == 2, conv_mode != 2));
                 int mode = conv_mode;
                 /* int8 rows (zs_net_set_int8_weights): conv_sparse_tap_q8 and,
-                 * from a dense map with AVX-512 VNNI, conv_sparse_vnni, timed
+                 * with AVX-512 VNNI, conv_sparse_vnni, timed
                  * over the same groups and input sources; no fp32 blocks and
                  * no dense-input fallback (its taps are fp32: another answer
                  * for one input depending on its density) */
                 const int q8 = net->int8_weights && conv_mode == 4;
-                const int vnni_cpu = q8 && from_dense && p->K->isa == ZS_ISA_AVX512 && zs_cpu_avx512_vnni();
+                const int vnni_cpu = q8 && p->K->isa == ZS_ISA_AVX512 && zs_cpu_avx512_vnni();
                 /* block-structured masks ("structure": "block"/"complementary",
                  * checked here on the folded weights, not trusted from the JSON):
                  * at most half of the rows' 16-channel blocks hold a weight */
@@ -435,7 +435,7 @@ zs_status zs_plan_build(zs_net *net) {
                      * sparsify list or (dense input map) from conv_pos_lists,
                      * pos, and for block-structured masks blk. (vec sums in
                      * another order.) */
-                    static const char *const tap_names[5][4] = {
+                    static const char *const tap_names[6][4] = {
                         {"conv_sparse_tap g1", "conv_sparse_tap g2", "conv_sparse_tap g3", "conv_sparse_tap row"},
                         {"conv_pos_lists+conv_sparse_tap g1", "conv_pos_lists+conv_sparse_tap g2",
                          "conv_pos_lists+conv_sparse_tap g3", "conv_pos_lists+conv_sparse_tap row"},
@@ -444,7 +444,8 @@ zs_status zs_plan_build(zs_net *net) {
                         {"conv_pos_lists+conv_sparse_tap_q8 g1", "conv_pos_lists+conv_sparse_tap_q8 g2",
                          "conv_pos_lists+conv_sparse_tap_q8 g3", "conv_pos_lists+conv_sparse_tap_q8 row"},
                         {"conv_pos_groups+conv_sparse_vnni g1", "conv_pos_groups+conv_sparse_vnni g2",
-                         "conv_pos_groups+conv_sparse_vnni g3", "conv_pos_groups+conv_sparse_vnni row"}};
+                         "conv_pos_groups+conv_sparse_vnni g3", "conv_pos_groups+conv_sparse_vnni row"},
+                        {"conv_sparse_vnni g1", "conv_sparse_vnni g2", "conv_sparse_vnni g3", "conv_sparse_vnni row"}};
                     /* conv_sparse_vnni on 4-channel groups needs integer sums
                      * (the same bits as conv_sparse_tap_q8: exact integers) */
                     const int vnni = vnni_cpu && s->sc.qact;
@@ -452,16 +453,20 @@ zs_status zs_plan_build(zs_net *net) {
                         zs_free_aligned(s->sc.wq4);
                         s->sc.wq4 = NULL;
                     }
+                    /* sources: 0 the list, 1 conv_pos_lists (dense map), 2
+                     * 4-channel groups (conv_pos_groups from a dense map,
+                     * zs_conv_list_groups in the kernel from a list) */
                     int na = 0;
-                    for (int map = 0; map <= from_dense + vnni; map++)
+                    for (int src = 0; src <= 2; src++)
                         for (int g = 1; g <= 4; g++) {
                             int kg = g == 4 ? L->kw : g;
+                            if ((src == 1 && !from_dense) || (src == 2 && !vnni)) break;
                             if (kg > L->kw || (g == 4 && L->kw <= 3)) continue;
-                            s->conv_alt[na] = map == 2 ? p->K->conv_sparse_vnni
+                            s->conv_alt[na] = src == 2 ? p->K->conv_sparse_vnni
                                             : q8 ? p->K->conv_sparse_tap_q8 : p->K->conv_sparse_tap;
-                            s->lists_alt[na] = map == 2 ? p->K->conv_pos_groups : p->K->conv_pos_lists;
-                            s->conv_g[na] = kg; s->conv_map[na] = map > 0;
-                            s->alt_name[na++] = tap_names[map == 2 ? 4 : q8 ? map + 2 : map][g - 1];
+                            s->lists_alt[na] = src == 2 ? p->K->conv_pos_groups : p->K->conv_pos_lists;
+                            s->conv_g[na] = kg; s->conv_map[na] = src > 0 && from_dense;
+                            s->alt_name[na++] = tap_names[src == 2 ? (from_dense ? 4 : 5) : q8 ? src + 2 : src][g - 1];
                         }
                     if (!q8) {
                         s->conv_alt[na] = p->K->conv_sparse_pos; s->alt_name[na++] = "conv_sparse_pos";
