@@ -250,11 +250,55 @@ static inline __m256i win8(__m256 s, __m256i idxv, __m256i ck, __m256i cl, __m25
     return _mm256_and_si256(_mm256_or_si256(gt, eq), m);
 }
 
+/* One group of S >= 8 units on its raw thresholds (zs_kwta_cut_thresholds):
+ * x >= gt, or with split x >= ge and index <= lim (as the AVX-512 emitter). */
+static inline __attribute__((always_inline)) int emit_group(int32_t *idx, float *val, const float *x, int base, int S,
+                                                            __m256 vgt, __m256 vge, __m256i vl, const int split,
+                                                            int n) {
+    const __m256i iota = _mm256_loadu_si256((const __m256i *)iota8);
+    for (int i = 0; i < S; i += 8) {
+        const __m256i m = tail8(S - i);
+        const __m256 xv = _mm256_maskload_ps(x + base + i, m);
+        const __m256i iv = _mm256_add_epi32(iota, _mm256_set1_epi32(base + i));
+        __m256 w = _mm256_and_ps(_mm256_cmp_ps(xv, vgt, _CMP_GE_OQ), _mm256_castsi256_ps(m));
+        if (split) {
+            const __m256 tie = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(iv, vl)),
+                                                _mm256_cmp_ps(xv, vge, _CMP_GE_OQ)); /* index <= lim */
+            w = _mm256_or_ps(w, _mm256_and_ps(tie, _mm256_castsi256_ps(m)));
+        }
+        const unsigned b = (unsigned)_mm256_movemask_ps(w);
+        const __m256i perm = compress_perm8(b);
+        _mm256_storeu_si256((__m256i *)(idx + n), _mm256_permutevar8x32_epi32(iv, perm));
+        _mm256_storeu_ps(val + n, _mm256_permutevar8x32_ps(xv, perm));
+        n += __builtin_popcount(b);
+    }
+    return n;
+}
+
 int zs_kwta_emit__avx2(int32_t *idx, float *val, const float *x, const float *f, int G, int S,
                        zs_kwta_cut cut) {
+    int n = 0;
+    if (S >= 8) {
+        /* groups with one boost factor: per-group raw thresholds (as
+         * kwta_pool), no multiply or key per unit */
+        enum { CH = 64 };
+        float ge[CH], gt[CH];
+        int32_t lim[CH];
+        for (int c0 = 0; c0 < G; c0 += CH) {
+            const int nc = G - c0 < CH ? G - c0 : CH;
+            zs_kwta_cut_thresholds(cut, f + c0, nc, S, c0 * S, ge, gt, lim, zs_kwta_raw_ge_n__avx2);
+            for (int cc = 0; cc < nc; cc++) {
+                const __m256 vgt = _mm256_set1_ps(gt[cc]), vge = _mm256_set1_ps(ge[cc]);
+                const __m256i vl = _mm256_set1_epi32(lim[cc]);
+                const int base = (c0 + cc) * S;
+                n = ge[cc] != gt[cc] ? emit_group(idx, val, x, base, S, vgt, vge, vl, 1, n)
+                                     : emit_group(idx, val, x, base, S, vgt, vge, vl, 0, n);
+            }
+        }
+        return n;
+    }
     const __m256i ck = _mm256_set1_epi32(cut.key), cl = _mm256_set1_epi32(cut.last);
     const __m256i iota = _mm256_loadu_si256((const __m256i *)iota8);
-    int n = 0;
     int groups = S == 1 ? 1 : G, len = S == 1 ? G : S;
     for (int g = 0; g < groups; g++) {
         int base = g * len;

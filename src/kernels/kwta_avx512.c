@@ -52,29 +52,43 @@ static int pass_avx512(const float *x, const float *f, int G, int S, int32_t lo,
 }
 
 /* Per-group raw thresholds (zs_kwta_pass_pc_fn): two float compares per
- * 16 units, no multiply or key. */
+ * 16 units. A group's full vectors, then its tail (masked); the count
+ * above b kept in a vector; keys and indices compressed and stored whole
+ * whether or not a lane is a candidate (no branch on the data, which
+ * mispredicts; the contract allows 16 entries past the count). */
+static inline __attribute__((always_inline)) int pc_step(__m512 xv, __mmask16 m, __m512 va, __m512 vb, __m512 vf,
+                                                         __m512i iv, __m512i *abv, int32_t *ci, int32_t *ck, int nc) {
+    const __mmask16 hb = _mm512_mask_cmp_ps_mask(m, xv, vb, _CMP_GE_OQ);
+    const __mmask16 cm = _mm512_mask_cmp_ps_mask(m, xv, va, _CMP_GE_OQ) & ~hb;
+    *abv = _mm512_mask_sub_epi32(*abv, hb, *abv, _mm512_set1_epi32(-1));
+    _mm512_storeu_si512(ci + nc, _mm512_maskz_compress_epi32(cm, iv));
+    _mm512_storeu_si512(ck + nc, _mm512_maskz_compress_epi32(cm, key16(_mm512_mul_ps(xv, vf))));
+    return nc + __builtin_popcount(cm);
+}
+
 static int pass_pc_avx512(const float *x, const float *f, const float *a, const float *b, int G, int S,
                           int *above, int32_t *ci, int32_t *ck, int cap) {
     const __m512i iota = _mm512_loadu_si512(iota16);
-    int nc = 0, ab = 0;
+    __m512i abv = _mm512_setzero_si512();
+    int nc = 0;
+    const int full = S & ~15;
+    const __mmask16 mt = tail16(S - full);
     for (int g = 0; g < G; g++) {
         const __m512 va = _mm512_set1_ps(a[g]), vb = _mm512_set1_ps(b[g]), vf = _mm512_set1_ps(f[g]);
-        int base = g * S;
-        for (int i = 0; i < S; i += 16) {
-            __mmask16 m = tail16(S - i);
-            __m512 xv = _mm512_maskz_loadu_ps(m, x + base + i);
-            __mmask16 hb = _mm512_mask_cmp_ps_mask(m, xv, vb, _CMP_GE_OQ);
-            __mmask16 cm = _mm512_mask_cmp_ps_mask(m & ~hb, xv, va, _CMP_GE_OQ);
-            ab += __builtin_popcount(hb);
-            if (!cm) continue;
-            int cnt = __builtin_popcount(cm);
-            if (nc + cnt > cap) return -1;
-            _mm512_storeu_si512(ci + nc, _mm512_maskz_compress_epi32(cm, _mm512_add_epi32(iota, _mm512_set1_epi32(base + i))));
-            _mm512_storeu_si512(ck + nc, _mm512_maskz_compress_epi32(cm, key16(_mm512_mul_ps(xv, vf))));
-            nc += cnt;
+        const int base = g * S;
+        int i = 0;
+        for (; i < full; i += 16) {
+            nc = pc_step(_mm512_loadu_ps(x + base + i), 0xFFFF, va, vb, vf,
+                         _mm512_add_epi32(iota, _mm512_set1_epi32(base + i)), &abv, ci, ck, nc);
+            if (nc > cap) return -1; /* stored at most 16 past a count <= cap */
+        }
+        if (mt) {
+            nc = pc_step(_mm512_maskz_loadu_ps(mt, x + base + i), mt, va, vb, vf,
+                         _mm512_add_epi32(iota, _mm512_set1_epi32(base + i)), &abv, ci, ck, nc);
+            if (nc > cap) return -1;
         }
     }
-    *above = ab;
+    *above = _mm512_reduce_add_epi32(abv);
     return nc;
 }
 
@@ -166,11 +180,51 @@ static inline __mmask16 win16(__m512 s, __m512i idxv, __m512i ck, __m512i cl, __
     return gt | _mm512_mask_cmple_epi32_mask(eq, idxv, cl);
 }
 
+/* One group of S >= 16 units on its raw thresholds (zs_kwta_cut_thresholds):
+ * x >= gt, or with split x >= ge and index <= lim; compressed in
+ * register, stored whole (no branch on the data). */
+static inline __attribute__((always_inline)) int emit_group(int32_t *idx, float *val, const float *x, int base, int S,
+                                                            __m512 vgt, __m512 vge, __m512i vl, const int split,
+                                                            int n) {
+    const __m512i iota = _mm512_loadu_si512(iota16);
+    for (int i = 0; i < S; i += 16) {
+        const __mmask16 m = tail16(S - i);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + base + i);
+        const __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(base + i));
+        __mmask16 w = _mm512_mask_cmp_ps_mask(m, xv, vgt, _CMP_GE_OQ);
+        if (split) w |= _mm512_mask_cmple_epi32_mask(_mm512_mask_cmp_ps_mask(m, xv, vge, _CMP_GE_OQ), iv, vl);
+        _mm512_storeu_si512(idx + n, _mm512_maskz_compress_epi32(w, iv));
+        _mm512_storeu_ps(val + n, _mm512_maskz_compress_ps(w, xv));
+        n += __builtin_popcount(w);
+    }
+    return n;
+}
+
 int zs_kwta_emit__avx512(int32_t *idx, float *val, const float *x, const float *f, int G, int S,
                          zs_kwta_cut cut) {
+    int n = 0;
+    if (S >= 16) {
+        /* groups with one boost factor: the cut as per-group raw
+         * thresholds (as kwta_pool), no multiply or key per unit; the
+         * index test only in the group where the ties at the cut split */
+        enum { CH = 64 };
+        float ge[CH], gt[CH];
+        int32_t lim[CH];
+        for (int c0 = 0; c0 < G; c0 += CH) {
+            const int nc = G - c0 < CH ? G - c0 : CH;
+            zs_kwta_cut_thresholds(cut, f + c0, nc, S, c0 * S, ge, gt, lim, zs_kwta_raw_ge_n__avx512);
+            for (int cc = 0; cc < nc; cc++) {
+                const __m512 vgt = _mm512_set1_ps(gt[cc]), vge = _mm512_set1_ps(ge[cc]);
+                const __m512i vl = _mm512_set1_epi32(lim[cc]);
+                const int base = (c0 + cc) * S;
+                n = ge[cc] != gt[cc] ? emit_group(idx, val, x, base, S, vgt, vge, vl, 1, n)
+                                     : emit_group(idx, val, x, base, S, vgt, vge, vl, 0, n);
+            }
+        }
+        return n;
+    }
     const __m512i ck = _mm512_set1_epi32(cut.key), cl = _mm512_set1_epi32(cut.last);
     const __m512i iota = _mm512_loadu_si512(iota16);
-    int n = 0;
     int groups = S == 1 ? 1 : G, len = S == 1 ? G : S;
     for (int g = 0; g < groups; g++) {
         int base = g * len;
