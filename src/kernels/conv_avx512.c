@@ -141,15 +141,19 @@ static inline void tr16(__m512 r[16]) {
 }
 /* scale (may be NULL): out = acc * (qa * scale[o]) + bias[o] (a multiply,
  * then an add: zs_conv_unpack_acc_scaled's bits) */
-static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop, const float *scale, float qa,
-                         const float *bias) {
+/* (with isum: acc holds int32 sums, converted to float as they are loaded) */
+static void unpack_acc(float *out, const float *acc, int Co, int P, int Cop, const float *scale, float qa,
+                       const float *bias, const int isum) {
     for (int q0 = 0; q0 < P; q0 += 16) {
         const int nq = P - q0 < 16 ? P - q0 : 16;
         const __mmask16 mq = tail16(nq);
         for (int o0 = 0; o0 < Co; o0 += 16) {
             __m512 r[16];
-            for (int i = 0; i < 16; i++)
-                r[i] = i < nq ? _mm512_load_ps(acc + (size_t)(q0 + i) * Cop + o0) : _mm512_setzero_ps();
+            for (int i = 0; i < 16; i++) {
+                const float *a = acc + (size_t)(q0 + i) * Cop + o0;
+                r[i] = i >= nq ? _mm512_setzero_ps()
+                     : isum ? _mm512_cvtepi32_ps(_mm512_load_si512(a)) : _mm512_load_ps(a);
+            }
             tr16(r);
             const int no = Co - o0 < 16 ? Co - o0 : 16;
             if (scale)
@@ -159,6 +163,10 @@ static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop, c
             for (int i = 0; i < no; i++) _mm512_mask_storeu_ps(out + (size_t)(o0 + i) * P + q0, mq, r[i]);
         }
     }
+}
+static void unpack_acc16(float *out, const float *acc, int Co, int P, int Cop, const float *scale, float qa,
+                         const float *bias) {
+    unpack_acc(out, acc, Co, P, Cop, scale, qa, bias, 0);
 }
 
 /* conv_pos_lists: per 16 positions, the channels (Ci <= 64) transposed to
@@ -274,12 +282,28 @@ static int list_groups(const int32_t *idx, const float *val, int n, const zs_con
     mv = _mm512_max_ps(mv, _mm512_maskz_loadu_ps(tail16(n - e), val + e));
     float inv;
     const float qa = zs_conv_q8_scale(_mm512_reduce_max_ps(mv), &inv);
+    /* byte of input (ci, q): q * 4 * G4 + ci; 16 entries at a time their
+     * bytes and offsets in vectors (ci from a float estimate, corrected
+     * by one), then stored one by one */
     uint8_t *map = (uint8_t *)gv;
-    const int mulok = (uint64_t)p->Ci * HW * HW < (1ull << 32);
-    const uint64_t mul = ((1ull << 32) + (uint64_t)HW - 1) / (uint64_t)HW;
-    for (e = 0; e < n; e++) {
-        const int ci = mulok ? (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32) : idx[e] / HW, q = idx[e] - ci * HW;
-        map[((size_t)q * G4 + (ci >> 2)) * 4 + (ci & 3)] = (uint8_t)zs_conv_q8_input(val[e], inv);
+    const __m512 vinv = _mm512_set1_ps(inv), v255 = _mm512_set1_ps(255.0f), half = _mm512_set1_ps(0.5f);
+    const __m512 rhw = _mm512_set1_ps(1.0f / (float)HW);
+    const __m512i vhw = _mm512_set1_epi32(HW), vrow = _mm512_set1_epi32(4 * G4), one = _mm512_set1_epi32(1);
+    int32_t off[16] __attribute__((aligned(64))), u8[16] __attribute__((aligned(64)));
+    for (e = 0; e < n; e += 16) {
+        const __mmask16 m = tail16(n - e);
+        const __m512i iv = _mm512_maskz_loadu_epi32(m, idx + e);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, val + e);
+        __m512i ci = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(iv), half), rhw));
+        __m512i q = _mm512_sub_epi32(iv, _mm512_mullo_epi32(ci, vhw));
+        const __mmask16 lo = _mm512_cmplt_epi32_mask(q, _mm512_setzero_si512()), hi = _mm512_cmpge_epi32_mask(q, vhw);
+        ci = _mm512_mask_add_epi32(_mm512_mask_sub_epi32(ci, lo, ci, one), hi, ci, one);
+        q = _mm512_mask_sub_epi32(_mm512_mask_add_epi32(q, lo, q, vhw), hi, q, vhw);
+        _mm512_store_si512(off, _mm512_add_epi32(_mm512_mullo_epi32(q, vrow), ci));
+        __m512 t = _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(xv, _mm512_setzero_ps(), _CMP_GT_OQ), xv, vinv);
+        _mm512_store_si512(u8, _mm512_cvttps_epi32(_mm512_add_ps(_mm512_min_ps(t, v255), half)));
+        const int ne = n - e < 16 ? n - e : 16;
+        for (int j = 0; j < ne; j++) map[off[j]] = (uint8_t)u8[j];
     }
     const __mmask16 mg = tail16(G4);
     const __m512i gT = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -463,9 +487,7 @@ void zs_conv_sparse_vnni__avx512(float *out, const int32_t *idx, const float *va
     int32_t *acc = (int32_t *)scratch;
     for (size_t i = 0; i < PC; i += 16) _mm512_store_si512(acc + i, _mm512_setzero_si512());
     vn_sums(acc, gs, gw, gv, p);
-    for (size_t i = 0; i < PC; i += 16)
-        _mm512_store_ps(scratch + i, _mm512_cvtepi32_ps(_mm512_load_si512(acc + i)));
-    unpack_acc16(out, scratch, p->Co, p->Ho * p->Wo, p->Cop, p->qscale, qa, p->bias);
+    unpack_acc(out, scratch, p->Co, p->Ho * p->Wo, p->Cop, p->qscale, qa, p->bias, 1);
 }
 
 #define CR_U 2 /* 4 FMA chains per run (two outputs) */
