@@ -441,6 +441,8 @@ typedef struct zs_kwta_isa {
      * them); *above = how many were > hi */
     int (*compact)(int32_t *ck, int32_t *ci, int n, int32_t lo, int32_t hi, int *above);
     zs_kwta_raw_ge_n_fn *raw_ge_n;
+    /* the least and the largest of the m >= 1 keys s */
+    void (*minmax)(const int32_t *s, int m, int32_t *mn, int32_t *mx);
 } zs_kwta_isa;
 void zs_kwta_select_common(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                            void *work, const zs_kwta_isa *isa);

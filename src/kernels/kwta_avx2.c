@@ -236,7 +236,26 @@ void zs_kwta_raw_ge_n__avx2(float *out, const float *f, int C, float t) {
     }
 }
 
-static const zs_kwta_isa isa_avx2 = {pass_avx2, pass_pc_avx2, count_lt2_avx2, compact_avx2, zs_kwta_raw_ge_n__avx2};
+static void minmax_avx2(const int32_t *s, int m, int32_t *mn, int32_t *mx) {
+    __m256i a = _mm256_set1_epi32(INT32_MAX), b = _mm256_set1_epi32(INT32_MIN);
+    int i = 0;
+    for (; i + 8 <= m; i += 8) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
+        a = _mm256_min_epi32(a, x);
+        b = _mm256_max_epi32(b, x);
+    }
+    int32_t ta[8], tb[8];
+    _mm256_storeu_si256((__m256i *)ta, a);
+    _mm256_storeu_si256((__m256i *)tb, b);
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    for (int j = 0; j < 8; j++) { lo = ta[j] < lo ? ta[j] : lo; hi = tb[j] > hi ? tb[j] : hi; }
+    for (; i < m; i++) { lo = s[i] < lo ? s[i] : lo; hi = s[i] > hi ? s[i] : hi; }
+    *mn = lo;
+    *mx = hi;
+}
+
+static const zs_kwta_isa isa_avx2 = {pass_avx2, pass_pc_avx2, count_lt2_avx2, compact_avx2, zs_kwta_raw_ge_n__avx2,
+                                     minmax_avx2};
 
 void zs_kwta_select__avx2(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                           void *work) {

@@ -164,8 +164,19 @@ void zs_kwta_raw_ge_n__avx512(float *out, const float *f, int C, float t) {
     }
 }
 
+static void minmax_avx512(const int32_t *s, int m, int32_t *mn, int32_t *mx) {
+    __m512i a = _mm512_set1_epi32(INT32_MAX), b = _mm512_set1_epi32(INT32_MIN);
+    for (int i = 0; i < m; i += 16) {
+        const __mmask16 t = tail16(m - i);
+        a = _mm512_mask_min_epi32(a, t, a, _mm512_maskz_loadu_epi32(t, s + i));
+        b = _mm512_mask_max_epi32(b, t, b, _mm512_maskz_loadu_epi32(t, s + i));
+    }
+    *mn = _mm512_reduce_min_epi32(a);
+    *mx = _mm512_reduce_max_epi32(b);
+}
+
 static const zs_kwta_isa isa_avx512 = {pass_avx512, pass_pc_avx512, count_lt2_avx512, compact_avx512,
-                                       zs_kwta_raw_ge_n__avx512};
+                                       zs_kwta_raw_ge_n__avx512, minmax_avx512};
 
 void zs_kwta_select__avx512(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                             void *work) {

@@ -73,8 +73,18 @@ void zs_kwta_raw_ge_n__scalar(float *out, const float *f, int C, float t) {
     for (int c = 0; c < C; c++) out[c] = zs_kwta_raw_ge(t, f[c]);
 }
 
+static void minmax_scalar(const int32_t *s, int m, int32_t *mn, int32_t *mx) {
+    int32_t a = INT32_MAX, b = INT32_MIN;
+    for (int i = 0; i < m; i++) {
+        a = s[i] < a ? s[i] : a;
+        b = s[i] > b ? s[i] : b;
+    }
+    *mn = a;
+    *mx = b;
+}
+
 static const zs_kwta_isa isa_scalar = {pass_scalar, pass_pc_scalar, count_lt2_scalar, compact_scalar,
-                                       zs_kwta_raw_ge_n__scalar};
+                                       zs_kwta_raw_ge_n__scalar, minmax_scalar};
 
 void zs_kwta_select__scalar(zs_kwta_cut *cut, const float *x, const float *f, int G, int S, int k,
                             void *work) {

@@ -570,10 +570,7 @@ zs_kwta_cut zs_kwta_select_cands(int32_t *ck, int32_t *ci, int nc, int need, int
     int64_t a = lo, b = hi;
     if (lo == INT32_MIN || hi == INT32_MAX) { /* open bracket: measure it */
         int32_t kmin = INT32_MAX, kmax = INT32_MIN;
-        for (int i = 0; i < nc; i++) {
-            kmin = ck[i] < kmin ? ck[i] : kmin;
-            kmax = ck[i] > kmax ? ck[i] : kmax;
-        }
+        if (nc > 0) isa->minmax(ck, nc, &kmin, &kmax);
         if (lo == INT32_MIN) a = kmin;
         if (hi == INT32_MAX) b = kmax;
     }
