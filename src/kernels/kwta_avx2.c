@@ -271,7 +271,7 @@ static inline __m256i win8(__m256 s, __m256i idxv, __m256i ck, __m256i cl, __m25
 
 /* One group of S >= 8 units on its raw thresholds (zs_kwta_cut_thresholds):
  * x >= gt, or with split x >= ge and index <= lim (as the AVX-512 emitter). */
-static inline __attribute__((always_inline)) int emit_group(int32_t *idx, float *val, const float *x, int base, int S,
+static inline __attribute__((always_inline)) int ke_group(int32_t *idx, float *val, const float *x, int base, int S,
                                                             __m256 vgt, __m256 vge, __m256i vl, const int split,
                                                             int n) {
     const __m256i iota = _mm256_loadu_si256((const __m256i *)iota8);
@@ -294,28 +294,18 @@ static inline __attribute__((always_inline)) int emit_group(int32_t *idx, float 
     return n;
 }
 
+typedef __m256 ke_v;
+typedef __m256i ke_vi;
+#define KE_SET1(a) _mm256_set1_ps(a)
+#define KE_SET1I(a) _mm256_set1_epi32(a)
+#define KE_RAW_GE_N zs_kwta_raw_ge_n__avx2
+#define KE_FN emit_groups
+#include "kwta_emit_kern.h"
+
 int zs_kwta_emit__avx2(int32_t *idx, float *val, const float *x, const float *f, int G, int S,
                        zs_kwta_cut cut) {
+    if (S >= 8) return emit_groups(idx, val, x, f, G, S, cut); /* one boost factor per group */
     int n = 0;
-    if (S >= 8) {
-        /* groups with one boost factor: per-group raw thresholds (as
-         * kwta_pool), no multiply or key per unit */
-        enum { CH = 64 };
-        float ge[CH], gt[CH];
-        int32_t lim[CH];
-        for (int c0 = 0; c0 < G; c0 += CH) {
-            const int nc = G - c0 < CH ? G - c0 : CH;
-            zs_kwta_cut_thresholds(cut, f + c0, nc, S, c0 * S, ge, gt, lim, zs_kwta_raw_ge_n__avx2);
-            for (int cc = 0; cc < nc; cc++) {
-                const __m256 vgt = _mm256_set1_ps(gt[cc]), vge = _mm256_set1_ps(ge[cc]);
-                const __m256i vl = _mm256_set1_epi32(lim[cc]);
-                const int base = (c0 + cc) * S;
-                n = ge[cc] != gt[cc] ? emit_group(idx, val, x, base, S, vgt, vge, vl, 1, n)
-                                     : emit_group(idx, val, x, base, S, vgt, vge, vl, 0, n);
-            }
-        }
-        return n;
-    }
     const __m256i ck = _mm256_set1_epi32(cut.key), cl = _mm256_set1_epi32(cut.last);
     const __m256i iota = _mm256_loadu_si256((const __m256i *)iota8);
     int groups = S == 1 ? 1 : G, len = S == 1 ? G : S;

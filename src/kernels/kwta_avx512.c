@@ -194,7 +194,7 @@ static inline __mmask16 win16(__m512 s, __m512i idxv, __m512i ck, __m512i cl, __
 /* One group of S >= 16 units on its raw thresholds (zs_kwta_cut_thresholds):
  * x >= gt, or with split x >= ge and index <= lim; compressed in
  * register, stored whole (no branch on the data). */
-static inline __attribute__((always_inline)) int emit_group(int32_t *idx, float *val, const float *x, int base, int S,
+static inline __attribute__((always_inline)) int ke_group(int32_t *idx, float *val, const float *x, int base, int S,
                                                             __m512 vgt, __m512 vge, __m512i vl, const int split,
                                                             int n) {
     const __m512i iota = _mm512_loadu_si512(iota16);
@@ -211,29 +211,18 @@ static inline __attribute__((always_inline)) int emit_group(int32_t *idx, float 
     return n;
 }
 
+typedef __m512 ke_v;
+typedef __m512i ke_vi;
+#define KE_SET1(a) _mm512_set1_ps(a)
+#define KE_SET1I(a) _mm512_set1_epi32(a)
+#define KE_RAW_GE_N zs_kwta_raw_ge_n__avx512
+#define KE_FN emit_groups
+#include "kwta_emit_kern.h"
+
 int zs_kwta_emit__avx512(int32_t *idx, float *val, const float *x, const float *f, int G, int S,
                          zs_kwta_cut cut) {
+    if (S >= 16) return emit_groups(idx, val, x, f, G, S, cut); /* one boost factor per group */
     int n = 0;
-    if (S >= 16) {
-        /* groups with one boost factor: the cut as per-group raw
-         * thresholds (as kwta_pool), no multiply or key per unit; the
-         * index test only in the group where the ties at the cut split */
-        enum { CH = 64 };
-        float ge[CH], gt[CH];
-        int32_t lim[CH];
-        for (int c0 = 0; c0 < G; c0 += CH) {
-            const int nc = G - c0 < CH ? G - c0 : CH;
-            zs_kwta_cut_thresholds(cut, f + c0, nc, S, c0 * S, ge, gt, lim, zs_kwta_raw_ge_n__avx512);
-            for (int cc = 0; cc < nc; cc++) {
-                const __m512 vgt = _mm512_set1_ps(gt[cc]), vge = _mm512_set1_ps(ge[cc]);
-                const __m512i vl = _mm512_set1_epi32(lim[cc]);
-                const int base = (c0 + cc) * S;
-                n = ge[cc] != gt[cc] ? emit_group(idx, val, x, base, S, vgt, vge, vl, 1, n)
-                                     : emit_group(idx, val, x, base, S, vgt, vge, vl, 0, n);
-            }
-        }
-        return n;
-    }
     const __m512i ck = _mm512_set1_epi32(cut.key), cl = _mm512_set1_epi32(cut.last);
     const __m512i iota = _mm512_loadu_si512(iota16);
     int groups = S == 1 ? 1 : G, len = S == 1 ? G : S;
