@@ -405,6 +405,36 @@ static void test_conv_sparse_vnni(const zs_kernels *K) {
                       "[%s] conv_sparse_vnni kx_group %d from the list == conv_sparse_tap_q8 bit for bit (Ci=%d %dx%d "
                       "Co=%d density %.1f)", isa_tag, g, c.Ci, c.H, c.W, c.Co, densities[d]);
             }
+            /* p->pool: the 2x2/2 max-pool of the unpooled output, bit for
+             * bit, for conv_sparse_tap_q8 and conv_sparse_vnni from the map
+             * and from the list (o1: tap_q8 unpooled, kx_group 0) */
+            if (c.Ho >= 2 && c.Wo >= 2) {
+                const size_t pn = (size_t)c.Co * (c.Ho / 2) * (c.Wo / 2);
+                float *pr = falloc(pn), *pg = falloc(pn);
+                zs_maxpool2d_forward(pr, NULL, c.o1, 1, c.Co, c.Ho, c.Wo, 2, 2);
+                p->pool = 1;
+                for (int g = 0; g <= c.Kw; g++) {
+                    p->kx_group = g;
+                    for (int kind = 0; kind < 3; kind++) {
+                        memset(pg, 0xff, sizeof(float) * pn);
+                        if (kind == 0) {
+                            int mq = K->conv_pos_lists(c.x, p, s1);
+                            K->conv_sparse_tap_q8(pg, NULL, NULL, mq, p, s1);
+                        } else if (kind == 1) {
+                            int mg = K->conv_pos_groups(c.x, p, s2);
+                            K->conv_sparse_vnni(pg, NULL, NULL, mg, p, s2);
+                        } else {
+                            K->conv_sparse_vnni(pg, c.idx, c.val, c.n, p, s2);
+                        }
+                        CHECK(!memcmp(pr, pg, sizeof(float) * pn),
+                              "[%s] %s pooled == max-pool of the unpooled output (kx_group %d, Ci=%d %dx%d Co=%d "
+                              "density %.1f)", isa_tag, kind ? "conv_sparse_vnni" : "conv_sparse_tap_q8", g, c.Ci,
+                              c.H, c.W, c.Co, densities[d]);
+                    }
+                }
+                p->pool = 0;
+                zs_free_aligned(pr); zs_free_aligned(pg);
+            }
             /* zs_conv_list_groups == conv_pos_groups word for word (the
              * list in a shuffled order: the words do not depend on it) */
             {

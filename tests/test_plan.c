@@ -192,6 +192,25 @@ static void pool_first_fused(const char *preset) {
         CHECK(zs_plan_infer(net, NULL, x, 4, b) == ZS_OK, "infer unfused");
         CHECK(!memcmp(a, b, sizeof a), "%s [%s]: conv_pool stage == conv_dense + maxpool, bit for bit", preset,
               zs_isa_name((zs_isa)isa));
+        /* the int8 path: conv2 on the winners list (conv_sparse_tap_q8 and,
+         * with AVX-512 VNNI, conv_sparse_vnni timed) with the max-pool in
+         * its unpack, the same bits as the two stages */
+        zs_net_set_int8_weights(net, 1);
+        const int vn = isa == ZS_ISA_AVX512 && zs_cpu_avx512_vnni();
+        CHECK(build_with_isa(net, (zs_isa)isa), "%s int8 plan (%s)", preset, zs_isa_name((zs_isa)isa));
+        CHECK(plan_has(net, "conv_sparse_tap_q8") && plan_has(net, "conv_sparse_vnni") == vn &&
+                  plan_has(net, "+maxpool"),
+              "%s [%s] int8: conv2 on conv_sparse_tap_q8%s, pooled in the stage", preset, zs_isa_name((zs_isa)isa),
+              vn ? " and conv_sparse_vnni" : "");
+        CHECK(zs_plan_infer(net, NULL, x, 4, a) == ZS_OK, "infer int8 fused");
+        setenv("ZS_PLAN_FUSE", "0", 1);
+        CHECK(build_with_isa(net, (zs_isa)isa), "%s int8 plan without fusion", preset);
+        unsetenv("ZS_PLAN_FUSE");
+        CHECK(!plan_has(net, "+maxpool"), "%s int8 without fusion: a maxpool stage", preset);
+        CHECK(zs_plan_infer(net, NULL, x, 4, b) == ZS_OK, "infer int8 unfused");
+        CHECK(!memcmp(a, b, sizeof a), "%s [%s] int8: conv2 with the max-pool in its unpack == conv2 + maxpool, bit for bit",
+              preset, zs_isa_name((zs_isa)isa));
+        zs_net_set_int8_weights(net, 0);
     }
     zs_plan_free(net);
     zs_net_free(net);

@@ -164,7 +164,7 @@ void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val
     for (int q = 0; q < P; q++)
         for (int o = 0; o < Cop; o++) scratch[(size_t)q * Cop + o] = o < p->Co ? p->bias[o] : 0.0f;
     tap_sums(scratch, ps, pw, pv, p);
-    zs_conv_unpack_acc(out, scratch, p->Co, P, Cop);
+    zs_conv_unpack_acc(out, scratch, p->Co, p->pool ? zs_conv_pool_acc(scratch, p->Ho, p->Wo, Cop) : P, Cop);
 }
 
 /* conv_sparse_tap_q8, the reference: conv_sparse_tap's order on the int8
@@ -180,7 +180,8 @@ void zs_conv_sparse_tap_q8__scalar(float *out, const int32_t *idx, const float *
     const float qa = p->qact ? zs_conv_quantize_inputs(pv, ps[p->H * p->W]) : 1.0f;
     memset(scratch, 0, sizeof(float) * (size_t)P * Cop);
     tap_sums(scratch, ps, pw, pv, p);
-    zs_conv_unpack_acc_scaled(out, scratch, p->Co, P, Cop, p->qscale, qa, p->bias);
+    zs_conv_unpack_acc_scaled(out, scratch, p->Co, p->pool ? zs_conv_pool_acc(scratch, p->Ho, p->Wo, Cop) : P, Cop,
+                              p->qscale, qa, p->bias);
 }
 
 /* conv_sparse_vnni, the reference: the 4-channel groups of conv_pos_groups
@@ -213,9 +214,10 @@ void zs_conv_sparse_vnni__scalar(float *out, const int32_t *idx, const float *va
                     }
                 }
             }
+    const int Pq = p->pool ? zs_conv_pool_acc_i32(acc, Ho, Wo, Cop) : P;
     for (int o = 0; o < p->Co; o++) {
         const float sc = qa * p->qscale[o];
-        for (int q = 0; q < P; q++) out[(size_t)o * P + q] = (float)acc[(size_t)q * Cop + o] * sc + p->bias[o];
+        for (int q = 0; q < Pq; q++) out[(size_t)o * Pq + q] = (float)acc[(size_t)q * Cop + o] * sc + p->bias[o];
     }
 }
 

@@ -171,7 +171,7 @@ void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
         default: CT_CHUNK(scratch, ps, pw, pv, p, CT_VL * c, 16 / CT_VL, G, init); break;
         }
     }
-    CT_UNPACK(out, scratch, p->Co, P, Cop);
+    CT_UNPACK(out, scratch, p->Co, p->pool ? zs_conv_pool_acc(scratch, p->Ho, p->Wo, Cop) : P, Cop);
 }
 #undef CT_ACC_IN
 #undef CT_ACC_OUT

@@ -82,6 +82,10 @@ typedef struct zs_conv_scatter {
                          rows are likely out of L2) */
     int kx_group;     /* conv_sparse_tap: taps per phase along a kernel row
                          (0 or 1: one); set by the plan (calibrate_one)      */
+    int pool;         /* conv_sparse_tap(_q8), conv_sparse_vnni: 1 = out is
+                         the 2x2/2 max-pool of the conv, (Co, Ho/2, Wo/2):
+                         the sums pooled before the unpack (its per-channel
+                         scale is positive, so the maxima are the same)    */
     /* blocks (optional, zs_conv_scatter_pack_blocks, conv_blk.c): per row
      * r = (ci*Kh + ky)*Kw + kx (wvec's rows) the 16-channel blocks of wvec
      * holding a non-zero weight: [bstart[r], bstart[r+1]) of (boff = first
@@ -368,6 +372,34 @@ static inline void zs_conv_tap_range(int i, int pad, int K, int n, int *k0, int 
     *k0 = a > 0 ? a : 0;
     *k1 = b < K - 1 ? b : K - 1;
 }
+/* The conv_sparse_* accumulator (Ho*Wo, Cop), channel-last, 2x2/2
+ * max-pooled in place: row py*(Wo/2) + px becomes the maximum of its
+ * window's four rows (each written row is read before, none after);
+ * returns (Ho/2)*(Wo/2). Blocks of 16 channels (Cop is a multiple of 16)
+ * so that the compiler vectorises the maxima. */
+#define ZS_CONV_POOL_ACC(T, NAME)                                                                       \
+    static inline int NAME(T *acc, int Ho, int Wo, int Cop) {                                          \
+        const int Hp = Ho / 2, Wp = Wo / 2;                                                            \
+        for (int py = 0; py < Hp; py++)                                                                \
+            for (int px = 0; px < Wp; px++) {                                                          \
+                const T *r0 = acc + ((size_t)2 * py * Wo + 2 * px) * Cop, *r1 = r0 + Cop;              \
+                const T *r2 = r0 + (size_t)Wo * Cop, *r3 = r2 + Cop;                                   \
+                T *o = acc + ((size_t)py * Wp + px) * Cop;                                             \
+                for (int c = 0; c < Cop; c += 16) {                                                    \
+                    T t[16]; /* o may be r0: read all, then write */                                   \
+                    for (int j = 0; j < 16; j++) {                                                     \
+                        T a = r0[c + j] > r1[c + j] ? r0[c + j] : r1[c + j];                           \
+                        T b = r2[c + j] > r3[c + j] ? r2[c + j] : r3[c + j];                           \
+                        t[j] = a > b ? a : b;                                                          \
+                    }                                                                                  \
+                    for (int j = 0; j < 16; j++) o[c + j] = t[j];                                      \
+                }                                                                                      \
+            }                                                                                          \
+        return Hp * Wp;                                                                                \
+    }
+ZS_CONV_POOL_ACC(float, zs_conv_pool_acc)
+ZS_CONV_POOL_ACC(int32_t, zs_conv_pool_acc_i32)
+#undef ZS_CONV_POOL_ACC
 /* The conv_sparse_* accumulator, channel-last (P = Ho*Wo, Cop), to out (Co, P). */
 static inline void zs_conv_unpack_acc(float *out, const float *acc, int Co, int P, int Cop) {
     for (int o = 0; o < Co; o++)

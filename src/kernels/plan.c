@@ -727,6 +727,19 @@ zs_status zs_plan_build(zs_net *net) {
             /* conv (+BN) -> 2x2/2 max-pool (the pool-first networks): one
              * stage, conv_pool (ZS_PLAN_FUSE=0: the two kernels) */
             stage *cv = p->n ? &p->st[p->n - 1] : NULL;
+            /* a sparse-input conv on the int8 path -> 2x2/2 max-pool: its
+             * sums pooled before the unpack (zs_conv_scatter.pool, which
+             * every alternative of such a stage, conv_sparse_tap_q8 and
+             * conv_sparse_vnni, honours); the same bits as the two stages */
+            if (rep == REP_DENSE && is_pool22(L) && cv && cv->kind == ST_CONV_SPARSE && (cv->sc.wq || cv->sc.wq4) &&
+                cv->oC == C && cv->oH == H && cv->oW == W && i > 0 &&
+                (net->layers[i - 1].type == ZS_CONV2D || net->layers[i - 1].type == ZS_BATCHNORM) &&
+                !env_is("ZS_PLAN_FUSE", "0")) {
+                cv->sc.pool = 1;
+                H = L->out_h; W = L->out_w;
+                cv->oH = H; cv->oW = W;
+                break;
+            }
             if (rep == REP_DENSE && is_pool22(L) && cv && cv->kind == ST_CONV_DENSE && cv->oC == C && cv->oH == H &&
                 cv->oW == W && i > 0 && (net->layers[i - 1].type == ZS_CONV2D || net->layers[i - 1].type == ZS_BATCHNORM) &&
                 !env_is("ZS_PLAN_FUSE", "0")) {
@@ -1230,6 +1243,7 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
         fprintf(f, "  %-12s %-16s %dx%dx%d -> %dx%dx%d  %s", stage_names[s->kind], s->layer, s->C, s->H, s->W,
                 s->oC, s->oH, s->oW, s->kernel);
         if (s->kind == ST_KWTA || s->kind == ST_KWTA_POOL || s->kind == ST_CONV_KWTA_POOL) fprintf(f, " k=%d", s->k);
+        if (s->kind == ST_CONV_SPARSE && s->sc.pool) fprintf(f, " +maxpool (sums pooled before the unpack)");
         if (s->n_alt > 1) {
             fprintf(f, " (%s:", p->calibrated ? "measured on the first samples, a whole sample with each" : "being measured on the first samples");
             for (int a = 0; a < s->n_alt; a++)
