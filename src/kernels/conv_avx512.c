@@ -487,8 +487,7 @@ void zs_conv_sparse_vnni__avx512(float *out, const int32_t *idx, const float *va
     int32_t *acc = (int32_t *)scratch;
     for (size_t i = 0; i < PC; i += 16) _mm512_store_si512(acc + i, _mm512_setzero_si512());
     vn_sums(acc, gs, gw, gv, p);
-    const int P = p->pool ? zs_conv_pool_acc_i32(acc, p->Ho, p->Wo, p->Cop) : p->Ho * p->Wo;
-    unpack_acc(out, scratch, p->Co, P, p->Cop, p->qscale, qa, p->bias, 1);
+    unpack_acc(out, scratch, p->Co, zs_conv_acc_rows_i32(acc, p), p->Cop, p->qscale, qa, p->bias, 1);
 }
 
 #define CR_U 2 /* 4 FMA chains per run (two outputs) */

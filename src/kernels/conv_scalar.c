@@ -158,13 +158,12 @@ void zs_conv_sparse_tap__scalar(float *out, const int32_t *idx, const float *val
                                 const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
-    else zs_conv_lists_at(p, scratch, &ps, &pw, &pv);
+    zs_conv_tap_lists(idx, val, n, p, scratch, &ps, &pw, &pv);
     const int P = p->Ho * p->Wo, Cop = p->Cop;
     for (int q = 0; q < P; q++)
         for (int o = 0; o < Cop; o++) scratch[(size_t)q * Cop + o] = o < p->Co ? p->bias[o] : 0.0f;
     tap_sums(scratch, ps, pw, pv, p);
-    zs_conv_unpack_acc(out, scratch, p->Co, p->pool ? zs_conv_pool_acc(scratch, p->Ho, p->Wo, Cop) : P, Cop);
+    zs_conv_unpack_acc(out, scratch, p->Co, zs_conv_acc_rows(scratch, p), Cop);
 }
 
 /* conv_sparse_tap_q8, the reference: conv_sparse_tap's order on the int8
@@ -174,14 +173,12 @@ void zs_conv_sparse_tap_q8__scalar(float *out, const int32_t *idx, const float *
                                    const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
-    else zs_conv_lists_at(p, scratch, &ps, &pw, &pv);
+    zs_conv_tap_lists(idx, val, n, p, scratch, &ps, &pw, &pv);
     const int P = p->Ho * p->Wo, Cop = p->Cop;
     const float qa = p->qact ? zs_conv_quantize_inputs(pv, ps[p->H * p->W]) : 1.0f;
     memset(scratch, 0, sizeof(float) * (size_t)P * Cop);
     tap_sums(scratch, ps, pw, pv, p);
-    zs_conv_unpack_acc_scaled(out, scratch, p->Co, p->pool ? zs_conv_pool_acc(scratch, p->Ho, p->Wo, Cop) : P, Cop,
-                              p->qscale, qa, p->bias);
+    zs_conv_unpack_acc_scaled(out, scratch, p->Co, zs_conv_acc_rows(scratch, p), Cop, p->qscale, qa, p->bias);
 }
 
 /* conv_sparse_vnni, the reference: the 4-channel groups of conv_pos_groups
@@ -214,7 +211,7 @@ void zs_conv_sparse_vnni__scalar(float *out, const int32_t *idx, const float *va
                     }
                 }
             }
-    const int Pq = p->pool ? zs_conv_pool_acc_i32(acc, Ho, Wo, Cop) : P;
+    const int Pq = zs_conv_acc_rows_i32(acc, p);
     for (int o = 0; o < p->Co; o++) {
         const float sc = qa * p->qscale[o];
         for (int q = 0; q < Pq; q++) out[(size_t)o * Pq + q] = (float)acc[(size_t)q * Cop + o] * sc + p->bias[o];

@@ -152,8 +152,7 @@ static inline __attribute__((always_inline)) void CT_CHUNK(float *restrict acc, 
 void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_conv_scatter *p, float *scratch) {
     int32_t *ps, *pw;
     float *pv;
-    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, &ps, &pw, &pv);
-    else zs_conv_lists_at(p, scratch, &ps, &pw, &pv); /* conv_pos_lists ran */
+    zs_conv_tap_lists(idx, val, n, p, scratch, &ps, &pw, &pv);
     CT_PREP
     /* Cop: a multiple of 16; chunks of CH vectors = 64 channels */
     const int P = p->Ho * p->Wo, Cop = p->Cop, nv = Cop / CT_VL, CH = 64 / CT_VL;
@@ -171,7 +170,7 @@ void CT_FN(float *out, const int32_t *idx, const float *val, int n, const zs_con
         default: CT_CHUNK(scratch, ps, pw, pv, p, CT_VL * c, 16 / CT_VL, G, init); break;
         }
     }
-    CT_UNPACK(out, scratch, p->Co, p->pool ? zs_conv_pool_acc(scratch, p->Ho, p->Wo, Cop) : P, Cop);
+    CT_UNPACK(out, scratch, p->Co, zs_conv_acc_rows(scratch, p), Cop);
 }
 #undef CT_ACC_IN
 #undef CT_ACC_OUT

@@ -365,6 +365,14 @@ static inline void zs_conv_lists_at(const zs_conv_scatter *p, float *scratch, in
     *woff = ps + 2 * HW + 16;
     *pv = (float *)(*woff + nmax + 16);
 }
+/* conv_sparse_tap(_q8)'s input: the list idx/val bucketed by position here
+ * (zs_conv_sort_by_pos, with the column) or, idx NULL, conv_pos_lists'
+ * lists already in scratch. */
+static inline void zs_conv_tap_lists(const int32_t *idx, const float *val, int n, const zs_conv_scatter *p,
+                                     float *scratch, int32_t **pstart, int32_t **woff, float **pv) {
+    if (idx) zs_conv_sort_by_pos(idx, val, n, p, scratch, 1, pstart, woff, pv);
+    else zs_conv_lists_at(p, scratch, pstart, woff, pv);
+}
 /* The taps [*k0, *k1] of a K-tap kernel through which input row (or
  * column) i, padded by pad, reaches one of the n output rows. */
 static inline void zs_conv_tap_range(int i, int pad, int K, int n, int *k0, int *k1) {
@@ -372,14 +380,16 @@ static inline void zs_conv_tap_range(int i, int pad, int K, int n, int *k0, int 
     *k0 = a > 0 ? a : 0;
     *k1 = b < K - 1 ? b : K - 1;
 }
-/* The conv_sparse_* accumulator (Ho*Wo, Cop), channel-last, 2x2/2
- * max-pooled in place: row py*(Wo/2) + px becomes the maximum of its
- * window's four rows (each written row is read before, none after);
- * returns (Ho/2)*(Wo/2). Blocks of 16 channels (Cop is a multiple of 16)
- * so that the compiler vectorises the maxima. */
-#define ZS_CONV_POOL_ACC(T, NAME)                                                                       \
-    static inline int NAME(T *acc, int Ho, int Wo, int Cop) {                                          \
-        const int Hp = Ho / 2, Wp = Wo / 2;                                                            \
+/* The rows of a conv_sparse_* accumulator (Ho*Wo, Cop), channel-last, to
+ * unpack: Ho*Wo or, with p->pool, the rows 2x2/2 max-pooled in place
+ * (row py*(Wo/2) + px becomes the maximum of its window's four rows; each
+ * written row is read before, none after), (Ho/2)*(Wo/2). Blocks of 16
+ * channels (Cop is a multiple of 16) so that the compiler vectorises the
+ * maxima. */
+#define ZS_CONV_ACC_ROWS(T, NAME)                                                                       \
+    static inline int NAME(T *acc, const zs_conv_scatter *p) {                                         \
+        const int Ho = p->Ho, Wo = p->Wo, Cop = p->Cop, Hp = Ho / 2, Wp = Wo / 2;                      \
+        if (!p->pool) return Ho * Wo;                                                                  \
         for (int py = 0; py < Hp; py++)                                                                \
             for (int px = 0; px < Wp; px++) {                                                          \
                 const T *r0 = acc + ((size_t)2 * py * Wo + 2 * px) * Cop, *r1 = r0 + Cop;              \
@@ -397,9 +407,9 @@ static inline void zs_conv_tap_range(int i, int pad, int K, int n, int *k0, int 
             }                                                                                          \
         return Hp * Wp;                                                                                \
     }
-ZS_CONV_POOL_ACC(float, zs_conv_pool_acc)
-ZS_CONV_POOL_ACC(int32_t, zs_conv_pool_acc_i32)
-#undef ZS_CONV_POOL_ACC
+ZS_CONV_ACC_ROWS(float, zs_conv_acc_rows)
+ZS_CONV_ACC_ROWS(int32_t, zs_conv_acc_rows_i32)
+#undef ZS_CONV_ACC_ROWS
 /* The conv_sparse_* accumulator, channel-last (P = Ho*Wo, Cop), to out (Co, P). */
 static inline void zs_conv_unpack_acc(float *out, const float *acc, int Co, int P, int Cop) {
     for (int o = 0; o < Co; o++)
