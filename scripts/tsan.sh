@@ -38,6 +38,7 @@ for t in $TESTS; do
     if [ "$rc" -ne 0 ] || [ "$races" -ne 0 ]; then
         fail=1
         grep -A 30 '^WARNING: ThreadSanitizer' "$log" | head -n 80
+        grep '^FAIL ' "$log" | head -n 40 || true
     fi
 done
 [ "$fail" -eq 0 ] && echo "tsan: clean" || echo "tsan: FAILED"
