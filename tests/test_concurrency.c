@@ -58,6 +58,15 @@ static void fill_normalish(float *x, size_t n, uint64_t seed) {
     for (size_t i = 0; i < n; i++) x[i] = (unif(&s) + unif(&s) + unif(&s) + unif(&s) - 2.0f) * 1.7f;
 }
 
+/* Where two outputs first differ, for a failure's message (buf). */
+static const char *first_diff(char *buf, size_t len, const float *a, const float *b, size_t n) {
+    size_t i = 0;
+    while (i < n && !memcmp(a + i, b + i, sizeof(float))) i++;
+    if (i == n) snprintf(buf, len, "none");
+    else snprintf(buf, len, "output %zu: %.9g vs %.9g", i, (double)a[i], (double)b[i]);
+    return buf;
+}
+
 /* Two SGD steps so that BN statistics, duty cycles and boost are not trivial. */
 static zs_status make_net(zs_net **out, int i) {
     zs_status st = zs_net_create_preset(out, specs[i].preset, specs[i].seed);
@@ -121,7 +130,7 @@ typedef struct {
     uint64_t rng;
     int done, mismatches, errors;
     int first_bad_net, first_bad_mode, first_bad_job;
-    char err[256];
+    char err[256], diff[96];
     int used[NNET];
 } serve_job;
 
@@ -142,7 +151,10 @@ static void *serve_worker(void *a) {
             continue;
         }
         if (memcmp(out, expect[ni][mode][jb], sizeof(float) * (size_t)job_n[jb] * K) != 0) {
-            if (!j->mismatches++) { j->first_bad_net = ni; j->first_bad_mode = mode; j->first_bad_job = jb; }
+            if (!j->mismatches++) {
+                j->first_bad_net = ni; j->first_bad_mode = mode; j->first_bad_job = jb;
+                first_diff(j->diff, sizeof j->diff, out, expect[ni][mode][jb], (size_t)job_n[jb] * K);
+            }
         }
     }
     return NULL;
@@ -189,9 +201,9 @@ static void test_serving(void) {
         for (int t = 0; t < NTHR; t++) {
             done += jobs[t].done;
             CHECK(jobs[t].errors == 0, "thread %d: %d failed requests (first: %s)", t, jobs[t].errors, jobs[t].err);
-            CHECK(jobs[t].mismatches == 0, "thread %d: %d of %d answers differ from sequential (first: net %d mode %d batch %d)",
+            CHECK(jobs[t].mismatches == 0, "thread %d: %d of %d answers differ from sequential (first: net %d mode %d batch %d, %s)",
                   t, jobs[t].mismatches, jobs[t].done, jobs[t].first_bad_net, jobs[t].first_bad_mode,
-                  jobs[t].first_bad_net >= 0 ? job_n[jobs[t].first_bad_job] : 0);
+                  jobs[t].first_bad_net >= 0 ? job_n[jobs[t].first_bad_job] : 0, jobs[t].diff);
         }
         for (int i = 0; i < NNET; i++) {
             int users = 0;
@@ -343,7 +355,9 @@ static void test_loading(void) {
     for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
     for (int t = 0; t < T; t++) {
         CHECK(jobs[t].st == ZS_OK, "thread %d load/infer/save: %s", t, jobs[t].err);
-        CHECK(!memcmp(jobs[t].out, want, sizeof want), "thread %d: loaded copy answers like the original", t);
+        char d[96];
+        CHECK(!memcmp(jobs[t].out, want, sizeof want), "thread %d: loaded copy answers like the original (first difference: %s)",
+              t, first_diff(d, sizeof d, jobs[t].out, want, 16 * K));
         CHECK(same_file(jobs[t].path, path), "thread %d: saved copy is byte-identical to the original file", t);
         unlink(jobs[t].path);
     }
@@ -495,8 +509,11 @@ static void test_audio(void) {
     for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
     for (int t = 0; t < T; t++) {
         CHECK(par[t].st == ZS_OK, "audio thread %d: %s", t, par[t].err);
-        CHECK(!memcmp(par[t].feat, seq[t].feat, sizeof seq[t].feat), "audio thread %d: log-mel features == sequential", t);
-        CHECK(!memcmp(par[t].out, seq[t].out, sizeof seq[t].out), "audio thread %d: network output == sequential", t);
+        char d[96];
+        CHECK(!memcmp(par[t].feat, seq[t].feat, sizeof seq[t].feat), "audio thread %d: log-mel features == sequential (%s)", t,
+              first_diff(d, sizeof d, par[t].feat, seq[t].feat, ZS_N_MELS * ZS_N_FRAMES));
+        CHECK(!memcmp(par[t].out, seq[t].out, sizeof seq[t].out), "audio thread %d: network output == sequential (%s)", t,
+              first_diff(d, sizeof d, par[t].out, seq[t].out, K));
     }
     free(seq);
     free(par);
