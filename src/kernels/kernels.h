@@ -365,6 +365,13 @@ static inline void zs_conv_lists_at(const zs_conv_scatter *p, float *scratch, in
     *woff = ps + 2 * HW + 16;
     *pv = (float *)(*woff + nmax + 16);
 }
+/* The channel of a channel-major input index without a division: idx / HW
+ * = (idx * mul) >> 32 with mul = ceil(2^32 / HW), exact while idx * HW <
+ * 2^32 (idx < Ci * HW); 0 when the map is too big for that. */
+static inline uint64_t zs_conv_chan_mul(const zs_conv_scatter *p) {
+    const uint64_t HW = (uint64_t)p->H * p->W;
+    return (uint64_t)p->Ci * HW * HW < (1ull << 32) ? ((1ull << 32) + HW - 1) / HW : 0;
+}
 /* conv_sparse_tap(_q8)'s input: the list idx/val bucketed by position here
  * (zs_conv_sort_by_pos, with the column) or, idx NULL, conv_pos_lists'
  * lists already in scratch. */

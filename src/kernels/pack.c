@@ -88,11 +88,10 @@ void zs_conv_sort_by_pos(const int32_t *idx, const float *val, int n, const zs_c
     zs_conv_lists_at(p, scratch, &ps, &w, &v);
     int32_t *fill = ps + HW + 8;
     memset(ps, 0, sizeof(int32_t) * ((size_t)HW + 1));
-    /* channel of each entry without a branch or a division: idx / HW as
-     * (idx * ceil(2^32 / HW)) >> 32, exact while idx * HW < 2^32 (idx <
-     * Ci * HW); bigger maps divide */
-    if ((uint64_t)p->Ci * HW * HW < (1ull << 32)) {
-        const uint64_t mul = ((1ull << 32) + (uint64_t)HW - 1) / (uint64_t)HW;
+    /* channel of each entry without a branch or a division (zs_conv_chan_mul);
+     * bigger maps divide */
+    const uint64_t mul = zs_conv_chan_mul(p);
+    if (mul) {
         for (int e = 0; e < n; e++) {
             int ci = (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32);
             ps[idx[e] - ci * HW + 1]++;
@@ -227,13 +226,11 @@ int zs_conv_list_groups(const int32_t *idx, const float *val, int n, const zs_co
     for (int j = 0; j < 8; j++) mx = m8[j] > mx ? m8[j] : mx;
     float inv;
     const float qa = zs_conv_q8_scale(mx, &inv);
-    /* idx / HW as in zs_conv_sort_by_pos (exact while Ci * HW * HW < 2^32) */
-    const int mulok = (uint64_t)p->Ci * HW * HW < (1ull << 32);
-    const uint64_t mul = ((1ull << 32) + (uint64_t)HW - 1) / (uint64_t)HW;
+    const uint64_t mul = zs_conv_chan_mul(p); /* idx / HW as in zs_conv_sort_by_pos */
     for (e = 0; e < n; e++) {
         const uint32_t u = zs_conv_q8_input(val[e], inv);
         if (!u) continue;
-        const int ci = mulok ? (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32) : idx[e] / HW, q = idx[e] - ci * HW;
+        const int ci = mul ? (int)(((uint64_t)(uint32_t)idx[e] * mul) >> 32) : idx[e] / HW, q = idx[e] - ci * HW;
         gv[(size_t)q * G4 + (ci >> 2)] |= u << (8 * (ci & 3));
         if (use_bits) bits[q] |= 1u << (ci >> 2);
     }

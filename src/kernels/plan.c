@@ -731,18 +731,16 @@ zs_status zs_plan_build(zs_net *net) {
              * sums pooled before the unpack (zs_conv_scatter.pool, which
              * every alternative of such a stage, conv_sparse_tap_q8 and
              * conv_sparse_vnni, honours); the same bits as the two stages */
-            if (rep == REP_DENSE && is_pool22(L) && cv && cv->kind == ST_CONV_SPARSE && (cv->sc.wq || cv->sc.wq4) &&
-                cv->oC == C && cv->oH == H && cv->oW == W && i > 0 &&
-                (net->layers[i - 1].type == ZS_CONV2D || net->layers[i - 1].type == ZS_BATCHNORM) &&
-                !env_is("ZS_PLAN_FUSE", "0")) {
+            const int fuse = rep == REP_DENSE && is_pool22(L) && cv && cv->oC == C && cv->oH == H && cv->oW == W &&
+                             i > 0 && (net->layers[i - 1].type == ZS_CONV2D || net->layers[i - 1].type == ZS_BATCHNORM) &&
+                             !env_is("ZS_PLAN_FUSE", "0");
+            if (fuse && cv->kind == ST_CONV_SPARSE && (cv->sc.wq || cv->sc.wq4)) {
                 cv->sc.pool = 1;
                 H = L->out_h; W = L->out_w;
                 cv->oH = H; cv->oW = W;
                 break;
             }
-            if (rep == REP_DENSE && is_pool22(L) && cv && cv->kind == ST_CONV_DENSE && cv->oC == C && cv->oH == H &&
-                cv->oW == W && i > 0 && (net->layers[i - 1].type == ZS_CONV2D || net->layers[i - 1].type == ZS_BATCHNORM) &&
-                !env_is("ZS_PLAN_FUSE", "0")) {
+            if (fuse && cv->kind == ST_CONV_DENSE) {
                 s = cv;
                 s->kind = ST_CONV_POOL;
                 s->kernel = zs_conv_shift_fits(&s->taps) ? "conv_pool" : "conv_pool (conv_dense+maxpool)";
