@@ -28,6 +28,8 @@
  */
 #include "check.h"
 #include "zeroskip.h"
+#include "kernels/plan.h" /* zs_plan_trace: a failing check's evidence */
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -81,6 +83,18 @@ static zs_status make_net(zs_net **out, int i) {
     }
     zs_net_epoch_end(*out);
     return ZS_OK;
+}
+
+/* A plan that disagrees with the dense path: its state and each stage's
+ * output on the sample (of n in x) where the two differ most. */
+static void trace_worst(zs_net *net, const float *plan, const float *dense, int n, const float *x) {
+    int w = 0;
+    float wd = -1;
+    for (int i = 0; i < n * K; i++)
+        if (!(fabsf(plan[i] - dense[i]) <= wd)) wd = fabsf(plan[i] - dense[i]), w = i / K;
+    printf("trace of the plan on sample %d of the batch (|plan - dense| up to %g):\n", w, (double)wd);
+    zs_net_set_dense(net, 0);
+    if (zs_plan_trace(net, x + (size_t)w * INSZ, stdout)) printf("  (no trace: %s)\n", zs_last_error());
 }
 
 /* Mode 0: sparse plan; 1: dense, 1 GEMM thread; 2: dense, 2 GEMM threads. */
@@ -182,7 +196,8 @@ static void test_serving(void) {
     if (ok) {
         /* Sanity: the networks differ, the sparse and dense paths agree closely. */
         CHECK(memcmp(expect[0][0][5], expect[1][0][5], sizeof(float) * 16 * K) != 0, "different seeds give different outputs");
-        CHECK_CLOSE(expect[0][0][5], expect[0][1][5], 16 * K, 2e-3, 2e-3, "gsc-sparse: plan vs dense path");
+        if (!CHECK_CLOSE(expect[0][0][5], expect[0][1][5], 16 * K, 2e-3, 2e-3, "gsc-sparse: plan vs dense path"))
+            trace_worst(twin[0], expect[0][0][5], expect[0][1][5], 16, pool_x + 16 * INSZ);
         /* Batch composition: sample 7 of the pool answered alone and inside batches. */
         float one[K];
         CHECK(run_mode(twin[2], 0, pool_x + 7 * INSZ, 1, one) == ZS_OK && !memcmp(one, expect[2][0][1], sizeof one),
@@ -205,6 +220,17 @@ static void test_serving(void) {
                   t, jobs[t].mismatches, jobs[t].done, jobs[t].first_bad_net, jobs[t].first_bad_mode,
                   jobs[t].first_bad_net >= 0 ? job_n[jobs[t].first_bad_job] : 0, jobs[t].diff);
         }
+        for (int t = 0, traced = 0; t < NTHR && !traced; t++)
+            if (jobs[t].mismatches && jobs[t].first_bad_mode == 0) {
+                int ni = jobs[t].first_bad_net;
+                const float *x = pool_x + (size_t)job_off[jobs[t].first_bad_job] * INSZ;
+                printf("trace of net %d's twin and served copy on the first sample of the first differing request:\n", ni);
+                zs_net_set_dense(twin[ni], 0);
+                zs_net_set_dense(served[ni], 0);
+                if (zs_plan_trace(twin[ni], x, stdout)) printf("  (no trace: %s)\n", zs_last_error());
+                if (zs_plan_trace(served[ni], x, stdout)) printf("  (no trace: %s)\n", zs_last_error());
+                traced = 1;
+            }
         for (int i = 0; i < NNET; i++) {
             int users = 0;
             for (int t = 0; t < NTHR; t++) users += jobs[t].used[i] > 0;

@@ -1253,6 +1253,57 @@ void zs_plan_describe(const zs_net *net, FILE *f) {
     }
 }
 
+/* A failing check's evidence (tests): the plan's state that no output
+ * shows (kernel choice, the measured crossover, the lazily packed taps,
+ * the boost factors) and, for sample x, each stage's output (non-zeros,
+ * sum) — which stage lost the input. */
+static void range_of(const float *v, size_t n, int *nz, int *bad, double *sum, float *lo, float *hi) {
+    *nz = *bad = 0; *sum = 0; *lo = INFINITY; *hi = -INFINITY;
+    for (size_t j = 0; j < n; j++) {
+        if (!isfinite(v[j])) { ++*bad; continue; }
+        *nz += v[j] != 0.0f;
+        *sum += v[j];
+        if (v[j] < *lo) *lo = v[j];
+        if (v[j] > *hi) *hi = v[j];
+    }
+}
+
+zs_status zs_plan_trace(zs_net *net, const float *x, FILE *f) {
+    zs_plan *p = net ? net->kernels : NULL;
+    ZS_RETURN_IF(!p || !x || !f, ZS_EINVAL, "zs_plan_trace: no plan built or bad argument");
+    zs_status st = bind_own(net);
+    if (st) return st;
+    fprintf(f, "plan %llu, ISA %s, kernel choice %s (%d of %d samples)\n", (unsigned long long)p->id,
+            zs_isa_name(p->K->isa), p->calibrated ? "made" : "being measured", p->calib_seen, p->calib_n);
+    float *lp = malloc(sizeof(float) * (size_t)p->classes);
+    ZS_RETURN_IF(!lp, ZS_ENOMEM, "out of memory");
+    const float *cur = x;
+    int nl = 0, nz, bad;
+    double sum;
+    float lo, hi;
+    for (int i = 0; i < p->n; i++) {
+        stage *s = &p->st[i];
+        fprintf(f, "  %d %s %s [%s]", i, stage_names[s->kind], s->layer, s->kernel);
+        if (s->n_alt > 1) fprintf(f, " alt %d of %d", s->alt, s->n_alt);
+        if (s->kind == ST_CONV_SPARSE) fprintf(f, " dense_above %d map_lists %d", s->dense_above, s->map_lists);
+        if (s->taps.w) {
+            range_of(s->taps.w, (size_t)s->taps.start[s->taps.Co], &nz, &bad, &sum, &lo, &hi);
+            fprintf(f, " taps %d (non-finite %d, [%g, %g])", s->taps.start[s->taps.Co], bad, (double)lo, (double)hi);
+        }
+        if (s->f) {
+            range_of(s->f, (size_t)s->G, &nz, &bad, &sum, &lo, &hi);
+            fprintf(f, " k %d boost [%g, %g] non-finite %d", s->k, (double)lo, (double)hi, bad);
+        }
+        cur = step(p, i, cur, &nl, lp);
+        if (s->kind == ST_LOGSOFTMAX) range_of(lp, (size_t)p->classes, &nz, &bad, &sum, &lo, &hi);
+        else range_of(cur, (size_t)s->oC * s->oH * s->oW, &nz, &bad, &sum, &lo, &hi);
+        fprintf(f, " -> list %d, map non-zero %d sum %.6g [%g, %g] non-finite %d\n", nl, nz, sum, (double)lo,
+                (double)hi, bad);
+    }
+    free(lp);
+    return ZS_OK;
+}
+
 /* reps passes over the n samples x, each stage timed per sample; mean[i]:
  * stage i's mean ns per sample over the samples whose total is within 1.5x
  * the median total (the others were preempted or interrupted), less the

@@ -24,6 +24,10 @@ size_t zs_plan_scratch_bytes(const zs_net *net);
 /* The plan's stages, their shapes and kernels, to `f` ("no inference plan"
  * when none is built). */
 void zs_plan_describe(const zs_net *net, FILE *f);
+/* A failing check's evidence (tests): the plan's state that outputs do not
+ * show (kernel choices, the conv's measured dense-input crossover, lazily
+ * packed taps, boost factors) and each stage's output on sample x, to f. */
+zs_status zs_plan_trace(zs_net *net, const float *x, FILE *f);
 /* Measurement helper: run n samples `reps` times stage by stage and print
  * the mean time per sample of each stage to `f`. */
 zs_status zs_plan_profile(zs_net *net, const float *x, int n, int reps, FILE *f);
