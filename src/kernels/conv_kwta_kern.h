@@ -23,7 +23,7 @@
  *                                lanes j in m: count y >= tb into above;
  *                                returns the bits of the lanes with
  *                                ta <= y < tb (the candidates)
- *   optionally CK_TILE_CNT, for ck_tile's epilogue: ck_tcnt, CK_TCNT_ZERO(),
+ *   or CK_TILE_CNT, for ck_tile's epilogue: ck_tcnt, CK_TCNT_ZERO(),
  *                                ck_bitsc(y, ta, tb, m, &cnt) (ck_bits
  *                                counting into a vector), ck_tcnt_sum(c)
  *   with CK_PF, for the 4-row tiles: ck_cnt, CK_CNT_ZERO(), ck_cnt_sum(c)

@@ -291,14 +291,9 @@ typedef __m512 ck_v;
 typedef __mmask16 ck_m;
 #define CK_MASKN(n) kp_tail16(n)
 #define CK_STOREU(p, v) _mm512_storeu_ps((p), (v))
-static inline unsigned ck_bits(__m512 y, __m512 ta, __m512 tb, __mmask16 m, int *above) {
-    __mmask16 hb = _mm512_mask_cmp_ps_mask(m, y, tb, _CMP_GE_OQ);
-    __mmask16 cm = _mm512_mask_cmp_ps_mask(m & ~hb, y, ta, _CMP_GE_OQ);
-    *above += __builtin_popcount(hb);
-    return cm;
-}
-/* ck_tile's epilogue: the same bits, the count kept in a vector (a masked
- * add per vector, summed once per tile) instead of kmov + popcnt + add */
+/* ck_tile's epilogue (no ck_bits): the candidate bits, the count of lanes
+ * >= tb kept in a vector (a masked add per vector, summed once per tile)
+ * instead of kmov + popcnt + add */
 #define CK_TILE_CNT 1
 typedef __m512i ck_tcnt;
 #define CK_TCNT_ZERO() _mm512_setzero_si512()
