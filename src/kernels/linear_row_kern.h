@@ -33,8 +33,14 @@ static inline __attribute__((always_inline)) void lsr_pass(float *out, const int
     for (int j = 0; j < NB; j++) out[j] = acc[j];
 }
 
-__attribute__((optimize("no-tree-slp-vectorize"))) void LSR_FN(float *out, const int32_t *idx, const float *val,
-                                                               int n, const zs_linear_pack *p) {
+/* gcc's switch (clang, which builds the sanitizer runs, has no such
+ * attribute: there it is left out) */
+#if defined(__clang__)
+#define LSR_NO_SLP
+#else
+#define LSR_NO_SLP __attribute__((optimize("no-tree-slp-vectorize")))
+#endif
+LSR_NO_SLP void LSR_FN(float *out, const int32_t *idx, const float *val, int n, const zs_linear_pack *p) {
     const int O = p->O, I = p->I;
     memcpy(out, p->bias, sizeof(float) * (size_t)p->Op);
     for (int o0 = 0; o0 < O; o0 += 16) {
@@ -50,3 +56,4 @@ __attribute__((optimize("no-tree-slp-vectorize"))) void LSR_FN(float *out, const
 }
 #undef LSR_FN
 #undef LSR_MAC
+#undef LSR_NO_SLP
