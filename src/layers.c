@@ -10,6 +10,11 @@
 #include <math.h>
 #include <string.h>
 
+/* 4 floats / int32 (GCC vector extension) for the elementwise loops: the
+ * same operations per element as their scalar tails */
+typedef float zs_l4f __attribute__((vector_size(16)));
+typedef int32_t zs_l4i __attribute__((vector_size(16)));
+
 /* ---------------------------------------------------------------- conv2d */
 
 size_t zs_conv2d_col_size(int Ci, int H, int W, int Kh, int Kw, int stride, int pad) {
@@ -24,15 +29,21 @@ static void im2col(float *col, const float *in, int Ci, int H, int W, int Kh, in
         for (int ky = 0; ky < Kh; ky++)
             for (int kx = 0; kx < Kw; kx++) {
                 float *row = col + (((size_t)c * Kh + ky) * Kw + kx) * Ho * Wo;
+                /* the outputs whose input column ox * stride - pad + kx lies
+                 * in [0, W): [ox0, ox1); zeros either side */
+                int ox0 = 0, ox1 = Wo;
+                while (ox0 < Wo && ox0 * stride - pad + kx < 0) ox0++;
+                while (ox1 > ox0 && (ox1 - 1) * stride - pad + kx >= W) ox1--;
                 for (int oy = 0; oy < Ho; oy++) {
                     int iy = oy * stride - pad + ky;
                     float *r = row + (size_t)oy * Wo;
                     if (iy < 0 || iy >= H) { memset(r, 0, sizeof(float) * Wo); continue; }
-                    const float *src = in + ((size_t)c * H + iy) * W;
-                    for (int ox = 0; ox < Wo; ox++) {
-                        int ix = ox * stride - pad + kx;
-                        r[ox] = (ix >= 0 && ix < W) ? src[ix] : 0.0f;
-                    }
+                    const float *src = in + ((size_t)c * H + iy) * W - pad + kx;
+                    for (int ox = 0; ox < ox0; ox++) r[ox] = 0.0f;
+                    if (stride == 1) memcpy(r + ox0, src + ox0, sizeof(float) * (size_t)(ox1 - ox0));
+                    else
+                        for (int ox = ox0; ox < ox1; ox++) r[ox] = src[(ptrdiff_t)ox * stride];
+                    for (int ox = ox1; ox < Wo; ox++) r[ox] = 0.0f;
                 }
             }
 }
@@ -142,9 +153,34 @@ void zs_linear_backward(float *din, float *dw, float *db, const float *dout,
 
 /* ---------------------------------------------------------------- maxpool */
 
+/* One window's first maximum in scan order: a larger value, or a NaN over
+ * a number, takes over (as the general loop below). */
+static inline void mp_take(const float *x, int i, float *m, int *best) {
+    if (x[i] > *m || (isnan(x[i]) && !isnan(*m))) *m = x[i], *best = i;
+}
+
 void zs_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
                           int N, int C, int H, int W, int k, int stride) {
     int Ho = (H - k) / stride + 1, Wo = (W - k) / stride + 1;
+    if (k == 2 && stride == 2) { /* the networks' pool: the same scan, unrolled */
+        for (int nc = 0; nc < N * C; nc++) {
+            const float *x = in + (size_t)nc * H * W;
+            float *y = out + (size_t)nc * Ho * Wo;
+            int32_t *am = argmax ? argmax + (size_t)nc * Ho * Wo : NULL;
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    const int i0 = 2 * oy * W + 2 * ox;
+                    int best = i0;
+                    float m = x[i0];
+                    mp_take(x, i0 + 1, &m, &best);
+                    mp_take(x, i0 + W, &m, &best);
+                    mp_take(x, i0 + W + 1, &m, &best);
+                    y[oy * Wo + ox] = m;
+                    if (am) am[oy * Wo + ox] = best;
+                }
+        }
+        return;
+    }
     for (int nc = 0; nc < N * C; nc++) {
         const float *x = in + (size_t)nc * H * W;
         float *y = out + (size_t)nc * Ho * Wo;
@@ -176,8 +212,19 @@ void zs_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
 
 /* ---------------------------------------------------------------- relu */
 
+/* 4 at a time: the lanes where x > 0 keep x, the others (x <= 0, -0,
+ * NaN) become +0, as the scalar tail */
 void zs_relu_forward(float *out, const float *in, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+    size_t i = 0;
+    const zs_l4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (; i + 4 <= n; i += 4) {
+        zs_l4f v;
+        memcpy(&v, in + i, sizeof v);
+        zs_l4i keep = v > zero;
+        v = (zs_l4f)((zs_l4i)v & keep);
+        memcpy(out + i, &v, sizeof v);
+    }
+    for (; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
 void zs_relu_backward(float *din, const float *dout, const float *out, size_t n) {
@@ -220,10 +267,19 @@ void zs_batchnorm_forward(float *out, float *save_mean, float *save_invstd,
             invstd = (float)(1.0 / sqrt((double)running_var[c] + eps));
         }
         float g = gamma ? gamma[c] : 1.0f, bb = beta ? beta[c] : 0.0f;
+        const zs_l4f vm = {mean, mean, mean, mean}, vi = {invstd, invstd, invstd, invstd}, vg = {g, g, g, g},
+                     vb = {bb, bb, bb, bb};
         for (int n = 0; n < N; n++) {
             const float *x = in + ((size_t)n * C + c) * S;
             float *y = out + ((size_t)n * C + c) * S;
-            for (int i = 0; i < S; i++) y[i] = (x[i] - mean) * invstd * g + bb;
+            int i = 0;
+            for (; i + 4 <= S; i += 4) { /* the same operations per element, 4 at a time */
+                zs_l4f v;
+                memcpy(&v, x + i, sizeof v);
+                v = (v - vm) * vi * vg + vb;
+                memcpy(y + i, &v, sizeof v);
+            }
+            for (; i < S; i++) y[i] = (x[i] - mean) * invstd * g + bb;
         }
     }
 }
