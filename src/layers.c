@@ -154,50 +154,43 @@ void zs_linear_backward(float *din, float *dw, float *db, const float *dout,
 /* ---------------------------------------------------------------- maxpool */
 
 /* One window's first maximum in scan order: a larger value, or a NaN over
- * a number, takes over (as the general loop below). */
+ * a number, takes over. */
 static inline void mp_take(const float *x, int i, float *m, int *best) {
     if (x[i] > *m || (isnan(x[i]) && !isnan(*m))) *m = x[i], *best = i;
 }
 
-void zs_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
-                          int N, int C, int H, int W, int k, int stride) {
+/* The loops, instantiated twice: K22 = 1 for the networks' 2x2/2 pool,
+ * the same scan unrolled (~1.3x faster than one loop with a test). */
+static inline __attribute__((always_inline)) void mp_forward(float *out, int32_t *argmax, const float *in, int N,
+                                                             int C, int H, int W, int k, int stride, const int K22) {
     int Ho = (H - k) / stride + 1, Wo = (W - k) / stride + 1;
-    if (k == 2 && stride == 2) { /* the networks' pool: the same scan, unrolled */
-        for (int nc = 0; nc < N * C; nc++) {
-            const float *x = in + (size_t)nc * H * W;
-            float *y = out + (size_t)nc * Ho * Wo;
-            int32_t *am = argmax ? argmax + (size_t)nc * Ho * Wo : NULL;
-            for (int oy = 0; oy < Ho; oy++)
-                for (int ox = 0; ox < Wo; ox++) {
-                    const int i0 = 2 * oy * W + 2 * ox;
-                    int best = i0;
-                    float m = x[i0];
-                    mp_take(x, i0 + 1, &m, &best);
-                    mp_take(x, i0 + W, &m, &best);
-                    mp_take(x, i0 + W + 1, &m, &best);
-                    y[oy * Wo + ox] = m;
-                    if (am) am[oy * Wo + ox] = best;
-                }
-        }
-        return;
-    }
     for (int nc = 0; nc < N * C; nc++) {
         const float *x = in + (size_t)nc * H * W;
         float *y = out + (size_t)nc * Ho * Wo;
         int32_t *am = argmax ? argmax + (size_t)nc * Ho * Wo : NULL;
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {
-                int best = oy * stride * W + ox * stride;
-                float m = x[best];
-                for (int ky = 0; ky < k; ky++)
-                    for (int kx = 0; kx < k; kx++) {
-                        int i = (oy * stride + ky) * W + ox * stride + kx;
-                        if (x[i] > m || (isnan(x[i]) && !isnan(m))) { m = x[i]; best = i; }
-                    }
+                const int i0 = oy * stride * W + ox * stride;
+                int best = i0;
+                float m = x[i0];
+                if (K22) {
+                    mp_take(x, i0 + 1, &m, &best);
+                    mp_take(x, i0 + W, &m, &best);
+                    mp_take(x, i0 + W + 1, &m, &best);
+                } else {
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++) mp_take(x, i0 + ky * W + kx, &m, &best);
+                }
                 y[oy * Wo + ox] = m;
                 if (am) am[oy * Wo + ox] = best;
             }
     }
+}
+
+void zs_maxpool2d_forward(float *out, int32_t *argmax, const float *in,
+                          int N, int C, int H, int W, int k, int stride) {
+    if (k == 2 && stride == 2) mp_forward(out, argmax, in, N, C, H, W, 2, 2, 1);
+    else mp_forward(out, argmax, in, N, C, H, W, k, stride, 0);
 }
 
 void zs_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
