@@ -327,6 +327,36 @@ static void dense_fallback(const char *preset) {
     free(x);
 }
 
+/* zs_plan_trace (the evidence a failing concurrency check prints): the
+ * stages, the measured crossover, the lazily packed taps and boost factors
+ * of a plan, each stage's output; it changes no answer; no plan or no
+ * sample: refused. */
+static void trace(void) {
+    zs_net *net = NULL;
+    if (zs_net_create_preset(&net, "gsc-sparse", 13) != ZS_OK) { CHECK(0, "create gsc-sparse"); return; }
+    warm_up(net, 1024, 12);
+    float *x = malloc(sizeof(float) * 1024 * 2), a[24], b[24];
+    fill_inputs(x, 1024 * 2);
+    CHECK(zs_plan_trace(net, x, stdout) == ZS_EINVAL, "trace: no plan built yet: refused");
+    setenv("ZS_PLAN_CONV_DENSE_ABOVE", "0", 1); /* every sample on the dense-input taps */
+    int ok = zs_net_infer(net, x, 2, a) == ZS_OK;
+    unsetenv("ZS_PLAN_CONV_DENSE_ABOVE");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ok = ok && f && zs_plan_trace(net, x + 1024, f) == ZS_OK;
+    if (f) fclose(f);
+    ok = ok && buf && strstr(buf, "conv_kwta_pool") && strstr(buf, "dense_above 1 ") && strstr(buf, " taps ") &&
+         strstr(buf, " boost [") && strstr(buf, "logsoftmax") && strstr(buf, "non-finite 0");
+    CHECK(ok, "trace names the stages, the crossover, the packed taps and the boost factors:\n%s", buf ? buf : "");
+    CHECK(zs_net_infer(net, x, 2, b) == ZS_OK && !memcmp(a, b, sizeof a), "trace: the answers unchanged after it");
+    CHECK(zs_plan_trace(net, NULL, stdout) == ZS_EINVAL && zs_plan_trace(NULL, x, stdout) == ZS_EINVAL,
+          "trace: no sample or no network: refused");
+    free(buf);
+    free(x);
+    zs_net_free(net);
+}
+
 static void unsupported(void) {
     static const char *archs[] = {
         /* local k-WTA */
@@ -714,6 +744,7 @@ int main(void) {
     prepared();
     int8_weights();
     dense_fallback("gsc-sparse");
+    trace();
     winner_sets("gsc-sparse");
     winner_sets("mnist-sparse-mlp");
     odd_arch();
