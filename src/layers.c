@@ -38,11 +38,12 @@ static void im2col(float *col, const float *in, int Ci, int H, int W, int Kh, in
                     int iy = oy * stride - pad + ky;
                     float *r = row + (size_t)oy * Wo;
                     if (iy < 0 || iy >= H) { memset(r, 0, sizeof(float) * Wo); continue; }
-                    const float *src = in + ((size_t)c * H + iy) * W - pad + kx;
+                    const float *src = in + ((size_t)c * H + iy) * W;
                     for (int ox = 0; ox < ox0; ox++) r[ox] = 0.0f;
-                    if (stride == 1) memcpy(r + ox0, src + ox0, sizeof(float) * (size_t)(ox1 - ox0));
+                    if (stride == 1 && ox1 > ox0)
+                        memcpy(r + ox0, src + (ox0 - pad + kx), sizeof(float) * (size_t)(ox1 - ox0));
                     else
-                        for (int ox = ox0; ox < ox1; ox++) r[ox] = src[(ptrdiff_t)ox * stride];
+                        for (int ox = ox0; ox < ox1; ox++) r[ox] = src[ox * stride - pad + kx];
                     for (int ox = ox1; ox < Wo; ox++) r[ox] = 0.0f;
                 }
             }
