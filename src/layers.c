@@ -10,11 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-/* 4 floats / int32 (GCC vector extension) for the elementwise loops: the
- * same operations per element as their scalar tails */
-typedef float zs_l4f __attribute__((vector_size(16)));
-typedef int32_t zs_l4i __attribute__((vector_size(16)));
-
 /* ---------------------------------------------------------------- conv2d */
 
 size_t zs_conv2d_col_size(int Ci, int H, int W, int Kh, int Kw, int stride, int pad) {
@@ -210,13 +205,11 @@ void zs_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax,
  * NaN) become +0, as the scalar tail */
 void zs_relu_forward(float *out, const float *in, size_t n) {
     size_t i = 0;
-    const zs_l4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
+    const zs_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
     for (; i + 4 <= n; i += 4) {
-        zs_l4f v;
-        memcpy(&v, in + i, sizeof v);
-        zs_l4i keep = v > zero;
-        v = (zs_l4f)((zs_l4i)v & keep);
-        memcpy(out + i, &v, sizeof v);
+        zs_v4f v = zs_ld4(in + i);
+        zs_v4i keep = v > zero;
+        zs_st4(out + i, (zs_v4f)((zs_v4i)v & keep));
     }
     for (; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
@@ -261,18 +254,14 @@ void zs_batchnorm_forward(float *out, float *save_mean, float *save_invstd,
             invstd = (float)(1.0 / sqrt((double)running_var[c] + eps));
         }
         float g = gamma ? gamma[c] : 1.0f, bb = beta ? beta[c] : 0.0f;
-        const zs_l4f vm = {mean, mean, mean, mean}, vi = {invstd, invstd, invstd, invstd}, vg = {g, g, g, g},
+        const zs_v4f vm = {mean, mean, mean, mean}, vi = {invstd, invstd, invstd, invstd}, vg = {g, g, g, g},
                      vb = {bb, bb, bb, bb};
         for (int n = 0; n < N; n++) {
             const float *x = in + ((size_t)n * C + c) * S;
             float *y = out + ((size_t)n * C + c) * S;
             int i = 0;
-            for (; i + 4 <= S; i += 4) { /* the same operations per element, 4 at a time */
-                zs_l4f v;
-                memcpy(&v, x + i, sizeof v);
-                v = (v - vm) * vi * vg + vb;
-                memcpy(y + i, &v, sizeof v);
-            }
+            for (; i + 4 <= S; i += 4) /* the same operations per element, 4 at a time */
+                zs_st4(y + i, (zs_ld4(x + i) - vm) * vi * vg + vb);
             for (; i < S; i++) y[i] = (x[i] - mean) * invstd * g + bb;
         }
     }

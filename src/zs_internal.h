@@ -59,4 +59,12 @@ int zs_cpu_avx512_vnni(void);
 int zs_open_regular(const char *path);
 /* zs_read_file and zs_write_file_atomic are public: zeroskip.h. */
 
+/* 4 floats / int32 (GCC vector extension) for portable elementwise loops
+ * (the reference layers, the plan's linear epilogue): the same operations
+ * per element as a scalar loop; unaligned loads and stores. */
+typedef float zs_v4f __attribute__((vector_size(16)));
+typedef int32_t zs_v4i __attribute__((vector_size(16)));
+static inline zs_v4f zs_ld4(const float *p) { zs_v4f v; memcpy(&v, p, sizeof v); return v; }
+static inline void zs_st4(float *p, zs_v4f v) { memcpy(p, &v, sizeof v); }
+
 #endif

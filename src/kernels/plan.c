@@ -835,8 +835,6 @@ fail:
  * (b may be NULL), then the eval BatchNorm (y - mean) * invstd * g + beta
  * (g, beta = 1, 0 without affine, as the reference), 4 outputs at a time
  * (GCC vector extension; the same operations per element). */
-typedef float zs_v4f __attribute__((vector_size(16)));
-static inline zs_v4f ld4(const float *p) { zs_v4f v; memcpy(&v, p, sizeof v); return v; }
 static void lin_epilogue(const stage *s, float *y) {
     const zs_layer *L = s->lin_L, *bn = s->lin_bn;
     const float *b = L->has_bias ? L->b : NULL;
@@ -850,10 +848,10 @@ static void lin_epilogue(const stage *s, float *y) {
     const float *ga = bn->affine ? bn->gamma : NULL, *be = bn->affine ? bn->beta : NULL;
     const zs_v4f one = {1.0f, 1.0f, 1.0f, 1.0f}, zero = {0.0f, 0.0f, 0.0f, 0.0f};
     for (; o + 4 <= O; o += 4) {
-        zs_v4f v = ld4(y + o);
-        if (b) v += ld4(b + o);
-        v = (v - ld4(mean + o)) * ld4(is + o) * (ga ? ld4(ga + o) : one) + (be ? ld4(be + o) : zero);
-        memcpy(y + o, &v, sizeof v);
+        zs_v4f v = zs_ld4(y + o);
+        if (b) v += zs_ld4(b + o);
+        v = (v - zs_ld4(mean + o)) * zs_ld4(is + o) * (ga ? zs_ld4(ga + o) : one) + (be ? zs_ld4(be + o) : zero);
+        zs_st4(y + o, v);
     }
     for (; o < O; o++) {
         float v = b ? y[o] + b[o] : y[o];
