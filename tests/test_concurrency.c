@@ -85,16 +85,21 @@ static zs_status make_net(zs_net **out, int i) {
     return ZS_OK;
 }
 
-/* A plan that disagrees with the dense path: its state and each stage's
- * output on the sample (of n in x) where the two differ most. */
+/* A network's plan state and each stage's output on sample x (stdout). */
+static void print_trace(zs_net *net, const float *x) {
+    zs_net_set_dense(net, 0);
+    if (zs_plan_trace(net, x, stdout)) printf("  (no trace: %s)\n", zs_last_error());
+}
+
+/* A plan that disagrees with the dense path: its trace on the sample (of
+ * n in x) where the two differ most. */
 static void trace_worst(zs_net *net, const float *plan, const float *dense, int n, const float *x) {
     int w = 0;
     float wd = -1;
     for (int i = 0; i < n * K; i++)
         if (!(fabsf(plan[i] - dense[i]) <= wd)) wd = fabsf(plan[i] - dense[i]), w = i / K;
     printf("trace of the plan on sample %d of the batch (|plan - dense| up to %g):\n", w, (double)wd);
-    zs_net_set_dense(net, 0);
-    if (zs_plan_trace(net, x + (size_t)w * INSZ, stdout)) printf("  (no trace: %s)\n", zs_last_error());
+    print_trace(net, x + (size_t)w * INSZ);
 }
 
 /* Mode 0: sparse plan; 1: dense, 1 GEMM thread; 2: dense, 2 GEMM threads. */
@@ -225,10 +230,8 @@ static void test_serving(void) {
                 int ni = jobs[t].first_bad_net;
                 const float *x = pool_x + (size_t)job_off[jobs[t].first_bad_job] * INSZ;
                 printf("trace of net %d's twin and served copy on the first sample of the first differing request:\n", ni);
-                zs_net_set_dense(twin[ni], 0);
-                zs_net_set_dense(served[ni], 0);
-                if (zs_plan_trace(twin[ni], x, stdout)) printf("  (no trace: %s)\n", zs_last_error());
-                if (zs_plan_trace(served[ni], x, stdout)) printf("  (no trace: %s)\n", zs_last_error());
+                print_trace(twin[ni], x);
+                print_trace(served[ni], x);
                 traced = 1;
             }
         for (int i = 0; i < NNET; i++) {
