@@ -297,6 +297,9 @@ zs_status zs_net_learn(zs_net *net, const float *x, const int32_t *y, int n, con
                             pval[k] = pval[k] - d;
                         }
                     }
+                /* the plan's block copy, if its kernel reads one: the
+                 * columns that changed (all with weight decay) */
+                if (on_plan) zs_plan_sync_linear(net, i, opts->weight_decay > 0 ? NULL : hi, opts->weight_decay > 0 ? I : ch);
                 continue;
             }
             for (int j = 0; j < c && st == ZS_OK; j++) {

@@ -1186,6 +1186,38 @@ static void same_bits(const zs_kernels *K) {
             K->linear_sg(o2, x, &p);
             CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O), "[%s] linear_ss_list == linear_sg bit for bit, block weights (I=%d O=%d density %.1f)",
                   isa_tag, I, O, densities[d]);
+            /* the blocks made from the list (zs_linear_pack_blocks: the
+             * plan's copy of a packed model's list) are pack_make's; after
+             * learning changes the list's values of some columns (to +-0
+             * too) and zs_linear_pack_sync_blocks copies them, linear_ss
+             * gives the list kernel's bits again */
+            zs_linear_pack q;
+            CHECK(zs_linear_pack_make(&q, w, b, O, I, ZS_LIN_LIST) == ZS_OK && zs_linear_pack_blocks(&q) == ZS_OK, "pack, blocks from the list");
+            int nb = p.bstart ? p.bstart[I] : -1;
+            CHECK(q.bstart && nb >= 0 && !memcmp(q.bstart, p.bstart, sizeof(int32_t) * ((size_t)I + 1)) &&
+                      !memcmp(q.bo, p.bo, sizeof(int32_t) * (size_t)nb) && !memcmp(q.bw, p.bw, sizeof(float) * 16 * (size_t)nb),
+                  "[%s] blocks from the list == pack_make's blocks (I=%d O=%d, %d blocks)", isa_tag, I, O, nb);
+            int32_t *cols = ialloc((size_t)I);
+            int nc = 0;
+            for (int i = I - 1; i >= 0; i -= 3) {
+                cols[nc++] = i;
+                for (int32_t t = q.start[i]; t < q.start[i + 1]; t++) q.lw[t] = t % 5 == 0 ? -0.0f : t % 5 == 1 ? 0.0f : urand(-1, 1);
+            }
+            zs_linear_pack_sync_blocks(&q, cols, nc);
+            K->linear_ss_list(o1, idx, val, n, &q);
+            K->linear_ss(o2, idx, val, n, &q);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O),
+                  "[%s] linear_ss on the synced blocks == linear_ss_list bit for bit (I=%d O=%d density %.1f, %d columns changed)",
+                  isa_tag, I, O, densities[d], nc);
+            for (int32_t t = 0; t < q.start[I]; t++) q.lw[t] *= 0.5f; /* every column: cols NULL */
+            zs_linear_pack_sync_blocks(&q, NULL, I);
+            K->linear_ss_list(o1, idx, val, n, &q);
+            K->linear_ss(o2, idx, val, n, &q);
+            CHECK(!memcmp(o1, o2, sizeof(float) * (size_t)O),
+                  "[%s] linear_ss on the blocks synced whole == linear_ss_list bit for bit (I=%d O=%d density %.1f)", isa_tag, I, O,
+                  densities[d]);
+            zs_free_aligned(cols);
+            zs_linear_pack_free(&q);
             zs_linear_pack_free(&p);
             zs_free_aligned(w); zs_free_aligned(b); zs_free_aligned(x); zs_free_aligned(val);
             zs_free_aligned(o1); zs_free_aligned(o2); zs_free_aligned(idx);

@@ -416,7 +416,20 @@ static int same_answers(zs_net *a, const float *x, int n) {
     return ok;
 }
 
-static void learn_on_plan_case(const char *preset, int in_size, int zero_rows, float decay) {
+static int plan_says(zs_net *net, const char *what) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return 0;
+    zs_net_plan_describe(net, f);
+    fclose(f);
+    int hit = buf && strstr(buf, what) != NULL;
+    free(buf);
+    return hit;
+}
+
+/* kernel: text the plan's description must hold after learning (NULL: any) */
+static void learn_on_plan_case(const char *preset, int in_size, int zero_rows, float decay, const char *kernel) {
     char path[64];
     snprintf(path, sizeof path, "/tmp/zs_test_learn_%d.safetensors", (int)getpid());
     zs_net *t = NULL, *m = NULL, *r = NULL;
@@ -459,6 +472,7 @@ static void learn_on_plan_case(const char *preset, int in_size, int zero_rows, f
     CHECK(exact, "%s: after every step it answers bit for bit as a fresh copy (a plan built anew)", preset);
     /* the plan reads the packed weights in place, kept zeros included: never dropped */
     CHECK(plan_kept == N, "%s: the plan stays, reading the learned weights in place (%d of %d)", preset, plan_kept, N);
+    if (kernel) CHECK(plan_says(m, kernel), "%s: the plan runs %s", preset, kernel);
     /* the same step as the reference path, to rounding */
     const zs_layer *A = &m->layers[fc], *B = &r->layers[fc];
     double worst = 0;
@@ -478,10 +492,19 @@ static void learn_on_plan_case(const char *preset, int in_size, int zero_rows, f
 }
 
 static void test_learn_on_plan(void) {
-    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 0, 0.0f);
-    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 0, 0.1f);
-    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 400, 0.0f);
-    learn_on_plan_case("gsc-sparse", 32 * 32, 0, 0.0f);
+    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 0, 0.0f, NULL);
+    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 0, 0.1f, NULL);
+    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 400, 0.0f, NULL);
+    learn_on_plan_case("gsc-sparse", 32 * 32, 0, 0.0f, NULL);
+    learn_on_plan_case("gsc-codesigned", 32 * 32, 0, 0.0f, NULL); /* whichever kernel its plan keeps */
+    /* the block kernel on the plan's copy of the packed list, kept in step
+     * by zs_plan_sync_linear (the codesigned network's choice on Zen 5):
+     * learned columns, every column (weight decay), kept weights that were 0 */
+    setenv("ZS_PLAN_LINEAR", "block", 1);
+    learn_on_plan_case("gsc-codesigned", 32 * 32, 0, 0.0f, "linear_ss (blocks");
+    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 0, 0.1f, "linear_ss (blocks");
+    learn_on_plan_case("mnist-sparse-mlp", MLP_IN, 400, 0.0f, "linear_ss (blocks");
+    unsetenv("ZS_PLAN_LINEAR");
 }
 
 /* zs_kwinners_update_duty for one sample of a 1-d layer (learn's case,

@@ -571,6 +571,14 @@ void zs_linear_pack_pf(zs_linear_pack *p);
 /* The expand index (xm, xoff) of a pack that holds the list (start, lo;
  * borrowed or not), for linear_ss_expand. */
 zs_status zs_linear_pack_expand(zs_linear_pack *p);
+/* The block layout (bstart, bo, bw) of a pack that holds the list (start,
+ * lo, lw; borrowed or not): per column every 16-output block that holds a
+ * kept weight, whatever its value, so that a kept weight that is 0 now
+ * can learn. zs_linear_pack_sync_blocks copies the list's values of
+ * columns cols[0..nc) (cols NULL: columns 0..nc) into it, the list being
+ * what learning updates (the values only: the same kept positions). */
+zs_status zs_linear_pack_blocks(zs_linear_pack *p);
+void zs_linear_pack_sync_blocks(zs_linear_pack *p, const int32_t *cols, int nc);
 void zs_linear_pack_free(zs_linear_pack *p);
 
 /* Block layout of a packed scatter (p->wvec needed): the kept 16-channel

@@ -347,6 +347,46 @@ zs_status zs_linear_pack_expand(zs_linear_pack *p) {
     return ZS_OK;
 }
 
+zs_status zs_linear_pack_blocks(zs_linear_pack *p) {
+    ZS_RETURN_IF(!p->start || !p->lo || !p->lw, ZS_EINVAL, "linear pack: the block layout needs the list");
+    size_t nblk = 0;
+    for (int i = 0; i < p->I; i++)
+        for (int32_t t = p->start[i], last = -1; t < p->start[i + 1]; t++)
+            if (p->lo[t] / 16 != last) last = p->lo[t] / 16, nblk++;
+    free(p->bstart); free(p->bo); zs_free_aligned(p->bw);
+    p->bstart = calloc((size_t)p->I + 1, sizeof(int32_t));
+    p->bo = calloc(nblk + 1, sizeof(int32_t));
+    p->bw = zs_alloc_aligned((nblk + 1) * 16, sizeof(float)); /* zero-filled */
+    if (!p->bstart || !p->bo || !p->bw) {
+        free(p->bstart); free(p->bo); zs_free_aligned(p->bw);
+        p->bstart = p->bo = NULL; p->bw = NULL;
+        return ZS_ERR(ZS_ENOMEM, "linear pack: out of memory");
+    }
+    int32_t b = 0;
+    for (int i = 0; i < p->I; i++) {
+        p->bstart[i] = b;
+        for (int32_t t = p->start[i], last = -1; t < p->start[i + 1]; t++) {
+            if (p->lo[t] / 16 != last) last = p->lo[t] / 16, p->bo[b++] = 16 * last;
+            p->bw[(size_t)(b - 1) * 16 + p->lo[t] % 16] = p->lw[t];
+        }
+    }
+    p->bstart[p->I] = b;
+    return ZS_OK;
+}
+
+void zs_linear_pack_sync_blocks(zs_linear_pack *p, const int32_t *cols, int nc) {
+    if (!p->bstart || !p->start) return;
+    for (int q = 0; q < nc; q++) {
+        const int i = cols ? cols[q] : q;
+        /* the column's blocks in the order of its kept outputs' groups */
+        int32_t b = p->bstart[i] - 1;
+        for (int32_t t = p->start[i], last = -1; t < p->start[i + 1]; t++) {
+            if (p->lo[t] / 16 != last) last = p->lo[t] / 16, b++;
+            p->bw[(size_t)b * 16 + p->lo[t] % 16] = p->lw[t];
+        }
+    }
+}
+
 void zs_linear_pack_pf(zs_linear_pack *p) {
     const int64_t mean = p->I > 0 ? ((int64_t)p->start[p->I] + p->I - 1) / p->I : 0;
     p->pf = (int)(mean < 16 ? 16 : mean > 1024 ? 1024 : (mean + 15) & ~15);

@@ -536,10 +536,13 @@ zs_status zs_plan_build(zs_net *net) {
         }
         case ZS_LINEAR: {
             const zs_layer *bn = next && next->type == ZS_BATCHNORM ? next : NULL;
-            if (L->prow && L->pcol && L->pidx16 && lin_mode >= 2) {
+            if (L->prow && L->pcol && L->pidx16 && lin_mode >= 1) {
                 /* a packed sparse layer: the list kernel on the model's
-                 * own input-major packed form, in place (no copy), or the
-                 * expand kernel on it plus the plan's mask index */
+                 * own input-major packed form, in place (no copy), the
+                 * expand kernel on it plus the plan's mask index, or the
+                 * block kernel on a copy in 16-output blocks made from it
+                 * (ZS_PLAN_LINEAR=block, or chosen below), which learning
+                 * keeps in step (zs_plan_sync_linear) */
                 NEED_LIST(L->name);
                 ADD(ST_LINEAR, L->name);
                 zs_linear_pack *lp = &s->lin;
@@ -548,8 +551,11 @@ zs_status zs_plan_build(zs_net *net) {
                 zs_linear_pack_pf(lp);
                 if (!(lp->bias = zs_alloc_aligned((size_t)lp->Op, sizeof(float)))) ZS_FAIL(ZS_ENOMEM, "plan: out of memory");
                 if (lin_mode == 4) ZS_TRY(zs_linear_pack_expand(lp));
-                s->lin_fn = lin_mode == 4 ? p->K->linear_ss_expand : p->K->linear_ss_list;
-                s->kernel = lin_mode == 4 ? "linear_ss_expand (model's packed form)" : "linear_ss_list (model's packed form)";
+                if (lin_mode == 1) ZS_TRY(zs_linear_pack_blocks(lp));
+                s->lin_fn = lin_mode == 4 ? p->K->linear_ss_expand : lin_mode == 1 ? p->K->linear_ss : p->K->linear_ss_list;
+                s->kernel = lin_mode == 4 ? "linear_ss_expand (model's packed form)"
+                          : lin_mode == 1 ? "linear_ss (blocks of the model's packed form)"
+                                          : "linear_ss_list (model's packed form)";
                 /* auto: timed against it (bit-identical, tests/test_kernels.c
                  * same_bits), AVX-512's one-weight-at-a-time twin (no
                  * gather/scatter) and, for block-structured weights (kept
@@ -567,12 +573,7 @@ zs_status zs_plan_build(zs_net *net) {
                     for (int32_t k = L->prow[i], last = -1; k < L->prow[i + 1]; k++)
                         if (L->pidx16[k] / 16 != last) { last = L->pidx16[k] / 16; nblk++; }
                 if (lin_mode == 3 && nnz > 0 && nnz * 2 >= nblk * 16) {
-                    zs_linear_pack b;
-                    ZS_TRY(fold_weights(L, NULL, &fw, &fb));
-                    ZS_TRY(zs_linear_pack_make(&b, fw, NULL, L->out_c, (int)L->fan_in, ZS_LIN_BLOCK));
-                    free(fw); free(fb); fw = fb = NULL;
-                    lp->bstart = b.bstart; lp->bo = b.bo; lp->bw = b.bw;
-                    zs_free_aligned(b.bias);
+                    ZS_TRY(zs_linear_pack_blocks(lp));
                     s->alt_name[na] = "linear_ss"; s->lin_fn_alt[na++] = p->K->linear_ss;
                 }
                 if (na > 1) {
@@ -1147,8 +1148,10 @@ static void drop_unused(zs_plan *p) {
                 zs_free_aligned(l->gi); zs_free_aligned(l->gw);
                 l->gi = NULL; l->gw = NULL; l->gnz = 0;
             }
-            if (strcmp(k, "linear_ss_list") && strcmp(k, "linear_ss_list1")) {
-                if (!l->borrowed) { free(l->start); free(l->lo); free(l->lw); }
+            if (strcmp(k, "linear_ss_list") && strcmp(k, "linear_ss_list1") && !l->borrowed) {
+                /* (the model's own list stays: learning updates it, and
+                 * zs_plan_sync_linear copies it into the blocks) */
+                free(l->start); free(l->lo); free(l->lw);
                 l->start = NULL; l->lo = NULL; l->lw = NULL;
             }
             if (strcmp(k, "linear_ss")) {
@@ -1575,6 +1578,11 @@ zs_status zs_plan_calibrate(zs_net *net, zs_exec *e, const float *x, float *logp
     if (st) return st;
     while (!p->calibrated) calibrate_one(p, x, logprob);
     return ZS_OK;
+}
+
+void zs_plan_sync_linear(zs_net *net, int li, const int32_t *cols, int nc) {
+    stage *st = linear_stage(net ? net->kernels : NULL, li);
+    if (st && st->lin.borrowed) zs_linear_pack_sync_blocks(&st->lin, cols, nc);
 }
 
 int zs_plan_linear_shared(const zs_net *net, int li) {

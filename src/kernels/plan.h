@@ -57,11 +57,16 @@ int zs_plan_isa(const zs_net *net);
  * linear layer li (L->w) changed, write them into the plan's layouts;
  * ZS_EUNSUPPORTED when a weight that was zero at build (so not packed) is
  * not zero now: rebuild the plan.
+ * zs_plan_sync_linear: after learning changed the kept weights of columns
+ * cols[0..nc) (cols NULL: columns 0..nc) of a packed linear layer li (its
+ * list, which the plan borrows), copy them into the plan's block copy of
+ * that list, if it holds one (the block kernel was chosen or is timed).
  * zs_plan_update_kwta: recompute the boost factors of k-WTA layer li from
  * its duty cycles. */
 zs_status zs_plan_forward_keep(zs_net *net, const float *x, int s, float *logprob, int lo);
 int zs_plan_can_keep(const zs_net *net, int lo);
 int zs_plan_linear_shared(const zs_net *net, int li);
+void zs_plan_sync_linear(zs_net *net, int li, const int32_t *cols, int nc);
 zs_status zs_plan_update_linear(zs_net *net, int li, const int32_t *rows, int nr, const int32_t *cstart,
                                 const int32_t *cols);
 zs_status zs_plan_update_kwta(zs_net *net, int li);
