@@ -418,8 +418,11 @@ zs_status zs_net_fit_class(zs_net *net, int k, const float *x, const int32_t *y,
  * settings) into a new network: what a
  * server publishes as an immutable snapshot while it learns on the
  * original. Without momenta in `src` the copy is held as a loaded model is
- * (sparse layers packed). `src` is only read, so several threads may clone it at once
- * while nobody modifies it. */
+ * (sparse layers packed; a packed source's arrays are copied as they are).
+ * When `src` has an inference plan whose kernels it has measured, the copy
+ * gets its plan now, built with those choices: it answers at once, with
+ * the same kernels and bits, measuring nothing. `src` is only read, so several
+ * threads may clone it at once while nobody modifies it. */
 zs_status zs_net_clone(const zs_net *src, zs_net **out);
 
 /* ---- continual-learning MLP (src/dendrite.c, docs/CONTINUAL.md) --------

@@ -420,7 +420,7 @@ static void copy_net_state(zs_net *d, const zs_net *s) {
     d->int8_weights = s->int8_weights;
 }
 
-zs_status zs_net_clone(const zs_net *src, zs_net **out) {
+static zs_status clone(const zs_net *src, zs_net **out, int with_plan) {
     zs_status st;
     ZS_RETURN_IF(!src || !out, ZS_EINVAL, "zs_net_clone: NULL argument");
     *out = NULL;
@@ -429,15 +429,33 @@ zs_status zs_net_clone(const zs_net *src, zs_net **out) {
     snprintf(c->arch_name, sizeof c->arch_name, "%s", src->arch_name);
     /* momenta when the source holds them (a trainer's copy) */
     if (src->moment && (st = zs_net_train_alloc(c))) { zs_net_free(c); return st; }
-    for (int i = 0; i < src->n_layers; i++) copy_layer(&c->layers[i], &src->layers[i], -1);
+    /* a packed model: its packed arrays copied as they are (no dense
+     * weights to fill and scan again); else layer by layer, and without
+     * momenta the copy is a model: sparse layers packed */
+    const int like = src->compact && !src->moment;
+    for (int i = 0; i < src->n_layers; i++)
+        if (!like || (src->layers[i].type != ZS_CONV2D && src->layers[i].type != ZS_LINEAR))
+            copy_layer(&c->layers[i], &src->layers[i], -1);
     copy_net_state(c, src);
-    /* without momenta the copy is a model: sparse layers packed */
-    if (!src->moment && (st = zs_net_pack(c))) { zs_net_free(c); return st; }
+    if (like) st = zs_net_pack_like(c, src);
+    else if (!src->moment) st = zs_net_pack(c);
+    if (st) { zs_net_free(c); return st; }
     st = zs_net_set_class_names(c, src->num_classes, (const char *const *)src->class_names);
     if (st) { zs_net_free(c); return st; }
+    /* the source's inference plan: the copy's, built now with its kernel
+     * choices and measurements (a served snapshot answers at once, without
+     * measuring its kernels again) */
+    if (with_plan && src->kernels && !c->dense) {
+        st = zs_plan_build_like(c, src);
+        if (st == ZS_EUNSUPPORTED) c->plan_unsupported = 1, st = ZS_OK;
+        if (st) { zs_net_free(c); return st; }
+    }
     *out = c;
     return ZS_OK;
 }
+
+zs_status zs_net_clone(const zs_net *src, zs_net **out) { return clone(src, out, 1); }
+zs_status zs_net_clone_bare(const zs_net *src, zs_net **out) { return clone(src, out, 0); }
 
 /* ------------------------------------------------------------ add a class */
 

@@ -342,7 +342,7 @@ static zs_status save(const zs_net *net, const char *path, int ckpt) {
         /* written from a dense copy (packed form, no momenta: zeros), so the
          * caller's network is never touched */
         zs_net *tmp = NULL;
-        if ((st = zs_net_clone(net, &tmp))) return st;
+        if ((st = zs_net_clone_bare(net, &tmp))) return st;
         st = ckpt ? zs_net_train_alloc(tmp) : zs_net_unpack(tmp);
         if (!st) st = save(tmp, path, ckpt);
         zs_net_free(tmp);

@@ -177,6 +177,10 @@ void zs_net_apply_masks(zs_net *net);
  * packed); frees dense weights, masks, gradients, momenta and the training
  * path's state. Both free the inference plan when they change the form (it
  * reads the packed arrays or the dense weights in place).
+ * zs_net_pack_like: a dense network just built from the architecture of
+ * the packed network src takes src's packed form: its kept weights and
+ * indices and its other parameters copied, without scanning dense weights
+ * and masks (zs_net_clone of a model); net's own parameters are dropped.
  * zs_net_train_alloc: zs_net_unpack, then gradients and momenta (zeros).
  * zs_layer_weights_dense: the layer's weights (Co, fan_in), masked ones 0,
  * from either form, into dst.
@@ -184,6 +188,9 @@ void zs_net_apply_masks(zs_net *net);
  * usable sizes of its blocks; activations excluded). */
 zs_status zs_net_unpack(zs_net *net);
 zs_status zs_net_pack(zs_net *net);
+zs_status zs_net_pack_like(zs_net *net, const zs_net *src);
+/* zs_net_clone without an inference plan (a copy about to be unpacked). */
+zs_status zs_net_clone_bare(const zs_net *src, zs_net **out);
 zs_status zs_net_train_alloc(zs_net *net);
 void zs_layer_weights_dense(const zs_layer *L, float *dst);
 size_t zs_net_model_bytes(const zs_net *net);

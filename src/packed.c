@@ -188,6 +188,60 @@ oom:
     return ZS_ERR(ZS_ENOMEM, "out of memory packing the sparse layers");
 }
 
+zs_status zs_net_pack_like(zs_net *net, const zs_net *src) {
+    ZS_RETURN_IF(!net || !src || !src->compact || net->compact || net->n_layers != src->n_layers ||
+                     net->n_params != src->n_params,
+                 ZS_EINVAL, "zs_net_pack_like: needs a dense network and a packed one of the same architecture");
+    size_t small = net->n_params;
+    for (int i = 0; i < net->n_layers; i++) {
+        const zs_layer *L = &net->layers[i], *A = &src->layers[i];
+        if (!zs_layer_sparse(L)) continue;
+        ZS_RETURN_IF(A->type != L->type || A->n_weights != L->n_weights || !A->prow, ZS_EINVAL,
+                     "zs_net_pack_like: layer '%s' differs from the packed network's", L->name);
+        small -= L->n_weights;
+    }
+    zs_plan_free(net); /* it reads the dense weights */
+    float *S = zs_alloc_aligned(small, sizeof(float));
+    old_ptrs *o = calloc((size_t)net->n_layers, sizeof *o);
+    if (!S || !o) goto oom;
+    for (int i = 0; i < net->n_layers; i++) {
+        zs_layer *L = &net->layers[i];
+        const zs_layer *A = &src->layers[i];
+        if (!zs_layer_sparse(L)) continue;
+        size_t lines = (size_t)zs_packed_lines(A), nnz = zs_packed_nnz(A);
+        L->prow = malloc(sizeof(int32_t) * (lines + 1));
+        L->pval = malloc(sizeof(float) * (nnz ? nnz : 1));
+        if (A->pidx16) L->pidx16 = malloc(sizeof(uint16_t) * (nnz ? nnz : 1));
+        else L->pidx32 = malloc(sizeof(int32_t) * (nnz ? nnz : 1));
+        if (!L->prow || !L->pval || (!L->pidx16 && !L->pidx32)) goto oom;
+        L->pcol = A->pcol;
+        memcpy(L->prow, A->prow, sizeof(int32_t) * (lines + 1));
+        memcpy(L->pval, A->pval, sizeof(float) * nnz);
+        if (A->pidx16) memcpy(L->pidx16, A->pidx16, sizeof(uint16_t) * nnz);
+        else memcpy(L->pidx32, A->pidx32, sizeof(int32_t) * nnz);
+    }
+    zs_ts_free(net);
+    save_ptrs(src, o); /* the other parameters: the packed network's */
+    layout(net, S, NULL, NULL, 0);
+    copy_params(net, o);
+    free(o);
+    for (int i = 0; i < net->n_layers; i++) net->layers[i].mask = NULL;
+    zs_free_aligned(net->params);
+    zs_free_aligned(net->masks);
+    zs_free_aligned(net->grads);
+    zs_free_aligned(net->moment);
+    net->params = S;
+    net->masks = NULL;
+    net->grads = net->moment = NULL;
+    net->compact = 1;
+    return ZS_OK;
+oom:
+    for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);
+    zs_free_aligned(S);
+    free(o);
+    return ZS_ERR(ZS_ENOMEM, "out of memory copying the packed sparse layers");
+}
+
 zs_status zs_net_train_alloc(zs_net *net) {
     zs_status st = zs_net_unpack(net);
     if (st) return st;

@@ -151,6 +151,76 @@ static void test_clone(void) {
     zs_net_free(b);
 }
 
+static char *describe_plan(zs_net *net) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    zs_net_plan_describe(net, f);
+    fclose(f);
+    return buf;
+}
+
+/* clone of a model (packed, as loaded): its packed arrays copied as they
+ * are, and its plan built at once with the source's kernel choices (a
+ * served snapshot answers without measuring again): the same description,
+ * the same bits; independent of the source; a source whose plan is not
+ * calibrated yet gives a copy that measures its own */
+static void test_clone_model(const char *preset) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/zs_test_clone_%d.safetensors", (int)getpid());
+    zs_net *t = NULL, *m = NULL, *c = NULL, *u = NULL, *cu = NULL;
+    CHECK(zs_net_create_preset(&t, preset, 3) == ZS_OK && zs_net_save(t, path) == ZS_OK && zs_net_load(&m, path) == ZS_OK &&
+              zs_net_load(&u, path) == ZS_OK,
+          "%s: saved and loaded: %s", preset, zs_last_error());
+    remove(path);
+    zs_net_free(t);
+    if (!m || !u) { zs_net_free(m); zs_net_free(u); return; }
+    enum { N = 6 };
+    const int in = 32 * 32, K = zs_net_num_classes(m);
+    float *x = malloc(sizeof(float) * in * N), *la = malloc(sizeof(float) * K * N), *lb = malloc(sizeof(float) * K * N);
+    fill_random(x, (size_t)in * N, 77);
+    for (int i = 0; i < in * N; i += 3) x[i] = 0.0f;
+    CHECK(zs_net_prepare(m, NULL, x) == ZS_OK, "%s: prepare", preset);
+    CHECK(zs_net_clone(m, &c) == ZS_OK, "%s: clone: %s", preset, zs_last_error());
+    if (!c) goto out;
+    CHECK(c->compact && c->kernels != NULL, "%s: the copy is packed and holds its plan already", preset);
+    char *dm = describe_plan(m), *dc = describe_plan(c);
+    CHECK(dm && dc && !strcmp(dm, dc) && strstr(dc, "measured on the first samples, a whole sample"),
+          "%s: the copy's plan runs the source's measured kernel choices:\n%s---\n%s", preset, dm ? dm : "", dc ? dc : "");
+    free(dm); free(dc);
+    int same = 1;
+    for (int i = 0; i < m->n_layers; i++) {
+        const zs_layer *A = &m->layers[i], *B = &c->layers[i];
+        if (!A->prow) continue;
+        size_t nnz = zs_packed_nnz(A);
+        same &= B->prow && B->prow != A->prow && B->pval != A->pval && zs_packed_nnz(B) == nnz &&
+                !memcmp(A->prow, B->prow, sizeof(int32_t) * ((size_t)zs_packed_lines(A) + 1)) &&
+                !memcmp(A->pval, B->pval, sizeof(float) * nnz) &&
+                (A->pidx16 ? B->pidx16 && !memcmp(A->pidx16, B->pidx16, 2 * nnz) : B->pidx32 && !memcmp(A->pidx32, B->pidx32, 4 * nnz));
+    }
+    CHECK(same, "%s: the copy's packed arrays equal the source's, in memory of its own", preset);
+    CHECK(zs_net_infer(m, x, N, la) == ZS_OK && zs_net_infer(c, x, N, lb) == ZS_OK && !memcmp(la, lb, sizeof(float) * K * N),
+          "%s: the copy answers bit for bit as the source", preset);
+    int32_t y = 1;
+    zs_learn_opts o = zs_learn_defaults();
+    o.lr = 0.05f;
+    CHECK(zs_net_learn(c, x, &y, 1, &o, NULL) == ZS_OK, "%s: the copy learns", preset);
+    CHECK(zs_net_infer(m, x, N, lb) == ZS_OK && !memcmp(la, lb, sizeof(float) * K * N), "%s: the source is unchanged", preset);
+    /* a source not yet measured: the copy measures its own choices */
+    CHECK(zs_net_infer(u, x, 1, lb) == ZS_OK && zs_net_clone(u, &cu) == ZS_OK, "%s: clone of a fresh model", preset);
+    if (cu) {
+        char *du = describe_plan(cu);
+        CHECK(du && strstr(du, "being measured"), "%s: its copy measures its own kernels", preset);
+        free(du);
+        CHECK(zs_net_infer(cu, x, N, lb) == ZS_OK && !memcmp(la, lb, sizeof(float) * K * N),
+              "%s: and answers bit for bit as the measured source", preset);
+    }
+out:
+    free(x); free(la); free(lb);
+    zs_net_free(m); zs_net_free(c); zs_net_free(u); zs_net_free(cu);
+}
+
 /* add a class: old logits keep their differences exactly; the imprinted
  * class wins on its examples; learning makes it reliable; errors */
 static void test_add_class(void) {
@@ -540,6 +610,8 @@ static void test_duty_one_sample(void) {
 
 int main(void) {
     test_duty_one_sample();
+    test_clone_model("gsc-sparse");
+    test_clone_model("gsc-codesigned");
     test_gradient_and_sparsity();
     test_clone();
     test_add_class();

@@ -336,7 +336,12 @@ static int env_is(const char *name, const char *val) {
     return e && !strcmp(e, val);
 }
 
-zs_status zs_plan_build(zs_net *net) {
+static void drop_unused(zs_plan *p);
+
+/* like: a calibrated plan of a network of the same architecture (its
+ * clone's source): its measurements (conv's dense-input crossover, the
+ * kernel choices) are taken instead of made again, when its stages match */
+static zs_status plan_build(zs_net *net, const zs_plan *like) {
     zs_status st = ZS_OK;
     ZS_RETURN_IF(!net, ZS_EINVAL, "zs_plan_build: NULL network");
     zs_plan_free(net);
@@ -505,6 +510,9 @@ zs_status zs_plan_build(zs_net *net) {
                     } else if (da && *da) {
                         double f = atof(da) * (double)units;
                         s->dense_above = f < 1 ? 1 : f > (double)units ? (int)units : (int)f;
+                    } else if (like && p->n <= like->n && like->st[p->n - 1].kind == ST_CONV_SPARSE &&
+                               like->st[p->n - 1].dense_above > 0) {
+                        s->dense_above = like->st[p->n - 1].dense_above; /* measured for the source */
                     } else {
                         ZS_TRY(zs_conv_taps_pack(&s->taps, fw, fb, L->out_c, C, L->kh, L->kw, H, W, 1));
                         ZS_TRY(measure_dense_above(p->K, s, (int)units));
@@ -810,9 +818,25 @@ zs_status zs_plan_build(zs_net *net) {
     p->need[R_KWORK] = maxk;
     p->need[R_CSCRATCH] = sizeof(float) * maxc;
     p->need[R_CMAP] = sizeof(float) * p->cmap_len;
+    /* the source's kernel choices, when every stage matches it (the same
+     * kinds and alternatives): nothing left to measure */
+    int adopt = like && like->n == p->n && like->K == p->K;
+    for (int i = 0; adopt && i < p->n; i++) {
+        const stage *a = &p->st[i], *b = &like->st[i];
+        adopt = a->kind == b->kind && a->n_alt == b->n_alt;
+        for (int k = 0; adopt && k < a->n_alt; k++) adopt = !strcmp(a->alt_name[k], b->alt_name[k]);
+    }
+    if (adopt) {
+        for (int i = 0; i < p->n; i++)
+            if (p->st[i].n_alt > 1) {
+                set_alt(&p->st[i], like->st[i].alt);
+                memcpy(p->st[i].alt_ns, like->st[i].alt_ns, sizeof p->st[i].alt_ns);
+            }
+        drop_unused(p);
+    }
     /* kernel choice by measurement (calibrate_one): its turns, and the
      * first sample's copy it reruns */
-    for (int i = 0; i < p->n; i++)
+    for (int i = 0; i < p->n && !adopt; i++)
         if (p->st[i].n_alt > 1) p->calib_n += (CALIB_M + 1) * p->st[i].n_alt;
     if (p->calib_n && (!(p->calib_x = malloc(sizeof(float) * (p->in_size + (size_t)p->classes))) ||
                        !(p->calib_t = calloc(MAX_ALT, sizeof *p->calib_t))))
@@ -829,6 +853,13 @@ fail:
 #undef ADD
 #undef NEED_DENSE
 #undef NEED_LIST
+}
+
+zs_status zs_plan_build(zs_net *net) { return plan_build(net, NULL); }
+
+zs_status zs_plan_build_like(zs_net *net, const zs_net *src) {
+    const zs_plan *like = src ? src->kernels : NULL;
+    return plan_build(net, like && like->calibrated ? like : NULL);
 }
 
 

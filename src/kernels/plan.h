@@ -14,6 +14,11 @@
  * means "no fast plan for this architecture": the caller falls back to the
  * reference path. */
 zs_status zs_plan_build(zs_net *net);
+/* The same for a copy of src (same architecture, same weights' sparsity):
+ * when src holds a calibrated plan whose stages match, its measurements
+ * are taken (conv's dense-input crossover, each stage's kernel choice), so
+ * the copy's plan is ready at once, with the same kernels. */
+zs_status zs_plan_build_like(zs_net *net, const zs_net *src);
 /* Free net->kernels (NULL-safe) and set it to NULL. */
 void zs_plan_free(zs_net *net);
 /* Inference through the plan on n samples (n, C, H, W) -> log-probs (n, K),
