@@ -128,6 +128,48 @@ zs_status zs_net_unpack(zs_net *net) {
     return ZS_OK;
 }
 
+/* The first step to the compact form: the plan goes (it reads the dense
+ * weights), S (`small` floats: every parameter but the sparse layers'
+ * weights) and room for the old pointers are allocated; 0 when out of
+ * memory (*S / *o NULL or to free). */
+static int begin_compact(zs_net *net, size_t small, float **S, old_ptrs **o) {
+    zs_plan_free(net);
+    *S = zs_alloc_aligned(small, sizeof(float));
+    *o = calloc((size_t)net->n_layers, sizeof **o);
+    return *S && *o;
+}
+
+/* A layer's packed arrays for `lines` lines and nnz kept weights, 16-bit
+ * indices when idx16; 0 when out of memory (free_packed_layer frees). */
+static int alloc_packed(zs_layer *L, size_t lines, size_t nnz, int idx16) {
+    L->prow = malloc(sizeof(int32_t) * (lines + 1));
+    L->pval = malloc(sizeof(float) * (nnz ? nnz : 1));
+    if (idx16) L->pidx16 = malloc(sizeof(uint16_t) * (nnz ? nnz : 1));
+    else L->pidx32 = malloc(sizeof(int32_t) * (nnz ? nnz : 1));
+    return L->prow && L->pval && (L->pidx16 || L->pidx32);
+}
+
+/* The packed layers are in place: the other parameters move into S (the
+ * compact layout), copied from network `from` (net itself, or the packed
+ * network it copies), and the dense weights, masks, gradients, momenta and
+ * the training path's state go. o: room for the old pointers (freed). */
+static void go_compact(zs_net *net, float *S, const zs_net *from, old_ptrs *o) {
+    zs_ts_free(net);
+    save_ptrs(from, o);
+    layout(net, S, NULL, NULL, 0);
+    copy_params(net, o);
+    free(o);
+    for (int i = 0; i < net->n_layers; i++) net->layers[i].mask = NULL;
+    zs_free_aligned(net->params);
+    zs_free_aligned(net->masks);
+    zs_free_aligned(net->grads);
+    zs_free_aligned(net->moment);
+    net->params = S;
+    net->masks = NULL;
+    net->grads = net->moment = NULL;
+    net->compact = 1;
+}
+
 zs_status zs_net_pack(zs_net *net) {
     if (!net || net->compact) return ZS_OK;
     size_t small = net->n_params;
@@ -135,10 +177,9 @@ zs_status zs_net_pack(zs_net *net) {
     for (int i = 0; i < net->n_layers; i++)
         if (zs_layer_sparse(&net->layers[i])) { any = 1; small -= net->layers[i].n_weights; }
     if (!any) return ZS_OK;
-    zs_plan_free(net); /* it reads the dense weights */
-    float *S = zs_alloc_aligned(small, sizeof(float));
-    old_ptrs *o = calloc((size_t)net->n_layers, sizeof *o);
-    if (!S || !o) goto oom;
+    float *S;
+    old_ptrs *o;
+    if (!begin_compact(net, small, &S, &o)) goto oom;
     for (int i = 0; i < net->n_layers; i++) {
         zs_layer *L = &net->layers[i];
         if (!zs_layer_sparse(L)) continue;
@@ -147,11 +188,7 @@ zs_status zs_net_pack(zs_net *net) {
         /* linear: input-major (CSC); conv: unit-major */
         int col = L->type == ZS_LINEAR;
         size_t lines = col ? L->fan_in : (size_t)L->out_c, len = col ? (size_t)L->out_c : L->fan_in;
-        L->prow = malloc(sizeof(int32_t) * (lines + 1));
-        L->pval = malloc(sizeof(float) * (nnz ? nnz : 1));
-        if (len <= 65536) L->pidx16 = malloc(sizeof(uint16_t) * (nnz ? nnz : 1));
-        else L->pidx32 = malloc(sizeof(int32_t) * (nnz ? nnz : 1));
-        if (!L->prow || !L->pval || (!L->pidx16 && !L->pidx32)) goto oom;
+        if (!alloc_packed(L, lines, nnz, len <= 65536)) goto oom;
         L->pcol = col;
         size_t k = 0;
         L->prow[0] = 0;
@@ -166,20 +203,7 @@ zs_status zs_net_pack(zs_net *net) {
             L->prow[r + 1] = (int32_t)k;
         }
     }
-    zs_ts_free(net);
-    save_ptrs(net, o);
-    layout(net, S, NULL, NULL, 0);
-    copy_params(net, o);
-    free(o);
-    for (int i = 0; i < net->n_layers; i++) net->layers[i].mask = NULL;
-    zs_free_aligned(net->params);
-    zs_free_aligned(net->masks);
-    zs_free_aligned(net->grads);
-    zs_free_aligned(net->moment);
-    net->params = S;
-    net->masks = NULL;
-    net->grads = net->moment = NULL;
-    net->compact = 1;
+    go_compact(net, S, net, o);
     return ZS_OK;
 oom:
     for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);
@@ -200,40 +224,22 @@ zs_status zs_net_pack_like(zs_net *net, const zs_net *src) {
                      "zs_net_pack_like: layer '%s' differs from the packed network's", L->name);
         small -= L->n_weights;
     }
-    zs_plan_free(net); /* it reads the dense weights */
-    float *S = zs_alloc_aligned(small, sizeof(float));
-    old_ptrs *o = calloc((size_t)net->n_layers, sizeof *o);
-    if (!S || !o) goto oom;
+    float *S;
+    old_ptrs *o;
+    if (!begin_compact(net, small, &S, &o)) goto oom;
     for (int i = 0; i < net->n_layers; i++) {
         zs_layer *L = &net->layers[i];
         const zs_layer *A = &src->layers[i];
         if (!zs_layer_sparse(L)) continue;
         size_t lines = (size_t)zs_packed_lines(A), nnz = zs_packed_nnz(A);
-        L->prow = malloc(sizeof(int32_t) * (lines + 1));
-        L->pval = malloc(sizeof(float) * (nnz ? nnz : 1));
-        if (A->pidx16) L->pidx16 = malloc(sizeof(uint16_t) * (nnz ? nnz : 1));
-        else L->pidx32 = malloc(sizeof(int32_t) * (nnz ? nnz : 1));
-        if (!L->prow || !L->pval || (!L->pidx16 && !L->pidx32)) goto oom;
+        if (!alloc_packed(L, lines, nnz, A->pidx16 != NULL)) goto oom;
         L->pcol = A->pcol;
         memcpy(L->prow, A->prow, sizeof(int32_t) * (lines + 1));
         memcpy(L->pval, A->pval, sizeof(float) * nnz);
         if (A->pidx16) memcpy(L->pidx16, A->pidx16, sizeof(uint16_t) * nnz);
         else memcpy(L->pidx32, A->pidx32, sizeof(int32_t) * nnz);
     }
-    zs_ts_free(net);
-    save_ptrs(src, o); /* the other parameters: the packed network's */
-    layout(net, S, NULL, NULL, 0);
-    copy_params(net, o);
-    free(o);
-    for (int i = 0; i < net->n_layers; i++) net->layers[i].mask = NULL;
-    zs_free_aligned(net->params);
-    zs_free_aligned(net->masks);
-    zs_free_aligned(net->grads);
-    zs_free_aligned(net->moment);
-    net->params = S;
-    net->masks = NULL;
-    net->grads = net->moment = NULL;
-    net->compact = 1;
+    go_compact(net, S, src, o); /* the other parameters: the packed network's */
     return ZS_OK;
 oom:
     for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);

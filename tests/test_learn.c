@@ -486,13 +486,9 @@ static int same_answers(zs_net *a, const float *x, int n) {
     return ok;
 }
 
+static char *describe_plan(zs_net *net);
 static int plan_says(zs_net *net, const char *what) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return 0;
-    zs_net_plan_describe(net, f);
-    fclose(f);
+    char *buf = describe_plan(net);
     int hit = buf && strstr(buf, what) != NULL;
     free(buf);
     return hit;
