@@ -9,14 +9,16 @@
  *      winners: the very activations serving computes), keeping the outputs
  *      the backward pass reads. On a model (no momenta) with an inference
  *      plan whose top keeps them (zs_plan_forward_keep), the forward is the
- *      plan's: the sparse layers stay packed, their kept weights learn in
- *      place (the row_update kernel) and the plan's BatchNorm-folded copies
- *      of what changed are rewritten in the same pass
- *      (zs_plan_linear_view / zs_plan_update_linear / zs_plan_update_kwta),
- *      so the next inference needs no rebuild and answers as a plan built
- *      anew would (tests/test_learn.c). A weight that was zero when the plan
- *      was built has no slot in it: when it learns, the plan is dropped and
- *      rebuilt at the next inference. Otherwise (a trainer with momenta, no
+ *      plan's: the sparse layers stay packed and their kept weights learn in
+ *      place (the col_update kernel), the very values the plan reads; where
+ *      the plan's kernel reads a block copy of them (linear_ss) the changed
+ *      columns are copied into it (zs_plan_sync_linear); a dense-held
+ *      layer's plan copies are rewritten (zs_plan_update_linear: a weight
+ *      that was zero when the plan was built has no slot there, so when it
+ *      learns the plan is dropped and rebuilt at the next inference); the
+ *      k-WTA boost factors follow the duty cycles (zs_plan_update_kwta). The
+ *      next inference needs no rebuild and answers as a plan built anew
+ *      would (tests/test_learn.c). Otherwise (a trainer with momenta, no
  *      plan, ZS_LEARN_REF set) the reference layers on dense weights;
  *   2. gradient of the mean NLL through the trainable top of the network —
  *      the last opts->layers linear layers and everything above them
