@@ -427,21 +427,21 @@ static zs_status clone(const zs_net *src, zs_net **out, int with_plan) {
     ZS_RETURN_IF(!src || !out, ZS_EINVAL, "zs_net_clone: NULL argument");
     *out = NULL;
     zs_net *c = NULL;
-    if ((st = zs_net_build(&c, src->arch_json, 0, 0))) return st;
+    /* a packed model: a shell (no dense weights or masks) that takes its
+     * packed arrays as they are, then the state of its other layers; else
+     * layer by layer, and without momenta the copy is a model: sparse
+     * layers packed */
+    const int like = src->compact && !src->moment;
+    if ((st = like ? zs_net_build_shell(&c, src->arch_json) : zs_net_build(&c, src->arch_json, 0, 0))) return st;
     snprintf(c->arch_name, sizeof c->arch_name, "%s", src->arch_name);
     /* momenta when the source holds them (a trainer's copy) */
     if (src->moment && (st = zs_net_train_alloc(c))) { zs_net_free(c); return st; }
-    /* a packed model: its packed arrays copied as they are (no dense
-     * weights to fill and scan again); else layer by layer, and without
-     * momenta the copy is a model: sparse layers packed */
-    const int like = src->compact && !src->moment;
+    if (like && (st = zs_net_pack_like(c, src))) { zs_net_free(c); return st; }
     for (int i = 0; i < src->n_layers; i++)
         if (!like || (src->layers[i].type != ZS_CONV2D && src->layers[i].type != ZS_LINEAR))
             copy_layer(&c->layers[i], &src->layers[i], -1);
     copy_net_state(c, src);
-    if (like) st = zs_net_pack_like(c, src);
-    else if (!src->moment) st = zs_net_pack(c);
-    if (st) { zs_net_free(c); return st; }
+    if (!like && !src->moment && (st = zs_net_pack(c))) { zs_net_free(c); return st; }
     st = zs_net_set_class_names(c, src->num_classes, (const char *const *)src->class_names);
     if (st) { zs_net_free(c); return st; }
     /* the source's inference plan: the copy's, built now with its kernel

@@ -427,11 +427,20 @@ void zs_net_apply_masks(zs_net *net) {
     }
 }
 
+static zs_status build(zs_net **out, const char *json, uint64_t seed, int init, size_t max_bytes, int weights);
+
 zs_status zs_net_build(zs_net **out, const char *json, uint64_t seed, int init) {
-    return zs_net_build_limited(out, json, seed, init, SIZE_MAX);
+    return build(out, json, seed, init, SIZE_MAX, 1);
 }
 
 zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, int init, size_t max_bytes) {
+    return build(out, json, seed, init, max_bytes, 1);
+}
+
+zs_status zs_net_build_shell(zs_net **out, const char *json) { return build(out, json, 0, 0, SIZE_MAX, 0); }
+
+/* weights 0: no parameter or mask block (zs_net_build_shell) */
+static zs_status build(zs_net **out, const char *json, uint64_t seed, int init, size_t max_bytes, int weights) {
     zs_status st = ZS_OK;
     zs_net *net = NULL;
     *out = NULL;
@@ -518,26 +527,27 @@ zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, in
     net->n_params = np; net->n_state = ns; net->n_masks = nm_;
     /* dense form; gradients and momenta come with the first training step
      * (zs_net_train_alloc), a loaded model is packed (zs_net_pack) */
-    net->params = zs_alloc_aligned(np, sizeof(float));
+    net->params = weights ? zs_alloc_aligned(np, sizeof(float)) : NULL;
     net->state = zs_alloc_aligned(ns, sizeof(float));
-    net->masks = zs_alloc_aligned(nm_, 1);
-    if (!net->params || !net->state || !net->masks)
+    net->masks = weights ? zs_alloc_aligned(nm_, 1) : NULL;
+    if ((weights && (!net->params || !net->masks)) || !net->state)
         ZS_FAIL(ZS_ENOMEM, "out of memory for %zu parameters", np);
     size_t po = 0, so = 0, mo = 0;
+#define AT(base, off) ((base) ? (base) + (off) : NULL)
     for (int i = 0; i < nl; i++) {
         zs_layer *L = &net->layers[i];
         if (L->type == ZS_CONV2D || L->type == ZS_LINEAR) {
-            L->w = net->params + po;
+            L->w = AT(net->params, po);
             po += L->n_weights;
             if (L->has_bias) {
-                L->b = net->params + po;
+                L->b = AT(net->params, po);
                 po += (size_t)L->out_c;
             }
-            if (L->weight_sparsity > 0) { L->mask = net->masks + mo; mo += L->n_weights; }
+            if (L->weight_sparsity > 0) { L->mask = AT(net->masks, mo); mo += L->n_weights; }
         } else if (L->type == ZS_BATCHNORM) {
             if (L->affine) {
-                L->gamma = net->params + po; po += (size_t)L->in_c;
-                L->beta = net->params + po; po += (size_t)L->in_c;
+                L->gamma = AT(net->params, po); po += (size_t)L->in_c;
+                L->beta = AT(net->params, po); po += (size_t)L->in_c;
             }
             L->running_mean = net->state + so; so += (size_t)L->in_c;
             L->running_var = net->state + so; so += (size_t)L->in_c;
@@ -547,7 +557,8 @@ zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, in
             so += layer_state_count(L);
         }
     }
-    if (init) {
+#undef AT
+    if (init && weights) {
         zs_rng r;
         zs_rng_seed(&r, seed);
         for (int i = 0; i < nl; i++) {

@@ -168,6 +168,10 @@ zs_status zs_net_build(zs_net **out, const char *json, uint64_t seed, int init);
  * state and masks need more than max_bytes (a loader passes the bytes of
  * tensors its file really holds). */
 zs_status zs_net_build_limited(zs_net **out, const char *json, uint64_t seed, int init, size_t max_bytes);
+/* The network of the architecture without its parameter and mask blocks
+ * (weights, biases, BatchNorm gamma/beta NULL; state allocated, BatchNorm
+ * variances 1): for zs_net_pack_like to fill (zs_net_clone of a model). */
+zs_status zs_net_build_shell(zs_net **out, const char *json);
 /* Re-apply masks (w *= mask), as after every optimizer step. */
 void zs_net_apply_masks(zs_net *net);
 
@@ -177,10 +181,11 @@ void zs_net_apply_masks(zs_net *net);
  * packed); frees dense weights, masks, gradients, momenta and the training
  * path's state. Both free the inference plan when they change the form (it
  * reads the packed arrays or the dense weights in place).
- * zs_net_pack_like: a dense network just built from the architecture of
- * the packed network src takes src's packed form: its kept weights and
- * indices and its other parameters copied, without scanning dense weights
- * and masks (zs_net_clone of a model); net's own parameters are dropped.
+ * zs_net_pack_like: a network just built from the architecture of the
+ * packed network src (dense, or a shell: zs_net_build_shell) takes src's
+ * packed form: its kept weights and indices and its other parameters
+ * copied, without scanning dense weights and masks (zs_net_clone of a
+ * model); net's own parameters, if any, are dropped.
  * zs_net_train_alloc: zs_net_unpack, then gradients and momenta (zeros).
  * zs_layer_weights_dense: the layer's weights (Co, fan_in), masked ones 0,
  * from either form, into dst.
