@@ -221,6 +221,57 @@ out:
     zs_net_free(m); zs_net_free(c); zs_net_free(u); zs_net_free(cu);
 }
 
+/* the same for a packed model with affine BatchNorm layers (gamma/beta in
+ * the compact parameter block, copied from the source) and a dense output */
+static void test_clone_affine(void) {
+    static const char *J =
+        "{\"input\":[1,8,8],\"layers\":["
+        "{\"type\":\"conv2d\",\"name\":\"c\",\"out_channels\":8,\"kernel\":3,\"padding\":1,\"sparsity\":0.5},"
+        "{\"type\":\"batchnorm\",\"name\":\"b1\",\"affine\":true},"
+        "{\"type\":\"kwinners2d\",\"name\":\"kw\",\"percent_on\":0.2,\"boost_strength\":1.5},"
+        "{\"type\":\"maxpool2d\",\"name\":\"p\",\"kernel\":2},"
+        "{\"type\":\"flatten\",\"name\":\"f\"},"
+        "{\"type\":\"linear\",\"name\":\"l\",\"out_features\":40,\"sparsity\":0.7},"
+        "{\"type\":\"batchnorm\",\"name\":\"b2\",\"affine\":true},"
+        "{\"type\":\"kwinners\",\"name\":\"kv\",\"percent_on\":0.25},"
+        "{\"type\":\"linear\",\"name\":\"o\",\"out_features\":5},"
+        "{\"type\":\"logsoftmax\",\"name\":\"s\"}]}";
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/zs_test_clone_bn_%d.safetensors", (int)getpid());
+    zs_net *t = NULL, *m = NULL, *c = NULL;
+    CHECK(zs_net_create_json(&t, J, 4) == ZS_OK, "affine net: %s", zs_last_error());
+    if (!t) return;
+    for (int i = 0; i < t->n_layers; i++) /* gamma and beta that matter */
+        if (t->layers[i].type == ZS_BATCHNORM)
+            for (int ch = 0; ch < t->layers[i].in_c; ch++) {
+                t->layers[i].gamma[ch] = 0.5f + 0.1f * (float)(ch % 7);
+                t->layers[i].beta[ch] = 0.05f * (float)(ch % 5) - 0.1f;
+            }
+    CHECK(zs_net_save(t, path) == ZS_OK && zs_net_load(&m, path) == ZS_OK, "affine net saved and loaded: %s", zs_last_error());
+    remove(path);
+    enum { N = 5 };
+    float x[N * 64], la[N * 5], lb[N * 5], lt[N * 5];
+    fill_random(x, N * 64, 31);
+    if (m && m->compact && zs_net_clone(m, &c) == ZS_OK) {
+        int same = 1;
+        for (int i = 0; i < m->n_layers; i++)
+            if (m->layers[i].type == ZS_BATCHNORM)
+                same &= c->layers[i].gamma != m->layers[i].gamma &&
+                        !memcmp(c->layers[i].gamma, m->layers[i].gamma, sizeof(float) * (size_t)m->layers[i].in_c) &&
+                        !memcmp(c->layers[i].beta, m->layers[i].beta, sizeof(float) * (size_t)m->layers[i].in_c);
+        CHECK(same, "affine net: the copy's gamma and beta are the source's, in its own block");
+        CHECK(zs_net_infer(t, x, N, lt) == ZS_OK && zs_net_infer(m, x, N, la) == ZS_OK && zs_net_infer(c, x, N, lb) == ZS_OK &&
+                  !memcmp(la, lb, sizeof la),
+              "affine net: the copy answers bit for bit as the packed source");
+        double worst = 0;
+        for (int i = 0; i < N * 5; i++) worst = fmax(worst, fabs((double)la[i] - lt[i]));
+        CHECK(worst < 1e-4, "affine net: and as the network it was saved from (max diff %g)", worst);
+    } else {
+        CHECK(0, "affine net: loaded packed and cloned: %s", zs_last_error());
+    }
+    zs_net_free(t); zs_net_free(m); zs_net_free(c);
+}
+
 /* add a class: old logits keep their differences exactly; the imprinted
  * class wins on its examples; learning makes it reliable; errors */
 static void test_add_class(void) {
@@ -608,6 +659,7 @@ int main(void) {
     test_duty_one_sample();
     test_clone_model("gsc-sparse");
     test_clone_model("gsc-codesigned");
+    test_clone_affine();
     test_gradient_and_sparsity();
     test_clone();
     test_add_class();
