@@ -578,6 +578,9 @@ zs_status zs_linear_pack_expand(zs_linear_pack *p);
  * columns cols[0..nc) (cols NULL: columns 0..nc) into it, the list being
  * what learning updates (the values only: the same kept positions). */
 zs_status zs_linear_pack_blocks(zs_linear_pack *p);
+/* The number of those blocks (the list's distinct 16-output groups per
+ * column, summed). */
+size_t zs_linear_pack_nblocks(const zs_linear_pack *p);
 void zs_linear_pack_sync_blocks(zs_linear_pack *p, const int32_t *cols, int nc);
 void zs_linear_pack_free(zs_linear_pack *p);
 

@@ -347,12 +347,17 @@ zs_status zs_linear_pack_expand(zs_linear_pack *p) {
     return ZS_OK;
 }
 
-zs_status zs_linear_pack_blocks(zs_linear_pack *p) {
-    ZS_RETURN_IF(!p->start || !p->lo || !p->lw, ZS_EINVAL, "linear pack: the block layout needs the list");
+size_t zs_linear_pack_nblocks(const zs_linear_pack *p) {
     size_t nblk = 0;
     for (int i = 0; i < p->I; i++)
         for (int32_t t = p->start[i], last = -1; t < p->start[i + 1]; t++)
             if (p->lo[t] / 16 != last) last = p->lo[t] / 16, nblk++;
+    return nblk;
+}
+
+zs_status zs_linear_pack_blocks(zs_linear_pack *p) {
+    ZS_RETURN_IF(!p->start || !p->lo || !p->lw, ZS_EINVAL, "linear pack: the block layout needs the list");
+    const size_t nblk = zs_linear_pack_nblocks(p);
     free(p->bstart); free(p->bo); zs_free_aligned(p->bw);
     p->bstart = calloc((size_t)p->I + 1, sizeof(int32_t));
     p->bo = calloc(nblk + 1, sizeof(int32_t));

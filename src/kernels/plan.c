@@ -576,10 +576,7 @@ static zs_status plan_build(zs_net *net, const zs_plan *like) {
                         s->alt_name[na] = "linear_ss_list1"; s->lin_fn_alt[na++] = p->K->linear_ss_list1;
                     }
                 }
-                size_t nblk = 0, nnz = (size_t)L->prow[L->fan_in];
-                for (size_t i = 0; i < L->fan_in; i++)
-                    for (int32_t k = L->prow[i], last = -1; k < L->prow[i + 1]; k++)
-                        if (L->pidx16[k] / 16 != last) { last = L->pidx16[k] / 16; nblk++; }
+                const size_t nblk = zs_linear_pack_nblocks(lp), nnz = (size_t)L->prow[L->fan_in];
                 if (lin_mode == 3 && nnz > 0 && nnz * 2 >= nblk * 16) {
                     ZS_TRY(zs_linear_pack_blocks(lp));
                     s->alt_name[na] = "linear_ss"; s->lin_fn_alt[na++] = p->K->linear_ss;
