@@ -327,6 +327,26 @@ static void dense_fallback(const char *preset) {
     free(x);
 }
 
+/* The crossover from measured times (zs_plan_dense_cross): the line
+ * through the two sparse times meets the taps kernel's time; it is clipped
+ * to [1, units]; sparse times that do not rise with the non-zeros (a burst
+ * of another load during the sparser runs) give -1, "measure again",
+ * never a crossover of 1 (before: every sample on the taps for good). */
+static void dense_cross(void) {
+    const int nz[2] = {1000, 2000};
+    const double rising[3] = {10000, 20000, 40000}; /* 10 ns a non-zero from 0: the taps = 4000 */
+    CHECK(zs_plan_dense_cross(rising, nz, 12544) == 4000, "crossover where the line meets the taps' time: %d",
+          zs_plan_dense_cross(rising, nz, 12544));
+    const double cheap_taps[3] = {15000, 20000, 8000}, dear_taps[3] = {10000, 20000, 1e9};
+    CHECK(zs_plan_dense_cross(cheap_taps, nz, 12544) == 1, "taps faster than the line at 0 non-zeros: 1");
+    CHECK(zs_plan_dense_cross(dear_taps, nz, 12544) == 12544, "taps slower than every map: units (never)");
+    const double burst[3] = {30000, 20000, 25000}, flat[3] = {20000, 20000, 25000};
+    CHECK(zs_plan_dense_cross(burst, nz, 12544) == -1 && zs_plan_dense_cross(flat, nz, 12544) == -1,
+          "sparse times that do not rise: -1 (measure again), not 1");
+    const int same[2] = {1000, 1000};
+    CHECK(zs_plan_dense_cross(rising, same, 12544) == -1, "one non-zero count twice: -1");
+}
+
 /* zs_plan_trace (the evidence a failing concurrency check prints): the
  * stages, the measured crossover, the lazily packed taps and boost factors
  * of a plan, each stage's output; it changes no answer; no plan or no
@@ -744,6 +764,7 @@ int main(void) {
     prepared();
     int8_weights();
     dense_fallback("gsc-sparse");
+    dense_cross();
     trace();
     winner_sets("gsc-sparse");
     winner_sets("mnist-sparse-mlp");

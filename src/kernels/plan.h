@@ -33,6 +33,12 @@ void zs_plan_describe(const zs_net *net, FILE *f);
  * show (kernel choices, the conv's measured dense-input crossover, lazily
  * packed taps, boost factors) and each stage's output on sample x, to f. */
 zs_status zs_plan_trace(zs_net *net, const float *x, FILE *f);
+/* The dense-input crossover of a conv from its timings (ns): t[0], t[1] the
+ * sparse path on maps with nz[0] < nz[1] non-zeros, t[2] the taps kernel.
+ * The non-zero count above which the taps kernel is faster, in [1, units]
+ * (units: never); -1 when the sparse times do not rise with the non-zeros
+ * (a measurement a burst of another load spoiled: measure again). */
+int zs_plan_dense_cross(const double t[3], const int nz[2], int units);
 /* Measurement helper: run n samples `reps` times stage by stage and print
  * the mean time per sample of each stage to `f`. */
 zs_status zs_plan_profile(zs_net *net, const float *x, int n, int reps, FILE *f);
