@@ -237,12 +237,14 @@ static double wall_ns(void) {
  * A shared machine only adds time, and one burst of another load must not
  * fix the plan's conv for good: the three runs alternate in DA_ROUNDS
  * rounds (a burst hits one round's runs, not all of one kind) and each
- * keeps its fastest. Timed back to back instead (3 of each in turn), the
- * crossover came out at 1 (every sample on the taps kernel, conv2 about
- * twice as slow, for the plan's life) in 1 of 1,200 builds under a
- * 1.3 ms / 250 us interrupt load, and once on a busy VM (docs/BENCHMARKS.md,
- * "2026-11-30 07:00"); 0 of 1,200 so. A line that does not rise is measured
- * again, then taken as "never" (zs_plan_dense_cross). */
+ * keeps its fastest. Timed back to back instead (3 of each in turn), with
+ * `make test` running on the other core of a 2-vCPU Zen 5 the crossover
+ * came out below 3,000 non-zeros in 13 of 1,530 builds of gsc-sparse's
+ * plan, 8 of them at 1: every sample on the taps kernel for the plan's
+ * life, 30 % fewer words/s (real inputs: ~2,500 non-zeros, crossover
+ * ~5,600); so, 0 of 1,530 (lowest 3,024; docs/BENCHMARKS.md, "2026-11-30
+ * 07:00"). A line that does not rise is measured again, then taken as
+ * "never" (zs_plan_dense_cross). */
 enum { DA_ROUNDS = 7, DA_TRIES = 3 };
 int zs_plan_dense_cross(const double t[3], const int nz[2], int units) {
     if (nz[1] <= nz[0] || !(t[1] > t[0])) return -1; /* no rising line */
