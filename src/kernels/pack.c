@@ -370,12 +370,11 @@ zs_status zs_linear_pack_blocks(zs_linear_pack *p) {
     int32_t b = 0;
     for (int i = 0; i < p->I; i++) {
         p->bstart[i] = b;
-        for (int32_t t = p->start[i], last = -1; t < p->start[i + 1]; t++) {
+        for (int32_t t = p->start[i], last = -1; t < p->start[i + 1]; t++)
             if (p->lo[t] / 16 != last) last = p->lo[t] / 16, p->bo[b++] = 16 * last;
-            p->bw[(size_t)(b - 1) * 16 + p->lo[t] % 16] = p->lw[t];
-        }
     }
     p->bstart[p->I] = b;
+    zs_linear_pack_sync_blocks(p, NULL, p->I); /* the values */
     return ZS_OK;
 }
 
