@@ -170,6 +170,14 @@ static void go_compact(zs_net *net, float *S, const zs_net *from, old_ptrs *o) {
     net->compact = 1;
 }
 
+/* Out of memory before go_compact: the packed arrays made so far, S and o
+ * go; the network keeps the form it had (its plan is gone). */
+static void abandon_compact(zs_net *net, float *S, old_ptrs *o) {
+    for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);
+    zs_free_aligned(S);
+    free(o);
+}
+
 zs_status zs_net_pack(zs_net *net) {
     if (!net || net->compact) return ZS_OK;
     size_t small = net->n_params;
@@ -206,9 +214,7 @@ zs_status zs_net_pack(zs_net *net) {
     go_compact(net, S, net, o);
     return ZS_OK;
 oom:
-    for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);
-    zs_free_aligned(S);
-    free(o);
+    abandon_compact(net, S, o);
     return ZS_ERR(ZS_ENOMEM, "out of memory packing the sparse layers");
 }
 
@@ -242,9 +248,7 @@ zs_status zs_net_pack_like(zs_net *net, const zs_net *src) {
     go_compact(net, S, src, o); /* the other parameters: the packed network's */
     return ZS_OK;
 oom:
-    for (int i = 0; i < net->n_layers; i++) free_packed_layer(&net->layers[i]);
-    zs_free_aligned(S);
-    free(o);
+    abandon_compact(net, S, o);
     return ZS_ERR(ZS_ENOMEM, "out of memory copying the packed sparse layers");
 }
 
